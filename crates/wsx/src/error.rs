@@ -66,9 +66,6 @@ pub enum ProtocolError {
     /// A 64-bit payload length with its most significant bit set (RFC 6455 §5.2).
     #[error("64-bit payload length has its most significant bit set")]
     InvalidLength,
-    /// A length was not encoded in the minimal number of bytes (RFC 6455 §5.2).
-    #[error("payload length not minimally encoded")]
-    NonMinimalLength,
     /// A frame larger than the configured maximum frame size.
     #[error("frame of {size} bytes exceeds the limit of {limit}")]
     FrameTooLarge {

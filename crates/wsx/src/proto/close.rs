@@ -132,7 +132,10 @@ impl CloseFrame {
     /// A close frame with `code` and `reason`.
     #[must_use]
     pub fn new(code: impl Into<CloseCode>, reason: impl Into<String>) -> Self {
-        Self { code: code.into(), reason: reason.into() }
+        Self {
+            code: code.into(),
+            reason: reason.into(),
+        }
     }
 
     /// Parses a received close payload (RFC 6455 §5.5.1): empty, or a 2-byte code that is valid
@@ -149,9 +152,12 @@ impl CloseFrame {
                 if !code.is_valid_on_wire() {
                     return Err(ProtocolError::InvalidCloseCode(code.0));
                 }
-                let reason = simdutf8::basic::from_utf8(reason)
-                    .map_err(|_| ProtocolError::InvalidUtf8)?;
-                Ok(Some(Self { code, reason: reason.to_owned() }))
+                let reason =
+                    simdutf8::basic::from_utf8(reason).map_err(|_| ProtocolError::InvalidUtf8)?;
+                Ok(Some(Self {
+                    code,
+                    reason: reason.to_owned(),
+                }))
             }
         }
     }
@@ -191,18 +197,31 @@ mod tests {
     #[test]
     fn parse_payloads() {
         assert_eq!(CloseFrame::parse(&[]), Ok(None));
-        assert_eq!(CloseFrame::parse(&[3]), Err(ProtocolError::InvalidClosePayload));
+        assert_eq!(
+            CloseFrame::parse(&[3]),
+            Err(ProtocolError::InvalidClosePayload)
+        );
         assert_eq!(
             CloseFrame::parse(&[0x03, 0xe8, b'o', b'k']),
             Ok(Some(CloseFrame::new(1000, "ok")))
         );
         for bad in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] {
             let p = bad.to_be_bytes();
-            assert_eq!(CloseFrame::parse(&p), Err(ProtocolError::InvalidCloseCode(bad)), "{bad}");
+            assert_eq!(
+                CloseFrame::parse(&p),
+                Err(ProtocolError::InvalidCloseCode(bad)),
+                "{bad}"
+            );
         }
-        for good in [1000u16, 1001, 1002, 1003, 1007, 1011, 1014, 3000, 3999, 4000, 4999] {
+        for good in [
+            1000u16, 1001, 1002, 1003, 1007, 1011, 1014, 3000, 3999, 4000, 4999,
+        ] {
             let p = good.to_be_bytes();
-            assert_eq!(CloseFrame::parse(&p), Ok(Some(CloseFrame::new(good, ""))), "{good}");
+            assert_eq!(
+                CloseFrame::parse(&p),
+                Ok(Some(CloseFrame::new(good, ""))),
+                "{good}"
+            );
         }
         assert_eq!(
             CloseFrame::parse(&[0x03, 0xe8, 0xce, 0xba, 0xe1]),

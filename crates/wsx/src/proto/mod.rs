@@ -1,7 +1,29 @@
 //! The sans-I/O protocol core: no sockets, no tasks, no clock. Bytes in, messages and bytes out.
+//!
+//! [`Protocol`] is the whole connection state machine; the modules below it are its parts and
+//! are public for drivers and tools that want a single piece (a frame parser, the masking loop).
 
 pub mod close;
+pub mod decoder;
+pub mod encoder;
 pub mod extension;
+pub mod frame;
+pub mod mask;
+pub mod message;
+pub mod protocol;
+pub mod role;
+pub mod utf8;
+pub mod write_buf;
 
 pub use close::{CloseCode, CloseFrame};
+pub use decoder::{Decoder, Limits};
+pub use encoder::{Encoder, encode_server_frame};
 pub use extension::{Extension, ExtensionFactory, ExtensionOffer};
+pub use frame::{FrameHeader, OpCode};
+pub use message::{Message, Utf8Bytes};
+pub use protocol::{Protocol, State};
+pub use role::Role;
+pub use write_buf::WriteBuffer;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,336 @@
+//! The read side of the core: frames out of a byte buffer, unmasked in place, reassembled into
+//! messages, text validated as it arrives, limits enforced as soon as a header declares a size.
+//!
+//! A single-frame message is handed out as a slice of the read buffer (`BytesMut::split_to`
+//! then `freeze`): no copy. Fragmented messages are copied into a reassembly buffer.
+
+use super::CloseFrame;
+use super::extension::Extension;
+use super::frame::{FrameHeader, OpCode};
+use super::mask::apply_mask;
+use super::message::{Message, Utf8Bytes};
+use super::role::Role;
+use super::utf8::Utf8Validator;
+use crate::error::ProtocolError;
+use bytes::{Buf, BytesMut};
+
+/// Size limits for incoming data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest frame payload accepted, in bytes; a header declaring more fails the
+    /// connection with 1009 before any of the payload is read.
+    pub max_frame_size: usize,
+    /// The largest message accepted (after decompression), in bytes; 1009 past it.
+    pub max_message_size: usize,
+}
+
+impl Default for Limits {
+    /// 16 MiB frames, 64 MiB messages.
+    fn default() -> Self {
+        Self {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+        }
+    }
+}
+
+/// A frame whose header has been read and whose payload is (partly) in the buffer.
+#[derive(Debug)]
+struct Pending {
+    header: FrameHeader,
+    len: usize,
+    /// Payload bytes at the front of the buffer already unmasked (and validated, for text).
+    processed: usize,
+    /// Validate this frame's payload as text while it arrives.
+    text: bool,
+}
+
+/// A fragmented message in progress.
+#[derive(Debug)]
+struct Partial {
+    opcode: OpCode,
+    compressed: bool,
+    data: BytesMut,
+    /// Wire bytes received so far for this message.
+    wire_size: u64,
+    /// For compressed text: output bytes already validated.
+    validated: usize,
+}
+
+/// Decodes frames and messages from bytes.
+pub struct Decoder {
+    role: Role,
+    limits: Limits,
+    buf: BytesMut,
+    pending: Option<Pending>,
+    partial: Option<Partial>,
+    utf8: Utf8Validator,
+    extension: Option<Box<dyn Extension>>,
+    read_size: usize,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("role", &self.role)
+            .field("limits", &self.limits)
+            .field("buffered", &self.buf.len())
+            .field("pending", &self.pending)
+            .field("extension", &self.extension.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Decoder {
+    /// A decoder for `role` (a server decodes client frames). `read_size` is how much room is
+    /// made in the read buffer before each read.
+    #[must_use]
+    pub fn new(role: Role, limits: Limits, read_size: usize) -> Self {
+        Self {
+            role,
+            limits,
+            buf: BytesMut::new(),
+            pending: None,
+            partial: None,
+            utf8: Utf8Validator::new(),
+            extension: None,
+            read_size: read_size.max(64),
+        }
+    }
+
+    /// Installs the negotiated extension; its RSV bits become legal.
+    pub fn set_extension(&mut self, extension: Box<dyn Extension>) {
+        self.extension = Some(extension);
+    }
+
+    /// The read buffer: bytes read from the transport are appended here (see
+    /// [`Self::prepare_read`]).
+    pub fn buffer_mut(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
+    /// Bytes buffered and not yet decoded into a message.
+    #[must_use]
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Makes room in the read buffer for the next read and returns it. The buffer grows with
+    /// what actually arrives (at most doubling what is there towards a declared frame length),
+    /// so a header declaring a large frame costs nothing until its bytes come; when empty and
+    /// large it is let go, so idle connections stay small.
+    pub fn prepare_read(&mut self) -> &mut BytesMut {
+        let missing = self
+            .pending
+            .as_ref()
+            .map_or(0, |p| p.len.saturating_sub(self.buf.len()));
+        if self.buf.is_empty() && missing == 0 && self.buf.capacity() > 4 * self.read_size {
+            self.buf = BytesMut::new();
+        }
+        let want = self.read_size.max(missing.min(self.buf.len()));
+        if self.buf.capacity() - self.buf.len() < want {
+            self.buf.reserve(want);
+        }
+        &mut self.buf
+    }
+
+    /// Appends bytes (for drivers that read into their own buffer).
+    pub fn extend(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Decodes the next message or control frame from the buffered bytes; `Ok(None)` when more
+    /// bytes are needed.
+    ///
+    /// # Errors
+    /// The peer broke the protocol; the connection must be failed with the error's close code.
+    /// Errors are reported as soon as the offending byte is buffered.
+    pub fn decode(&mut self) -> Result<Option<Message>, ProtocolError> {
+        loop {
+            if self.pending.is_none() {
+                let Some((header, header_len)) = FrameHeader::decode(&self.buf)? else {
+                    return Ok(None);
+                };
+                let pending = self.start_frame(header)?;
+                self.buf.advance(header_len);
+                self.pending = Some(pending);
+            }
+            let Some(pending) = self.pending.as_mut() else {
+                return Ok(None);
+            };
+            let available = self.buf.len().min(pending.len);
+            if available > pending.processed {
+                let fresh = &mut self.buf[pending.processed..available];
+                if let Some(key) = pending.header.mask {
+                    apply_mask(fresh, key, pending.processed);
+                }
+                if pending.text {
+                    // Fail fast: validate text as it arrives, not when the frame is complete.
+                    self.utf8.feed(fresh)?;
+                }
+                pending.processed = available;
+            }
+            if available < pending.len {
+                return Ok(None);
+            }
+            let header = pending.header;
+            let len = pending.len;
+            self.pending = None;
+            let payload = self.buf.split_to(len);
+            if let Some(message) = self.finish_frame(header, payload)? {
+                return Ok(Some(message));
+            }
+        }
+    }
+
+    /// Checks a new frame's header against the connection state and the limits.
+    fn start_frame(&mut self, header: FrameHeader) -> Result<Pending, ProtocolError> {
+        // RFC 6455 §5.1: a server MUST fail on unmasked client frames, a client on masked ones.
+        match (self.role, header.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defines them. The extension
+        // (RFC 7692 §6) defines them for the first frame of a data message only.
+        if header.rsv != 0 {
+            let allowed = match (&self.extension, header.opcode) {
+                (Some(ext), OpCode::Text | OpCode::Binary) => ext.rsv_bits(),
+                _ => 0,
+            };
+            if header.rsv & !allowed != 0 {
+                return Err(ProtocolError::ReservedBits);
+            }
+        }
+        let size = header.payload_len;
+        if size > self.limits.max_frame_size as u64 {
+            return Err(ProtocolError::FrameTooLarge {
+                size,
+                limit: self.limits.max_frame_size as u64,
+            });
+        }
+        // Fits in usize: bounded by max_frame_size.
+        let len = size as usize;
+        let text = match header.opcode {
+            OpCode::Close | OpCode::Ping | OpCode::Pong => false,
+            OpCode::Text | OpCode::Binary => {
+                // RFC 6455 §5.4: a new message may not start inside a fragmented one.
+                if self.partial.is_some() {
+                    return Err(ProtocolError::ExpectedContinuation);
+                }
+                let compressed = header.rsv != 0;
+                if !compressed && size > self.limits.max_message_size as u64 {
+                    return Err(self.too_large(size));
+                }
+                let text = header.opcode == OpCode::Text;
+                if text {
+                    self.utf8.reset();
+                }
+                if !header.fin {
+                    self.partial = Some(Partial {
+                        opcode: header.opcode,
+                        compressed,
+                        data: BytesMut::new(),
+                        wire_size: size,
+                        validated: 0,
+                    });
+                }
+                text && !compressed
+            }
+            OpCode::Continuation => {
+                let limit = self.limits.max_message_size as u64;
+                let Some(partial) = self.partial.as_mut() else {
+                    return Err(ProtocolError::UnexpectedContinuation);
+                };
+                partial.wire_size += size;
+                if !partial.compressed && partial.wire_size > limit {
+                    let size = partial.wire_size;
+                    return Err(self.too_large(size));
+                }
+                partial.opcode == OpCode::Text && !partial.compressed
+            }
+        };
+        Ok(Pending {
+            header,
+            len,
+            processed: 0,
+            text,
+        })
+    }
+
+    fn too_large(&self, size: u64) -> ProtocolError {
+        ProtocolError::MessageTooLarge {
+            size,
+            limit: self.limits.max_message_size as u64,
+        }
+    }
+
+    /// A frame's payload is complete: produce a message, or add to the one in progress.
+    fn finish_frame(
+        &mut self,
+        header: FrameHeader,
+        payload: BytesMut,
+    ) -> Result<Option<Message>, ProtocolError> {
+        let limit = self.limits.max_message_size;
+        match header.opcode {
+            OpCode::Ping => Ok(Some(Message::Ping(payload.freeze()))),
+            OpCode::Pong => Ok(Some(Message::Pong(payload.freeze()))),
+            OpCode::Close => Ok(Some(Message::Close(CloseFrame::parse(&payload)?))),
+            OpCode::Text | OpCode::Binary if header.fin => {
+                let text = header.opcode == OpCode::Text;
+                let data = if header.rsv == 0 {
+                    if text {
+                        self.utf8.finish(&[])?;
+                    }
+                    payload
+                } else {
+                    let mut out = BytesMut::new();
+                    self.extension_mut()?
+                        .decode(&payload, true, &mut out, limit)?;
+                    if text {
+                        self.utf8.finish(&out)?;
+                    }
+                    out
+                };
+                Ok(Some(Self::message(text, data)))
+            }
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                let Some(mut partial) = self.partial.take() else {
+                    return Err(ProtocolError::UnexpectedContinuation);
+                };
+                let text = partial.opcode == OpCode::Text;
+                if partial.compressed {
+                    self.extension_mut()?
+                        .decode(&payload, header.fin, &mut partial.data, limit)?;
+                    if text {
+                        self.utf8.feed(&partial.data[partial.validated..])?;
+                        partial.validated = partial.data.len();
+                    }
+                } else {
+                    partial.data.extend_from_slice(&payload);
+                }
+                if !header.fin {
+                    self.partial = Some(partial);
+                    return Ok(None);
+                }
+                if text {
+                    self.utf8.finish(&[])?;
+                }
+                Ok(Some(Self::message(text, partial.data)))
+            }
+        }
+    }
+
+    fn extension_mut(&mut self) -> Result<&mut Box<dyn Extension>, ProtocolError> {
+        // start_frame lets RSV bits through only with an extension installed.
+        self.extension.as_mut().ok_or(ProtocolError::ReservedBits)
+    }
+
+    fn message(text: bool, data: BytesMut) -> Message {
+        if text {
+            Message::Text(Utf8Bytes::from_validated(data.freeze()))
+        } else {
+            Message::Binary(data.freeze())
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! Masking (RFC 6455 §5.3): XOR of the payload with a 4-byte key, in place.
+//!
+//! The hot loop works on 64-byte blocks against a pre-rotated 64-byte key block; LLVM turns it
+//! into SIMD XORs on every target (SSE2 on baseline x86-64), with no `unsafe`.
+
+/// Size of the blocks the fast path works on.
+const BLOCK: usize = 64;
+
+/// XORs `buf` with `key`, where `buf[0]` is byte number `offset` of the frame's payload (so a
+/// payload can be unmasked piece by piece as it arrives). Masking and unmasking are the same
+/// operation.
+pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    // Rotate the key so that key[0] applies to buf[0].
+    let key = u32::from_be_bytes(key)
+        .rotate_left(8 * (offset % 4) as u32)
+        .to_be_bytes();
+    if buf.len() < BLOCK {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b ^= key[i % 4];
+        }
+        return;
+    }
+    let mut block = [0u8; BLOCK];
+    for (i, b) in block.iter_mut().enumerate() {
+        *b = key[i % 4];
+    }
+    let mut chunks = buf.chunks_exact_mut(BLOCK);
+    for chunk in &mut chunks {
+        for (b, k) in chunk.iter_mut().zip(block.iter()) {
+            *b ^= k;
+        }
+    }
+    // BLOCK is a multiple of 4, so the remainder starts key-aligned.
+    for (b, k) in chunks.into_remainder().iter_mut().zip(block.iter()) {
+        *b ^= k;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(buf: &mut [u8], key: [u8; 4], offset: usize) {
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b ^= key[(i + offset) % 4];
+        }
+    }
+
+    #[test]
+    fn matches_naive_at_every_length_and_offset() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        for len in [0, 1, 2, 3, 4, 5, 63, 64, 65, 127, 128, 129, 1000, 4099] {
+            for offset in 0..8 {
+                let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+                let mut fast = data.clone();
+                let mut slow = data.clone();
+                apply_mask(&mut fast, key, offset);
+                naive(&mut slow, key, offset);
+                assert_eq!(fast, slow, "len {len} offset {offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn rfc_example_hello() {
+        // RFC 6455 §5.7: "Hello" masked with 37 fa 21 3d.
+        let mut data = *b"Hello";
+        apply_mask(&mut data, [0x37, 0xfa, 0x21, 0x3d], 0);
+        assert_eq!(data, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    }
+
+    #[test]
+    fn piecewise_equals_whole() {
+        let key = [1, 2, 3, 4];
+        let data: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+        let mut whole = data.clone();
+        apply_mask(&mut whole, key, 0);
+        let mut pieces = data.clone();
+        let (a, rest) = pieces.split_at_mut(7);
+        let (b, c) = rest.split_at_mut(130);
+        apply_mask(a, key, 0);
+        apply_mask(b, key, 7);
+        apply_mask(c, key, 137);
+        assert_eq!(whole, pieces);
+    }
+}

@@ -1,0 +1,284 @@
+//! The connection state machine: the whole sans-I/O core behind five verbs, after
+//! python-websockets' design.
+//!
+//! - bytes in: read into [`Protocol::read_buffer`] (or [`Protocol::receive_data`]), and
+//!   [`Protocol::receive_eof`] when the transport ends;
+//! - events out: [`Protocol::next_message`] until it returns `Ok(None)`;
+//! - bytes out: [`Protocol::write_buffer`], written to the transport and advanced;
+//! - [`Protocol::send`] to queue a message;
+//! - [`Protocol::close_transport`] tells when the transport should be closed.
+//!
+//! Rules for a driver: after every read, call `next_message` until it returns `Ok(None)` or an
+//! error; after any call, write out what the write buffer holds; when `close_transport` is true,
+//! flush and close (a server closes TCP first, RFC 6455 §7.1.1; a client waits a little for the
+//! server to do it). An error from `next_message` has already queued the close frame that fails
+//! the connection (RFC 6455 §7.1.7).
+
+use super::close::{CloseCode, CloseFrame};
+use super::decoder::{Decoder, Limits};
+use super::encoder::Encoder;
+use super::extension::Extension;
+use super::frame::OpCode;
+use super::message::Message;
+use super::role::Role;
+use super::write_buf::WriteBuffer;
+use crate::error::{Error, ProtocolError};
+use bytes::{Bytes, BytesMut};
+
+/// Where the connection is in its life (RFC 6455 §4-§7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// One side sent a close frame; waiting for the other's.
+    Closing,
+    /// The close handshake is done, or the connection was failed: nothing more is sent or
+    /// received; the transport should be closed.
+    Closed,
+}
+
+/// The sans-I/O WebSocket connection.
+#[derive(Debug)]
+pub struct Protocol {
+    role: Role,
+    decoder: Decoder,
+    encoder: Encoder,
+    out: WriteBuffer,
+    close_sent: bool,
+    close_received: Option<Option<CloseFrame>>,
+    failed: Option<ProtocolError>,
+    eof: bool,
+}
+
+impl Protocol {
+    /// A connection in the open state, right after the handshake.
+    #[must_use]
+    pub fn new(role: Role, limits: Limits, read_size: usize) -> Self {
+        Self {
+            role,
+            decoder: Decoder::new(role, limits, read_size),
+            encoder: Encoder::new(role),
+            out: WriteBuffer::new(),
+            close_sent: false,
+            close_received: None,
+            failed: None,
+            eof: false,
+        }
+    }
+
+    /// Installs the extension negotiated in the handshake. The decoder and encoder each get
+    /// their own half (e.g. the inflater and the deflater).
+    pub fn set_extensions(&mut self, decode: Box<dyn Extension>, encode: Box<dyn Extension>) {
+        self.decoder.set_extension(decode);
+        self.encoder.set_extension(encode);
+    }
+
+    /// Which side this is.
+    #[must_use]
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The state of the connection.
+    #[must_use]
+    pub fn state(&self) -> State {
+        if self.failed.is_some() || self.eof || (self.close_sent && self.close_received.is_some()) {
+            State::Closed
+        } else if self.close_sent || self.close_received.is_some() {
+            State::Closing
+        } else {
+            State::Open
+        }
+    }
+
+    /// The read buffer with room made for the next read (see [`Decoder::prepare_read`]).
+    pub fn read_buffer(&mut self) -> &mut BytesMut {
+        self.decoder.prepare_read()
+    }
+
+    /// Feeds bytes received from the transport (copying; drivers that can should read straight
+    /// into [`Self::read_buffer`]).
+    pub fn receive_data(&mut self, data: &[u8]) {
+        self.decoder.extend(data);
+    }
+
+    /// The transport reached end of file.
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// Whether the transport ended.
+    #[must_use]
+    pub fn is_eof(&self) -> bool {
+        self.eof
+    }
+
+    /// The next message or control frame from the buffered bytes; `Ok(None)` when more bytes
+    /// are needed, or when the peer's close frame was already received (bytes after it are
+    /// ignored, RFC 6455 §5.5.1).
+    ///
+    /// A ping is answered with a pong here; a close is answered with a close (echoing the
+    /// code) here; a protocol error queues the close frame that fails the connection.
+    ///
+    /// # Errors
+    /// The peer broke the protocol; the connection is failed.
+    pub fn next_message(&mut self) -> Result<Option<Message>, ProtocolError> {
+        if self.close_received.is_some() {
+            return Ok(None);
+        }
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
+        match self.decoder.decode() {
+            Ok(Some(message)) => {
+                match &message {
+                    Message::Ping(payload) if !self.close_sent => {
+                        // RFC 6455 §5.5.2: answer with a pong carrying the same payload.
+                        self.encoder
+                            .control(OpCode::Pong, payload.clone(), &mut self.out);
+                    }
+                    Message::Close(frame) => {
+                        self.close_received = Some(frame.clone());
+                        if !self.close_sent {
+                            // RFC 6455 §5.5.1: reply with a close, echoing the status code.
+                            let reply = frame
+                                .as_ref()
+                                .map_or_else(Bytes::new, |f| CloseFrame::new(f.code, "").encode());
+                            self.encoder.control(OpCode::Close, reply, &mut self.out);
+                            self.close_sent = true;
+                        }
+                    }
+                    _ => {}
+                }
+                Ok(Some(message))
+            }
+            Ok(None) => Ok(None),
+            Err(err) => {
+                self.fail(&err);
+                Err(err)
+            }
+        }
+    }
+
+    /// Fails the connection (RFC 6455 §7.1.7): queue a close frame with the error's code if none
+    /// was sent yet; nothing more is received.
+    fn fail(&mut self, err: &ProtocolError) {
+        if !self.close_sent {
+            let reason = match err {
+                ProtocolError::InvalidUtf8 => "invalid UTF-8",
+                ProtocolError::FrameTooLarge { .. } => "frame too large",
+                ProtocolError::MessageTooLarge { .. } => "message too large",
+                _ => "protocol error",
+            };
+            let payload = CloseFrame::new(err.close_code(), reason).encode();
+            self.encoder.control(OpCode::Close, payload, &mut self.out);
+            self.close_sent = true;
+        }
+        self.failed = Some(err.clone());
+    }
+
+    /// Queues a message. Sending a [`Message::Close`] starts the close handshake.
+    ///
+    /// # Errors
+    /// [`Error::AlreadyClosing`] once a close frame was sent, [`Error::InvalidMessage`] for a
+    /// control payload over 125 bytes or a close code that must not be sent,
+    /// [`Error::Protocol`] when the extension fails.
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        if self.close_sent {
+            return Err(if self.state() == State::Closed {
+                Error::ConnectionClosed
+            } else {
+                Error::AlreadyClosing
+            });
+        }
+        match message {
+            Message::Text(text) => {
+                self.encoder
+                    .data(OpCode::Text, text.into_bytes(), &mut self.out)?
+            }
+            Message::Binary(data) => self.encoder.data(OpCode::Binary, data, &mut self.out)?,
+            Message::Ping(data) => self.control(OpCode::Ping, data)?,
+            Message::Pong(data) => self.control(OpCode::Pong, data)?,
+            Message::Close(frame) => {
+                let payload = match frame {
+                    Some(f) if !f.code.is_valid_on_wire() => {
+                        return Err(Error::InvalidMessage(
+                            "close code may not be sent on the wire",
+                        ));
+                    }
+                    Some(f) => f.encode(),
+                    None => Bytes::new(),
+                };
+                self.control(OpCode::Close, payload)?;
+                self.close_sent = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), Error> {
+        // RFC 6455 §5.5: control frames carry at most 125 bytes.
+        if payload.len() > 125 {
+            return Err(Error::InvalidMessage(
+                "control frame payload over 125 bytes",
+            ));
+        }
+        self.encoder.control(opcode, payload, &mut self.out);
+        Ok(())
+    }
+
+    /// Queues an already encoded frame (see [`super::encoder::encode_server_frame`]) for a
+    /// server connection without an extension.
+    ///
+    /// # Errors
+    /// As [`Self::send`].
+    pub fn send_raw_frame(&mut self, frame: Bytes) -> Result<(), Error> {
+        if self.close_sent {
+            return Err(Error::AlreadyClosing);
+        }
+        self.out.put_bytes(frame);
+        Ok(())
+    }
+
+    /// Bytes waiting to be written to the transport.
+    pub fn write_buffer(&mut self) -> &mut WriteBuffer {
+        &mut self.out
+    }
+
+    /// Whether this side has sent its close frame.
+    #[must_use]
+    pub fn close_sent(&self) -> bool {
+        self.close_sent
+    }
+
+    /// The peer's close frame, once received (`Some(None)`: it had no status code).
+    #[must_use]
+    pub fn close_received(&self) -> Option<&Option<CloseFrame>> {
+        self.close_received.as_ref()
+    }
+
+    /// The error the connection was failed with, if any.
+    #[must_use]
+    pub fn failure(&self) -> Option<&ProtocolError> {
+        self.failed.as_ref()
+    }
+
+    /// Whether the driver should close the transport once the write buffer is flushed: the
+    /// close handshake is complete, or the connection was failed.
+    #[must_use]
+    pub fn close_transport(&self) -> bool {
+        self.failed.is_some() || (self.close_sent && self.close_received.is_some())
+    }
+
+    /// The code to report for how the connection ended: the peer's close code, 1005 for a
+    /// close without one, the failure's code, or 1006 when the transport ended without a close.
+    #[must_use]
+    pub fn close_code(&self) -> CloseCode {
+        match (&self.close_received, &self.failed) {
+            (Some(Some(frame)), _) => frame.code,
+            (Some(None), _) => CloseCode::NO_STATUS_RECEIVED,
+            (None, Some(err)) => err.close_code(),
+            (None, None) => CloseCode::ABNORMAL_CLOSURE,
+        }
+    }
+}
