@@ -1,1 +1,2 @@
-fn main(){}
+//! Criterion micro-benchmarks of the protocol core (filled in below).
+fn main() {}

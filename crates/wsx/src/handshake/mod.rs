@@ -1,1 +1,61 @@
 //! Opening handshakes (RFC 6455 §4): server and client, sans-I/O.
+//!
+//! Everything here is a pure function over byte slices: the caller owns the socket and the
+//! buffer, and decides when to read and write.
+//!
+//! - [`server`]: [`server::parse_request`] a request head, [`server::accept`] it (validation,
+//!   subprotocol and extension negotiation), then [`server::write_response`] the `101`, or
+//!   [`server::error_response`] when it failed.
+//! - [`client`]: [`Target::parse`] a `ws://` / `wss://` URL, [`ClientHandshake::new`] builds the
+//!   request bytes, [`ClientHandshake::parse_response`] and [`ClientHandshake::validate`] check
+//!   the answer.
+//! - [`accept`]: the `Sec-WebSocket-Key` nonce and its `Sec-WebSocket-Accept` answer.
+//!
+//! In both directions the head parsers report how many bytes the head took: whatever follows
+//! is already the frame stream and belongs to the WebSocket connection.
+//!
+//! # Example
+//!
+//! Both sides in memory:
+//!
+//! ```
+//! use wsx::handshake::{ClientHandshake, ClientOptions, ServerOptions, Target, server};
+//!
+//! # fn main() -> Result<(), wsx::HandshakeError> {
+//! let target = Target::parse("ws://example.com/chat")?;
+//! let (client, request) =
+//!     ClientHandshake::new(&target, &http::HeaderMap::new(), &ClientOptions::default());
+//!
+//! // Server: parse the head (None would mean "read more"), accept, answer.
+//! let opts = ServerOptions::default();
+//! let Some((parsed, head_len)) = server::parse_request(&request, &opts)? else {
+//!     return Ok(()); // a real server would read more bytes and try again
+//! };
+//! assert_eq!(head_len, request.len());
+//! let mut response = Vec::new();
+//! match server::accept(&parsed, &opts) {
+//!     Ok(accepted) => server::write_response(&accepted.response, &mut response),
+//!     Err(err) => response = server::error_response(&err),
+//! }
+//!
+//! // Client: parse and check the answer.
+//! let Some((answer, _)) = client.parse_response(&response)? else {
+//!     return Ok(()); // likewise
+//! };
+//! let negotiated = client.validate(&answer)?;
+//! assert!(negotiated.subprotocol.is_none());
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod accept;
+pub mod client;
+mod header;
+pub mod server;
+#[cfg(test)]
+mod testing;
+
+pub use accept::{accept_key, generate_key};
+pub use client::{ClientHandshake, ClientOptions, Negotiated, Target};
+pub use header::{format_extensions, parse_extensions};
+pub use server::{Accepted, OriginCheck, ServerOptions};

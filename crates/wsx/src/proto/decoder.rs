@@ -65,7 +65,8 @@ pub struct Decoder {
     pending: Option<Pending>,
     partial: Option<Partial>,
     utf8: Utf8Validator,
-    extension: Option<Box<dyn Extension>>,
+    /// RSV bits the negotiated extension may set.
+    extension_bits: u8,
     read_size: usize,
 }
 
@@ -76,7 +77,7 @@ impl std::fmt::Debug for Decoder {
             .field("limits", &self.limits)
             .field("buffered", &self.buf.len())
             .field("pending", &self.pending)
-            .field("extension", &self.extension.is_some())
+            .field("extension_bits", &self.extension_bits)
             .finish_non_exhaustive()
     }
 }
@@ -93,14 +94,16 @@ impl Decoder {
             pending: None,
             partial: None,
             utf8: Utf8Validator::new(),
-            extension: None,
+            extension_bits: 0,
             read_size: read_size.max(64),
         }
     }
 
-    /// Installs the negotiated extension; its RSV bits become legal.
-    pub fn set_extension(&mut self, extension: Box<dyn Extension>) {
-        self.extension = Some(extension);
+    /// Makes the RSV bits of the negotiated extension legal on the first frame of a data
+    /// message; such messages are then decoded through the extension passed to
+    /// [`Self::decode_with`].
+    pub fn set_extension_bits(&mut self, bits: u8) {
+        self.extension_bits = bits;
     }
 
     /// The read buffer: bytes read from the transport are appended here (see
@@ -146,6 +149,18 @@ impl Decoder {
     /// The peer broke the protocol; the connection must be failed with the error's close code.
     /// Errors are reported as soon as the offending byte is buffered.
     pub fn decode(&mut self) -> Result<Option<Message>, ProtocolError> {
+        self.decode_with(None)
+    }
+
+    /// As [`Self::decode`], with the negotiated extension that decodes messages whose first
+    /// frame carried its RSV bits.
+    ///
+    /// # Errors
+    /// As [`Self::decode`]; also the extension's errors.
+    pub fn decode_with(
+        &mut self,
+        mut extension: Option<&mut (dyn Extension + '_)>,
+    ) -> Result<Option<Message>, ProtocolError> {
         loop {
             if self.pending.is_none() {
                 let Some((header, header_len)) = FrameHeader::decode(&self.buf)? else {
@@ -177,7 +192,7 @@ impl Decoder {
             let len = pending.len;
             self.pending = None;
             let payload = self.buf.split_to(len);
-            if let Some(message) = self.finish_frame(header, payload)? {
+            if let Some(message) = self.finish_frame(header, payload, extension.as_deref_mut())? {
                 return Ok(Some(message));
             }
         }
@@ -194,8 +209,8 @@ impl Decoder {
         // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defines them. The extension
         // (RFC 7692 §6) defines them for the first frame of a data message only.
         if header.rsv != 0 {
-            let allowed = match (&self.extension, header.opcode) {
-                (Some(ext), OpCode::Text | OpCode::Binary) => ext.rsv_bits(),
+            let allowed = match header.opcode {
+                OpCode::Text | OpCode::Binary => self.extension_bits,
                 _ => 0,
             };
             if header.rsv & !allowed != 0 {
@@ -270,7 +285,10 @@ impl Decoder {
         &mut self,
         header: FrameHeader,
         payload: BytesMut,
+        extension: Option<&mut (dyn Extension + '_)>,
     ) -> Result<Option<Message>, ProtocolError> {
+        // start_frame lets RSV bits through only with an extension's bits set.
+        let mut extension = extension.ok_or(ProtocolError::ReservedBits);
         let limit = self.limits.max_message_size;
         match header.opcode {
             OpCode::Ping => Ok(Some(Message::Ping(payload.freeze()))),
@@ -285,7 +303,9 @@ impl Decoder {
                     payload
                 } else {
                     let mut out = BytesMut::new();
-                    self.extension_mut()?
+                    extension
+                        .as_mut()
+                        .map_err(|e| e.clone())?
                         .decode(&payload, true, &mut out, limit)?;
                     if text {
                         self.utf8.finish(&out)?;
@@ -300,8 +320,12 @@ impl Decoder {
                 };
                 let text = partial.opcode == OpCode::Text;
                 if partial.compressed {
-                    self.extension_mut()?
-                        .decode(&payload, header.fin, &mut partial.data, limit)?;
+                    extension.as_mut().map_err(|e| e.clone())?.decode(
+                        &payload,
+                        header.fin,
+                        &mut partial.data,
+                        limit,
+                    )?;
                     if text {
                         self.utf8.feed(&partial.data[partial.validated..])?;
                         partial.validated = partial.data.len();
@@ -319,11 +343,6 @@ impl Decoder {
                 Ok(Some(Self::message(text, partial.data)))
             }
         }
-    }
-
-    fn extension_mut(&mut self) -> Result<&mut Box<dyn Extension>, ProtocolError> {
-        // start_frame lets RSV bits through only with an extension installed.
-        self.extension.as_mut().ok_or(ProtocolError::ReservedBits)
     }
 
     fn message(text: bool, data: BytesMut) -> Message {

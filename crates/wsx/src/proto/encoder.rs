@@ -45,7 +45,6 @@ impl MaskRng {
 pub struct Encoder {
     role: Role,
     rng: MaskRng,
-    extension: Option<Box<dyn Extension>>,
     scratch: BytesMut,
 }
 
@@ -53,7 +52,6 @@ impl std::fmt::Debug for Encoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Encoder")
             .field("role", &self.role)
-            .field("extension", &self.extension.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -65,17 +63,11 @@ impl Encoder {
         Self {
             role,
             rng: MaskRng::new(),
-            extension: None,
             scratch: BytesMut::new(),
         }
     }
 
-    /// Installs the negotiated extension; data messages pass through it.
-    pub fn set_extension(&mut self, extension: Box<dyn Extension>) {
-        self.extension = Some(extension);
-    }
-
-    /// Encodes a whole text or binary message as one frame (through the extension, if any).
+    /// Encodes a whole text or binary message as one frame, through `extension` if given.
     ///
     /// # Errors
     /// The extension failed to encode.
@@ -83,9 +75,10 @@ impl Encoder {
         &mut self,
         opcode: OpCode,
         payload: Bytes,
+        extension: Option<&mut (dyn Extension + '_)>,
         out: &mut WriteBuffer,
     ) -> Result<(), ProtocolError> {
-        if let Some(ext) = self.extension.as_mut() {
+        if let Some(ext) = extension {
             self.scratch.clear();
             if let Some(rsv) = ext.encode(&payload, &mut self.scratch)? {
                 let encoded = self.scratch.split().freeze();

@@ -37,7 +37,7 @@ impl fmt::Display for ExtensionOffer {
 ///
 /// Decoding is called once per data frame of a message whose first frame carried one of the
 /// extension's RSV bits; encoding once per outgoing data message.
-pub trait Extension: Send {
+pub trait Extension: Send + fmt::Debug {
     /// The RSV bits (as in the first header byte: RSV1 = 0x40, RSV2 = 0x20, RSV3 = 0x10) this
     /// extension may set on the first frame of a message.
     fn rsv_bits(&self) -> u8;

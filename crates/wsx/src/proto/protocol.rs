@@ -43,6 +43,7 @@ pub struct Protocol {
     role: Role,
     decoder: Decoder,
     encoder: Encoder,
+    extension: Option<Box<dyn Extension>>,
     out: WriteBuffer,
     close_sent: bool,
     close_received: Option<Option<CloseFrame>>,
@@ -58,6 +59,7 @@ impl Protocol {
             role,
             decoder: Decoder::new(role, limits, read_size),
             encoder: Encoder::new(role),
+            extension: None,
             out: WriteBuffer::new(),
             close_sent: false,
             close_received: None,
@@ -66,11 +68,11 @@ impl Protocol {
         }
     }
 
-    /// Installs the extension negotiated in the handshake. The decoder and encoder each get
-    /// their own half (e.g. the inflater and the deflater).
-    pub fn set_extensions(&mut self, decode: Box<dyn Extension>, encode: Box<dyn Extension>) {
-        self.decoder.set_extension(decode);
-        self.encoder.set_extension(encode);
+    /// Installs the extension negotiated in the handshake: its RSV bits become legal and data
+    /// messages pass through it both ways.
+    pub fn set_extension(&mut self, extension: Box<dyn Extension>) {
+        self.decoder.set_extension_bits(extension.rsv_bits());
+        self.extension = Some(extension);
     }
 
     /// Which side this is.
@@ -129,7 +131,7 @@ impl Protocol {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
-        match self.decoder.decode() {
+        match self.decoder.decode_with(self.extension.as_deref_mut()) {
             Ok(Some(message)) => {
                 match &message {
                     Message::Ping(payload) if !self.close_sent => {
@@ -192,11 +194,18 @@ impl Protocol {
             });
         }
         match message {
-            Message::Text(text) => {
-                self.encoder
-                    .data(OpCode::Text, text.into_bytes(), &mut self.out)?
-            }
-            Message::Binary(data) => self.encoder.data(OpCode::Binary, data, &mut self.out)?,
+            Message::Text(text) => self.encoder.data(
+                OpCode::Text,
+                text.into_bytes(),
+                self.extension.as_deref_mut(),
+                &mut self.out,
+            )?,
+            Message::Binary(data) => self.encoder.data(
+                OpCode::Binary,
+                data,
+                self.extension.as_deref_mut(),
+                &mut self.out,
+            )?,
             Message::Ping(data) => self.control(OpCode::Ping, data)?,
             Message::Pong(data) => self.control(OpCode::Pong, data)?,
             Message::Close(frame) => {
@@ -233,6 +242,11 @@ impl Protocol {
     /// # Errors
     /// As [`Self::send`].
     pub fn send_raw_frame(&mut self, frame: Bytes) -> Result<(), Error> {
+        if self.role != Role::Server || self.extension.is_some() {
+            return Err(Error::InvalidMessage(
+                "pre-encoded frames need a server without extensions",
+            ));
+        }
         if self.close_sent {
             return Err(Error::AlreadyClosing);
         }

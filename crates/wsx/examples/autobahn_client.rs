@@ -1,0 +1,104 @@
+//! Runs the Autobahn TestSuite client protocol against a fuzzing server: asks for the case
+//! count, runs every case echoing each message until the server closes, then asks the server to
+//! write its reports.
+//!
+//! Usage: `cargo run --release -p wsx --example autobahn_client -- --url ws://127.0.0.1:9001 --agent wsx [--verbose]`
+//!
+//! `--verbose` prints how each case ended (many end in a protocol error on purpose).
+
+#[path = "shared/echo.rs"]
+mod echo;
+
+use std::process::ExitCode;
+use wsx::handshake::ClientOptions;
+use wsx::{Error, Message};
+
+async fn open(url: &str) -> Result<wsx::WebSocket<tokio::net::TcpStream>, Error> {
+    let (ws, _) = wsx::connect_with(
+        url,
+        &http::HeaderMap::new(),
+        &ClientOptions::default(),
+        echo::conformance_config(),
+    )
+    .await?;
+    Ok(ws)
+}
+
+async fn case_count(base: &str) -> Result<u32, String> {
+    let mut ws = open(&format!("{base}/getCaseCount"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut count = None;
+    while let Some(item) = ws.next().await {
+        if let Ok(Message::Text(text)) = item {
+            count = text.trim().parse().ok();
+        }
+    }
+    count.ok_or_else(|| "no case count received".to_string())
+}
+
+async fn run(base: &str, agent: &str, verbose: bool) -> Result<(), String> {
+    let count = case_count(base).await?;
+    eprintln!("{count} cases");
+    for case in 1..=count {
+        let url = format!("{base}/runCase?case={case}&agent={agent}");
+        match open(&url).await {
+            Ok(mut ws) => {
+                // Many cases end in an error on purpose (they send bad frames).
+                if let Err(e) = echo::echo(&mut ws).await
+                    && verbose
+                {
+                    eprintln!("case {case}: {e}");
+                }
+            }
+            Err(e) => eprintln!("case {case}: connect failed: {e}"),
+        }
+    }
+    let mut ws = open(&format!("{base}/updateReports?agent={agent}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    ws.close(None).await.map_err(|e| e.to_string())?;
+    eprintln!("reports updated");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let mut url = "ws://127.0.0.1:9001".to_string();
+    let mut agent = "wsx".to_string();
+    let mut verbose = false;
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        if arg == "--verbose" {
+            verbose = true;
+            continue;
+        }
+        let value = it.next();
+        match (arg.as_str(), value) {
+            ("--url", Some(v)) => url = v,
+            ("--agent", Some(v)) => agent = v,
+            _ => {
+                eprintln!(
+                    "usage: autobahn_client [--url ws://HOST:PORT] [--agent NAME] [--verbose]"
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(url.trim_end_matches('/'), &agent, verbose)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("autobahn_client: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

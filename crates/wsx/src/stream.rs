@@ -1,0 +1,473 @@
+//! `WebSocket<S>`: the async driver of the [`Protocol`] over any tokio `AsyncRead + AsyncWrite`.
+//!
+//! It implements [`futures_core::Stream`] (incoming messages) and [`futures_sink::Sink`]
+//! (outgoing messages). Why these traits rather than plain async methods: they compose with the
+//! whole futures ecosystem (`StreamExt::next`, `SinkExt::send`/`feed`, `forward`, `select`), and
+//! [`WebSocket::split`] gives a read half and a write half that two tasks can own. Plain async
+//! helpers ([`WebSocket::next`], [`WebSocket::send`], [`WebSocket::close`]) are offered too.
+//!
+//! Both halves may need the transport's write side: the reader to send pongs and close replies,
+//! the writer for messages. A transport remembers only one waker per direction, so every poll
+//! goes through a proxy waker that wakes both the reading and the writing task; neither can be
+//! left asleep by the other.
+//!
+//! Writes are batched: [`Sink::start_send`] only encodes into the write buffer (small frames are
+//! coalesced, large payloads are queued without a copy); bytes go out with vectored writes when
+//! the buffer passes `write_buffer_size` or on flush. `feed` many messages, then `flush` once.
+
+use crate::error::Error;
+use crate::proto::{CloseFrame, Extension, Limits, Message, Protocol, Role, State};
+use futures_core::Stream;
+use futures_sink::Sink;
+use futures_util::task::AtomicWaker;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker, ready};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::Sleep;
+
+/// Settings of one connection's driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebSocketConfig {
+    /// Limits on incoming frames and messages.
+    pub limits: Limits,
+    /// Room made in the read buffer before each read; the buffer grows beyond it only for large
+    /// frames and shrinks back when drained.
+    pub read_buffer_size: usize,
+    /// Encoded bytes buffered before a send waits for the transport to take them (the
+    /// backpressure point, and the batch size for coalesced writes).
+    pub write_buffer_size: usize,
+    /// How long the close handshake may take: waiting for the peer's close frame after ours,
+    /// flushing the last bytes, and (client) waiting for the server to close TCP.
+    pub close_timeout: Duration,
+}
+
+impl Default for WebSocketConfig {
+    /// 16 MiB frames and 64 MiB messages, 8 KiB reads, 128 KiB write batches, 5 s close timeout.
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            read_buffer_size: 8 * 1024,
+            write_buffer_size: 128 * 1024,
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Wakes both the task reading and the task writing.
+#[derive(Default)]
+struct WakeBoth {
+    read: AtomicWaker,
+    write: AtomicWaker,
+}
+
+impl Wake for WakeBoth {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.read.wake();
+        self.write.wake();
+    }
+}
+
+/// A WebSocket connection over the transport `S`, after the opening handshake.
+pub struct WebSocket<S> {
+    stream: S,
+    proto: Protocol,
+    config: WebSocketConfig,
+    subprotocol: Option<String>,
+    wakers: Arc<WakeBoth>,
+    waker: Waker,
+    /// Deadline of the closing phase, armed when it starts.
+    deadline: Option<Pin<Box<Sleep>>>,
+    shut_down: bool,
+    /// The stream has ended: `None` from now on.
+    finished: bool,
+}
+
+impl<S> std::fmt::Debug for WebSocket<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket")
+            .field("proto", &self.proto)
+            .field("subprotocol", &self.subprotocol)
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> WebSocket<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    /// Wraps a transport on which the opening handshake is already done. `read_ahead` holds
+    /// bytes read past the handshake (the start of the frame stream).
+    #[must_use]
+    pub fn from_raw(
+        stream: S,
+        role: Role,
+        config: WebSocketConfig,
+        read_ahead: &[u8],
+        extension: Option<Box<dyn Extension>>,
+        subprotocol: Option<String>,
+    ) -> Self {
+        let mut proto = Protocol::new(role, config.limits, config.read_buffer_size);
+        if let Some(ext) = extension {
+            proto.set_extension(ext);
+        }
+        proto.receive_data(read_ahead);
+        let wakers = Arc::new(WakeBoth::default());
+        let waker = Waker::from(wakers.clone());
+        Self {
+            stream,
+            proto,
+            config,
+            subprotocol,
+            wakers,
+            waker,
+            deadline: None,
+            shut_down: false,
+            finished: false,
+        }
+    }
+
+    /// The subprotocol agreed in the handshake.
+    #[must_use]
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// The protocol state.
+    #[must_use]
+    pub fn state(&self) -> State {
+        self.proto.state()
+    }
+
+    /// How the connection ended (meaningful once the stream returned `None`): the peer's close
+    /// code, 1005 when its close frame had none, the code of a protocol error, or 1006 when the
+    /// transport ended without a close frame.
+    #[must_use]
+    pub fn close_code(&self) -> crate::CloseCode {
+        self.proto.close_code()
+    }
+
+    /// The peer's close frame, once received.
+    #[must_use]
+    pub fn close_frame(&self) -> Option<&CloseFrame> {
+        self.proto.close_received().and_then(Option::as_ref)
+    }
+
+    /// The underlying transport.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// Receives the next message; `None` once the connection is closed.
+    pub async fn next(&mut self) -> Option<Result<Message, Error>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// Sends a message and flushes it.
+    ///
+    /// # Errors
+    /// As [`Protocol::send`], or a transport error.
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        futures_util::SinkExt::send(self, message).await
+    }
+
+    /// Queues a message without flushing (it goes out with the next flush, or once the write
+    /// buffer is full).
+    ///
+    /// # Errors
+    /// As [`Protocol::send`], or a transport error.
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        futures_util::SinkExt::feed(self, message).await
+    }
+
+    /// Writes out everything queued.
+    ///
+    /// # Errors
+    /// A transport error.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        futures_util::SinkExt::flush(self).await
+    }
+
+    /// Runs the close handshake: sends a close frame (unless one was sent), then reads until the
+    /// peer's close arrives (messages received meanwhile are dropped) or `close_timeout` passes,
+    /// then closes the transport. See [`Self::close_code`] for how it ended.
+    ///
+    /// # Errors
+    /// A transport error other than the peer closing TCP.
+    pub async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
+        if !self.proto.close_sent() && !self.finished {
+            self.send(Message::Close(frame)).await?;
+        }
+        while let Some(item) = self.next().await {
+            match item {
+                // A peer that drops TCP instead of answering has closed too; `close_code()`
+                // reports 1006 for it.
+                Err(Error::Io(e)) if e.kind() != std::io::ErrorKind::UnexpectedEof => {
+                    return Err(Error::Io(e));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Splits into a read half and a write half that can be used from two tasks.
+    pub fn split(self) -> (WsReader<S>, WsWriter<S>) {
+        let (sink, stream) = futures_util::StreamExt::split(self);
+        (WsReader(stream), WsWriter(sink))
+    }
+
+    /// Writes out the write buffer and flushes the transport.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let vectored = self.stream.is_write_vectored();
+        loop {
+            let out = self.proto.write_buffer();
+            if out.is_empty() {
+                break;
+            }
+            let n = if vectored {
+                let mut slices = [IoSlice::new(&[]); 64];
+                let count = out.io_slices(&mut slices);
+                ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..count]))?
+            } else {
+                ready!(Pin::new(&mut self.stream).poll_write(cx, out.chunk()))?
+            };
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.proto.write_buffer().advance(n);
+        }
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    /// Arms the closing deadline once, and tells whether it has passed.
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> bool {
+        let timeout = self.config.close_timeout;
+        let sleep = self
+            .deadline
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        sleep.as_mut().poll(cx).is_ready()
+    }
+
+    /// The closing phase: flush, let a client wait for the server's TCP close, close the
+    /// transport, then report how it ended.
+    fn poll_finish(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        let expired = self.poll_deadline(cx);
+        if !expired {
+            if self.poll_write_out(cx).is_pending() {
+                return Poll::Pending;
+            }
+            // RFC 6455 §7.1.1: the server closes TCP first; a client waits for it, for a while.
+            if self.proto.role() == Role::Client && !self.proto.is_eof() && !self.shut_down {
+                loop {
+                    let buf = self.proto.read_buffer();
+                    buf.clear();
+                    match tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, buf) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Ok(0) | Err(_)) => break,
+                        Poll::Ready(Ok(_)) => {}
+                    }
+                }
+            }
+        }
+        if !self.shut_down {
+            if !expired && Pin::new(&mut self.stream).poll_shutdown(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.shut_down = true;
+        }
+        self.finished = true;
+        if let Some(err) = self.proto.failure() {
+            return Poll::Ready(Some(Err(Error::Protocol(err.clone()))));
+        }
+        if self.proto.close_received().is_none() {
+            if self.proto.is_eof() {
+                return Poll::Ready(Some(Err(Error::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed without a close frame",
+                )))));
+            }
+            return Poll::Ready(Some(Err(Error::Timeout("close handshake"))));
+        }
+        Poll::Ready(None)
+    }
+}
+
+impl<S> Stream for WebSocket<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.finished {
+            return Poll::Ready(None);
+        }
+        this.wakers.read.register(cx.waker());
+        let waker = this.waker.clone();
+        let cx = &mut Context::from_waker(&waker);
+        loop {
+            // Pongs and close replies go out without waiting for the writer.
+            if !this.proto.write_buffer().is_empty()
+                && let Poll::Ready(Err(e)) = this.poll_write_out(cx)
+            {
+                this.finished = true;
+                return Poll::Ready(Some(Err(Error::Io(e))));
+            }
+            if this.proto.close_transport() || this.proto.is_eof() {
+                return this.poll_finish(cx);
+            }
+            if this.proto.close_sent() && this.poll_deadline(cx) {
+                // Our close frame got no answer in time.
+                return this.poll_finish(cx);
+            }
+            match this.proto.next_message() {
+                Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
+                Ok(None) => {}
+                // The close frame is queued; the loop flushes it and closes.
+                Err(_) => continue,
+            }
+            let buf = this.proto.read_buffer();
+            match ready!(tokio_util::io::poll_read_buf(
+                Pin::new(&mut this.stream),
+                cx,
+                buf
+            )) {
+                Ok(0) => this.proto.receive_eof(),
+                Ok(_) => {}
+                Err(e) => {
+                    this.finished = true;
+                    return Poll::Ready(Some(Err(Error::Io(e))));
+                }
+            }
+        }
+    }
+}
+
+impl<S> Sink<Message> for WebSocket<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if this.finished || this.proto.state() == State::Closed {
+            return Poll::Ready(Err(Error::ConnectionClosed));
+        }
+        if this.proto.write_buffer().len() >= this.config.write_buffer_size {
+            this.wakers.write.register(cx.waker());
+            let waker = this.waker.clone();
+            ready!(this.poll_write_out(&mut Context::from_waker(&waker)))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        self.get_mut().proto.send(item)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        this.wakers.write.register(cx.waker());
+        let waker = this.waker.clone();
+        ready!(this.poll_write_out(&mut Context::from_waker(&waker)))?;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Sends a close frame (1000) unless one was sent, and flushes. The read side completes the
+    /// close handshake.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if !this.proto.close_sent() && !this.finished {
+            this.proto.send(Message::Close(Some(CloseFrame::new(
+                crate::CloseCode::NORMAL_CLOSURE,
+                "",
+            ))))?;
+        }
+        Pin::new(this).poll_flush(cx)
+    }
+}
+
+/// The read half of a split [`WebSocket`]: a [`Stream`] of messages. It also sends pongs and
+/// the close reply, so keep polling it until it returns `None`.
+#[derive(Debug)]
+pub struct WsReader<S>(futures_util::stream::SplitStream<WebSocket<S>>);
+
+/// The write half of a split [`WebSocket`]: a [`Sink`] of messages.
+#[derive(Debug)]
+pub struct WsWriter<S>(futures_util::stream::SplitSink<WebSocket<S>, Message>);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
+    /// Receives the next message; `None` once the connection is closed.
+    pub async fn next(&mut self) -> Option<Result<Message, Error>> {
+        futures_util::StreamExt::next(&mut self.0).await
+    }
+
+    /// Joins the halves again.
+    ///
+    /// # Errors
+    /// The halves came from different connections.
+    pub fn reunite(self, writer: WsWriter<S>) -> Result<WebSocket<S>, Error> {
+        self.0
+            .reunite(writer.0)
+            .map_err(|_| Error::InvalidMessage("halves of different connections"))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsReader<S> {
+    type Item = Result<Message, Error>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut self.0).poll_next(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
+    /// Sends a message and flushes it.
+    ///
+    /// # Errors
+    /// As [`WebSocket::send`].
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        futures_util::SinkExt::send(&mut self.0, message).await
+    }
+
+    /// Queues a message without flushing.
+    ///
+    /// # Errors
+    /// As [`WebSocket::feed`].
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        futures_util::SinkExt::feed(&mut self.0, message).await
+    }
+
+    /// Writes out everything queued.
+    ///
+    /// # Errors
+    /// A transport error.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        futures_util::SinkExt::flush(&mut self.0).await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WsWriter<S> {
+    type Error = Error;
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Pin::new(&mut self.0).poll_ready(cx)
+    }
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        Pin::new(&mut self.0).start_send(item)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+}
