@@ -134,8 +134,10 @@ impl Protocol {
         match self.decoder.decode_with(self.extension.as_deref_mut()) {
             Ok(Some(message)) => {
                 match &message {
-                    Message::Ping(payload) if !self.close_sent => {
-                        // RFC 6455 §5.5.2: answer with a pong carrying the same payload.
+                    Message::Ping(payload) => {
+                        // RFC 6455 §5.5.2: answer with a pong carrying the same payload, unless a
+                        // close was received (then we never get here). Having sent a close is no
+                        // exception: a pong is a control frame, not data (§5.5.1).
                         self.encoder
                             .control(OpCode::Pong, payload.clone(), &mut self.out);
                     }
@@ -186,6 +188,9 @@ impl Protocol {
     /// control payload over 125 bytes or a close code that must not be sent,
     /// [`Error::Protocol`] when the extension fails.
     pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        if self.eof || self.failed.is_some() {
+            return Err(Error::ConnectionClosed);
+        }
         if self.close_sent {
             return Err(if self.state() == State::Closed {
                 Error::ConnectionClosed
@@ -278,10 +283,10 @@ impl Protocol {
     }
 
     /// Whether the driver should close the transport once the write buffer is flushed: the
-    /// close handshake is complete, or the connection was failed.
+    /// close handshake is complete, the connection was failed, or the transport ended.
     #[must_use]
     pub fn close_transport(&self) -> bool {
-        self.failed.is_some() || (self.close_sent && self.close_received.is_some())
+        self.failed.is_some() || self.eof || (self.close_sent && self.close_received.is_some())
     }
 
     /// The code to report for how the connection ended: the peer's close code, 1005 for a
