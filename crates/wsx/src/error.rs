@@ -33,6 +33,24 @@ pub enum Error {
     /// The operation did not complete in time.
     #[error("timed out: {0}")]
     Timeout(&'static str),
+    /// The connection's outbound queue is full (`max_pending_bytes`): the peer reads slower
+    /// than the application writes. Wait for room with `Conn::send`, or drop the message.
+    #[error("outbound queue full: {queued} bytes queued, limit {limit}")]
+    QueueFull {
+        /// Payload bytes waiting in the queue.
+        queued: usize,
+        /// The configured bound.
+        limit: usize,
+    },
+    /// A configuration value is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// TLS failed (handshake, certificate, or configuration).
+    #[error("TLS error: {0}")]
+    Tls(String),
+    /// A custom event could not be encoded or decoded as JSON.
+    #[error("JSON error: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 /// A rule of RFC 6455 the peer broke. The connection is failed with [`Self::close_code`].

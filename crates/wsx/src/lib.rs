@@ -40,14 +40,24 @@
 #![warn(missing_docs)]
 
 mod accept;
+mod client;
+mod config;
+mod conn;
 mod connect;
 pub mod error;
+pub mod events;
 pub mod handshake;
 pub mod proto;
+mod server;
 mod stream;
+pub mod tls;
 
 pub use accept::{accept, accept_with};
+pub use client::Client;
+pub use config::Config;
+pub use conn::{Conn, IntoPayload, MessageType, PreparedMessage};
 pub use connect::{client_handshake, connect, connect_with};
 pub use error::{Error, HandshakeError, ProtocolError, Result};
 pub use proto::{CloseCode, CloseFrame, Limits, Message, Role, Utf8Bytes};
+pub use server::Server;
 pub use stream::{WebSocket, WebSocketConfig, WsReader, WsWriter};

@@ -140,6 +140,12 @@ where
         self.subprotocol.as_deref()
     }
 
+    /// Whether an extension (e.g. permessage-deflate) was negotiated.
+    #[must_use]
+    pub fn has_extension(&self) -> bool {
+        self.proto.has_extension()
+    }
+
     /// The protocol state.
     #[must_use]
     pub fn state(&self) -> State {
@@ -220,8 +226,8 @@ where
 
     /// Splits into a read half and a write half that can be used from two tasks.
     pub fn split(self) -> (WsReader<S>, WsWriter<S>) {
-        let (sink, stream) = futures_util::StreamExt::split(self);
-        (WsReader(stream), WsWriter(sink))
+        let halves = Arc::new(std::sync::Mutex::new(self));
+        (WsReader(halves.clone()), WsWriter(halves))
     }
 
     /// Writes out the write buffer and flushes the transport.
@@ -372,7 +378,14 @@ where
     }
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        self.get_mut().proto.send(item)
+        let this = self.get_mut();
+        let closing = matches!(item, Message::Close(_));
+        this.proto.send(item)?;
+        if closing {
+            // The reader arms the close deadline on its next poll: make sure there is one.
+            this.wakers.read.wake();
+        }
+        Ok(())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -397,19 +410,48 @@ where
     }
 }
 
+/// The connection shared by the two halves. The lock is held only for the duration of one
+/// poll (never across an await), so the halves never wait on each other for long; the proxy
+/// waker makes sure neither misses a wake-up meant for the other.
+type Halves<S> = Arc<std::sync::Mutex<WebSocket<S>>>;
+
+fn lock<S>(halves: &Halves<S>) -> std::sync::MutexGuard<'_, WebSocket<S>> {
+    // A poll that panicked leaves the connection in a consistent state (every step of the
+    // core is a complete update), so a poisoned lock is still usable.
+    halves
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The read half of a split [`WebSocket`]: a [`Stream`] of messages. It also sends pongs and
 /// the close reply, so keep polling it until it returns `None`.
-#[derive(Debug)]
-pub struct WsReader<S>(futures_util::stream::SplitStream<WebSocket<S>>);
+pub struct WsReader<S>(Halves<S>);
 
 /// The write half of a split [`WebSocket`]: a [`Sink`] of messages.
-#[derive(Debug)]
-pub struct WsWriter<S>(futures_util::stream::SplitSink<WebSocket<S>, Message>);
+pub struct WsWriter<S>(Halves<S>);
+
+impl<S> std::fmt::Debug for WsReader<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WsReader")
+    }
+}
+
+impl<S> std::fmt::Debug for WsWriter<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WsWriter")
+    }
+}
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
     /// Receives the next message; `None` once the connection is closed.
     pub async fn next(&mut self) -> Option<Result<Message, Error>> {
-        futures_util::StreamExt::next(&mut self.0).await
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// How the connection ended (see [`WebSocket::close_code`]).
+    #[must_use]
+    pub fn close_code(&self) -> crate::CloseCode {
+        lock(&self.0).close_code()
     }
 
     /// Joins the halves again.
@@ -417,16 +459,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
     /// # Errors
     /// The halves came from different connections.
     pub fn reunite(self, writer: WsWriter<S>) -> Result<WebSocket<S>, Error> {
-        self.0
-            .reunite(writer.0)
-            .map_err(|_| Error::InvalidMessage("halves of different connections"))
+        if !Arc::ptr_eq(&self.0, &writer.0) {
+            return Err(Error::InvalidMessage("halves of different connections"));
+        }
+        drop(writer);
+        let mutex =
+            Arc::try_unwrap(self.0).map_err(|_| Error::InvalidMessage("halves still shared"))?;
+        Ok(mutex
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsReader<S> {
     type Item = Result<Message, Error>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut self.0).poll_next(cx)
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut *lock(&self.0)).poll_next(cx)
     }
 }
 
@@ -436,7 +484,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
     /// # Errors
     /// As [`WebSocket::send`].
     pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        futures_util::SinkExt::send(&mut self.0, message).await
+        futures_util::SinkExt::send(self, message).await
     }
 
     /// Queues a message without flushing.
@@ -444,7 +492,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
     /// # Errors
     /// As [`WebSocket::feed`].
     pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
-        futures_util::SinkExt::feed(&mut self.0, message).await
+        futures_util::SinkExt::feed(self, message).await
+    }
+
+    /// Queues a frame encoded once for many connections (see
+    /// [`crate::proto::encode_server_frame`]); server connections without an extension only.
+    ///
+    /// # Errors
+    /// As [`crate::proto::Protocol::send_raw_frame`], or a transport error.
+    pub async fn feed_raw_frame(&mut self, frame: bytes::Bytes) -> Result<(), Error> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_ready(cx)).await?;
+        lock(&self.0).proto.send_raw_frame(frame)
     }
 
     /// Writes out everything queued.
@@ -452,22 +510,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
     /// # Errors
     /// A transport error.
     pub async fn flush(&mut self) -> Result<(), Error> {
-        futures_util::SinkExt::flush(&mut self.0).await
+        futures_util::SinkExt::flush(self).await
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WsWriter<S> {
     type Error = Error;
-    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Pin::new(&mut self.0).poll_ready(cx)
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Pin::new(&mut *lock(&self.0)).poll_ready(cx)
     }
-    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        Pin::new(&mut self.0).start_send(item)
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        Pin::new(&mut *lock(&self.0)).start_send(item)
     }
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Pin::new(&mut self.0).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Pin::new(&mut *lock(&self.0)).poll_flush(cx)
     }
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Pin::new(&mut self.0).poll_close(cx)
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Pin::new(&mut *lock(&self.0)).poll_close(cx)
     }
 }

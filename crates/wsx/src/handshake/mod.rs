@@ -57,5 +57,6 @@ mod testing;
 
 pub use accept::{accept_key, generate_key};
 pub use client::{ClientHandshake, ClientOptions, Negotiated, Target};
+pub(crate) use header::is_token;
 pub use header::{format_extensions, parse_extensions};
 pub use server::{Accepted, OriginCheck, ServerOptions};

@@ -75,6 +75,12 @@ impl Protocol {
         self.extension = Some(extension);
     }
 
+    /// Whether an extension was negotiated.
+    #[must_use]
+    pub fn has_extension(&self) -> bool {
+        self.extension.is_some()
+    }
+
     /// Which side this is.
     #[must_use]
     pub fn role(&self) -> Role {

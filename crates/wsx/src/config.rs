@@ -1,0 +1,214 @@
+//! [`Config`]: every setting of the event API, with defaults for a server on the public
+//! internet.
+
+use crate::error::Error;
+use crate::handshake::OriginCheck;
+use crate::proto::Limits;
+use crate::stream::WebSocketConfig;
+use std::time::Duration;
+
+/// Settings for a [`crate::Server`] or a [`crate::Client`].
+///
+/// Every field is public; start from [`Config::default`] and change what you need. A
+/// [`Duration::ZERO`] turns a timer off. Values are checked by [`Config::validate`] when the
+/// server starts listening or the client connects.
+#[derive(Clone)]
+pub struct Config {
+    /// Largest incoming message, in bytes; a larger one closes the connection with 1009.
+    /// Default 1 MiB: large enough for chat, JSON APIs and small files, small enough that a
+    /// hostile client cannot make the server buffer much.
+    pub max_message_size: usize,
+    /// Largest incoming frame, in bytes (1009 past it). Default 1 MiB.
+    pub max_frame_size: usize,
+    /// Room made in a connection's read buffer before each read. Default 4 KiB; the buffer
+    /// grows for larger frames and shrinks back when drained.
+    pub read_buffer_size: usize,
+    /// Encoded bytes gathered before a write system call (the batch for coalesced writes).
+    /// Default 64 KiB.
+    pub write_buffer_size: usize,
+    /// Bound of a connection's outbound queue, in payload bytes: writes past it fail with
+    /// [`Error::QueueFull`] instead of buffering without bound. Default 1 MiB.
+    pub max_pending_bytes: usize,
+    /// Time allowed for the opening handshake (TCP accept to 101, including TLS). Default 10 s:
+    /// a client that sends its request a byte at a time is cut off.
+    pub handshake_timeout: Duration,
+    /// A ping is sent this often. Default 30 s, below the idle timeouts of common proxies and
+    /// load balancers (60 s). Zero: no pings.
+    pub ping_interval: Duration,
+    /// After a ping, the peer must send something (a pong or any frame) within this time or
+    /// it is considered dead: the connection is dropped and `on_close` reports 1006.
+    /// Default 20 s.
+    pub pong_timeout: Duration,
+    /// A connection on which no data message arrives for this long is closed with 1001.
+    /// Default zero (off): keep-alive already finds dead peers, and many applications keep
+    /// quiet connections on purpose.
+    pub idle_timeout: Duration,
+    /// A write that makes no progress for this long means the peer stopped reading: the
+    /// connection is dropped (1006). Default 10 s.
+    pub write_timeout: Duration,
+    /// Time allowed for the close handshake once a close frame is sent. Default 5 s.
+    pub close_timeout: Duration,
+    /// Decides whether a request's `Origin` is accepted (server only); `None` accepts all.
+    /// A refused request gets `403 Forbidden`.
+    pub check_origin: Option<OriginCheck>,
+    /// Subprotocols: on a server, those it supports in order of preference; on a client, those
+    /// it offers.
+    pub subprotocols: Vec<String>,
+    /// Largest HTTP request or response head accepted in the handshake (431 past it).
+    /// Default 16 KiB.
+    pub max_handshake_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_message_size: 1 << 20,
+            max_frame_size: 1 << 20,
+            read_buffer_size: 4 * 1024,
+            write_buffer_size: 64 * 1024,
+            max_pending_bytes: 1 << 20,
+            handshake_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(30),
+            pong_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::ZERO,
+            write_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(5),
+            check_origin: None,
+            subprotocols: Vec::new(),
+            max_handshake_size: 16 * 1024,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("max_message_size", &self.max_message_size)
+            .field("max_frame_size", &self.max_frame_size)
+            .field("read_buffer_size", &self.read_buffer_size)
+            .field("write_buffer_size", &self.write_buffer_size)
+            .field("max_pending_bytes", &self.max_pending_bytes)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("ping_interval", &self.ping_interval)
+            .field("pong_timeout", &self.pong_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .field("close_timeout", &self.close_timeout)
+            .field("check_origin", &self.check_origin.is_some())
+            .field("subprotocols", &self.subprotocols)
+            .field("max_handshake_size", &self.max_handshake_size)
+            .finish()
+    }
+}
+
+impl Config {
+    /// Checks that the values make sense together.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the first bad field.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |msg: &str| Err(Error::Config(msg.to_string()));
+        if self.max_message_size == 0 {
+            return bad("max_message_size must be at least 1");
+        }
+        if self.max_frame_size == 0 {
+            return bad("max_frame_size must be at least 1");
+        }
+        if self.read_buffer_size < 64 {
+            return bad("read_buffer_size must be at least 64 bytes");
+        }
+        if self.write_buffer_size == 0 {
+            return bad("write_buffer_size must be at least 1");
+        }
+        if self.max_pending_bytes == 0 {
+            return bad("max_pending_bytes must be at least 1");
+        }
+        if self.handshake_timeout.is_zero() {
+            return bad("handshake_timeout must be positive");
+        }
+        if !self.ping_interval.is_zero() && self.pong_timeout.is_zero() {
+            return bad("pong_timeout must be positive when ping_interval is set");
+        }
+        if self.write_timeout.is_zero() {
+            return bad("write_timeout must be positive");
+        }
+        if self.close_timeout.is_zero() {
+            return bad("close_timeout must be positive");
+        }
+        if self.max_handshake_size < 256 {
+            return bad("max_handshake_size must be at least 256 bytes");
+        }
+        if let Some(p) = self
+            .subprotocols
+            .iter()
+            .find(|p| !crate::handshake::is_token(p))
+        {
+            return Err(Error::Config(format!(
+                "subprotocol {p:?} is not an HTTP token"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The driver settings for one connection.
+    pub(crate) fn websocket_config(&self) -> WebSocketConfig {
+        WebSocketConfig {
+            limits: Limits {
+                max_frame_size: self.max_frame_size,
+                max_message_size: self.max_message_size,
+            },
+            read_buffer_size: self.read_buffer_size,
+            write_buffer_size: self.write_buffer_size,
+            close_timeout: self.close_timeout,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        type Change = Box<dyn Fn(&mut Config)>;
+        let cases: Vec<(&str, Change)> = vec![
+            ("max_message_size", Box::new(|c| c.max_message_size = 0)),
+            ("max_frame_size", Box::new(|c| c.max_frame_size = 0)),
+            ("read_buffer_size", Box::new(|c| c.read_buffer_size = 1)),
+            ("max_pending_bytes", Box::new(|c| c.max_pending_bytes = 0)),
+            (
+                "handshake_timeout",
+                Box::new(|c| c.handshake_timeout = Duration::ZERO),
+            ),
+            (
+                "pong_timeout",
+                Box::new(|c| c.pong_timeout = Duration::ZERO),
+            ),
+            (
+                "write_timeout",
+                Box::new(|c| c.write_timeout = Duration::ZERO),
+            ),
+            (
+                "close_timeout",
+                Box::new(|c| c.close_timeout = Duration::ZERO),
+            ),
+            (
+                "subprotocol",
+                Box::new(|c| c.subprotocols = vec!["a b".into()]),
+            ),
+        ];
+        for (field, change) in cases {
+            let mut config = Config::default();
+            change(&mut config);
+            match config.validate() {
+                Err(Error::Config(msg)) => assert!(msg.contains(field), "{field}: {msg}"),
+                other => panic!("{field}: expected a config error, got {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,522 @@
+//! [`Conn`]: the handle of one connection in the event API — handlers, writes, close.
+//!
+//! A connection runs as two tokio tasks: the reader (decodes frames, calls handlers,
+//! keep-alive and idle timers) and the writer (drains the outbound queue into the socket,
+//! coalescing everything queued into one write). Handlers run on the reader task, one at a
+//! time and in order; they should not block. Writes never block the caller: they go onto the
+//! connection's outbound queue, bounded by `Config::max_pending_bytes` in payload bytes.
+
+mod handlers;
+pub(crate) mod run;
+
+use handlers::Handlers;
+pub use handlers::MessageType;
+
+use crate::error::Error;
+use crate::events::Envelope;
+use crate::proto::{CloseCode, CloseFrame, Message, OpCode, Utf8Bytes, encode_server_frame};
+use bytes::Bytes;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tokio::sync::{Notify, mpsc};
+
+/// A command for the writer task.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// A message, with the payload bytes it holds in the queue's account.
+    Message(Message, usize),
+    /// A frame encoded once for many connections (broadcast), with its queue account.
+    Frame(Bytes, usize),
+}
+
+/// Anything that can be a binary payload: `Vec<u8>`, `&[u8]`, `Bytes`, `String`, `&str`...
+pub trait IntoPayload {
+    /// The payload as shared bytes (without a copy where the type allows).
+    fn into_payload(self) -> Bytes;
+}
+
+impl IntoPayload for Bytes {
+    fn into_payload(self) -> Bytes {
+        self
+    }
+}
+impl IntoPayload for Vec<u8> {
+    fn into_payload(self) -> Bytes {
+        Bytes::from(self)
+    }
+}
+impl IntoPayload for &[u8] {
+    fn into_payload(self) -> Bytes {
+        Bytes::copy_from_slice(self)
+    }
+}
+impl<const N: usize> IntoPayload for &[u8; N] {
+    fn into_payload(self) -> Bytes {
+        Bytes::copy_from_slice(self)
+    }
+}
+impl IntoPayload for &Vec<u8> {
+    fn into_payload(self) -> Bytes {
+        Bytes::copy_from_slice(self)
+    }
+}
+impl IntoPayload for bytes::BytesMut {
+    fn into_payload(self) -> Bytes {
+        self.freeze()
+    }
+}
+impl IntoPayload for String {
+    fn into_payload(self) -> Bytes {
+        Bytes::from(self)
+    }
+}
+impl IntoPayload for &str {
+    fn into_payload(self) -> Bytes {
+        Bytes::copy_from_slice(self.as_bytes())
+    }
+}
+impl IntoPayload for Utf8Bytes {
+    fn into_payload(self) -> Bytes {
+        self.into_bytes()
+    }
+}
+
+/// A message encoded once to be written to many connections ([`Conn::write_prepared`],
+/// [`crate::Server::broadcast`]): the frame is built once and shared by every connection's
+/// queue, not copied.
+#[derive(Debug, Clone)]
+pub struct PreparedMessage {
+    message: Message,
+    frame: Bytes,
+}
+
+impl PreparedMessage {
+    /// Prepares a text or binary message.
+    ///
+    /// # Errors
+    /// [`Error::InvalidMessage`] for a kind other than text or binary, or text that is not
+    /// UTF-8.
+    pub fn new(kind: MessageType, data: impl IntoPayload) -> Result<Self, Error> {
+        let message = match kind {
+            MessageType::Text | MessageType::Binary => Conn::message(kind, data.into_payload())?,
+            _ => {
+                return Err(Error::InvalidMessage(
+                    "only text and binary messages can be prepared",
+                ));
+            }
+        };
+        let opcode = if kind == MessageType::Text {
+            OpCode::Text
+        } else {
+            OpCode::Binary
+        };
+        let payload = message.clone().into_payload();
+        let frame = encode_server_frame(opcode, &payload);
+        Ok(Self { message, frame })
+    }
+}
+
+/// What a connection knows about itself.
+#[derive(Debug)]
+pub(crate) struct Info {
+    pub id: u64,
+    pub remote_addr: Option<SocketAddr>,
+    pub subprotocol: Option<String>,
+    /// Server: the request's headers; client: the response's.
+    pub headers: http::HeaderMap,
+    /// Server: the request URI; client: the URL's path and query.
+    pub uri: http::Uri,
+    /// An extension (e.g. permessage-deflate) transforms this connection's messages, so
+    /// frames encoded once for many connections cannot be used.
+    pub extension: bool,
+}
+
+pub(crate) struct Shared {
+    pub info: Info,
+    handlers: RwLock<Handlers>,
+    tx: mpsc::UnboundedSender<Outbound>,
+    queued: AtomicUsize,
+    max_pending: usize,
+    /// Signalled when the writer drained bytes from the queue.
+    pub room: Notify,
+    /// Wakes the reader: a handler was registered (it may have messages waiting for one).
+    pub handler_added: Notify,
+    /// Tells the reader to drop the connection now (dead peer, write timeout, forced
+    /// shutdown).
+    pub teardown: Notify,
+    /// `close` was called: no more writes are accepted.
+    closing: AtomicBool,
+    /// The connection is over.
+    pub ended: AtomicBool,
+}
+
+/// A handle to one WebSocket connection: cheap to clone, `Send + Sync`, usable from any task
+/// or thread. All clones refer to the same connection.
+#[derive(Clone)]
+pub struct Conn {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("id", &self.shared.info.id)
+            .field("remote_addr", &self.shared.info.remote_addr)
+            .field("queued", &self.queued_bytes())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Conn {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+impl Eq for Conn {}
+
+impl Conn {
+    pub(crate) fn new(info: Info, max_pending: usize) -> (Self, mpsc::UnboundedReceiver<Outbound>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Shared {
+            info,
+            handlers: RwLock::new(Handlers::default()),
+            tx,
+            queued: AtomicUsize::new(0),
+            max_pending,
+            room: Notify::new(),
+            handler_added: Notify::new(),
+            teardown: Notify::new(),
+            closing: AtomicBool::new(false),
+            ended: AtomicBool::new(false),
+        };
+        (
+            Self {
+                shared: Arc::new(shared),
+            },
+            rx,
+        )
+    }
+
+    pub(crate) fn handlers(&self) -> RwLockReadGuard<'_, Handlers> {
+        // A handler that panicked while registering cannot leave the table half-written
+        // (every write is a single field store), so a poisoned lock is still usable.
+        self.shared
+            .handlers
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn handlers_mut(&self) -> RwLockWriteGuard<'_, Handlers> {
+        self.shared
+            .handlers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A process-unique id of this connection.
+    #[must_use]
+    pub fn id(&self) -> u64 {
+        self.shared.info.id
+    }
+
+    /// The peer's address.
+    #[must_use]
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.shared.info.remote_addr
+    }
+
+    /// The subprotocol agreed in the handshake.
+    #[must_use]
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.shared.info.subprotocol.as_deref()
+    }
+
+    /// On a server, the headers of the client's handshake request (cookies, auth, user agent);
+    /// on a client, the headers of the server's 101 response.
+    #[must_use]
+    pub fn headers(&self) -> &http::HeaderMap {
+        &self.shared.info.headers
+    }
+
+    /// On a server, the request URI (path and query); on a client, the URL's path and query.
+    #[must_use]
+    pub fn uri(&self) -> &http::Uri {
+        &self.shared.info.uri
+    }
+
+    /// Whether the connection has ended.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.shared.ended.load(Ordering::Acquire)
+    }
+
+    /// Payload bytes waiting in the outbound queue.
+    #[must_use]
+    pub fn queued_bytes(&self) -> usize {
+        self.shared.queued.load(Ordering::Acquire)
+    }
+
+    // ---- handlers -------------------------------------------------------------------------
+
+    /// Called once when the connection is open. Registered after that, it is called at once.
+    pub fn on_open(&self, f: impl Fn(&Conn) + Send + Sync + 'static) {
+        let mut h = self.handlers_mut();
+        if h.opened {
+            drop(h);
+            f(self);
+        } else {
+            h.open = Some(Arc::new(f));
+        }
+    }
+
+    /// Called for every text and binary message, in order. Messages that arrived before any
+    /// `on_message` handler was registered are kept (up to the message size limit, then the
+    /// connection stops reading) and delivered to it first.
+    pub fn on_message(&self, f: impl Fn(&Conn, MessageType, Bytes) + Send + Sync + 'static) {
+        self.handlers_mut().message = Some(Arc::new(f));
+        self.shared.handler_added.notify_one();
+    }
+
+    /// Called exactly once when the connection ends, with the close code and reason: the
+    /// peer's close frame, 1005 when it had no code, the code of a protocol error we failed the
+    /// connection with, or 1006 when it ended without a close frame (dead peer, dropped TCP).
+    /// Registered after the end, it is called at once.
+    pub fn on_close(&self, f: impl Fn(&Conn, CloseCode, &str) + Send + Sync + 'static) {
+        let mut h = self.handlers_mut();
+        if let Some((code, reason)) = h.closed.clone() {
+            drop(h);
+            f(self, code, &reason);
+        } else {
+            h.close = Some(Arc::new(f));
+        }
+    }
+
+    /// Called when something goes wrong on the connection (a protocol violation by the peer,
+    /// an I/O error, a write timeout); `on_close` follows.
+    pub fn on_error(&self, f: impl Fn(&Conn, &Error) + Send + Sync + 'static) {
+        self.handlers_mut().error = Some(Arc::new(f));
+    }
+
+    /// Called for every ping from the peer (it has already been answered with a pong).
+    pub fn on_ping(&self, f: impl Fn(&Conn, Bytes) + Send + Sync + 'static) {
+        self.handlers_mut().ping = Some(Arc::new(f));
+    }
+
+    /// Called for every pong from the peer.
+    pub fn on_pong(&self, f: impl Fn(&Conn, Bytes) + Send + Sync + 'static) {
+        self.handlers_mut().pong = Some(Arc::new(f));
+    }
+
+    /// Handles the custom event `event`: a text message `{"event": event, "data": VALUE}` calls
+    /// `f` with `VALUE` instead of going to `on_message`. See [`crate::events`].
+    pub fn on(&self, event: &str, f: impl Fn(&Conn, serde_json::Value) + Send + Sync + 'static) {
+        self.handlers_mut()
+            .events
+            .insert(event.to_owned(), Arc::new(f));
+        self.shared.handler_added.notify_one();
+    }
+
+    // ---- writes ---------------------------------------------------------------------------
+
+    /// Queues a text message.
+    ///
+    /// # Errors
+    /// [`Error::QueueFull`] when the outbound queue is full, [`Error::ConnectionClosed`] once
+    /// the connection ended or `close` was called.
+    pub fn write_text(&self, text: impl Into<Utf8Bytes>) -> Result<(), Error> {
+        self.enqueue(Message::Text(text.into()))
+    }
+
+    /// Queues a binary message.
+    ///
+    /// # Errors
+    /// As [`Self::write_text`].
+    pub fn write_binary(&self, data: impl IntoPayload) -> Result<(), Error> {
+        self.enqueue(Message::Binary(data.into_payload()))
+    }
+
+    /// Queues a message of any kind; the bytes an `on_message` handler got can be passed back
+    /// unchanged. Text must be UTF-8; a close payload is a 2-byte code and a reason (or empty);
+    /// ping and pong payloads are at most 125 bytes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidMessage`] for a payload its kind does not allow, and as
+    /// [`Self::write_text`].
+    pub fn write_message(&self, kind: MessageType, data: impl IntoPayload) -> Result<(), Error> {
+        self.enqueue(Self::message(kind, data.into_payload())?)
+    }
+
+    /// Queues a message, waiting for room in the outbound queue instead of failing when it is
+    /// full.
+    ///
+    /// # Errors
+    /// [`Error::ConnectionClosed`] when the connection ends while waiting, and
+    /// [`Error::InvalidMessage`] as in [`Self::write_message`].
+    pub async fn send(&self, kind: MessageType, data: impl IntoPayload) -> Result<(), Error> {
+        let mut message = Self::message(kind, data.into_payload())?;
+        loop {
+            let room = self.shared.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            match self.try_enqueue(message) {
+                Ok(()) => return Ok(()),
+                Err((Error::QueueFull { .. }, back)) => message = back,
+                Err((err, _)) => return Err(err),
+            }
+            room.await;
+            if self.is_closed() {
+                return Err(Error::ConnectionClosed);
+            }
+        }
+    }
+
+    /// Sends a ping; the pong arrives at `on_pong`.
+    ///
+    /// # Errors
+    /// A payload over 125 bytes, and as [`Self::write_text`].
+    pub fn ping(&self, data: impl IntoPayload) -> Result<(), Error> {
+        self.write_message(MessageType::Ping, data)
+    }
+
+    /// Starts the close handshake with `code` and `reason` (cut to fit 123 bytes). Messages
+    /// queued before are sent first; writes after it fail. `on_close` fires when the peer has
+    /// answered, or after `close_timeout`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidMessage`] for a code that may not be sent (1004-1006, 1015, outside
+    /// 1000-4999), [`Error::ConnectionClosed`] when already closing or closed.
+    pub fn close(&self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+        let frame = CloseFrame::new(code, reason);
+        if !frame.code.is_valid_on_wire() {
+            return Err(Error::InvalidMessage(
+                "close code may not be sent on the wire",
+            ));
+        }
+        if self.is_closed() || self.shared.closing.swap(true, Ordering::AcqRel) {
+            return Err(Error::ConnectionClosed);
+        }
+        self.shared
+            .tx
+            .send(Outbound::Message(Message::Close(Some(frame)), 0))
+            .map_err(|_| Error::ConnectionClosed)
+    }
+
+    /// Sends a custom event: the text message `{"event": event, "data": data}`.
+    ///
+    /// # Errors
+    /// [`Error::Json`] when `data` cannot be serialised, and as [`Self::write_text`].
+    pub fn emit(&self, event: &str, data: impl serde::Serialize) -> Result<(), Error> {
+        let json = serde_json::to_vec(&Envelope { event, data })?;
+        self.enqueue(Message::Text(Utf8Bytes::from_validated(Bytes::from(json))))
+    }
+
+    fn message(kind: MessageType, data: Bytes) -> Result<Message, Error> {
+        Ok(match kind {
+            MessageType::Text => Message::Text(
+                Utf8Bytes::try_from_bytes(data)
+                    .map_err(|_| Error::InvalidMessage("text is not valid UTF-8"))?,
+            ),
+            MessageType::Binary => Message::Binary(data),
+            MessageType::Ping | MessageType::Pong if data.len() > 125 => {
+                return Err(Error::InvalidMessage(
+                    "control frame payload over 125 bytes",
+                ));
+            }
+            MessageType::Ping => Message::Ping(data),
+            MessageType::Pong => Message::Pong(data),
+            MessageType::Close => Message::Close(
+                CloseFrame::parse(&data)
+                    .map_err(|_| Error::InvalidMessage("invalid close payload"))?,
+            ),
+        })
+    }
+
+    fn enqueue(&self, message: Message) -> Result<(), Error> {
+        self.try_enqueue(message).map_err(|(err, _)| err)
+    }
+
+    /// Queues `message` if the queue has room; gives it back otherwise.
+    fn try_enqueue(&self, message: Message) -> Result<(), (Error, Message)> {
+        if let Message::Close(frame) = message {
+            let (code, reason) = frame.map_or((CloseCode::NORMAL_CLOSURE, String::new()), |f| {
+                (f.code, f.reason)
+            });
+            return self
+                .close(code, &reason)
+                .map_err(|e| (e, Message::Close(None)));
+        }
+        if self.is_closed() || self.shared.closing.load(Ordering::Acquire) {
+            return Err((Error::ConnectionClosed, message));
+        }
+        let len = match &message {
+            Message::Text(t) => t.len(),
+            Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b.len(),
+            Message::Close(_) => 0,
+        };
+        if let Err(err) = self.reserve(len) {
+            return Err((err, message));
+        }
+        self.shared
+            .tx
+            .send(Outbound::Message(message, len))
+            .map_err(|back| {
+                self.release(len);
+                let Outbound::Message(message, _) = back.0 else {
+                    return (Error::ConnectionClosed, Message::Close(None));
+                };
+                (Error::ConnectionClosed, message)
+            })
+    }
+
+    /// Queues a message prepared once for many connections: the shared frame when the
+    /// connection has no extension, else the message itself (an extension such as
+    /// permessage-deflate transforms each connection's copy).
+    ///
+    /// # Errors
+    /// As [`Self::write_text`].
+    pub fn write_prepared(&self, prepared: &PreparedMessage) -> Result<(), Error> {
+        if self.shared.info.extension {
+            return self.enqueue(prepared.message.clone());
+        }
+        if self.is_closed() || self.shared.closing.load(Ordering::Acquire) {
+            return Err(Error::ConnectionClosed);
+        }
+        let len = prepared.frame.len();
+        self.reserve(len)?;
+        self.shared
+            .tx
+            .send(Outbound::Frame(prepared.frame.clone(), len))
+            .map_err(|_| {
+                self.release(len);
+                Error::ConnectionClosed
+            })
+    }
+
+    /// Takes `len` bytes of room in the queue (a message larger than the whole bound still goes
+    /// when the queue is empty, so a large message can always be sent eventually).
+    fn reserve(&self, len: usize) -> Result<(), Error> {
+        let limit = self.shared.max_pending;
+        self.shared
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                (q == 0 || q + len <= limit).then_some(q + len)
+            })
+            .map(|_| ())
+            .map_err(|queued| Error::QueueFull { queued, limit })
+    }
+
+    /// Queues a control message from the connection's own machinery (keep-alive pings),
+    /// outside the byte bound.
+    pub(crate) fn enqueue_internal(&self, message: Message) {
+        let _ = self.shared.tx.send(Outbound::Message(message, 0));
+    }
+
+    /// The writer took `len` bytes out of the queue.
+    pub(crate) fn release(&self, len: usize) {
+        if len > 0 {
+            self.shared.queued.fetch_sub(len, Ordering::AcqRel);
+            self.shared.room.notify_waiters();
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! [`Server`]: accepts connections (plain TCP or TLS), runs the handshake under a timeout, and
+//! hands every new [`Conn`] to the `on_connection` handler. One task per connection reads, one
+//! writes; there is no global lock on the message path (the connection registry is touched
+//! only when a connection starts or ends).
+
+use crate::accept::accept_with;
+use crate::config::Config;
+use crate::conn::{Conn, Info, IntoPayload, MessageType, PreparedMessage, run::run};
+use crate::error::Error;
+use crate::handshake::ServerOptions;
+use crate::proto::{CloseCode, ExtensionFactory};
+use crate::stream::WebSocket;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, watch};
+
+type ConnectionHandler = Arc<dyn Fn(Conn) + Send + Sync>;
+
+/// Ids for connections, unique in the process.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+pub(crate) fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+struct Inner {
+    config: Config,
+    options: RwLock<ServerOptions>,
+    on_connection: RwLock<Option<ConnectionHandler>>,
+    conns: Mutex<HashMap<u64, Conn>>,
+    conns_changed: Notify,
+    shutdown: watch::Sender<bool>,
+    local_addr: Mutex<Option<SocketAddr>>,
+}
+
+/// A WebSocket server. Cheap to clone: clones share the same handlers and connections, so one
+/// can `listen` on a task while another calls `shutdown`.
+#[derive(Clone)]
+pub struct Server {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr())
+            .field("connections", &self.connection_count())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Removes a connection from the registry when its task ends, however it ends.
+struct Registered {
+    inner: Arc<Inner>,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.inner
+            .conns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.id);
+        self.inner.conns_changed.notify_waiters();
+    }
+}
+
+impl Server {
+    /// A server with `config` (checked when it starts listening).
+    #[must_use]
+    pub fn new(config: Config) -> Self {
+        let options = ServerOptions {
+            max_head_size: config.max_handshake_size,
+            subprotocols: config.subprotocols.clone(),
+            check_origin: config.check_origin.clone(),
+            ..ServerOptions::default()
+        };
+        let (shutdown, _) = watch::channel(false);
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                options: RwLock::new(options),
+                on_connection: RwLock::new(None),
+                conns: Mutex::new(HashMap::new()),
+                conns_changed: Notify::new(),
+                shutdown,
+                local_addr: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Sets the handler called with every new connection, right after its handshake and
+    /// before any of its messages are read: register the connection's handlers there.
+    pub fn on_connection(&self, f: impl Fn(Conn) + Send + Sync + 'static) {
+        *self
+            .inner
+            .on_connection
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(f));
+    }
+
+    /// Adds an extension the server negotiates (e.g. permessage-deflate).
+    pub fn add_extension(&self, factory: Arc<dyn ExtensionFactory>) {
+        self.inner
+            .options
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extensions
+            .push(factory);
+    }
+
+    /// Listens on `addr` (e.g. `"127.0.0.1:8080"`, `"[::1]:0"`) over plain TCP (`ws://`) and
+    /// serves until [`Self::shutdown`].
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid configuration, [`Error::Io`] when the address cannot
+    /// be bound.
+    pub async fn listen(&self, addr: &str) -> Result<(), Error> {
+        self.inner.config.validate()?;
+        self.serve(TcpListener::bind(addr).await?).await
+    }
+
+    /// Listens on `addr` over TLS (`wss://`) and serves until [`Self::shutdown`].
+    ///
+    /// # Errors
+    /// As [`Self::listen`].
+    pub async fn listen_tls(
+        &self,
+        addr: &str,
+        tls: impl Into<Arc<rustls::ServerConfig>>,
+    ) -> Result<(), Error> {
+        self.inner.config.validate()?;
+        self.serve_tls(TcpListener::bind(addr).await?, tls).await
+    }
+
+    /// Serves `ws://` on a listener that is already bound.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid configuration.
+    pub async fn serve(&self, listener: TcpListener) -> Result<(), Error> {
+        self.accept_loop(listener, None).await
+    }
+
+    /// Serves `wss://` on a listener that is already bound.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid configuration.
+    pub async fn serve_tls(
+        &self,
+        listener: TcpListener,
+        tls: impl Into<Arc<rustls::ServerConfig>>,
+    ) -> Result<(), Error> {
+        self.accept_loop(listener, Some(tokio_rustls::TlsAcceptor::from(tls.into())))
+            .await
+    }
+
+    /// The address the server listens on, once it does.
+    #[must_use]
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        *self
+            .inner
+            .local_addr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The open connections.
+    #[must_use]
+    pub fn connections(&self) -> Vec<Conn> {
+        self.inner
+            .conns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// How many connections are open.
+    #[must_use]
+    pub fn connection_count(&self) -> usize {
+        self.inner
+            .conns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
+    /// Sends one message to every open connection, encoding its frame once and sharing it
+    /// (see [`PreparedMessage`]). Returns how many connections it was queued on; connections
+    /// whose queue is full or that are closing are skipped.
+    ///
+    /// # Errors
+    /// [`Error::InvalidMessage`] for a kind other than text or binary, or text that is not
+    /// UTF-8.
+    pub fn broadcast(&self, kind: MessageType, data: impl IntoPayload) -> Result<usize, Error> {
+        let prepared = PreparedMessage::new(kind, data)?;
+        Ok(self
+            .connections()
+            .iter()
+            .filter(|c| c.write_prepared(&prepared).is_ok())
+            .count())
+    }
+
+    /// Shuts down gracefully: stops accepting, sends every open connection a close frame with
+    /// 1001 (Going Away), waits for their close handshakes up to `close_timeout`, then drops
+    /// whatever is left (their `on_close` reports 1006) and returns.
+    pub async fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+        for conn in self.connections() {
+            let _ = conn.close(CloseCode::GOING_AWAY, "server shutting down");
+        }
+        let deadline = tokio::time::Instant::now() + self.inner.config.close_timeout;
+        if !self.wait_until_empty(deadline).await {
+            for conn in self.connections() {
+                conn.shared.teardown.notify_one();
+            }
+            self.wait_until_empty(tokio::time::Instant::now() + Duration::from_secs(1))
+                .await;
+        }
+    }
+
+    /// Waits until no connection is left, or `deadline`; tells whether none is left.
+    async fn wait_until_empty(&self, deadline: tokio::time::Instant) -> bool {
+        loop {
+            let changed = self.inner.conns_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.connection_count() == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return self.connection_count() == 0;
+            }
+        }
+    }
+
+    async fn accept_loop(
+        &self,
+        listener: TcpListener,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Result<(), Error> {
+        self.inner.config.validate()?;
+        *self
+            .inner
+            .local_addr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = listener.local_addr().ok();
+        let mut stop = self.inner.shutdown.subscribe();
+        while !*stop.borrow_and_update() {
+            tokio::select! {
+                _ = stop.changed() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((tcp, peer)) => {
+                        let inner = self.inner.clone();
+                        let tls = tls.clone();
+                        tokio::spawn(handle(inner, tcp, peer, tls));
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One accepted TCP connection: TLS (if any) and the WebSocket handshake under
+/// `handshake_timeout`, then the connection's life.
+async fn handle(
+    inner: Arc<Inner>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let timeout = inner.config.handshake_timeout;
+    let options = inner
+        .options
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let ws_config = inner.config.websocket_config();
+    match tls {
+        None => match tokio::time::timeout(timeout, accept_with(tcp, &options, ws_config)).await {
+            Ok(Ok((ws, request))) => serve_conn(inner, ws, request, peer).await,
+            Ok(Err(e)) => tracing::debug!(%peer, "handshake refused: {e}"),
+            Err(_) => tracing::debug!(%peer, "handshake timed out"),
+        },
+        Some(acceptor) => {
+            let handshake = async {
+                let stream = acceptor
+                    .accept(tcp)
+                    .await
+                    .map_err(|e| Error::Tls(e.to_string()))?;
+                accept_with(stream, &options, ws_config).await
+            };
+            match tokio::time::timeout(timeout, handshake).await {
+                Ok(Ok((ws, request))) => serve_conn(inner, ws, request, peer).await,
+                Ok(Err(e)) => tracing::debug!(%peer, "handshake refused: {e}"),
+                Err(_) => tracing::debug!(%peer, "handshake timed out"),
+            }
+        }
+    }
+}
+
+async fn serve_conn<S>(
+    inner: Arc<Inner>,
+    ws: WebSocket<S>,
+    request: http::Request<()>,
+    peer: SocketAddr,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (parts, ()) = request.into_parts();
+    let info = Info {
+        id: next_id(),
+        remote_addr: Some(peer),
+        subprotocol: ws.subprotocol().map(str::to_owned),
+        headers: parts.headers,
+        uri: parts.uri,
+        extension: ws.has_extension(),
+    };
+    let (conn, rx) = Conn::new(info, inner.config.max_pending_bytes);
+    inner
+        .conns
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(conn.id(), conn.clone());
+    let _registered = Registered {
+        inner: inner.clone(),
+        id: conn.id(),
+    };
+    let handler = inner
+        .on_connection
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    if let Some(f) = handler {
+        f(conn.clone());
+    }
+    if *inner.shutdown.borrow() {
+        // Shutdown began while this handshake ran: it gets its 1001 too.
+        let _ = conn.close(CloseCode::GOING_AWAY, "server shutting down");
+    }
+    run(conn, ws, rx, &inner.config).await;
+}

@@ -1,0 +1,55 @@
+//! TLS for `wss://` with rustls (ring provider): the default client configuration trusts the
+//! Mozilla root store from `webpki-roots`; servers bring their own `rustls::ServerConfig`.
+
+use crate::error::Error;
+use std::sync::Arc;
+
+/// The crypto provider wsx builds its TLS configurations with.
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A client configuration trusting `roots`, offering HTTP/1.1 by ALPN (RFC 6455 runs over
+/// HTTP/1.1).
+///
+/// # Errors
+/// [`Error::Tls`] when rustls refuses the protocol versions (it does not, with the ring
+/// provider).
+pub fn client_config(roots: rustls::RootCertStore) -> Result<Arc<rustls::ClientConfig>, Error> {
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The default client configuration: the webpki (Mozilla) root certificates.
+///
+/// # Errors
+/// As [`client_config`].
+pub fn default_client_config() -> Result<Arc<rustls::ClientConfig>, Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    client_config(roots)
+}
+
+/// A server configuration from a certificate chain and its private key (DER), offering
+/// HTTP/1.1 by ALPN.
+///
+/// # Errors
+/// [`Error::Tls`] when the key does not fit the certificate or is not supported.
+pub fn server_config(
+    cert_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+) -> Result<Arc<rustls::ServerConfig>, Error> {
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(cert_chain, key)
+        .map_err(|e| Error::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
