@@ -4,6 +4,10 @@
 use crate::error::Error;
 use std::sync::Arc;
 
+/// The rustls version wsx is built with, for building configurations (`RootCertStore`,
+/// `pki_types::CertificateDer`, ...) that match it.
+pub use rustls;
+
 /// The crypto provider wsx builds its TLS configurations with.
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
