@@ -61,3 +61,8 @@ pub use error::{Error, HandshakeError, ProtocolError, Result};
 pub use proto::{CloseCode, CloseFrame, Limits, Message, Role, Utf8Bytes};
 pub use server::Server;
 pub use stream::{WebSocket, WebSocketConfig, WsReader, WsWriter};
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[doc = include_str!("../../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
