@@ -57,7 +57,9 @@ async fn run(base: &str, agent: &str, verbose: bool) -> Result<(), String> {
     let mut ws = open(&format!("{base}/updateReports?agent={agent}"))
         .await
         .map_err(|e| e.to_string())?;
-    ws.close(None).await.map_err(|e| e.to_string())?;
+    // The fuzzing server writes its reports and drops TCP, sometimes with a reset: how this
+    // connection ends says nothing about the cases.
+    let _ = ws.close(None).await;
     eprintln!("reports updated");
     Ok(())
 }

@@ -10,7 +10,9 @@ use wsx::{Client, CloseCode, Config};
 
 #[tokio::main]
 async fn main() -> Result<(), wsx::Error> {
-    let url = std::env::args().nth(1).unwrap_or_else(|| "ws://127.0.0.1:8080".to_string());
+    let url = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "ws://127.0.0.1:8080".to_string());
 
     let client = Client::new(Config::default());
     let conn = client.connect(&url, http::HeaderMap::new()).await?;

@@ -9,8 +9,12 @@ use std::time::Duration;
 use wsx::{Config, Conn, MessageType, Server};
 
 #[tokio::main]
+// The spec's style: start from the defaults, then set fields.
+#[allow(clippy::field_reassign_with_default)]
 async fn main() -> Result<(), wsx::Error> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8080".to_string());
 
     let mut config = Config::default();
     config.max_message_size = 1024 * 1024;

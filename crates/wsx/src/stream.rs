@@ -284,7 +284,10 @@ where
             }
         }
         if !self.shut_down {
-            if !expired && Pin::new(&mut self.stream).poll_shutdown(cx).is_pending() {
+            if expired {
+                // Out of time: start the shutdown (TCP sends its FIN at once) without waiting.
+                let _ = Pin::new(&mut self.stream).poll_shutdown(cx);
+            } else if Pin::new(&mut self.stream).poll_shutdown(cx).is_pending() {
                 return Poll::Pending;
             }
             self.shut_down = true;

@@ -25,6 +25,10 @@ use super::write_buf::WriteBuffer;
 use crate::error::{Error, ProtocolError};
 use bytes::{Bytes, BytesMut};
 
+/// Past this many bytes waiting to be written, pings are no longer answered one by one: only
+/// the latest is, once the buffer drains below it.
+const PONG_BACKLOG: usize = 64 * 1024;
+
 /// Where the connection is in its life (RFC 6455 §4-§7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -45,6 +49,8 @@ pub struct Protocol {
     encoder: Encoder,
     extension: Option<Box<dyn Extension>>,
     out: WriteBuffer,
+    /// The payload of the latest ping not yet answered because the write buffer was full.
+    pending_pong: Option<Bytes>,
     close_sent: bool,
     close_received: Option<Option<CloseFrame>>,
     failed: Option<ProtocolError>,
@@ -61,6 +67,7 @@ impl Protocol {
             encoder: Encoder::new(role),
             extension: None,
             out: WriteBuffer::new(),
+            pending_pong: None,
             close_sent: false,
             close_received: None,
             failed: None,
@@ -144,8 +151,15 @@ impl Protocol {
                         // RFC 6455 §5.5.2: answer with a pong carrying the same payload, unless a
                         // close was received (then we never get here). Having sent a close is no
                         // exception: a pong is a control frame, not data (§5.5.1).
-                        self.encoder
-                            .control(OpCode::Pong, payload.clone(), &mut self.out);
+                        if self.out.len() < PONG_BACKLOG {
+                            self.encoder
+                                .control(OpCode::Pong, payload.clone(), &mut self.out);
+                        } else {
+                            // A peer that pings but does not read must not grow our memory:
+                            // §5.5.3 allows answering only the most recent ping, once the
+                            // write buffer drains.
+                            self.pending_pong = Some(payload.clone());
+                        }
                     }
                     Message::Close(frame) => {
                         self.close_received = Some(frame.clone());
@@ -220,6 +234,10 @@ impl Protocol {
             Message::Ping(data) => self.control(OpCode::Ping, data)?,
             Message::Pong(data) => self.control(OpCode::Pong, data)?,
             Message::Close(frame) => {
+                // An answer held back for a backlog goes out before our close.
+                if let Some(payload) = self.pending_pong.take() {
+                    self.encoder.control(OpCode::Pong, payload, &mut self.out);
+                }
                 let payload = match frame {
                     Some(f) if !f.code.is_valid_on_wire() => {
                         return Err(Error::InvalidMessage(
@@ -267,6 +285,11 @@ impl Protocol {
 
     /// Bytes waiting to be written to the transport.
     pub fn write_buffer(&mut self) -> &mut WriteBuffer {
+        if self.out.len() < PONG_BACKLOG
+            && let Some(payload) = self.pending_pong.take()
+        {
+            self.encoder.control(OpCode::Pong, payload, &mut self.out);
+        }
         &mut self.out
     }
 

@@ -1,0 +1,344 @@
+//! The close handshake over loopback TCP (RFC 6455 §5.5.1, §7): started by either side between
+//! two wsx peers, against a peer that never answers (bounded by `close_timeout`), and against
+//! a peer that drops TCP without closing (1006).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use common::{bind, masked_frame, raw_accept, raw_handshake, read_frame, url, within};
+use http::HeaderMap;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use wsx::handshake::{ClientOptions, ServerOptions};
+use wsx::proto::State;
+use wsx::{CloseCode, CloseFrame, Error, Message, WebSocket, WebSocketConfig};
+
+/// Longer than any close handshake between two live local peers takes; a close that waited
+/// this long was not answered.
+const GENEROUS: Duration = Duration::from_secs(8);
+
+/// How long a test waits for something that should be prompt before calling it a failure.
+const PROMPT: Duration = Duration::from_secs(3);
+
+fn config(close_timeout: Duration) -> WebSocketConfig {
+    WebSocketConfig {
+        close_timeout,
+        ..WebSocketConfig::default()
+    }
+}
+
+async fn accept_one(listener: &TcpListener, config: WebSocketConfig) -> WebSocket<TcpStream> {
+    let (tcp, _) = listener.accept().await.unwrap();
+    wsx::accept_with(tcp, &ServerOptions::default(), config)
+        .await
+        .unwrap()
+        .0
+}
+
+async fn connect(addr: std::net::SocketAddr, config: WebSocketConfig) -> WebSocket<TcpStream> {
+    wsx::connect_with(
+        &url(addr),
+        &HeaderMap::new(),
+        &ClientOptions::default(),
+        config,
+    )
+    .await
+    .unwrap()
+    .0
+}
+
+#[tokio::test]
+async fn client_close_is_received_by_the_server_which_then_closes_tcp() {
+    within(async {
+        let (listener, addr) = bind().await;
+        let server = tokio::spawn(async move {
+            let mut ws = accept_one(&listener, config(GENEROUS)).await;
+            let close = ws.next().await.unwrap().unwrap();
+            let end = ws.next().await;
+            (close, end.is_none(), ws.close_code(), ws.state())
+        });
+        let mut client = connect(addr, config(GENEROUS)).await;
+
+        let started = Instant::now();
+        client
+            .close(Some(CloseFrame::new(1000, "bye")))
+            .await
+            .unwrap();
+        // The client waits for the server to close TCP (RFC 6455 §7.1.1) up to close_timeout;
+        // returning well before it means the server did close.
+        assert!(
+            started.elapsed() < GENEROUS / 2,
+            "close() took {:?}: the server did not close TCP",
+            started.elapsed()
+        );
+        assert_eq!(client.close_code(), CloseCode::NORMAL_CLOSURE);
+        assert_eq!(client.state(), State::Closed);
+        assert_eq!(
+            client.close_frame().map(|f| f.code),
+            Some(CloseCode::NORMAL_CLOSURE)
+        );
+
+        let (close, ended, code, state) = server.await.unwrap();
+        assert_eq!(close, Message::Close(Some(CloseFrame::new(1000, "bye"))));
+        assert!(ended, "the server's stream must end after the close");
+        assert_eq!(code, CloseCode::NORMAL_CLOSURE);
+        assert_eq!(state, State::Closed);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn server_close_is_received_by_the_client_whose_stream_then_ends() {
+    within(async {
+        let (listener, addr) = bind().await;
+        let server = tokio::spawn(async move {
+            let mut ws = accept_one(&listener, config(GENEROUS)).await;
+            let started = Instant::now();
+            ws.close(Some(CloseFrame::new(4001, "going")))
+                .await
+                .unwrap();
+            (started.elapsed(), ws.close_code())
+        });
+        let mut client = connect(addr, config(GENEROUS)).await;
+
+        assert_eq!(
+            client.next().await.unwrap().unwrap(),
+            Message::Close(Some(CloseFrame::new(4001, "going")))
+        );
+        assert!(client.next().await.is_none(), "the stream must end");
+        assert!(client.next().await.is_none(), "and stay ended");
+        assert_eq!(client.close_code(), CloseCode::from(4001));
+
+        let (took, code) = server.await.unwrap();
+        assert!(took < GENEROUS / 2, "the client's reply took {took:?}");
+        assert_eq!(code, CloseCode::from(4001), "the client echoes the code");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn close_without_a_status_code_is_reported_as_1005() {
+    within(async {
+        let (listener, addr) = bind().await;
+        let server = tokio::spawn(async move {
+            let mut ws = accept_one(&listener, config(GENEROUS)).await;
+            let close = ws.next().await.unwrap().unwrap();
+            assert!(ws.next().await.is_none());
+            (close, ws.close_code())
+        });
+        let mut client = connect(addr, config(GENEROUS)).await;
+        client.close(None).await.unwrap();
+        let (close, code) = server.await.unwrap();
+        assert_eq!(close, Message::Close(None));
+        assert_eq!(code, CloseCode::NO_STATUS_RECEIVED);
+        assert_eq!(client.close_code(), CloseCode::NO_STATUS_RECEIVED);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sending_after_close_fails_instead_of_writing() {
+    within(async {
+        let (listener, addr) = bind().await;
+        let server = tokio::spawn(async move {
+            let mut ws = accept_one(&listener, config(GENEROUS)).await;
+            while let Some(item) = ws.next().await {
+                item.unwrap();
+            }
+        });
+        let mut client = connect(addr, config(GENEROUS)).await;
+        client.close(None).await.unwrap();
+        let err = client.send(Message::text("too late")).await.unwrap_err();
+        assert!(
+            matches!(err, Error::ConnectionClosed | Error::AlreadyClosing),
+            "{err:?}"
+        );
+        // A second close is harmless.
+        client.close(None).await.unwrap();
+        server.await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn client_close_unanswered_by_a_silent_server_returns_after_close_timeout() {
+    within(async {
+        let close_timeout = Duration::from_millis(300);
+        let (listener, addr) = bind().await;
+        let (closed_tx, closed_rx) = oneshot::channel::<()>();
+        // A server that completes the handshake, takes the close frame, and never answers.
+        let peer = tokio::spawn(async move {
+            let mut tcp = raw_accept(&listener).await;
+            let mut buf = Vec::new();
+            let close = read_frame(&mut tcp, &mut buf)
+                .await
+                .expect("no close frame");
+            // Only look for the end of the connection once close() has returned.
+            closed_rx.await.unwrap();
+            let end = tokio::time::timeout(PROMPT, read_frame(&mut tcp, &mut buf)).await;
+            (close, end)
+        });
+        let mut client = connect(addr, config(close_timeout)).await;
+
+        let started = Instant::now();
+        let result = client.close(Some(CloseFrame::new(1000, "bye"))).await;
+        let took = started.elapsed();
+        closed_tx.send(()).unwrap();
+        assert!(result.is_ok(), "{result:?}");
+        assert!(took >= close_timeout, "close() returned after {took:?}");
+        assert!(
+            took < close_timeout + PROMPT,
+            "close() took {took:?} with a close_timeout of {close_timeout:?}"
+        );
+        assert_eq!(client.close_code(), CloseCode::ABNORMAL_CLOSURE);
+
+        let (close, end) = peer.await.unwrap();
+        assert_eq!((close.opcode, close.masked), (0x8, true), "{close:?}");
+        assert_eq!(close.close_code(), Some(1000));
+        // close() "then closes the transport": the peer must see the end of the connection
+        // while the WebSocket value still exists.
+        assert!(
+            matches!(end, Ok(None)),
+            "after close() returned, the silent peer saw {end:?} instead of EOF"
+        );
+        drop(client);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn server_close_unanswered_by_a_silent_client_returns_after_close_timeout() {
+    within(async {
+        let close_timeout = Duration::from_millis(300);
+        let (listener, addr) = bind().await;
+        let server = tokio::spawn(async move {
+            let mut ws = accept_one(&listener, config(close_timeout)).await;
+            let started = Instant::now();
+            let result = ws.close(Some(CloseFrame::new(1001, "away"))).await;
+            (result.map_err(|e| e.to_string()), started.elapsed(), ws)
+        });
+        let mut tcp = raw_handshake(addr).await;
+
+        let mut buf = Vec::new();
+        let close = read_frame(&mut tcp, &mut buf)
+            .await
+            .expect("no close frame");
+        assert_eq!((close.opcode, close.masked), (0x8, false), "{close:?}");
+        assert_eq!(close.close_code(), Some(1001));
+
+        let (result, took, ws) = server.await.unwrap();
+        assert!(result.is_ok(), "{result:?}");
+        assert!(took >= close_timeout, "close() returned after {took:?}");
+        assert!(took < close_timeout + PROMPT, "close() took {took:?}");
+        assert_eq!(ws.close_code(), CloseCode::ABNORMAL_CLOSURE);
+        // The server closes TCP first (RFC 6455 §7.1.1), answered or not.
+        let end = tokio::time::timeout(PROMPT, read_frame(&mut tcp, &mut buf)).await;
+        assert!(
+            matches!(end, Ok(None)),
+            "after close() returned, the silent client saw {end:?} instead of EOF"
+        );
+        drop(ws);
+    })
+    .await;
+}
+
+/// Drains a stream that is expected to end because the peer vanished: at most one error, then
+/// `None`. Returns the messages and the error seen.
+async fn drain_after_drop(ws: &mut WebSocket<TcpStream>) -> (Vec<Message>, Option<Error>) {
+    let mut messages = Vec::new();
+    let mut error = None;
+    for _ in 0..100 {
+        match ws.next().await {
+            Some(Ok(message)) => {
+                assert!(error.is_none(), "a message after the error: {message:?}");
+                messages.push(message);
+            }
+            Some(Err(e)) => {
+                assert!(error.is_none(), "a second error: {e:?}");
+                error = Some(e);
+            }
+            None => return (messages, error),
+        }
+    }
+    panic!("the stream did not end");
+}
+
+#[tokio::test]
+async fn client_dropping_tcp_mid_frame_ends_the_server_stream_with_1006() {
+    within(async {
+        let (listener, addr) = bind().await;
+        let server = tokio::spawn(async move {
+            let mut ws = accept_one(&listener, config(GENEROUS)).await;
+            let drained = drain_after_drop(&mut ws).await;
+            (drained, ws.close_code())
+        });
+        let mut tcp = raw_handshake(addr).await;
+        let mut bytes = masked_frame(true, 0, 0x1, b"one");
+        // Half of a 100-byte frame.
+        bytes.extend_from_slice(&masked_frame(true, 0, 0x2, &[7; 100])[..50]);
+        tcp.write_all(&bytes).await.unwrap();
+        drop(tcp);
+
+        let ((messages, error), code) = server.await.unwrap();
+        assert_eq!(messages, [Message::text("one")]);
+        assert!(
+            !matches!(error, Some(Error::Protocol(_))),
+            "a vanished peer is not a protocol error: {error:?}"
+        );
+        assert_eq!(code, CloseCode::ABNORMAL_CLOSURE);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn client_resetting_tcp_ends_the_server_stream_with_1006() {
+    within(async {
+        let (listener, addr) = bind().await;
+        let server = tokio::spawn(async move {
+            let mut ws = accept_one(&listener, config(GENEROUS)).await;
+            let drained = drain_after_drop(&mut ws).await;
+            (drained, ws.close_code())
+        });
+        let mut tcp = raw_handshake(addr).await;
+        tcp.write_all(&masked_frame(true, 0, 0x1, b"one"))
+            .await
+            .unwrap();
+        tcp.set_zero_linger().unwrap();
+        drop(tcp);
+
+        let ((messages, _error), code) = server.await.unwrap();
+        assert!(messages.len() <= 1, "{messages:?}");
+        assert_eq!(code, CloseCode::ABNORMAL_CLOSURE);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn server_dropping_tcp_mid_message_ends_the_client_stream_with_1006() {
+    within(async {
+        let (listener, addr) = bind().await;
+        let peer = tokio::spawn(async move {
+            let mut tcp = raw_accept(&listener).await;
+            let mut bytes = common::unmasked_frame(true, 0, 0x2, b"one");
+            // The first fragment of a message that never finishes.
+            bytes.extend(common::unmasked_frame(false, 0, 0x1, b"to be cont"));
+            tcp.write_all(&bytes).await.unwrap();
+        });
+        let mut client = connect(addr, config(GENEROUS)).await;
+        // The peer's task ends by dropping its socket.
+        peer.await.unwrap();
+
+        let (messages, error) = drain_after_drop(&mut client).await;
+        assert_eq!(messages, [Message::binary(&b"one"[..])]);
+        assert!(
+            !matches!(error, Some(Error::Protocol(_))),
+            "a vanished peer is not a protocol error: {error:?}"
+        );
+        assert_eq!(client.close_code(), CloseCode::ABNORMAL_CLOSURE);
+        let err = client.send(Message::text("anyone?")).await.unwrap_err();
+        assert!(matches!(err, Error::ConnectionClosed), "{err:?}");
+    })
+    .await;
+}
