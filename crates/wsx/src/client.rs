@@ -133,7 +133,7 @@ impl Client {
         let (conn, rx) = Conn::new(info, self.config.max_pending_bytes);
         let config = self.config.clone();
         let task_conn = conn.clone();
-        tokio::spawn(async move { run(task_conn, ws, rx, &config).await });
+        tokio::spawn(async move { run(task_conn, ws, rx, &config, || {}).await });
         conn
     }
 }

@@ -43,8 +43,9 @@ pub struct Config {
     /// Default zero (off): keep-alive already finds dead peers, and many applications keep
     /// quiet connections on purpose.
     pub idle_timeout: Duration,
-    /// A write that makes no progress for this long means the peer stopped reading: the
-    /// connection is dropped (1006). Default 10 s.
+    /// When the socket takes no byte of what is queued for this long, the peer stopped
+    /// reading: the connection is dropped (1006). A slow reader that keeps taking bytes is
+    /// not cut. Default 10 s.
     pub write_timeout: Duration,
     /// Time allowed for the close handshake once a close frame is sent. Default 5 s.
     pub close_timeout: Duration,
@@ -160,6 +161,7 @@ impl Config {
             read_buffer_size: self.read_buffer_size,
             write_buffer_size: self.write_buffer_size,
             close_timeout: self.close_timeout,
+            write_timeout: Some(self.write_timeout),
         }
     }
 }

@@ -9,7 +9,9 @@
 //! an object with exactly the keys `event` (a string, the event name) and `data` (any JSON
 //! value; absent means `null`). [`crate::Conn::emit`] sends one; [`crate::Conn::on`] handles
 //! one by name. A text message that is not such an envelope, or whose event has no handler, goes
-//! to `on_message` unchanged, so nothing is lost. Binary messages are never events.
+//! to `on_message` unchanged, so nothing is lost; while neither handler exists yet, it waits
+//! until one is registered (messages that do have a handler are not held back by it). Binary
+//! messages are never events.
 
 use serde::{Deserialize, Serialize};
 

@@ -336,7 +336,8 @@ async fn serve_conn<S>(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .insert(conn.id(), conn.clone());
-    let _registered = Registered {
+    // Leaves the registry before `on_close` fires (or if a handler panics).
+    let registered = Registered {
         inner: inner.clone(),
         id: conn.id(),
     };
@@ -352,5 +353,5 @@ async fn serve_conn<S>(
         // Shutdown began while this handshake ran: it gets its 1001 too.
         let _ = conn.close(CloseCode::GOING_AWAY, "server shutting down");
     }
-    run(conn, ws, rx, &inner.config).await;
+    run(conn, ws, rx, &inner.config, move || drop(registered)).await;
 }

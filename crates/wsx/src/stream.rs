@@ -43,16 +43,21 @@ pub struct WebSocketConfig {
     /// How long the close handshake may take: waiting for the peer's close frame after ours,
     /// flushing the last bytes, and (client) waiting for the server to close TCP.
     pub close_timeout: Duration,
+    /// Fail writes when the transport has taken no byte for this long (the peer stopped
+    /// reading); `None` waits forever.
+    pub write_timeout: Option<Duration>,
 }
 
 impl Default for WebSocketConfig {
-    /// 16 MiB frames and 64 MiB messages, 8 KiB reads, 128 KiB write batches, 5 s close timeout.
+    /// 16 MiB frames and 64 MiB messages, 8 KiB reads, 128 KiB write batches, 5 s close
+    /// timeout, no write timeout.
     fn default() -> Self {
         Self {
             limits: Limits::default(),
             read_buffer_size: 8 * 1024,
             write_buffer_size: 128 * 1024,
             close_timeout: Duration::from_secs(5),
+            write_timeout: None,
         }
     }
 }
@@ -84,6 +89,8 @@ pub struct WebSocket<S> {
     waker: Waker,
     /// Deadline of the closing phase, armed when it starts.
     deadline: Option<Pin<Box<Sleep>>>,
+    /// Armed while the transport takes no bytes (see `WebSocketConfig::write_timeout`).
+    write_stall: Option<Pin<Box<Sleep>>>,
     shut_down: bool,
     /// The stream has ended: `None` from now on.
     finished: bool,
@@ -129,6 +136,7 @@ where
             wakers,
             waker,
             deadline: None,
+            write_stall: None,
             shut_down: false,
             finished: false,
         }
@@ -238,19 +246,48 @@ where
             if out.is_empty() {
                 break;
             }
-            let n = if vectored {
+            let written = if vectored {
                 let mut slices = [IoSlice::new(&[]); 64];
                 let count = out.io_slices(&mut slices);
-                ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..count]))?
+                Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..count])
             } else {
-                ready!(Pin::new(&mut self.stream).poll_write(cx, out.chunk()))?
+                Pin::new(&mut self.stream).poll_write(cx, out.chunk())
+            };
+            let n = match written {
+                Poll::Ready(result) => result?,
+                Poll::Pending => return self.poll_write_stalled(cx),
             };
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
+            // Progress: the write timeout counts from the last byte the transport took.
+            self.write_stall = None;
             self.proto.write_buffer().advance(n);
         }
-        Pin::new(&mut self.stream).poll_flush(cx)
+        let flushed = Pin::new(&mut self.stream).poll_flush(cx);
+        if flushed.is_pending() {
+            return self.poll_write_stalled(cx);
+        }
+        self.write_stall = None;
+        flushed
+    }
+
+    /// The transport takes no bytes: with a write timeout, fail once it has taken none for that
+    /// long (a peer that stopped reading must not pin our memory).
+    fn poll_write_stalled(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let Some(timeout) = self.config.write_timeout else {
+            return Poll::Pending;
+        };
+        let stall = self
+            .write_stall
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if stall.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "write timeout: the peer is not reading",
+            )));
+        }
+        Poll::Pending
     }
 
     /// Arms the closing deadline once, and tells whether it has passed.

@@ -271,8 +271,9 @@ impl Conn {
     }
 
     /// Called for every text and binary message, in order. Messages that arrived before any
-    /// `on_message` handler was registered are kept (up to the message size limit, then the
-    /// connection stops reading) and delivered to it first.
+    /// handler for them was registered are kept (up to `max_message_size` bytes of them; past
+    /// that the connection stops reading until a handler comes) and delivered to it when it
+    /// is registered.
     pub fn on_message(&self, f: impl Fn(&Conn, MessageType, Bytes) + Send + Sync + 'static) {
         self.handlers_mut().message = Some(Arc::new(f));
         self.shared.handler_added.notify_one();

@@ -20,23 +20,26 @@ use tokio::time::Instant;
 const BATCH: usize = 256;
 
 /// Runs a connection to its end: spawns the writer, runs the reader on the current task, and
-/// fires `on_close` exactly once. Returns when the connection is over.
+/// fires `on_close` exactly once, after `on_end` (the server's bookkeeping). Returns when the
+/// connection is over.
 pub(crate) async fn run<S>(
     conn: Conn,
     ws: WebSocket<S>,
     rx: mpsc::UnboundedReceiver<Outbound>,
     config: &Config,
+    on_end: impl FnOnce(),
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (reader, writer) = ws.split();
-    let writer_task = tokio::spawn(write_loop(conn.clone(), writer, rx, config.write_timeout));
+    let writer_task = tokio::spawn(write_loop(conn.clone(), writer, rx));
     fire_open(&conn);
     let (code, reason) = read_loop(&conn, reader, config).await;
     conn.shared.ended.store(true, Ordering::Release);
     writer_task.abort();
     // Wake anyone waiting for room: the connection is gone.
     conn.shared.room.notify_waiters();
+    on_end();
     fire_close(&conn, code, &reason);
 }
 
@@ -187,8 +190,11 @@ fn on_timer(conn: &Conn, timers: &mut Timers) -> Result<(), Stop> {
         && now >= at
     {
         conn.enqueue_internal(Message::Ping(Bytes::new()));
-        timers.heard = false;
-        timers.pong_deadline = Some(now + timers.pong_timeout);
+        // The deadline runs from the first unanswered ping: later pings must not push it back.
+        if timers.pong_deadline.is_none() {
+            timers.heard = false;
+            timers.pong_deadline = Some(now + timers.pong_timeout);
+        }
         timers.next_ping = Some(now + timers.ping_interval);
     }
     if let Some(at) = timers.idle_deadline
@@ -208,23 +214,13 @@ fn dispatch(
     waiting_bytes: &mut usize,
 ) -> Option<(CloseCode, String)> {
     match message {
-        Message::Text(text) => {
-            let has_events = !conn.handlers().events.is_empty();
-            if has_events && let Some((name, data)) = parse_event(&text) {
-                let handler = conn.handlers().events.get(&name).cloned();
-                if let Some(f) = handler {
-                    f(conn, data);
-                    return None;
-                }
-            }
-            deliver(
-                conn,
-                MessageType::Text,
-                text.into_bytes(),
-                waiting,
-                waiting_bytes,
-            );
-        }
+        Message::Text(text) => deliver(
+            conn,
+            MessageType::Text,
+            text.into_bytes(),
+            waiting,
+            waiting_bytes,
+        ),
         Message::Binary(data) => deliver(conn, MessageType::Binary, data, waiting, waiting_bytes),
         Message::Ping(data) => {
             let handler = conn.handlers().ping.clone();
@@ -248,6 +244,28 @@ fn dispatch(
     None
 }
 
+/// Where a data message goes: its custom event's handler, or `on_message`.
+enum Route {
+    Event(super::handlers::EventHandler, serde_json::Value),
+    Message(super::handlers::MessageHandler),
+}
+
+fn route(conn: &Conn, kind: MessageType, data: &Bytes) -> Option<Route> {
+    let handlers = conn.handlers();
+    if kind == MessageType::Text && !handlers.events.is_empty() {
+        // Text messages are valid UTF-8 (the core checked them).
+        if let Ok(text) = std::str::from_utf8(data)
+            && let Some((name, value)) = parse_event(text)
+            && let Some(f) = handlers.events.get(&name)
+        {
+            return Some(Route::Event(f.clone(), value));
+        }
+    }
+    handlers.message.clone().map(Route::Message)
+}
+
+/// Delivers a message to its handler at once; a message with no handler yet waits (in arrival
+/// order with the others waiting) without holding back messages that have one.
 fn deliver(
     conn: &Conn,
     kind: MessageType,
@@ -255,82 +273,94 @@ fn deliver(
     waiting: &mut VecDeque<(MessageType, Bytes)>,
     waiting_bytes: &mut usize,
 ) {
-    if waiting.is_empty() {
-        let handler = conn.handlers().message.clone();
-        if let Some(f) = handler {
-            f(conn, kind, data);
-            return;
+    match route(conn, kind, &data) {
+        Some(Route::Event(f, value)) => f(conn, value),
+        Some(Route::Message(f)) => f(conn, kind, data),
+        None => {
+            *waiting_bytes += data.len();
+            waiting.push_back((kind, data));
         }
     }
-    *waiting_bytes += data.len();
-    waiting.push_back((kind, data));
-    deliver_waiting(conn, waiting, waiting_bytes);
 }
 
+/// A handler was registered: delivers, in arrival order, the waiting messages that now have
+/// one (a custom event that arrived before `on(name)` reaches that handler); the others keep
+/// waiting. Once `on_message` exists nothing waits any more.
 fn deliver_waiting(
     conn: &Conn,
     waiting: &mut VecDeque<(MessageType, Bytes)>,
     waiting_bytes: &mut usize,
 ) {
-    let Some(f) = conn.handlers().message.clone() else {
-        return;
-    };
-    while let Some((kind, data)) = waiting.pop_front() {
-        *waiting_bytes -= data.len();
-        f(conn, kind, data);
+    for _ in 0..waiting.len() {
+        let Some((kind, data)) = waiting.pop_front() else {
+            return;
+        };
+        match route(conn, kind, &data) {
+            Some(target) => {
+                *waiting_bytes -= data.len();
+                match target {
+                    Route::Event(f, value) => f(conn, value),
+                    Route::Message(f) => f(conn, kind, data),
+                }
+            }
+            None => waiting.push_back((kind, data)),
+        }
     }
 }
 
 /// Drains the outbound queue into the socket: everything already queued is encoded into one
-/// batch and flushed with one (vectored) write; a flush that makes no progress within
-/// `write_timeout` tears the connection down.
+/// batch and flushed with one (vectored) write. The socket layer fails the write when the peer
+/// takes no byte for `write_timeout`; that tears the connection down.
 async fn write_loop<S>(
     conn: Conn,
     mut writer: WsWriter<S>,
     mut rx: mpsc::UnboundedReceiver<Outbound>,
-    write_timeout: Duration,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     while let Some(first) = rx.recv().await {
-        let batch = async {
-            let mut next = Some(first);
-            let mut count = 0;
-            while let Some(item) = next.take() {
-                let result = match item {
-                    Outbound::Message(message, len) => {
-                        let r = writer.feed(message).await;
-                        conn.release(len);
-                        r
+        let mut next = Some(first);
+        let mut count = 0;
+        let mut result = Ok(());
+        while let Some(item) = next.take() {
+            let fed = match item {
+                Outbound::Message(message, len) => {
+                    let r = writer.feed(message).await;
+                    conn.release(len);
+                    r
+                }
+                Outbound::Frame(frame, len) => {
+                    let r = writer.feed_raw_frame(frame).await;
+                    conn.release(len);
+                    r
+                }
+            };
+            match fed {
+                // Queued before the close, the peer closed first: nothing can be sent.
+                Ok(()) | Err(Error::AlreadyClosing | Error::ConnectionClosed) => {}
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+            count += 1;
+            if count < BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if result.is_ok() {
+            result = writer.flush().await;
+        }
+        match result {
+            Ok(()) | Err(Error::ConnectionClosed | Error::AlreadyClosing) => {}
+            Err(err) => {
+                let err = match err {
+                    Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                        Error::Timeout("write: the peer is not reading")
                     }
-                    Outbound::Frame(frame, len) => {
-                        let r = writer.feed_raw_frame(frame).await;
-                        conn.release(len);
-                        r
-                    }
+                    other => other,
                 };
-                match result {
-                    // Queued before the close, the peer closed first: nothing can be sent.
-                    Err(Error::AlreadyClosing | Error::ConnectionClosed) => {}
-                    Err(e) => return Err(e),
-                    Ok(()) => {}
-                }
-                count += 1;
-                if count < BATCH {
-                    next = rx.try_recv().ok();
-                }
-            }
-            writer.flush().await
-        };
-        match tokio::time::timeout(write_timeout, batch).await {
-            Ok(Ok(()) | Err(Error::ConnectionClosed | Error::AlreadyClosing)) => {}
-            Ok(Err(err)) => {
                 fire_error(&conn, &err);
-                conn.shared.teardown.notify_one();
-                return;
-            }
-            Err(_) => {
-                fire_error(&conn, &Error::Timeout("write: the peer is not reading"));
                 conn.shared.teardown.notify_one();
                 return;
             }
