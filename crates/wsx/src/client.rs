@@ -130,10 +130,10 @@ impl Client {
             uri: target.path_and_query.parse().unwrap_or_default(),
             extension: ws.has_extension(),
         };
-        let (conn, rx) = Conn::new(info, self.config.max_pending_bytes);
+        let conn = Conn::new(info, self.config.max_pending_bytes);
         let config = self.config.clone();
         let task_conn = conn.clone();
-        tokio::spawn(async move { run(task_conn, ws, rx, &config, || {}).await });
+        tokio::spawn(async move { run(task_conn, ws, &config, || {}).await });
         conn
     }
 }

@@ -330,7 +330,7 @@ async fn serve_conn<S>(
         uri: parts.uri,
         extension: ws.has_extension(),
     };
-    let (conn, rx) = Conn::new(info, inner.config.max_pending_bytes);
+    let conn = Conn::new(info, inner.config.max_pending_bytes);
     inner
         .conns
         .lock()
@@ -353,5 +353,5 @@ async fn serve_conn<S>(
         // Shutdown began while this handshake ran: it gets its 1001 too.
         let _ = conn.close(CloseCode::GOING_AWAY, "server shutting down");
     }
-    run(conn, ws, rx, &inner.config, move || drop(registered)).await;
+    run(conn, ws, &inner.config, move || drop(registered)).await;
 }

@@ -62,6 +62,15 @@ impl Default for WebSocketConfig {
     }
 }
 
+/// A failed write as the caller sees it: a stalled peer is a timeout, not an I/O error.
+fn write_error(e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::TimedOut {
+        Error::Timeout("write: the peer is not reading")
+    } else {
+        Error::Io(e)
+    }
+}
+
 /// Wakes both the task reading and the task writing.
 #[derive(Default)]
 struct WakeBoth {
@@ -290,6 +299,23 @@ where
         Poll::Pending
     }
 
+    /// Reads what the transport has. While the read buffer owns no memory (a new or idle
+    /// connection), the read goes to a small stack buffer first, so that an idle connection
+    /// holds no read buffer at all; once data flows it is read straight into the (kept)
+    /// buffer, with no copy and no allocation per message.
+    fn poll_read_some(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.proto.read_capacity() == 0 {
+            let mut stack = [0u8; 512];
+            let mut buf = tokio::io::ReadBuf::new(&mut stack);
+            ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf))?;
+            let n = buf.filled().len();
+            self.proto.receive_data(buf.filled());
+            return Poll::Ready(Ok(n));
+        }
+        let buf = self.proto.read_buffer();
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, buf)
+    }
+
     /// Arms the closing deadline once, and tells whether it has passed.
     fn poll_deadline(&mut self, cx: &mut Context<'_>) -> bool {
         let timeout = self.config.close_timeout;
@@ -366,7 +392,7 @@ where
                 && let Poll::Ready(Err(e)) = this.poll_write_out(cx)
             {
                 this.finished = true;
-                return Poll::Ready(Some(Err(Error::Io(e))));
+                return Poll::Ready(Some(Err(write_error(e))));
             }
             if this.proto.close_transport() || this.proto.is_eof() {
                 return this.poll_finish(cx);
@@ -381,12 +407,7 @@ where
                 // The close frame is queued; the loop flushes it and closes.
                 Err(_) => continue,
             }
-            let buf = this.proto.read_buffer();
-            match ready!(tokio_util::io::poll_read_buf(
-                Pin::new(&mut this.stream),
-                cx,
-                buf
-            )) {
+            match ready!(this.poll_read_some(cx)) {
                 Ok(0) => this.proto.receive_eof(),
                 Ok(_) => {}
                 Err(e) => {
@@ -412,7 +433,7 @@ where
         if this.proto.write_buffer().len() >= this.config.write_buffer_size {
             this.wakers.write.register(cx.waker());
             let waker = this.waker.clone();
-            ready!(this.poll_write_out(&mut Context::from_waker(&waker)))?;
+            ready!(this.poll_write_out(&mut Context::from_waker(&waker))).map_err(write_error)?;
         }
         Poll::Ready(Ok(()))
     }
@@ -432,7 +453,7 @@ where
         let this = self.get_mut();
         this.wakers.write.register(cx.waker());
         let waker = this.waker.clone();
-        ready!(this.poll_write_out(&mut Context::from_waker(&waker)))?;
+        ready!(this.poll_write_out(&mut Context::from_waker(&waker))).map_err(write_error)?;
         Poll::Ready(Ok(()))
     }
 

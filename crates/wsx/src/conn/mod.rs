@@ -16,10 +16,12 @@ use crate::error::Error;
 use crate::events::Envelope;
 use crate::proto::{CloseCode, CloseFrame, Message, OpCode, Utf8Bytes, encode_server_frame};
 use bytes::Bytes;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 /// A command for the writer task.
 #[derive(Debug)]
@@ -135,7 +137,12 @@ pub(crate) struct Info {
 pub(crate) struct Shared {
     pub info: Info,
     handlers: RwLock<Handlers>,
-    tx: mpsc::UnboundedSender<Outbound>,
+    /// The outbound queue. A plain locked deque rather than a channel: it owns no memory until
+    /// something is queued (a channel preallocates a block per connection), and the writer
+    /// takes everything queued at once.
+    queue: Mutex<VecDeque<Outbound>>,
+    /// Wakes the writer task: something was queued.
+    pub wake_writer: Notify,
     queued: AtomicUsize,
     max_pending: usize,
     /// Signalled when the writer drained bytes from the queue.
@@ -176,12 +183,12 @@ impl PartialEq for Conn {
 impl Eq for Conn {}
 
 impl Conn {
-    pub(crate) fn new(info: Info, max_pending: usize) -> (Self, mpsc::UnboundedReceiver<Outbound>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    pub(crate) fn new(info: Info, max_pending: usize) -> Self {
         let shared = Shared {
             info,
             handlers: RwLock::new(Handlers::default()),
-            tx,
+            queue: Mutex::new(VecDeque::new()),
+            wake_writer: Notify::new(),
             queued: AtomicUsize::new(0),
             max_pending,
             room: Notify::new(),
@@ -190,12 +197,38 @@ impl Conn {
             closing: AtomicBool::new(false),
             ended: AtomicBool::new(false),
         };
-        (
-            Self {
-                shared: Arc::new(shared),
-            },
-            rx,
-        )
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// Puts an item on the outbound queue and wakes the writer; gives it back once the
+    /// connection is over.
+    fn push(&self, item: Outbound) -> Result<(), Outbound> {
+        if self.is_closed() {
+            return Err(item);
+        }
+        self.shared
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_back(item);
+        self.shared.wake_writer.notify_one();
+        Ok(())
+    }
+
+    /// Moves everything queued into `into` (which the writer reuses between batches).
+    pub(crate) fn take_queued(&self, into: &mut VecDeque<Outbound>) {
+        let mut queue = self
+            .shared
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::swap(&mut *queue, into);
+        // Let a burst's large buffer go once the queue is quiet again.
+        if queue.capacity() > 64 && queue.is_empty() {
+            queue.shrink_to(8);
+        }
     }
 
     pub(crate) fn handlers(&self) -> RwLockReadGuard<'_, Handlers> {
@@ -397,9 +430,7 @@ impl Conn {
         if self.is_closed() || self.shared.closing.swap(true, Ordering::AcqRel) {
             return Err(Error::ConnectionClosed);
         }
-        self.shared
-            .tx
-            .send(Outbound::Message(Message::Close(Some(frame)), 0))
+        self.push(Outbound::Message(Message::Close(Some(frame)), 0))
             .map_err(|_| Error::ConnectionClosed)
     }
 
@@ -458,16 +489,13 @@ impl Conn {
         if let Err(err) = self.reserve(len) {
             return Err((err, message));
         }
-        self.shared
-            .tx
-            .send(Outbound::Message(message, len))
-            .map_err(|back| {
-                self.release(len);
-                let Outbound::Message(message, _) = back.0 else {
-                    return (Error::ConnectionClosed, Message::Close(None));
-                };
-                (Error::ConnectionClosed, message)
-            })
+        self.push(Outbound::Message(message, len)).map_err(|back| {
+            self.release(len);
+            let Outbound::Message(message, _) = back else {
+                return (Error::ConnectionClosed, Message::Close(None));
+            };
+            (Error::ConnectionClosed, message)
+        })
     }
 
     /// Queues a message prepared once for many connections: the shared frame when the
@@ -485,9 +513,7 @@ impl Conn {
         }
         let len = prepared.frame.len();
         self.reserve(len)?;
-        self.shared
-            .tx
-            .send(Outbound::Frame(prepared.frame.clone(), len))
+        self.push(Outbound::Frame(prepared.frame.clone(), len))
             .map_err(|_| {
                 self.release(len);
                 Error::ConnectionClosed
@@ -510,7 +536,7 @@ impl Conn {
     /// Queues a control message from the connection's own machinery (keep-alive pings),
     /// outside the byte bound.
     pub(crate) fn enqueue_internal(&self, message: Message) {
-        let _ = self.shared.tx.send(Outbound::Message(message, 0));
+        let _ = self.push(Outbound::Message(message, 0));
     }
 
     /// The writer took `len` bytes out of the queue.

@@ -13,26 +13,17 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
-
-/// At most this many queued messages are encoded into one batch before a flush.
-const BATCH: usize = 256;
 
 /// Runs a connection to its end: spawns the writer, runs the reader on the current task, and
 /// fires `on_close` exactly once, after `on_end` (the server's bookkeeping). Returns when the
 /// connection is over.
-pub(crate) async fn run<S>(
-    conn: Conn,
-    ws: WebSocket<S>,
-    rx: mpsc::UnboundedReceiver<Outbound>,
-    config: &Config,
-    on_end: impl FnOnce(),
-) where
+pub(crate) async fn run<S>(conn: Conn, ws: WebSocket<S>, config: &Config, on_end: impl FnOnce())
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (reader, writer) = ws.split();
-    let writer_task = tokio::spawn(write_loop(conn.clone(), writer, rx));
+    let writer_task = tokio::spawn(write_loop(conn.clone(), writer));
     fire_open(&conn);
     let (code, reason) = read_loop(&conn, reader, config).await;
     conn.shared.ended.store(true, Ordering::Release);
@@ -308,21 +299,24 @@ fn deliver_waiting(
     }
 }
 
-/// Drains the outbound queue into the socket: everything already queued is encoded into one
-/// batch and flushed with one (vectored) write. The socket layer fails the write when the peer
-/// takes no byte for `write_timeout`; that tears the connection down.
-async fn write_loop<S>(
-    conn: Conn,
-    mut writer: WsWriter<S>,
-    mut rx: mpsc::UnboundedReceiver<Outbound>,
-) where
+/// Drains the outbound queue into the socket: everything queued is taken at once, encoded into
+/// the write buffer and flushed with as few (vectored) writes as the socket allows. The socket
+/// layer fails a write when the peer takes no byte for `write_timeout`; that tears the
+/// connection down.
+async fn write_loop<S>(conn: Conn, mut writer: WsWriter<S>)
+where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
-        let mut count = 0;
+    let mut batch: VecDeque<Outbound> = VecDeque::new();
+    loop {
+        conn.take_queued(&mut batch);
+        if batch.is_empty() {
+            // `notify_one` keeps a permit: a push between the take and this wait is not lost.
+            conn.shared.wake_writer.notified().await;
+            continue;
+        }
         let mut result = Ok(());
-        while let Some(item) = next.take() {
+        while let Some(item) = batch.pop_front() {
             let fed = match item {
                 Outbound::Message(message, len) => {
                     let r = writer.feed(message).await;
@@ -343,10 +337,6 @@ async fn write_loop<S>(
                     break;
                 }
             }
-            count += 1;
-            if count < BATCH {
-                next = rx.try_recv().ok();
-            }
         }
         if result.is_ok() {
             result = writer.flush().await;
@@ -354,12 +344,6 @@ async fn write_loop<S>(
         match result {
             Ok(()) | Err(Error::ConnectionClosed | Error::AlreadyClosing) => {}
             Err(err) => {
-                let err = match err {
-                    Error::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                        Error::Timeout("write: the peer is not reading")
-                    }
-                    other => other,
-                };
                 fire_error(&conn, &err);
                 conn.shared.teardown.notify_one();
                 return;

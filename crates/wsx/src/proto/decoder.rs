@@ -68,7 +68,12 @@ pub struct Decoder {
     /// RSV bits the negotiated extension may set.
     extension_bits: u8,
     read_size: usize,
+    /// Frames no larger than `read_size` since the last larger one.
+    small_frames: u32,
 }
+
+/// A grown read buffer is let go after this many small frames in a row.
+const SHRINK_AFTER: u32 = 32;
 
 impl std::fmt::Debug for Decoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,6 +100,7 @@ impl Decoder {
             partial: None,
             utf8: Utf8Validator::new(),
             extension_bits: 0,
+            small_frames: 0,
             read_size: read_size.max(64),
         }
     }
@@ -127,9 +133,17 @@ impl Decoder {
             .pending
             .as_ref()
             .map_or(0, |p| p.len.saturating_sub(self.buf.len()));
-        if self.buf.is_empty() && missing == 0 && self.buf.capacity() > 4 * self.read_size {
+        // Shrink back only once frames have been small for a while: a steady stream of large
+        // messages keeps its buffer (no allocation per message), a burst does not pin it.
+        if self.buf.is_empty()
+            && missing == 0
+            && self.small_frames >= SHRINK_AFTER
+            && self.buf.capacity() > 4 * self.read_size
+        {
             self.buf = BytesMut::new();
         }
+        // Grow towards a declared frame by at most what already arrived (doubling): a header
+        // declaring a large frame costs nothing until its bytes come.
         let want = self.read_size.max(missing.min(self.buf.len()));
         if self.buf.capacity() - self.buf.len() < want {
             self.buf.reserve(want);
@@ -137,8 +151,19 @@ impl Decoder {
         &mut self.buf
     }
 
-    /// Appends bytes (for drivers that read into their own buffer).
+    /// The read buffer's allocated size.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Appends bytes (for drivers that read into their own buffer). A buffer that owns no
+    /// memory yet is given a full `read_size` at once, so that the reads after it go straight
+    /// into it.
     pub fn extend(&mut self, data: &[u8]) {
+        if self.buf.capacity() == 0 && !data.is_empty() {
+            self.buf.reserve(self.read_size.max(data.len()));
+        }
         self.buf.extend_from_slice(data);
     }
 
@@ -192,6 +217,11 @@ impl Decoder {
             let len = pending.len;
             self.pending = None;
             let payload = self.buf.split_to(len);
+            if len > self.read_size {
+                self.small_frames = 0;
+            } else {
+                self.small_frames = self.small_frames.saturating_add(1);
+            }
             if let Some(message) = self.finish_frame(header, payload, extension.as_deref_mut())? {
                 return Ok(Some(message));
             }

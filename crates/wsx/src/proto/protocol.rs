@@ -111,6 +111,12 @@ impl Protocol {
         self.decoder.prepare_read()
     }
 
+    /// The read buffer's allocated size (0 while it owns no memory).
+    #[must_use]
+    pub fn read_capacity(&self) -> usize {
+        self.decoder.capacity()
+    }
+
     /// Feeds bytes received from the transport (copying; drivers that can should read straight
     /// into [`Self::read_buffer`]).
     pub fn receive_data(&mut self, data: &[u8]) {

@@ -17,7 +17,15 @@ pub struct WriteBuffer {
     /// The newest bytes; small frames are appended here.
     tail: BytesMut,
     len: usize,
+    /// The most bytes buffered since the buffer was last drained.
+    peak: usize,
+    /// Drains in a row whose peak stayed small.
+    small_drains: u32,
 }
+
+/// A tail grown past this is let go after `SHRINK_AFTER` small drains in a row.
+const SHRINK_ABOVE: usize = 64 * 1024;
+const SHRINK_AFTER: u32 = 32;
 
 impl WriteBuffer {
     /// An empty buffer.
@@ -42,6 +50,7 @@ impl WriteBuffer {
     pub fn put_slice(&mut self, data: &[u8]) {
         self.tail.extend_from_slice(data);
         self.len += data.len();
+        self.peak = self.peak.max(self.len);
     }
 
     /// Appends `data` copied and masked with `key` (client frames).
@@ -50,6 +59,7 @@ impl WriteBuffer {
         self.tail.extend_from_slice(data);
         super::mask::apply_mask(&mut self.tail[start..], key, 0);
         self.len += data.len();
+        self.peak = self.peak.max(self.len);
     }
 
     /// Appends shared bytes: without a copy when large, copied into the tail when small.
@@ -62,6 +72,7 @@ impl WriteBuffer {
             self.chunks.push_back(self.tail.split().freeze());
         }
         self.len += data.len();
+        self.peak = self.peak.max(self.len);
         self.chunks.push_back(data);
     }
 
@@ -113,8 +124,15 @@ impl WriteBuffer {
         }
         if self.len == 0 {
             self.tail.clear();
-            // Let a large buffer go once drained, so an idle connection stays small.
-            if self.tail.capacity() > 64 * 1024 {
+            // Let a large buffer go once writes have been small for a while: steady large
+            // writes keep it (no allocation per message), a burst does not pin it.
+            if self.peak > SHRINK_ABOVE {
+                self.small_drains = 0;
+            } else {
+                self.small_drains = self.small_drains.saturating_add(1);
+            }
+            self.peak = 0;
+            if self.small_drains >= SHRINK_AFTER && self.tail.capacity() > SHRINK_ABOVE {
                 self.tail = BytesMut::new();
             }
         }
