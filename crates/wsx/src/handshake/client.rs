@@ -5,6 +5,7 @@
 //! bytes [`ClientHandshake::new`] returns, reads until [`ClientHandshake::parse_response`] gives a
 //! head, and calls [`ClientHandshake::validate`]. Bytes after the head are already frames.
 
+use super::Negotiated;
 use super::accept::{accept_key, generate_key};
 use super::header::{
     extension_headers, format_extensions, head_len, head_window, header_map, header_slots,
@@ -154,26 +155,6 @@ impl fmt::Debug for ClientOptions {
             .field("extensions", &extensions)
             .field("max_head_size", &self.max_head_size)
             .field("max_headers", &self.max_headers)
-            .finish()
-    }
-}
-
-/// The result of a successful client handshake.
-pub struct Negotiated {
-    /// The server's `101` response.
-    pub response: Response<()>,
-    /// The subprotocol the server chose, if any.
-    pub subprotocol: Option<String>,
-    /// The extension the server accepted, if any.
-    pub extension: Option<Box<dyn Extension>>,
-}
-
-impl fmt::Debug for Negotiated {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Negotiated")
-            .field("response", &self.response)
-            .field("subprotocol", &self.subprotocol)
-            .field("extension", &self.extension.is_some())
             .finish()
     }
 }

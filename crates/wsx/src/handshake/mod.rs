@@ -56,7 +56,30 @@ pub mod server;
 mod testing;
 
 pub use accept::{accept_key, generate_key};
-pub use client::{ClientHandshake, ClientOptions, Negotiated, Target};
+pub use client::{ClientHandshake, ClientOptions, Target};
 pub(crate) use header::is_token;
 pub use header::{format_extensions, parse_extensions};
 pub use server::{Accepted, OriginCheck, ServerOptions};
+
+use crate::proto::Extension;
+
+/// A successful opening handshake, on either side: the `101` response (sent by a server,
+/// received by a client) and what was agreed.
+pub struct Negotiated {
+    /// The `101 Switching Protocols` response.
+    pub response: http::Response<()>,
+    /// The subprotocol agreed, if any.
+    pub subprotocol: Option<String>,
+    /// The extension agreed, if any.
+    pub extension: Option<Box<dyn Extension>>,
+}
+
+impl std::fmt::Debug for Negotiated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Negotiated")
+            .field("response", &self.response)
+            .field("subprotocol", &self.subprotocol)
+            .field("extension", &self.extension)
+            .finish()
+    }
+}

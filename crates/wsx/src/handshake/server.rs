@@ -70,25 +70,9 @@ impl fmt::Debug for ServerOptions {
     }
 }
 
-/// A successful negotiation: the response to send and what was agreed.
-pub struct Accepted {
-    /// The `101 Switching Protocols` response; send it with [`write_response`].
-    pub response: Response<()>,
-    /// The chosen subprotocol, if any.
-    pub subprotocol: Option<String>,
-    /// The negotiated extension, if any.
-    pub extension: Option<Box<dyn Extension>>,
-}
-
-impl fmt::Debug for Accepted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Accepted")
-            .field("response", &self.response)
-            .field("subprotocol", &self.subprotocol)
-            .field("extension", &self.extension.is_some())
-            .finish()
-    }
-}
+/// The server's side of a successful negotiation: the `101 Switching Protocols` response to
+/// send with [`write_response`], and what was agreed.
+pub type Accepted = super::Negotiated;
 
 /// Parses an HTTP request head from the start of `buf`.
 ///
