@@ -387,13 +387,6 @@ where
         let waker = this.waker.clone();
         let cx = &mut Context::from_waker(&waker);
         loop {
-            // Pongs and close replies go out without waiting for the writer.
-            if !this.proto.write_buffer().is_empty()
-                && let Poll::Ready(Err(e)) = this.poll_write_out(cx)
-            {
-                this.finished = true;
-                return Poll::Ready(Some(Err(write_error(e))));
-            }
             if this.proto.close_transport() || this.proto.is_eof() {
                 return this.poll_finish(cx);
             }
@@ -406,6 +399,15 @@ where
                 Ok(None) => {}
                 // The close frame is queued; the loop flushes it and closes.
                 Err(_) => continue,
+            }
+            // Everything buffered is decoded: before waiting for input, write out what is
+            // pending (pongs, close replies, replies encoded by the event API's reader) in one
+            // go, without waiting for the writer.
+            if !this.proto.write_buffer().is_empty()
+                && let Poll::Ready(Err(e)) = this.poll_write_out(cx)
+            {
+                this.finished = true;
+                return Poll::Ready(Some(Err(write_error(e))));
             }
             match ready!(this.poll_read_some(cx)) {
                 Ok(0) => this.proto.receive_eof(),
@@ -529,6 +531,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
         Ok(mutex
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
+    /// Encodes an outbound item into the write buffer without waiting (the event API's reader
+    /// task feeds what its handlers wrote); gives it back when `limit` bytes are already
+    /// buffered. Items the connection can no longer send (closing) are dropped, as the writer
+    /// does. The next poll of the reader flushes.
+    pub(crate) fn encode_now(
+        &self,
+        item: crate::conn::Outbound,
+        limit: usize,
+    ) -> Result<(), crate::conn::Outbound> {
+        let mut ws = lock(&self.0);
+        if ws.proto.write_buffer().len() >= limit {
+            return Err(item);
+        }
+        let _ = match item {
+            crate::conn::Outbound::Message(message, _) => ws.proto.send(message),
+            crate::conn::Outbound::Frame(frame, _) => ws.proto.send_raw_frame(frame),
+        };
+        Ok(())
     }
 }
 

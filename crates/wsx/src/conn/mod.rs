@@ -119,6 +119,18 @@ impl PreparedMessage {
     }
 }
 
+/// The outbound queue and who is feeding it to the socket.
+#[derive(Default)]
+pub(crate) struct Queue {
+    items: VecDeque<Outbound>,
+    /// The writer task holds a taken batch it has not finished feeding: the reader must not
+    /// feed newer items before it (order).
+    writer_busy: bool,
+    /// The reader task is running handlers and will feed what they queue: no need to wake the
+    /// writer.
+    reader_dispatching: bool,
+}
+
 /// What a connection knows about itself.
 #[derive(Debug)]
 pub(crate) struct Info {
@@ -140,7 +152,7 @@ pub(crate) struct Shared {
     /// The outbound queue. A plain locked deque rather than a channel: it owns no memory until
     /// something is queued (a channel preallocates a block per connection), and the writer
     /// takes everything queued at once.
-    queue: Mutex<VecDeque<Outbound>>,
+    queue: Mutex<Queue>,
     /// Wakes the writer task: something was queued.
     pub wake_writer: Notify,
     queued: AtomicUsize,
@@ -187,7 +199,7 @@ impl Conn {
         let shared = Shared {
             info,
             handlers: RwLock::new(Handlers::default()),
-            queue: Mutex::new(VecDeque::new()),
+            queue: Mutex::new(Queue::default()),
             wake_writer: Notify::new(),
             queued: AtomicUsize::new(0),
             max_pending,
@@ -202,32 +214,66 @@ impl Conn {
         }
     }
 
-    /// Puts an item on the outbound queue and wakes the writer; gives it back once the
-    /// connection is over.
-    fn push(&self, item: Outbound) -> Result<(), Outbound> {
-        if self.is_closed() {
-            return Err(item);
-        }
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.shared
             .queue
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push_back(item);
-        self.shared.wake_writer.notify_one();
+    }
+
+    /// Puts an item on the outbound queue and wakes the writer (unless the reader task is
+    /// dispatching and will feed it itself); gives it back once the connection is over.
+    fn push(&self, item: Outbound) -> Result<(), Outbound> {
+        if self.is_closed() {
+            return Err(item);
+        }
+        let mut queue = self.queue();
+        queue.items.push_back(item);
+        let reader_feeds = queue.reader_dispatching;
+        drop(queue);
+        if !reader_feeds {
+            self.shared.wake_writer.notify_one();
+        }
         Ok(())
     }
 
-    /// Moves everything queued into `into` (which the writer reuses between batches).
+    /// Writer task: moves everything queued into `into` (reused between batches) and marks the
+    /// writer busy until [`Self::writer_done`] when there was anything.
     pub(crate) fn take_queued(&self, into: &mut VecDeque<Outbound>) {
-        let mut queue = self
-            .shared
-            .queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        std::mem::swap(&mut *queue, into);
+        let mut queue = self.queue();
+        std::mem::swap(&mut queue.items, into);
+        queue.writer_busy = !into.is_empty();
         // Let a burst's large buffer go once the queue is quiet again.
-        if queue.capacity() > 64 && queue.is_empty() {
-            queue.shrink_to(8);
+        if queue.items.capacity() > 64 && queue.items.is_empty() {
+            queue.items.shrink_to(8);
+        }
+    }
+
+    /// Writer task: the taken batch is fed.
+    pub(crate) fn writer_done(&self) {
+        self.queue().writer_busy = false;
+    }
+
+    /// Reader task: handlers are about to run (`true`) or have run (`false`).
+    pub(crate) fn set_dispatching(&self, on: bool) {
+        self.queue().reader_dispatching = on;
+    }
+
+    /// Reader task: feeds queued items through `feed` in order, under the queue lock (so the
+    /// writer cannot feed newer ones first), unless the writer is mid-batch. `feed` gives an
+    /// item back when the write buffer is full; the writer is then woken to wait for room.
+    pub(crate) fn feed_queued(&self, mut feed: impl FnMut(Outbound) -> Result<(), Outbound>) {
+        let mut queue = self.queue();
+        if queue.writer_busy {
+            return;
+        }
+        while let Some(item) = queue.items.pop_front() {
+            if let Err(back) = feed(item) {
+                queue.items.push_front(back);
+                drop(queue);
+                self.shared.wake_writer.notify_one();
+                return;
+            }
         }
     }
 

@@ -66,6 +66,25 @@ fn fire_error(conn: &Conn, err: &Error) {
     }
 }
 
+/// Encodes queued items from the reader task while the write buffer has room.
+fn feed_from_reader<S>(conn: &Conn, reader: &WsReader<S>, limit: usize)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    conn.feed_queued(|item| {
+        let len = match &item {
+            Outbound::Message(_, len) | Outbound::Frame(_, len) => *len,
+        };
+        match reader.encode_now(item, limit) {
+            Ok(()) => {
+                conn.release(len);
+                Ok(())
+            }
+            Err(back) => Err(back),
+        }
+    });
+}
+
 /// Keep-alive and idle deadlines.
 struct Timers {
     ping_interval: Duration,
@@ -112,6 +131,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut timers = Timers::new(config);
+    let write_limit = config.write_buffer_size;
     // Messages that arrived before an `on_message` handler existed.
     let mut waiting: VecDeque<(MessageType, Bytes)> = VecDeque::new();
     let mut waiting_bytes = 0usize;
@@ -139,9 +159,15 @@ where
                         if message.is_data() && let Some(t) = timers.idle_deadline.as_mut() {
                             *t = Instant::now() + timers.idle_timeout;
                         }
+                        conn.set_dispatching(true);
                         if let Some(done) = dispatch(conn, message, &mut waiting, &mut waiting_bytes) {
                             outcome = Some(done);
                         }
+                        conn.set_dispatching(false);
+                        // What the handlers wrote goes into the write buffer now, from this task:
+                        // in order before anything read later (a close that fails the
+                        // connection included), and without waking the writer task.
+                        feed_from_reader(conn, &reader, write_limit);
                     }
                     Err(err) => {
                         if let Error::Protocol(p) = &err {
@@ -309,6 +335,7 @@ where
 {
     let mut batch: VecDeque<Outbound> = VecDeque::new();
     loop {
+        conn.writer_done();
         conn.take_queued(&mut batch);
         if batch.is_empty() {
             // `notify_one` keeps a permit: a push between the take and this wait is not lost.
