@@ -1,7 +1,8 @@
 //! [`Client`]: connects to `ws://` and `wss://` URLs and returns a running [`Conn`].
 
 use crate::config::Config;
-use crate::conn::{Conn, Info, run::run};
+use crate::conn::run::start;
+use crate::conn::{Conn, Info};
 use crate::connect::client_handshake;
 use crate::error::{Error, HandshakeError};
 use crate::handshake::{ClientOptions, Target};
@@ -132,8 +133,9 @@ impl Client {
         };
         let conn = Conn::new(info, self.config.max_pending_bytes);
         let config = self.config.clone();
+        let running = start(&conn, ws);
         let task_conn = conn.clone();
-        tokio::spawn(async move { run(task_conn, ws, &config, || {}).await });
+        tokio::spawn(async move { running.drive(task_conn, &config, || {}).await });
         conn
     }
 }

@@ -5,7 +5,8 @@
 
 use crate::accept::accept_with;
 use crate::config::Config;
-use crate::conn::{Conn, Info, IntoPayload, MessageType, PreparedMessage, run::run};
+use crate::conn::run::{Running, start};
+use crate::conn::{Conn, Info, IntoPayload, MessageType, PreparedMessage};
 use crate::error::Error;
 use crate::handshake::ServerOptions;
 use crate::proto::{CloseCode, ExtensionFactory};
@@ -290,35 +291,66 @@ async fn handle(
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .clone();
     let ws_config = inner.config.websocket_config();
+    // The handshakes are boxed: their state (buffers, a TLS session being set up) is freed
+    // once they finish instead of sizing the task for the whole life of the connection, and a
+    // plain connection does not carry the size of a TLS one.
+    // The handshake's result (the connection and the request) is consumed by `start_conn` in
+    // a statement of its own, so it is not kept in this task's state while the connection runs.
     match tls {
-        None => match tokio::time::timeout(timeout, accept_with(tcp, &options, ws_config)).await {
-            Ok(Ok((ws, request))) => serve_conn(inner, ws, request, peer).await,
-            Ok(Err(e)) => tracing::debug!(%peer, "handshake refused: {e}"),
-            Err(_) => tracing::debug!(%peer, "handshake timed out"),
-        },
+        None => {
+            let handshake = Box::pin(tokio::time::timeout(
+                timeout,
+                accept_with(tcp, &options, ws_config),
+            ));
+            let started = match handshake.await {
+                Ok(Ok((ws, request))) => Some(start_conn(&inner, ws, request, peer)),
+                Ok(Err(e)) => log_refused(peer, &e),
+                Err(_) => log_timed_out(peer),
+            };
+            if let Some((conn, running, registered)) = started {
+                serve_conn(inner, conn, running, registered).await;
+            }
+        }
         Some(acceptor) => {
-            let handshake = async {
+            let handshake = Box::pin(tokio::time::timeout(timeout, async {
                 let stream = acceptor
                     .accept(tcp)
                     .await
                     .map_err(|e| Error::Tls(e.to_string()))?;
                 accept_with(stream, &options, ws_config).await
+            }));
+            let started = match handshake.await {
+                Ok(Ok((ws, request))) => Some(start_conn(&inner, ws, request, peer)),
+                Ok(Err(e)) => log_refused(peer, &e),
+                Err(_) => log_timed_out(peer),
             };
-            match tokio::time::timeout(timeout, handshake).await {
-                Ok(Ok((ws, request))) => serve_conn(inner, ws, request, peer).await,
-                Ok(Err(e)) => tracing::debug!(%peer, "handshake refused: {e}"),
-                Err(_) => tracing::debug!(%peer, "handshake timed out"),
+            if let Some((conn, running, registered)) = started {
+                Box::pin(serve_conn(inner, conn, running, registered)).await;
             }
         }
     }
 }
 
-async fn serve_conn<S>(
-    inner: Arc<Inner>,
+fn log_refused<T>(peer: SocketAddr, err: &Error) -> Option<T> {
+    tracing::debug!(%peer, "handshake refused: {err}");
+    None
+}
+
+fn log_timed_out<T>(peer: SocketAddr) -> Option<T> {
+    tracing::debug!(%peer, "handshake timed out");
+    None
+}
+
+/// Registers a connection that finished its handshake, starts its writer and hands it to
+/// `on_connection`; reading starts when the returned future is driven. Synchronous, so the
+/// connection task's future does not carry the `WebSocket` and the request.
+fn start_conn<S>(
+    inner: &Arc<Inner>,
     ws: WebSocket<S>,
     request: http::Request<()>,
     peer: SocketAddr,
-) where
+) -> (Conn, Running<S>, Registered)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (parts, ()) = request.into_parts();
@@ -341,6 +373,7 @@ async fn serve_conn<S>(
         inner: inner.clone(),
         id: conn.id(),
     };
+    let running = start(&conn, ws);
     let handler = inner
         .on_connection
         .read()
@@ -353,5 +386,15 @@ async fn serve_conn<S>(
         // Shutdown began while this handshake ran: it gets its 1001 too.
         let _ = conn.close(CloseCode::GOING_AWAY, "server shutting down");
     }
-    run(conn, ws, &inner.config, move || drop(registered)).await;
+    (conn, running, registered)
+}
+
+/// Drives a started connection to its end.
+async fn serve_conn<S>(inner: Arc<Inner>, conn: Conn, running: Running<S>, registered: Registered)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    running
+        .drive(conn, &inner.config, move || drop(registered))
+        .await;
 }

@@ -15,23 +15,45 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
-/// Runs a connection to its end: spawns the writer, runs the reader on the current task, and
-/// fires `on_close` exactly once, after `on_end` (the server's bookkeeping). Returns when the
-/// connection is over.
-pub(crate) async fn run<S>(conn: Conn, ws: WebSocket<S>, config: &Config, on_end: impl FnOnce())
+/// A connection that is set up but not yet reading: the writer task runs, the reader half
+/// waits for [`Running::drive`].
+pub(crate) struct Running<S> {
+    reader: WsReader<S>,
+    writer_task: tokio::task::JoinHandle<()>,
+}
+
+/// Splits the connection and spawns its writer task. Synchronous on purpose: the
+/// `WebSocket` moves into the shared halves here, so the long-lived reader future holds only
+/// pointers, not a copy of the connection per nesting level.
+pub(crate) fn start<S>(conn: &Conn, ws: WebSocket<S>) -> Running<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let (reader, writer) = ws.split();
     let writer_task = tokio::spawn(write_loop(conn.clone(), writer));
-    fire_open(&conn);
-    let (code, reason) = read_loop(&conn, reader, config).await;
-    conn.shared.ended.store(true, Ordering::Release);
-    writer_task.abort();
-    // Wake anyone waiting for room: the connection is gone.
-    conn.shared.room.notify_waiters();
-    on_end();
-    fire_close(&conn, code, &reason);
+    Running {
+        reader,
+        writer_task,
+    }
+}
+
+impl<S> Running<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    /// Runs the connection to its end on the current task: fires `on_open`, reads and
+    /// dispatches, then fires `on_close` exactly once, after `on_end` (the server's
+    /// bookkeeping).
+    pub(crate) async fn drive(self, conn: Conn, config: &Config, on_end: impl FnOnce()) {
+        fire_open(&conn);
+        let (code, reason) = read_loop(&conn, self.reader, config).await;
+        conn.shared.ended.store(true, Ordering::Release);
+        self.writer_task.abort();
+        // Wake anyone waiting for room: the connection is gone.
+        conn.shared.room.notify_waiters();
+        on_end();
+        fire_close(&conn, code, &reason);
+    }
 }
 
 fn fire_open(conn: &Conn) {
