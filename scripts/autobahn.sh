@@ -15,7 +15,7 @@
 # Arguments after `--` are passed to both examples (e.g. `-- --no-deflate`).
 #
 # Environment (all optional):
-#   AUTOBAHN_ALLOW_UNIMPLEMENTED_COMPRESSION  1 (default): UNIMPLEMENTED accepted in 12.x/13.x
+#   AUTOBAHN_ALLOW_UNIMPLEMENTED_COMPRESSION  0 (default): strict everywhere; 1: UNIMPLEMENTED accepted in 12.x/13.x
 #                                             (permessage-deflate); 0: strict
 #   AUTOBAHN_SERVER_PORT / AUTOBAHN_CLIENT_PORT  ports on 127.0.0.1 (default 9001 / 9002)
 #   AUTOBAHN_SERVER_ARGS / AUTOBAHN_CLIENT_ARGS  extra args for echo_server / autobahn_client
@@ -64,7 +64,7 @@ TOTAL_TIMEOUT=${AUTOBAHN_TOTAL_TIMEOUT:-3000}
 OUT=${AUTOBAHN_OUT:-$ROOT/target/autobahn}
 VENV=${AUTOBAHN_VENV:-$ROOT/target/autobahn-venv}
 KOSOKU_SPEC=${AUTOBAHN_KOSOKU_SPEC:-kosoku==0.1.0}
-ALLOW_UNIMPL=${AUTOBAHN_ALLOW_UNIMPLEMENTED_COMPRESSION:-1}
+ALLOW_UNIMPL=${AUTOBAHN_ALLOW_UNIMPLEMENTED_COMPRESSION:-0}
 HOST=127.0.0.1
 PORT_WAIT=${AUTOBAHN_PORT_WAIT:-30}      # seconds to wait for a listener to come up
 REPORT_WAIT=${AUTOBAHN_REPORT_WAIT:-120} # seconds for the fuzzingserver to write its report and exit

@@ -2,9 +2,9 @@
 //! count, runs every case echoing each message until the server closes, then asks the server to
 //! write its reports.
 //!
-//! Usage: `cargo run --release -p wsx --example autobahn_client -- --url ws://127.0.0.1:9001 --agent wsx [--verbose]`
+//! Usage: `cargo run --release -p wsx --example autobahn_client -- --url ws://127.0.0.1:9001 --agent wsx [--verbose] [--no-deflate]`
 //!
-//! `--verbose` prints how each case ended (many end in a protocol error on purpose).
+//! permessage-deflate is offered unless `--no-deflate` is given. `--verbose` prints how each case ended (many end in a protocol error on purpose).
 
 #[path = "shared/echo.rs"]
 mod echo;
@@ -13,19 +13,23 @@ use std::process::ExitCode;
 use wsx::handshake::ClientOptions;
 use wsx::{Error, Message};
 
-async fn open(url: &str) -> Result<wsx::WebSocket<tokio::net::TcpStream>, Error> {
+async fn open(url: &str, deflate: bool) -> Result<wsx::WebSocket<tokio::net::TcpStream>, Error> {
+    let options = ClientOptions {
+        extensions: echo::extensions(deflate),
+        ..ClientOptions::default()
+    };
     let (ws, _) = wsx::connect_with(
         url,
         &http::HeaderMap::new(),
-        &ClientOptions::default(),
+        &options,
         echo::conformance_config(),
     )
     .await?;
     Ok(ws)
 }
 
-async fn case_count(base: &str) -> Result<u32, String> {
-    let mut ws = open(&format!("{base}/getCaseCount"))
+async fn case_count(base: &str, deflate: bool) -> Result<u32, String> {
+    let mut ws = open(&format!("{base}/getCaseCount"), deflate)
         .await
         .map_err(|e| e.to_string())?;
     let mut count = None;
@@ -37,12 +41,12 @@ async fn case_count(base: &str) -> Result<u32, String> {
     count.ok_or_else(|| "no case count received".to_string())
 }
 
-async fn run(base: &str, agent: &str, verbose: bool) -> Result<(), String> {
-    let count = case_count(base).await?;
+async fn run(base: &str, agent: &str, verbose: bool, deflate: bool) -> Result<(), String> {
+    let count = case_count(base, deflate).await?;
     eprintln!("{count} cases");
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={agent}");
-        match open(&url).await {
+        match open(&url, deflate).await {
             Ok(mut ws) => {
                 // Many cases end in an error on purpose (they send bad frames).
                 if let Err(e) = echo::echo(&mut ws).await
@@ -54,7 +58,7 @@ async fn run(base: &str, agent: &str, verbose: bool) -> Result<(), String> {
             Err(e) => eprintln!("case {case}: connect failed: {e}"),
         }
     }
-    let mut ws = open(&format!("{base}/updateReports?agent={agent}"))
+    let mut ws = open(&format!("{base}/updateReports?agent={agent}"), deflate)
         .await
         .map_err(|e| e.to_string())?;
     // The fuzzing server writes its reports and drops TCP, sometimes with a reset: how this
@@ -68,10 +72,15 @@ fn main() -> ExitCode {
     let mut url = "ws://127.0.0.1:9001".to_string();
     let mut agent = "wsx".to_string();
     let mut verbose = false;
+    let mut deflate = true;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         if arg == "--verbose" {
             verbose = true;
+            continue;
+        }
+        if arg == "--no-deflate" {
+            deflate = false;
             continue;
         }
         let value = it.next();
@@ -80,7 +89,7 @@ fn main() -> ExitCode {
             ("--agent", Some(v)) => agent = v,
             _ => {
                 eprintln!(
-                    "usage: autobahn_client [--url ws://HOST:PORT] [--agent NAME] [--verbose]"
+                    "usage: autobahn_client [--url ws://HOST:PORT] [--agent NAME] [--verbose] [--no-deflate]"
                 );
                 return ExitCode::from(2);
             }
@@ -96,7 +105,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(url.trim_end_matches('/'), &agent, verbose)) {
+    match runtime.block_on(run(url.trim_end_matches('/'), &agent, verbose, deflate)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("autobahn_client: {e}");

@@ -37,6 +37,23 @@ where
     Ok(())
 }
 
+/// permessage-deflate (RFC 7692) when `deflate` is true (the default of both examples;
+/// `--no-deflate` turns it off): the server accepts it, the client offers it. Every message is
+/// compressed (threshold 0): RFC 7692 lets small messages go uncompressed, but kosoku 0.1.0
+/// errors on an uncompressed echo in a compression case.
+#[allow(dead_code)]
+pub fn extensions(deflate: bool) -> Vec<std::sync::Arc<dyn wsx::proto::ExtensionFactory>> {
+    if !deflate {
+        return Vec::new();
+    }
+    let config = wsx::proto::DeflateConfig {
+        threshold: 0,
+        ..wsx::proto::DeflateConfig::default()
+    };
+    let factory = wsx::proto::PerMessageDeflate::new(config);
+    vec![std::sync::Arc::new(factory)]
+}
+
 /// Limits high enough for the Autobahn TestSuite's 16 MiB messages.
 #[allow(dead_code)]
 pub fn conformance_config() -> wsx::WebSocketConfig {

@@ -312,6 +312,11 @@ fn deliver(
     waiting: &mut VecDeque<(MessageType, Bytes)>,
     waiting_bytes: &mut usize,
 ) {
+    // A handler may have been registered (from another thread) since these began waiting:
+    // they go first, so a new message never overtakes an older one bound for the same handler.
+    if !waiting.is_empty() {
+        deliver_waiting(conn, waiting, waiting_bytes);
+    }
     match route(conn, kind, &data) {
         Some(Route::Event(f, value)) => f(conn, value),
         Some(Route::Message(f)) => f(conn, kind, data),
@@ -398,5 +403,60 @@ where
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conn::Info;
+    use std::sync::{Arc, Mutex};
+
+    fn conn() -> Conn {
+        let info = Info {
+            id: 0,
+            remote_addr: None,
+            subprotocol: None,
+            headers: http::HeaderMap::new(),
+            uri: http::Uri::default(),
+            extension: false,
+        };
+        Conn::new(info, 1024)
+    }
+
+    #[test]
+    fn a_new_message_does_not_overtake_those_waiting_for_a_handler_registered_meanwhile() {
+        let conn = conn();
+        let mut waiting = VecDeque::new();
+        let mut waiting_bytes = 0;
+        // Two messages arrive before any handler exists: they wait.
+        for text in ["a", "b"] {
+            deliver(
+                &conn,
+                MessageType::Text,
+                Bytes::from(text),
+                &mut waiting,
+                &mut waiting_bytes,
+            );
+        }
+        assert_eq!(waiting.len(), 2);
+        // The handler is registered (on another thread, before the reader drained them)...
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        conn.on_message(move |_, _, data| record.lock().unwrap().push(data));
+        // ...and the next message is dispatched first: it must still come after them.
+        deliver(
+            &conn,
+            MessageType::Text,
+            Bytes::from("c"),
+            &mut waiting,
+            &mut waiting_bytes,
+        );
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![Bytes::from("a"), Bytes::from("b"), Bytes::from("c")]
+        );
+        assert!(waiting.is_empty());
+        assert_eq!(waiting_bytes, 0);
     }
 }

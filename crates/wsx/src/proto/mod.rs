@@ -5,6 +5,7 @@
 
 pub mod close;
 pub mod decoder;
+pub mod deflate;
 pub mod encoder;
 pub mod extension;
 pub mod frame;
@@ -17,6 +18,7 @@ pub mod write_buf;
 
 pub use close::{CloseCode, CloseFrame};
 pub use decoder::{Decoder, Limits};
+pub use deflate::{DeflateConfig, PerMessageDeflate};
 pub use encoder::{Encoder, encode_server_frame};
 pub use extension::{Extension, ExtensionFactory, ExtensionOffer};
 pub use frame::{FrameHeader, OpCode};

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# usage: scripts/bench.sh   (knobs are environment variables, see below; e.g.
+#        SKIP_CRITERION=1 SKIP_FANOUT=1 ROUNDS=2 scripts/bench.sh)
+#
+# Measures wsx against the yardstick in ../shared/bench (its README says how it works) and
+# writes docs/PERFORMANCE.md and docs/perf-chart.svg (scripts/perf_report.py). Steps:
+#   a. the yardstick's matrix (idle memory + echo throughput, pipeline 1) with wsx added as two
+#      contestants beside its four built-ins: `wsx` (echo_server's event API, the default) and
+#      `wsx-stream` (echo_server --stream, the low-level WebSocket<S> path), both --threads 1;
+#   b. a pipelined run (PIPELINE=16, 64 connections, 16 B and 1 KiB, no idle test), for
+#      messages per server-core-second;
+#   c. the criterion micro-benchmarks (cargo bench -p wsx --bench core, and --bench deflate);
+#   d. the fan-out benchmark (examples/fanout.rs: one broadcast to 10,000 clients, 5 rounds).
+# Raw results go to target/bench/{matrix,pipeline,criterion,fanout}-<timestamp>/.
+#
+# Knobs:
+#   SKIP_MATRIX=1 SKIP_PIPELINE=1 SKIP_CRITERION=1 SKIP_FANOUT=1   skip a step; the report then
+#       uses the newest earlier result of that step in target/bench (REUSE=0: leave it out)
+#   ROUNDS (default 3 here: run.sh's `auto` picks 1 round for 6 servers), DURATION, WARMUP,
+#   SIZES, CONNS, IDLE_CONNS, IDLE_ROUNDS, IDLE_HOLD, OPCODE, VERIFY, LOCK, SERVER_CPU,
+#   CLIENT_CPU, BASE_PORT, START_TIMEOUT, BUDGET_S   passed to run.sh for the matrix
+#   PIPE_DEPTH (16), PIPE_SIZES ("16 1024"), PIPE_CONNS (64)   the pipelined run (same ROUNDS,
+#       DURATION, WARMUP)
+#   CRITERION_ARGS   extra arguments for criterion, e.g. "--measurement-time 1"
+#   FANOUT_CLIENTS (10000), FANOUT_ROUNDS (5), FANOUT_SIZE (64)
+#   REPORT_DIR (docs)   where PERFORMANCE.md and perf-chart.svg go
+#   BENCH_OUT (target/bench)   where raw results go
+# Everything runs on loopback; every load is bounded in time (run.sh runs, fanout --timeout).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=$(cd "$ROOT/../shared/bench" && pwd)
+YARD_TARGET=${YARD_TARGET:-/tmp/wsbench-target}
+YARD=$YARD_TARGET/release
+WSX_TARGET=$ROOT/target
+EX=$WSX_TARGET/release/examples
+BENCH_OUT=${BENCH_OUT:-$ROOT/target/bench}
+REPORT_DIR=${REPORT_DIR:-$ROOT/docs}
+REUSE=${REUSE:-1}
+TS=$(date +%Y%m%d-%H%M%S)
+LOCK=${LOCK-/tmp/cpu.lock}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+export ROUNDS=${ROUNDS:-3}
+export LOCK SERVER_CPU CLIENT_CPU
+
+log() { printf '[%(%H:%M:%S)T] bench.sh: %s\n' -1 "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+locked() { if [ -n "$LOCK" ]; then flock "$LOCK" "$@"; else "$@"; fi; }
+# newest DIR/PREFIX-* (a finished earlier result), or nothing
+newest() { find "$BENCH_OUT" -maxdepth 1 -name "$1-*" 2>/dev/null | sort | tail -n 1; }
+
+# 10,000 idle connections need 10,000 descriptors in the server and as many in the load
+# generator (each process has its own limit). Raise the hard limit if we may (root with
+# CAP_SYS_RESOURCE), else use the hard limit as it is.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+log "open files limit: $(ulimit -n) (hard $(ulimit -Hn))"
+
+mkdir -p "$BENCH_OUT"
+META=$BENCH_OUT/meta-$TS.txt
+{
+    echo "command: $0 $*"
+    env | grep -E '^(SKIP_[A-Z]+|ROUNDS|DURATION|WARMUP|SIZES|CONNS|IDLE_[A-Z]+|OPCODE|VERIFY|PIPE_[A-Z]+|CRITERION_ARGS|FANOUT_[A-Z]+|SERVER_CPU|CLIENT_CPU|LOCK)=' | sort | sed 's/^/env: /' || true
+    echo "date: $(date -Is)"
+    echo "host: $(uname -srm), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+    echo "rustc: $(rustc -V)"
+    echo "git: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+    echo "open files limit: $(ulimit -n)"
+} >"$META"
+
+# ---------------------------------------------------------------- build
+log "building wsx examples (release)"
+(cd "$ROOT" && CARGO_TARGET_DIR=$WSX_TARGET cargo build --release -p wsx --examples --quiet)
+for bin in wsload echo-tungstenite echo-fastwebsockets echo-tokio-websockets echo-raw; do
+    if [ ! -x "$YARD/$bin" ]; then
+        log "building the yardstick into $YARD_TARGET"
+        (cd "$BENCH" && CARGO_TARGET_DIR=$YARD_TARGET cargo build --release --workspace --quiet)
+        break
+    fi
+done
+[ -x "$YARD/wsload" ] || die "$YARD/wsload missing after the build"
+
+# Until echo_server has --stream, wsx-stream runs the same code as wsx (noted in the report).
+STREAM_FLAG=--stream
+if ! "$EX/echo_server" --help 2>&1 | grep -q -- --stream; then
+    STREAM_FLAG=''
+    log "warning: echo_server has no --stream flag yet; wsx-stream runs its default path"
+    echo "note: echo_server had no --stream flag: wsx-stream ran the same code as wsx" >>"$META"
+fi
+CONTESTANTS=(
+    default
+    "wsx=$EX/echo_server --addr 127.0.0.1:{PORT} --threads 1"
+    "wsx-stream=$EX/echo_server --addr 127.0.0.1:{PORT} --threads 1${STREAM_FLAG:+ $STREAM_FLAG}"
+)
+# run.sh builds nothing (done above) and finds the yardstick's binaries here.
+export BUILD=${BUILD:-0} CARGO_TARGET_DIR=$YARD_TARGET
+
+MATRIX_DIR='' PIPE_DIR='' CRIT_DIR='' FANOUT_FILE=''
+
+# ---------------------------------------------------------------- a. matrix
+if [ "${SKIP_MATRIX:-0}" = 1 ]; then
+    if [ "$REUSE" = 1 ]; then MATRIX_DIR=$(newest matrix); fi
+    if [ -n "$MATRIX_DIR" ]; then echo "note: matrix results reused from $MATRIX_DIR" >>"$META"; fi
+else
+    MATRIX_DIR=$BENCH_OUT/matrix-$TS
+    log "a. matrix -> $MATRIX_DIR"
+    OUT=$MATRIX_DIR "$BENCH/run.sh" "${CONTESTANTS[@]}" >/dev/null
+fi
+
+# ---------------------------------------------------------------- b. pipelined
+if [ "${SKIP_PIPELINE:-0}" = 1 ]; then
+    if [ "$REUSE" = 1 ]; then PIPE_DIR=$(newest pipeline); fi
+    if [ -n "$PIPE_DIR" ]; then echo "note: pipeline results reused from $PIPE_DIR" >>"$META"; fi
+else
+    PIPE_DIR=$BENCH_OUT/pipeline-$TS
+    log "b. pipelined run -> $PIPE_DIR"
+    OUT=$PIPE_DIR PIPELINE=${PIPE_DEPTH:-16} CONNS=${PIPE_CONNS:-64} SIZES=${PIPE_SIZES:-"16 1024"} \
+        IDLE_ROUNDS=0 "$BENCH/run.sh" "${CONTESTANTS[@]}" >/dev/null
+fi
+unset CARGO_TARGET_DIR
+
+# ---------------------------------------------------------------- c. criterion
+if [ "${SKIP_CRITERION:-0}" = 1 ]; then
+    if [ "$REUSE" = 1 ]; then CRIT_DIR=$(newest criterion); fi
+    if [ -n "$CRIT_DIR" ]; then echo "note: criterion results reused from $CRIT_DIR" >>"$META"; fi
+else
+    CRIT_DIR=$BENCH_OUT/criterion-$TS
+    mkdir -p "$CRIT_DIR"
+    benches=(core)
+    if grep -q '^name = "deflate"' "$ROOT/crates/wsx/Cargo.toml"; then benches+=(deflate); fi
+    read -r -a crit_args <<<"${CRITERION_ARGS:-}"
+    for b in "${benches[@]}"; do
+        log "c. criterion bench $b -> $CRIT_DIR/$b.txt"
+        (cd "$ROOT" && CARGO_TARGET_DIR=$WSX_TARGET cargo bench -p wsx --bench "$b" --no-run --quiet)
+        # Pinned to the server core, under the same lock as the yardstick's runs.
+        (cd "$ROOT" && CARGO_TARGET_DIR=$WSX_TARGET locked taskset -c "$SERVER_CPU" \
+            cargo bench -p wsx --bench "$b" --quiet -- "${crit_args[@]}") \
+            >"$CRIT_DIR/$b.txt" 2>"$CRIT_DIR/$b.err" \
+            || die "cargo bench --bench $b failed; see $CRIT_DIR/$b.err"
+    done
+fi
+
+# ---------------------------------------------------------------- d. fan-out
+if [ "${SKIP_FANOUT:-0}" = 1 ]; then
+    if [ "$REUSE" = 1 ]; then FANOUT_FILE=$(newest fanout)/fanout.json; fi
+    if [ ! -s "$FANOUT_FILE" ]; then FANOUT_FILE=''; fi
+    if [ -n "$FANOUT_FILE" ]; then echo "note: fan-out results reused from $FANOUT_FILE" >>"$META"; fi
+else
+    FDIR=$BENCH_OUT/fanout-$TS
+    mkdir -p "$FDIR"
+    FANOUT_FILE=$FDIR/fanout.json
+    clients=${FANOUT_CLIENTS:-10000}
+    log "d. fan-out: $clients clients, ${FANOUT_ROUNDS:-5} rounds -> $FANOUT_FILE"
+    # The server and the clients are two processes (each needs ~$clients descriptors), the
+    # server pinned to the server core, the clients to the client core.
+    taskset -c "$SERVER_CPU" "$EX/fanout" --role server --addr 127.0.0.1:0 --timeout 300 \
+        >"$FDIR/server.out" 2>"$FDIR/server.log" &
+    FPID=$!
+    trap 'kill "$FPID" 2>/dev/null || true' EXIT
+    url=''
+    for _ in $(seq 200); do
+        url=$(sed -n 's/^listening //p' "$FDIR/server.out")
+        [ -n "$url" ] && break
+        kill -0 "$FPID" 2>/dev/null || die "fanout server exited; see $FDIR/server.log"
+        sleep 0.05
+    done
+    [ -n "$url" ] || die "fanout server did not start; see $FDIR/server.log"
+    locked taskset -c "$CLIENT_CPU" "$EX/fanout" --role clients --url "$url" --clients "$clients" \
+        --rounds "${FANOUT_ROUNDS:-5}" --size "${FANOUT_SIZE:-64}" --timeout 240 \
+        >"$FANOUT_FILE" 2>"$FDIR/clients.log" \
+        || log "fanout clients failed; see $FDIR/clients.log"
+    # After `quit` the server closes every connection and exits by itself.
+    for _ in $(seq 400); do kill -0 "$FPID" 2>/dev/null || break; sleep 0.05; done
+    if kill "$FPID" 2>/dev/null; then log "fanout server did not exit after quit; stopped it"; fi
+    wait "$FPID" 2>/dev/null || true
+    trap - EXIT
+    if [ ! -s "$FANOUT_FILE" ]; then FANOUT_FILE=''; fi
+fi
+
+# ---------------------------------------------------------------- report
+mkdir -p "$REPORT_DIR"
+args=(--meta "$META" --out "$REPORT_DIR/PERFORMANCE.md" --chart "$REPORT_DIR/perf-chart.svg")
+if [ -n "$MATRIX_DIR" ]; then args+=(--matrix "$MATRIX_DIR"); fi
+if [ -n "$PIPE_DIR" ]; then args+=(--pipeline "$PIPE_DIR"); fi
+if [ -n "$CRIT_DIR" ]; then args+=(--criterion "$CRIT_DIR"); fi
+if [ -n "$FANOUT_FILE" ]; then args+=(--fanout "$FANOUT_FILE"); fi
+python3 "$ROOT/scripts/perf_report.py" "${args[@]}"
+log "wrote $REPORT_DIR/PERFORMANCE.md and $REPORT_DIR/perf-chart.svg (raw results in $BENCH_OUT)"
