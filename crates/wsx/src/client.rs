@@ -75,7 +75,12 @@ impl Client {
         let target = Target::parse(url)?;
         let options = ClientOptions {
             subprotocols: self.config.subprotocols.clone(),
-            extensions: self.extensions.clone(),
+            extensions: self
+                .config
+                .extensions()
+                .into_iter()
+                .chain(self.extensions.iter().cloned())
+                .collect(),
             max_head_size: self.config.max_handshake_size,
             ..ClientOptions::default()
         };

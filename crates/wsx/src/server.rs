@@ -80,6 +80,7 @@ impl Server {
             max_head_size: config.max_handshake_size,
             subprotocols: config.subprotocols.clone(),
             check_origin: config.check_origin.clone(),
+            extensions: config.extensions(),
             ..ServerOptions::default()
         };
         let (shutdown, _) = watch::channel(false);
