@@ -43,7 +43,10 @@ fn parse_args() -> Result<Args, String> {
             }
             "--no-deflate" => args.deflate = false,
             "--stream" => args.stream = true,
-            "-h" | "--help" => return Err(USAGE.into()),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
