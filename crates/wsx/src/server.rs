@@ -22,6 +22,26 @@ use tokio::sync::{Notify, watch};
 
 type ConnectionHandler = Arc<dyn Fn(Conn) + Send + Sync>;
 
+/// Locks a mutex of the server's bookkeeping. Every critical section is a single insert,
+/// remove or read, so a lock poisoned by a panicking handler still holds consistent data.
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Reads a lock of the server's settings (see [`locked`] on poisoning).
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Writes a lock of the server's settings (see [`locked`] on poisoning).
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Ids for connections, unique in the process.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -63,11 +83,7 @@ struct Registered {
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        self.inner
-            .conns
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&self.id);
+        locked(&self.inner.conns).remove(&self.id);
         self.inner.conns_changed.notify_waiters();
     }
 }
@@ -100,21 +116,12 @@ impl Server {
     /// Sets the handler called with every new connection, right after its handshake and
     /// before any of its messages are read: register the connection's handlers there.
     pub fn on_connection(&self, f: impl Fn(Conn) + Send + Sync + 'static) {
-        *self
-            .inner
-            .on_connection
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(f));
+        *write(&self.inner.on_connection) = Some(Arc::new(f));
     }
 
     /// Adds an extension the server negotiates (e.g. permessage-deflate).
     pub fn add_extension(&self, factory: Arc<dyn ExtensionFactory>) {
-        self.inner
-            .options
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extensions
-            .push(factory);
+        write(&self.inner.options).extensions.push(factory);
     }
 
     /// Listens on `addr` (e.g. `"127.0.0.1:8080"`, `"[::1]:0"`) over plain TCP (`ws://`) and
@@ -165,33 +172,19 @@ impl Server {
     /// The address the server listens on, once it does.
     #[must_use]
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        *self
-            .inner
-            .local_addr
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *locked(&self.inner.local_addr)
     }
 
     /// The open connections.
     #[must_use]
     pub fn connections(&self) -> Vec<Conn> {
-        self.inner
-            .conns
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect()
+        locked(&self.inner.conns).values().cloned().collect()
     }
 
     /// How many connections are open.
     #[must_use]
     pub fn connection_count(&self) -> usize {
-        self.inner
-            .conns
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
+        locked(&self.inner.conns).len()
     }
 
     /// Sends one message to every open connection, encoding its frame once and sharing it
@@ -249,11 +242,7 @@ impl Server {
         tls: Option<tokio_rustls::TlsAcceptor>,
     ) -> Result<(), Error> {
         self.inner.config.validate()?;
-        *self
-            .inner
-            .local_addr
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = listener.local_addr().ok();
+        *locked(&self.inner.local_addr) = listener.local_addr().ok();
         let mut stop = self.inner.shutdown.subscribe();
         while !*stop.borrow_and_update() {
             tokio::select! {
@@ -286,11 +275,7 @@ async fn handle(
 ) {
     let _ = tcp.set_nodelay(true);
     let timeout = inner.config.handshake_timeout;
-    let options = inner
-        .options
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
+    let options = read(&inner.options).clone();
     let ws_config = inner.config.websocket_config();
     // The handshakes are boxed: their state (buffers, a TLS session being set up) is freed
     // once they finish instead of sizing the task for the whole life of the connection, and a
@@ -364,22 +349,14 @@ where
         extension: ws.has_extension(),
     };
     let conn = Conn::new(info, inner.config.max_pending_bytes);
-    inner
-        .conns
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .insert(conn.id(), conn.clone());
+    locked(&inner.conns).insert(conn.id(), conn.clone());
     // Leaves the registry before `on_close` fires (or if a handler panics).
     let registered = Registered {
         inner: inner.clone(),
         id: conn.id(),
     };
     let running = start(&conn, ws);
-    let handler = inner
-        .on_connection
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone();
+    let handler = read(&inner.on_connection).clone();
     if let Some(f) = handler {
         f(conn.clone());
     }

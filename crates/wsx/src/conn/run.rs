@@ -371,18 +371,11 @@ where
         }
         let mut result = Ok(());
         while let Some(item) = batch.pop_front() {
-            let fed = match item {
-                Outbound::Message(message, len) => {
-                    let r = writer.feed(message).await;
-                    conn.release(len);
-                    r
-                }
-                Outbound::Frame(frame, len) => {
-                    let r = writer.feed_raw_frame(frame).await;
-                    conn.release(len);
-                    r
-                }
+            let (fed, len) = match item {
+                Outbound::Message(message, len) => (writer.feed(message).await, len),
+                Outbound::Frame(frame, len) => (writer.feed_raw_frame(frame).await, len),
             };
+            conn.release(len);
             match fed {
                 // Queued before the close, the peer closed first: nothing can be sent.
                 Ok(()) | Err(Error::AlreadyClosing | Error::ConnectionClosed) => {}
