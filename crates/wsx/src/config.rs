@@ -22,8 +22,11 @@ pub struct Config {
     pub max_message_size: usize,
     /// Largest incoming frame, in bytes (1009 past it). Default 1 MiB.
     pub max_frame_size: usize,
-    /// Room made in a connection's read buffer before each read. Default 4 KiB; the buffer
-    /// grows for larger frames and shrinks back when drained.
+    /// Room made in a connection's read buffer before each read, at first. Default 4 KiB; the
+    /// room doubles while reads fill it (up to 128 KiB: many pipelined frames per system
+    /// call) and steps back down when they come small, a large frame reserves room for its
+    /// rest (at most 64 KiB ahead of its bytes), and a grown buffer is let go once drained.
+    /// An idle connection holds no read buffer at all.
     pub read_buffer_size: usize,
     /// Encoded bytes gathered before a write system call (the batch for coalesced writes).
     /// Default 64 KiB.

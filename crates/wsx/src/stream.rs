@@ -34,8 +34,10 @@ use tokio::time::Sleep;
 pub struct WebSocketConfig {
     /// Limits on incoming frames and messages.
     pub limits: Limits,
-    /// Room made in the read buffer before each read; the buffer grows beyond it only for large
-    /// frames and shrinks back when drained.
+    /// Room made in the read buffer before each read, at first: while reads fill it the room
+    /// doubles (up to 128 KiB, so pipelined frames come many per system call) and it steps
+    /// back down when reads come small; a large frame reserves room for its rest (at most
+    /// 64 KiB ahead of its bytes). A grown buffer is let go once drained and frames are small.
     pub read_buffer_size: usize,
     /// Encoded bytes buffered before a send waits for the transport to take them (the
     /// backpressure point, and the batch size for coalesced writes).
@@ -49,7 +51,8 @@ pub struct WebSocketConfig {
 }
 
 impl Default for WebSocketConfig {
-    /// 16 MiB frames and 64 MiB messages, 8 KiB reads, 128 KiB write batches, 5 s close
+    /// 16 MiB frames and 64 MiB messages, reads from 8 KiB (adapting up to 128 KiB), 128 KiB
+    /// write batches, 5 s close
     /// timeout, no write timeout.
     fn default() -> Self {
         Self {
@@ -313,7 +316,13 @@ where
             return Poll::Ready(Ok(n));
         }
         let buf = self.proto.read_buffer();
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.stream), cx, buf)
+        let n = ready!(tokio_util::io::poll_read_buf(
+            Pin::new(&mut self.stream),
+            cx,
+            buf
+        ))?;
+        self.proto.read_done(n);
+        Poll::Ready(Ok(n))
     }
 
     /// Arms the closing deadline once, and tells whether it has passed.

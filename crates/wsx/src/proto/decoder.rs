@@ -67,13 +67,38 @@ pub struct Decoder {
     utf8: Utf8Validator,
     /// RSV bits the negotiated extension may set.
     extension_bits: u8,
+    /// The smallest room made before a read (the configured read size).
     read_size: usize,
+    /// The largest room made before a read, however fast data comes.
+    max_read: usize,
+    /// Room made before the next read: adapts between `read_size` and `max_read`.
+    next_read: usize,
+    /// Spare capacity offered to the last read.
+    offered: usize,
+    /// Reads in a row that used less than half of `next_read`.
+    small_reads: u32,
     /// Frames no larger than `read_size` since the last larger one.
     small_frames: u32,
 }
 
 /// A grown read buffer is let go after this many small frames in a row.
 const SHRINK_AFTER: u32 = 32;
+
+/// The read size grows up to this (or the configured read size, if larger) while reads keep
+/// filling the room they are given: many pipelined frames per system call.
+pub(crate) const MAX_READ: usize = 128 * 1024;
+
+/// The room a declared frame may reserve ahead of its bytes: a frame up to this size is read
+/// into one allocation without regrowing; beyond it the buffer grows by at most what arrived
+/// (doubling), so a header alone cannot make us allocate more than this.
+pub(crate) const FRAME_LOOKAHEAD: usize = 64 * 1024;
+
+/// After a frame larger than this is handed out, a drained buffer's leftover is let go rather
+/// than kept (it may be most of a huge allocation).
+const RELEASE_AFTER_FRAME: usize = 4 * MAX_READ;
+
+/// Reads in a row that use less than half the room before the read size steps down.
+const SHRINK_READ_AFTER: u32 = 4;
 
 impl std::fmt::Debug for Decoder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,6 +127,10 @@ impl Decoder {
             extension_bits: 0,
             small_frames: 0,
             read_size: read_size.max(64),
+            max_read: read_size.max(MAX_READ),
+            next_read: read_size.max(64),
+            offered: 0,
+            small_reads: 0,
         }
     }
 
@@ -124,31 +153,60 @@ impl Decoder {
         self.buf.len()
     }
 
-    /// Makes room in the read buffer for the next read and returns it. The buffer grows with
-    /// what actually arrives (at most doubling what is there towards a declared frame length),
-    /// so a header declaring a large frame costs nothing until its bytes come; when empty and
-    /// large it is let go, so idle connections stay small.
+    /// Makes room in the read buffer for the next read and returns it; report how much the
+    /// read brought with [`Self::note_read`].
+    ///
+    /// The room adapts: it starts at the configured read size, doubles (up to 128 KiB) while
+    /// reads fill it, so pipelined frames come many per system call, and steps back down when
+    /// reads come small. A declared frame reserves room for its rest, but at most 64 KiB ahead
+    /// of its bytes (beyond that the buffer grows by what arrived, doubling): a header alone
+    /// cannot make us allocate much. A large buffer that drains is let go once frames have
+    /// been small for a while, so a burst does not pin memory.
     pub fn prepare_read(&mut self) -> &mut BytesMut {
         let missing = self
             .pending
             .as_ref()
             .map_or(0, |p| p.len.saturating_sub(self.buf.len()));
-        // Shrink back only once frames have been small for a while: a steady stream of large
-        // messages keeps its buffer (no allocation per message), a burst does not pin it.
         if self.buf.is_empty()
             && missing == 0
+            && self.next_read == self.read_size
             && self.small_frames >= SHRINK_AFTER
             && self.buf.capacity() > 4 * self.read_size
         {
             self.buf = BytesMut::new();
         }
-        // Grow towards a declared frame by at most what already arrived (doubling): a header
-        // declaring a large frame costs nothing until its bytes come.
-        let want = self.read_size.max(missing.min(self.buf.len()));
+        let buffered = self.buf.len();
+        let ahead = missing.min(FRAME_LOOKAHEAD.saturating_sub(buffered).max(buffered));
+        let want = self.next_read.max(ahead);
         if self.buf.capacity() - self.buf.len() < want {
             self.buf.reserve(want);
         }
+        self.offered = self.buf.capacity() - self.buf.len();
         &mut self.buf
+    }
+
+    /// Tells how many bytes the read into [`Self::prepare_read`]'s buffer brought, which sets
+    /// the room made for the next one.
+    pub fn note_read(&mut self, n: usize) {
+        if n >= self.offered.min(self.next_read) && n > 0 {
+            // The read filled what it was given: more is probably waiting.
+            self.next_read = (self.next_read * 2).min(self.max_read);
+            self.small_reads = 0;
+        } else if n < self.next_read / 2 && self.next_read > self.read_size {
+            self.small_reads += 1;
+            if self.small_reads >= SHRINK_READ_AFTER {
+                self.next_read = (self.next_read / 2).max(self.read_size);
+                self.small_reads = 0;
+            }
+        } else {
+            self.small_reads = 0;
+        }
+    }
+
+    /// The room the next read is given (see [`Self::prepare_read`]).
+    #[must_use]
+    pub fn next_read_size(&self) -> usize {
+        self.next_read
     }
 
     /// The read buffer's allocated size.
@@ -219,6 +277,10 @@ impl Decoder {
             let payload = self.buf.split_to(len);
             if len > self.read_size {
                 self.small_frames = 0;
+                if len > RELEASE_AFTER_FRAME && self.buf.is_empty() {
+                    // The leftover of a huge frame's allocation: not worth pinning.
+                    self.buf = BytesMut::new();
+                }
             } else {
                 self.small_frames = self.small_frames.saturating_add(1);
             }

@@ -1231,16 +1231,105 @@ fn a_huge_declared_frame_fails_before_anything_is_allocated() {
 }
 
 #[test]
-fn a_large_frame_grows_the_read_buffer_only_with_what_arrives() {
+fn a_large_frame_reserves_a_bounded_lookahead_then_grows_with_what_arrives() {
     let limit = 16 << 20;
     let mut d = Decoder::new(Role::Client, Limits::default(), 4096);
     d.extend(&header(true, 0, BIN, None, limit));
     assert_eq!(d.decode(), Ok(None));
-    assert!(d.prepare_read().capacity() < 64 * 1024);
+    // A header alone reserves at most the lookahead, not the declared 16 MiB.
+    let lookahead = crate::proto::decoder::FRAME_LOOKAHEAD;
+    let cap = d.prepare_read().capacity();
+    assert!((lookahead..lookahead + 8192).contains(&cap), "{cap}");
     d.extend(&[0; 5000]);
     assert_eq!(d.decode(), Ok(None));
     assert_eq!(d.buffered(), 5000);
-    assert!(d.prepare_read().capacity() < 64 * 1024);
+    assert!(d.prepare_read().capacity() < lookahead + 8192);
+    // Past the lookahead the buffer grows by at most what already arrived (doubling).
+    let mut buffered = 5000;
+    while buffered < 1 << 20 {
+        let room = d.prepare_read().capacity() - d.buffered();
+        let chunk = vec![0; room];
+        d.extend(&chunk);
+        buffered += room;
+        assert_eq!(d.decode(), Ok(None));
+        let cap = d.prepare_read().capacity();
+        assert!(
+            cap <= (2 * buffered).max(lookahead + 8192) + 8192,
+            "{cap} with {buffered} buffered"
+        );
+    }
+}
+
+#[test]
+fn a_frame_up_to_the_lookahead_gets_room_for_all_of_it_at_once() {
+    for size in [8 * 1024, 64 * 1024 - 100, 64 * 1024] {
+        let payload = vec![7u8; size];
+        let wire = frame(true, 0, BIN, None, &payload);
+        let mut d = Decoder::new(Role::Client, Limits::default(), 4096);
+        // The first read brings the header and a little of the payload...
+        d.extend(&wire[..1000]);
+        assert_eq!(d.decode(), Ok(None));
+        // ...then the rest of the frame fits in the room made for the next read: one read
+        // (no regrowing and copying) when the transport has it all.
+        let buf = d.prepare_read();
+        let room = buf.capacity() - buf.len();
+        assert!(room >= wire.len() - 1000, "{size}: {room} bytes of room");
+        buf.extend_from_slice(&wire[1000..]);
+        let message = d.decode().unwrap().unwrap();
+        assert_eq!(message.into_payload().len(), size);
+    }
+}
+
+#[test]
+fn the_read_size_grows_while_reads_fill_it_and_steps_back_down() {
+    let mut d = Decoder::new(Role::Client, Limits::default(), 4096);
+    let small = frame(true, 0, BIN, None, &[1; 100]);
+    assert_eq!(d.next_read_size(), 4096);
+    // Reads that fill their room: the room doubles up to the maximum.
+    let stream = small.repeat(40_000);
+    let mut fed = 0;
+    for _ in 0..10 {
+        let buf = d.prepare_read();
+        let room = buf.capacity() - buf.len();
+        buf.extend_from_slice(&stream[fed..fed + room]);
+        fed += room;
+        d.note_read(room);
+        while let Ok(Some(_)) = d.decode() {}
+        // Only the part of a frame cut by the read is left (its header already taken).
+        assert!(d.buffered() <= fed % small.len());
+    }
+    assert_eq!(d.next_read_size(), crate::proto::decoder::MAX_READ);
+    // Small reads: it steps back down to the configured size.
+    let tail = stream[fed..fed + (small.len() - fed % small.len())].to_vec();
+    d.prepare_read().extend_from_slice(&tail);
+    d.note_read(tail.len());
+    assert!(matches!(d.decode(), Ok(Some(_))));
+    for _ in 0..200 {
+        d.prepare_read().extend_from_slice(&small);
+        d.note_read(small.len());
+        assert!(matches!(d.decode(), Ok(Some(_))));
+    }
+    assert_eq!(d.next_read_size(), 4096);
+    // And the grown buffer is let go once drained.
+    assert!(d.prepare_read().capacity() < 4 * 4096, "{}", d.capacity());
+}
+
+#[test]
+fn a_huge_frame_does_not_leave_its_allocation_pinned() {
+    let payload = vec![7u8; 4 << 20];
+    let wire = frame(true, 0, BIN, None, &payload);
+    let mut d = Decoder::new(Role::Client, Limits::default(), 4096);
+    let mut fed = 0;
+    while fed < wire.len() {
+        let buf = d.prepare_read();
+        let n = (buf.capacity() - buf.len()).min(wire.len() - fed);
+        buf.extend_from_slice(&wire[fed..fed + n]);
+        fed += n;
+        d.note_read(n);
+    }
+    let message = d.decode().unwrap().unwrap();
+    assert_eq!(message.into_payload().len(), payload.len());
+    assert_eq!(d.capacity(), 0);
 }
 
 #[test]
