@@ -6,18 +6,36 @@ use libfuzzer_sys::fuzz_target;
 use wsx::proto::{Limits, Protocol, Role};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&control, rest)) = data.split_first() else { return };
-    let role = if control & 1 == 0 { Role::Server } else { Role::Client };
+    let Some((&control, rest)) = data.split_first() else {
+        return;
+    };
+    let role = if control & 1 == 0 {
+        Role::Server
+    } else {
+        Role::Client
+    };
     let limits = if control & 2 == 0 {
-        Limits { max_frame_size: 64, max_message_size: 100 }
+        Limits {
+            max_frame_size: 64,
+            max_message_size: 100,
+        }
     } else {
         Limits::default()
     };
     // The chunk size varies with the input, so splits land everywhere.
     let chunk = usize::from(control >> 2).max(1);
     let mut proto = Protocol::new(role, limits, 64);
-    for piece in rest.chunks(chunk) {
-        proto.receive_data(piece);
+    for (i, piece) in rest.chunks(chunk).enumerate() {
+        if i % 2 == 0 {
+            // As the async driver reads: straight into the read buffer, reporting the size.
+            let buf = proto.read_buffer();
+            buf.extend_from_slice(piece);
+            proto.read_done(piece.len());
+        } else {
+            proto.receive_data(piece);
+        }
+        // A declared frame reserves a bounded lookahead; beyond it memory follows the input.
+        assert!(proto.read_capacity() <= 2 * data.len() + 256 * 1024);
         loop {
             match proto.next_message() {
                 Ok(Some(_)) => {}
