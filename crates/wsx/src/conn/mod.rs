@@ -159,6 +159,9 @@ pub(crate) struct Shared {
     max_pending: usize,
     /// Signalled when the writer drained bytes from the queue.
     pub room: Notify,
+    /// Tasks in [`Conn::send`] waiting for room: the writer signals `room` only when there
+    /// are any (a signal per written message costs a lock).
+    room_waiters: AtomicUsize,
     /// Wakes the reader: a handler was registered (it may have messages waiting for one).
     pub handler_added: Notify,
     /// Tells the reader to drop the connection now (dead peer, write timeout, forced
@@ -204,6 +207,7 @@ impl Conn {
             queued: AtomicUsize::new(0),
             max_pending,
             room: Notify::new(),
+            room_waiters: AtomicUsize::new(0),
             handler_added: Notify::new(),
             teardown: Notify::new(),
             closing: AtomicBool::new(false),
@@ -435,6 +439,10 @@ impl Conn {
     /// [`Error::InvalidMessage`] as in [`Self::write_message`].
     pub async fn send(&self, kind: MessageType, data: impl IntoPayload) -> Result<(), Error> {
         let mut message = Self::message(kind, data.into_payload())?;
+        // Counted as waiting from before the first try: a release that does not see us
+        // waiting happened before our try, which then sees its room (all SeqCst).
+        self.shared.room_waiters.fetch_add(1, Ordering::SeqCst);
+        let _waiting = RoomWaiter(&self.shared.room_waiters);
         loop {
             let room = self.shared.room.notified();
             tokio::pin!(room);
@@ -572,7 +580,7 @@ impl Conn {
         let limit = self.shared.max_pending;
         self.shared
             .queued
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| {
                 (q == 0 || q + len <= limit).then_some(q + len)
             })
             .map(|_| ())
@@ -588,8 +596,19 @@ impl Conn {
     /// The writer took `len` bytes out of the queue.
     pub(crate) fn release(&self, len: usize) {
         if len > 0 {
-            self.shared.queued.fetch_sub(len, Ordering::AcqRel);
-            self.shared.room.notify_waiters();
+            self.shared.queued.fetch_sub(len, Ordering::SeqCst);
+            if self.shared.room_waiters.load(Ordering::SeqCst) > 0 {
+                self.shared.room.notify_waiters();
+            }
         }
+    }
+}
+
+/// Uncounts a task waiting in [`Conn::send`] however it leaves (done, error, dropped).
+struct RoomWaiter<'a>(&'a AtomicUsize);
+
+impl Drop for RoomWaiter<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }

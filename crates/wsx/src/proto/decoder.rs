@@ -178,7 +178,14 @@ impl Decoder {
         let buffered = self.buf.len();
         let ahead = missing.min(FRAME_LOOKAHEAD.saturating_sub(buffered).max(buffered));
         let want = self.next_read.max(ahead);
-        if self.buf.capacity() - self.buf.len() < want {
+        // Half the read size left is room enough for a plain read (no reserve, which would
+        // move the buffered bytes, after every small frame); a frame's rest needs all of it.
+        let enough = if ahead > self.next_read / 2 {
+            want
+        } else {
+            self.next_read / 2
+        };
+        if self.buf.capacity() - self.buf.len() < enough {
             self.buf.reserve(want);
         }
         self.offered = self.buf.capacity() - self.buf.len();
