@@ -258,16 +258,19 @@ impl Conn {
         self.queue().writer_busy = false;
     }
 
-    /// Reader task: handlers are about to run (`true`) or have run (`false`).
-    pub(crate) fn set_dispatching(&self, on: bool) {
-        self.queue().reader_dispatching = on;
+    /// Reader task: handlers are about to run; what they queue is left for the reader to feed
+    /// ([`Self::feed_queued`] ends this) instead of waking the writer.
+    pub(crate) fn start_dispatching(&self) {
+        self.queue().reader_dispatching = true;
     }
 
-    /// Reader task: feeds queued items through `feed` in order, under the queue lock (so the
-    /// writer cannot feed newer ones first), unless the writer is mid-batch. `feed` gives an
-    /// item back when the write buffer is full; the writer is then woken to wait for room.
+    /// Reader task, after its handlers ran: ends dispatching and feeds queued items through
+    /// `feed` in order, under the queue lock (so the writer cannot feed newer ones first),
+    /// unless the writer is mid-batch. `feed` gives an item back when the write buffer is
+    /// full; the writer is then woken to wait for room.
     pub(crate) fn feed_queued(&self, mut feed: impl FnMut(Outbound) -> Result<(), Outbound>) {
         let mut queue = self.queue();
+        queue.reader_dispatching = false;
         if queue.writer_busy {
             return;
         }

@@ -160,15 +160,22 @@ where
     let mut outcome: Option<(CloseCode, String)> = None;
     let sleep = tokio::time::sleep_until(timers.next_deadline().unwrap_or_else(far_future));
     tokio::pin!(sleep);
+    // Kept across turns of the loop rather than made anew in each: a fresh `Notified` per
+    // message costs a register and an unregister under the `Notify`'s lock.
+    let teardown = conn.shared.teardown.notified();
+    tokio::pin!(teardown);
+    let handler_added = conn.shared.handler_added.notified();
+    tokio::pin!(handler_added);
     loop {
         // Hold reading while too much waits for a handler (backpressure, nothing dropped).
         let can_read = waiting_bytes <= config.max_message_size;
         tokio::select! {
             biased;
-            () = conn.shared.teardown.notified() => {
+            () = &mut teardown => {
                 return outcome.unwrap_or((CloseCode::ABNORMAL_CLOSURE, String::new()));
             }
-            () = conn.shared.handler_added.notified(), if !waiting.is_empty() => {
+            () = &mut handler_added, if !waiting.is_empty() => {
+                handler_added.set(conn.shared.handler_added.notified());
                 deliver_waiting(conn, &mut waiting, &mut waiting_bytes);
             }
             item = reader.next(), if can_read => {
@@ -181,14 +188,14 @@ where
                         if message.is_data() && let Some(t) = timers.idle_deadline.as_mut() {
                             *t = Instant::now() + timers.idle_timeout;
                         }
-                        conn.set_dispatching(true);
+                        conn.start_dispatching();
                         if let Some(done) = dispatch(conn, message, &mut waiting, &mut waiting_bytes) {
                             outcome = Some(done);
                         }
-                        conn.set_dispatching(false);
-                        // What the handlers wrote goes into the write buffer now, from this task:
-                        // in order before anything read later (a close that fails the
-                        // connection included), and without waking the writer task.
+                        // What the handlers wrote goes into the write buffer now, from this task
+                        // (this also ends dispatching): in order before anything read later (a
+                        // close that fails the connection included), and without waking the
+                        // writer task.
                         feed_from_reader(conn, &reader, write_limit);
                     }
                     Err(err) => {
