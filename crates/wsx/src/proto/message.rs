@@ -86,6 +86,11 @@ impl fmt::Display for Utf8Bytes {
 }
 
 /// A complete WebSocket message, or a control frame.
+///
+/// A received single-frame message's payload is a slice of the connection's read buffer (no
+/// copy). Keeping the payload keeps that buffer's allocation (up to about 128 KiB while data
+/// flows) alive: to store small messages for long, copy them out
+/// (`bytes::Bytes::copy_from_slice`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     /// A text message.
