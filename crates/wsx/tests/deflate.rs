@@ -96,6 +96,20 @@ fn big_config() -> WebSocketConfig {
     }
 }
 
+/// Connects to `url` offering permessage-deflate with `config`, with limits big enough for
+/// every test message.
+async fn connect_deflate(
+    url: &str,
+    config: DeflateConfig,
+) -> Result<(wsx::WebSocket<tokio::net::TcpStream>, http::Response<()>), Error> {
+    wsx::connect_with(
+        url,
+        &http::HeaderMap::new(),
+        &client_options(config),
+        big_config(),
+    )
+    .await
+}
 /// A wsx echo server with `config`; returns its address. Each connection echoes until closed.
 async fn wsx_echo_server(config: DeflateConfig) -> std::net::SocketAddr {
     let (listener, addr) = bind().await;
@@ -232,14 +246,7 @@ async fn wsx_every_parameter_combination() {
                         ..DeflateConfig::default()
                     };
                     let addr = wsx_echo_server(server).await;
-                    let (mut ws, response) = wsx::connect_with(
-                        &url(addr),
-                        &http::HeaderMap::new(),
-                        &client_options(client),
-                        big_config(),
-                    )
-                    .await
-                    .unwrap();
+                    let (mut ws, response) = connect_deflate(&url(addr), client).await.unwrap();
                     let answer = response.headers()["sec-websocket-extensions"]
                         .to_str()
                         .unwrap();
@@ -280,14 +287,7 @@ async fn deflate_off_on_either_side_means_no_extension() {
             (DeflateConfig::default(), off),
         ] {
             let addr = wsx_echo_server(server).await;
-            let (mut ws, response) = wsx::connect_with(
-                &url(addr),
-                &http::HeaderMap::new(),
-                &client_options(client),
-                big_config(),
-            )
-            .await
-            .unwrap();
+            let (mut ws, response) = connect_deflate(&url(addr), client).await.unwrap();
             assert!(response.headers().get("sec-websocket-extensions").is_none());
             echo_all(&mut ws).await;
             ws.close(None).await.unwrap();
@@ -378,13 +378,7 @@ async fn client_refuses_responses_it_did_not_allow() {
         ];
         for (config, answer) in cases {
             let addr = server_answering(answer).await;
-            let result = wsx::connect_with(
-                &url(addr),
-                &http::HeaderMap::new(),
-                &client_options(config.clone()),
-                big_config(),
-            )
-            .await;
+            let result = connect_deflate(&url(addr), config.clone()).await;
             assert!(
                 matches!(result, Err(Error::Handshake(HandshakeError::UnofferedExtension(_)))),
                 "{answer}: {result:?}"
@@ -395,13 +389,7 @@ async fn client_refuses_responses_it_did_not_allow() {
             "permessage-deflate; server_no_context_takeover; server_max_window_bits=9; client_max_window_bits=8",
         )
         .await;
-        wsx::connect_with(
-            &url(addr),
-            &http::HeaderMap::new(),
-            &client_options(demanding),
-            big_config(),
-        )
-        .await
+        connect_deflate(&url(addr), demanding).await
         .unwrap();
     })
     .await;
@@ -768,14 +756,10 @@ fn wsx_client_against_python_websockets_server() {
         };
         let _ = std::fs::remove_file(&portfile);
         let result = runtime.block_on(within(async {
-            let (mut ws, response) = wsx::connect_with(
-                &format!("ws://127.0.0.1:{port}/"),
-                &http::HeaderMap::new(),
-                &client_options(config.clone()),
-                big_config(),
-            )
-            .await
-            .unwrap();
+            let (mut ws, response) =
+                connect_deflate(&format!("ws://127.0.0.1:{port}/"), config.clone())
+                    .await
+                    .unwrap();
             let answer = response.headers()["sec-websocket-extensions"]
                 .to_str()
                 .unwrap()
