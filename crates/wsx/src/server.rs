@@ -6,7 +6,7 @@
 use crate::accept::accept_with;
 use crate::config::Config;
 use crate::conn::run::{Running, start};
-use crate::conn::{Conn, Info, IntoPayload, MessageType, PreparedMessage};
+use crate::conn::{Conn, Info, IntoPayload, MessageType, PreparedMessage, ReaderSignal};
 use crate::error::Error;
 use crate::handshake::ServerOptions;
 use crate::proto::{CloseCode, ExtensionFactory};
@@ -214,7 +214,7 @@ impl Server {
         let deadline = tokio::time::Instant::now() + self.inner.config.close_timeout;
         if !self.wait_until_empty(deadline).await {
             for conn in self.connections() {
-                conn.shared.teardown.notify_one();
+                conn.shared.signal.raise(ReaderSignal::TEARDOWN);
             }
             self.wait_until_empty(tokio::time::Instant::now() + Duration::from_secs(1))
                 .await;

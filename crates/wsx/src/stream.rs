@@ -192,6 +192,10 @@ where
     }
 
     /// Receives the next message; `None` once the connection is closed.
+    ///
+    /// Before it waits for input, it writes out what is buffered (messages fed with
+    /// [`Self::feed`], pongs, close replies): a loop of `next` and `feed` needs no `flush`,
+    /// and replies to messages that arrived together go out in one write.
     pub async fn next(&mut self) -> Option<Result<Message, Error>> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
@@ -258,7 +262,9 @@ where
             if out.is_empty() {
                 break;
             }
-            let written = if vectored {
+            // One contiguous run goes out with a plain write (`send`): a shorter kernel path
+            // than `writev`, which copies in the iovec and goes through the VFS layer.
+            let written = if vectored && out.chunk().len() < out.len() {
                 let mut slices = [IoSlice::new(&[]); 64];
                 let count = out.io_slices(&mut slices);
                 Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..count])
@@ -273,14 +279,18 @@ where
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
             // Progress: the write timeout counts from the last byte the transport took.
-            self.write_stall = None;
+            if self.write_stall.is_some() {
+                self.write_stall = None;
+            }
             self.proto.write_buffer().advance(n);
         }
         let flushed = Pin::new(&mut self.stream).poll_flush(cx);
         if flushed.is_pending() {
             return self.poll_write_stalled(cx);
         }
-        self.write_stall = None;
+        if self.write_stall.is_some() {
+            self.write_stall = None;
+        }
         flushed
     }
 

@@ -1,7 +1,8 @@
 //! The echo loop both conformance examples use: every text and binary message goes back as it
-//! came; replies are batched (queued while more messages are already readable, flushed once).
+//! came. Replies are only fed (encoded into the write buffer): `next` writes out everything fed
+//! before it waits for more input, so replies to messages that arrived together leave together,
+//! with no explicit flush and no extra read attempt per message.
 
-use futures_util::FutureExt;
 use wsx::{Error, Message, WebSocket};
 
 /// Echoes until the connection closes. Returns how it ended.
@@ -11,14 +12,6 @@ where
 {
     while let Some(item) = ws.next().await {
         handle(ws, item?).await?;
-        // Batch: answer everything already readable before flushing.
-        while let Some(Some(item)) = ws.next().now_or_never() {
-            handle(ws, item?).await?;
-        }
-        match ws.flush().await {
-            Ok(()) | Err(Error::ConnectionClosed) => {}
-            Err(e) => return Err(e),
-        }
     }
     Ok(())
 }

@@ -16,11 +16,13 @@ use crate::error::Error;
 use crate::events::Envelope;
 use crate::proto::{CloseCode, CloseFrame, Message, OpCode, Utf8Bytes, encode_server_frame};
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::task::Waker;
 use tokio::sync::Notify;
 
 /// A command for the writer task.
@@ -146,6 +148,44 @@ pub(crate) struct Info {
     pub extension: bool,
 }
 
+/// Flags for the reader task plus its waker. Checking them costs an atomic load per turn of
+/// the read loop, and waiting one waker registration; a `Notify` would take its lock on
+/// every poll.
+#[derive(Default)]
+pub(crate) struct ReaderSignal {
+    flags: AtomicU8,
+    waker: AtomicWaker,
+}
+
+impl ReaderSignal {
+    /// Drop the connection now.
+    pub const TEARDOWN: u8 = 1;
+    /// A handler was registered.
+    pub const HANDLER_ADDED: u8 = 2;
+
+    /// Sets `flag` (it stays set until cleared) and wakes the reader.
+    pub fn raise(&self, flag: u8) {
+        self.flags.fetch_or(flag, Ordering::AcqRel);
+        self.waker.wake();
+    }
+
+    /// The flags set.
+    pub fn get(&self) -> u8 {
+        self.flags.load(Ordering::Acquire)
+    }
+
+    /// Clears `flag`.
+    pub fn clear(&self, flag: u8) {
+        self.flags.fetch_and(!flag, Ordering::AcqRel);
+    }
+
+    /// Wakes `waker` at the next [`Self::raise`]; check [`Self::get`] after registering, a
+    /// flag raised just before is not signalled again.
+    pub fn register(&self, waker: &Waker) {
+        self.waker.register(waker);
+    }
+}
+
 pub(crate) struct Shared {
     pub info: Info,
     handlers: RwLock<Handlers>,
@@ -162,11 +202,10 @@ pub(crate) struct Shared {
     /// Tasks in [`Conn::send`] waiting for room: the writer signals `room` only when there
     /// are any (a signal per written message costs a lock).
     room_waiters: AtomicUsize,
-    /// Wakes the reader: a handler was registered (it may have messages waiting for one).
-    pub handler_added: Notify,
-    /// Tells the reader to drop the connection now (dead peer, write timeout, forced
-    /// shutdown).
-    pub teardown: Notify,
+    /// Wakes the reader for what is not input: a handler was registered (it may have
+    /// messages waiting for one), or the connection must be dropped now (dead peer, write
+    /// timeout, forced shutdown).
+    pub signal: ReaderSignal,
     /// `close` was called: no more writes are accepted.
     closing: AtomicBool,
     /// The connection is over.
@@ -208,8 +247,7 @@ impl Conn {
             max_pending,
             room: Notify::new(),
             room_waiters: AtomicUsize::new(0),
-            handler_added: Notify::new(),
-            teardown: Notify::new(),
+            signal: ReaderSignal::default(),
             closing: AtomicBool::new(false),
             ended: AtomicBool::new(false),
         };
@@ -362,7 +400,7 @@ impl Conn {
     /// is registered.
     pub fn on_message(&self, f: impl Fn(&Conn, MessageType, Bytes) + Send + Sync + 'static) {
         self.handlers_mut().message = Some(Arc::new(f));
-        self.shared.handler_added.notify_one();
+        self.shared.signal.raise(ReaderSignal::HANDLER_ADDED);
     }
 
     /// Called exactly once when the connection ends, with the close code and reason: the
@@ -401,7 +439,7 @@ impl Conn {
         self.handlers_mut()
             .events
             .insert(event.to_owned(), Arc::new(f));
-        self.shared.handler_added.notify_one();
+        self.shared.signal.raise(ReaderSignal::HANDLER_ADDED);
     }
 
     // ---- writes ---------------------------------------------------------------------------

@@ -2,15 +2,19 @@
 //! and the writer (outbound queue to the socket, batched, with a write timeout).
 
 use super::handlers::MessageType;
-use super::{Conn, Outbound};
+use super::{Conn, Outbound, ReaderSignal};
 use crate::config::Config;
 use crate::error::Error;
 use crate::events::parse_event;
 use crate::proto::{CloseCode, Message};
 use crate::stream::{WebSocket, WsReader, WsWriter};
 use bytes::Bytes;
+use futures_core::Stream;
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
@@ -160,60 +164,91 @@ where
     let mut outcome: Option<(CloseCode, String)> = None;
     let sleep = tokio::time::sleep_until(timers.next_deadline().unwrap_or_else(far_future));
     tokio::pin!(sleep);
-    // Kept across turns of the loop rather than made anew in each: a fresh `Notified` per
-    // message costs a register and an unregister under the `Notify`'s lock.
-    let teardown = conn.shared.teardown.notified();
-    tokio::pin!(teardown);
-    let handler_added = conn.shared.handler_added.notified();
-    tokio::pin!(handler_added);
+    let signal = &conn.shared.signal;
     loop {
         // Hold reading while too much waits for a handler (backpressure, nothing dropped).
         let can_read = waiting_bytes <= config.max_message_size;
-        tokio::select! {
-            biased;
-            () = &mut teardown => {
+        let turn = std::future::poll_fn(|cx| {
+            if let Some(turn) = signalled(signal, !waiting.is_empty()) {
+                return Poll::Ready(turn);
+            }
+            if can_read && let Poll::Ready(item) = Pin::new(&mut reader).poll_next(cx) {
+                return Poll::Ready(Turn::Item(item));
+            }
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Turn::Timer);
+            }
+            // Waiting: a flag raised before the registration is seen by the check after it.
+            signal.register(cx.waker());
+            signalled(signal, !waiting.is_empty()).map_or(Poll::Pending, Poll::Ready)
+        })
+        .await;
+        match turn {
+            Turn::Teardown => {
                 return outcome.unwrap_or((CloseCode::ABNORMAL_CLOSURE, String::new()));
             }
-            () = &mut handler_added, if !waiting.is_empty() => {
-                handler_added.set(conn.shared.handler_added.notified());
-                deliver_waiting(conn, &mut waiting, &mut waiting_bytes);
+            Turn::HandlerAdded => deliver_waiting(conn, &mut waiting, &mut waiting_bytes),
+            Turn::Item(None) => {
+                return outcome.unwrap_or((CloseCode::ABNORMAL_CLOSURE, String::new()));
             }
-            item = reader.next(), if can_read => {
-                let Some(item) = item else {
-                    return outcome.unwrap_or((CloseCode::ABNORMAL_CLOSURE, String::new()));
-                };
+            Turn::Item(Some(Ok(message))) => {
                 timers.heard = true;
-                match item {
-                    Ok(message) => {
-                        if message.is_data() && let Some(t) = timers.idle_deadline.as_mut() {
-                            *t = Instant::now() + timers.idle_timeout;
-                        }
-                        conn.start_dispatching();
-                        if let Some(done) = dispatch(conn, message, &mut waiting, &mut waiting_bytes) {
-                            outcome = Some(done);
-                        }
-                        // What the handlers wrote goes into the write buffer now, from this task
-                        // (this also ends dispatching): in order before anything read later (a
-                        // close that fails the connection included), and without waking the
-                        // writer task.
-                        feed_from_reader(conn, &reader, write_limit);
-                    }
-                    Err(err) => {
-                        if let Error::Protocol(p) = &err {
-                            outcome = Some((p.close_code(), p.to_string()));
-                        }
-                        fire_error(conn, &err);
-                    }
+                if message.is_data()
+                    && let Some(t) = timers.idle_deadline.as_mut()
+                {
+                    *t = Instant::now() + timers.idle_timeout;
                 }
+                conn.start_dispatching();
+                if let Some(done) = dispatch(conn, message, &mut waiting, &mut waiting_bytes) {
+                    outcome = Some(done);
+                }
+                // What the handlers wrote goes into the write buffer now, from this task (this
+                // also ends dispatching): in order before anything read later (a close that
+                // fails the connection included), and without waking the writer task.
+                feed_from_reader(conn, &reader, write_limit);
             }
-            () = &mut sleep => {
+            Turn::Item(Some(Err(err))) => {
+                timers.heard = true;
+                if let Error::Protocol(p) = &err {
+                    outcome = Some((p.close_code(), p.to_string()));
+                }
+                fire_error(conn, &err);
+            }
+            Turn::Timer => {
                 if let Err(Stop::Dead) = on_timer(conn, &mut timers) {
                     return (CloseCode::ABNORMAL_CLOSURE, "no pong from peer".into());
                 }
-                sleep.as_mut().reset(timers.next_deadline().unwrap_or_else(far_future));
+                sleep
+                    .as_mut()
+                    .reset(timers.next_deadline().unwrap_or_else(far_future));
             }
         }
     }
+}
+
+/// What woke the read loop, in the order it is checked: teardown first, then handlers
+/// registered for waiting messages, then input, then the timers.
+enum Turn {
+    Teardown,
+    HandlerAdded,
+    Item(Option<Result<Message, Error>>),
+    Timer,
+}
+
+/// The turn the reader's flags call for, if any. A handler registered while no message waits
+/// needs no turn: messages that arrive later are routed to it as they come.
+fn signalled(signal: &ReaderSignal, waiting: bool) -> Option<Turn> {
+    let flags = signal.get();
+    if flags & ReaderSignal::TEARDOWN != 0 {
+        return Some(Turn::Teardown);
+    }
+    if flags & ReaderSignal::HANDLER_ADDED != 0 {
+        signal.clear(ReaderSignal::HANDLER_ADDED);
+        if waiting {
+            return Some(Turn::HandlerAdded);
+        }
+    }
+    None
 }
 
 fn far_future() -> Instant {
@@ -399,7 +434,7 @@ where
             Ok(()) | Err(Error::ConnectionClosed | Error::AlreadyClosing) => {}
             Err(err) => {
                 fire_error(&conn, &err);
-                conn.shared.teardown.notify_one();
+                conn.shared.signal.raise(ReaderSignal::TEARDOWN);
                 return;
             }
         }

@@ -26,6 +26,8 @@ pub struct WriteBuffer {
 /// A tail grown past this is let go after `SHRINK_AFTER` small drains in a row.
 const SHRINK_ABOVE: usize = 64 * 1024;
 const SHRINK_AFTER: u32 = 32;
+/// The least room made in the tail when it is full.
+const TAIL_MIN: usize = 512;
 
 impl WriteBuffer {
     /// An empty buffer.
@@ -46,8 +48,18 @@ impl WriteBuffer {
         self.len == 0
     }
 
+    /// Makes room for `n` more copied bytes (a frame's header and small payload at once).
+    /// Room is made for at least 512 bytes: a buffer sized to one small frame would need a
+    /// reserve (moving its start back) for every frame.
+    pub fn reserve(&mut self, n: usize) {
+        if self.tail.capacity() - self.tail.len() < n {
+            self.tail.reserve(n.max(TAIL_MIN));
+        }
+    }
+
     /// Appends bytes by copying them.
     pub fn put_slice(&mut self, data: &[u8]) {
+        self.reserve(data.len());
         self.tail.extend_from_slice(data);
         self.len += data.len();
         self.peak = self.peak.max(self.len);
@@ -56,6 +68,7 @@ impl WriteBuffer {
     /// Appends `data` copied and masked with `key` (client frames).
     pub fn put_masked(&mut self, data: &[u8], key: [u8; 4]) {
         let start = self.tail.len();
+        self.reserve(data.len());
         self.tail.extend_from_slice(data);
         super::mask::apply_mask(&mut self.tail[start..], key, 0);
         self.len += data.len();
