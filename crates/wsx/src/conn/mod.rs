@@ -186,19 +186,15 @@ impl ReaderSignal {
     }
 }
 
+/// Laid out by hand: what every message touches (the queue account, the reader's flags, the
+/// closed flags, then the queue and the handlers' lock) comes first, in the first two cache
+/// lines; the connection's description, read rarely, comes last.
+#[repr(C, align(64))]
 pub(crate) struct Shared {
-    pub info: Info,
-    handlers: RwLock<Handlers>,
-    /// The outbound queue. A plain locked deque rather than a channel: it owns no memory until
-    /// something is queued (a channel preallocates a block per connection), and the writer
-    /// takes everything queued at once.
-    queue: Mutex<Queue>,
-    /// Wakes the writer task: something was queued.
-    pub wake_writer: Notify,
+    /// Payload bytes in the outbound queue.
     queued: AtomicUsize,
+    /// The bound on `queued` (`Config::max_pending_bytes`).
     max_pending: usize,
-    /// Signalled when the writer drained bytes from the queue.
-    pub room: Notify,
     /// Tasks in [`Conn::send`] waiting for room: the writer signals `room` only when there
     /// are any (a signal per written message costs a lock).
     room_waiters: AtomicUsize,
@@ -210,6 +206,17 @@ pub(crate) struct Shared {
     closing: AtomicBool,
     /// The connection is over.
     pub ended: AtomicBool,
+    /// The outbound queue. A plain locked deque rather than a channel: it owns no memory until
+    /// something is queued (a channel preallocates a block per connection), and the writer
+    /// takes everything queued at once.
+    queue: Mutex<Queue>,
+    handlers: RwLock<Handlers>,
+    /// Wakes the writer task: something was queued.
+    pub wake_writer: Notify,
+    /// Signalled when the writer drained bytes from the queue.
+    pub room: Notify,
+    /// What the connection knows about itself (id, address, handshake).
+    pub info: Info,
 }
 
 /// A handle to one WebSocket connection: cheap to clone, `Send + Sync`, usable from any task
@@ -239,17 +246,17 @@ impl Eq for Conn {}
 impl Conn {
     pub(crate) fn new(info: Info, max_pending: usize) -> Self {
         let shared = Shared {
-            info,
-            handlers: RwLock::new(Handlers::default()),
-            queue: Mutex::new(Queue::default()),
-            wake_writer: Notify::new(),
             queued: AtomicUsize::new(0),
             max_pending,
-            room: Notify::new(),
             room_waiters: AtomicUsize::new(0),
             signal: ReaderSignal::default(),
             closing: AtomicBool::new(false),
             ended: AtomicBool::new(false),
+            queue: Mutex::new(Queue::default()),
+            handlers: RwLock::new(Handlers::default()),
+            wake_writer: Notify::new(),
+            room: Notify::new(),
+            info,
         };
         Self {
             shared: Arc::new(shared),

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
-use std::task::Poll;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
@@ -164,6 +164,8 @@ where
     let mut outcome: Option<(CloseCode, String)> = None;
     let sleep = tokio::time::sleep_until(timers.next_deadline().unwrap_or_else(far_future));
     tokio::pin!(sleep);
+    // The waker the timer was last polled with (`None`: poll it on the next turn).
+    let mut timer_waker: Option<Waker> = None;
     let signal = &conn.shared.signal;
     loop {
         // Hold reading while too much waits for a handler (backpressure, nothing dropped).
@@ -175,8 +177,16 @@ where
             if can_read && let Poll::Ready(item) = Pin::new(&mut reader).poll_next(cx) {
                 return Poll::Ready(Turn::Item(item));
             }
-            if sleep.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Turn::Timer);
+            // The timer holds the waker it was polled with: poll it again only when it fired
+            // or the waker changed (a poll per turn costs more than the rest of the turn).
+            let armed = timer_waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()) && !sleep.is_elapsed());
+            if !armed {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Turn::Timer);
+                }
+                timer_waker = Some(cx.waker().clone());
             }
             // Waiting: a flag raised before the registration is seen by the check after it.
             signal.register(cx.waker());
@@ -221,6 +231,7 @@ where
                 sleep
                     .as_mut()
                     .reset(timers.next_deadline().unwrap_or_else(far_future));
+                timer_waker = None;
             }
         }
     }
