@@ -106,6 +106,8 @@ pub struct WebSocket<S> {
     shut_down: bool,
     /// The stream has ended: `None` from now on.
     finished: bool,
+    /// Everything buffered was decoded: no message can come before more bytes are read.
+    decoded: bool,
 }
 
 impl<S> std::fmt::Debug for WebSocket<S> {
@@ -151,6 +153,7 @@ where
             write_stall: None,
             shut_down: false,
             finished: false,
+            decoded: false,
         }
     }
 
@@ -413,11 +416,13 @@ where
                 // Our close frame got no answer in time.
                 return this.poll_finish(cx);
             }
-            match this.proto.next_message() {
-                Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
-                Ok(None) => {}
-                // The close frame is queued; the loop flushes it and closes.
-                Err(_) => continue,
+            if !this.decoded {
+                match this.proto.next_message() {
+                    Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
+                    Ok(None) => this.decoded = true,
+                    // The close frame is queued; the loop flushes it and closes.
+                    Err(_) => continue,
+                }
             }
             // Everything buffered is decoded: before waiting for input, write out what is
             // pending (pongs, close replies, replies encoded by the event API's reader) in one
@@ -430,7 +435,7 @@ where
             }
             match ready!(this.poll_read_some(cx)) {
                 Ok(0) => this.proto.receive_eof(),
-                Ok(_) => {}
+                Ok(_) => this.decoded = false,
                 Err(e) => {
                     this.finished = true;
                     return Poll::Ready(Some(Err(Error::Io(e))));
