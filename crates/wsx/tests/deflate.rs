@@ -12,7 +12,8 @@ mod common;
 
 use bytes::Bytes;
 use common::{
-    bind, header, masked_frame, parse_frame, read_head, status, upgrade_request, url, within,
+    bind, header, masked_frame, parse_frame, raw_deflate_handshake, raw_request, read_head, status,
+    switching_protocols, url, within,
 };
 use std::io;
 use std::path::{Path, PathBuf};
@@ -315,10 +316,8 @@ async fn server_declines_malformed_offers_and_answers_the_first_valid_one() {
             ("x-other, permessage-deflate", Some("permessage-deflate")),
         ];
         for (offer, want) in cases {
-            let mut tcp = TcpStream::connect(addr).await.unwrap();
-            let request = upgrade_request(addr, &format!("Sec-WebSocket-Extensions: {offer}\r\n"));
-            tcp.write_all(request.as_bytes()).await.unwrap();
-            let head = read_head(&mut tcp).await;
+            let (mut tcp, head) =
+                raw_request(addr, &format!("Sec-WebSocket-Extensions: {offer}\r\n")).await;
             assert_eq!(status(&head), 101, "{offer}: {head}");
             assert_eq!(header(&head, "Sec-WebSocket-Extensions"), want, "{offer}");
             if want.is_none() {
@@ -340,11 +339,9 @@ async fn server_answering(extensions: &'static str) -> std::net::SocketAddr {
     tokio::spawn(async move {
         while let Ok((mut tcp, _)) = listener.accept().await {
             let head = read_head(&mut tcp).await;
-            let key = header(&head, "Sec-WebSocket-Key").unwrap();
-            let response = format!(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                 Sec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: {extensions}\r\n\r\n",
-                common::accept_value(key)
+            let response = switching_protocols(
+                &head,
+                &format!("Sec-WebSocket-Extensions: {extensions}\r\n"),
             );
             let _ = tcp.write_all(response.as_bytes()).await;
         }
@@ -417,14 +414,7 @@ async fn read_frame(tcp: &mut TcpStream) -> common::Frame {
 async fn invalid_deflate_data_closes_with_1002() {
     within(async {
         let addr = wsx_echo_server(DeflateConfig::default()).await;
-        let mut tcp = TcpStream::connect(addr).await.unwrap();
-        let request = upgrade_request(addr, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
-        tcp.write_all(request.as_bytes()).await.unwrap();
-        let head = read_head(&mut tcp).await;
-        assert_eq!(
-            header(&head, "Sec-WebSocket-Extensions"),
-            Some("permessage-deflate")
-        );
+        let mut tcp = raw_deflate_handshake(addr).await;
         // RFC 7692 §7.2.3.1's "Hello" is fine, then a block of reserved type 3 is not.
         tcp.write_all(&masked_frame(
             true,

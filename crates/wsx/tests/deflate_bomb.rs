@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{bind, header, masked_frame, parse_frame, read_head, upgrade_request, within};
+use common::{bind, masked_frame, parse_frame, raw_deflate_handshake, within};
 use flate2::{Compress, Compression, FlushCompress};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
@@ -109,15 +109,7 @@ async fn connect_to_bounded_server() -> TcpStream {
             }
         }
     });
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    let request = upgrade_request(addr, "Sec-WebSocket-Extensions: permessage-deflate\r\n");
-    tcp.write_all(request.as_bytes()).await.unwrap();
-    let head = read_head(&mut tcp).await;
-    assert_eq!(
-        header(&head, "Sec-WebSocket-Extensions"),
-        Some("permessage-deflate")
-    );
-    tcp
+    raw_deflate_handshake(addr).await
 }
 
 /// Writes `frames` while reading, until the server's close frame arrives; returns its code.

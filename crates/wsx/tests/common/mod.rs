@@ -1,9 +1,12 @@
 //! Helpers shared by the integration tests: loopback listeners, a hand-written client and
-//! server handshake, a frame builder and a frame parser that know nothing of wsx, and bounded
-//! reads.
+//! server handshake (plain and with permessage-deflate), a frame builder and a frame parser that
+//! know nothing of wsx, and bounded reads.
+//!
+//! This is the one home of the raw-peer helpers: `tests/event_support` includes this file as
+//! its own `common` submodule and re-exports what the `event_*` tests use.
 //!
 //! Every helper is bounded: reads stop at a byte cap, and tests wrap their bodies in
-//! [`within`] so nothing can hang.
+//! [`within`] (or [`within_for`]) so nothing can hang.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use base64::Engine as _;
@@ -31,7 +34,12 @@ const MAX_HEAD: usize = 64 * 1024;
 
 /// Runs a test body under [`TEST_TIMEOUT`].
 pub async fn within<F: Future>(body: F) -> F::Output {
-    tokio::time::timeout(TEST_TIMEOUT, body)
+    within_for(TEST_TIMEOUT, body).await
+}
+
+/// Runs a test body under `limit`.
+pub async fn within_for<F: Future>(limit: Duration, body: F) -> F::Output {
+    tokio::time::timeout(limit, body)
         .await
         .expect("the test did not finish within its time limit")
 }
@@ -63,13 +71,19 @@ pub fn upgrade_request(addr: SocketAddr, extra: &str) -> String {
 }
 
 /// Reads an HTTP head one byte at a time (so nothing behind it is consumed), up to the empty
-/// line. Panics on EOF or past [`MAX_HEAD`].
+/// line. Panics on EOF (showing what came so far) or past [`MAX_HEAD`].
 pub async fn read_head(stream: &mut TcpStream) -> String {
     let mut head = Vec::new();
+    let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         assert!(head.len() < MAX_HEAD, "HTTP head too long");
-        let byte = stream.read_u8().await.expect("EOF inside an HTTP head");
-        head.push(byte);
+        let n = stream.read(&mut byte).await.expect("reading an HTTP head");
+        assert!(
+            n == 1,
+            "EOF inside an HTTP head; got so far: {:?}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
     }
     String::from_utf8(head).expect("HTTP head is not UTF-8")
 }
@@ -90,6 +104,26 @@ pub fn status(head: &str) -> u16 {
     parts.next().unwrap().parse().unwrap()
 }
 
+/// Sends [`upgrade_request`] with `extra` headers on a stream connected to `addr` and reads the
+/// response head. Returns the stream (positioned after the head) and the head; checks nothing.
+pub async fn request_on(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    extra: &str,
+) -> (TcpStream, String) {
+    stream
+        .write_all(upgrade_request(addr, extra).as_bytes())
+        .await
+        .unwrap();
+    let head = read_head(&mut stream).await;
+    (stream, head)
+}
+
+/// [`request_on`] a new connection to `addr`.
+pub async fn raw_request(addr: SocketAddr, extra: &str) -> (TcpStream, String) {
+    request_on(TcpStream::connect(addr).await.unwrap(), addr, extra).await
+}
+
 /// A client that does the opening handshake by hand (checking the `101` and the accept value)
 /// and hands back the raw TCP stream.
 pub async fn raw_handshake(addr: SocketAddr) -> TcpStream {
@@ -97,14 +131,22 @@ pub async fn raw_handshake(addr: SocketAddr) -> TcpStream {
 }
 
 /// [`raw_handshake`] on a stream that is already connected to `addr`.
-pub async fn handshake_on(mut stream: TcpStream, addr: SocketAddr) -> TcpStream {
-    stream
-        .write_all(upgrade_request(addr, "").as_bytes())
-        .await
-        .unwrap();
-    let head = read_head(&mut stream).await;
+pub async fn handshake_on(stream: TcpStream, addr: SocketAddr) -> TcpStream {
+    let (stream, head) = request_on(stream, addr, "").await;
     assert_eq!(status(&head), 101, "response: {head}");
     assert_eq!(header(&head, "Sec-WebSocket-Accept"), Some(SAMPLE_ACCEPT));
+    stream
+}
+
+/// A client that offers a bare `permessage-deflate` by hand and checks that the server answered
+/// with exactly that; hands back the raw TCP stream (frames carry RSV1 when compressed).
+pub async fn raw_deflate_handshake(addr: SocketAddr) -> TcpStream {
+    let (stream, head) =
+        raw_request(addr, "Sec-WebSocket-Extensions: permessage-deflate\r\n").await;
+    assert_eq!(
+        header(&head, "Sec-WebSocket-Extensions"),
+        Some("permessage-deflate")
+    );
     stream
 }
 
@@ -116,19 +158,26 @@ pub fn accept_value(key: &str) -> String {
     STANDARD.encode(sha.finalize())
 }
 
+/// The `101` response to the upgrade request `request_head`, with the right
+/// `Sec-WebSocket-Accept` and `extra` header lines (each ending in `\r\n`).
+pub fn switching_protocols(request_head: &str, extra: &str) -> String {
+    let key = header(request_head, "Sec-WebSocket-Key").expect("request without a key");
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\n\
+         Upgrade: websocket\r\n\
+         Connection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\n\
+         {extra}\r\n",
+        accept_value(key)
+    )
+}
+
 /// A server that accepts one connection and does the opening handshake by hand, then hands back
 /// the raw TCP stream.
 pub async fn raw_accept(listener: &TcpListener) -> TcpStream {
     let (mut stream, _) = listener.accept().await.unwrap();
     let head = read_head(&mut stream).await;
-    let key = header(&head, "Sec-WebSocket-Key").expect("request without a key");
-    let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\n\
-         Upgrade: websocket\r\n\
-         Connection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\r\n",
-        accept_value(key)
-    );
+    let response = switching_protocols(&head, "");
     stream.write_all(response.as_bytes()).await.unwrap();
     stream
 }
@@ -259,6 +308,20 @@ pub async fn read_frame(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Fra
             return None;
         }
         buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Reads until EOF (or an error), at most `cap` bytes; `Ok(bytes)` on a clean EOF.
+pub async fn read_to_eof(stream: &mut TcpStream, cap: usize) -> io::Result<Vec<u8>> {
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(all);
+        }
+        all.extend_from_slice(&buf[..n]);
+        assert!(all.len() <= cap, "more than {cap} bytes before EOF");
     }
 }
 

@@ -1,10 +1,21 @@
 //! Helpers shared by the `event_*` integration tests of the event API (`Server`, `Client`,
-//! `Conn`): a server on an ephemeral loopback port, hand-written raw peers (client and server
-//! handshakes done by hand over TCP), and an event recorder fed from handlers.
+//! `Conn`): a server on an ephemeral loopback port and an event recorder fed from handlers.
+//! The hand-written raw peers (client and server handshakes done by hand over TCP) are those of
+//! `tests/common`, included below and re-exported under the names these tests use.
 //!
 //! Everything is bounded: tests wrap their bodies in [`within`], and raw reads stop at a byte
 //! cap.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+// Each test crate compiles this module on its own and uses only some of these.
+#[allow(unused_imports)]
+pub use common::{
+    raw_accept as raw_server_accept, raw_handshake as raw_client, raw_request, read_head,
+    read_to_eof, upgrade_request,
+};
 
 use bytes::Bytes;
 use std::future::Future;
@@ -12,8 +23,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use wsx::{Config, Conn, Error, MessageType, Server};
@@ -24,17 +33,9 @@ pub const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The longest wait for one expected event inside a test.
 pub const STEP: Duration = Duration::from_secs(10);
 
-/// The largest HTTP head the raw peers read.
-const MAX_HEAD: usize = 64 * 1024;
-
-/// A fixed client key for raw handshakes (RFC 6455 §1.3's sample nonce).
-pub const RAW_KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-
-/// Runs a test body under [`TEST_TIMEOUT`].
+/// Runs a test body under [`TEST_TIMEOUT`] (this suite's, longer than `common`'s).
 pub async fn within<F: Future>(body: F) -> F::Output {
-    tokio::time::timeout(TEST_TIMEOUT, body)
-        .await
-        .expect("the test did not finish within its time limit")
+    common::within_for(TEST_TIMEOUT, body).await
 }
 
 /// Waits for the next item of `rx`, failing the test with `what` after [`STEP`].
@@ -61,8 +62,7 @@ impl Running {
 
 /// Binds `127.0.0.1:0` and serves `server` on it from a spawned task.
 pub async fn serve(server: Server) -> Running {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let (listener, addr) = common::bind().await;
     let task = {
         let server = server.clone();
         tokio::spawn(async move { server.serve(listener).await })
@@ -138,99 +138,6 @@ pub fn count_closes(conn: &Conn) -> (Arc<AtomicUsize>, mpsc::UnboundedReceiver<(
         let _ = tx.send((code.into(), reason.to_owned()));
     });
     (count, rx)
-}
-
-// ---- raw peers ------------------------------------------------------------------------------
-
-/// Reads an HTTP head (through the blank line) byte by byte, so nothing after it is consumed.
-pub async fn read_head(stream: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert!(head.len() < MAX_HEAD, "HTTP head too large");
-        let n = stream.read(&mut byte).await.expect("reading an HTTP head");
-        assert!(
-            n == 1,
-            "EOF inside an HTTP head; got so far: {:?}",
-            String::from_utf8_lossy(&head)
-        );
-        head.push(byte[0]);
-    }
-    String::from_utf8(head).expect("HTTP head is not UTF-8")
-}
-
-/// A valid opening handshake request for `addr`, plus `extra` header lines (each ending in
-/// `\r\n`).
-pub fn upgrade_request(addr: SocketAddr, extra: &str) -> String {
-    format!(
-        "GET / HTTP/1.1\r\n\
-         Host: {addr}\r\n\
-         Upgrade: websocket\r\n\
-         Connection: Upgrade\r\n\
-         Sec-WebSocket-Key: {RAW_KEY}\r\n\
-         Sec-WebSocket-Version: 13\r\n\
-         {extra}\r\n"
-    )
-}
-
-/// Connects to `addr`, sends an upgrade request with `extra` headers and reads the response
-/// head. Returns the stream (positioned after the head) and the head.
-pub async fn raw_request(addr: SocketAddr, extra: &str) -> (TcpStream, String) {
-    let mut tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(upgrade_request(addr, extra).as_bytes())
-        .await
-        .unwrap();
-    let head = read_head(&mut tcp).await;
-    (tcp, head)
-}
-
-/// A raw client that completed the opening handshake with `addr` (asserting the `101`).
-pub async fn raw_client(addr: SocketAddr) -> TcpStream {
-    let (tcp, head) = raw_request(addr, "").await;
-    assert!(
-        head.starts_with("HTTP/1.1 101"),
-        "expected 101 Switching Protocols, got {head:?}"
-    );
-    tcp
-}
-
-/// Accepts one TCP connection on `listener`, reads the upgrade request and answers `101` with
-/// the right `Sec-WebSocket-Accept`: a raw server that will never read again.
-pub async fn raw_server_accept(listener: &TcpListener) -> TcpStream {
-    let (mut tcp, _) = listener.accept().await.unwrap();
-    let head = read_head(&mut tcp).await;
-    let key = head
-        .lines()
-        .find_map(|line| {
-            let (name, value) = line.split_once(':')?;
-            name.trim()
-                .eq_ignore_ascii_case("sec-websocket-key")
-                .then(|| value.trim().to_owned())
-        })
-        .expect("the request has a Sec-WebSocket-Key");
-    let accept = wsx::handshake::accept_key(key.as_bytes());
-    let response = format!(
-        "HTTP/1.1 101 Switching Protocols\r\n\
-         Upgrade: websocket\r\n\
-         Connection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {accept}\r\n\r\n"
-    );
-    tcp.write_all(response.as_bytes()).await.unwrap();
-    tcp
-}
-
-/// Reads until EOF (or an error), at most `cap` bytes; `Ok(bytes)` on a clean EOF.
-pub async fn read_to_eof(stream: &mut TcpStream, cap: usize) -> std::io::Result<Vec<u8>> {
-    let mut all = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(all);
-        }
-        all.extend_from_slice(&buf[..n]);
-        assert!(all.len() <= cap, "more than {cap} bytes before EOF");
-    }
 }
 
 /// Waits (bounded, 5 s) until `server` has no connection left. A connection leaves the
