@@ -302,3 +302,35 @@ async fn custom_event_that_arrived_before_its_handler_is_registered_reaches_it()
     })
     .await;
 }
+
+/// A message that waits for a handler is delivered when the handler is registered from
+/// another task while the connection's reader is parked (no more input coming, keep-alive 30 s
+/// away): registering must wake the reader, not leave the message until the next frame.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registering_on_message_wakes_a_parked_reader_with_a_message_waiting() {
+    within(async {
+        let server = Server::new(Config::default());
+        let (conn_tx, mut conns) = mpsc::unbounded_channel();
+        server.on_connection(move |conn: Conn| {
+            let _ = conn_tx.send(conn);
+        });
+        let running = serve(server).await;
+        let client = Client::new(Config::default())
+            .connect(&running.url(), http::HeaderMap::new())
+            .await
+            .unwrap();
+        let conn = next(&mut conns, "the server's connection").await;
+        client.write_text("waiting").unwrap();
+        // Give the message time to arrive and the reader time to park; nothing else is sent.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let (tx, mut messages) = mpsc::unbounded_channel();
+        conn.on_message(move |_, kind, data: Bytes| {
+            let _ = tx.send((kind, data));
+        });
+        let (kind, data) = next(&mut messages, "the waiting message").await;
+        assert_eq!(kind, MessageType::Text);
+        assert_eq!(data, Bytes::from_static(b"waiting"));
+        client.close(CloseCode::NORMAL_CLOSURE, "").unwrap();
+    })
+    .await;
+}
