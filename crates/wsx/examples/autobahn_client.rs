@@ -6,6 +6,8 @@
 //!
 //! permessage-deflate is offered unless `--no-deflate` is given. `--verbose` prints how each case ended (many end in a protocol error on purpose).
 
+#[path = "shared/cli.rs"]
+mod cli;
 #[path = "shared/echo.rs"]
 mod echo;
 
@@ -88,28 +90,16 @@ fn main() -> ExitCode {
             ("--url", Some(v)) => url = v,
             ("--agent", Some(v)) => agent = v,
             _ => {
-                eprintln!(
-                    "usage: autobahn_client [--url ws://HOST:PORT] [--agent NAME] [--verbose] [--no-deflate]"
+                return cli::usage_error(
+                    "usage: autobahn_client [--url ws://HOST:PORT] [--agent NAME] [--verbose] [--no-deflate]",
                 );
-                return ExitCode::from(2);
             }
         }
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match cli::runtime("autobahn_client", 1) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    match runtime.block_on(run(url.trim_end_matches('/'), &agent, verbose, deflate)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("autobahn_client: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let result = runtime.block_on(run(url.trim_end_matches('/'), &agent, verbose, deflate));
+    cli::exit_code("autobahn_client", result)
 }

@@ -9,6 +9,8 @@
 //! (as the benchmark yardstick's contestants do); the default is a multi-thread runtime with
 //! one worker per core. Limits are high enough for the Autobahn TestSuite's 16 MiB messages.
 
+#[path = "shared/cli.rs"]
+mod cli;
 #[path = "shared/echo.rs"]
 mod echo;
 
@@ -56,28 +58,11 @@ fn parse_args() -> Result<Args, String> {
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::from(2);
-        }
+        Err(msg) => return cli::usage_error(&msg),
     };
-    let runtime = if args.threads == 1 {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        if args.threads > 1 {
-            builder.worker_threads(args.threads);
-        }
-        builder.enable_all().build()
-    };
-    let runtime = match runtime {
+    let runtime = match cli::runtime("echo_server", args.threads) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = runtime.block_on(async {
         let listener = TcpListener::bind(&args.addr).await?;
@@ -88,13 +73,7 @@ fn main() -> ExitCode {
             serve_events(listener, args.deflate).await
         }
     });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("echo_server: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::exit_code("echo_server", result)
 }
 
 /// The event API: one handler echoes; the server runs the connection tasks.

@@ -30,6 +30,9 @@
 //! `broadcast` call itself, server RSS at start, with every client connected, and after the
 //! rounds, and `errors`. Loopback only; every phase has a time bound.
 
+#[path = "shared/cli.rs"]
+mod cli;
+
 use serde_json::{Value, json};
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -119,20 +122,11 @@ fn number(name: &str, value: &str) -> Result<usize, String> {
 fn main() -> ExitCode {
     let args = match parse_args() {
         Ok(args) => args,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::from(2);
-        }
+        Err(msg) => return cli::usage_error(&msg),
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match cli::runtime("fanout", 1) {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("fanout: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = match args.role {
         Role::Server => runtime.block_on(server_main(&args)),
@@ -144,13 +138,7 @@ fn main() -> ExitCode {
         }
         Role::Both => both_main(&runtime, &args),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("fanout: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::exit_code("fanout", result)
 }
 
 fn print_report(report: Value) {
