@@ -7,7 +7,7 @@ mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{accept_value, bind, header, read_head, unmasked_frame, url, within};
+use common::{bind, header, read_head, switching_protocols, unmasked_frame, url, within};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -34,16 +34,7 @@ async fn serve_raw(
 
 /// A `101` answering the request head, with `extra` header lines.
 fn switching(head: &str, extra: &str) -> Vec<u8> {
-    let key = header(head, "Sec-WebSocket-Key").expect("no key in the request");
-    format!(
-        "HTTP/1.1 101 Switching Protocols\r\n\
-         Upgrade: websocket\r\n\
-         Connection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {}\r\n\
-         {extra}\r\n",
-        accept_value(key)
-    )
-    .into_bytes()
+    switching_protocols(head, extra).into_bytes()
 }
 
 type Connected = Result<(WebSocket<TcpStream>, http::Response<()>), Error>;
