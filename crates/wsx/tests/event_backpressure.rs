@@ -9,7 +9,7 @@ use event_support::{next, raw_client, serve, within};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot};
-use wsx::{Client, CloseCode, Config, Conn, Error, MessageType, Server};
+use wsx::{CloseCode, Config, Conn, Error, MessageType, Server};
 
 const LIMIT: usize = 64 * 1024;
 const MESSAGE: usize = 64 * 1024;
@@ -226,10 +226,7 @@ async fn send_to_a_cooperating_wsx_client_delivers_everything_in_order() {
             });
         });
         let running = serve(server).await;
-        let conn = Client::new(Config::default())
-            .connect(&running.url(), http::HeaderMap::new())
-            .await
-            .unwrap();
+        let conn = running.connect().await;
         let (tx, mut rx) = mpsc::unbounded_channel();
         conn.on_message(move |_, kind, data| {
             let _ = tx.send((kind, data));

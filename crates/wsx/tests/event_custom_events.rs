@@ -9,7 +9,7 @@ use event_support::{next, raw_client, serve, within};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
-use wsx::{Client, CloseCode, Config, Conn, MessageType, Server};
+use wsx::{CloseCode, Config, Conn, MessageType, Server};
 
 #[derive(Debug, PartialEq)]
 enum Seen {
@@ -35,10 +35,7 @@ async fn events_flow_both_ways_and_other_text_goes_to_on_message() {
         });
         let running = serve(server).await;
 
-        let conn = Client::new(Config::default())
-            .connect(&running.url(), http::HeaderMap::new())
-            .await
-            .unwrap();
+        let conn = running.connect().await;
         let (client_tx, mut client_seen) = mpsc::unbounded_channel();
         let t = client_tx.clone();
         conn.on("chat", move |_, data| {
@@ -117,10 +114,7 @@ async fn an_envelope_without_any_event_handler_goes_to_on_message() {
             });
         });
         let running = serve(server).await;
-        let conn = Client::new(Config::default())
-            .connect(&running.url(), http::HeaderMap::new())
-            .await
-            .unwrap();
+        let conn = running.connect().await;
         conn.emit("chat", json!({"n": 1})).unwrap();
         let (kind, data) = next(&mut seen, "the envelope").await;
         assert_eq!(kind, MessageType::Text);

@@ -88,10 +88,7 @@ async fn client_side_passes_received_bytes_back_unchanged() {
             conn.write_binary(vec![0u8, 1, 2, 255]).unwrap();
         });
         let running = serve(server).await;
-        let conn = Client::new(Config::default())
-            .connect(&running.url(), http::HeaderMap::new())
-            .await
-            .unwrap();
+        let conn = running.connect().await;
         conn.on_message(|c, kind, data| {
             c.write_message(kind, data).unwrap();
         });
@@ -182,10 +179,7 @@ async fn messages_queued_before_close_are_sent_before_it() {
             });
         });
         let running = serve(server).await;
-        let conn = Client::new(Config::default())
-            .connect(&running.url(), http::HeaderMap::new())
-            .await
-            .unwrap();
+        let conn = running.connect().await;
         for i in 0..N {
             conn.write_text(format!("before close {i}")).unwrap();
         }

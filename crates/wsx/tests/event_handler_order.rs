@@ -10,7 +10,7 @@ use event_support::{Event, next, record, serve, within};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::mpsc;
-use wsx::{Client, CloseCode, Config, Conn, MessageType, Server};
+use wsx::{CloseCode, Config, Conn, MessageType, Server};
 
 /// Drains `rx` until it closes (every handler holding its sender was dropped, i.e. the
 /// connection's handler table is gone), bounded by `event_support::STEP`.
@@ -61,10 +61,7 @@ async fn open_messages_in_order_then_close_exactly_once_on_both_sides() {
         }
         let running = serve(server).await;
 
-        let conn = Client::new(Config::default())
-            .connect(&running.url(), http::HeaderMap::new())
-            .await
-            .unwrap();
+        let conn = running.connect().await;
         // Registered after `connect` returned: on_open still fires, once.
         let (tx, mut client_events) = mpsc::unbounded_channel();
         record(&conn, &tx);
@@ -173,10 +170,7 @@ async fn messages_sent_in_on_connection_before_on_message_is_registered_are_not_
         server.on_connection(|conn: Conn| send_early(&conn, N));
         let running = serve(server).await;
 
-        let conn = Client::new(Config::default())
-            .connect(&running.url(), http::HeaderMap::new())
-            .await
-            .unwrap();
+        let conn = running.connect().await;
         // A ping round trip first, so that the early messages have (almost surely) been read
         // before there is an on_message handler.
         let (pong_tx, mut pongs) = mpsc::unbounded_channel();
@@ -211,10 +205,7 @@ async fn messages_that_arrived_before_on_message_is_registered_are_kept_for_it()
         });
         let running = serve(server).await;
 
-        let conn = Client::new(Config::default())
-            .connect(&running.url(), http::HeaderMap::new())
-            .await
-            .unwrap();
+        let conn = running.connect().await;
         let (ready_tx, mut ready) = mpsc::unbounded_channel();
         conn.on("ready", move |_, data| {
             let _ = ready_tx.send(data);
@@ -266,10 +257,7 @@ async fn custom_event_that_arrived_before_its_handler_is_registered_reaches_it()
         });
         let running = serve(server).await;
 
-        let conn = Client::new(Config::default())
-            .connect(&running.url(), http::HeaderMap::new())
-            .await
-            .unwrap();
+        let conn = running.connect().await;
         let (sync_tx, mut sync) = mpsc::unbounded_channel();
         conn.on("sync", move |_, _| {
             let _ = sync_tx.send(());
@@ -315,10 +303,7 @@ async fn registering_on_message_wakes_a_parked_reader_with_a_message_waiting() {
             let _ = conn_tx.send(conn);
         });
         let running = serve(server).await;
-        let client = Client::new(Config::default())
-            .connect(&running.url(), http::HeaderMap::new())
-            .await
-            .unwrap();
+        let client = running.connect().await;
         let conn = next(&mut conns, "the server's connection").await;
         client.write_text("waiting").unwrap();
         // Give the message time to arrive and the reader time to park; nothing else is sent.

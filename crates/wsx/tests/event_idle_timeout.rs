@@ -7,7 +7,7 @@ mod event_support;
 use event_support::{echo_server, next, serve, within};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use wsx::{Client, CloseCode, Config};
+use wsx::{CloseCode, Config};
 
 fn idle(ms: u64) -> Config {
     Config {
@@ -20,10 +20,7 @@ fn idle(ms: u64) -> Config {
 async fn a_quiet_connection_is_closed_with_1001_after_idle_timeout() {
     within(async {
         let running = serve(echo_server(idle(300))).await;
-        let conn = Client::new(Config::default())
-            .connect(&running.url(), http::HeaderMap::new())
-            .await
-            .unwrap();
+        let conn = running.connect().await;
         let started = Instant::now();
         let (tx, mut closes) = mpsc::unbounded_channel();
         conn.on_close(move |_, code, reason| {
@@ -44,10 +41,7 @@ async fn a_quiet_connection_is_closed_with_1001_after_idle_timeout() {
 async fn data_messages_keep_a_connection_open_past_idle_timeout() {
     within(async {
         let running = serve(echo_server(idle(400))).await;
-        let conn = Client::new(Config::default())
-            .connect(&running.url(), http::HeaderMap::new())
-            .await
-            .unwrap();
+        let conn = running.connect().await;
         let (tx, mut echoes) = mpsc::unbounded_channel();
         conn.on_message(move |_, _, data| {
             let _ = tx.send(data);

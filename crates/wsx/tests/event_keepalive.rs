@@ -104,10 +104,7 @@ async fn pings_are_answered_and_the_connection_stays_open() {
 async fn application_pings_get_pongs_with_the_same_payload() {
     within(async {
         let running = serve(Server::new(Config::default())).await;
-        let conn = Client::new(Config::default())
-            .connect(&running.url(), http::HeaderMap::new())
-            .await
-            .unwrap();
+        let conn = running.connect().await;
         let (tx, mut pongs) = mpsc::unbounded_channel();
         conn.on_pong(move |_, data| {
             let _ = tx.send(data);

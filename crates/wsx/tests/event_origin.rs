@@ -92,10 +92,7 @@ async fn a_request_without_origin_is_left_to_the_check() {
     within(async {
         let (server, connections, mut conns) = guarded_server();
         let running = serve(server).await;
-        let conn = Client::new(Config::default())
-            .connect(&running.url(), http::HeaderMap::new())
-            .await
-            .unwrap();
+        let conn = running.connect().await;
         let server_conn = next(&mut conns, "the connection").await;
         assert!(server_conn.headers().get(http::header::ORIGIN).is_none());
         assert_eq!(connections.load(Ordering::SeqCst), 1);

@@ -23,10 +23,7 @@ async fn shutdown_sends_1001_to_every_client_and_returns() {
         let (tx, mut closes) = mpsc::unbounded_channel();
         let mut conns = Vec::new();
         for i in 0..CLIENTS {
-            let conn = Client::new(Config::default())
-                .connect(&running.url(), http::HeaderMap::new())
-                .await
-                .unwrap();
+            let conn = running.connect().await;
             let tx = tx.clone();
             conn.on_close(move |_, code, reason| {
                 let _ = tx.send((i, u16::from(code), reason.to_owned()));

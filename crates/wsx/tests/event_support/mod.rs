@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use wsx::{Config, Conn, Error, MessageType, Server};
+use wsx::{Client, Config, Conn, Error, MessageType, Server};
 
 /// The most any test may take.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -57,6 +57,15 @@ impl Running {
     /// The `ws://` URL of the server.
     pub fn url(&self) -> String {
         format!("ws://{}/", self.addr)
+    }
+
+    /// An event-API client with the default config, connected to the server with no extra
+    /// headers.
+    pub async fn connect(&self) -> Conn {
+        Client::new(Config::default())
+            .connect(&self.url(), http::HeaderMap::new())
+            .await
+            .unwrap()
     }
 }
 
