@@ -281,20 +281,23 @@ where
             if n == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            // Progress: the write timeout counts from the last byte the transport took.
-            if self.write_stall.is_some() {
-                self.write_stall = None;
-            }
+            self.made_progress();
             self.proto.write_buffer().advance(n);
         }
         let flushed = Pin::new(&mut self.stream).poll_flush(cx);
         if flushed.is_pending() {
             return self.poll_write_stalled(cx);
         }
+        self.made_progress();
+        flushed
+    }
+
+    /// The transport took bytes: the write timeout counts from the last byte it took. (The
+    /// stall timer is dropped only when there is one: this runs for every write.)
+    fn made_progress(&mut self) {
         if self.write_stall.is_some() {
             self.write_stall = None;
         }
-        flushed
     }
 
     /// The transport takes no bytes: with a write timeout, fail once it has taken none for that

@@ -194,13 +194,10 @@ where
         })
         .await;
         match turn {
-            Turn::Teardown => {
+            Turn::Teardown | Turn::Item(None) => {
                 return outcome.unwrap_or((CloseCode::ABNORMAL_CLOSURE, String::new()));
             }
             Turn::HandlerAdded => deliver_waiting(conn, &mut waiting, &mut waiting_bytes),
-            Turn::Item(None) => {
-                return outcome.unwrap_or((CloseCode::ABNORMAL_CLOSURE, String::new()));
-            }
             Turn::Item(Some(Ok(message))) => {
                 timers.heard = true;
                 if message.is_data()

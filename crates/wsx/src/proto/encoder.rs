@@ -7,7 +7,7 @@
 use super::extension::Extension;
 use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use super::role::Role;
-use super::write_buf::{WriteBuffer, ZERO_COPY_MIN};
+use super::write_buf::WriteBuffer;
 use crate::error::ProtocolError;
 use bytes::{Bytes, BytesMut};
 
@@ -117,7 +117,7 @@ impl Encoder {
         };
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = header.encode(&mut head);
-        let copied = if mask.is_some() || payload.len() < ZERO_COPY_MIN {
+        let copied = if mask.is_some() || WriteBuffer::copies(payload.len()) {
             payload.len()
         } else {
             0

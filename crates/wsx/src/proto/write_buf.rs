@@ -48,6 +48,13 @@ impl WriteBuffer {
         self.len == 0
     }
 
+    /// Whether [`Self::put_bytes`] copies a payload of `len` bytes into the buffer (small ones)
+    /// rather than queueing it by reference.
+    #[must_use]
+    pub fn copies(len: usize) -> bool {
+        len < ZERO_COPY_MIN
+    }
+
     /// Makes room for `n` more copied bytes (a frame's header and small payload at once).
     /// Room is made for at least 512 bytes: a buffer sized to one small frame would need a
     /// reserve (moving its start back) for every frame.
@@ -77,7 +84,7 @@ impl WriteBuffer {
 
     /// Appends shared bytes: without a copy when large, copied into the tail when small.
     pub fn put_bytes(&mut self, data: Bytes) {
-        if data.len() < ZERO_COPY_MIN {
+        if Self::copies(data.len()) {
             self.put_slice(&data);
             return;
         }
