@@ -2,22 +2,38 @@
 
 use crate::config::Config;
 use crate::conn::run::start;
-use crate::conn::{Conn, Info};
+use crate::conn::{Conn, Info, Owner};
 use crate::connect::client_handshake;
-use crate::error::{Error, HandshakeError};
+use crate::error::{Error, TlsError};
 use crate::handshake::{ClientOptions, Target};
 use crate::proto::ExtensionFactory;
 use crate::stream::WebSocket;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
-/// A WebSocket client. One client can open many connections.
+/// The connections a client (and its clones) keeps open: see [`Conn`] on who keeps a client
+/// connection open. A connection leaves when it ends.
+type Live = Mutex<HashMap<u64, Arc<Owner>>>;
+
+/// A WebSocket client. One client can open many connections; clones share them.
+///
+/// A connection it opened stays open while the client or any handle
+/// [`Client::connect`] returned is alive; once all are dropped it closes with 1000.
 #[derive(Clone)]
 pub struct Client {
     config: Arc<Config>,
     tls: Option<Arc<rustls::ClientConfig>>,
     extensions: Vec<Arc<dyn ExtensionFactory>>,
+    live: Arc<Live>,
+}
+
+impl Default for Client {
+    /// A client with [`Config::default`].
+    fn default() -> Self {
+        Self::new(Config::default())
+    }
 }
 
 impl std::fmt::Debug for Client {
@@ -37,6 +53,7 @@ impl Client {
             config: Arc::new(config),
             tls: None,
             extensions: Vec::new(),
+            live: Arc::default(),
         }
     }
 
@@ -62,14 +79,44 @@ impl Client {
         self
     }
 
+    /// Connects to `url` (`ws://` or `wss://`) with no extra headers: the shorthand of
+    /// [`Self::connect`].
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), wsx::Error> {
+    /// let conn = wsx::Client::default().connect_url("ws://127.0.0.1:8080/chat").await?;
+    /// conn.write_text("hello")?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Self::connect`].
+    pub async fn connect_url(&self, url: &str) -> Result<Conn, Error> {
+        self.connect(url, http::HeaderMap::new()).await
+    }
+
+    /// Connects with full control of the request: its URI (absolute, `ws://` or `wss://`)
+    /// and its headers (Origin, Authorization, cookies...). The handshake's own headers
+    /// (`Upgrade`, `Sec-WebSocket-*`, `Host`) are set by wsx.
+    ///
+    /// # Errors
+    /// As [`Self::connect`].
+    pub async fn connect_request(&self, request: http::Request<()>) -> Result<Conn, Error> {
+        let (parts, ()) = request.into_parts();
+        self.connect(&parts.uri.to_string(), parts.headers).await
+    }
+
     /// Connects to `url` (`ws://` or `wss://`) sending `headers` (Origin, Authorization,
     /// cookies...) with the handshake, within `handshake_timeout`. The connection runs on its
     /// own tasks; register handlers on the returned [`Conn`] (an `on_open` registered now is
     /// still called, and messages that arrive before `on_message` is registered wait for it).
     ///
     /// # Errors
-    /// [`Error::Config`], [`Error::Handshake`] (bad URL, refused handshake), [`Error::Tls`],
-    /// [`Error::Io`], [`Error::Timeout`].
+    /// [`Error::Config`]; [`Error::InvalidUrl`] before any connection is made;
+    /// [`Error::Connect`] (naming the address) when TCP fails; [`Error::Tls`] (with a
+    /// [`TlsError`] cause: [`TlsError::NotTls`] for a plain server reached with `wss://`);
+    /// [`Error::Handshake`] for a refused handshake; [`Error::Timeout`].
     pub async fn connect(&self, url: &str, headers: http::HeaderMap) -> Result<Conn, Error> {
         self.config.validate()?;
         let target = Target::parse(url)?;
@@ -85,8 +132,14 @@ impl Client {
             ..ClientOptions::default()
         };
         let ws_config = self.config.websocket_config();
+        let addr = format!("{}:{}", target.host, target.port);
         let handshake = async {
-            let tcp = TcpStream::connect((target.host.as_str(), target.port)).await?;
+            let tcp = TcpStream::connect((target.host.as_str(), target.port))
+                .await
+                .map_err(|source| Error::Connect {
+                    addr: addr.clone(),
+                    source,
+                })?;
             tcp.set_nodelay(true)?;
             let remote = tcp.peer_addr().ok();
             if !target.secure {
@@ -98,24 +151,19 @@ impl Client {
                 Some(tls) => tls.clone(),
                 None => crate::tls::default_client_config()?,
             };
-            let name =
-                rustls::pki_types::ServerName::try_from(target.host.clone()).map_err(|_| {
-                    HandshakeError::InvalidUrl(format!(
-                        "{} is not a valid TLS server name",
-                        target.host
-                    ))
-                })?;
+            let name = rustls::pki_types::ServerName::try_from(target.host.clone())
+                .map_err(|_| TlsError::InvalidServerName(target.host.clone()))?;
             let stream = tokio_rustls::TlsConnector::from(tls)
                 .connect(name, tcp)
                 .await
-                .map_err(|e| Error::Tls(e.to_string()))?;
+                .map_err(|e| TlsError::from_handshake(addr.clone(), e))?;
             let (ws, response) =
                 client_handshake(stream, &target, &headers, &options, ws_config).await?;
             Ok(self.start(ws, response, remote, &target))
         };
         tokio::time::timeout(self.config.handshake_timeout, handshake)
             .await
-            .map_err(|_| Error::Timeout("handshake"))?
+            .map_err(|_| Error::Timeout("opening handshake"))?
     }
 
     fn start<S>(
@@ -139,8 +187,21 @@ impl Client {
         let conn = Conn::new(info, self.config.max_pending_bytes);
         let config = self.config.clone();
         let running = start(&conn, ws);
-        let task_conn = conn.clone();
-        tokio::spawn(async move { running.drive(task_conn, &config, || {}).await });
-        conn
+        let (handle, owner) = conn.owned();
+        let id = conn.id();
+        crate::server::locked(&self.live).insert(id, owner);
+        let live: Weak<Live> = Arc::downgrade(&self.live);
+        tokio::spawn(async move {
+            running
+                .drive(conn, &config, move || {
+                    // Ended: the client no longer keeps it (dropped outside the lock).
+                    let owner = live
+                        .upgrade()
+                        .and_then(|l| crate::server::locked(&l).remove(&id));
+                    drop(owner);
+                })
+                .await;
+        });
+        handle
     }
 }

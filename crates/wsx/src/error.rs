@@ -5,23 +5,35 @@
 use crate::proto::CloseCode;
 use http::StatusCode;
 
-/// Everything that can go wrong in wsx.
+/// Everything that can go wrong in wsx. Its `Display` is one sentence saying what happened.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The peer broke the WebSocket protocol; the connection was failed with the close code
     /// that [`ProtocolError::close_code`] gives.
-    #[error("protocol error: {0}")]
+    #[error("the peer broke the WebSocket protocol: {0}")]
     Protocol(#[from] ProtocolError),
     /// The opening handshake failed.
-    #[error("handshake failed: {0}")]
-    Handshake(#[from] HandshakeError),
+    #[error("the opening handshake failed: {0}")]
+    Handshake(HandshakeError),
+    /// The URL is not a valid `ws://` or `wss://` URL; nothing was connected.
+    #[error("invalid WebSocket URL: {0}")]
+    InvalidUrl(String),
+    /// The TCP connection to the server could not be made.
+    #[error("could not connect to {addr}: {source}")]
+    Connect {
+        /// The address (host and port) tried.
+        addr: String,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
     /// An I/O error of the underlying transport.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
     /// The connection is closed (the close handshake finished, or the transport ended); no more
     /// messages can be sent or received.
-    #[error("connection closed")]
+    #[error("the connection is closed")]
     ConnectionClosed,
     /// A message was sent after this side had already sent a close frame.
     #[error("cannot send: a close frame was already sent")]
@@ -31,11 +43,11 @@ pub enum Error {
     #[error("invalid message to send: {0}")]
     InvalidMessage(&'static str),
     /// The operation did not complete in time.
-    #[error("timed out: {0}")]
+    #[error("timed out waiting for the {0}")]
     Timeout(&'static str),
     /// The connection's outbound queue is full (`max_pending_bytes`): the peer reads slower
     /// than the application writes. Wait for room with `Conn::send`, or drop the message.
-    #[error("outbound queue full: {queued} bytes queued, limit {limit}")]
+    #[error("the outbound queue is full: {queued} bytes queued, limit {limit}")]
     QueueFull {
         /// Payload bytes waiting in the queue.
         queued: usize,
@@ -45,12 +57,90 @@ pub enum Error {
     /// A configuration value is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// TLS failed (handshake, certificate, or configuration).
-    #[error("TLS error: {0}")]
-    Tls(String),
+    /// TLS failed (handshake, certificate, or configuration); boxed to keep `Error` small on
+    /// the message path.
+    #[error("TLS failed: {0}")]
+    Tls(Box<TlsError>),
     /// A custom event could not be encoded or decoded as JSON.
-    #[error("JSON error: {0}")]
+    #[error("a custom event is not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// An event-API handler panicked (with this message); the connection was failed with
+    /// 1011 (Internal Error).
+    #[error("a handler panicked: {0}")]
+    HandlerPanicked(String),
+}
+
+impl From<HandshakeError> for Error {
+    /// A bad URL is found before any connection is made: it is not a failed handshake.
+    fn from(err: HandshakeError) -> Self {
+        match err {
+            HandshakeError::InvalidUrl(url) => Self::InvalidUrl(url),
+            other => Self::Handshake(other),
+        }
+    }
+}
+
+impl From<TlsError> for Error {
+    fn from(err: TlsError) -> Self {
+        Self::Tls(Box::new(err))
+    }
+}
+
+/// Why TLS failed: a matchable cause that keeps its source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// The peer answered the TLS ClientHello with something that is not TLS: most often a
+    /// plain `ws://` (HTTP) server reached with `wss://`.
+    #[error("{server} did not answer with TLS (is it a plain ws:// server?)")]
+    NotTls {
+        /// The server's address.
+        server: String,
+    },
+    /// The host of a `wss://` URL is not a name TLS can verify a certificate for.
+    #[error("{0:?} is not a valid TLS server name")]
+    InvalidServerName(String),
+    /// The TLS handshake failed (certificate not trusted, no common protocol version...).
+    #[error("the TLS handshake with {peer} failed: {source}")]
+    Handshake {
+        /// The peer's address.
+        peer: String,
+        /// What rustls reported.
+        #[source]
+        source: rustls::Error,
+    },
+    /// The transport failed during the TLS handshake.
+    #[error("the connection to {peer} failed during the TLS handshake: {source}")]
+    Io {
+        /// The peer's address.
+        peer: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// rustls refused the TLS configuration.
+    #[error("the TLS configuration was refused: {0}")]
+    Config(#[source] rustls::Error),
+}
+
+impl TlsError {
+    /// Classifies an error of a TLS handshake with `peer` (tokio-rustls reports rustls'
+    /// errors inside `io::Error`).
+    pub(crate) fn from_handshake(peer: String, err: std::io::Error) -> Self {
+        let inner = err
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+            .cloned();
+        match inner {
+            // A first record whose content type is not TLS's: "HTTP/1.1 400..." starts with
+            // 'H' (0x48), which no TLS record type is (RFC 8446 §5.1).
+            Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+                Self::NotTls { server: peer }
+            }
+            Some(source) => Self::Handshake { peer, source },
+            None => Self::Io { peer, source: err },
+        }
+    }
 }
 
 /// A rule of RFC 6455 the peer broke. The connection is failed with [`Self::close_code`].

@@ -6,8 +6,11 @@
 use crate::accept::accept_with;
 use crate::config::Config;
 use crate::conn::run::{Running, start};
-use crate::conn::{Conn, Info, IntoPayload, MessageType, PreparedMessage, ReaderSignal};
-use crate::error::Error;
+use crate::conn::{
+    Conn, Info, IntoPayload, MessageType, PANIC_REASON, PreparedMessage, ReaderSignal, guarded,
+};
+use crate::error::{Error, TlsError};
+use crate::events::Envelope;
 use crate::handshake::ServerOptions;
 use crate::proto::{CloseCode, ExtensionFactory};
 use crate::stream::WebSocket;
@@ -24,7 +27,7 @@ type ConnectionHandler = Arc<dyn Fn(Conn) + Send + Sync>;
 
 /// Locks a mutex of the server's bookkeeping. Every critical section is a single insert,
 /// remove or read, so a lock poisoned by a panicking handler still holds consistent data.
-fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -195,12 +198,57 @@ impl Server {
     /// [`Error::InvalidMessage`] for a kind other than text or binary, or text that is not
     /// UTF-8.
     pub fn broadcast(&self, kind: MessageType, data: impl IntoPayload) -> Result<usize, Error> {
-        let prepared = PreparedMessage::new(kind, data)?;
-        Ok(self
-            .connections()
+        Ok(self.send_prepared(&PreparedMessage::new(kind, data)?, None))
+    }
+
+    /// As [`Self::broadcast`], to every open connection but `except` (typically the sender
+    /// of the message being relayed).
+    ///
+    /// # Errors
+    /// As [`Self::broadcast`].
+    pub fn broadcast_except(
+        &self,
+        kind: MessageType,
+        data: impl IntoPayload,
+        except: &Conn,
+    ) -> Result<usize, Error> {
+        Ok(self.send_prepared(&PreparedMessage::new(kind, data)?, Some(except)))
+    }
+
+    /// Sends the custom event `event` with `data` (see [`crate::events`]) to every open
+    /// connection, serialised and framed once. Returns how many connections it was queued
+    /// on.
+    ///
+    /// # Errors
+    /// [`Error::Json`] when `data` cannot be serialised.
+    pub fn emit(&self, event: &str, data: impl serde::Serialize) -> Result<usize, Error> {
+        Ok(self.send_prepared(&Self::prepare_event(event, data)?, None))
+    }
+
+    /// As [`Self::emit`], to every open connection but `except`.
+    ///
+    /// # Errors
+    /// As [`Self::emit`].
+    pub fn emit_except(
+        &self,
+        event: &str,
+        data: impl serde::Serialize,
+        except: &Conn,
+    ) -> Result<usize, Error> {
+        Ok(self.send_prepared(&Self::prepare_event(event, data)?, Some(except)))
+    }
+
+    fn prepare_event(event: &str, data: impl serde::Serialize) -> Result<PreparedMessage, Error> {
+        let json = serde_json::to_vec(&Envelope { event, data })?;
+        PreparedMessage::new(MessageType::Text, json)
+    }
+
+    /// Queues `prepared` on every open connection but `except`; counts where it went.
+    fn send_prepared(&self, prepared: &PreparedMessage, except: Option<&Conn>) -> usize {
+        self.connections()
             .iter()
-            .filter(|c| c.write_prepared(&prepared).is_ok())
-            .count())
+            .filter(|c| except != Some(*c) && c.write_prepared(prepared).is_ok())
+            .count()
     }
 
     /// Shuts down gracefully: stops accepting, sends every open connection a close frame with
@@ -302,7 +350,7 @@ async fn handle(
                 let stream = acceptor
                     .accept(tcp)
                     .await
-                    .map_err(|e| Error::Tls(e.to_string()))?;
+                    .map_err(|e| TlsError::from_handshake(peer.to_string(), e))?;
                 accept_with(stream, &options, ws_config).await
             }));
             let started = match handshake.await {
@@ -357,8 +405,16 @@ where
     };
     let running = start(&conn, ws);
     let handler = read(&inner.on_connection).clone();
-    if let Some(f) = handler {
-        f(conn.clone());
+    if let Some(f) = handler
+        && let Err(panicked) = guarded(|| f(conn.clone()))
+    {
+        // Costs this connection only: it is failed with 1011 like a handler panic.
+        tracing::error!(
+            conn = conn.id(),
+            "on_connection handler panicked: {}",
+            panicked.0
+        );
+        let _ = conn.close(CloseCode::INTERNAL_ERROR, PANIC_REASON);
     }
     if *inner.shutdown.borrow() {
         // Shutdown began while this handshake ran: it gets its 1001 too.

@@ -1,7 +1,7 @@
 //! TLS for `wss://` with rustls (ring provider): the default client configuration trusts the
 //! Mozilla root store from `webpki-roots`; servers bring their own `rustls::ServerConfig`.
 
-use crate::error::Error;
+use crate::error::{Error, TlsError};
 use std::sync::Arc;
 
 /// The rustls version wsx is built with, for building configurations (`RootCertStore`,
@@ -22,7 +22,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 pub fn client_config(roots: rustls::RootCertStore) -> Result<Arc<rustls::ClientConfig>, Error> {
     let mut config = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(e.to_string()))?
+        .map_err(TlsError::Config)?
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -50,10 +50,10 @@ pub fn server_config(
 ) -> Result<Arc<rustls::ServerConfig>, Error> {
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(e.to_string()))?
+        .map_err(TlsError::Config)?
         .with_no_client_auth()
         .with_single_cert(cert_chain, key)
-        .map_err(|e| Error::Tls(e.to_string()))?;
+        .map_err(TlsError::Config)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -1,5 +1,5 @@
 //! `wss://` over loopback with a self-signed certificate made by rcgen: the round trip works
-//! with the certificate trusted, and fails with `Error::Tls` under the default (webpki) roots.
+//! with the certificate trusted, and fails with a typed `Error::Tls` (an untrusted certificate) under the default (webpki) roots.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod event_support;
@@ -128,7 +128,13 @@ async fn default_webpki_roots_refuse_a_self_signed_certificate() {
             )
             .await;
         match result {
-            Err(Error::Tls(message)) => assert!(!message.is_empty()),
+            Err(Error::Tls(err)) => match *err {
+                wsx::TlsError::Handshake { source, .. } => assert!(
+                    matches!(source, wsx::tls::rustls::Error::InvalidCertificate(_)),
+                    "{source:?}"
+                ),
+                other => panic!("expected an untrusted certificate, got {other:?}"),
+            },
             other => panic!("expected Error::Tls, got {other:?}"),
         }
         assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0);

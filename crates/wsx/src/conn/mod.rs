@@ -3,18 +3,33 @@
 //! A connection runs as two tokio tasks: the reader (decodes frames, calls handlers,
 //! keep-alive and idle timers) and the writer (drains the outbound queue into the socket,
 //! coalescing everything queued into one write). Handlers run on the reader task, one at a
-//! time and in order; they should not block. Writes never block the caller: they go onto the
+//! time and in order; they should not block. An async handler's future also runs on the
+//! reader task, to completion before the next message is handed over, while the reader keeps
+//! answering pings and watching the timers. Writes never block the caller: they go onto the
 //! connection's outbound queue, bounded by `Config::max_pending_bytes` in payload bytes.
+//!
+//! A handler that panics is caught where it is called: the connection is failed with 1011
+//! (what was queued before still goes out first), `on_error` and `on_close` run, and the
+//! tasks and the socket are released. Other connections never notice.
 
+mod dispatch;
 mod handlers;
+mod payload;
+mod pull;
 pub(crate) mod run;
+mod state;
 
-use handlers::Handlers;
+pub(crate) use dispatch::PANIC_REASON;
 pub use handlers::MessageType;
+pub(crate) use handlers::guarded;
+use handlers::{HandlerFuture, Handlers, OnEvent, OnMessage};
+pub use payload::{IntoPayload, PreparedMessage};
+pub use pull::Messages;
+use state::StateMap;
 
 use crate::error::Error;
 use crate::events::Envelope;
-use crate::proto::{CloseCode, CloseFrame, Message, OpCode, Utf8Bytes, encode_server_frame};
+use crate::proto::{CloseCode, CloseFrame, Message, Utf8Bytes};
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use std::collections::VecDeque;
@@ -32,93 +47,6 @@ pub(crate) enum Outbound {
     Message(Message, usize),
     /// A frame encoded once for many connections (broadcast), with its queue account.
     Frame(Bytes, usize),
-}
-
-/// Anything that can be a binary payload: `Vec<u8>`, `&[u8]`, `Bytes`, `String`, `&str`...
-pub trait IntoPayload {
-    /// The payload as shared bytes (without a copy where the type allows).
-    fn into_payload(self) -> Bytes;
-}
-
-impl IntoPayload for Bytes {
-    fn into_payload(self) -> Bytes {
-        self
-    }
-}
-impl IntoPayload for Vec<u8> {
-    fn into_payload(self) -> Bytes {
-        Bytes::from(self)
-    }
-}
-impl IntoPayload for &[u8] {
-    fn into_payload(self) -> Bytes {
-        Bytes::copy_from_slice(self)
-    }
-}
-impl<const N: usize> IntoPayload for &[u8; N] {
-    fn into_payload(self) -> Bytes {
-        Bytes::copy_from_slice(self)
-    }
-}
-impl IntoPayload for &Vec<u8> {
-    fn into_payload(self) -> Bytes {
-        Bytes::copy_from_slice(self)
-    }
-}
-impl IntoPayload for bytes::BytesMut {
-    fn into_payload(self) -> Bytes {
-        self.freeze()
-    }
-}
-impl IntoPayload for String {
-    fn into_payload(self) -> Bytes {
-        Bytes::from(self)
-    }
-}
-impl IntoPayload for &str {
-    fn into_payload(self) -> Bytes {
-        Bytes::copy_from_slice(self.as_bytes())
-    }
-}
-impl IntoPayload for Utf8Bytes {
-    fn into_payload(self) -> Bytes {
-        self.into_bytes()
-    }
-}
-
-/// A message encoded once to be written to many connections ([`Conn::write_prepared`],
-/// [`crate::Server::broadcast`]): the frame is built once and shared by every connection's
-/// queue, not copied.
-#[derive(Debug, Clone)]
-pub struct PreparedMessage {
-    message: Message,
-    frame: Bytes,
-}
-
-impl PreparedMessage {
-    /// Prepares a text or binary message.
-    ///
-    /// # Errors
-    /// [`Error::InvalidMessage`] for a kind other than text or binary, or text that is not
-    /// UTF-8.
-    pub fn new(kind: MessageType, data: impl IntoPayload) -> Result<Self, Error> {
-        let message = match kind {
-            MessageType::Text | MessageType::Binary => Conn::message(kind, data.into_payload())?,
-            _ => {
-                return Err(Error::InvalidMessage(
-                    "only text and binary messages can be prepared",
-                ));
-            }
-        };
-        let opcode = if kind == MessageType::Text {
-            OpCode::Text
-        } else {
-            OpCode::Binary
-        };
-        let payload = message.clone().into_payload();
-        let frame = encode_server_frame(opcode, &payload);
-        Ok(Self { message, frame })
-    }
 }
 
 /// The outbound queue and who is feeding it to the socket.
@@ -217,13 +145,35 @@ pub(crate) struct Shared {
     pub room: Notify,
     /// What the connection knows about itself (id, address, handshake).
     pub info: Info,
+    /// The application's typed per-connection state ([`Conn::set_state`]); emptied when the
+    /// connection ends, after `on_close`.
+    state: Mutex<StateMap>,
 }
 
 /// A handle to one WebSocket connection: cheap to clone, `Send + Sync`, usable from any task
 /// or thread. All clones refer to the same connection.
+///
+/// **Who keeps a connection open.** A server connection lives until it closes, whatever
+/// handles exist: the server owns it (close it with [`Conn::close`], or
+/// [`crate::Server::shutdown`]). A client connection lives while its [`crate::Client`] or any
+/// handle returned by [`crate::Client::connect`] (or cloned from one, or a [`Messages`]
+/// stream) is alive; when all of them are dropped it closes with 1000. The handle a handler
+/// is given (`&Conn`) and clones of it do not keep a client connection open.
 #[derive(Clone)]
 pub struct Conn {
     pub(crate) shared: Arc<Shared>,
+    /// Set on the handles an application owns on a client connection; the last one dropped
+    /// closes it. Never read: held for its `Drop`.
+    _owner: Option<Arc<Owner>>,
+}
+
+/// Closes a client connection (1000) when the last handle that owns it is dropped.
+pub(crate) struct Owner(Conn);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        let _ = self.0.close(CloseCode::NORMAL_CLOSURE, "");
+    }
 }
 
 impl std::fmt::Debug for Conn {
@@ -257,10 +207,26 @@ impl Conn {
             wake_writer: Notify::new(),
             room: Notify::new(),
             info,
+            state: Mutex::new(StateMap::default()),
         };
         Self {
             shared: Arc::new(shared),
+            _owner: None,
         }
+    }
+
+    /// A handle that owns the connection, and the owner token it shares with its clones
+    /// (client connections: see [`Conn`]).
+    pub(crate) fn owned(&self) -> (Self, Arc<Owner>) {
+        let owner = Arc::new(Owner(Self {
+            shared: self.shared.clone(),
+            _owner: None,
+        }));
+        let handle = Self {
+            shared: self.shared.clone(),
+            _owner: Some(owner.clone()),
+        };
+        (handle, owner)
     }
 
     fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
@@ -405,9 +371,64 @@ impl Conn {
     /// handler for them was registered are kept (up to `max_message_size` bytes of them; past
     /// that the connection stops reading until a handler comes) and delivered to it when it
     /// is registered.
+    ///
+    /// Handlers run on the connection's reader task, one at a time: keep them short and never
+    /// block in them (use [`Self::on_message_async`] for work that awaits). Registering it
+    /// replaces an earlier `on_message`, `on_message_async` or [`Self::messages`].
     pub fn on_message(&self, f: impl Fn(&Conn, MessageType, Bytes) + Send + Sync + 'static) {
-        self.handlers_mut().message = Some(Arc::new(f));
+        self.set_message_handler(OnMessage::Sync(Arc::new(f)));
+    }
+
+    /// An async `on_message`: for every text and binary message, `f` is called and its future
+    /// runs to completion before the next message is handed over, so messages are handled
+    /// one at a time in arrival order, as with `on_message`. Meanwhile the connection keeps
+    /// answering pings and watching its timers, and other connections are not held up;
+    /// messages arriving meanwhile wait (up to `max_message_size` bytes of them, then reading
+    /// pauses: backpressure, nothing dropped).
+    ///
+    /// Use it when handling a message awaits (a database, another service, [`Self::send`]);
+    /// use `on_message` for work that is quick and synchronous (it costs no allocation).
+    /// Registering it replaces an earlier `on_message`, `on_message_async` or
+    /// [`Self::messages`].
+    pub fn on_message_async<F, Fut>(&self, f: F)
+    where
+        F: Fn(Conn, MessageType, Bytes) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.set_message_handler(OnMessage::Async(Arc::new(move |conn, kind, data| {
+            Box::pin(f(conn, kind, data)) as HandlerFuture
+        })));
+    }
+
+    fn set_message_handler(&self, handler: OnMessage) {
+        let mut h = self.handlers_mut();
+        if h.closed.is_some() {
+            // Over: nobody would call it, and it may hold this connection.
+            return;
+        }
+        h.message = Some(handler);
+        drop(h);
         self.shared.signal.raise(ReaderSignal::HANDLER_ADDED);
+    }
+
+    /// Waits until the connection has ended and returns how: the close code and reason that
+    /// `on_close` gets (it has run by the time this returns).
+    pub async fn closed(&self) -> (CloseCode, String) {
+        loop {
+            // `room` is signalled once more after `on_close` ran.
+            let ended = self.shared.room.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            {
+                let h = self.handlers();
+                if h.finished
+                    && let Some(outcome) = h.closed.clone()
+                {
+                    return outcome;
+                }
+            }
+            ended.await;
+        }
     }
 
     /// Called exactly once when the connection ends, with the close code and reason: the
@@ -427,25 +448,56 @@ impl Conn {
     /// Called when something goes wrong on the connection (a protocol violation by the peer,
     /// an I/O error, a write timeout); `on_close` follows.
     pub fn on_error(&self, f: impl Fn(&Conn, &Error) + Send + Sync + 'static) {
-        self.handlers_mut().error = Some(Arc::new(f));
+        let mut h = self.handlers_mut();
+        if h.closed.is_none() {
+            h.error = Some(Arc::new(f));
+        }
     }
 
     /// Called for every ping from the peer (it has already been answered with a pong).
     pub fn on_ping(&self, f: impl Fn(&Conn, Bytes) + Send + Sync + 'static) {
-        self.handlers_mut().ping = Some(Arc::new(f));
+        let mut h = self.handlers_mut();
+        if h.closed.is_none() {
+            h.ping = Some(Arc::new(f));
+        }
     }
 
     /// Called for every pong from the peer.
     pub fn on_pong(&self, f: impl Fn(&Conn, Bytes) + Send + Sync + 'static) {
-        self.handlers_mut().pong = Some(Arc::new(f));
+        let mut h = self.handlers_mut();
+        if h.closed.is_none() {
+            h.pong = Some(Arc::new(f));
+        }
     }
 
     /// Handles the custom event `event`: a text message `{"event": event, "data": VALUE}` calls
     /// `f` with `VALUE` instead of going to `on_message`. See [`crate::events`].
     pub fn on(&self, event: &str, f: impl Fn(&Conn, serde_json::Value) + Send + Sync + 'static) {
-        self.handlers_mut()
-            .events
-            .insert(event.to_owned(), Arc::new(f));
+        self.set_event_handler(event, OnEvent::Sync(Arc::new(f)));
+    }
+
+    /// An async [`Self::on`]: the future runs to completion before the connection's next
+    /// message is handled (see [`Self::on_message_async`]).
+    pub fn on_async<F, Fut>(&self, event: &str, f: F)
+    where
+        F: Fn(Conn, serde_json::Value) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.set_event_handler(
+            event,
+            OnEvent::Async(Arc::new(move |conn, value| {
+                Box::pin(f(conn, value)) as HandlerFuture
+            })),
+        );
+    }
+
+    fn set_event_handler(&self, event: &str, handler: OnEvent) {
+        let mut h = self.handlers_mut();
+        if h.closed.is_some() {
+            return;
+        }
+        h.events.insert(event.to_owned(), handler);
+        drop(h);
         self.shared.signal.raise(ReaderSignal::HANDLER_ADDED);
     }
 
@@ -545,7 +597,7 @@ impl Conn {
         self.enqueue(Message::Text(Utf8Bytes::from_validated(Bytes::from(json))))
     }
 
-    fn message(kind: MessageType, data: Bytes) -> Result<Message, Error> {
+    pub(crate) fn message(kind: MessageType, data: Bytes) -> Result<Message, Error> {
         Ok(match kind {
             MessageType::Text => Message::Text(
                 Utf8Bytes::try_from_bytes(data)

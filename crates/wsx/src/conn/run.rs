@@ -1,11 +1,11 @@
 //! The two tasks behind a [`Conn`]: the reader (frames in, handlers, keep-alive, idle timer)
 //! and the writer (outbound queue to the socket, batched, with a write timeout).
 
-use super::handlers::MessageType;
+use super::dispatch::{Dispatch, PANIC_REASON, fire_error};
+use super::handlers::{Panicked, guarded};
 use super::{Conn, Outbound, ReaderSignal};
 use crate::config::Config;
 use crate::error::Error;
-use crate::events::parse_event;
 use crate::proto::{CloseCode, Message};
 use crate::stream::{WebSocket, WsReader, WsWriter};
 use bytes::Bytes;
@@ -47,27 +47,42 @@ where
 {
     /// Runs the connection to its end on the current task: fires `on_open`, reads and
     /// dispatches, then fires `on_close` exactly once, after `on_end` (the server's
-    /// bookkeeping).
+    /// bookkeeping). A handler's panic is caught and fails the connection (1011); every path
+    /// ends here, with both tasks and the socket released.
     pub(crate) async fn drive(self, conn: Conn, config: &Config, on_end: impl FnOnce()) {
-        fire_open(&conn);
-        let (code, reason) = read_loop(&conn, self.reader, config).await;
+        let mut dispatch = Dispatch::default();
+        if let Err(panicked) = fire_open(&conn) {
+            dispatch.fail(&conn, panicked);
+        }
+        let end = read_loop(&conn, self.reader, config, &mut dispatch).await;
         conn.shared.ended.store(true, Ordering::Release);
         self.writer_task.abort();
         // Wake anyone waiting for room: the connection is gone.
         conn.shared.room.notify_waiters();
         on_end();
-        fire_close(&conn, code, &reason);
+        if end.drain {
+            dispatch.drain(&conn, config.close_timeout).await;
+        }
+        fire_close(&conn, end.code, &end.reason);
+        // Handlers often hold their own `Conn`: drop them (and the state) so nothing keeps the
+        // connection's memory alive, then tell `closed()` waiters.
+        let handlers = conn.handlers_mut().take_all();
+        drop(handlers);
+        conn.clear_state();
+        conn.shared.room.notify_waiters();
     }
 }
 
-fn fire_open(conn: &Conn) {
+/// A guarded call of `on_open`.
+fn fire_open(conn: &Conn) -> Result<(), Panicked> {
     let handler = {
         let mut h = conn.handlers_mut();
         h.opened = true;
         h.open.take()
     };
-    if let Some(f) = handler {
-        f(conn);
+    match handler {
+        Some(f) => guarded(|| f(conn)),
+        None => Ok(()),
     }
 }
 
@@ -80,15 +95,10 @@ fn fire_close(conn: &Conn, code: CloseCode, reason: &str) {
         h.closed = Some((code, reason.to_owned()));
         h.close.take()
     };
-    if let Some(f) = handler {
-        f(conn, code, reason);
-    }
-}
-
-fn fire_error(conn: &Conn, err: &Error) {
-    let handler = conn.handlers().error.clone();
-    if let Some(f) = handler {
-        f(conn, err);
+    if let Some(f) = handler
+        && let Err(p) = guarded(|| f(conn, code, reason))
+    {
+        tracing::error!(conn = conn.id(), "on_close handler panicked: {}", p.0);
     }
 }
 
@@ -152,16 +162,29 @@ enum Stop {
     Dead,
 }
 
-async fn read_loop<S>(conn: &Conn, mut reader: WsReader<S>, config: &Config) -> (CloseCode, String)
+/// How the read loop ended.
+struct End {
+    code: CloseCode,
+    reason: String,
+    /// It ended normally: what was received before should still reach its handlers.
+    drain: bool,
+}
+
+async fn read_loop<S>(
+    conn: &Conn,
+    mut reader: WsReader<S>,
+    config: &Config,
+    dispatch: &mut Dispatch,
+) -> End
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut timers = Timers::new(config);
     let write_limit = config.write_buffer_size;
-    // Messages that arrived before an `on_message` handler existed.
-    let mut waiting: VecDeque<(MessageType, Bytes)> = VecDeque::new();
-    let mut waiting_bytes = 0usize;
     let mut outcome: Option<(CloseCode, String)> = None;
+    if dispatch.failed {
+        outcome = Some((CloseCode::INTERNAL_ERROR, PANIC_REASON.into()));
+    }
     let sleep = tokio::time::sleep_until(timers.next_deadline().unwrap_or_else(far_future));
     tokio::pin!(sleep);
     // The waker the timer was last polled with (`None`: poll it on the next turn).
@@ -169,10 +192,15 @@ where
     let signal = &conn.shared.signal;
     loop {
         // Hold reading while too much waits for a handler (backpressure, nothing dropped).
-        let can_read = waiting_bytes <= config.max_message_size;
+        let can_read = dispatch.waiting_bytes <= config.max_message_size;
         let turn = std::future::poll_fn(|cx| {
-            if let Some(turn) = signalled(signal, !waiting.is_empty()) {
+            if let Some(turn) = signalled(signal, dispatch.has_waiting()) {
                 return Poll::Ready(turn);
+            }
+            if dispatch.is_running()
+                && let Poll::Ready(result) = dispatch.poll_running(cx)
+            {
+                return Poll::Ready(Turn::HandlerDone(result));
             }
             if can_read && let Poll::Ready(item) = Pin::new(&mut reader).poll_next(cx) {
                 return Poll::Ready(Turn::Item(item));
@@ -190,14 +218,39 @@ where
             }
             // Waiting: a flag raised before the registration is seen by the check after it.
             signal.register(cx.waker());
-            signalled(signal, !waiting.is_empty()).map_or(Poll::Pending, Poll::Ready)
+            signalled(signal, dispatch.has_waiting()).map_or(Poll::Pending, Poll::Ready)
         })
         .await;
         match turn {
-            Turn::Teardown | Turn::Item(None) => {
-                return outcome.unwrap_or((CloseCode::ABNORMAL_CLOSURE, String::new()));
+            Turn::Teardown => {
+                let (code, reason) =
+                    outcome.unwrap_or((CloseCode::ABNORMAL_CLOSURE, String::new()));
+                return End {
+                    code,
+                    reason,
+                    drain: false,
+                };
             }
-            Turn::HandlerAdded => deliver_waiting(conn, &mut waiting, &mut waiting_bytes),
+            Turn::Item(None) => {
+                let (code, reason) =
+                    outcome.unwrap_or((CloseCode::ABNORMAL_CLOSURE, String::new()));
+                return End {
+                    code,
+                    reason,
+                    drain: !dispatch.failed,
+                };
+            }
+            Turn::HandlerAdded | Turn::HandlerDone(Ok(())) => {
+                conn.start_dispatching();
+                if let Err(panicked) = dispatch.deliver_waiting(conn) {
+                    dispatch.fail(conn, panicked);
+                }
+                feed_from_reader(conn, &reader, write_limit);
+            }
+            Turn::HandlerDone(Err(panicked)) => {
+                dispatch.fail(conn, panicked);
+                outcome = Some((CloseCode::INTERNAL_ERROR, PANIC_REASON.into()));
+            }
             Turn::Item(Some(Ok(message))) => {
                 timers.heard = true;
                 if message.is_data()
@@ -206,8 +259,14 @@ where
                     *t = Instant::now() + timers.idle_timeout;
                 }
                 conn.start_dispatching();
-                if let Some(done) = dispatch(conn, message, &mut waiting, &mut waiting_bytes) {
+                let failed_before = dispatch.failed;
+                if let Some(done) = dispatch.dispatch(conn, message)
+                    && !dispatch.failed
+                {
                     outcome = Some(done);
+                }
+                if dispatch.failed && !failed_before {
+                    outcome = Some((CloseCode::INTERNAL_ERROR, PANIC_REASON.into()));
                 }
                 // What the handlers wrote goes into the write buffer now, from this task (this
                 // also ends dispatching): in order before anything read later (a close that
@@ -216,14 +275,20 @@ where
             }
             Turn::Item(Some(Err(err))) => {
                 timers.heard = true;
-                if let Error::Protocol(p) = &err {
+                if let Error::Protocol(p) = &err
+                    && !dispatch.failed
+                {
                     outcome = Some((p.close_code(), p.to_string()));
                 }
                 fire_error(conn, &err);
             }
             Turn::Timer => {
                 if let Err(Stop::Dead) = on_timer(conn, &mut timers) {
-                    return (CloseCode::ABNORMAL_CLOSURE, "no pong from peer".into());
+                    return End {
+                        code: CloseCode::ABNORMAL_CLOSURE,
+                        reason: "no pong from peer".into(),
+                        drain: !dispatch.failed,
+                    };
                 }
                 sleep
                     .as_mut()
@@ -235,10 +300,12 @@ where
 }
 
 /// What woke the read loop, in the order it is checked: teardown first, then handlers
-/// registered for waiting messages, then input, then the timers.
+/// registered for waiting messages, then a finished async handler, then input, then the
+/// timers.
 enum Turn {
     Teardown,
     HandlerAdded,
+    HandlerDone(Result<(), Panicked>),
     Item(Option<Result<Message, Error>>),
     Timer,
 }
@@ -295,113 +362,6 @@ fn on_timer(conn: &Conn, timers: &mut Timers) -> Result<(), Stop> {
     Ok(())
 }
 
-/// Hands one incoming message to its handler. Returns the outcome when it is a close.
-fn dispatch(
-    conn: &Conn,
-    message: Message,
-    waiting: &mut VecDeque<(MessageType, Bytes)>,
-    waiting_bytes: &mut usize,
-) -> Option<(CloseCode, String)> {
-    match message {
-        Message::Text(text) => deliver(
-            conn,
-            MessageType::Text,
-            text.into_bytes(),
-            waiting,
-            waiting_bytes,
-        ),
-        Message::Binary(data) => deliver(conn, MessageType::Binary, data, waiting, waiting_bytes),
-        Message::Ping(data) => {
-            let handler = conn.handlers().ping.clone();
-            if let Some(f) = handler {
-                f(conn, data);
-            }
-        }
-        Message::Pong(data) => {
-            let handler = conn.handlers().pong.clone();
-            if let Some(f) = handler {
-                f(conn, data);
-            }
-        }
-        Message::Close(frame) => {
-            return Some(match frame {
-                Some(f) => (f.code, f.reason),
-                None => (CloseCode::NO_STATUS_RECEIVED, String::new()),
-            });
-        }
-    }
-    None
-}
-
-/// Where a data message goes: its custom event's handler, or `on_message`.
-enum Route {
-    Event(super::handlers::EventHandler, serde_json::Value),
-    Message(super::handlers::MessageHandler),
-}
-
-fn route(conn: &Conn, kind: MessageType, data: &Bytes) -> Option<Route> {
-    let handlers = conn.handlers();
-    if kind == MessageType::Text && !handlers.events.is_empty() {
-        // Text messages are valid UTF-8 (the core checked them).
-        if let Ok(text) = std::str::from_utf8(data)
-            && let Some((name, value)) = parse_event(text)
-            && let Some(f) = handlers.events.get(&name)
-        {
-            return Some(Route::Event(f.clone(), value));
-        }
-    }
-    handlers.message.clone().map(Route::Message)
-}
-
-/// Delivers a message to its handler at once; a message with no handler yet waits (in arrival
-/// order with the others waiting) without holding back messages that have one.
-fn deliver(
-    conn: &Conn,
-    kind: MessageType,
-    data: Bytes,
-    waiting: &mut VecDeque<(MessageType, Bytes)>,
-    waiting_bytes: &mut usize,
-) {
-    // A handler may have been registered (from another thread) since these began waiting:
-    // they go first, so a new message never overtakes an older one bound for the same handler.
-    if !waiting.is_empty() {
-        deliver_waiting(conn, waiting, waiting_bytes);
-    }
-    match route(conn, kind, &data) {
-        Some(Route::Event(f, value)) => f(conn, value),
-        Some(Route::Message(f)) => f(conn, kind, data),
-        None => {
-            *waiting_bytes += data.len();
-            waiting.push_back((kind, data));
-        }
-    }
-}
-
-/// A handler was registered: delivers, in arrival order, the waiting messages that now have
-/// one (a custom event that arrived before `on(name)` reaches that handler); the others keep
-/// waiting. Once `on_message` exists nothing waits any more.
-fn deliver_waiting(
-    conn: &Conn,
-    waiting: &mut VecDeque<(MessageType, Bytes)>,
-    waiting_bytes: &mut usize,
-) {
-    for _ in 0..waiting.len() {
-        let Some((kind, data)) = waiting.pop_front() else {
-            return;
-        };
-        match route(conn, kind, &data) {
-            Some(target) => {
-                *waiting_bytes -= data.len();
-                match target {
-                    Route::Event(f, value) => f(conn, value),
-                    Route::Message(f) => f(conn, kind, data),
-                }
-            }
-            None => waiting.push_back((kind, data)),
-        }
-    }
-}
-
 /// Drains the outbound queue into the socket: everything queued is taken at once, encoded into
 /// the write buffer and flushed with as few (vectored) writes as the socket allows. The socket
 /// layer fails a write when the peer takes no byte for `write_timeout`; that tears the
@@ -446,60 +406,5 @@ where
                 return;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::conn::Info;
-    use std::sync::{Arc, Mutex};
-
-    fn conn() -> Conn {
-        let info = Info {
-            id: 0,
-            remote_addr: None,
-            subprotocol: None,
-            headers: http::HeaderMap::new(),
-            uri: http::Uri::default(),
-            extension: false,
-        };
-        Conn::new(info, 1024)
-    }
-
-    #[test]
-    fn a_new_message_does_not_overtake_those_waiting_for_a_handler_registered_meanwhile() {
-        let conn = conn();
-        let mut waiting = VecDeque::new();
-        let mut waiting_bytes = 0;
-        // Two messages arrive before any handler exists: they wait.
-        for text in ["a", "b"] {
-            deliver(
-                &conn,
-                MessageType::Text,
-                Bytes::from(text),
-                &mut waiting,
-                &mut waiting_bytes,
-            );
-        }
-        assert_eq!(waiting.len(), 2);
-        // The handler is registered (on another thread, before the reader drained them)...
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let record = seen.clone();
-        conn.on_message(move |_, _, data| record.lock().unwrap().push(data));
-        // ...and the next message is dispatched first: it must still come after them.
-        deliver(
-            &conn,
-            MessageType::Text,
-            Bytes::from("c"),
-            &mut waiting,
-            &mut waiting_bytes,
-        );
-        assert_eq!(
-            *seen.lock().unwrap(),
-            vec![Bytes::from("a"), Bytes::from("b"), Bytes::from("c")]
-        );
-        assert!(waiting.is_empty());
-        assert_eq!(waiting_bytes, 0);
     }
 }
