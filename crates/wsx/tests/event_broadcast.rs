@@ -109,3 +109,54 @@ async fn a_prepared_message_written_to_every_connection_reaches_every_client() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emit_reaches_everyone_and_the_except_variants_skip_the_sender() {
+    within(async {
+        let (running, conns, mut rx) = fifty_clients().await;
+        let queued = running
+            .server
+            .emit("news", serde_json::json!({"n": 1}))
+            .unwrap();
+        assert_eq!(queued, CLIENTS);
+        expect_everyone_gets(
+            &mut rx,
+            MessageType::Text,
+            br#"{"event":"news","data":{"n":1}}"#,
+        )
+        .await;
+
+        // The server side of client 0's connection is the sender to skip.
+        let sender = running.server.connections().into_iter().next().unwrap();
+        let queued = running
+            .server
+            .broadcast_except(MessageType::Text, "relayed", &sender)
+            .unwrap();
+        assert_eq!(queued, CLIENTS - 1);
+        let queued = running.server.emit_except("chat", "hi", &sender).unwrap();
+        assert_eq!(queued, CLIENTS - 1);
+        let mut relayed = HashMap::new();
+        for _ in 0..2 * (CLIENTS - 1) {
+            let (i, kind, data) = next(&mut rx, "an except message").await;
+            assert_eq!(kind, MessageType::Text);
+            relayed.entry(i).or_insert_with(Vec::new).push(data);
+        }
+        assert_eq!(relayed.len(), CLIENTS - 1, "everyone but the sender");
+        for got in relayed.values() {
+            assert_eq!(
+                got,
+                &vec![
+                    Bytes::from("relayed"),
+                    Bytes::from(r#"{"event":"chat","data":"hi"}"#)
+                ]
+            );
+        }
+        // ...and the sender got nothing.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(rx.try_recv().is_err());
+        for conn in conns {
+            conn.close(CloseCode::NORMAL_CLOSURE, "").unwrap();
+        }
+    })
+    .await;
+}

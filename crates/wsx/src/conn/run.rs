@@ -275,9 +275,12 @@ where
             }
             Turn::Item(Some(Err(err))) => {
                 timers.heard = true;
-                if let Error::Protocol(p) = &err
-                    && !dispatch.failed
-                {
+                // Once a handler's panic failed the connection, what follows (the peer gone
+                // before answering the close, say) is its consequence: reported once.
+                if dispatch.failed {
+                    continue;
+                }
+                if let Error::Protocol(p) = &err {
                     outcome = Some((p.close_code(), p.to_string()));
                 }
                 fire_error(conn, &err);

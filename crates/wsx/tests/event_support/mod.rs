@@ -13,8 +13,8 @@ mod common;
 // Each test crate compiles this module on its own and uses only some of these.
 #[allow(unused_imports)]
 pub use common::{
-    raw_accept as raw_server_accept, raw_handshake as raw_client, raw_request, read_head,
-    read_to_eof, upgrade_request,
+    Frame, close_payload, masked_frame, raw_accept as raw_server_accept,
+    raw_handshake as raw_client, raw_request, read_frame, read_head, read_to_eof, upgrade_request,
 };
 
 use bytes::Bytes;
