@@ -1,13 +1,72 @@
-//! wsx: a WebSocket library written from RFC 6455.
+//! wsx: a WebSocket library written from RFC 6455, from raw frames up to an event API.
 //!
-//! Layers, bottom up (arrows point down only):
+//! Add `wsx` and `tokio` (features `rt-multi-thread`, `macros`) to `Cargo.toml`; `wsx`
+//! re-exports the [`http`] crate its handshake types come from.
+//!
+//! # The event API: [`Server`], [`Client`], [`Conn`], [`Config`]
+//!
+//! A chat server: every message goes to everyone else, under the nickname the connection set
+//! with `/nick` (kept on the connection itself, see [`Conn::set_state`]).
+//!
+//! ```no_run
+//! use wsx::{Config, Conn, MessageType, Server};
+//!
+//! #[derive(Clone)]
+//! struct Nick(String);
+//!
+//! # async fn run() -> Result<(), wsx::Error> {
+//! let server = Server::new(Config::default());
+//! let hub = server.clone();
+//! server.on_connection(move |conn: Conn| {
+//!     let hub = hub.clone();
+//!     conn.on_message(move |c: &Conn, kind, data| {
+//!         let text = String::from_utf8_lossy(&data);
+//!         if let Some(nick) = text.strip_prefix("/nick ") {
+//!             c.set_state(Nick(nick.to_owned()));
+//!         } else if kind == MessageType::Text {
+//!             let from = c.state::<Nick>().map_or("anon".to_owned(), |n| n.0);
+//!             let _ = hub.broadcast_except(MessageType::Text, format!("{from}: {text}"), c);
+//!         }
+//!     });
+//!     conn.on_close(|c, code, reason| println!("{} left: {code} {reason}", c.id()));
+//! });
+//! server.listen("127.0.0.1:8080").await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! And a client that prefers a loop to callbacks ([`Conn::messages`]):
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), wsx::Error> {
+//! let conn = wsx::Client::default().connect_url("ws://127.0.0.1:8080/").await?;
+//! let mut messages = conn.messages();
+//! conn.write_text("/nick ana")?;
+//! conn.write_text("hello")?;
+//! while let Some((_kind, data)) = messages.recv().await {
+//!     println!("{}", String::from_utf8_lossy(&data));
+//! }
+//! let (code, reason) = conn.closed().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Handlers run on the connection's reader task, in arrival order; [`Conn::on_message_async`]
+//! takes an async closure for work that awaits, still one message at a time. A handler that
+//! panics fails its connection with 1011 and nothing else. Writes never block: they go onto a
+//! bounded outbound queue ([`Config::max_pending_bytes`]).
+//!
+//! # The layers below
+//!
+//! Bottom up (arrows point down only):
 //! - [`proto`]: the sans-I/O protocol core — frames, masking, UTF-8, close handshake, limits,
-//!   the extension hook. No sockets, no clock.
+//!   the extension hook and permessage-deflate. No sockets, no clock.
 //! - [`handshake`]: the opening handshakes, sans-I/O.
 //! - [`WebSocket`]: the async driver over any tokio `AsyncRead + AsyncWrite`, with [`accept`]
 //!   and [`connect`] to get one.
+//! - The event API above: [`Server`], [`Client`], [`Conn`], [`Config`], custom [`events`].
 //!
-//! # Example: an echo server and a client
+//! ## Example: the driver alone, an echo server and a client
 //!
 //! ```no_run
 //! use wsx::{Message, accept, connect};
