@@ -272,6 +272,9 @@ pub enum HandshakeError {
     /// The transport ended before the handshake finished.
     #[error("connection closed during the handshake")]
     UnexpectedEof,
+    /// An HTTP/2 extended CONNECT (RFC 8441) whose `:protocol` is absent or not `websocket`.
+    #[error("extended CONNECT for protocol {0:?}, not \"websocket\"")]
+    NotWebSocketProtocol(Option<String>),
 }
 
 impl HandshakeError {

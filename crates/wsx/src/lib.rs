@@ -110,6 +110,8 @@ pub mod proto;
 mod server;
 mod stream;
 pub mod tls;
+#[cfg(feature = "hyper")]
+pub mod upgrade;
 
 pub use accept::{accept, accept_with};
 pub use client::Client;

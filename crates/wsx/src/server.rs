@@ -337,7 +337,7 @@ async fn handle(
                 accept_with(tcp, &options, ws_config),
             ));
             let started = match handshake.await {
-                Ok(Ok((ws, request))) => Some(start_conn(&inner, ws, request, peer)),
+                Ok(Ok((ws, request))) => Some(start_conn(&inner, ws, request, Some(peer))),
                 Ok(Err(e)) => log_refused(peer, &e),
                 Err(_) => log_timed_out(peer),
             };
@@ -354,7 +354,7 @@ async fn handle(
                 accept_with(stream, &options, ws_config).await
             }));
             let started = match handshake.await {
-                Ok(Ok((ws, request))) => Some(start_conn(&inner, ws, request, peer)),
+                Ok(Ok((ws, request))) => Some(start_conn(&inner, ws, request, Some(peer))),
                 Ok(Err(e)) => log_refused(peer, &e),
                 Err(_) => log_timed_out(peer),
             };
@@ -382,7 +382,7 @@ fn start_conn<S>(
     inner: &Arc<Inner>,
     ws: WebSocket<S>,
     request: http::Request<()>,
-    peer: SocketAddr,
+    peer: Option<SocketAddr>,
 ) -> (Conn, Running<S>, Registered)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -390,7 +390,7 @@ where
     let (parts, ()) = request.into_parts();
     let info = Info {
         id: next_id(),
-        remote_addr: Some(peer),
+        remote_addr: peer,
         subprotocol: ws.subprotocol().map(str::to_owned),
         headers: parts.headers,
         uri: parts.uri,
@@ -431,4 +431,62 @@ where
     running
         .drive(conn, &inner.config, move || drop(registered))
         .await;
+}
+
+#[cfg(feature = "hyper")]
+impl Server {
+    /// Upgrades a request that arrived on a hyper (or axum) server into a connection of this
+    /// server: the same `on_connection` and handlers, config, limits, compression and
+    /// registry (`connections`, `broadcast`, `shutdown`) as connections it accepts itself.
+    /// HTTP/1.1 upgrades and HTTP/2 extended CONNECT (RFC 8441) are both accepted (see
+    /// [`crate::upgrade`]). Returns the response to give hyper: `101`/`200`, an error status
+    /// for a bad request (as [`Self::listen`] answers it), or `503` while shutting down.
+    /// `remote_addr` is what [`Conn::remote_addr`] reports (hyper's request does not carry
+    /// it; axum's `ConnectInfo` does).
+    pub fn upgrade<B>(
+        &self,
+        mut req: http::Request<B>,
+        remote_addr: Option<SocketAddr>,
+    ) -> http::Response<crate::upgrade::Body> {
+        if *self.inner.shutdown.borrow() {
+            let mut response = http::Response::new(crate::upgrade::Body::from("shutting down\n"));
+            *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
+            return response;
+        }
+        if let Err(err) = self.inner.config.validate() {
+            tracing::error!("refusing a WebSocket upgrade: {err}");
+            let mut response = http::Response::new(crate::upgrade::Body::default());
+            *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+            return response;
+        }
+        let options = read(&self.inner.options).clone();
+        let ws_config = self.inner.config.websocket_config();
+        match crate::upgrade::upgrade(&mut req, &options, ws_config) {
+            Err(refused) => {
+                tracing::debug!(peer = ?remote_addr, "handshake refused: {}", refused.error);
+                refused.into_response()
+            }
+            Ok((response, pending)) => {
+                let inner = self.inner.clone();
+                tokio::spawn(async move {
+                    let timeout = inner.config.handshake_timeout;
+                    let upgraded = tokio::time::timeout(
+                        timeout,
+                        std::future::IntoFuture::into_future(pending),
+                    )
+                    .await;
+                    match upgraded {
+                        Ok(Ok((ws, request))) => {
+                            let (conn, running, registered) =
+                                start_conn(&inner, ws, request, remote_addr);
+                            serve_conn(inner, conn, running, registered).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(peer = ?remote_addr, "upgrade failed: {e}"),
+                        Err(_) => tracing::debug!(peer = ?remote_addr, "upgrade timed out"),
+                    }
+                });
+                response
+            }
+        }
+    }
 }

@@ -50,6 +50,7 @@
 
 pub mod accept;
 pub mod client;
+pub mod extended_connect;
 mod header;
 pub mod server;
 #[cfg(test)]

@@ -10,7 +10,7 @@
 use super::accept::accept_key;
 use super::header::{
     extension_headers, format_extensions, head_len, head_window, header_map, header_slots,
-    is_token, list_elements, parse_error, require_token, single_value, write_field, write_fields,
+    is_token, list_elements, parse_error, require_token, single_value, write_fields,
 };
 use crate::error::HandshakeError;
 use crate::proto::{Extension, ExtensionFactory, ExtensionOffer};
@@ -215,7 +215,7 @@ pub fn accept(request: &Request<()>, opts: &ServerOptions) -> Result<Accepted, H
 /// RFC 6455 §4.2.2 step 5.5: one of the client's subprotocols (§4.1: tokens, possibly over
 /// several header lines), here the first of the server's own preference list that the client
 /// offered. Subprotocol names are compared exactly.
-fn choose_subprotocol(headers: &http::HeaderMap, ours: &[String]) -> Option<String> {
+pub(crate) fn choose_subprotocol(headers: &http::HeaderMap, ours: &[String]) -> Option<String> {
     ours.iter()
         .filter(|ours| is_token(ours))
         .find(|ours| {
@@ -226,7 +226,7 @@ fn choose_subprotocol(headers: &http::HeaderMap, ours: &[String]) -> Option<Stri
 
 /// RFC 6455 §9.1: hands each factory the client's offers of its extension, in the client's
 /// order; the first factory to accept wins. Returns the response element and the extension.
-fn negotiate_extension(
+pub(crate) fn negotiate_extension(
     headers: &http::HeaderMap,
     factories: &[Arc<dyn ExtensionFactory>],
 ) -> Option<(HeaderValue, Box<dyn Extension>)> {
@@ -274,37 +274,49 @@ pub fn write_response(response: &Response<()>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// A complete HTTP response refusing a failed handshake: the status of [`HandshakeError::status`],
-/// `Connection: close`, and a short plain-text body giving the reason. Send it, then close the
-/// connection.
-///
-/// For [`HandshakeError::UnsupportedVersion`] it carries `Sec-WebSocket-Version: 13`
-/// (RFC 6455 §4.4), for [`HandshakeError::MethodNotGet`] `Allow: GET` (RFC 9110 §15.5.6).
+/// The response refusing a failed handshake, as an `http::Response` with its plain-text body
+/// giving the reason: the status of [`HandshakeError::status`], `Connection: close`, and for
+/// [`HandshakeError::UnsupportedVersion`] `Sec-WebSocket-Version: 13` (RFC 6455 §4.4), for
+/// [`HandshakeError::MethodNotGet`] `Allow: GET` (RFC 9110 §15.5.6). [`error_response`] is
+/// the same serialised; HTTP stacks such as hyper send this one.
 #[must_use]
-pub fn error_response(err: &HandshakeError) -> Vec<u8> {
+pub fn refusal(err: &HandshakeError) -> Response<String> {
     let body = format!("{err}\n");
-    let mut out = Vec::with_capacity(160 + body.len());
-    write_status_line(&mut out, err.status());
-    write_field(&mut out, &header::CONNECTION, b"close");
-    write_field(
-        &mut out,
-        &header::CONTENT_TYPE,
-        b"text/plain; charset=utf-8",
+    let mut response = Response::new(String::new());
+    *response.status_mut() = err.status();
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    write_field(
-        &mut out,
-        &header::CONTENT_LENGTH,
-        body.len().to_string().as_bytes(),
-    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     match err {
         HandshakeError::UnsupportedVersion => {
-            write_field(&mut out, &header::SEC_WEBSOCKET_VERSION, b"13");
+            headers.insert(
+                header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            );
         }
-        HandshakeError::MethodNotGet(_) => write_field(&mut out, &header::ALLOW, b"GET"),
+        HandshakeError::MethodNotGet(_) => {
+            headers.insert(header::ALLOW, HeaderValue::from_static("GET"));
+        }
         _ => {}
     }
+    *response.body_mut() = body;
+    response
+}
+
+/// A complete HTTP response refusing a failed handshake ([`refusal`], serialised). Send it,
+/// then close the connection.
+#[must_use]
+pub fn error_response(err: &HandshakeError) -> Vec<u8> {
+    let response = refusal(err);
+    let mut out = Vec::with_capacity(160 + response.body().len());
+    write_status_line(&mut out, response.status());
+    write_fields(&mut out, response.headers());
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body.as_bytes());
+    out.extend_from_slice(response.body().as_bytes());
     out
 }
 
