@@ -3,6 +3,7 @@
 
 use crate::error::Error;
 use crate::handshake::OriginCheck;
+use crate::limit::RateLimits;
 use crate::proto::Limits;
 use crate::proto::deflate::{DeflateConfig, PerMessageDeflate};
 use crate::stream::WebSocketConfig;
@@ -71,6 +72,10 @@ pub struct Config {
     /// about 4.4 KiB for an idle connection without it. Turn it on where bandwidth matters
     /// more than memory.
     pub compression: Option<DeflateConfig>,
+    /// Rate limits and connection caps (server): per-connection message and byte rates,
+    /// a global connection cap, per-IP connection and handshake limits. Default: none. See
+    /// [`crate::limit`].
+    pub rate_limits: RateLimits,
 }
 
 impl Default for Config {
@@ -91,6 +96,7 @@ impl Default for Config {
             subprotocols: Vec::new(),
             max_handshake_size: 16 * 1024,
             compression: None,
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -113,6 +119,7 @@ impl std::fmt::Debug for Config {
             .field("subprotocols", &self.subprotocols)
             .field("max_handshake_size", &self.max_handshake_size)
             .field("compression", &self.compression)
+            .field("rate_limits", &self.rate_limits)
             .finish()
     }
 }

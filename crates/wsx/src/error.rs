@@ -68,6 +68,10 @@ pub enum Error {
     /// 1011 (Internal Error).
     #[error("a handler panicked: {0}")]
     HandlerPanicked(String),
+    /// A message from the peer went past a per-connection rate limit and was dropped
+    /// ([`crate::OnRateExceeded::Drop`]).
+    #[error("a message went past the {} rate limit and was dropped", .0.as_str())]
+    RateLimited(crate::limit::LimitKind),
 }
 
 impl From<HandshakeError> for Error {
@@ -275,6 +279,19 @@ pub enum HandshakeError {
     /// An HTTP/2 extended CONNECT (RFC 8441) whose `:protocol` is absent or not `websocket`.
     #[error("extended CONNECT for protocol {0:?}, not \"websocket\"")]
     NotWebSocketProtocol(Option<String>),
+    /// The server is at its connection cap (`RateLimits::max_connections`): 503.
+    #[error("the server is at its connection limit; retry after {retry_after} s")]
+    ServerBusy {
+        /// Seconds, sent as `Retry-After`.
+        retry_after: u64,
+    },
+    /// The client address went past a per-IP limit (open connections or handshakes per
+    /// second): 429.
+    #[error("too many connections or handshakes from this address; retry after {retry_after} s")]
+    TooManyRequests {
+        /// Seconds, sent as `Retry-After`.
+        retry_after: u64,
+    },
 }
 
 impl HandshakeError {
@@ -288,6 +305,8 @@ impl HandshakeError {
             Self::MethodNotGet(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::UnsupportedVersion => StatusCode::UPGRADE_REQUIRED,
             Self::OriginRefused => StatusCode::FORBIDDEN,
+            Self::ServerBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -106,6 +106,8 @@ mod connect;
 pub mod error;
 pub mod events;
 pub mod handshake;
+pub mod limit;
+pub mod metrics;
 pub mod proto;
 mod server;
 mod stream;
@@ -122,6 +124,7 @@ pub use error::{Error, HandshakeError, ProtocolError, Result, TlsError};
 /// The `http` crate wsx's handshake types come from (`HeaderMap`, `Request`, `Uri`...), so an
 /// application needs no separate dependency on a matching version.
 pub use http;
+pub use limit::{OnRateExceeded, Rate, RateLimits};
 pub use proto::{CloseCode, CloseFrame, Limits, Message, Role, Utf8Bytes};
 pub use server::Server;
 pub use stream::{WebSocket, WebSocketConfig, WsReader, WsWriter};

@@ -12,11 +12,12 @@ use crate::conn::{
 use crate::error::{Error, TlsError};
 use crate::events::Envelope;
 use crate::handshake::ServerOptions;
+use crate::limit::{Admission, Refusal, Slot, forwarded_client};
 use crate::proto::{CloseCode, ExtensionFactory};
 use crate::stream::WebSocket;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -54,6 +55,10 @@ pub(crate) fn next_id() -> u64 {
 
 struct Inner {
     config: Config,
+    /// The connection caps and per-IP limits, when any is configured.
+    admission: Option<Arc<Admission>>,
+    /// Refusals being written (bounded: past the bound a refused socket is just closed).
+    refusing: AtomicUsize,
     options: RwLock<ServerOptions>,
     on_connection: RwLock<Option<ConnectionHandler>>,
     conns: Mutex<HashMap<u64, Conn>>,
@@ -105,6 +110,11 @@ impl Server {
         let (shutdown, _) = watch::channel(false);
         Self {
             inner: Arc::new(Inner {
+                admission: config
+                    .rate_limits
+                    .admits()
+                    .then(|| Admission::new(config.rate_limits.clone())),
+                refusing: AtomicUsize::new(0),
                 config,
                 options: RwLock::new(options),
                 on_connection: RwLock::new(None),
@@ -297,9 +307,20 @@ impl Server {
                 _ = stop.changed() => break,
                 accepted = listener.accept() => match accepted {
                     Ok((tcp, peer)) => {
+                        // Admission first: a refused connection costs no handshake buffer.
+                        let slot = match &self.inner.admission {
+                            None => None,
+                            Some(admission) => match admission.admit_socket(peer.ip()) {
+                                Ok(slot) => Some(slot),
+                                Err(refusal) => {
+                                    refuse(&self.inner, tcp, refusal, admission.retry_after_secs());
+                                    continue;
+                                }
+                            },
+                        };
                         let inner = self.inner.clone();
                         let tls = tls.clone();
-                        tokio::spawn(handle(inner, tcp, peer, tls));
+                        tokio::spawn(handle(inner, tcp, peer, tls, slot));
                     }
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.
@@ -320,10 +341,20 @@ async fn handle(
     tcp: TcpStream,
     peer: SocketAddr,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    slot: Option<Slot>,
 ) {
     let _ = tcp.set_nodelay(true);
     let timeout = inner.config.handshake_timeout;
-    let options = read(&inner.options).clone();
+    let mut options = read(&inner.options).clone();
+    // Behind a trusted proxy the client's address is in the request: its per-IP limits are
+    // checked once the head is read. The slot is held for the connection's life either way.
+    let slot = Arc::new(Mutex::new(slot));
+    if let Some(admission) = &inner.admission
+        && admission.trusts(peer.ip())
+    {
+        options.admit = Some(admit_forwarded(admission.clone(), slot.clone()));
+    }
+    let _slot = slot;
     let ws_config = inner.config.websocket_config();
     // The handshakes are boxed: their state (buffers, a TLS session being set up) is freed
     // once they finish instead of sizing the task for the whole life of the connection, and a
@@ -367,12 +398,79 @@ async fn handle(
 
 fn log_refused<T>(peer: SocketAddr, err: &Error) -> Option<T> {
     tracing::debug!(%peer, "handshake refused: {err}");
+    match err {
+        Error::Handshake(e) => crate::metrics::handshake(Some(e.status().as_str())),
+        _ => crate::metrics::handshake(Some("error")),
+    }
     None
 }
 
 fn log_timed_out<T>(peer: SocketAddr) -> Option<T> {
     tracing::debug!(%peer, "handshake timed out");
+    crate::metrics::handshake(Some("timeout"));
     None
+}
+
+/// The handshake check for a connection from a trusted proxy: the per-IP limits of the
+/// client named in `Forwarded` / `X-Forwarded-For` (the proxy's own address when none is).
+fn admit_forwarded(
+    admission: Arc<Admission>,
+    slot: Arc<Mutex<Option<Slot>>>,
+) -> crate::handshake::server::Admit {
+    Arc::new(move |request: &http::Request<()>| {
+        let mut slot = locked(&slot);
+        let Some(slot) = slot.as_mut() else {
+            return Ok(());
+        };
+        let Some(client) = forwarded_client(request.headers(), admission.trusted()) else {
+            return Ok(());
+        };
+        admission.admit_client(slot, client).map_err(|refusal| {
+            crate::metrics::rate_limited("connections_per_ip");
+            refusal_error(refusal, admission.retry_after_secs())
+        })
+    })
+}
+
+fn refusal_error(refusal: Refusal, retry_after: u64) -> crate::HandshakeError {
+    match refusal {
+        Refusal::Busy => crate::HandshakeError::ServerBusy { retry_after },
+        Refusal::TooMany => crate::HandshakeError::TooManyRequests { retry_after },
+    }
+}
+
+/// Most refusals written at once; past it a refused socket is closed without an answer.
+const MAX_REFUSING: usize = 1024;
+
+/// Answers a connection refused at admission with 503 or 429 and `Retry-After`, then lets it
+/// go: a small task writes the answer and reads (and drops) what the client sent, for at most
+/// a second, so that closing does not reset the connection before the client read it.
+fn refuse(inner: &Arc<Inner>, tcp: TcpStream, refusal: Refusal, retry_after: u64) {
+    crate::metrics::rate_limited(match refusal {
+        Refusal::Busy => "connections",
+        Refusal::TooMany => "connections_per_ip",
+    });
+    let err = refusal_error(refusal, retry_after);
+    crate::metrics::handshake(Some(err.status().as_str()));
+    if inner.refusing.fetch_add(1, Ordering::AcqRel) >= MAX_REFUSING {
+        inner.refusing.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let mut tcp = tcp;
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let response = crate::handshake::server::error_response(&err);
+            tcp.write_all(&response).await?;
+            tcp.shutdown().await?;
+            let mut sink = [0u8; 512];
+            while tcp.read(&mut sink).await? > 0 {}
+            Ok::<_, std::io::Error>(())
+        })
+        .await;
+        inner.refusing.fetch_sub(1, Ordering::AcqRel);
+    });
 }
 
 /// Registers a connection that finished its handshake, starts its writer and hands it to
@@ -387,6 +485,7 @@ fn start_conn<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    crate::metrics::handshake(None);
     let (parts, ()) = request.into_parts();
     let info = Info {
         id: next_id(),
@@ -459,16 +558,46 @@ impl Server {
             *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
             return response;
         }
+        let slot = match (&self.inner.admission, remote_addr) {
+            (Some(admission), Some(peer)) => {
+                let client = if admission.trusts(peer.ip()) {
+                    forwarded_client(req.headers(), admission.trusted()).unwrap_or(peer.ip())
+                } else {
+                    peer.ip()
+                };
+                match admission.admit_socket(client) {
+                    Ok(slot) => Some(slot),
+                    Err(refusal) => {
+                        crate::metrics::rate_limited(match refusal {
+                            Refusal::Busy => "connections",
+                            Refusal::TooMany => "connections_per_ip",
+                        });
+                        let err = refusal_error(refusal, admission.retry_after_secs());
+                        crate::metrics::handshake(Some(err.status().as_str()));
+                        let (parts, body) = crate::handshake::server::refusal(&err).into_parts();
+                        let mut response =
+                            http::Response::from_parts(parts, crate::upgrade::Body::from(body));
+                        if req.version() >= http::Version::HTTP_2 {
+                            response.headers_mut().remove(http::header::CONNECTION);
+                        }
+                        return response;
+                    }
+                }
+            }
+            _ => None,
+        };
         let options = read(&self.inner.options).clone();
         let ws_config = self.inner.config.websocket_config();
         match crate::upgrade::upgrade(&mut req, &options, ws_config) {
             Err(refused) => {
                 tracing::debug!(peer = ?remote_addr, "handshake refused: {}", refused.error);
+                crate::metrics::handshake(Some(refused.error.status().as_str()));
                 refused.into_response()
             }
             Ok((response, pending)) => {
                 let inner = self.inner.clone();
                 tokio::spawn(async move {
+                    let _slot = slot;
                     let timeout = inner.config.handshake_timeout;
                     let upgraded = tokio::time::timeout(
                         timeout,

@@ -584,6 +584,7 @@ impl Conn {
         if self.is_closed() || self.shared.closing.swap(true, Ordering::AcqRel) {
             return Err(Error::ConnectionClosed);
         }
+        crate::metrics::close_sent(frame.code.into());
         self.push(Outbound::Message(Message::Close(Some(frame)), 0))
             .map_err(|_| Error::ConnectionClosed)
     }
@@ -643,6 +644,9 @@ impl Conn {
         if let Err(err) = self.reserve(len) {
             return Err((err, message));
         }
+        if let Message::Text(_) | Message::Binary(_) = &message {
+            count_sent(matches!(message, Message::Binary(_)), len);
+        }
         self.push(Outbound::Message(message, len)).map_err(|back| {
             self.release(len);
             let Outbound::Message(message, _) = back else {
@@ -667,6 +671,11 @@ impl Conn {
         }
         let len = prepared.frame.len();
         self.reserve(len)?;
+        match &prepared.message {
+            Message::Text(t) => count_sent(false, t.len()),
+            Message::Binary(b) => count_sent(true, b.len()),
+            _ => {}
+        }
         self.push(Outbound::Frame(prepared.frame.clone(), len))
             .map_err(|_| {
                 self.release(len);
@@ -684,7 +693,10 @@ impl Conn {
                 (q == 0 || q + len <= limit).then_some(q + len)
             })
             .map(|_| ())
-            .map_err(|queued| Error::QueueFull { queued, limit })
+            .map_err(|queued| {
+                crate::metrics::get().queue_full.increment(1);
+                Error::QueueFull { queued, limit }
+            })
     }
 
     /// Queues a control message from the connection's own machinery (keep-alive pings),
@@ -702,6 +714,14 @@ impl Conn {
             }
         }
     }
+}
+
+/// Counts a data message queued for sending.
+fn count_sent(binary: bool, len: usize) {
+    let metrics = crate::metrics::get();
+    let kind = crate::metrics::Metrics::kind(binary);
+    metrics.messages_sent[kind].increment(1);
+    metrics.bytes_sent[kind].increment(len as u64);
 }
 
 /// Uncounts a task waiting in [`Conn::send`] however it leaves (done, error, dropped).

@@ -6,6 +6,7 @@ use super::handlers::{Panicked, guarded};
 use super::{Conn, Outbound, ReaderSignal};
 use crate::config::Config;
 use crate::error::Error;
+use crate::limit::{ConnLimiter, OnRateExceeded};
 use crate::proto::{CloseCode, Message};
 use crate::stream::{WebSocket, WsReader, WsWriter};
 use bytes::Bytes;
@@ -50,6 +51,16 @@ where
     /// bookkeeping). A handler's panic is caught and fails the connection (1011); every path
     /// ends here, with both tasks and the socket released.
     pub(crate) async fn drive(self, conn: Conn, config: &Config, on_end: impl FnOnce()) {
+        let metrics = crate::metrics::get();
+        metrics.connections_total.increment(1);
+        metrics.connections_active.increment(1.0);
+        let span = tracing::debug_span!("wsx.conn", id = conn.id(), peer = ?conn.remote_addr());
+        tracing::Instrument::instrument(self.run(&conn, config, on_end), span).await;
+        metrics.connections_active.decrement(1.0);
+    }
+
+    async fn run(self, conn: &Conn, config: &Config, on_end: impl FnOnce()) {
+        let conn = conn.clone();
         let mut dispatch = Dispatch::default();
         if let Err(panicked) = fire_open(&conn) {
             dispatch.fail(&conn, panicked);
@@ -127,6 +138,8 @@ struct Timers {
     pong_timeout: Duration,
     idle_timeout: Duration,
     next_ping: Option<Instant>,
+    /// When the last keep-alive ping went out, until its pong (the round-trip metric).
+    ping_sent: Option<Instant>,
     /// When the outstanding ping must have been answered (by any frame).
     pong_deadline: Option<Instant>,
     idle_deadline: Option<Instant>,
@@ -143,6 +156,7 @@ impl Timers {
             pong_timeout: config.pong_timeout,
             idle_timeout: config.idle_timeout,
             next_ping: after(config.ping_interval),
+            ping_sent: None,
             pong_deadline: None,
             idle_deadline: after(config.idle_timeout),
             heard: false,
@@ -181,6 +195,11 @@ where
 {
     let mut timers = Timers::new(config);
     let write_limit = config.write_buffer_size;
+    let metrics = crate::metrics::get();
+    // Per-connection rate limits, only when configured.
+    let limiter = ConnLimiter::new(&config.rate_limits);
+    // The connection was closed for going past a rate: nothing more is dispatched.
+    let mut limited = false;
     let mut outcome: Option<(CloseCode, String)> = None;
     if dispatch.failed {
         outcome = Some((CloseCode::INTERNAL_ERROR, PANIC_REASON.into()));
@@ -253,10 +272,36 @@ where
             }
             Turn::Item(Some(Ok(message))) => {
                 timers.heard = true;
-                if message.is_data()
-                    && let Some(t) = timers.idle_deadline.as_mut()
+                if let Some(len) = data_len(&message) {
+                    let kind = crate::metrics::Metrics::kind(matches!(message, Message::Binary(_)));
+                    metrics.messages_received[kind].increment(1);
+                    metrics.bytes_received[kind].increment(len as u64);
+                    if let Some(t) = timers.idle_deadline.as_mut() {
+                        *t = Instant::now() + timers.idle_timeout;
+                    }
+                    if limited {
+                        continue;
+                    }
+                    if let Some(limiter) = &limiter
+                        && let Err(which) = limiter.admit(len)
+                    {
+                        crate::metrics::rate_limited(which.as_str());
+                        match limiter.action {
+                            OnRateExceeded::Drop => fire_error(conn, &Error::RateLimited(which)),
+                            OnRateExceeded::Close => {
+                                limited = true;
+                                let _ =
+                                    conn.close(CloseCode::POLICY_VIOLATION, "rate limit exceeded");
+                            }
+                        }
+                        continue;
+                    }
+                } else if let Message::Pong(_) = &message
+                    && let Some(sent) = timers.ping_sent.take()
                 {
-                    *t = Instant::now() + timers.idle_timeout;
+                    metrics.ping_rtt.record(sent.elapsed().as_secs_f64());
+                } else if let Message::Close(frame) = &message {
+                    crate::metrics::close_received(frame.as_ref().map_or(1005, |f| f.code.into()));
                 }
                 conn.start_dispatching();
                 let failed_before = dispatch.failed;
@@ -299,6 +344,15 @@ where
                 timer_waker = None;
             }
         }
+    }
+}
+
+/// The payload length of a data message; `None` for control frames.
+fn data_len(message: &Message) -> Option<usize> {
+    match message {
+        Message::Text(t) => Some(t.len()),
+        Message::Binary(b) => Some(b.len()),
+        _ => None,
     }
 }
 
@@ -349,6 +403,7 @@ fn on_timer(conn: &Conn, timers: &mut Timers) -> Result<(), Stop> {
         && now >= at
     {
         conn.enqueue_internal(Message::Ping(Bytes::new()));
+        timers.ping_sent = Some(now);
         // The deadline runs from the first unanswered ping: later pings must not push it back.
         if timers.pong_deadline.is_none() {
             timers.heard = false;

@@ -95,7 +95,11 @@ mod tests {
     }
 
     /// A request, its `:protocol`, and the status or error expected.
-    type Case = (Request<()>, Option<&'static str>, Result<StatusCode, HandshakeError>);
+    type Case = (
+        Request<()>,
+        Option<&'static str>,
+        Result<StatusCode, HandshakeError>,
+    );
 
     #[test]
     fn table() {

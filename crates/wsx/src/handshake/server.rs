@@ -43,7 +43,13 @@ pub struct ServerOptions {
     pub check_origin: Option<OriginCheck>,
     /// The extensions this server supports, in order of preference; at most one is negotiated.
     pub extensions: Vec<Arc<dyn ExtensionFactory>>,
+    /// A last check of a valid request, after the Origin check (the server's per-client
+    /// limits behind a trusted proxy use it); its error is the answer.
+    pub admit: Option<Admit>,
 }
+
+/// See [`ServerOptions::admit`].
+pub type Admit = Arc<dyn Fn(&Request<()>) -> Result<(), HandshakeError> + Send + Sync>;
 
 impl Default for ServerOptions {
     fn default() -> Self {
@@ -53,6 +59,7 @@ impl Default for ServerOptions {
             subprotocols: Vec::new(),
             check_origin: None,
             extensions: Vec::new(),
+            admit: None,
         }
     }
 }
@@ -66,6 +73,7 @@ impl fmt::Debug for ServerOptions {
             .field("subprotocols", &self.subprotocols)
             .field("check_origin", &self.check_origin.is_some())
             .field("extensions", &extensions)
+            .field("admit", &self.admit.is_some())
             .finish()
     }
 }
@@ -178,6 +186,9 @@ pub fn accept(request: &Request<()>, opts: &ServerOptions) -> Result<Accepted, H
         && !check(request)
     {
         return Err(HandshakeError::OriginRefused);
+    }
+    if let Some(admit) = &opts.admit {
+        admit(request)?;
     }
 
     // §4.2.2 step 5: the 101 response.
@@ -300,6 +311,11 @@ pub fn refusal(err: &HandshakeError) -> Response<String> {
         }
         HandshakeError::MethodNotGet(_) => {
             headers.insert(header::ALLOW, HeaderValue::from_static("GET"));
+        }
+        // RFC 9110 §10.2.3, for 503 and RFC 6585 §4's 429.
+        HandshakeError::ServerBusy { retry_after }
+        | HandshakeError::TooManyRequests { retry_after } => {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         _ => {}
     }

@@ -163,3 +163,22 @@ pub async fn wait_for_no_connections(server: &Server) {
         server.connection_count()
     );
 }
+
+/// Waits (bounded, 5 s) until `server` has exactly `count` connections.
+pub async fn wait_for_count(server: &Server, count: usize) {
+    for _ in 0..1000 {
+        if server.connection_count() == count {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!(
+        "the server has {} connection(s), not {count}",
+        server.connection_count()
+    );
+}
+
+/// Runs a test body under `limit` instead of [`TEST_TIMEOUT`].
+pub async fn within_for<F: Future>(limit: Duration, body: F) -> F::Output {
+    common::within_for(limit, body).await
+}
