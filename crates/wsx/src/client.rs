@@ -7,6 +7,7 @@ use crate::connect::client_handshake;
 use crate::error::{Error, TlsError};
 use crate::handshake::{ClientOptions, Target};
 use crate::proto::ExtensionFactory;
+use crate::proxy::Proxy;
 use crate::stream::WebSocket;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -27,6 +28,19 @@ pub struct Client {
     tls: Option<Arc<rustls::ClientConfig>>,
     extensions: Vec<Arc<dyn ExtensionFactory>>,
     live: Arc<Live>,
+    proxy: ProxySetting,
+}
+
+/// Where a client's connections go through.
+#[derive(Debug, Clone, Default)]
+enum ProxySetting {
+    /// Straight to the server.
+    #[default]
+    Direct,
+    /// The proxy the environment names for each target ([`Proxy::from_env`]).
+    Env,
+    /// This proxy, for every connection.
+    Explicit(Proxy),
 }
 
 impl Default for Client {
@@ -54,7 +68,44 @@ impl Client {
             tls: None,
             extensions: Vec::new(),
             live: Arc::default(),
+            proxy: ProxySetting::Direct,
         }
+    }
+
+    /// Connects through `proxy` (HTTP CONNECT or SOCKS5, see [`crate::proxy`]).
+    #[must_use]
+    pub fn with_proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = ProxySetting::Explicit(proxy);
+        self
+    }
+
+    /// Connects through the proxy the environment names for each URL (`HTTPS_PROXY` for
+    /// `wss://`, `HTTP_PROXY` for `ws://`, `ALL_PROXY`, minus `NO_PROXY`), directly when it
+    /// names none. Without this (or [`Self::with_proxy`]) the environment is not read.
+    #[must_use]
+    pub fn with_proxy_from_env(mut self) -> Self {
+        self.proxy = ProxySetting::Env;
+        self
+    }
+
+    /// Opens the TCP connection to `target`, through the proxy if there is one.
+    async fn open_tcp(&self, target: &Target, addr: &str) -> Result<TcpStream, Error> {
+        let proxy = match &self.proxy {
+            ProxySetting::Direct => None,
+            ProxySetting::Env => Proxy::from_env(&target.host, target.secure),
+            ProxySetting::Explicit(proxy) => Some(proxy.clone()),
+        };
+        let tcp = match proxy {
+            Some(proxy) => proxy.tunnel(&target.host, target.port).await?,
+            None => TcpStream::connect((target.host.as_str(), target.port))
+                .await
+                .map_err(|source| Error::Connect {
+                    addr: addr.to_owned(),
+                    source,
+                })?,
+        };
+        tcp.set_nodelay(true)?;
+        Ok(tcp)
     }
 
     /// Uses this TLS configuration for `wss://` instead of the default (webpki roots).
@@ -134,13 +185,7 @@ impl Client {
         let ws_config = self.config.websocket_config();
         let addr = format!("{}:{}", target.host, target.port);
         let handshake = async {
-            let tcp = TcpStream::connect((target.host.as_str(), target.port))
-                .await
-                .map_err(|source| Error::Connect {
-                    addr: addr.clone(),
-                    source,
-                })?;
-            tcp.set_nodelay(true)?;
+            let tcp = self.open_tcp(&target, &addr).await?;
             let remote = tcp.peer_addr().ok();
             if !target.secure {
                 let (ws, response) =

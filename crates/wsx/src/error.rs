@@ -72,6 +72,16 @@ pub enum Error {
     /// ([`crate::OnRateExceeded::Drop`]).
     #[error("a message went past the {} rate limit and was dropped", .0.as_str())]
     RateLimited(crate::limit::LimitKind),
+    /// The proxy did not open the tunnel to the server (boxed, as `Tls`).
+    #[error("proxy failed: {0}")]
+    Proxy(Box<crate::proxy::ProxyError>),
+}
+
+impl From<crate::proxy::ProxyError> for Error {
+    /// Boxed, like `Tls`.
+    fn from(err: crate::proxy::ProxyError) -> Self {
+        Self::Proxy(Box::new(err))
+    }
 }
 
 impl From<HandshakeError> for Error {

@@ -109,6 +109,7 @@ pub mod handshake;
 pub mod limit;
 pub mod metrics;
 pub mod proto;
+pub mod proxy;
 mod server;
 mod stream;
 pub mod tls;
