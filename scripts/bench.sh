@@ -80,7 +80,7 @@ META=$BENCH_OUT/meta-$TS.txt
 
 # ---------------------------------------------------------------- build
 log "building wsx examples, the wsx tool and the peers' echo servers (release)"
-(cd "$ROOT" && CARGO_TARGET_DIR=$WSX_TARGET cargo build --release -p wsx --examples -p wsx-cli --quiet)
+(cd "$ROOT" && CARGO_TARGET_DIR=$WSX_TARGET cargo build --release -p wsx -p wsx-cli --examples --bins --quiet)
 (cd "$ROOT/bench" && CARGO_TARGET_DIR=$WSX_TARGET cargo build --release --quiet)
 for bin in "$WSX" "$EX/echo_server" "$REL/echo-tungstenite" "$REL/echo-fastwebsockets" \
     "$REL/echo-tokio-websockets" "$REL/echo-raw"; do
@@ -194,7 +194,13 @@ if [ "${CROSSCHECK:-0}" = 1 ]; then
     else
         YARDSTICK=$(cd "$YARDSTICK" && pwd)
         YARD_TARGET=${YARD_TARGET:-/tmp/wsbench-target}
-        if [ ! -x "$YARD_TARGET/release/wsload" ]; then
+        need=(wsload)
+        if [ "${CROSSCHECK_MATRIX:-0}" = 1 ]; then
+            need+=(echo-tungstenite echo-fastwebsockets echo-tokio-websockets echo-raw)
+        fi
+        missing=0
+        for bin in "${need[@]}"; do [ -x "$YARD_TARGET/release/$bin" ] || missing=1; done
+        if [ "$missing" = 1 ]; then
             log "e. building the yardstick into $YARD_TARGET"
             (cd "$YARDSTICK" && CARGO_TARGET_DIR=$YARD_TARGET cargo build --release --workspace --quiet)
         fi

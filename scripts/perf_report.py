@@ -600,6 +600,14 @@ def section_crosscheck(folder):
     cells, problems = read_crosscheck(folder)
     if not cells:
         return []
+    meta, server_cpu, client_cpu = "", 0, 1
+    if os.path.exists(os.path.join(folder, "meta.txt")):
+        with open(os.path.join(folder, "meta.txt")) as f:
+            text = f.read()
+        meta = "; ".join(x for x in text.splitlines() if x.startswith(("server:", "rounds:")))
+        m = re.search(r"server cpu: (\d+)\s+client cpu: (\d+)", text)
+        if m:
+            server_cpu, client_cpu = int(m.group(1)), int(m.group(2))
     rows = []
     for (s, c), tools in sorted(cells.items()):
         a, b = tools.get("wsx-bench", []), tools.get("wsload", [])
@@ -610,19 +618,29 @@ def section_crosscheck(folder):
             (max(x["msgs_per_sec"] for x in rs) - min(x["msgs_per_sec"] for x in rs)) / med(x["msgs_per_sec"] for x in rs)
             if len(rs) > 1 and med(x["msgs_per_sec"] for x in rs) else None)
         sa, sb = spread(a), spread(b)
+
+        def busy(rs, core):
+            return med((r.get("cpu_busy_pct") or [None] * (core + 1))[core] for r in rs
+                       if len(r.get("cpu_busy_pct") or []) > core)
+
+        def us_per_msg(rs):
+            return med(r["cpu_busy_pct"][server_cpu] / 100 * 1e6 / r["msgs_per_sec"] for r in rs
+                       if len(r.get("cpu_busy_pct") or []) > server_cpu and r.get("msgs_per_sec"))
+        ua, ub = us_per_msg(a), us_per_msg(b)
         rows.append([cell_name(s, c), f"{len(a)} / {len(b)}", fint(ma), fint(mb), f2(ma / mb) if ma and mb else "-",
                      f"{f1(pa)} / {f1(pb)}", f"{f1(qa)} / {f1(qb)}",
-                     f"{'-' if sa is None else f'{sa:.0%}'} / {'-' if sb is None else f'{sb:.0%}'}"])
-    meta = ""
-    if os.path.exists(os.path.join(folder, "meta.txt")):
-        with open(os.path.join(folder, "meta.txt")) as f:
-            meta = "; ".join(x for x in f.read().splitlines() if x.startswith(("server:", "rounds:")))
+                     f"{'-' if sa is None else f'{sa:.0%}'} / {'-' if sb is None else f'{sb:.0%}'}",
+                     f"{f2(ua)} / {f2(ub)}",
+                     f"{fint(busy(a, server_cpu))}/{fint(busy(a, client_cpu))} · {fint(busy(b, server_cpu))}/{fint(busy(b, client_cpu))}"])
     out = ["## Cross-check: `wsx bench` against the yardstick's wsload", "",
            "The two load generators take turns on one wsx echo server (who goes first alternates per round), "
            f"same settings, pinned to the same core (`{folder}`; {meta}). Medians over the rounds; "
-           "ratio = wsx bench ÷ wsload; spread = (max − min) ÷ median of each tool's rounds.", "",
+           "ratio = wsx bench ÷ wsload; spread = (max − min) ÷ median of each tool's rounds. "
+           "Server µs/msg = the server core's busy share ÷ msgs/s: what one echo costs the server, which "
+           "should agree whichever tool drives it; where the load generator's core is saturated (busy "
+           "columns: server/client core %), msgs/s also measures the load generator's own cost per message.", "",
            table(["size × conns", "rounds", "wsx bench msgs/s", "wsload msgs/s", "ratio", "p50 µs (wsx bench / wsload)",
-                  "p99 µs", "spread"], rows), ""]
+                  "p99 µs", "spread", "server µs/msg", "busy % srv/cli (wsx bench · wsload)"], rows), ""]
     if problems:
         out += [f"- {x}" for x in problems] + [""]
     return out

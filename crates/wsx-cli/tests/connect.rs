@@ -172,3 +172,71 @@ fn help_explains_every_flag() {
         assert!(run.stdout.contains(flag), "--help lacks {flag}");
     }
 }
+
+#[test]
+fn deflate_is_offered_by_default_and_no_deflate_turns_it_off() {
+    let server = common::start(common::Spec {
+        deflate: true,
+        ..common::Spec::default()
+    });
+    let run = wsx(
+        &["connect", &server.url(), "-x", "squeeze me", "-w", "0.3"],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    assert_eq!(run.stdout, "< squeeze me\n");
+    assert!(
+        run.stderr.contains("permessage-deflate"),
+        "stderr: {}",
+        run.stderr
+    );
+    assert!(server.deflated.load(std::sync::atomic::Ordering::Relaxed));
+
+    let server = common::start(common::Spec {
+        deflate: true,
+        ..common::Spec::default()
+    });
+    let run = wsx(
+        &[
+            "connect",
+            &server.url(),
+            "--no-deflate",
+            "-x",
+            "plain",
+            "-w",
+            "0.3",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    assert_eq!(run.stdout, "< plain\n");
+    assert!(
+        !run.stderr.contains("permessage-deflate"),
+        "stderr: {}",
+        run.stderr
+    );
+    assert!(!server.deflated.load(std::sync::atomic::Ordering::Relaxed));
+}
+
+#[test]
+fn ctrl_c_closes_with_a_close_handshake() {
+    let server = echo_server();
+    let run = common::wsx_with(&["connect", &server.url()], None, LIMIT, |pid| {
+        // Let it connect, then interrupt it as Ctrl-C would.
+        std::thread::sleep(Duration::from_millis(500));
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success());
+    });
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    assert!(
+        run.stderr.contains("closed: 1000"),
+        "stderr: {}",
+        run.stderr
+    );
+    assert_eq!(server.next_close().0, 1000);
+}
