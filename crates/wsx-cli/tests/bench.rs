@@ -140,7 +140,7 @@ fn pipelined_large_messages_and_rate() {
     assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
     let v = json_of(&run.stdout);
     let n = v["messages"].as_u64().unwrap_or(0);
-    assert!((150..=260).contains(&n), "{n} messages at --rate 200: {v}");
+    assert!((120..=280).contains(&n), "{n} messages at --rate 200: {v}");
     assert_eq!(v["errors"], 0, "{v}");
 }
 
@@ -293,4 +293,62 @@ fn help_explains_every_flag() {
     ] {
         assert!(run.stdout.contains(flag), "--help lacks {flag}");
     }
+}
+
+#[test]
+fn raw_mode_expects_its_own_bytes_back() {
+    let (addr, _runtime) = common::raw_echo_server();
+    let url = format!("ws://{addr}/");
+    let run = wsx(
+        &[
+            "bench",
+            &url,
+            "--raw",
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0",
+            "--conns",
+            "2",
+            "--size",
+            "3000",
+            "--json",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let v = json_of(&run.stdout);
+    assert_eq!(v["mode"], "raw");
+    assert_eq!(v["errors"], 0, "{v}");
+    assert!(v["messages"].as_u64().unwrap_or(0) > 0, "{v}");
+}
+
+#[test]
+fn ramp_spaces_the_connections_out() {
+    let server = echo_server();
+    let run = wsx(
+        &[
+            "bench",
+            &server.url(),
+            "--conns",
+            "5",
+            "--ramp",
+            "10",
+            "--duration",
+            "0.2",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let v = json_of(&run.stdout);
+    // 5 connections at 10 per second: the last one starts 0.4 s after the first.
+    let connect = v["connect_s"].as_f64().expect("connect_s");
+    assert!(connect >= 0.38, "connect_s {connect}: {v}");
+    assert_eq!(v["conns_ok"], 5);
+    assert_eq!(v["errors"], 0, "{v}");
 }

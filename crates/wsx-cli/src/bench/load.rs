@@ -140,9 +140,7 @@ async fn fill<R: AsyncRead + Unpin>(
     buf: &mut BytesMut,
     want: usize,
 ) -> Result<(), Failed> {
-    if buf.is_empty() {
-        buf.clear();
-    }
+    // With nothing left in it, `reserve` moves the start back instead of growing.
     buf.reserve(want.max(4096));
     if r.read_buf(buf).await? == 0 {
         return Err(Failed::Eof);
