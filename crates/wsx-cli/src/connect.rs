@@ -164,7 +164,7 @@ async fn session(args: ConnectArgs) -> Result<ExitCode> {
         talk(ws, &args).await
     } else {
         if args.ca.is_some() || args.insecure {
-            eprintln!("wsx: note: --ca/--insecure only apply to wss:// URLs");
+            crate::status!("wsx: note: --ca/--insecure only apply to wss:// URLs");
         }
         let ws = handshake(tcp, &target, &headers, &options, config, timeout).await?;
         talk(ws, &args).await
@@ -195,7 +195,7 @@ where
     if ws.has_extension() {
         note.push_str(", permessage-deflate");
     }
-    eprintln!("connected to {}{note}", target.host_header());
+    crate::status!("connected to {}{note}", target.host_header());
     Ok(ws)
 }
 
@@ -345,7 +345,7 @@ where
                 Some(line) => match parse_line(&line) {
                     Command::Send(message) => {
                         if let Err(err) = ws.send(message).await {
-                            eprintln!("wsx: cannot send: {err}");
+                            crate::status!("wsx: cannot send: {err}");
                             if matches!(err, wsx::Error::Io(_) | wsx::Error::ConnectionClosed) {
                                 break Err(err);
                             }
@@ -353,9 +353,9 @@ where
                     }
                     Command::Close(frame) => match ws.send(Message::Close(frame)).await {
                         Ok(()) => closing = true,
-                        Err(err) => eprintln!("wsx: cannot close: {err}"),
+                        Err(err) => crate::status!("wsx: cannot close: {err}"),
                     },
-                    Command::Usage(text) => eprintln!("wsx: {text}"),
+                    Command::Usage(text) => crate::status!("wsx: {text}"),
                 },
                 None => {
                     input_open = false;
@@ -371,7 +371,7 @@ where
             }
             signal = interrupts.recv() => {
                 if closing || signal.is_none() {
-                    eprintln!("wsx: interrupted");
+                    crate::status!("wsx: interrupted");
                     return Ok(ExitCode::from(130));
                 }
                 closing = start_close(&mut ws).await;
@@ -402,9 +402,9 @@ where
             let code = ws.close_code();
             let reason = ws.close_frame().map_or("", |f| f.reason.as_str());
             if reason.is_empty() {
-                eprintln!("closed: {code}");
+                crate::status!("closed: {code}");
             } else {
-                eprintln!("closed: {code} {reason}");
+                crate::status!("closed: {code} {reason}");
             }
             Ok(ExitCode::SUCCESS)
         }

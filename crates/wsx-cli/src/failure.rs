@@ -35,3 +35,20 @@ impl From<std::io::Error> for Failure {
 
 /// `Result` with [`Failure`].
 pub type Result<T, E = Failure> = std::result::Result<T, E>;
+
+/// Writes one line to stderr. Unlike `eprintln!`, a closed or broken stderr is ignored rather
+/// than a panic: a status line is never worth crashing for.
+pub fn status_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_fmt(line);
+    let _ = err.write_all(b"\n");
+}
+
+/// `eprintln!` that cannot panic (see [`status_line`]).
+#[macro_export]
+macro_rules! status {
+    ($($arg:tt)*) => {
+        $crate::failure::status_line(format_args!($($arg)*))
+    };
+}

@@ -50,7 +50,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(failure) => {
-            eprintln!("wsx: error: {failure}");
+            crate::status!("wsx: error: {failure}");
             ExitCode::FAILURE
         }
     }

@@ -253,6 +253,8 @@ fn unusable_arguments_fail_in_one_line() {
         vec!["bench", &refused, "--duration", "1", "--conns", "2"],
         vec!["bench", "ws://127.0.0.1:1/", "--rate=-5"],
         vec!["bench", "ws://127.0.0.1:1/", "--ramp", "0"],
+        vec!["bench", "ws://127.0.0.1:1/", "--ramp", "0.00001"],
+        vec!["bench", "ws://127.0.0.1:1/", "--warmup", "100000"],
         vec!["bench", "ws://127.0.0.1:1/", "--duration", "0"],
     ] {
         let run = wsx(&args, "", LIMIT);
@@ -265,8 +267,16 @@ fn unusable_arguments_fail_in_one_line() {
         );
     }
     // clap's own usage errors: status 2.
-    let run = wsx(&["bench", "ws://127.0.0.1:1/", "--conns", "0"], "", LIMIT);
-    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    for bad in [
+        ["--conns", "0"],
+        ["--duration", "1e300"],
+        ["--duration", "soon"],
+        ["--pipeline", "0"],
+        ["--size", "99999999999"],
+    ] {
+        let run = wsx(&["bench", "ws://127.0.0.1:1/", bad[0], bad[1]], "", LIMIT);
+        assert_eq!(run.code, Some(2), "{bad:?}: {}", run.stderr);
+    }
 }
 
 #[test]

@@ -32,7 +32,7 @@ use load::{LoadPlan, MEASURE, STOP, Shared, WARMUP};
 use open::OpenPlan;
 use serde_json::{Value, json};
 use stats::{ConnStats, Errors, Latency};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -183,6 +183,14 @@ fn validate(args: &BenchArgs) -> Result<Target> {
             return Err(Failure::new(format!("{name} must be a positive number")));
         }
     }
+    if let Some(ramp) = args.ramp {
+        let count = args.idle.unwrap_or(args.conns);
+        if f64::from(count.saturating_sub(1)) / ramp > MAX_PHASE.as_secs_f64() {
+            return Err(Failure::new(format!(
+                "--ramp {ramp:?} would take over a day to open {count} connections"
+            )));
+        }
+    }
     Ok(target)
 }
 
@@ -219,7 +227,10 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     })?;
     // Connections still closing are not waited for.
     runtime.shutdown_background();
-    println!("{report}");
+    // A closed stdout (`| head`) is not a reason to panic.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{report}");
+    let _ = out.flush();
     Ok(ExitCode::SUCCESS)
 }
 

@@ -97,7 +97,11 @@ pub async fn open_all(
     let mut tasks = Vec::with_capacity(count);
     for i in 0..count {
         if let Some(rate) = plan.ramp {
-            tokio::time::sleep_until(start + Duration::from_secs_f64(i as f64 / rate)).await;
+            // At most a day ahead: a tiny --ramp must not overflow the clock.
+            let delay = Duration::try_from_secs_f64(i as f64 / rate)
+                .unwrap_or(Duration::MAX)
+                .min(Duration::from_secs(86_400));
+            tokio::time::sleep_until(start + delay).await;
         }
         // Cannot fail: the semaphore is never closed.
         let Ok(permit) = gate.clone().acquire_owned().await else {
