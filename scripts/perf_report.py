@@ -452,8 +452,8 @@ def section_pipeline(p):
     out = [f"## Pipelined echo: {p.pipeline} frames in flight per connection", "",
            f"Median over {p.rounds} round(s) (`{p.dir}`). The load generator's core saturates here, so "
            "msgs/s alone cannot separate the servers; **msgs per server-core-second** = msgs/s ÷ the server "
-           f"core's busy share (cpu_busy_pct[{p.server_cpu}] of each run, i.e. the busy-% table of "
-           "summarize.py, softirq included), computed per round, median shown. The last column divides by "
+           f"core's busy share (cpu_busy_pct[{p.server_cpu}] of each run, i.e. the busy-% table of the "
+           "matrix section, softirq included), computed per round, median shown. The last column divides by "
            "the best of tungstenite, fastwebsockets and tokio-websockets in that cell.", ""]
     rows = []
     for s, c in p.cases:
