@@ -2,38 +2,47 @@
 # usage: scripts/bench.sh   (knobs are environment variables, see below; e.g.
 #        SKIP_CRITERION=1 SKIP_FANOUT=1 ROUNDS=2 scripts/bench.sh)
 #
-# Measures wsx against the yardstick in ../shared/bench (its README says how it works) and
-# writes docs/PERFORMANCE.md and docs/perf-chart.svg (scripts/perf_report.py). Steps:
-#   a. the yardstick's matrix (idle memory + echo throughput, pipeline 1) with wsx added as two
-#      contestants beside its four built-ins: `wsx` (echo_server's event API, the default) and
-#      `wsx-stream` (echo_server --stream, the low-level WebSocket<S> path), both --threads 1;
+# Measures wsx against other Rust WebSocket libraries with the project's own harness, so it
+# works from a fresh clone: the load generator is `wsx bench` (crates/wsx-cli) and the peers'
+# echo servers are the benchmark-only workspace bench/ (tokio-tungstenite, fastwebsockets,
+# tokio-websockets, raw TCP). Writes docs/PERFORMANCE.md and docs/perf-chart.svg
+# (scripts/perf_report.py). Steps:
+#   a. the echo matrix (scripts/bench_matrix.sh: idle memory + echo throughput, pipeline 1)
+#      with two wsx contestants beside the four peers: `wsx` (echo_server's event API, the
+#      default) and `wsx-stream` (echo_server --stream, the low-level WebSocket<S> path), all on
+#      one current-thread runtime, server pinned to SERVER_CPU, load to CLIENT_CPU;
 #   b. a pipelined run (PIPELINE=16, 64 connections, 16 B and 1 KiB, no idle test), for
 #      messages per server-core-second;
 #   c. the criterion micro-benchmarks (cargo bench -p wsx --bench core, and --bench deflate);
-#   d. the fan-out benchmark (examples/fanout.rs: one broadcast to 10,000 clients, 5 rounds).
-# Raw results go to target/bench/{matrix,pipeline,criterion,fanout}-<timestamp>/.
+#   d. the fan-out benchmark (examples/fanout.rs: one broadcast to 10,000 clients, 5 rounds);
+#   e. only with CROSSCHECK=1 and when ../shared/bench (the outside yardstick) is present:
+#      `wsx bench` and the yardstick's wsload take turns on the same wsx echo server, cell by
+#      cell, to show the two load generators agree; CROSSCHECK_MATRIX=1 also runs the
+#      yardstick's own matrix (its run.sh) with the wsx contestants.
+# Raw results go to target/bench/{matrix,pipeline,criterion,fanout,crosscheck}-<timestamp>/.
 #
 # Knobs:
 #   SKIP_MATRIX=1 SKIP_PIPELINE=1 SKIP_CRITERION=1 SKIP_FANOUT=1   skip a step; the report then
 #       uses the newest earlier result of that step in target/bench (REUSE=0: leave it out)
-#   ROUNDS (default 3 here: run.sh's `auto` picks 1 round for 6 servers), DURATION, WARMUP,
-#   SIZES, CONNS, IDLE_CONNS, IDLE_ROUNDS, IDLE_HOLD, OPCODE, VERIFY, LOCK, SERVER_CPU,
-#   CLIENT_CPU, BASE_PORT, START_TIMEOUT, BUDGET_S   passed to run.sh for the matrix
+#   ROUNDS (3), DURATION (5), WARMUP (1), SIZES ("16 1024 65536"), CONNS ("1 64 512"),
+#   IDLE_CONNS (10000), IDLE_ROUNDS (3), IDLE_HOLD (2), OPCODE (binary), LOCK (/tmp/cpu.lock),
+#   SERVER_CPU (0), CLIENT_CPU (1), BASE_PORT, START_TIMEOUT   the matrix (scripts/bench_matrix.sh)
 #   PIPE_DEPTH (16), PIPE_SIZES ("16 1024"), PIPE_CONNS (64)   the pipelined run (same ROUNDS,
 #       DURATION, WARMUP)
 #   CRITERION_ARGS   extra arguments for criterion, e.g. "--measurement-time 1"
 #   FANOUT_CLIENTS (10000), FANOUT_ROUNDS (5), FANOUT_SIZE (64)
+#   CROSSCHECK (0), CROSSCHECK_ROUNDS (3), CROSSCHECK_MATRIX (0), YARDSTICK (../shared/bench),
+#       YARD_TARGET (/tmp/wsbench-target)   step e
 #   REPORT_DIR (docs)   where PERFORMANCE.md and perf-chart.svg go
 #   BENCH_OUT (target/bench)   where raw results go
-# Everything runs on loopback; every load is bounded in time (run.sh runs, fanout --timeout).
+# Everything runs on loopback; every load is bounded in time.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BENCH=$(cd "$ROOT/../shared/bench" && pwd)
-YARD_TARGET=${YARD_TARGET:-/tmp/wsbench-target}
-YARD=$YARD_TARGET/release
-WSX_TARGET=$ROOT/target
-EX=$WSX_TARGET/release/examples
+WSX_TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+REL=$WSX_TARGET/release
+EX=$REL/examples
+WSX=$REL/wsx
 BENCH_OUT=${BENCH_OUT:-$ROOT/target/bench}
 REPORT_DIR=${REPORT_DIR:-$ROOT/docs}
 REUSE=${REUSE:-1}
@@ -42,7 +51,7 @@ LOCK=${LOCK-/tmp/cpu.lock}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 export ROUNDS=${ROUNDS:-3}
-export LOCK SERVER_CPU CLIENT_CPU
+export LOCK SERVER_CPU CLIENT_CPU WSX
 
 log() { printf '[%(%H:%M:%S)T] bench.sh: %s\n' -1 "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -60,7 +69,7 @@ mkdir -p "$BENCH_OUT"
 META=$BENCH_OUT/meta-$TS.txt
 {
     echo "command: $0 $*"
-    env | grep -E '^(SKIP_[A-Z]+|ROUNDS|DURATION|WARMUP|SIZES|CONNS|IDLE_[A-Z]+|OPCODE|VERIFY|PIPE_[A-Z]+|CRITERION_ARGS|FANOUT_[A-Z]+|SERVER_CPU|CLIENT_CPU|LOCK)=' | sort | sed 's/^/env: /' || true
+    env | grep -E '^(SKIP_[A-Z]+|ROUNDS|DURATION|WARMUP|SIZES|CONNS|IDLE_[A-Z]+|OPCODE|PIPE_[A-Z]+|CRITERION_ARGS|FANOUT_[A-Z]+|CROSSCHECK[A-Z_]*|SERVER_CPU|CLIENT_CPU|LOCK)=' | sort | sed 's/^/env: /' || true
     echo "date: $(date -Is)"
     echo "host: $(uname -srm), $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     echo "memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
@@ -70,16 +79,13 @@ META=$BENCH_OUT/meta-$TS.txt
 } >"$META"
 
 # ---------------------------------------------------------------- build
-log "building wsx examples (release)"
-(cd "$ROOT" && CARGO_TARGET_DIR=$WSX_TARGET cargo build --release -p wsx --examples --quiet)
-for bin in wsload echo-tungstenite echo-fastwebsockets echo-tokio-websockets echo-raw; do
-    if [ ! -x "$YARD/$bin" ]; then
-        log "building the yardstick into $YARD_TARGET"
-        (cd "$BENCH" && CARGO_TARGET_DIR=$YARD_TARGET cargo build --release --workspace --quiet)
-        break
-    fi
+log "building wsx examples, the wsx tool and the peers' echo servers (release)"
+(cd "$ROOT" && CARGO_TARGET_DIR=$WSX_TARGET cargo build --release -p wsx -p wsx-cli --examples --bins --quiet)
+(cd "$ROOT/bench" && CARGO_TARGET_DIR=$WSX_TARGET cargo build --release --quiet)
+for bin in "$WSX" "$EX/echo_server" "$REL/echo-tungstenite" "$REL/echo-fastwebsockets" \
+    "$REL/echo-tokio-websockets" "$REL/echo-raw"; do
+    [ -x "$bin" ] || die "$bin missing after the build"
 done
-[ -x "$YARD/wsload" ] || die "$YARD/wsload missing after the build"
 
 # Until echo_server has --stream, wsx-stream runs the same code as wsx (noted in the report).
 STREAM_FLAG=--stream
@@ -88,15 +94,17 @@ if ! "$EX/echo_server" --help 2>&1 | grep -q -- --stream; then
     log "warning: echo_server has no --stream flag yet; wsx-stream runs its default path"
     echo "note: echo_server had no --stream flag: wsx-stream ran the same code as wsx" >>"$META"
 fi
+WSX_SERVER="$EX/echo_server --addr 127.0.0.1:{PORT} --threads 1"
 CONTESTANTS=(
-    default
-    "wsx=$EX/echo_server --addr 127.0.0.1:{PORT} --threads 1"
-    "wsx-stream=$EX/echo_server --addr 127.0.0.1:{PORT} --threads 1${STREAM_FLAG:+ $STREAM_FLAG}"
+    "wsx=$WSX_SERVER"
+    "wsx-stream=$WSX_SERVER${STREAM_FLAG:+ $STREAM_FLAG}"
+    "tungstenite=$REL/echo-tungstenite --addr 127.0.0.1:{PORT}"
+    "fastwebsockets=$REL/echo-fastwebsockets --addr 127.0.0.1:{PORT}"
+    "tokio-websockets=$REL/echo-tokio-websockets --addr 127.0.0.1:{PORT}"
+    "raw:raw=$REL/echo-raw --addr 127.0.0.1:{PORT}"
 )
-# run.sh builds nothing (done above) and finds the yardstick's binaries here.
-export BUILD=${BUILD:-0} CARGO_TARGET_DIR=$YARD_TARGET
 
-MATRIX_DIR='' PIPE_DIR='' CRIT_DIR='' FANOUT_FILE=''
+MATRIX_DIR='' PIPE_DIR='' CRIT_DIR='' FANOUT_FILE='' CROSS_DIR=''
 
 # ---------------------------------------------------------------- a. matrix
 if [ "${SKIP_MATRIX:-0}" = 1 ]; then
@@ -105,7 +113,7 @@ if [ "${SKIP_MATRIX:-0}" = 1 ]; then
 else
     MATRIX_DIR=$BENCH_OUT/matrix-$TS
     log "a. matrix -> $MATRIX_DIR"
-    OUT=$MATRIX_DIR "$BENCH/run.sh" "${CONTESTANTS[@]}" >/dev/null
+    OUT=$MATRIX_DIR "$ROOT/scripts/bench_matrix.sh" "${CONTESTANTS[@]}"
 fi
 
 # ---------------------------------------------------------------- b. pipelined
@@ -116,9 +124,8 @@ else
     PIPE_DIR=$BENCH_OUT/pipeline-$TS
     log "b. pipelined run -> $PIPE_DIR"
     OUT=$PIPE_DIR PIPELINE=${PIPE_DEPTH:-16} CONNS=${PIPE_CONNS:-64} SIZES=${PIPE_SIZES:-"16 1024"} \
-        IDLE_ROUNDS=0 "$BENCH/run.sh" "${CONTESTANTS[@]}" >/dev/null
+        IDLE_ROUNDS=0 "$ROOT/scripts/bench_matrix.sh" "${CONTESTANTS[@]}"
 fi
-unset CARGO_TARGET_DIR
 
 # ---------------------------------------------------------------- c. criterion
 if [ "${SKIP_CRITERION:-0}" = 1 ]; then
@@ -178,6 +185,38 @@ else
     if [ ! -s "$FANOUT_FILE" ]; then FANOUT_FILE=''; fi
 fi
 
+# ---------------------------------------------------------------- e. cross-check
+YARDSTICK=${YARDSTICK:-$ROOT/../shared/bench}
+if [ "${CROSSCHECK:-0}" = 1 ]; then
+    if [ ! -x "$YARDSTICK/run.sh" ]; then
+        log "e. CROSSCHECK=1 but no yardstick at $YARDSTICK: skipped"
+        echo "note: cross-check asked for, but $YARDSTICK is absent" >>"$META"
+    else
+        YARDSTICK=$(cd "$YARDSTICK" && pwd)
+        YARD_TARGET=${YARD_TARGET:-/tmp/wsbench-target}
+        need=(wsload)
+        if [ "${CROSSCHECK_MATRIX:-0}" = 1 ]; then
+            need+=(echo-tungstenite echo-fastwebsockets echo-tokio-websockets echo-raw)
+        fi
+        missing=0
+        for bin in "${need[@]}"; do [ -x "$YARD_TARGET/release/$bin" ] || missing=1; done
+        if [ "$missing" = 1 ]; then
+            log "e. building the yardstick into $YARD_TARGET"
+            (cd "$YARDSTICK" && CARGO_TARGET_DIR=$YARD_TARGET cargo build --release --workspace --quiet)
+        fi
+        CROSS_DIR=$BENCH_OUT/crosscheck-$TS
+        log "e. cross-check: wsx bench vs the yardstick's wsload on one wsx echo server -> $CROSS_DIR"
+        OUT=$CROSS_DIR WSLOAD=$YARD_TARGET/release/wsload ROUNDS=${CROSSCHECK_ROUNDS:-3} \
+            SERVER_CMD="$WSX_SERVER" "$ROOT/scripts/bench_crosscheck.sh"
+        if [ "${CROSSCHECK_MATRIX:-0}" = 1 ]; then
+            log "e. the yardstick's own matrix with the wsx contestants -> $CROSS_DIR/yardstick"
+            OUT=$CROSS_DIR/yardstick BUILD=0 CARGO_TARGET_DIR=$YARD_TARGET \
+                "$YARDSTICK/run.sh" default "${CONTESTANTS[0]}" "${CONTESTANTS[1]}" >/dev/null
+            echo "note: the yardstick's matrix of the same contestants: $CROSS_DIR/yardstick/summary.md" >>"$META"
+        fi
+    fi
+fi
+
 # ---------------------------------------------------------------- report
 mkdir -p "$REPORT_DIR"
 args=(--meta "$META" --out "$REPORT_DIR/PERFORMANCE.md" --chart "$REPORT_DIR/perf-chart.svg")
@@ -185,5 +224,6 @@ if [ -n "$MATRIX_DIR" ]; then args+=(--matrix "$MATRIX_DIR"); fi
 if [ -n "$PIPE_DIR" ]; then args+=(--pipeline "$PIPE_DIR"); fi
 if [ -n "$CRIT_DIR" ]; then args+=(--criterion "$CRIT_DIR"); fi
 if [ -n "$FANOUT_FILE" ]; then args+=(--fanout "$FANOUT_FILE"); fi
+if [ -n "$CROSS_DIR" ]; then args+=(--crosscheck "$CROSS_DIR"); fi
 python3 "$ROOT/scripts/perf_report.py" "${args[@]}"
 log "wrote $REPORT_DIR/PERFORMANCE.md and $REPORT_DIR/perf-chart.svg (raw results in $BENCH_OUT)"

@@ -2,17 +2,22 @@
 """Write docs/PERFORMANCE.md and docs/perf-chart.svg from the results of scripts/bench.sh.
 
 usage: perf_report.py [--matrix DIR] [--pipeline DIR] [--criterion DIR] [--fanout FILE]
-                      [--meta FILE] [--out docs/PERFORMANCE.md] [--chart docs/perf-chart.svg]
+                      [--crosscheck DIR] [--meta FILE] [--out docs/PERFORMANCE.md]
+                      [--chart docs/perf-chart.svg]
+       perf_report.py --crosscheck-table DIR     (prints only the agreement table)
 
---matrix and --pipeline are results folders of ../shared/bench/run.sh (load.jsonl, idle.jsonl,
-servers.tsv, meta.txt), --criterion a folder of `cargo bench` outputs (core.txt, deflate.txt),
---fanout the JSON line of examples/fanout.rs, --meta bench.sh's notes (command, date, machine).
-Every input is optional; the report has the sections it has data for. Standard library only.
+--matrix and --pipeline are results folders of scripts/bench_matrix.sh (load.jsonl, idle.jsonl,
+servers.tsv, meta.txt; the yardstick's ../shared/bench/run.sh writes the same format, so its
+folders work too), --criterion a folder of `cargo bench` outputs (core.txt, deflate.txt),
+--fanout the JSON line of examples/fanout.rs, --crosscheck a folder of
+scripts/bench_crosscheck.sh (agreement.jsonl: `wsx bench` and the yardstick's wsload on the same
+server), --meta bench.sh's notes (command, date, machine). Every input is optional; the report
+has the sections it has data for. Standard library only.
 
-"Server core busy share" below is cpu_busy_pct[server core] of wsload's JSON (the busy-% table
-of summarize.py): everything that ran on the server's pinned core in the measured window,
-including softirq, i.e. the kernel's loopback TCP work for the server's sends. server_cpu_pct
-(per process, tick-based) leaves that softirq work out and is shown only for reference.
+"Server core busy share" below is cpu_busy_pct[server core] of the load generator's JSON:
+everything that ran on the server's pinned core in the measured window, including softirq,
+i.e. the kernel's loopback TCP work for the server's sends. server_cpu_pct (per process) leaves
+that softirq work out and is shown only for reference.
 """
 import argparse
 import html
@@ -427,7 +432,7 @@ def section_matrix(m):
                 "cell (`best`), and by the raw TCP echo (the ceiling).", "", table(hdr, rows), ""]
     out += [f"### Busy % of the server core (cpu{m.server_cpu}) / the load generator's core (cpu{m.client_cpu})",
             "", "A core near 100 % is saturated; when the load generator's core is, the cell cannot separate "
-            "the fastest servers (see the yardstick's README).", "",
+            "the fastest servers (the load generator is then a co-bottleneck).", "",
             table(["size × conns"] + names,
                   [[cell_name(s, c)] + [
                       f"{m.server_busy(s, c, n):.0f} / {m.client_busy(s, c, n):.0f}"
@@ -447,8 +452,8 @@ def section_pipeline(p):
     out = [f"## Pipelined echo: {p.pipeline} frames in flight per connection", "",
            f"Median over {p.rounds} round(s) (`{p.dir}`). The load generator's core saturates here, so "
            "msgs/s alone cannot separate the servers; **msgs per server-core-second** = msgs/s ÷ the server "
-           f"core's busy share (cpu_busy_pct[{p.server_cpu}] of each run, i.e. the busy-% table of "
-           "summarize.py, softirq included), computed per round, median shown. The last column divides by "
+           f"core's busy share (cpu_busy_pct[{p.server_cpu}] of each run, i.e. the busy-% table of the "
+           "matrix section, softirq included), computed per round, median shown. The last column divides by "
            "the best of tungstenite, fastwebsockets and tokio-websockets in that cell.", ""]
     rows = []
     for s, c in p.cases:
@@ -576,6 +581,71 @@ def section_fanout(fo, path):
     return out
 
 
+def read_crosscheck(folder):
+    """agreement.jsonl -> {(size, conns): {tool: [results]}}, problems."""
+    cells, problems = defaultdict(lambda: defaultdict(list)), []
+    for row in read_jsonl(os.path.join(folder, "agreement.jsonl")):
+        r = row.get("result", {})
+        where = f"round {row.get('round')} {cell_name(row['size'], row['conns'])} {row['tool']}"
+        if "error" in r:
+            problems.append(f"{where}: {r['error']}")
+            continue
+        if r.get("errors"):
+            problems.append(f"{where}: {r['errors']} error(s), first: {r.get('first_error')}")
+        cells[(row["size"], row["conns"])][row["tool"]].append(r)
+    return cells, problems
+
+
+def section_crosscheck(folder):
+    cells, problems = read_crosscheck(folder)
+    if not cells:
+        return []
+    meta, server_cpu, client_cpu = "", 0, 1
+    if os.path.exists(os.path.join(folder, "meta.txt")):
+        with open(os.path.join(folder, "meta.txt")) as f:
+            text = f.read()
+        meta = "; ".join(x for x in text.splitlines() if x.startswith(("server:", "rounds:")))
+        m = re.search(r"server cpu: (\d+)\s+client cpu: (\d+)", text)
+        if m:
+            server_cpu, client_cpu = int(m.group(1)), int(m.group(2))
+    rows = []
+    for (s, c), tools in sorted(cells.items()):
+        a, b = tools.get("wsx-bench", []), tools.get("wsload", [])
+        ma, mb = med(r.get("msgs_per_sec") for r in a), med(r.get("msgs_per_sec") for r in b)
+        pa, pb = med(r.get("p50_us") for r in a), med(r.get("p50_us") for r in b)
+        qa, qb = med(r.get("p99_us") for r in a), med(r.get("p99_us") for r in b)
+        spread = lambda rs: (  # noqa: E731
+            (max(x["msgs_per_sec"] for x in rs) - min(x["msgs_per_sec"] for x in rs)) / med(x["msgs_per_sec"] for x in rs)
+            if len(rs) > 1 and med(x["msgs_per_sec"] for x in rs) else None)
+        sa, sb = spread(a), spread(b)
+
+        def busy(rs, core):
+            return med((r.get("cpu_busy_pct") or [None] * (core + 1))[core] for r in rs
+                       if len(r.get("cpu_busy_pct") or []) > core)
+
+        def us_per_msg(rs):
+            return med(r["cpu_busy_pct"][server_cpu] / 100 * 1e6 / r["msgs_per_sec"] for r in rs
+                       if len(r.get("cpu_busy_pct") or []) > server_cpu and r.get("msgs_per_sec"))
+        ua, ub = us_per_msg(a), us_per_msg(b)
+        rows.append([cell_name(s, c), f"{len(a)} / {len(b)}", fint(ma), fint(mb), f2(ma / mb) if ma and mb else "-",
+                     f"{f1(pa)} / {f1(pb)}", f"{f1(qa)} / {f1(qb)}",
+                     f"{'-' if sa is None else f'{sa:.0%}'} / {'-' if sb is None else f'{sb:.0%}'}",
+                     f"{f2(ua)} / {f2(ub)}",
+                     f"{fint(busy(a, server_cpu))}/{fint(busy(a, client_cpu))} · {fint(busy(b, server_cpu))}/{fint(busy(b, client_cpu))}"])
+    out = ["## Cross-check: `wsx bench` against the yardstick's wsload", "",
+           "The two load generators take turns on one wsx echo server (who goes first alternates per round), "
+           f"same settings, pinned to the same core (`{folder}`; {meta}). Medians over the rounds; "
+           "ratio = wsx bench ÷ wsload; spread = (max − min) ÷ median of each tool's rounds. "
+           "Server µs/msg = the server core's busy share ÷ msgs/s: what one echo costs the server, which "
+           "should agree whichever tool drives it; where the load generator's core is saturated (busy "
+           "columns: server/client core %), msgs/s also measures the load generator's own cost per message.", "",
+           table(["size × conns", "rounds", "wsx bench msgs/s", "wsload msgs/s", "ratio", "p50 µs (wsx bench / wsload)",
+                  "p99 µs", "spread", "server µs/msg", "busy % srv/cli (wsx bench · wsload)"], rows), ""]
+    if problems:
+        out += [f"- {x}" for x in problems] + [""]
+    return out
+
+
 def read_meta(path):
     info = {"env": [], "notes": []}
     if path and os.path.exists(path):
@@ -597,10 +667,15 @@ def main():
     ap.add_argument("--pipeline")
     ap.add_argument("--criterion")
     ap.add_argument("--fanout")
+    ap.add_argument("--crosscheck")
+    ap.add_argument("--crosscheck-table", help="print only the cross-check table of this folder")
     ap.add_argument("--meta")
     ap.add_argument("--out", default="docs/PERFORMANCE.md")
     ap.add_argument("--chart", default="docs/perf-chart.svg")
     a = ap.parse_args()
+    if a.crosscheck_table:
+        print("\n".join(section_crosscheck(a.crosscheck_table)) or "no cross-check results")
+        return
 
     m = Runs(a.matrix) if a.matrix and os.path.isdir(a.matrix) else None
     p = Runs(a.pipeline) if a.pipeline and os.path.isdir(a.pipeline) else None
@@ -622,8 +697,9 @@ def main():
     cmd = " ".join(env + [meta.get("command", "scripts/bench.sh").replace("command: ", "").strip()])
     out = ["# wsx performance", "",
            "Generated by `scripts/bench.sh` (tables and chart by `scripts/perf_report.py`); rerun it rather "
-           "than editing this file. Method: the yardstick in `../shared/bench` (its README): one load generator "
-           "(wsload) for every server, server pinned to one core and load to the other, every contestant in "
+           "than editing this file. Method: the project's own harness: one load generator (`wsx bench`, "
+           "hand-encoded frames on plain tokio TCP) for every server, the peers' echo servers from `bench/`, "
+           "server pinned to one core and load to the other, every contestant in "
            "the same run, so compare ratios rather than absolute numbers across machines.", "",
            f"- Command: `{cmd}`",
            f"- Date: {meta.get('date', '?')}",
@@ -653,6 +729,8 @@ def main():
         out += section_criterion(a.criterion)
     if fanout:
         out += section_fanout(fanout, a.fanout)
+    if a.crosscheck and os.path.isdir(a.crosscheck):
+        out += section_crosscheck(a.crosscheck)
     problems = (m.problems if m else []) + (p.problems if p else [])
     out += ["## Problems", ""]
     out += [f"- {x}" for x in problems] if problems else ["None: every load run reported 0 errors."]

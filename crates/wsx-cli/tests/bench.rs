@@ -1,0 +1,364 @@
+//! `wsx bench` against an in-process wsx echo server.
+
+mod common;
+
+use common::{Behaviour, closed_port, echo_server, server, wsx};
+use serde_json::Value;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn json_of(stdout: &str) -> Value {
+    let line = stdout.trim();
+    assert_eq!(line.lines().count(), 1, "not one line: {stdout}");
+    serde_json::from_str(line).expect("valid JSON")
+}
+
+#[test]
+fn json_summary_counts_messages_and_no_errors() {
+    let server = echo_server();
+    let run = wsx(
+        &[
+            "bench",
+            &server.url(),
+            "--duration",
+            "1",
+            "--warmup",
+            "0.2",
+            "--conns",
+            "4",
+            "--size",
+            "100",
+            "--json",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    // --json: no progress bar, nothing on stderr.
+    assert!(run.stderr.is_empty(), "stderr: {}", run.stderr);
+    let v = json_of(&run.stdout);
+    assert!(v["messages"].as_u64().expect("messages") > 0, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(v["conns_ok"], 4);
+    assert_eq!(v["size"], 100);
+    assert_eq!(v["opcode"], "binary");
+    let rate = v["msgs_per_sec"].as_f64().expect("rate");
+    assert!(rate > 0.0);
+    let (p50, p99, max) = (
+        v["p50_us"].as_f64().expect("p50"),
+        v["p99_us"].as_f64().expect("p99"),
+        v["max_us"].as_f64().expect("max"),
+    );
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{v}");
+    // Every message the server echoed was binary, and it saw more than were counted (the
+    // warm-up is not counted).
+    assert_eq!(server.texts.load(Ordering::Relaxed), 0);
+    assert!(server.binaries.load(Ordering::Relaxed) >= v["messages"].as_u64().unwrap_or(0));
+    // Each connection ended with a normal close.
+    for _ in 0..4 {
+        assert_eq!(server.next_close().0, 1000);
+    }
+}
+
+#[test]
+fn text_mode_sends_text_frames() {
+    let server = echo_server();
+    let run = wsx(
+        &[
+            "bench",
+            &server.url(),
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0",
+            "--conns",
+            "2",
+            "--text",
+            "--json",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let v = json_of(&run.stdout);
+    assert_eq!(v["opcode"], "text");
+    assert_eq!(v["errors"], 0, "{v}");
+    assert!(v["messages"].as_u64().unwrap_or(0) > 0);
+    assert!(server.texts.load(Ordering::Relaxed) > 0);
+    assert_eq!(server.binaries.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn pipelined_large_messages_and_rate() {
+    let server = echo_server();
+    let run = wsx(
+        &[
+            "bench",
+            &server.url(),
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0",
+            "--conns",
+            "2",
+            "--size",
+            "70000",
+            "--pipeline",
+            "8",
+            "--json",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let v = json_of(&run.stdout);
+    assert_eq!(v["errors"], 0, "{v}");
+    assert!(v["messages"].as_u64().unwrap_or(0) > 0);
+
+    // --rate 200 over 2 connections for 1 s: about 200 messages, not thousands.
+    let run = wsx(
+        &[
+            "bench",
+            &server.url(),
+            "--duration",
+            "1",
+            "--warmup",
+            "0",
+            "--conns",
+            "2",
+            "--rate",
+            "200",
+            "--threads",
+            "2",
+            "--json",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let v = json_of(&run.stdout);
+    let n = v["messages"].as_u64().unwrap_or(0);
+    assert!((120..=280).contains(&n), "{n} messages at --rate 200: {v}");
+    assert_eq!(v["errors"], 0, "{v}");
+}
+
+#[test]
+fn human_summary_has_the_numbers() {
+    let server = echo_server();
+    let run = wsx(
+        &[
+            "bench",
+            &server.url(),
+            "--duration",
+            "0.3",
+            "--warmup",
+            "0",
+            "--conns",
+            "1",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    for part in [
+        "connections  1/1 up",
+        "msg/s",
+        "MB/s",
+        "p50",
+        "p90",
+        "p99",
+        "max",
+        "errors       none",
+    ] {
+        assert!(
+            run.stdout.contains(part),
+            "summary lacks {part:?}: {}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn a_server_that_drops_connections_is_counted_not_fatal() {
+    let server = server(Behaviour::DropAfterFirst);
+    let run = wsx(
+        &[
+            "bench",
+            &server.url(),
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0",
+            "--conns",
+            "3",
+            "--json",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let v = json_of(&run.stdout);
+    assert_eq!(v["errors"], 3, "{v}");
+    assert_eq!(v["errors_by_kind"]["server_closed"], 3, "{v}");
+    assert!(
+        v["first_error"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("server_closed"),
+        "{v}"
+    );
+}
+
+#[test]
+fn idle_mode_holds_and_reports_ready() {
+    let server = echo_server();
+    let dir = std::env::temp_dir().join(format!("wsx-cli-idle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let ready = dir.join("ready");
+    let run = wsx(
+        &[
+            "bench",
+            &server.url(),
+            "--idle",
+            "50",
+            "--hold",
+            "0.3",
+            "--ready-file",
+            ready.to_str().unwrap_or_default(),
+            "--json",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let v = json_of(&run.stdout);
+    assert_eq!(v["mode"], "idle");
+    assert_eq!(v["conns_ok"], 50);
+    assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(std::fs::read_to_string(&ready).expect("ready file"), "50\n");
+    for _ in 0..50 {
+        assert_eq!(server.next_close().0, 1000);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unusable_arguments_fail_in_one_line() {
+    let refused = format!("ws://127.0.0.1:{}/", closed_port());
+    for args in [
+        vec!["bench", "wss://127.0.0.1:1/"],
+        vec!["bench", "http://127.0.0.1:1/"],
+        vec!["bench", &refused, "--duration", "1", "--conns", "2"],
+        vec!["bench", "ws://127.0.0.1:1/", "--rate=-5"],
+        vec!["bench", "ws://127.0.0.1:1/", "--ramp", "0"],
+        vec!["bench", "ws://127.0.0.1:1/", "--ramp", "0.00001"],
+        vec!["bench", "ws://127.0.0.1:1/", "--warmup", "100000"],
+        vec!["bench", "ws://127.0.0.1:1/", "--duration", "0"],
+    ] {
+        let run = wsx(&args, "", LIMIT);
+        assert_eq!(run.code, Some(1), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with("wsx: error: "),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    // clap's own usage errors: status 2.
+    for bad in [
+        ["--conns", "0"],
+        ["--duration", "1e300"],
+        ["--duration", "soon"],
+        ["--pipeline", "0"],
+        ["--size", "99999999999"],
+    ] {
+        let run = wsx(&["bench", "ws://127.0.0.1:1/", bad[0], bad[1]], "", LIMIT);
+        assert_eq!(run.code, Some(2), "{bad:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn help_explains_every_flag() {
+    let run = wsx(&["bench", "--help"], "", LIMIT);
+    assert_eq!(run.code, Some(0));
+    for flag in [
+        "--conns",
+        "--size",
+        "--duration",
+        "--warmup",
+        "--rate",
+        "--ramp",
+        "--pipeline",
+        "--binary",
+        "--text",
+        "--json",
+        "--threads",
+        "--raw",
+        "--idle",
+        "--hold",
+        "--ready-file",
+        "--server-pid",
+    ] {
+        assert!(run.stdout.contains(flag), "--help lacks {flag}");
+    }
+}
+
+#[test]
+fn raw_mode_expects_its_own_bytes_back() {
+    let (addr, _runtime) = common::raw_echo_server();
+    let url = format!("ws://{addr}/");
+    let run = wsx(
+        &[
+            "bench",
+            &url,
+            "--raw",
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0",
+            "--conns",
+            "2",
+            "--size",
+            "3000",
+            "--json",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let v = json_of(&run.stdout);
+    assert_eq!(v["mode"], "raw");
+    assert_eq!(v["errors"], 0, "{v}");
+    assert!(v["messages"].as_u64().unwrap_or(0) > 0, "{v}");
+}
+
+#[test]
+fn ramp_spaces_the_connections_out() {
+    let server = echo_server();
+    let run = wsx(
+        &[
+            "bench",
+            &server.url(),
+            "--conns",
+            "5",
+            "--ramp",
+            "10",
+            "--duration",
+            "0.2",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let v = json_of(&run.stdout);
+    // 5 connections at 10 per second: the last one starts 0.4 s after the first.
+    let connect = v["connect_s"].as_f64().expect("connect_s");
+    assert!(connect >= 0.38, "connect_s {connect}: {v}");
+    assert_eq!(v["conns_ok"], 5);
+    assert_eq!(v["errors"], 0, "{v}");
+}
