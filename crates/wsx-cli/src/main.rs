@@ -13,6 +13,7 @@
 mod bench;
 mod connect;
 mod failure;
+mod serve;
 mod tls;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,9 @@ enum Command {
     Connect(connect::ConnectArgs),
     /// Load-test an echo server: N connections send messages and time each echo.
     Bench(bench::BenchArgs),
+    /// Serve the demo: a chat page at /, WebSocket endpoints /echo and /chat, Prometheus
+    /// metrics at /metrics, on one port (HTTP/1.1; with --tls-cert also HTTP/2).
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Connect(args) => connect::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,

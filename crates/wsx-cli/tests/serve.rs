@@ -1,0 +1,236 @@
+//! `wsx serve`, run as the built binary on a free loopback port: the page, `/echo` and
+//! `/chat` (with permessage-deflate negotiated), `/metrics` moving with traffic, a 404 and a
+//! 426, `wss://` with `--tls-cert/--tls-key`, and Ctrl-C closing every client with 1001.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use wsx::proto::deflate::DeflateConfig;
+use wsx::{Client, Config, Conn};
+
+/// `wsx serve` on `127.0.0.1:0`; kills it when dropped.
+struct Serve {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Serve {
+    fn start(extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wsx"))
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // "wsx serve: open http://127.0.0.1:PORT/ (Ctrl-C to stop)"
+        let base = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http"))
+            .unwrap_or_else(|| panic!("no URL in {first:?}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Self { child, base }
+    }
+
+    fn hostport(&self) -> &str {
+        self.base.split("://").nth(1).unwrap()
+    }
+
+    /// A plain HTTP/1.1 GET: the status and the body.
+    fn get(&self, path: &str) -> (u16, String) {
+        let mut tcp = std::net::TcpStream::connect(self.hostport()).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            tcp,
+            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        tcp.read_to_string(&mut out).unwrap();
+        let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let body = out
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    fn metric(&self, line_start: &str) -> f64 {
+        let (_, body) = self.get("/metrics");
+        body.lines()
+            .find(|l| l.starts_with(line_start))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
+}
+
+fn deflate_client() -> Client {
+    Client::new(Config {
+        compression: Some(DeflateConfig::default()),
+        ..Config::default()
+    })
+}
+
+async fn recv(rx: &mut mpsc::UnboundedReceiver<String>) -> String {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("a message in time")
+        .expect("open channel")
+}
+
+fn listen(conn: &Conn) -> mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    conn.on_message(move |_, _, data| {
+        let _ = tx.send(String::from_utf8_lossy(&data).into_owned());
+    });
+    rx
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_routes_echo_chat_metrics_and_shuts_down_with_1001() {
+    let serve = Serve::start(&[]);
+    let (status, page) = serve.get("/");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<title>wsx chat</title>") && page.contains("/chat"),
+        "{page}"
+    );
+    assert_eq!(serve.get("/nothing-here").0, 404);
+    assert_eq!(
+        serve.get("/echo").0,
+        426,
+        "a plain GET on a WebSocket endpoint"
+    );
+    let received_before = serve.metric("wsx_messages_received_total{type=\"text\"}");
+
+    let ws = serve.base.replace("http://", "ws://");
+    let echo = deflate_client()
+        .connect_url(&format!("{ws}/echo"))
+        .await
+        .unwrap();
+    assert!(
+        echo.headers()
+            .get("sec-websocket-extensions")
+            .is_some_and(|v| v.to_str().unwrap().contains("permessage-deflate")),
+        "compression is on for every endpoint"
+    );
+    let mut echoes = listen(&echo);
+    echo.write_text("echo me").unwrap();
+    assert_eq!(recv(&mut echoes).await, "echo me");
+
+    let ana = deflate_client()
+        .connect_url(&format!("{ws}/chat"))
+        .await
+        .unwrap();
+    let mut ana_rx = listen(&ana);
+    assert_eq!(
+        recv(&mut ana_rx).await,
+        r#"{"event":"welcome","data":{"online":1}}"#
+    );
+    let bea = deflate_client()
+        .connect_url(&format!("{ws}/chat"))
+        .await
+        .unwrap();
+    let mut bea_rx = listen(&bea);
+    assert_eq!(
+        recv(&mut bea_rx).await,
+        r#"{"event":"welcome","data":{"online":2}}"#
+    );
+    ana.emit("join", "ana").unwrap();
+    let joined = r#"{"event":"joined","data":{"nick":"ana","online":2}}"#;
+    assert_eq!(recv(&mut ana_rx).await, joined);
+    assert_eq!(recv(&mut bea_rx).await, joined);
+    ana.emit("say", "hello bea").unwrap();
+    let said = r#"{"event":"said","data":{"nick":"ana","text":"hello bea"}}"#;
+    assert_eq!(recv(&mut bea_rx).await, said);
+    assert_eq!(recv(&mut ana_rx).await, said);
+
+    // /metrics moved: three text messages received since the first scrape.
+    let received_after = serve.metric("wsx_messages_received_total{type=\"text\"}");
+    assert_eq!(received_after - received_before, 3.0);
+    assert_eq!(serve.metric("wsx_connections_active"), 3.0);
+
+    // Ctrl-C: every client gets 1001, the process exits 0.
+    let pid = serve.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    for conn in [&echo, &ana, &bea] {
+        let (code, _) = tokio::time::timeout(Duration::from_secs(10), conn.closed())
+            .await
+            .unwrap();
+        assert_eq!(u16::from(code), 1001);
+    }
+    let mut serve = serve;
+    let status = serve.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_over_tls() {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("wsx-serve-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
+    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
+    let serve = Serve::start(&[
+        "--tls-cert",
+        cert_path.to_str().unwrap(),
+        "--tls-key",
+        key_path.to_str().unwrap(),
+    ]);
+    assert!(serve.base.starts_with("https://"), "{}", serve.base);
+    let port = serve.base.rsplit(':').next().unwrap();
+    let mut roots = wsx::tls::rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let conn = Client::default()
+        .with_root_certificates(roots)
+        .unwrap()
+        .connect_url(&format!("wss://localhost:{port}/echo"))
+        .await
+        .unwrap();
+    let mut rx = listen(&conn);
+    conn.write_text("secure").unwrap();
+    assert_eq!(recv(&mut rx).await, "secure");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_tls_files_are_one_clear_line_and_a_failure_status() {
+    let out = Command::new(env!("CARGO_BIN_EXE_wsx"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "/nonexistent.pem",
+            "--tls-key",
+            "/nonexistent.key",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("/nonexistent.pem"), "{stderr}");
+}
