@@ -140,7 +140,7 @@ async fn serve_routes_echo_chat_metrics_and_shuts_down_with_1001() {
     let mut ana_rx = listen(&ana);
     assert_eq!(
         recv(&mut ana_rx).await,
-        r#"{"event":"welcome","data":{"online":1}}"#
+        r#"{"event":"welcome","data":{"http":"HTTP/1.1","online":1}}"#
     );
     let bea = deflate_client()
         .connect_url(&format!("{ws}/chat"))
@@ -149,7 +149,7 @@ async fn serve_routes_echo_chat_metrics_and_shuts_down_with_1001() {
     let mut bea_rx = listen(&bea);
     assert_eq!(
         recv(&mut bea_rx).await,
-        r#"{"event":"welcome","data":{"online":2}}"#
+        r#"{"event":"welcome","data":{"http":"HTTP/1.1","online":2}}"#
     );
     ana.emit("join", "ana").unwrap();
     let joined = r#"{"event":"joined","data":{"nick":"ana","online":2}}"#;

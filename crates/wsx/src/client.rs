@@ -227,6 +227,7 @@ impl Client {
             subprotocol: ws.subprotocol().map(str::to_owned),
             headers: response.into_parts().0.headers,
             uri: target.path_and_query.parse().unwrap_or_default(),
+            version: http::Version::HTTP_11,
             extension: ws.has_extension(),
         };
         let conn = Conn::new(info, self.config.max_pending_bytes);

@@ -493,6 +493,7 @@ where
         subprotocol: ws.subprotocol().map(str::to_owned),
         headers: parts.headers,
         uri: parts.uri,
+        version: parts.version.max(http::Version::HTTP_11),
         extension: ws.has_extension(),
     };
     let conn = Conn::new(info, inner.config.max_pending_bytes);

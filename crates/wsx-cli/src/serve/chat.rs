@@ -1,7 +1,8 @@
 //! The `/chat` endpoint: a room everyone is in, over wsx custom events (text messages
 //! `{"event": NAME, "data": VALUE}`, see `wsx::events`). In: `join` (a nickname), `say`
 //! (text). Out, to everyone: `joined` and `left` (nickname and online count), `said`
-//! (nickname and text); to a new connection: `welcome` (the online count).
+//! (nickname and text); to a new connection: `welcome` (the online count, and the HTTP
+//! version its WebSocket was opened over: `HTTP/2` for an RFC 8441 extended CONNECT).
 
 use serde_json::json;
 use wsx::{Conn, Server};
@@ -23,7 +24,14 @@ pub(crate) fn server() -> Server {
     let server = Server::new(super::config());
     let hub = server.clone();
     server.on_connection(move |conn: Conn| {
-        let _ = conn.emit("welcome", json!({ "online": hub.connection_count() }));
+        let http = match conn.http_version() {
+            wsx::http::Version::HTTP_2 => "HTTP/2",
+            _ => "HTTP/1.1",
+        };
+        let _ = conn.emit(
+            "welcome",
+            json!({ "online": hub.connection_count(), "http": http }),
+        );
         let h = hub.clone();
         conn.on("join", move |c: &Conn, data| {
             let nick = cut(data.as_str().unwrap_or_default(), MAX_NICK);

@@ -242,6 +242,7 @@ mod tests {
             subprotocol: None,
             headers: http::HeaderMap::new(),
             uri: http::Uri::default(),
+            version: http::Version::HTTP_11,
             extension: false,
         };
         Conn::new(info, 1024)

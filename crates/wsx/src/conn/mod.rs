@@ -71,6 +71,9 @@ pub(crate) struct Info {
     pub headers: http::HeaderMap,
     /// Server: the request URI; client: the URL's path and query.
     pub uri: http::Uri,
+    /// The HTTP version the WebSocket was opened over: HTTP/1.1 (an upgrade) or HTTP/2 (an
+    /// extended CONNECT stream, RFC 8441).
+    pub version: http::Version,
     /// An extension (e.g. permessage-deflate) transforms this connection's messages, so
     /// frames encoded once for many connections cannot be used.
     pub extension: bool,
@@ -340,6 +343,13 @@ impl Conn {
     #[must_use]
     pub fn uri(&self) -> &http::Uri {
         &self.shared.info.uri
+    }
+
+    /// The HTTP version the WebSocket was opened over: `HTTP_11` for an upgrade, `HTTP_2` for
+    /// an extended CONNECT stream (RFC 8441) that shares its TCP connection with others.
+    #[must_use]
+    pub fn http_version(&self) -> http::Version {
+        self.shared.info.version
     }
 
     /// Whether the connection has ended.

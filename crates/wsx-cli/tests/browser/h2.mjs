@@ -1,0 +1,54 @@
+// Chromium loads the demo page over HTTPS/HTTP2 from `wsx serve --tls-cert/--tls-key` (a
+// self-signed certificate: --ignore-certificate-errors), then opens its WebSocket. Because the
+// page's HTTP/2 connection advertised SETTINGS_ENABLE_CONNECT_PROTOCOL, Chromium opens it as
+// an RFC 8441 extended CONNECT stream: DevTools reports a 200 handshake (not 101), and the
+// server reports (the chat's `welcome` event) that the WebSocket came over HTTP/2.
+//
+//   node h2.mjs https://localhost:PORT
+import { chromium } from "playwright-core";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const [base] = process.argv.slice(2);
+if (!base) {
+  console.error("usage: node h2.mjs BASE_URL");
+  process.exit(2);
+}
+const profile = mkdtempSync(join(tmpdir(), "wsx-chromium-"));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  ignoreHTTPSErrors: true,
+  args: [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--ignore-certificate-errors",
+  ],
+});
+let failed = false;
+try {
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Network.enable");
+  const handshakes = [];
+  cdp.on("Network.webSocketHandshakeResponseReceived", (e) => handshakes.push(e.response.status));
+  await page.goto(base + "/");
+  await page.waitForSelector("body[data-state=open]", { timeout: 10_000 });
+  await page.waitForFunction(() => document.getElementById("http").textContent !== "?", null, { timeout: 10_000 });
+  const pageProtocol = await page.evaluate(() => performance.getEntriesByType("navigation")[0].nextHopProtocol);
+  const serverSaw = await page.textContent("#http");
+  const extensions = await page.textContent("#extensions");
+  for (let i = 0; i < 100 && handshakes.length === 0; i++) await page.waitForTimeout(50);
+  const result = { pageProtocol, serverSaw, handshakes, extensions };
+  console.log(JSON.stringify(result));
+  if (pageProtocol !== "h2") throw new Error(`the page was not loaded over h2: ${pageProtocol}`);
+  if (serverSaw !== "HTTP/2") throw new Error(`the server saw the WebSocket over ${serverSaw}`);
+  if (handshakes[0] !== 200) throw new Error(`DevTools saw handshake statuses ${handshakes}`);
+} catch (err) {
+  failed = true;
+  console.error(`browser test failed: ${err.message}`);
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
