@@ -24,11 +24,14 @@ type Live = Mutex<HashMap<u64, Arc<Owner>>>;
 /// [`Client::connect`] returned is alive; once all are dropped it closes with 1000.
 #[derive(Clone)]
 pub struct Client {
-    config: Arc<Config>,
-    tls: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
     extensions: Vec<Arc<dyn ExtensionFactory>>,
     live: Arc<Live>,
     proxy: ProxySetting,
+    /// Open HTTP/2 connections by origin, shared by the WebSockets to it (RFC 8441).
+    #[cfg(feature = "hyper")]
+    pub(crate) h2: Arc<crate::client_h2::Pool>,
 }
 
 /// Where a client's connections go through.
@@ -69,6 +72,8 @@ impl Client {
             extensions: Vec::new(),
             live: Arc::default(),
             proxy: ProxySetting::Direct,
+            #[cfg(feature = "hyper")]
+            h2: Arc::default(),
         }
     }
 
@@ -89,7 +94,7 @@ impl Client {
     }
 
     /// Opens the TCP connection to `target`, through the proxy if there is one.
-    async fn open_tcp(&self, target: &Target, addr: &str) -> Result<TcpStream, Error> {
+    pub(crate) async fn open_tcp(&self, target: &Target, addr: &str) -> Result<TcpStream, Error> {
         let proxy = match &self.proxy {
             ProxySetting::Direct => None,
             ProxySetting::Env => Proxy::from_env(&target.host, target.secure),
@@ -184,13 +189,20 @@ impl Client {
         };
         let ws_config = self.config.websocket_config();
         let addr = format!("{}:{}", target.host, target.port);
+        #[cfg(feature = "hyper")]
+        if self.config.http2 {
+            let h2 = self.connect_h2(&target, &headers, &options, ws_config, &addr);
+            return tokio::time::timeout(self.config.handshake_timeout, h2)
+                .await
+                .map_err(|_| Error::Timeout("opening handshake"))?;
+        }
         let handshake = async {
             let tcp = self.open_tcp(&target, &addr).await?;
             let remote = tcp.peer_addr().ok();
             if !target.secure {
                 let (ws, response) =
                     client_handshake(tcp, &target, &headers, &options, ws_config).await?;
-                return Ok(self.start(ws, response, remote, &target));
+                return Ok(self.start(ws, response, remote, &target, http::Version::HTTP_11));
             }
             let tls = match &self.tls {
                 Some(tls) => tls.clone(),
@@ -204,19 +216,20 @@ impl Client {
                 .map_err(|e| TlsError::from_handshake(addr.clone(), e))?;
             let (ws, response) =
                 client_handshake(stream, &target, &headers, &options, ws_config).await?;
-            Ok(self.start(ws, response, remote, &target))
+            Ok(self.start(ws, response, remote, &target, http::Version::HTTP_11))
         };
         tokio::time::timeout(self.config.handshake_timeout, handshake)
             .await
             .map_err(|_| Error::Timeout("opening handshake"))?
     }
 
-    fn start<S>(
+    pub(crate) fn start<S>(
         &self,
         ws: WebSocket<S>,
         response: http::Response<()>,
         remote_addr: Option<std::net::SocketAddr>,
         target: &Target,
+        version: http::Version,
     ) -> Conn
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -227,7 +240,7 @@ impl Client {
             subprotocol: ws.subprotocol().map(str::to_owned),
             headers: response.into_parts().0.headers,
             uri: target.path_and_query.parse().unwrap_or_default(),
-            version: http::Version::HTTP_11,
+            version,
             extension: ws.has_extension(),
         };
         let conn = Conn::new(info, self.config.max_pending_bytes);

@@ -76,6 +76,11 @@ pub struct Config {
     /// a global connection cap, per-IP connection and handshake limits. Default: none. See
     /// [`crate::limit`].
     pub rate_limits: RateLimits,
+    /// Client: open WebSockets as HTTP/2 extended CONNECT streams (RFC 8441; feature
+    /// `hyper`), several to one origin sharing one HTTP/2 connection. `ws://` uses HTTP/2
+    /// with prior knowledge; `wss://` offers `h2` by ALPN and falls back to an HTTP/1.1
+    /// upgrade when the server picks `http/1.1`. Default false.
+    pub http2: bool,
 }
 
 impl Default for Config {
@@ -97,6 +102,7 @@ impl Default for Config {
             max_handshake_size: 16 * 1024,
             compression: None,
             rate_limits: RateLimits::default(),
+            http2: false,
         }
     }
 }
@@ -120,6 +126,7 @@ impl std::fmt::Debug for Config {
             .field("max_handshake_size", &self.max_handshake_size)
             .field("compression", &self.compression)
             .field("rate_limits", &self.rate_limits)
+            .field("http2", &self.http2)
             .finish()
     }
 }

@@ -100,6 +100,8 @@
 
 mod accept;
 mod client;
+#[cfg(feature = "hyper")]
+mod client_h2;
 mod config;
 mod conn;
 mod connect;

@@ -8,55 +8,13 @@
 mod event_support;
 
 use bytes::Bytes;
+use event_support::hyper_serve::hyper_server;
 use event_support::{echo_server, next, within};
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use wsx::{Client, Config, Server};
-
-/// A hyper server (HTTP/1.1 and HTTP/2, extended CONNECT enabled) routing `/ws` to `ws` and
-/// answering `/hello` itself.
-async fn hyper_server(ws: Server) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((tcp, peer)) = listener.accept().await else {
-                return;
-            };
-            let ws = ws.clone();
-            let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
-                let ws = ws.clone();
-                async move {
-                    let response = match req.uri().path() {
-                        "/ws" => ws.upgrade(req, Some(peer)),
-                        "/hello" => http::Response::new(Full::new(Bytes::from("hello"))),
-                        _ => {
-                            let mut r = http::Response::new(Full::default());
-                            *r.status_mut() = http::StatusCode::NOT_FOUND;
-                            r
-                        }
-                    };
-                    Ok::<_, Infallible>(response)
-                }
-            });
-            tokio::spawn(async move {
-                let mut builder =
-                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-                builder.http2().enable_connect_protocol();
-                let _ = builder
-                    .serve_connection_with_upgrades(TokioIo::new(tcp), service)
-                    .await;
-            });
-        }
-    });
-    addr
-}
+use wsx::{Client, Config};
 
 async fn http1(addr: SocketAddr, request: &str) -> String {
     let mut tcp = TcpStream::connect(addr).await.unwrap();

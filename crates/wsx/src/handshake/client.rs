@@ -18,6 +18,9 @@ use http::{Response, StatusCode, Uri, Version};
 use std::fmt;
 use std::sync::Arc;
 
+/// The same handshake as an HTTP/2 extended CONNECT (RFC 8441).
+mod extended;
+
 /// A parsed `ws://` or `wss://` URL (RFC 6455 §3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {

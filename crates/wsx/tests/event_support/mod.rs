@@ -9,6 +9,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+#[cfg(feature = "hyper")]
+pub mod hyper_serve;
 
 // Each test crate compiles this module on its own and uses only some of these.
 #[allow(unused_imports)]
