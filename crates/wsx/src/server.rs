@@ -173,12 +173,26 @@ impl Server {
     ///
     /// # Errors
     /// [`Error::Config`] for an invalid configuration.
+    ///
+    /// With the feature `hyper`, `h2` is offered by ALPN before the configuration's own
+    /// protocols: a client that picks it (a browser) opens its WebSockets as HTTP/2 extended
+    /// CONNECT streams (RFC 8441), several on one TCP connection, with the same handlers and
+    /// limits; HTTP/1.1 upgrades keep working on the same port.
     pub async fn serve_tls(
         &self,
         listener: TcpListener,
         tls: impl Into<Arc<rustls::ServerConfig>>,
     ) -> Result<(), Error> {
-        self.accept_loop(listener, Some(tokio_rustls::TlsAcceptor::from(tls.into())))
+        let tls: Arc<rustls::ServerConfig> = tls.into();
+        #[cfg(feature = "hyper")]
+        let tls = if tls.alpn_protocols.iter().any(|p| p == b"h2") {
+            tls
+        } else {
+            let mut with_h2 = (*tls).clone();
+            with_h2.alpn_protocols.insert(0, b"h2".to_vec());
+            Arc::new(with_h2)
+        };
+        self.accept_loop(listener, Some(tokio_rustls::TlsAcceptor::from(tls)))
             .await
     }
 
@@ -382,10 +396,38 @@ async fn handle(
                     .accept(tcp)
                     .await
                     .map_err(|e| TlsError::from_handshake(peer.to_string(), e))?;
-                accept_with(stream, &options, ws_config).await
+                #[cfg(feature = "hyper")]
+                if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    return Ok(Err(stream));
+                }
+                accept_with(stream, &options, ws_config).await.map(Ok)
             }));
+            let handshake = async {
+                match handshake.await {
+                    Ok(Ok(Ok(done))) => Ok(Ok(done)),
+                    Ok(Ok(Err(h2))) => {
+                        // An HTTP/2 connection: its WebSockets are extended CONNECT streams.
+                        #[cfg(feature = "hyper")]
+                        serve_h2(
+                            Server {
+                                inner: inner.clone(),
+                            },
+                            h2,
+                            peer,
+                        )
+                        .await;
+                        #[cfg(not(feature = "hyper"))]
+                        drop(h2);
+                        Ok(Err(Error::ConnectionClosed))
+                    }
+                    Ok(Err(e)) => Ok(Err(e)),
+                    Err(elapsed) => Err(elapsed),
+                }
+            };
             let started = match handshake.await {
                 Ok(Ok((ws, request))) => Some(start_conn(&inner, ws, request, Some(peer))),
+                // The HTTP/2 connection was served to its end.
+                Ok(Err(Error::ConnectionClosed)) => None,
                 Ok(Err(e)) => log_refused(peer, &e),
                 Err(_) => log_timed_out(peer),
             };
@@ -618,5 +660,35 @@ impl Server {
                 response
             }
         }
+    }
+}
+
+/// Serves an HTTP/2 connection (TLS, ALPN `h2`) on hyper: every extended CONNECT for
+/// `websocket` becomes a connection of `server` (RFC 8441); anything else gets `426` (a
+/// WebSocket server, not a web server).
+#[cfg(feature = "hyper")]
+async fn serve_h2<S>(server: Server, stream: S, peer: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let response = if crate::upgrade::is_upgrade_request(&req) {
+            server.upgrade(req, Some(peer))
+        } else {
+            let mut response =
+                http::Response::new(crate::upgrade::Body::from("a WebSocket endpoint\n"));
+            *response.status_mut() = http::StatusCode::UPGRADE_REQUIRED;
+            response
+        };
+        async move { Ok::<_, std::convert::Infallible>(response) }
+    });
+    let mut builder =
+        hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+    builder.enable_connect_protocol();
+    if let Err(e) = builder
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .await
+    {
+        tracing::debug!(%peer, "HTTP/2 connection ended: {e}");
     }
 }

@@ -1,7 +1,8 @@
 //! The client over HTTP/2 (RFC 8441, `Config::http2`): several WebSockets to one origin share
 //! one HTTP/2 connection (the server sees one peer address and HTTP/2 for each), each echoes
-//! on its own stream, closing one leaves the others; `wss://` negotiates h2 by ALPN, and falls
-//! back to an HTTP/1.1 upgrade when the server only speaks HTTP/1.1.
+//! on its own stream, closing one leaves the others; `wss://` negotiates h2 by ALPN (with a
+//! hyper server, and with wsx's own `Server::serve_tls`, which serves HTTP/1.1 upgrades on the
+//! same port), and falls back to an HTTP/1.1 upgrade when the server only speaks HTTP/1.1.
 #![cfg(feature = "hyper")]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -106,13 +107,38 @@ async fn wss_negotiates_h2_by_alpn_or_falls_back_to_http11() {
         assert_eq!(conn.http_version(), http::Version::HTTP_2);
         echoes(&conn, "wss over h2").await;
 
-        // wsx's own TLS server speaks HTTP/1.1 only: the same client falls back.
-        let plain = echo_server(Config::default());
+        // wsx's own TLS server offers h2 too (feature hyper), beside HTTP/1.1 on one port.
+        let own = echo_server(Config::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move { plain.serve_tls(listener, config).await });
+        let serving = own.clone();
+        let own_config = config.clone();
+        tokio::spawn(async move { serving.serve_tls(listener, own_config).await });
+        let url = format!("wss://localhost:{port}/");
+        let over_h2 = client.connect_url(&url).await.unwrap();
+        assert_eq!(over_h2.http_version(), http::Version::HTTP_2);
+        echoes(&over_h2, "wsx server over h2").await;
+        let over_h1 = Client::default()
+            .with_root_certificates(roots.clone())
+            .unwrap()
+            .connect_url(&url)
+            .await
+            .unwrap();
+        assert_eq!(over_h1.http_version(), http::Version::HTTP_11);
+        echoes(&over_h1, "wsx server over http/1.1").await;
+        let mut versions: Vec<_> = own.connections().iter().map(Conn::http_version).collect();
+        versions.sort();
+        assert_eq!(
+            versions,
+            vec![http::Version::HTTP_11, http::Version::HTTP_2]
+        );
+
+        // A server that speaks HTTP/1.1 only (ALPN http/1.1): the same client falls back.
+        let mut h1_config = Arc::unwrap_or_clone(config);
+        h1_config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let addr = hyper_tls_server(echo_server(Config::default()), Arc::new(h1_config)).await;
         let conn = client
-            .connect_url(&format!("wss://localhost:{port}/"))
+            .connect_url(&format!("wss://localhost:{}/ws", addr.port()))
             .await
             .unwrap();
         assert_eq!(conn.http_version(), http::Version::HTTP_11);
