@@ -1,0 +1,460 @@
+//! One client connection: its Engine.IO session and the Socket.IO sockets on it, driven by a
+//! single task.
+//!
+//! The task reads packets in arrival order and turns each into a job (connect, event,
+//! disconnect) in one FIFO queue; it runs the jobs one after the other, polling the current
+//! one alongside the transport, the outbound queue and the timers. So:
+//! - handlers of one client run strictly in arrival order, on any runtime (never a task per
+//!   event, which is how emits get reordered);
+//! - a handler that awaits (even on an acknowledgement from this very client) does not stop
+//!   the task from reading: acknowledgements and heartbeats are handled at once, only events
+//!   wait for their turn;
+//! - a panic in a handler is caught where the job is polled: it closes this connection only;
+//! - different clients are different tasks and never wait for each other.
+
+use super::ServerInner;
+use super::ack::AckSender;
+use super::args::Args;
+use super::handshake::Handshake;
+use super::namespace::{ConnectError, NsInner};
+use super::outbox::{Item, Outbox};
+use super::reason::DisconnectReason;
+use super::socket::{Socket, frames};
+use crate::engine::transport::{CloseCause, Transport};
+use crate::engine::{Event, Session};
+use crate::hub::Hub;
+use crate::packet::SocketError;
+use crate::packet::binary::{self, BinaryError, Reassembly};
+use crate::packet::socket::{self as sio, Body, Packet};
+use crate::sid::Sid;
+use bytes::Bytes;
+use futures_util::FutureExt as _;
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
+use std::time::Duration;
+use wsx::Utf8Bytes;
+
+/// What the sockets of a connection share.
+#[derive(Debug)]
+pub(crate) struct ConnShared {
+    pub(crate) sid: Sid,
+    pub(crate) outbox: Outbox,
+    pub(crate) handshake: Handshake,
+    pub(crate) sockets: Mutex<Vec<Socket>>,
+    pub(crate) ack_timeout: Duration,
+}
+
+impl ConnShared {
+    /// The connected socket of a namespace.
+    pub(crate) fn socket(&self, namespace: &str) -> Option<Socket> {
+        self.sockets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|s| s.namespace() == namespace)
+            .cloned()
+    }
+
+    fn take_sockets(&self) -> Vec<Socket> {
+        std::mem::take(&mut *self.sockets.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// A job: a handler run, caught if it panics.
+type Job = Pin<Box<dyn Future<Output = std::thread::Result<()>> + Send>>;
+
+fn job(future: impl Future<Output = ()> + Send + 'static) -> Job {
+    Box::pin(AssertUnwindSafe(future).catch_unwind())
+}
+
+/// Why the connection ends, and how the transport is closed.
+struct Ending {
+    reason: DisconnectReason,
+    detail: Option<String>,
+}
+
+impl Ending {
+    fn new(reason: DisconnectReason) -> Self {
+        Self {
+            reason,
+            detail: None,
+        }
+    }
+
+    fn because(reason: DisconnectReason, detail: impl std::fmt::Display) -> Self {
+        Self {
+            reason,
+            detail: Some(detail.to_string()),
+        }
+    }
+}
+
+/// A malformed Socket.IO packet.
+#[derive(Debug, thiserror::Error)]
+enum PacketError {
+    #[error(transparent)]
+    Socket(#[from] SocketError),
+    #[error(transparent)]
+    Binary(#[from] BinaryError),
+}
+
+/// The state the connection's task keeps.
+struct Connection {
+    server: Arc<ServerInner>,
+    shared: Arc<ConnShared>,
+    /// A binary packet waiting for its attachments.
+    partial: Option<Reassembly<Packet>>,
+    jobs: VecDeque<Job>,
+    current: Option<Job>,
+}
+
+/// Runs a connection until it ends. `transport` is already accepted.
+pub(crate) async fn run<T: Transport>(
+    server: Arc<ServerInner>,
+    transport: T,
+    handshake: Handshake,
+) {
+    let sid = Sid::random();
+    let config = &server.config;
+    let shared = Arc::new(ConnShared {
+        sid,
+        outbox: Outbox::new(config.max_buffered),
+        handshake,
+        sockets: Mutex::new(Vec::new()),
+        ack_timeout: config.ack_timeout,
+    });
+    let mut session = match Session::open(sid, transport, &config.engine).await {
+        Ok(session) => session,
+        Err(err) => {
+            tracing::debug!(%err, "could not send the open packet");
+            return;
+        }
+    };
+    let connect_timer = tokio::time::sleep(config.connect_timeout);
+    tokio::pin!(connect_timer);
+    let mut connect_checked = false;
+    let max_jobs = config.max_queued_events;
+    let mut conn = Connection {
+        server: server.clone(),
+        shared: shared.clone(),
+        partial: None,
+        jobs: VecDeque::new(),
+        current: None,
+    };
+
+    let ending = loop {
+        if conn.current.is_none() {
+            conn.current = conn.jobs.pop_front();
+        }
+        tokio::select! {
+            biased;
+            result = poll_job(&mut conn.current) => {
+                conn.current = None;
+                if result.is_err() {
+                    break Ending::because(DisconnectReason::HandlerPanic, "a handler panicked");
+                }
+            }
+            () = shared.outbox.notified() => {
+                let mut out = Vec::new();
+                let mut close = None;
+                for item in shared.outbox.take() {
+                    match item {
+                        Item::Frame(frame) => out.push(frame),
+                        Item::Disconnected(socket, reason) => conn.jobs.push_back(disconnect_job(socket, reason)),
+                        Item::Close(reason) => close = Some(reason),
+                    }
+                }
+                if !out.is_empty() && let Err(err) = session.send(out).await {
+                    break Ending::because(DisconnectReason::TransportError, err);
+                }
+                if let Some(reason) = close {
+                    break Ending::new(reason);
+                }
+            }
+            event = session.recv(), if conn.jobs.len() < max_jobs => match event {
+                Event::Text(text) => {
+                    if let Err(err) = conn.on_text(&text) {
+                        break Ending::because(DisconnectReason::ParseError, err);
+                    }
+                }
+                Event::Binary(data) => {
+                    if let Err(err) = conn.on_binary(data) {
+                        break Ending::because(DisconnectReason::ParseError, err);
+                    }
+                }
+                Event::Closed(reason) => {
+                    let detail = reason.to_string();
+                    break Ending::because(DisconnectReason::from(&reason), detail);
+                }
+            },
+            () = &mut connect_timer, if !connect_checked => {
+                // Socket.IO's connectTimeout: a client that joined no namespace in time is
+                // closed.
+                connect_checked = true;
+                if shared.sockets.lock().unwrap_or_else(PoisonError::into_inner).is_empty()
+                    && conn.current.is_none()
+                {
+                    break Ending::because(DisconnectReason::ForcedServerClose, "no CONNECT in time");
+                }
+            }
+        }
+    };
+    conn.finish(session, ending).await;
+}
+
+/// Polls the current job; pending forever when there is none.
+async fn poll_job(current: &mut Option<Job>) -> std::thread::Result<()> {
+    std::future::poll_fn(|cx| match current {
+        Some(job) => job.as_mut().poll(cx),
+        None => Poll::Pending,
+    })
+    .await
+}
+
+impl Connection {
+    /// A text message: a Socket.IO packet.
+    fn on_text(&mut self, text: &Utf8Bytes) -> Result<(), PacketError> {
+        if let Some(partial) = &self.partial {
+            return Err(BinaryError::MissingAttachments {
+                missing: partial.missing(),
+            }
+            .into());
+        }
+        let packet = sio::decode_with(text, self.server.config.max_attachments)?;
+        let count = packet.attachments();
+        if count > 0 {
+            self.partial = Some(Reassembly::new(packet, count));
+            return Ok(());
+        }
+        self.dispatch(packet, Vec::new())
+    }
+
+    /// A binary message: the next attachment of the waiting packet.
+    fn on_binary(&mut self, data: Bytes) -> Result<(), PacketError> {
+        let partial = self
+            .partial
+            .take()
+            .ok_or(BinaryError::UnexpectedAttachment)?;
+        match partial.push(data) {
+            Ok((packet, attachments)) => self.dispatch(packet, attachments),
+            Err(partial) => {
+                self.partial = Some(partial);
+                Ok(())
+            }
+        }
+    }
+
+    fn dispatch(&mut self, packet: Packet, attachments: Vec<Bytes>) -> Result<(), PacketError> {
+        let Packet { namespace, body } = packet;
+        match body {
+            Body::Connect(auth) => self.on_connect(namespace, auth),
+            Body::Disconnect => {
+                // Effective at once: the socket leaves its rooms and gets nothing more; its
+                // handlers run in turn.
+                if let Some(socket) = self.shared.socket(&namespace)
+                    && socket.mark_disconnected()
+                {
+                    self.jobs.push_back(disconnect_job(
+                        socket,
+                        DisconnectReason::ClientNamespaceDisconnect,
+                    ));
+                } else {
+                    let shared = self.shared.clone();
+                    self.jobs.push_back(job(async move {
+                        if let Some(socket) = shared.socket(&namespace)
+                            && socket.mark_disconnected()
+                        {
+                            run_disconnect_handlers(
+                                socket,
+                                DisconnectReason::ClientNamespaceDisconnect,
+                            )
+                            .await;
+                        }
+                    }));
+                }
+            }
+            Body::Event {
+                name, args, ack, ..
+            } => {
+                binary::check_placeholders(&args, attachments.len())?;
+                let args = Args {
+                    values: args,
+                    attachments,
+                };
+                self.jobs
+                    .push_back(event_job(self.shared.clone(), namespace, name, args, ack));
+            }
+            Body::Ack { id, args, .. } => {
+                binary::check_placeholders(&args, attachments.len())?;
+                if let Some(socket) = self.shared.socket(&namespace) {
+                    socket.resolve_ack(
+                        id,
+                        Args {
+                            values: args,
+                            attachments,
+                        },
+                    );
+                }
+            }
+            Body::ConnectError(_) => {
+                tracing::debug!(namespace, "CONNECT_ERROR from a client; ignored");
+            }
+        }
+        Ok(())
+    }
+
+    fn on_connect(&mut self, namespace: String, auth: Option<Value>) {
+        let Some(ns) = self.server.namespace(&namespace) else {
+            let refusal = ConnectError::new("Invalid namespace").payload();
+            let _ = self
+                .shared
+                .outbox
+                .push(frames(&namespace, Body::ConnectError(refusal), &[]));
+            return;
+        };
+        if self.shared.socket(&namespace).is_some() {
+            tracing::debug!(
+                namespace,
+                "CONNECT for a namespace already connected; ignored"
+            );
+            return;
+        }
+        let auth = auth.unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+        self.jobs
+            .push_back(connect_job(ns, self.shared.clone(), auth));
+    }
+
+    /// Ends the connection: closes the transport, disconnects every socket, and runs the
+    /// handlers still due (events that arrived before the end, then disconnect handlers).
+    async fn finish<T: Transport>(mut self, mut session: Session<T>, ending: Ending) {
+        let Ending { reason, detail } = ending;
+        match &detail {
+            Some(detail) => {
+                tracing::debug!(sid = %self.shared.sid, %reason, detail, "connection closed")
+            }
+            None => tracing::debug!(sid = %self.shared.sid, %reason, "connection closed"),
+        }
+        // Anything queued for the client is dropped; control items still run.
+        for item in self.shared.outbox.close() {
+            if let Item::Disconnected(socket, why) = item {
+                self.jobs.push_back(disconnect_job(socket, why));
+            }
+        }
+        let cause = match reason {
+            DisconnectReason::ParseError => {
+                CloseCause::PeerError(detail.as_deref().unwrap_or("parse error"))
+            }
+            DisconnectReason::HandlerPanic => CloseCause::ServerError("handler panic"),
+            _ => CloseCause::Normal,
+        };
+        session.close(cause).await;
+        for socket in self.shared.take_sockets() {
+            if socket.mark_disconnected() {
+                self.jobs.push_back(disconnect_job(socket, reason));
+            }
+        }
+        if reason == DisconnectReason::HandlerPanic {
+            // The panicking job is gone; the others still run.
+            self.current = None;
+        }
+        while let Some(job) = self.current.take().or_else(|| self.jobs.pop_front()) {
+            if job.await.is_err() {
+                tracing::warn!(sid = %self.shared.sid, "a handler panicked while the connection closed");
+            }
+        }
+    }
+}
+
+/// Connects a socket: middlewares in order, then CONNECT answer, then connection handlers.
+fn connect_job(ns: Arc<NsInner>, shared: Arc<ConnShared>, auth: Value) -> Job {
+    job(async move {
+        let hub = Hub(ns.clone());
+        let socket = Socket::new(Sid::random(), hub, shared.clone(), auth);
+        for middleware in ns.middleware_list() {
+            if let Err(refusal) = middleware(socket.clone()).await {
+                let _ = shared.outbox.push(frames(
+                    &ns.name,
+                    Body::ConnectError(refusal.payload()),
+                    &[],
+                ));
+                return;
+            }
+        }
+        if shared.outbox.is_closed() {
+            return;
+        }
+        socket.mark_connected();
+        let mut answer = serde_json::Map::new();
+        answer.insert("sid".into(), Value::String(socket.id().to_string()));
+        let _ = shared.outbox.push(frames(
+            &ns.name,
+            Body::Connect(Some(Value::Object(answer))),
+            &[],
+        ));
+        for handler in ns.connection_handlers() {
+            handler(socket.clone()).await;
+        }
+    })
+}
+
+/// Runs an event's handlers (the socket is looked up when the job starts, so handlers
+/// registered by earlier jobs, such as a connection handler, are seen).
+fn event_job(
+    shared: Arc<ConnShared>,
+    namespace: String,
+    name: String,
+    args: Args,
+    ack: Option<u64>,
+) -> Job {
+    job(async move {
+        let Some(socket) = shared.socket(&namespace) else {
+            tracing::debug!(
+                namespace,
+                event = name,
+                "event for a namespace not connected; ignored"
+            );
+            return;
+        };
+        let (any, handler) = socket.handlers_for(&name);
+        for any in any {
+            any(socket.clone(), name.clone(), args.clone()).await;
+        }
+        if let Some(handler) = handler {
+            handler(socket.clone(), args, AckSender::new(socket, ack)).await;
+        }
+    })
+}
+
+fn disconnect_job(socket: Socket, reason: DisconnectReason) -> Job {
+    job(run_disconnect_handlers(socket, reason))
+}
+
+async fn run_disconnect_handlers(socket: Socket, reason: DisconnectReason) {
+    for handler in socket.take_disconnect_handlers() {
+        handler(socket.clone(), reason).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_error_payloads() {
+        assert_eq!(
+            ConnectError::new("Invalid namespace").payload(),
+            serde_json::json!({"message": "Invalid namespace"})
+        );
+        assert_eq!(
+            ConnectError::new("no")
+                .with_data(serde_json::json!({"code": 7}))
+                .payload(),
+            serde_json::json!({"message": "no", "data": {"code": 7}})
+        );
+    }
+}
