@@ -50,15 +50,27 @@ fn main() {
 }
 
 async fn run(addr: &str) -> std::io::Result<()> {
-    let config = Config {
+    let io = server();
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("listening on {}", listener.local_addr()?);
+    io.serve(listener).await
+}
+
+/// The demo's settings: 2 s heartbeats, messages up to 2,000,000 bytes.
+pub fn config() -> Config {
+    Config {
         engine: EngineConfig {
             ping_interval: Duration::from_millis(2000),
             ping_timeout: Duration::from_millis(2000),
             max_payload: 2_000_000,
         },
         ..Config::default()
-    };
-    let io = Server::new(config);
+    }
+}
+
+/// The demo server, with the contract's handlers (the interop tests run this very code).
+pub fn server() -> Server {
+    let io = Server::new(config());
 
     io.on_connection(|socket: Socket| async move {
         socket.on("echo", |s: Socket, args: Args| async move {
@@ -104,8 +116,5 @@ async fn run(addr: &str) -> std::io::Result<()> {
             let _ = ack.send(&s.id().as_str());
         });
     });
-
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    println!("listening on {}", listener.local_addr()?);
-    io.serve(listener).await
+    io
 }
