@@ -69,29 +69,28 @@ pub struct Session<T> {
 }
 
 impl<T: Transport> Session<T> {
-    /// Opens a session on `transport`: sends the open packet. The first ping is due
-    /// `pingInterval` later.
-    ///
-    /// # Errors
-    /// The transport failed to send the open packet.
-    pub async fn open(
-        sid: Sid,
-        mut transport: T,
-        config: &EngineConfig,
-    ) -> Result<Self, TransportError> {
-        let open = format!("0{}", handshake::open_json(sid, config));
-        transport.feed(Frame::Text(open.into())).await?;
-        transport.flush().await?;
-        let now = Instant::now();
-        let heartbeat = Heartbeat::new(now, config.ping_interval, config.ping_timeout);
+    /// A session on `transport`; [`Self::open`] sends the open packet. The first ping is due
+    /// `pingInterval` from now. (Not async, so that a connection's task can be built around
+    /// the session without moving it again: a smaller task per idle client.)
+    pub fn new(sid: Sid, transport: T, config: &EngineConfig) -> Self {
+        let heartbeat = Heartbeat::new(Instant::now(), config.ping_interval, config.ping_timeout);
         let timer = Box::pin(tokio::time::sleep_until(heartbeat.deadline().into()));
-        Ok(Self {
+        Self {
             sid,
             transport,
             heartbeat,
             timer,
             max_payload: config.max_payload,
-        })
+        }
+    }
+
+    /// Sends the open packet `0{"sid",..}`.
+    ///
+    /// # Errors
+    /// The transport failed.
+    pub async fn open(&mut self, config: &EngineConfig) -> Result<(), TransportError> {
+        let open = format!("0{}", handshake::open_json(self.sid, config));
+        self.send([Frame::Text(open.into())]).await
     }
 
     /// The session id.
@@ -122,7 +121,8 @@ impl<T: Transport> Session<T> {
                 },
                 () = self.timer.as_mut() => match self.heartbeat.on_timeout(Instant::now()) {
                     Action::SendPing => {
-                        if let Err(err) = self.send([Frame::Text("2".into())]).await {
+                        // Boxed: a rare path, kept out of every idle connection's task.
+                        if let Err(err) = Box::pin(self.send([Frame::Text("2".into())])).await {
                             return Event::Closed(err.into());
                         }
                     }
@@ -155,7 +155,7 @@ impl<T: Transport> Session<T> {
             // v4 clients do not ping, but a probe ping (during an upgrade) is answered.
             Ok(Packet::Ping(payload)) => {
                 let pong = Frame::Text(format!("3{payload}").into());
-                self.send([pong])
+                Box::pin(self.send([pong]))
                     .await
                     .err()
                     .map(|err| Event::Closed(err.into()))

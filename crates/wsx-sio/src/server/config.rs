@@ -32,6 +32,10 @@ pub struct Config {
     /// Bytes of encoded frames buffered before a write waits for the socket (default
     /// 64 KiB).
     pub write_buffer_size: usize,
+    /// The read buffer's starting size (default 1 KiB). wsx grows it while reads fill it and
+    /// for large frames, and lets a grown buffer go once traffic is small again; an idle
+    /// Socket.IO client (pings and pongs only) keeps just this much.
+    pub read_buffer_size: usize,
 }
 
 impl Default for Config {
@@ -47,13 +51,16 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(10),
             ws_handshake: ServerOptions::default(),
             write_buffer_size: 64 * 1024,
+            read_buffer_size: 1024,
         }
     }
 }
 
 impl Config {
     /// The WebSocket driver settings: messages and frames are limited to `maxPayload`, so a
-    /// larger message fails the connection (close code 1009) before it is buffered.
+    /// larger message fails the connection (close code 1009) before it is buffered; a client
+    /// that takes no byte for `pingInterval + pingTimeout` is dropped (the heartbeat cannot
+    /// notice it while the connection waits to write).
     #[must_use]
     pub fn websocket(&self) -> WebSocketConfig {
         let max = self.engine.max_payload;
@@ -63,6 +70,8 @@ impl Config {
                 max_message_size: max,
             },
             write_buffer_size: self.write_buffer_size,
+            read_buffer_size: self.read_buffer_size,
+            write_timeout: Some(self.engine.ping_interval + self.engine.ping_timeout),
             ..WebSocketConfig::default()
         }
     }

@@ -174,7 +174,8 @@ impl Server {
     /// Serves one connection on a transport that has not sent its HTTP request yet: reads and
     /// checks the request (endpoint path, `EIO=4`, `transport=websocket`; a bad query gets
     /// HTTP 400 with the Engine.IO JSON error body), upgrades with wsx's sans-I/O handshake,
-    /// and runs the session to its end.
+    /// and starts the session on a task of its own ([`Self::serve_websocket`]): returns once
+    /// the handshake is done, so the handshake's state is not kept for the session's life.
     pub async fn serve_connection<S>(&self, mut stream: S, remote: Option<SocketAddr>)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -219,23 +220,29 @@ impl Server {
             accepted.subprotocol,
         );
         drop(buf);
-        self.serve_websocket(ws, request, remote).await;
+        self.serve_websocket(ws, request, remote);
     }
 
-    /// Serves an Engine.IO session on a WebSocket connection already accepted elsewhere (to
-    /// mount the server beside other routes: check the request with
+    /// Starts an Engine.IO session, on a task of its own, on a WebSocket connection accepted
+    /// elsewhere (to mount the server beside other routes: check the request with
     /// [`crate::engine::handshake::check_request`], accept it, hand it over). Build the
-    /// WebSocket with [`Config::websocket`] so that `maxPayload` is enforced.
-    pub async fn serve_websocket<S>(
+    /// WebSocket with [`Config::websocket`] so that `maxPayload` is enforced. The handle
+    /// completes when the session ended.
+    pub fn serve_websocket<S>(
         &self,
         ws: WebSocket<S>,
         request: http::Request<()>,
         remote: Option<SocketAddr>,
-    ) where
+    ) -> tokio::task::JoinHandle<()>
+    where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let handshake = Handshake::from_request(request, remote);
-        connection::run(self.0.clone(), WsTransport::new(ws), handshake).await;
+        tokio::spawn(connection::start(
+            self.0.clone(),
+            WsTransport::new(ws),
+            handshake,
+        ))
     }
 }
 
