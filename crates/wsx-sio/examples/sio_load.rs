@@ -132,6 +132,43 @@ async fn join_all(addr: &str, n: usize) -> Vec<Ws> {
     out
 }
 
+/// Connects `n` clients, each driven (pings answered, `on_text` called) as soon as it joined:
+/// with thousands of clients the ramp takes longer than a heartbeat, and a client that does not
+/// answer its pings meanwhile is dropped by the server. Returns how many joined.
+async fn join_all_driven(addr: &str, n: usize, on_text: Arc<dyn Fn(&str) + Send + Sync>) -> usize {
+    let gate = Arc::new(Semaphore::new(200));
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let gate = gate.clone();
+            let addr = addr.to_owned();
+            let on_text = on_text.clone();
+            tokio::spawn(async move {
+                let joined = {
+                    let _permit = gate.acquire_owned().await;
+                    join(&addr).await
+                };
+                match joined {
+                    Ok(ws) => {
+                        drive(ws, move |t| on_text(t));
+                        true
+                    }
+                    Err(err) => {
+                        eprintln!("sio_load: connect failed: {err}");
+                        false
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut joined = 0;
+    for task in tasks {
+        if matches!(task.await, Ok(true)) {
+            joined += 1;
+        }
+    }
+    joined
+}
+
 /// What a client does with a message besides counting it: answers pings and `server-ask`.
 async fn housekeeping(ws: &mut Ws, text: &str) {
     if text == "2" {
@@ -159,33 +196,33 @@ fn drive(mut ws: Ws, on_text: impl Fn(&str) + Send + 'static) {
 }
 
 async fn idle(opts: &Opts) -> i32 {
-    let clients = join_all(&opts.addr, opts.clients).await;
-    let n = clients.len();
-    for ws in clients {
-        drive(ws, |_| {});
-    }
+    let n = join_all_driven(&opts.addr, opts.clients, Arc::new(|_| {})).await;
     println!("ready {n}");
     tokio::time::sleep(Duration::from_secs(opts.hold)).await;
     i32::from(n != opts.clients)
 }
 
 async fn fanout(opts: &Opts) -> i32 {
-    let mut clients = join_all(&opts.addr, opts.clients).await;
-    let n = clients.len();
-    let Some(mut sender) = clients.pop() else {
-        return 1;
-    };
     let got = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(Notify::new());
-    // The sender receives its own broadcast too: count it in its own reader below.
-    for ws in clients {
-        let (got, done) = (got.clone(), done.clone());
-        drive(ws, move |t| {
-            if t.starts_with("42[\"broadcast\"") && got.fetch_add(1, Ordering::AcqRel) + 1 == n {
+    let target = Arc::new(AtomicUsize::new(usize::MAX));
+    let on_text = {
+        let (got, done, target) = (got.clone(), done.clone(), target.clone());
+        Arc::new(move |t: &str| {
+            if t.starts_with("42[\"broadcast\"")
+                && got.fetch_add(1, Ordering::AcqRel) + 1 == target.load(Ordering::Acquire)
+            {
                 done.notify_one();
             }
-        });
-    }
+        })
+    };
+    // Receivers first, the sender last (it is not driven while it waits).
+    let receivers = join_all_driven(&opts.addr, opts.clients.saturating_sub(1), on_text).await;
+    let Ok(mut sender) = join(&opts.addr).await else {
+        return 1;
+    };
+    let n = receivers + 1;
+    target.store(n, Ordering::Release);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut latencies = Vec::with_capacity(opts.rounds);
     let started = Instant::now();

@@ -55,3 +55,8 @@ pub use server::{
     Namespace, Server, Socket,
 };
 pub use sid::Sid;
+
+/// The README's example, compiled as a doc test so that it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
