@@ -433,3 +433,23 @@ async fn rooms_broadcasts_and_client_disconnect() {
     let nothing = tokio::time::timeout(Duration::from_millis(300), b.ws.next()).await;
     assert!(nothing.is_err(), "b got {nothing:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_packets_attachments_are_bounded_in_total() {
+    let io = echo_server(wsx_sio::Config {
+        max_buffered: 10_000,
+        ..wsx_sio::Config::default()
+    });
+    let addr = start(&io).await;
+    let (mut raw, _) = Raw::connect_root(addr).await;
+    raw.send(r#"452-["echo",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]"#)
+        .await;
+    raw.send_binary(&[1; 6000]).await;
+    raw.send_binary(&[2; 6000]).await;
+    let (code, reason) = raw.closed().await.expect("a close frame");
+    assert_eq!(code, 1008);
+    assert!(
+        reason.contains("attachments larger than 10000 bytes"),
+        "{reason}"
+    );
+}

@@ -48,6 +48,12 @@ pub enum BinaryError {
         /// How many were still due.
         missing: usize,
     },
+    /// A packet's attachments together exceed the bound the receiver set.
+    #[error("attachments larger than {limit} bytes in total")]
+    AttachmentsTooLarge {
+        /// The bound, in bytes.
+        limit: usize,
+    },
     /// More attachments than placeholders can reference (when deconstructing is bounded).
     #[error("attachment count {got} does not match {expected}")]
     CountMismatch {

@@ -19,8 +19,10 @@ pub struct Config {
     pub ack_timeout: Duration,
     /// The most binary attachments one packet may announce (default 256).
     pub max_attachments: usize,
-    /// Bytes queued for one client before emits to it fail with
-    /// [`crate::EmitError::QueueFull`] (default 16 MiB).
+    /// Bytes buffered per client, each way (default 16 MiB): outbound, emits to a client
+    /// with this much queued fail with [`crate::EmitError::QueueFull`]; inbound, the server
+    /// stops reading from a client whose packets waiting for their handlers hold this much,
+    /// and one packet's binary attachments may not exceed it in total.
     pub max_buffered: usize,
     /// Events of one client queued behind a busy handler before the server stops reading
     /// from that client (backpressure; default 1024).

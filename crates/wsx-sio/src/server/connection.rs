@@ -106,14 +106,26 @@ enum PacketError {
     Binary(#[from] BinaryError),
 }
 
+/// A binary packet waiting for its attachments, and the bytes it holds so far.
+struct Partial {
+    waiting: Reassembly<Packet>,
+    bytes: usize,
+}
+
 /// The state the connection's task keeps.
 struct Connection {
     server: Arc<ServerInner>,
     shared: Arc<ConnShared>,
     /// A binary packet waiting for its attachments.
-    partial: Option<Box<Reassembly<Packet>>>,
-    jobs: VecDeque<Job>,
+    partial: Option<Box<Partial>>,
+    /// Jobs waiting, with the bytes of the packet each holds.
+    jobs: VecDeque<(Job, usize)>,
     current: Option<Job>,
+    current_bytes: usize,
+    /// Bytes of packets held by jobs (waiting and current): reading stops past
+    /// `Config::max_buffered`, so a client that floods a slow handler is slowed down, not
+    /// buffered without bound.
+    queued_bytes: usize,
 }
 
 /// The task of a connection whose transport is already accepted. The session is built here,
@@ -158,16 +170,23 @@ async fn run<T: Transport>(
         partial: None,
         jobs: VecDeque::new(),
         current: None,
+        current_bytes: 0,
+        queued_bytes: 0,
     };
+    let max_bytes = config.max_buffered;
 
     let ending = loop {
-        if conn.current.is_none() {
-            conn.current = conn.jobs.pop_front();
+        if conn.current.is_none()
+            && let Some((job, bytes)) = conn.jobs.pop_front()
+        {
+            conn.current = Some(job);
+            conn.current_bytes = bytes;
         }
         tokio::select! {
             biased;
             result = poll_job(&mut conn.current) => {
                 conn.current = None;
+                conn.queued_bytes -= std::mem::take(&mut conn.current_bytes);
                 if result.is_err() {
                     break Ending::because(DisconnectReason::HandlerPanic, "a handler panicked");
                 }
@@ -178,7 +197,7 @@ async fn run<T: Transport>(
                 for item in shared.outbox.take() {
                     match item {
                         Item::Frame(frame) => out.push(frame),
-                        Item::Disconnected(socket, reason) => conn.jobs.push_back(disconnect_job(socket, reason)),
+                        Item::Disconnected(socket, reason) => conn.push_job(disconnect_job(socket, reason), 0),
                         Item::Close(reason) => close = Some(reason),
                     }
                 }
@@ -189,7 +208,7 @@ async fn run<T: Transport>(
                     break Ending::new(reason);
                 }
             }
-            event = session.recv(), if conn.jobs.len() < max_jobs => match event {
+            event = session.recv(), if conn.jobs.len() < max_jobs && conn.queued_bytes <= max_bytes => match event {
                 Event::Text(text) => {
                     if let Err(err) = conn.on_text(&text) {
                         break Ending::because(DisconnectReason::ParseError, err);
@@ -231,39 +250,59 @@ async fn poll_job(current: &mut Option<Job>) -> std::thread::Result<()> {
 }
 
 impl Connection {
+    fn push_job(&mut self, job: Job, bytes: usize) {
+        self.queued_bytes += bytes;
+        self.jobs.push_back((job, bytes));
+    }
+
     /// A text message: a Socket.IO packet.
     fn on_text(&mut self, text: &Utf8Bytes) -> Result<(), PacketError> {
         if let Some(partial) = &self.partial {
             return Err(BinaryError::MissingAttachments {
-                missing: partial.missing(),
+                missing: partial.waiting.missing(),
             }
             .into());
         }
         let packet = sio::decode_with(text, self.server.config.max_attachments)?;
         let count = packet.attachments();
         if count > 0 {
-            self.partial = Some(Box::new(Reassembly::new(packet, count)));
+            self.partial = Some(Box::new(Partial {
+                waiting: Reassembly::new(packet, count),
+                bytes: text.len(),
+            }));
             return Ok(());
         }
-        self.dispatch(packet, Vec::new())
+        self.dispatch(packet, Vec::new(), text.len())
     }
 
     /// A binary message: the next attachment of the waiting packet.
     fn on_binary(&mut self, data: Bytes) -> Result<(), PacketError> {
-        let partial = self
+        let Partial { waiting, bytes } = *self
             .partial
             .take()
             .ok_or(BinaryError::UnexpectedAttachment)?;
-        match (*partial).push(data) {
-            Ok((packet, attachments)) => self.dispatch(packet, attachments),
-            Err(partial) => {
-                self.partial = Some(Box::new(partial));
+        let bytes = bytes + data.len();
+        // One packet's attachments are bounded as a whole, not only one by one (maxPayload).
+        let limit = self.server.config.max_buffered;
+        if bytes > limit {
+            return Err(BinaryError::AttachmentsTooLarge { limit }.into());
+        }
+        match waiting.push(data) {
+            Ok((packet, attachments)) => self.dispatch(packet, attachments, bytes),
+            Err(waiting) => {
+                self.partial = Some(Box::new(Partial { waiting, bytes }));
                 Ok(())
             }
         }
     }
 
-    fn dispatch(&mut self, packet: Packet, attachments: Vec<Bytes>) -> Result<(), PacketError> {
+    /// Handles a complete packet holding `bytes` bytes (text and attachments).
+    fn dispatch(
+        &mut self,
+        packet: Packet,
+        attachments: Vec<Bytes>,
+        bytes: usize,
+    ) -> Result<(), PacketError> {
         let Packet { namespace, body } = packet;
         match body {
             Body::Connect(auth) => self.on_connect(namespace, auth),
@@ -273,23 +312,26 @@ impl Connection {
                 if let Some(socket) = self.shared.socket(&namespace)
                     && socket.mark_disconnected()
                 {
-                    self.jobs.push_back(disconnect_job(
-                        socket,
-                        DisconnectReason::ClientNamespaceDisconnect,
-                    ));
+                    self.push_job(
+                        disconnect_job(socket, DisconnectReason::ClientNamespaceDisconnect),
+                        0,
+                    );
                 } else {
                     let shared = self.shared.clone();
-                    self.jobs.push_back(job(async move {
-                        if let Some(socket) = shared.socket(&namespace)
-                            && socket.mark_disconnected()
-                        {
-                            run_disconnect_handlers(
-                                socket,
-                                DisconnectReason::ClientNamespaceDisconnect,
-                            )
-                            .await;
-                        }
-                    }));
+                    self.push_job(
+                        job(async move {
+                            if let Some(socket) = shared.socket(&namespace)
+                                && socket.mark_disconnected()
+                            {
+                                run_disconnect_handlers(
+                                    socket,
+                                    DisconnectReason::ClientNamespaceDisconnect,
+                                )
+                                .await;
+                            }
+                        }),
+                        0,
+                    );
                 }
             }
             Body::Event {
@@ -300,8 +342,8 @@ impl Connection {
                     values: args,
                     attachments,
                 };
-                self.jobs
-                    .push_back(event_job(self.shared.clone(), namespace, name, args, ack));
+                let job = event_job(self.shared.clone(), namespace, name, args, ack);
+                self.push_job(job, bytes);
             }
             Body::Ack { id, args, .. } => {
                 binary::check_placeholders(&args, attachments.len())?;
@@ -339,8 +381,7 @@ impl Connection {
             return;
         }
         let auth = auth.unwrap_or_else(|| Value::Object(serde_json::Map::new()));
-        self.jobs
-            .push_back(connect_job(ns, self.shared.clone(), auth));
+        self.push_job(connect_job(ns, self.shared.clone(), auth), 0);
     }
 
     /// Ends the connection: closes the transport, disconnects every socket, and runs the
@@ -356,7 +397,7 @@ impl Connection {
         // Anything queued for the client is dropped; control items still run.
         for item in self.shared.outbox.close() {
             if let Item::Disconnected(socket, why) = item {
-                self.jobs.push_back(disconnect_job(socket, why));
+                self.push_job(disconnect_job(socket, why), 0);
             }
         }
         let cause = match reason {
@@ -369,7 +410,7 @@ impl Connection {
         session.close(cause).await;
         for socket in self.shared.take_sockets() {
             if socket.mark_disconnected() {
-                self.jobs.push_back(disconnect_job(socket, reason));
+                self.push_job(disconnect_job(socket, reason), 0);
             }
         }
         if reason == DisconnectReason::HandlerPanic {
@@ -380,7 +421,11 @@ impl Connection {
         // connection's memory forever.
         let sid = self.shared.sid;
         let drain = async {
-            while let Some(job) = self.current.take().or_else(|| self.jobs.pop_front()) {
+            while let Some(job) = self
+                .current
+                .take()
+                .or_else(|| self.jobs.pop_front().map(|(job, _)| job))
+            {
                 if job.await.is_err() {
                     tracing::warn!(%sid, "a handler panicked while the connection closed");
                 }
@@ -407,7 +452,8 @@ fn connect_job(ns: Arc<NsInner>, shared: Arc<ConnShared>, auth: Value) -> Job {
                 return;
             }
         }
-        if shared.outbox.is_closed() {
+        // Closed meanwhile, or a second CONNECT for the namespace that was quicker.
+        if shared.outbox.is_closed() || shared.socket(&ns.name).is_some() {
             return;
         }
         socket.mark_connected();
