@@ -453,3 +453,47 @@ async fn one_packets_attachments_are_bounded_in_total() {
         "{reason}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_reasons_of_the_transport() {
+    let io = Server::default();
+    let reasons = Arc::new(Mutex::new(Vec::new()));
+    let seen = reasons.clone();
+    io.on_connection(move |socket: Socket| {
+        let seen = seen.clone();
+        async move {
+            socket.on("bye", |s: Socket, _: Args| async move { s.disconnect() });
+            socket.on_disconnect(move |_s, reason| {
+                let seen = seen.clone();
+                async move { seen.lock().unwrap().push(reason) }
+            });
+        }
+    });
+    let addr = start(&io).await;
+    // A WebSocket close, a TCP connection dropped without one, an Engine.IO close packet.
+    let (mut a, _) = Raw::connect_root(addr).await;
+    a.ws.close(None).await.expect("close");
+    let (b, _) = Raw::connect_root(addr).await;
+    drop(b);
+    let (mut c, _) = Raw::connect_root(addr).await;
+    c.send("1").await;
+    c.closed().await;
+    // The server disconnects the socket: the client gets DISCONNECT, the connection stays.
+    let (mut d, _) = Raw::connect_root(addr).await;
+    d.send(r#"42["bye"]"#).await;
+    assert_eq!(d.text().await, "41");
+    d.send("2").await;
+    assert_eq!(d.text().await, "3");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut got = reasons.lock().unwrap().clone();
+    got.sort_by_key(|r| r.as_str());
+    assert_eq!(
+        got,
+        vec![
+            DisconnectReason::ServerNamespaceDisconnect,
+            DisconnectReason::TransportClose,
+            DisconnectReason::TransportClose,
+            DisconnectReason::TransportClose,
+        ]
+    );
+}

@@ -52,6 +52,8 @@ impl From<TransportError> for CloseReason {
     fn from(err: TransportError) -> Self {
         if err.is_too_large() {
             Self::PayloadTooLarge
+        } else if err.is_peer_gone() {
+            Self::TransportClose
         } else {
             Self::TransportError(err)
         }

@@ -21,7 +21,7 @@ use super::outbox::{Item, Outbox};
 use super::reason::DisconnectReason;
 use super::socket::{Socket, frames};
 use crate::engine::transport::{CloseCause, Transport};
-use crate::engine::{Event, Session};
+use crate::engine::{CloseReason, Event, Session};
 use crate::hub::Hub;
 use crate::packet::SocketError;
 use crate::packet::binary::{self, BinaryError, Reassembly};
@@ -202,7 +202,8 @@ async fn run<T: Transport>(
                     }
                 }
                 if !out.is_empty() && let Err(err) = session.send(out).await {
-                    break Ending::because(DisconnectReason::TransportError, err);
+                    let reason = CloseReason::from(err);
+                    break Ending::because(DisconnectReason::from(&reason), reason);
                 }
                 if let Some(reason) = close {
                     break Ending::new(reason);

@@ -48,6 +48,16 @@ pub enum TransportError {
 }
 
 impl TransportError {
+    /// Whether the peer just went away (end of stream without a close frame, connection
+    /// reset): the Node server reports that as "transport close", not as an error.
+    #[must_use]
+    pub fn is_peer_gone(&self) -> bool {
+        use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+        matches!(self, Self::WebSocket(wsx::Error::Io(e))
+            if matches!(e.kind(), UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe))
+            || matches!(self, Self::WebSocket(wsx::Error::ConnectionClosed))
+    }
+
     /// Whether the peer sent a message over the size limit (`maxPayload`).
     #[must_use]
     pub fn is_too_large(&self) -> bool {
