@@ -190,3 +190,105 @@ impl BroadcastOperator {
             .disconnect_sockets(&self.opts, self.hub.local());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::transport::Frame;
+    use crate::server::Handshake;
+    use crate::server::connection::ConnShared;
+    use crate::server::outbox::{Item, Outbox};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    fn connected_socket(hub: &Hub) -> (Socket, Arc<ConnShared>) {
+        let conn = Arc::new(ConnShared {
+            sid: Sid::random(),
+            outbox: Outbox::new(1 << 20),
+            handshake: Handshake::from_request(http::Request::new(()), None),
+            sockets: Mutex::new(Vec::new()),
+            ack_timeout: Duration::from_secs(1),
+        });
+        let socket = Socket::new(
+            Sid::random(),
+            hub.clone(),
+            conn.clone(),
+            serde_json::Value::Null,
+        );
+        socket.mark_connected();
+        (socket, conn)
+    }
+
+    fn frames(conn: &ConnShared) -> Vec<Frame> {
+        conn.outbox
+            .take()
+            .into_iter()
+            .filter_map(|item| match item {
+                Item::Frame(frame) => Some(frame),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn address(frame: &Frame) -> *const u8 {
+        match frame {
+            Frame::Text(t) => t.as_bytes().as_ptr(),
+            Frame::Binary(b) => b.as_ptr(),
+        }
+    }
+
+    #[test]
+    fn a_broadcast_is_encoded_once_and_its_bytes_shared() {
+        let server = crate::Server::default();
+        let hub = server.of("/").hub();
+        let receivers: Vec<_> = (0..3).map(|_| connected_socket(&hub)).collect();
+        let mut args = Args::new().arg("text");
+        let placeholder = args.attach(bytes::Bytes::from_static(b"binary"));
+        let args = args.arg(placeholder);
+        assert_eq!(hub.emit_args("news", args).ok(), Some(3));
+        let got: Vec<Vec<Frame>> = receivers.iter().map(|(_, conn)| frames(conn)).collect();
+        for frames in &got {
+            assert_eq!(frames.len(), 2, "the text and one attachment");
+            assert_eq!(frames[0], got[0][0]);
+            // The same allocation, not equal copies.
+            assert_eq!(address(&frames[0]), address(&got[0][0]));
+            assert_eq!(address(&frames[1]), address(&got[0][1]));
+        }
+        assert!(matches!(&got[0][0], Frame::Text(t)
+            if t.as_str() == r#"451-["news","text",{"_placeholder":true,"num":0}]"#));
+    }
+
+    #[test]
+    fn rooms_and_exceptions_select_receivers() {
+        let server = crate::Server::default();
+        let hub = server.of("/").hub();
+        let (a, ca) = connected_socket(&hub);
+        let (b, cb) = connected_socket(&hub);
+        let (_c, cc) = connected_socket(&hub);
+        a.join("r");
+        b.join("r");
+        assert_eq!(hub.to("r").except(&a).emit("x", &1).ok(), Some(1));
+        assert_eq!(
+            (frames(&ca).len(), frames(&cb).len(), frames(&cc).len()),
+            (0, 1, 0)
+        );
+        assert_eq!(
+            a.to("r").emit("x", &2).ok(),
+            Some(1),
+            "socket.to leaves the sender out"
+        );
+        assert_eq!(frames(&cb).len(), 1);
+        assert_eq!(
+            hub.to(a.id().as_str()).emit("x", &3).ok(),
+            Some(1),
+            "an id is a room"
+        );
+        assert_eq!(frames(&ca).len(), 1);
+        assert_eq!(a.rooms(), vec![a.id().to_string(), "r".to_owned()]);
+        hub.to("r").sockets_leave("r");
+        assert_eq!(hub.to("r").emit("x", &4).ok(), Some(0));
+        b.disconnect();
+        assert_eq!(hub.local_count(), 2);
+        assert!(b.emit("x", &5).is_err());
+    }
+}
