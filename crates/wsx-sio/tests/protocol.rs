@@ -497,3 +497,44 @@ async fn disconnect_reasons_of_the_transport() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mounted_beside_other_routes_on_one_port() {
+    use wsx::handshake::server::{ServerOptions, parse_request};
+    let io = echo_server(wsx_sio::Config::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = io.clone();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, remote)) = listener.accept().await {
+            let io = router.clone();
+            tokio::spawn(async move {
+                let mut buf = bytes::BytesMut::new();
+                let (request, len) = loop {
+                    if let Ok(Some(parsed)) = parse_request(&buf, &ServerOptions::default()) {
+                        break parsed;
+                    }
+                    if !matches!(tcp.read_buf(&mut buf).await, Ok(n) if n > 0) {
+                        return;
+                    }
+                };
+                if io.handles(&request) {
+                    io.upgrade(tcp, request, &buf[len..], Some(remote)).await;
+                } else {
+                    let _ = tcp
+                        .write_all(b"HTTP/1.1 418 I'm a teapot\r\nContent-Length: 0\r\n\r\n")
+                        .await;
+                }
+            });
+        }
+    });
+    let (mut raw, _) = Raw::connect_root(addr).await;
+    raw.send(r#"42["echo","routed"]"#).await;
+    assert_eq!(raw.text().await, r#"42["echo","routed"]"#);
+    let other = http_response(addr, "/elsewhere").await;
+    assert!(other.starts_with("HTTP/1.1 418"), "{other}");
+    let bad = http_response(addr, "/socket.io/?EIO=3&transport=websocket").await;
+    assert!(bad.starts_with("HTTP/1.1 400"), "{bad}");
+}

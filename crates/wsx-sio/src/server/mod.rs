@@ -194,6 +194,36 @@ impl Server {
                 return;
             }
         };
+        self.upgrade(stream, request, &buf[head_len..], remote)
+            .await;
+    }
+
+    /// Whether a request is for this server's endpoint (its path is [`Config::path`]): to
+    /// route requests between this server and other handlers on one port.
+    #[must_use]
+    pub fn handles(&self, request: &http::Request<()>) -> bool {
+        !matches!(
+            check_request(request, &self.0.config.path),
+            Err(crate::engine::handshake::RequestError::NotFound)
+        )
+    }
+
+    /// Answers a request whose head the caller has already read and parsed (with
+    /// [`wsx::handshake::server::parse_request`]; `read_ahead` holds the bytes read after the
+    /// head): checks it as an Engine.IO request (HTTP 400 with the JSON error body when it is
+    /// not one), upgrades it with wsx's sans-I/O handshake, and starts the session on a task of
+    /// its own. This is how the server shares a port with other routes; see the
+    /// `sio_mount` example.
+    pub async fn upgrade<S>(
+        &self,
+        mut stream: S,
+        request: http::Request<()>,
+        read_ahead: &[u8],
+        remote: Option<SocketAddr>,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let config = &self.0.config;
         if let Err(err) = check_request(&request, &config.path) {
             tracing::debug!(%err, uri = %request.uri(), "Engine.IO request refused");
             reject(&mut stream, &err.response()).await;
@@ -215,11 +245,10 @@ impl Server {
             stream,
             Role::Server,
             config.websocket(),
-            &buf[head_len..],
+            read_ahead,
             accepted.extension,
             accepted.subprotocol,
         );
-        drop(buf);
         self.serve_websocket(ws, request, remote);
     }
 
