@@ -253,7 +253,8 @@ impl Socket {
         AckFuture::new(async move { Ok(waiting.await?.parse::<T>()?) })
     }
 
-    /// Joins a room.
+    /// Joins a room. No effect before the socket is connected (in a middleware) or after it
+    /// disconnected: a refused or gone socket must not stay in a room.
     pub fn join(&self, room: impl Into<Room>) {
         if self.connected() {
             self.0.hub.adapter().add_all(self.id(), &[room.into()]);
