@@ -11,6 +11,17 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use wsx::Message;
 use wsx_sio::{Args, ConnectError, DisconnectReason, Server, Socket};
 
+/// Waits (at most 5 s) until `n` disconnect reasons were recorded: handlers run on the
+/// connections' tasks, after the clients saw the close.
+async fn settle(reasons: &Mutex<Vec<DisconnectReason>>, n: usize) {
+    for _ in 0..500 {
+        if reasons.lock().expect("lock").len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn echo_server(config: wsx_sio::Config) -> Server {
     let io = Server::new(config);
     io.on_connection(|socket: Socket| async move {
@@ -73,7 +84,7 @@ async fn a_late_pong_closes_with_ping_timeout() {
     }
     // No pong: closed about pingTimeout later.
     raw.closed().await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    settle(&reasons, 1).await;
     assert_eq!(
         *reasons.lock().unwrap(),
         vec![DisconnectReason::PingTimeout]
@@ -334,7 +345,7 @@ async fn malformed_packets_close_that_client_only() {
         bystander.send(r#"42["echo","still here"]"#).await;
         assert_eq!(bystander.text().await, r#"42["echo","still here"]"#);
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    settle(&reasons, cases.len()).await;
     let reasons = reasons.lock().unwrap();
     assert_eq!(reasons.len(), cases.len());
     assert!(
@@ -484,7 +495,7 @@ async fn disconnect_reasons_of_the_transport() {
     assert_eq!(d.text().await, "41");
     d.send("2").await;
     assert_eq!(d.text().await, "3");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    settle(&reasons, 4).await;
     let mut got = reasons.lock().unwrap().clone();
     got.sort_by_key(|r| r.as_str());
     assert_eq!(
