@@ -8,7 +8,7 @@
 //! - `chat message({ room, text })` goes to everyone in the room, sender included, as
 //!   `chat message({ room, from, text })`; the ack gets `"delivered"`;
 //! - `typing(room)` tells the others in the room (`socket.to(room)`), not the sender;
-//! - `leave(room)`; when a user disconnects, everybody hears `left(name)`.
+//! - `leave(room)`; when a user disconnects, every room they were in hears `left(name)`.
 
 use serde::{Deserialize, Serialize};
 use wsx_sio::{Config, ConnectError, Server, Socket};
@@ -94,10 +94,12 @@ async fn serve(addr: &str) -> std::io::Result<()> {
             s.leave(&room);
         });
 
-        // The socket has left its rooms by now; tell the whole namespace.
+        // `rooms()` still names the rooms the socket was in (its own id first).
         socket.on_disconnect(|s: Socket, reason| async move {
             println!("{} left ({reason})", name_of(&s));
-            let _ = s.hub().emit("left", &name_of(&s));
+            for room in s.rooms().into_iter().skip(1) {
+                let _ = s.hub().to(room).emit("left", &name_of(&s));
+            }
         });
         socket.on_any(|s: Socket, event: String, _args| async move {
             if event == "join" {

@@ -287,8 +287,19 @@ mod tests {
         assert_eq!(a.rooms(), vec![a.id().to_string(), "r".to_owned()]);
         hub.to("r").sockets_leave("r");
         assert_eq!(hub.to("r").emit("x", &4).ok(), Some(0));
+        b.join("kept");
         b.disconnect();
         assert_eq!(hub.local_count(), 2);
+        assert_eq!(
+            b.rooms(),
+            vec![b.id().to_string(), "kept".to_owned()],
+            "as at disconnect"
+        );
+        assert_eq!(
+            hub.to("kept").emit("x", &6).ok(),
+            Some(0),
+            "but out of the room"
+        );
         assert!(b.emit("x", &5).is_err());
     }
 }

@@ -35,6 +35,8 @@ struct Inner {
     connected: AtomicBool,
     handlers: Mutex<Handlers>,
     acks: Mutex<PendingAcks>,
+    /// The rooms the socket was in when it disconnected (for its disconnect handlers).
+    rooms_at_disconnect: Mutex<Vec<Room>>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -97,6 +99,7 @@ impl Socket {
             connected: AtomicBool::new(false),
             handlers: Mutex::new(Handlers::default()),
             acks: Mutex::new(PendingAcks::default()),
+            rooms_at_disconnect: Mutex::new(Vec::new()),
         }))
     }
 
@@ -267,11 +270,15 @@ impl Socket {
     }
 
     /// The rooms this socket is in, its own id first (every socket is addressable by its id).
+    /// Once disconnected (in its disconnect handlers), the rooms it was in when it
+    /// disconnected, as Node's `disconnecting` event sees them.
     #[must_use]
     pub fn rooms(&self) -> Vec<Room> {
         let mut rooms = vec![Room::from(self.id().as_str())];
         if self.connected() {
             rooms.extend(self.0.hub.adapter().socket_rooms(self.id()));
+        } else {
+            rooms.extend(lock(&self.0.rooms_at_disconnect).iter().cloned());
         }
         rooms
     }
@@ -350,6 +357,7 @@ impl Socket {
         if !self.0.connected.swap(false, Ordering::AcqRel) {
             return false;
         }
+        *lock(&self.0.rooms_at_disconnect) = self.0.hub.adapter().socket_rooms(self.id());
         self.0.hub.adapter().del_all(self.id());
         self.0.hub.local().remove(self.id());
         lock(&self.0.conn.sockets).retain(|s| s.id() != self.id());
