@@ -14,7 +14,7 @@ SECONDS_PER_TARGET=${1:-30}
 shift || true
 TARGETS=("$@")
 if ((${#TARGETS[@]} == 0)); then
-    TARGETS=(protocol handshake_request handshake_response)
+    TARGETS=(protocol handshake_request handshake_response sio_packet)
 fi
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then

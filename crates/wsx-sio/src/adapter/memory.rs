@@ -1,0 +1,156 @@
+//! The in-memory adapter: rooms as two maps (room -> sockets, socket -> rooms) under one lock.
+//!
+//! A socket's own id is not stored as a room (that would cost an entry per idle client): a
+//! room name that is the id of a local socket addresses that socket.
+
+use super::{Adapter, BroadcastOptions, LocalSockets, Room};
+use crate::sid::Sid;
+use std::collections::{HashMap, HashSet};
+use std::sync::{PoisonError, RwLock};
+
+#[derive(Debug, Default)]
+struct Rooms {
+    members: HashMap<Room, HashSet<Sid>>,
+    of_socket: HashMap<Sid, Vec<Room>>,
+}
+
+/// The default adapter: rooms of one server's sockets, in memory.
+#[derive(Debug, Default)]
+pub struct MemoryAdapter {
+    rooms: RwLock<Rooms>,
+}
+
+impl MemoryAdapter {
+    /// An adapter with no rooms.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Rooms> {
+        self.rooms.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Rooms> {
+        self.rooms.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The sockets in any of `rooms` (socket ids count as rooms).
+    fn members(rooms: &Rooms, names: &[Room], local: &LocalSockets, out: &mut HashSet<Sid>) {
+        for name in names {
+            if let Some(sids) = rooms.members.get(name) {
+                out.extend(sids.iter().copied());
+            }
+            if let Some(sid) = Sid::parse(name)
+                && local.get(sid).is_some()
+            {
+                out.insert(sid);
+            }
+        }
+    }
+}
+
+impl Adapter for MemoryAdapter {
+    fn add_all(&self, sid: Sid, rooms: &[Room]) {
+        let mut state = self.write();
+        for room in rooms {
+            if state.members.entry(room.clone()).or_default().insert(sid) {
+                state.of_socket.entry(sid).or_default().push(room.clone());
+            }
+        }
+    }
+
+    fn del(&self, sid: Sid, room: &str) {
+        let mut state = self.write();
+        if let Some(sids) = state.members.get_mut(room) {
+            sids.remove(&sid);
+            if sids.is_empty() {
+                state.members.remove(room);
+            }
+        }
+        if let Some(rooms) = state.of_socket.get_mut(&sid) {
+            rooms.retain(|r| r != room);
+            if rooms.is_empty() {
+                state.of_socket.remove(&sid);
+            }
+        }
+    }
+
+    fn del_all(&self, sid: Sid) {
+        let mut state = self.write();
+        let Some(rooms) = state.of_socket.remove(&sid) else {
+            return;
+        };
+        for room in rooms {
+            if let Some(sids) = state.members.get_mut(&room) {
+                sids.remove(&sid);
+                if sids.is_empty() {
+                    state.members.remove(&room);
+                }
+            }
+        }
+    }
+
+    fn socket_rooms(&self, sid: Sid) -> Vec<Room> {
+        self.read().of_socket.get(&sid).cloned().unwrap_or_default()
+    }
+
+    fn local_targets(&self, opts: &BroadcastOptions, local: &LocalSockets) -> Vec<Sid> {
+        let state = self.read();
+        let mut except = HashSet::new();
+        Self::members(&state, &opts.except, local, &mut except);
+        if opts.rooms.is_empty() {
+            return local
+                .ids()
+                .into_iter()
+                .filter(|sid| !except.contains(sid))
+                .collect();
+        }
+        let mut targets = HashSet::new();
+        Self::members(&state, &opts.rooms, local, &mut targets);
+        targets.retain(|sid| !except.contains(sid));
+        targets.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rooms_are_kept_both_ways_and_emptied() {
+        let adapter = MemoryAdapter::new();
+        let (a, b) = (Sid::random(), Sid::random());
+        adapter.add_all(a, &["x".into(), "y".into(), "x".into()]);
+        adapter.add_all(b, &["x".into()]);
+        assert_eq!(
+            adapter.socket_rooms(a),
+            vec!["x".to_owned(), "y".to_owned()]
+        );
+        let local = LocalSockets::default();
+        let mut in_x = adapter.local_targets(
+            &BroadcastOptions {
+                rooms: vec!["x".into()],
+                except: vec![],
+            },
+            &local,
+        );
+        in_x.sort();
+        let mut want = vec![a, b];
+        want.sort();
+        assert_eq!(in_x, want);
+        let x_but_y = adapter.local_targets(
+            &BroadcastOptions {
+                rooms: vec!["x".into()],
+                except: vec!["y".into()],
+            },
+            &local,
+        );
+        assert_eq!(x_but_y, vec![b]);
+        adapter.del(a, "y");
+        adapter.del_all(a);
+        adapter.del_all(b);
+        let state = adapter.read();
+        assert!(state.members.is_empty() && state.of_socket.is_empty());
+    }
+}

@@ -1,0 +1,95 @@
+//! What an Engine.IO session needs from a transport: frames in, frames out, a close.
+//!
+//! Over WebSocket ([`websocket::WsTransport`]) a frame is a WebSocket message. HTTP
+//! long-polling (a later transport) will implement the same trait: its `recv` yields the
+//! packets of each POST body one by one ([`crate::packet::engine::decode_payload`]), its
+//! `feed`/`flush` queue packets for the next GET ([`crate::packet::engine::encode_payload`]).
+//! The session and everything above it do not know which one they run on.
+
+pub mod websocket;
+
+use bytes::Bytes;
+use std::future::Future;
+use wsx::Utf8Bytes;
+
+/// One Engine.IO packet as a transport carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A text packet: its type digit and payload.
+    Text(Utf8Bytes),
+    /// A binary message packet.
+    Binary(Bytes),
+}
+
+impl Frame {
+    /// The size of the frame's payload in bytes.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Text(t) => t.len(),
+            Self::Binary(b) => b.len(),
+        }
+    }
+
+    /// Whether the payload is empty.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Why a transport failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The WebSocket connection failed (I/O, protocol error, message over `maxPayload`...).
+    #[error(transparent)]
+    WebSocket(#[from] wsx::Error),
+}
+
+impl TransportError {
+    /// Whether the peer just went away (end of stream without a close frame, connection
+    /// reset): the Node server reports that as "transport close", not as an error.
+    #[must_use]
+    pub fn is_peer_gone(&self) -> bool {
+        use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+        matches!(self, Self::WebSocket(wsx::Error::Io(e))
+            if matches!(e.kind(), UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe))
+            || matches!(self, Self::WebSocket(wsx::Error::ConnectionClosed))
+    }
+
+    /// Whether the peer sent a message over the size limit (`maxPayload`).
+    #[must_use]
+    pub fn is_too_large(&self) -> bool {
+        matches!(self, Self::WebSocket(wsx::Error::Protocol(p))
+            if p.close_code() == wsx::CloseCode::MESSAGE_TOO_BIG)
+    }
+}
+
+/// A bidirectional carrier of Engine.IO frames.
+pub trait Transport: Send + 'static {
+    /// The next frame from the peer; `None` once the transport closed cleanly. Must be
+    /// cancel-safe: a future dropped before it completes loses no frame.
+    fn recv(&mut self) -> impl Future<Output = Option<Result<Frame, TransportError>>> + Send;
+
+    /// Queues a frame (it goes out with the next [`Self::flush`], or earlier when the
+    /// transport's buffer is full).
+    fn feed(&mut self, frame: Frame) -> impl Future<Output = Result<(), TransportError>> + Send;
+
+    /// Writes out everything queued.
+    fn flush(&mut self) -> impl Future<Output = Result<(), TransportError>> + Send;
+
+    /// Closes the transport, telling the peer why when the transport can. Bounded in time.
+    fn close(&mut self, cause: CloseCause<'_>) -> impl Future<Output = ()> + Send;
+}
+
+/// Why the server closes a transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseCause<'a> {
+    /// A normal end (WebSocket close code 1000).
+    Normal,
+    /// The peer broke the protocol (1008, policy violation, with the reason).
+    PeerError(&'a str),
+    /// The server failed (1011, internal error, with the reason).
+    ServerError(&'a str),
+}

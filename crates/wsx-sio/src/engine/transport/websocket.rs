@@ -1,0 +1,67 @@
+//! The WebSocket transport: one Engine.IO packet per WebSocket message, over wsx's driver.
+
+use super::{CloseCause, Frame, Transport, TransportError};
+use std::future::Future;
+use tokio::io::{AsyncRead, AsyncWrite};
+use wsx::{CloseCode, CloseFrame, Message, WebSocket};
+
+/// An Engine.IO transport over a [`WebSocket`].
+#[derive(Debug)]
+pub struct WsTransport<S> {
+    ws: WebSocket<S>,
+}
+
+impl<S> WsTransport<S> {
+    /// Wraps an accepted WebSocket connection.
+    pub fn new(ws: WebSocket<S>) -> Self {
+        Self { ws }
+    }
+}
+
+impl<S> Transport for WsTransport<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    async fn recv(&mut self) -> Option<Result<Frame, TransportError>> {
+        loop {
+            // `WebSocket::next` keeps its state in the connection: dropping it loses nothing.
+            match self.ws.next().await? {
+                Ok(Message::Text(text)) => return Some(Ok(Frame::Text(text))),
+                Ok(Message::Binary(data)) => return Some(Ok(Frame::Binary(data))),
+                // WebSocket pings are answered by wsx; a close frame ends the stream next.
+                Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_)) => {}
+                Err(err) => return Some(Err(err.into())),
+            }
+        }
+    }
+
+    fn feed(&mut self, frame: Frame) -> impl Future<Output = Result<(), TransportError>> + Send {
+        let message = match frame {
+            Frame::Text(text) => Message::Text(text),
+            Frame::Binary(data) => Message::Binary(data),
+        };
+        async move { Ok(self.ws.feed(message).await?) }
+    }
+
+    async fn flush(&mut self) -> Result<(), TransportError> {
+        Ok(self.ws.flush().await?)
+    }
+
+    fn close(&mut self, cause: CloseCause<'_>) -> impl Future<Output = ()> + Send {
+        let (code, reason) = match cause {
+            CloseCause::Normal => (CloseCode::NORMAL_CLOSURE, ""),
+            CloseCause::PeerError(reason) => (CloseCode::POLICY_VIOLATION, reason),
+            CloseCause::ServerError(reason) => (CloseCode::INTERNAL_ERROR, reason),
+        };
+        // RFC 6455 §5.5: a control frame's payload is at most 125 bytes, 2 of them the code.
+        let mut end = reason.len().min(123);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        let frame = CloseFrame::new(code, &reason[..end]);
+        // wsx bounds the close handshake with its `close_timeout`.
+        async move {
+            let _ = self.ws.close(Some(frame)).await;
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! `Hub`: one namespace's sockets and rooms, and the broadcast operators over them.
+//!
+//! `hub.to("room").except(&socket).emit("event", &data)` encodes the packet once and hands the
+//! frames to the [`Adapter`], which queues shared copies (`Bytes` clones) on each receiver's
+//! connection. Everything goes through the `Adapter` trait, so a networked adapter changes
+//! nothing here.
+
+use crate::adapter::{Adapter, AdapterFuture, BroadcastOptions, LocalSockets, Room};
+use crate::error::EmitError;
+use crate::server::namespace::NsInner;
+use crate::server::socket::event_frames;
+use crate::server::{Args, Socket};
+use crate::sid::Sid;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// A namespace's sockets and rooms. Cheap to clone.
+#[derive(Clone)]
+pub struct Hub(pub(crate) Arc<NsInner>);
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("namespace", &self.name())
+            .finish()
+    }
+}
+
+impl Hub {
+    /// The namespace's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    pub(crate) fn adapter(&self) -> &dyn Adapter {
+        &*self.0.adapter
+    }
+
+    pub(crate) fn local(&self) -> &LocalSockets {
+        &self.0.local
+    }
+
+    fn all(&self) -> BroadcastOperator {
+        BroadcastOperator {
+            hub: self.clone(),
+            opts: BroadcastOptions::default(),
+        }
+    }
+
+    /// A broadcast to the sockets in `room` (a socket id addresses that socket).
+    #[must_use]
+    pub fn to(&self, room: impl Into<Room>) -> BroadcastOperator {
+        self.all().to(room)
+    }
+
+    /// A broadcast to every socket but those in `room` (or the socket: `except(&socket)`).
+    #[must_use]
+    pub fn except(&self, room: impl Into<Room>) -> BroadcastOperator {
+        self.all().except(room)
+    }
+
+    /// Emits to every socket of the namespace.
+    ///
+    /// # Errors
+    /// See [`BroadcastOperator::emit`].
+    pub fn emit(&self, event: &str, data: &impl Serialize) -> Result<usize, EmitError> {
+        self.all().emit(event, data)
+    }
+
+    /// Emits any arguments, binary included, to every socket of the namespace.
+    ///
+    /// # Errors
+    /// See [`BroadcastOperator::emit_args`].
+    pub fn emit_args(&self, event: &str, args: Args) -> Result<usize, EmitError> {
+        self.all().emit_args(event, args)
+    }
+
+    /// Every socket of the namespace (on every server, with a networked adapter).
+    pub fn fetch_sockets(&self) -> AdapterFuture<Vec<Socket>> {
+        self.all().fetch_sockets()
+    }
+
+    /// Makes every socket join `room`.
+    pub fn sockets_join(&self, room: impl Into<Room>) {
+        self.all().sockets_join(room);
+    }
+
+    /// Makes every socket leave `room`.
+    pub fn sockets_leave(&self, room: impl Into<Room>) {
+        self.all().sockets_leave(room);
+    }
+
+    /// Disconnects every socket of the namespace.
+    pub fn disconnect_sockets(&self) {
+        self.all().disconnect_sockets();
+    }
+
+    /// The local socket with this id.
+    #[must_use]
+    pub fn get_socket(&self, id: Sid) -> Option<Socket> {
+        self.0.local.get(id)
+    }
+
+    /// How many sockets of this namespace are connected to this server.
+    #[must_use]
+    pub fn local_count(&self) -> usize {
+        self.0.local.len()
+    }
+}
+
+/// A selection of sockets of one namespace (`to`, `except`), and what can be done to them.
+#[derive(Debug, Clone)]
+pub struct BroadcastOperator {
+    hub: Hub,
+    opts: BroadcastOptions,
+}
+
+impl BroadcastOperator {
+    /// Adds a room to the selection (the union of all rooms given).
+    #[must_use]
+    pub fn to(mut self, room: impl Into<Room>) -> Self {
+        self.opts.rooms.push(room.into());
+        self
+    }
+
+    /// Leaves out the sockets in `room` (or that socket: `except(&socket)`).
+    #[must_use]
+    pub fn except(mut self, room: impl Into<Room>) -> Self {
+        self.opts.except.push(room.into());
+        self
+    }
+
+    /// The selection.
+    #[must_use]
+    pub fn options(&self) -> &BroadcastOptions {
+        &self.opts
+    }
+
+    /// Emits `event` with one argument to the selected sockets; returns how many local sockets
+    /// it was queued for.
+    ///
+    /// # Errors
+    /// `data` is not JSON.
+    pub fn emit(&self, event: &str, data: &impl Serialize) -> Result<usize, EmitError> {
+        self.emit_args(event, Args::one(data)?)
+    }
+
+    /// Emits any arguments, binary included. The packet is encoded once.
+    ///
+    /// # Errors
+    /// Never for the in-memory adapter; a networked adapter may fail to publish
+    /// (reported as [`EmitError::Disconnected`]).
+    pub fn emit_args(&self, event: &str, args: Args) -> Result<usize, EmitError> {
+        let frames = event_frames(self.hub.name(), event, args, None);
+        self.hub
+            .adapter()
+            .broadcast(&frames, &self.opts, self.hub.local())
+            .map_err(|err| {
+                tracing::warn!(%err, "broadcast failed");
+                EmitError::Disconnected
+            })
+    }
+
+    /// The selected sockets.
+    pub fn fetch_sockets(&self) -> AdapterFuture<Vec<Socket>> {
+        self.hub
+            .adapter()
+            .fetch_sockets(&self.opts, self.hub.local())
+    }
+
+    /// Makes the selected sockets join `room`.
+    pub fn sockets_join(&self, room: impl Into<Room>) {
+        self.hub
+            .adapter()
+            .add_sockets(&self.opts, &[room.into()], self.hub.local());
+    }
+
+    /// Makes the selected sockets leave `room`.
+    pub fn sockets_leave(&self, room: impl Into<Room>) {
+        self.hub
+            .adapter()
+            .del_sockets(&self.opts, &[room.into()], self.hub.local());
+    }
+
+    /// Disconnects the selected sockets ("server namespace disconnect").
+    pub fn disconnect_sockets(&self) {
+        self.hub
+            .adapter()
+            .disconnect_sockets(&self.opts, self.hub.local());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::transport::Frame;
+    use crate::server::Handshake;
+    use crate::server::connection::ConnShared;
+    use crate::server::outbox::{Item, Outbox};
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    fn connected_socket(hub: &Hub) -> (Socket, Arc<ConnShared>) {
+        let conn = Arc::new(ConnShared {
+            sid: Sid::random(),
+            outbox: Outbox::new(1 << 20),
+            handshake: Handshake::from_request(http::Request::new(()), None),
+            sockets: Mutex::new(Vec::new()),
+            ack_timeout: Duration::from_secs(1),
+        });
+        let socket = Socket::new(
+            Sid::random(),
+            hub.clone(),
+            conn.clone(),
+            serde_json::Value::Null,
+        );
+        socket.mark_connected();
+        (socket, conn)
+    }
+
+    fn frames(conn: &ConnShared) -> Vec<Frame> {
+        conn.outbox
+            .take()
+            .into_iter()
+            .filter_map(|item| match item {
+                Item::Frame(frame) => Some(frame),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn address(frame: &Frame) -> *const u8 {
+        match frame {
+            Frame::Text(t) => t.as_bytes().as_ptr(),
+            Frame::Binary(b) => b.as_ptr(),
+        }
+    }
+
+    #[test]
+    fn a_broadcast_is_encoded_once_and_its_bytes_shared() {
+        let server = crate::Server::default();
+        let hub = server.of("/").hub();
+        let receivers: Vec<_> = (0..3).map(|_| connected_socket(&hub)).collect();
+        let mut args = Args::new().arg("text");
+        let placeholder = args.attach(bytes::Bytes::from_static(b"binary"));
+        let args = args.arg(placeholder);
+        assert_eq!(hub.emit_args("news", args).ok(), Some(3));
+        let got: Vec<Vec<Frame>> = receivers.iter().map(|(_, conn)| frames(conn)).collect();
+        for frames in &got {
+            assert_eq!(frames.len(), 2, "the text and one attachment");
+            assert_eq!(frames[0], got[0][0]);
+            // The same allocation, not equal copies.
+            assert_eq!(address(&frames[0]), address(&got[0][0]));
+            assert_eq!(address(&frames[1]), address(&got[0][1]));
+        }
+        assert!(matches!(&got[0][0], Frame::Text(t)
+            if t.as_str() == r#"451-["news","text",{"_placeholder":true,"num":0}]"#));
+    }
+
+    #[test]
+    fn rooms_and_exceptions_select_receivers() {
+        let server = crate::Server::default();
+        let hub = server.of("/").hub();
+        let (a, ca) = connected_socket(&hub);
+        let (b, cb) = connected_socket(&hub);
+        let (_c, cc) = connected_socket(&hub);
+        a.join("r");
+        b.join("r");
+        assert_eq!(hub.to("r").except(&a).emit("x", &1).ok(), Some(1));
+        assert_eq!(
+            (frames(&ca).len(), frames(&cb).len(), frames(&cc).len()),
+            (0, 1, 0)
+        );
+        assert_eq!(
+            a.to("r").emit("x", &2).ok(),
+            Some(1),
+            "socket.to leaves the sender out"
+        );
+        assert_eq!(frames(&cb).len(), 1);
+        assert_eq!(
+            hub.to(a.id().as_str()).emit("x", &3).ok(),
+            Some(1),
+            "an id is a room"
+        );
+        assert_eq!(frames(&ca).len(), 1);
+        assert_eq!(a.rooms(), vec![a.id().to_string(), "r".to_owned()]);
+        hub.to("r").sockets_leave("r");
+        assert_eq!(hub.to("r").emit("x", &4).ok(), Some(0));
+        b.join("kept");
+        b.disconnect();
+        assert_eq!(hub.local_count(), 2);
+        assert_eq!(
+            b.rooms(),
+            vec![b.id().to_string(), "kept".to_owned()],
+            "as at disconnect"
+        );
+        assert_eq!(
+            hub.to("kept").emit("x", &6).ok(),
+            Some(0),
+            "but out of the room"
+        );
+        assert!(b.emit("x", &5).is_err());
+    }
+}

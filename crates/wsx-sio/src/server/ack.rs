@@ -1,0 +1,130 @@
+//! Acknowledgements in both directions.
+//!
+//! Client to server: an event with an ack id hands its handler an [`AckSender`]; sending on it
+//! writes the ACK (or BINARY_ACK) packet. Server to client: [`super::Socket::emit_with_ack`]
+//! registers a waiter under a fresh id; the client's ACK resolves it, a timeout or a
+//! disconnect fails it ([`crate::AckError`]).
+
+use super::args::Args;
+use super::socket::Socket;
+use crate::error::AckError;
+use crate::error::EmitError;
+use crate::packet::socket::Body;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::sync::oneshot;
+
+/// The acknowledgement of an emitted event, to await: the client's arguments, or why they did
+/// not come. The event is already queued when this exists; it holds no borrow (spawn it, or
+/// await it later).
+#[must_use = "the acknowledgement is only received when awaited"]
+pub struct AckFuture<T = Args>(Pin<Box<dyn Future<Output = Result<T, AckError>> + Send>>);
+
+impl<T> AckFuture<T> {
+    pub(crate) fn new(future: impl Future<Output = Result<T, AckError>> + Send + 'static) -> Self {
+        Self(Box::pin(future))
+    }
+}
+
+impl<T> Future for AckFuture<T> {
+    type Output = Result<T, AckError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl<T> std::fmt::Debug for AckFuture<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AckFuture")
+    }
+}
+
+/// Answers an event that asked for an acknowledgement. Dropping it unanswered sends nothing
+/// (the client's own timeout, if it set one, fires).
+#[derive(Debug)]
+pub struct AckSender {
+    socket: Socket,
+    id: Option<u64>,
+}
+
+impl AckSender {
+    pub(crate) fn new(socket: Socket, id: Option<u64>) -> Self {
+        Self { socket, id }
+    }
+
+    /// Whether the client asked for an acknowledgement (otherwise sending does nothing).
+    #[must_use]
+    pub fn requested(&self) -> bool {
+        self.id.is_some()
+    }
+
+    /// Acknowledges with one JSON argument.
+    ///
+    /// # Errors
+    /// See [`Self::send_args`]; also a value that is not JSON.
+    pub fn send(self, value: &impl Serialize) -> Result<(), EmitError> {
+        self.send_args(Args::one(value)?)
+    }
+
+    /// Acknowledges with any arguments, binary included.
+    ///
+    /// # Errors
+    /// The socket is disconnected or its queue is full.
+    pub fn send_args(self, args: Args) -> Result<(), EmitError> {
+        let Some(id) = self.id else {
+            return Ok(());
+        };
+        let attachments = args.has_binary().then_some(args.attachments.len());
+        self.socket.send_packet(
+            Body::Ack {
+                id,
+                args: args.values,
+                attachments,
+            },
+            &args.attachments,
+        )
+    }
+}
+
+/// A socket's acknowledgements awaited from the client.
+#[derive(Debug, Default)]
+pub(crate) struct PendingAcks {
+    next: u64,
+    waiting: HashMap<u64, oneshot::Sender<Args>>,
+}
+
+impl PendingAcks {
+    /// Registers a waiter under a fresh id.
+    pub(crate) fn register(&mut self) -> (u64, oneshot::Receiver<Args>) {
+        let id = self.next;
+        // Ids stay below 2^53 (what JavaScript clients can echo exactly).
+        self.next = (self.next + 1) % crate::packet::socket::MAX_ACK_ID;
+        let (tx, rx) = oneshot::channel();
+        self.waiting.insert(id, tx);
+        (id, rx)
+    }
+
+    /// Resolves the waiter of `id`, if any is still waiting.
+    pub(crate) fn resolve(&mut self, id: u64, args: Args) {
+        if let Some(tx) = self.waiting.remove(&id) {
+            let _ = tx.send(args);
+        }
+    }
+
+    /// Forgets a waiter (timed out).
+    pub(crate) fn forget(&mut self, id: u64) {
+        self.waiting.remove(&id);
+        if self.waiting.is_empty() {
+            // Let an idle socket hold no table.
+            self.waiting = HashMap::new();
+        }
+    }
+
+    /// Fails every waiter (the socket disconnected).
+    pub(crate) fn fail_all(&mut self) {
+        self.waiting = HashMap::new();
+    }
+}

@@ -1,0 +1,80 @@
+//! Server settings.
+
+use crate::engine::EngineConfig;
+use std::time::Duration;
+use wsx::handshake::ServerOptions;
+use wsx::{Limits, WebSocketConfig};
+
+/// How a [`super::Server`] runs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Engine.IO settings: `pingInterval`, `pingTimeout`, `maxPayload`.
+    pub engine: EngineConfig,
+    /// The endpoint path (default `/socket.io/`; a request may omit the trailing slash).
+    pub path: String,
+    /// How long a client may take to CONNECT to a namespace before the connection is closed
+    /// (default 45 s, as the Node server's `connectTimeout`).
+    pub connect_timeout: Duration,
+    /// How long [`super::Socket::emit_with_ack`] waits (default 5 s).
+    pub ack_timeout: Duration,
+    /// The most binary attachments one packet may announce (default 256).
+    pub max_attachments: usize,
+    /// Bytes buffered per client, each way (default 16 MiB): outbound, emits to a client
+    /// with this much queued fail with [`crate::EmitError::QueueFull`]; inbound, the server
+    /// stops reading from a client whose packets waiting for their handlers hold this much,
+    /// and one packet's binary attachments may not exceed it in total.
+    pub max_buffered: usize,
+    /// Events of one client queued behind a busy handler before the server stops reading
+    /// from that client (backpressure; default 1024).
+    pub max_queued_events: usize,
+    /// How long the HTTP upgrade request may take to arrive (default 10 s).
+    pub handshake_timeout: Duration,
+    /// The WebSocket handshake options (header limits, origin check).
+    pub ws_handshake: ServerOptions,
+    /// Bytes of encoded frames buffered before a write waits for the socket (default
+    /// 64 KiB).
+    pub write_buffer_size: usize,
+    /// The read buffer's starting size (default 1 KiB). wsx grows it while reads fill it and
+    /// for large frames, and lets a grown buffer go once traffic is small again; an idle
+    /// Socket.IO client (pings and pongs only) keeps just this much.
+    pub read_buffer_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            engine: EngineConfig::default(),
+            path: "/socket.io/".into(),
+            connect_timeout: Duration::from_secs(45),
+            ack_timeout: Duration::from_secs(5),
+            max_attachments: crate::packet::socket::DEFAULT_MAX_ATTACHMENTS,
+            max_buffered: 16 << 20,
+            max_queued_events: 1024,
+            handshake_timeout: Duration::from_secs(10),
+            ws_handshake: ServerOptions::default(),
+            write_buffer_size: 64 * 1024,
+            read_buffer_size: 1024,
+        }
+    }
+}
+
+impl Config {
+    /// The WebSocket driver settings: messages and frames are limited to `maxPayload`, so a
+    /// larger message fails the connection (close code 1009) before it is buffered; a client
+    /// that takes no byte for `pingInterval + pingTimeout` is dropped (the heartbeat cannot
+    /// notice it while the connection waits to write).
+    #[must_use]
+    pub fn websocket(&self) -> WebSocketConfig {
+        let max = self.engine.max_payload;
+        WebSocketConfig {
+            limits: Limits {
+                max_frame_size: max,
+                max_message_size: max,
+            },
+            write_buffer_size: self.write_buffer_size,
+            read_buffer_size: self.read_buffer_size,
+            write_timeout: Some(self.engine.ping_interval + self.engine.ping_timeout),
+            ..WebSocketConfig::default()
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Handlers as the server stores them: type-erased closures that return boxed futures.
+//!
+//! The typed forms the API takes (`Fn(Socket, T) -> Fut` with `T: FromArgs`) are wrapped here
+//! once, at registration; dispatch only calls through an `Arc<dyn Fn>`.
+
+use super::ack::AckSender;
+use super::args::{Args, FromArgs};
+use super::namespace::ConnectError;
+use super::reason::DisconnectReason;
+use super::socket::Socket;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// A boxed handler future.
+pub(crate) type BoxFuture<T = ()> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+pub(crate) type EventFn = Arc<dyn Fn(Socket, Args, AckSender) -> BoxFuture + Send + Sync>;
+pub(crate) type AnyFn = Arc<dyn Fn(Socket, String, Args) -> BoxFuture + Send + Sync>;
+pub(crate) type DisconnectFn = Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture + Send + Sync>;
+pub(crate) type ConnectionFn = Arc<dyn Fn(Socket) -> BoxFuture + Send + Sync>;
+pub(crate) type MiddlewareFn =
+    Arc<dyn Fn(Socket) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
+
+/// The handlers registered on one socket. Few per socket: vectors, searched linearly, are
+/// smaller than maps.
+#[derive(Default)]
+pub(crate) struct Handlers {
+    pub(crate) events: Vec<(Box<str>, EventFn)>,
+    pub(crate) any: Vec<AnyFn>,
+    pub(crate) disconnect: Vec<DisconnectFn>,
+}
+
+impl std::fmt::Debug for Handlers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.events.iter().map(|(n, _)| &**n).collect();
+        f.debug_struct("Handlers")
+            .field("events", &names)
+            .field("any", &self.any.len())
+            .field("disconnect", &self.disconnect.len())
+            .finish()
+    }
+}
+
+impl Handlers {
+    /// Sets the handler of `event`, replacing any earlier one.
+    pub(crate) fn set(&mut self, event: String, handler: EventFn) {
+        if let Some(slot) = self.events.iter_mut().find(|(n, _)| **n == *event) {
+            slot.1 = handler;
+        } else {
+            self.events.push((event.into_boxed_str(), handler));
+        }
+    }
+
+    pub(crate) fn get(&self, event: &str) -> Option<EventFn> {
+        self.events
+            .iter()
+            .find(|(n, _)| &**n == event)
+            .map(|(_, h)| h.clone())
+    }
+}
+
+/// Wraps a typed event handler; arguments that do not convert skip the handler.
+pub(crate) fn event_fn<T, F, Fut>(event: &str, handler: F) -> EventFn
+where
+    T: FromArgs + Send + 'static,
+    F: Fn(Socket, T, AckSender) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let event: Arc<str> = event.into();
+    Arc::new(move |socket, args, ack| match T::from_args(args) {
+        Ok(value) => Box::pin(handler(socket, value, ack)),
+        Err(err) => {
+            tracing::debug!(event = %event, %err, "arguments do not fit the handler; skipped");
+            Box::pin(std::future::ready(()))
+        }
+    })
+}

@@ -1,0 +1,312 @@
+//! The Socket.IO server: namespaces, sockets, handlers, acknowledgements, and the accept path
+//! (HTTP upgrade over wsx's sans-I/O handshake, then one task per connection).
+
+pub(crate) mod ack;
+pub(crate) mod args;
+mod config;
+pub(crate) mod connection;
+pub(crate) mod handler;
+mod handshake;
+pub(crate) mod namespace;
+pub(crate) mod outbox;
+mod reason;
+pub(crate) mod socket;
+
+pub use ack::{AckFuture, AckSender};
+pub use args::{Args, FromArgs};
+pub use config::Config;
+pub use handshake::Handshake;
+pub use namespace::{ConnectError, Namespace};
+pub use reason::DisconnectReason;
+pub use socket::Socket;
+
+use crate::adapter::{Adapter, MemoryAdapter};
+use crate::engine::handshake::check_request;
+use crate::engine::transport::websocket::WsTransport;
+use bytes::BytesMut;
+use namespace::NsInner;
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, PoisonError, RwLock};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, ToSocketAddrs};
+use wsx::handshake::server as ws_handshake;
+use wsx::{Role, WebSocket};
+
+type AdapterFactory = Arc<dyn Fn(&str) -> Box<dyn Adapter> + Send + Sync>;
+
+pub(crate) struct ServerInner {
+    pub(crate) config: Config,
+    namespaces: RwLock<HashMap<String, Arc<NsInner>>>,
+    adapter: AdapterFactory,
+}
+
+impl ServerInner {
+    pub(crate) fn namespace(&self, name: &str) -> Option<Arc<NsInner>> {
+        self.namespaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+}
+
+/// A Socket.IO server. Cheap to clone (a shared handle).
+///
+/// The namespace `/` always exists; [`Self::on_connection`] and [`Self::use_middleware`] are
+/// shortcuts for it.
+#[derive(Clone)]
+pub struct Server(Arc<ServerInner>);
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("config", &self.0.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self::new(Config::default())
+    }
+}
+
+impl Server {
+    /// A server with the in-memory adapter.
+    #[must_use]
+    pub fn new(config: Config) -> Self {
+        Self::with_adapter(config, |_| Box::new(MemoryAdapter::new()))
+    }
+
+    /// A server whose namespaces get their adapter from `factory` (called with the
+    /// namespace's name).
+    pub fn with_adapter<F>(config: Config, factory: F) -> Self
+    where
+        F: Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static,
+    {
+        let server = Self(Arc::new(ServerInner {
+            config,
+            namespaces: RwLock::default(),
+            adapter: Arc::new(factory),
+        }));
+        let _ = server.of("/");
+        server
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The namespace `name` (a leading `/` is added if missing), created on first use.
+    /// Clients that CONNECT to a namespace that was never created get CONNECT_ERROR
+    /// `{"message":"Invalid namespace"}`.
+    pub fn of(&self, name: &str) -> Namespace {
+        let name = if name.starts_with('/') {
+            name.to_owned()
+        } else {
+            format!("/{name}")
+        };
+        let mut namespaces = self
+            .0
+            .namespaces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let inner = namespaces
+            .entry(name.clone())
+            .or_insert_with(|| Arc::new(NsInner::new(name.clone(), (self.0.adapter)(&name))))
+            .clone();
+        Namespace::new(inner)
+    }
+
+    /// [`Namespace::on_connection`] of `/`.
+    pub fn on_connection<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.of("/").on_connection(handler);
+    }
+
+    /// [`Namespace::use_middleware`] of `/`.
+    pub fn use_middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.of("/").use_middleware(middleware);
+    }
+
+    /// Binds `addr` and serves until an accept error that is not transient.
+    ///
+    /// # Errors
+    /// Binding failed.
+    pub async fn listen(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        let listener = TcpListener::bind(addr).await?;
+        self.serve(listener).await
+    }
+
+    /// Serves connections from `listener`: one task per connection.
+    ///
+    /// # Errors
+    /// Never returns in practice: accept errors (such as running out of file descriptors) are
+    /// logged and retried after a short pause.
+    pub async fn serve(&self, listener: TcpListener) -> io::Result<()> {
+        loop {
+            match listener.accept().await {
+                Ok((tcp, remote)) => {
+                    let _ = tcp.set_nodelay(true);
+                    let server = self.clone();
+                    tokio::spawn(async move { server.serve_connection(tcp, Some(remote)).await });
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    /// Serves one connection on a transport that has not sent its HTTP request yet: reads and
+    /// checks the request (endpoint path, `EIO=4`, `transport=websocket`; a bad query gets
+    /// HTTP 400 with the Engine.IO JSON error body), upgrades with wsx's sans-I/O handshake,
+    /// and starts the session on a task of its own ([`Self::serve_websocket`]): returns once
+    /// the handshake is done, so the handshake's state is not kept for the session's life.
+    pub async fn serve_connection<S>(&self, mut stream: S, remote: Option<SocketAddr>)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let config = &self.0.config;
+        let read = tokio::time::timeout(
+            config.handshake_timeout,
+            read_head(&mut stream, &config.ws_handshake),
+        )
+        .await;
+        let (request, buf, head_len) = match read {
+            Ok(Ok(Some(parsed))) => parsed,
+            Ok(Ok(None)) | Err(_) => return,
+            Ok(Err(refusal)) => {
+                reject(&mut stream, &refusal).await;
+                return;
+            }
+        };
+        self.upgrade(stream, request, &buf[head_len..], remote)
+            .await;
+    }
+
+    /// Whether a request is for this server's endpoint (its path is [`Config::path`]): to
+    /// route requests between this server and other handlers on one port.
+    #[must_use]
+    pub fn handles(&self, request: &http::Request<()>) -> bool {
+        !matches!(
+            check_request(request, &self.0.config.path),
+            Err(crate::engine::handshake::RequestError::NotFound)
+        )
+    }
+
+    /// Answers a request whose head the caller has already read and parsed (with
+    /// [`wsx::handshake::server::parse_request`]; `read_ahead` holds the bytes read after the
+    /// head): checks it as an Engine.IO request (HTTP 400 with the JSON error body when it is
+    /// not one), upgrades it with wsx's sans-I/O handshake, and starts the session on a task of
+    /// its own. This is how the server shares a port with other routes; see the
+    /// `sio_mount` example.
+    pub async fn upgrade<S>(
+        &self,
+        mut stream: S,
+        request: http::Request<()>,
+        read_ahead: &[u8],
+        remote: Option<SocketAddr>,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let config = &self.0.config;
+        if let Err(err) = check_request(&request, &config.path) {
+            tracing::debug!(%err, uri = %request.uri(), "Engine.IO request refused");
+            reject(&mut stream, &err.response()).await;
+            return;
+        }
+        let accepted = match ws_handshake::accept(&request, &config.ws_handshake) {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                reject(&mut stream, &ws_handshake::error_response(&err)).await;
+                return;
+            }
+        };
+        let mut response = Vec::with_capacity(256);
+        ws_handshake::write_response(&accepted.response, &mut response);
+        if stream.write_all(&response).await.is_err() || stream.flush().await.is_err() {
+            return;
+        }
+        let ws = WebSocket::from_raw(
+            stream,
+            Role::Server,
+            config.websocket(),
+            read_ahead,
+            accepted.extension,
+            accepted.subprotocol,
+        );
+        self.serve_websocket(ws, request, remote);
+    }
+
+    /// Starts an Engine.IO session, on a task of its own, on a WebSocket connection accepted
+    /// elsewhere (to mount the server beside other routes: check the request with
+    /// [`crate::engine::handshake::check_request`], accept it, hand it over). Build the
+    /// WebSocket with [`Config::websocket`] so that `maxPayload` is enforced. The handle
+    /// completes when the session ended.
+    pub fn serve_websocket<S>(
+        &self,
+        ws: WebSocket<S>,
+        request: http::Request<()>,
+        remote: Option<SocketAddr>,
+    ) -> tokio::task::JoinHandle<()>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let handshake = Handshake::from_request(request, remote);
+        tokio::spawn(connection::start(
+            self.0.clone(),
+            WsTransport::new(ws),
+            handshake,
+        ))
+    }
+}
+
+/// A request, the buffer it was read into, and the length of its head.
+type Head = (http::Request<()>, BytesMut, usize);
+
+/// Reads a request head: `Ok(None)` when the peer went away first, `Err(response)` (the HTTP
+/// refusal to send) for a malformed one.
+async fn read_head<S>(
+    stream: &mut S,
+    opts: &ws_handshake::ServerOptions,
+) -> Result<Option<Head>, Vec<u8>>
+where
+    S: AsyncRead + Unpin,
+{
+    let mut buf = BytesMut::with_capacity(1024);
+    loop {
+        match ws_handshake::parse_request(&buf, opts) {
+            Ok(Some((request, len))) => return Ok(Some((request, buf, len))),
+            Ok(None) => {}
+            Err(err) => return Err(ws_handshake::error_response(&err)),
+        }
+        if buf.capacity() - buf.len() < 512 {
+            buf.reserve(1024);
+        }
+        if matches!(stream.read_buf(&mut buf).await, Ok(0) | Err(_)) {
+            return Ok(None);
+        }
+    }
+}
+
+/// Writes a refusal and closes.
+async fn reject<S: AsyncWrite + Unpin>(stream: &mut S, response: &[u8]) {
+    if stream.write_all(response).await.is_ok() {
+        let _ = stream.flush().await;
+        let _ = stream.shutdown().await;
+    }
+}

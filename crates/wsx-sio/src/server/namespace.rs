@@ -1,0 +1,138 @@
+//! Namespaces: where connection handlers and connect middlewares are registered
+//! (`io.of("/admin")`). A [`Namespace`] derefs to its [`Hub`] for rooms and broadcasts.
+
+use super::handler::{ConnectionFn, MiddlewareFn};
+use super::socket::Socket;
+use crate::adapter::{Adapter, LocalSockets};
+use crate::hub::Hub;
+use serde_json::Value;
+use std::future::Future;
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// A refusal by a connect middleware: the client gets CONNECT_ERROR
+/// `{"message": .., "data": ..}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectError {
+    /// The message (`err.message` on the client).
+    pub message: String,
+    /// Extra data (`err.data` on the client).
+    pub data: Option<Value>,
+}
+
+impl ConnectError {
+    /// A refusal with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// Adds data for the client.
+    #[must_use]
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+
+    /// The CONNECT_ERROR payload.
+    pub(crate) fn payload(&self) -> Value {
+        let mut map = serde_json::Map::new();
+        map.insert("message".into(), Value::String(self.message.clone()));
+        if let Some(data) = &self.data {
+            map.insert("data".into(), data.clone());
+        }
+        Value::Object(map)
+    }
+}
+
+/// The state of one namespace.
+pub(crate) struct NsInner {
+    pub(crate) name: String,
+    pub(crate) adapter: Box<dyn Adapter>,
+    pub(crate) local: LocalSockets,
+    pub(crate) on_connection: RwLock<Vec<ConnectionFn>>,
+    pub(crate) middlewares: RwLock<Vec<MiddlewareFn>>,
+}
+
+impl NsInner {
+    pub(crate) fn new(name: String, adapter: Box<dyn Adapter>) -> Self {
+        Self {
+            name,
+            adapter,
+            local: LocalSockets::default(),
+            on_connection: RwLock::default(),
+            middlewares: RwLock::default(),
+        }
+    }
+
+    pub(crate) fn connection_handlers(&self) -> Vec<ConnectionFn> {
+        self.on_connection
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn middleware_list(&self) -> Vec<MiddlewareFn> {
+        self.middlewares
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// A namespace of a [`super::Server`]. Derefs to its [`Hub`].
+#[derive(Clone, Debug)]
+pub struct Namespace {
+    hub: Hub,
+}
+
+impl Namespace {
+    pub(crate) fn new(inner: Arc<NsInner>) -> Self {
+        Self { hub: Hub(inner) }
+    }
+
+    /// Adds a handler called for each socket that connects, after the middlewares accepted
+    /// it and the client got its CONNECT answer. Register the socket's event handlers here.
+    pub fn on_connection<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.hub
+            .0
+            .on_connection
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::new(move |socket| Box::pin(handler(socket))));
+    }
+
+    /// Adds a connect middleware: called in order for each CONNECT before the socket joins;
+    /// an `Err` refuses it with CONNECT_ERROR. [`Socket::handshake`] and [`Socket::auth`] are
+    /// there to decide.
+    pub fn use_middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.hub
+            .0
+            .middlewares
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::new(move |socket| Box::pin(middleware(socket))));
+    }
+
+    /// The namespace's hub.
+    #[must_use]
+    pub fn hub(&self) -> Hub {
+        self.hub.clone()
+    }
+}
+
+impl std::ops::Deref for Namespace {
+    type Target = Hub;
+    fn deref(&self) -> &Hub {
+        &self.hub
+    }
+}

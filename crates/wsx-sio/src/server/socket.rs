@@ -1,0 +1,382 @@
+//! `Socket`: one client's connection to one namespace (socket.io-protocol v5: a client may be
+//! connected to several namespaces over one Engine.IO session; each is a socket with its own
+//! id, handlers, rooms and acknowledgements).
+
+use super::ack::{AckFuture, AckSender, PendingAcks};
+use super::args::{Args, FromArgs};
+use super::connection::ConnShared;
+use super::handler::{self, Handlers};
+use super::handshake::Handshake;
+use super::outbox::Item;
+use super::reason::DisconnectReason;
+use crate::adapter::Room;
+use crate::engine::transport::Frame;
+use crate::error::{AckError, EmitError};
+use crate::hub::{BroadcastOperator, Hub};
+use crate::packet::socket::{self as sio, Body};
+use crate::sid::Sid;
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::Value;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// A client's connection to a namespace. Cheap to clone (a shared handle).
+#[derive(Clone)]
+pub struct Socket(Arc<Inner>);
+
+struct Inner {
+    id: Sid,
+    hub: Hub,
+    conn: Arc<ConnShared>,
+    auth: Value,
+    connected: AtomicBool,
+    handlers: Mutex<Handlers>,
+    acks: Mutex<PendingAcks>,
+    /// The rooms the socket was in when it disconnected (for its disconnect handlers).
+    rooms_at_disconnect: Mutex<Vec<Room>>,
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.0.id)
+            .field("namespace", &self.0.hub.name())
+            .field("connected", &self.connected())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every update under these locks is complete: a poisoned lock is still consistent.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The frames of a packet: its text as an Engine.IO message `4...`, then its attachments as
+/// binary messages.
+pub(crate) fn frames(namespace: &str, body: Body, attachments: &[Bytes]) -> Vec<Frame> {
+    let packet = sio::Packet {
+        namespace: namespace.to_owned(),
+        body,
+    };
+    let mut text = String::from("4");
+    sio::encode_into(&packet, &mut text);
+    let mut frames = Vec::with_capacity(1 + attachments.len());
+    frames.push(Frame::Text(text.into()));
+    frames.extend(attachments.iter().cloned().map(Frame::Binary));
+    frames
+}
+
+/// The frames of an event.
+pub(crate) fn event_frames(
+    namespace: &str,
+    event: &str,
+    args: Args,
+    ack: Option<u64>,
+) -> Vec<Frame> {
+    let attachments = args.has_binary().then_some(args.attachments.len());
+    frames(
+        namespace,
+        Body::Event {
+            name: event.to_owned(),
+            args: args.values,
+            ack,
+            attachments,
+        },
+        &args.attachments,
+    )
+}
+
+impl Socket {
+    pub(crate) fn new(id: Sid, hub: Hub, conn: Arc<ConnShared>, auth: Value) -> Self {
+        Self(Arc::new(Inner {
+            id,
+            hub,
+            conn,
+            auth,
+            connected: AtomicBool::new(false),
+            handlers: Mutex::new(Handlers::default()),
+            acks: Mutex::new(PendingAcks::default()),
+            rooms_at_disconnect: Mutex::new(Vec::new()),
+        }))
+    }
+
+    /// The socket id (distinct from the Engine.IO session id, as in Socket.IO v5).
+    #[must_use]
+    pub fn id(&self) -> Sid {
+        self.0.id
+    }
+
+    /// The namespace's name.
+    #[must_use]
+    pub fn namespace(&self) -> &str {
+        self.0.hub.name()
+    }
+
+    /// The namespace's hub (rooms and broadcasts).
+    #[must_use]
+    pub fn hub(&self) -> &Hub {
+        &self.0.hub
+    }
+
+    /// Whether the socket is connected.
+    #[must_use]
+    pub fn connected(&self) -> bool {
+        self.0.connected.load(Ordering::Acquire)
+    }
+
+    /// The HTTP request the connection started with, and the peer's address.
+    #[must_use]
+    pub fn handshake(&self) -> &Handshake {
+        &self.0.conn.handshake
+    }
+
+    /// The auth payload of the client's CONNECT (`{}` when it sent none).
+    #[must_use]
+    pub fn auth(&self) -> &Value {
+        &self.0.auth
+    }
+
+    /// The Engine.IO session id of the connection this socket runs on.
+    #[must_use]
+    pub fn engine_id(&self) -> Sid {
+        self.0.conn.sid
+    }
+
+    /// Handles `event` with `handler`, replacing an earlier handler of that event.
+    ///
+    /// `T` is any serde type (taken from the single argument, or from all of them as a tuple:
+    /// see [`FromArgs`]) or [`Args`] for the raw arguments, binary included. The handlers of
+    /// one connection run one after the other, in the order the packets arrived; a handler
+    /// that awaits delays the next packets of this connection only.
+    pub fn on<T, F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        T: FromArgs + Send + 'static,
+        F: Fn(Socket, T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let event = event.into();
+        let handler = handler::event_fn(&event, move |socket, args, _ack| handler(socket, args));
+        lock(&self.0.handlers).set(event, handler);
+    }
+
+    /// Like [`Self::on`], with the [`AckSender`] that answers the client's acknowledgement
+    /// request (a no-op when the client asked for none).
+    pub fn on_with_ack<T, F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        T: FromArgs + Send + 'static,
+        F: Fn(Socket, T, AckSender) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let event = event.into();
+        let handler = handler::event_fn(&event, handler);
+        lock(&self.0.handlers).set(event, handler);
+    }
+
+    /// Adds a handler called for every event (before the event's own handler), with its name.
+    pub fn on_any<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, String, Args) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        lock(&self.0.handlers)
+            .any
+            .push(Arc::new(move |s, name, args| {
+                Box::pin(handler(s, name, args))
+            }));
+    }
+
+    /// Adds a handler called once when the socket is disconnected, with the reason.
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        lock(&self.0.handlers)
+            .disconnect
+            .push(Arc::new(move |s, reason| Box::pin(handler(s, reason))));
+    }
+
+    /// Emits `event` with one argument to this socket.
+    ///
+    /// # Errors
+    /// [`EmitError`]: disconnected, queue full, or not JSON.
+    pub fn emit(&self, event: &str, data: &impl Serialize) -> Result<(), EmitError> {
+        self.emit_args(event, Args::one(data)?)
+    }
+
+    /// Emits `event` with any arguments, binary included.
+    ///
+    /// # Errors
+    /// [`EmitError`]: disconnected or queue full.
+    pub fn emit_args(&self, event: &str, args: Args) -> Result<(), EmitError> {
+        self.push(event_frames(self.namespace(), event, args, None))
+    }
+
+    /// Emits `event` with one argument and waits for the client's acknowledgement, at most
+    /// the server's `ack_timeout`. The packet is queued before this returns.
+    pub fn emit_with_ack(&self, event: &str, data: &impl Serialize) -> AckFuture {
+        match Args::one(data) {
+            Ok(args) => self.emit_args_with_ack(event, args, self.0.conn.ack_timeout),
+            Err(err) => AckFuture::new(std::future::ready(Err(EmitError::from(err).into()))),
+        }
+    }
+
+    /// Emits with any arguments and waits for the acknowledgement at most `timeout`.
+    pub fn emit_args_with_ack(&self, event: &str, args: Args, timeout: Duration) -> AckFuture {
+        let (id, rx) = lock(&self.0.acks).register();
+        let sent = self.push(event_frames(self.namespace(), event, args, Some(id)));
+        if sent.is_err() {
+            lock(&self.0.acks).forget(id);
+        }
+        let socket = self.clone();
+        AckFuture::new(async move {
+            sent?;
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(args)) => Ok(args),
+                Ok(Err(_)) => Err(AckError::Disconnected),
+                Err(_) => {
+                    lock(&socket.0.acks).forget(id);
+                    Err(AckError::Timeout)
+                }
+            }
+        })
+    }
+
+    /// Like [`Self::emit_with_ack`], converting the acknowledgement's arguments (see
+    /// [`FromArgs`]); arguments that do not convert are [`AckError::Parse`].
+    pub fn emit_with_ack_as<T: FromArgs + Send + 'static>(
+        &self,
+        event: &str,
+        data: &impl Serialize,
+    ) -> AckFuture<T> {
+        let waiting = self.emit_with_ack(event, data);
+        AckFuture::new(async move { Ok(waiting.await?.parse::<T>()?) })
+    }
+
+    /// Joins a room. No effect before the socket is connected (in a middleware) or after it
+    /// disconnected: a refused or gone socket must not stay in a room.
+    pub fn join(&self, room: impl Into<Room>) {
+        if self.connected() {
+            self.0.hub.adapter().add_all(self.id(), &[room.into()]);
+        }
+    }
+
+    /// Leaves a room.
+    pub fn leave(&self, room: &str) {
+        self.0.hub.adapter().del(self.id(), room);
+    }
+
+    /// The rooms this socket is in, its own id first (every socket is addressable by its id).
+    /// Once disconnected (in its disconnect handlers), the rooms it was in when it
+    /// disconnected, as Node's `disconnecting` event sees them.
+    #[must_use]
+    pub fn rooms(&self) -> Vec<Room> {
+        let mut rooms = vec![Room::from(self.id().as_str())];
+        if self.connected() {
+            rooms.extend(self.0.hub.adapter().socket_rooms(self.id()));
+        } else {
+            rooms.extend(lock(&self.0.rooms_at_disconnect).iter().cloned());
+        }
+        rooms
+    }
+
+    /// A broadcast to `room` that leaves this socket out (Socket.IO's `socket.to(room)`).
+    #[must_use]
+    pub fn to(&self, room: impl Into<Room>) -> BroadcastOperator {
+        self.broadcast().to(room)
+    }
+
+    /// A broadcast to every socket of the namespace but this one (`socket.broadcast`).
+    #[must_use]
+    pub fn broadcast(&self) -> BroadcastOperator {
+        self.0.hub.except(self.id().as_str())
+    }
+
+    /// Disconnects the socket from its namespace: the client gets DISCONNECT, the socket leaves
+    /// every room, its disconnect handlers run with "server namespace disconnect". The
+    /// connection stays open for its other namespaces.
+    pub fn disconnect(&self) {
+        if self.mark_disconnected() {
+            let frames = frames(self.namespace(), Body::Disconnect, &[]);
+            let _ = self.0.conn.outbox.push(frames);
+            self.0.conn.outbox.control(Item::Disconnected(
+                self.clone(),
+                DisconnectReason::ServerNamespaceDisconnect,
+            ));
+        }
+    }
+
+    /// Closes the whole connection (every namespace on it), with "forced server close".
+    pub fn close_connection(&self) {
+        self.0
+            .conn
+            .outbox
+            .control(Item::Close(DisconnectReason::ForcedServerClose));
+    }
+
+    /// Sends a packet of this socket's namespace.
+    pub(crate) fn send_packet(&self, body: Body, attachments: &[Bytes]) -> Result<(), EmitError> {
+        self.push(frames(self.namespace(), body, attachments))
+    }
+
+    /// Queues frames encoded elsewhere (a broadcast shares them among its receivers).
+    pub(crate) fn push(&self, frames: impl IntoIterator<Item = Frame>) -> Result<(), EmitError> {
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        self.0.conn.outbox.push(frames)
+    }
+
+    /// The handlers to run for an event.
+    pub(crate) fn handlers_for(
+        &self,
+        event: &str,
+    ) -> (Vec<handler::AnyFn>, Option<handler::EventFn>) {
+        let handlers = lock(&self.0.handlers);
+        (handlers.any.clone(), handlers.get(event))
+    }
+
+    /// Resolves an acknowledgement from the client.
+    pub(crate) fn resolve_ack(&self, id: u64, args: Args) {
+        lock(&self.0.acks).resolve(id, args);
+    }
+
+    /// Marks the socket connected and registers it with its namespace and connection.
+    pub(crate) fn mark_connected(&self) {
+        self.0.connected.store(true, Ordering::Release);
+        self.0.hub.local().insert(self.clone());
+        lock(&self.0.conn.sockets).push(self.clone());
+    }
+
+    /// Marks the socket disconnected: leaves every room, leaves its namespace and connection,
+    /// fails pending acks. Returns whether it was connected (only the first call does it).
+    pub(crate) fn mark_disconnected(&self) -> bool {
+        if !self.0.connected.swap(false, Ordering::AcqRel) {
+            return false;
+        }
+        *lock(&self.0.rooms_at_disconnect) = self.0.hub.adapter().socket_rooms(self.id());
+        self.0.hub.adapter().del_all(self.id());
+        self.0.hub.local().remove(self.id());
+        lock(&self.0.conn.sockets).retain(|s| s.id() != self.id());
+        lock(&self.0.acks).fail_all();
+        true
+    }
+
+    /// Takes the disconnect handlers and drops every handler (they may hold sockets: this
+    /// breaks reference cycles once the socket is gone).
+    pub(crate) fn take_disconnect_handlers(&self) -> Vec<handler::DisconnectFn> {
+        let mut handlers = lock(&self.0.handlers);
+        let taken = std::mem::take(&mut handlers.disconnect);
+        *handlers = Handlers::default();
+        taken
+    }
+}
+
+impl From<&Socket> for Room {
+    fn from(socket: &Socket) -> Self {
+        Room::from(socket.id().as_str())
+    }
+}

@@ -1,0 +1,101 @@
+//! The official clients against the sio_demo contract: npm `socket.io-client` (Node) and
+//! `python-socketio`, both on the WebSocket transport, against the demo's own code
+//! (`examples/sio_demo.rs`) served in-process on a multi-threaded runtime.
+//!
+//! The clients are installed by `scripts/sio_interop_setup.sh`. Without them these tests skip
+//! with a message, unless `WSX_REQUIRE_INTEROP=1` (CI), which makes them fail.
+
+#[path = "../examples/sio_demo.rs"]
+#[allow(dead_code)]
+mod sio_demo;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn interop_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Skips (or fails, under `WSX_REQUIRE_INTEROP=1`) when a client is missing.
+fn missing(what: &str) {
+    let hint = format!("{what} missing: run scripts/sio_interop_setup.sh");
+    if std::env::var("WSX_REQUIRE_INTEROP").as_deref() == Ok("1") {
+        panic!("{hint} (WSX_REQUIRE_INTEROP=1)");
+    }
+    eprintln!("SKIPPED: {hint}");
+}
+
+async fn start_demo() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let io = sio_demo::server();
+    tokio::spawn(async move { io.serve(listener).await });
+    addr
+}
+
+/// Runs a client script to its end and checks that every check passed.
+async fn run_client(mut command: Command, what: &str) {
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .unwrap_or_else(|err| panic!("{what} did not start: {err}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{what}:\n{stdout}");
+    let failed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("not ok")).collect();
+    assert!(
+        output.status.success() && failed.is_empty() && stdout.contains("all checks passed"),
+        "{what} failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(stdout.lines().filter(|l| l.starts_with("ok - ")).count() >= 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_socket_io_client_passes_the_contract() {
+    let dir = interop_dir();
+    if !dir.join("node_modules/socket.io-client").is_dir() {
+        return missing("npm socket.io-client");
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return missing("node");
+    }
+    let addr = start_demo().await;
+    let mut command = Command::new("node");
+    command
+        .current_dir(&dir)
+        .arg("client.js")
+        .arg(format!("http://{addr}"));
+    run_client(command, "socket.io-client (Node)").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn python_socketio_client_passes_the_contract() {
+    let python = std::env::var_os("WSX_SIO_PYTHON").map_or_else(
+        || workspace_root().join("target/sio-venv/bin/python"),
+        PathBuf::from,
+    );
+    if !python.exists() {
+        return missing("python-socketio venv (target/sio-venv)");
+    }
+    let probe = Command::new(&python)
+        .args(["-c", "import socketio, websocket"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        return missing("python-socketio or websocket-client in the venv");
+    }
+    let addr = start_demo().await;
+    let mut command = Command::new(python);
+    command
+        .current_dir(interop_dir())
+        .arg("client.py")
+        .arg(format!("http://{addr}"));
+    run_client(command, "python-socketio").await;
+}

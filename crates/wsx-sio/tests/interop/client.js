@@ -1,0 +1,294 @@
+// The official Socket.IO client (npm socket.io-client, WebSocket transport only) against the
+// sio_demo contract (see crates/wsx-sio/examples/sio_demo.rs).
+//
+// Usage: node client.js http://127.0.0.1:PORT
+// Prints one "ok - NAME" or "not ok - NAME: ERROR" line per check (TAP-like); exits 1 if any
+// check failed.
+"use strict";
+
+const { io, Manager } = require("socket.io-client");
+const assert = require("node:assert/strict");
+
+const url = process.argv[2];
+if (!url) {
+  console.error("usage: node client.js http://127.0.0.1:PORT");
+  process.exit(2);
+}
+const opts = { transports: ["websocket"], forceNew: true, reconnection: false, timeout: 5000 };
+const open = [];
+
+function connect(ns = "/") {
+  const socket = io(url + ns, opts);
+  open.push(socket);
+  return socket;
+}
+
+function within(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function once(socket, event, ms = 5000) {
+  return within(new Promise((resolve) => socket.once(event, (...args) => resolve(args))), ms, event);
+}
+
+function connected(socket) {
+  if (socket.connected) return Promise.resolve();
+  return within(
+    new Promise((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("connect_error", reject);
+    }),
+    5000,
+    "connect",
+  );
+}
+
+/** Resolves with the events `event` that arrived within `ms`. */
+function collect(socket, event, ms) {
+  const got = [];
+  const listener = (...args) => got.push(args);
+  socket.on(event, listener);
+  return new Promise((resolve) =>
+    setTimeout(() => {
+      socket.off(event, listener);
+      resolve(got);
+    }, ms),
+  );
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+let failures = 0;
+
+async function check(name, body) {
+  try {
+    await body();
+    console.log(`ok - ${name}`);
+  } catch (err) {
+    failures += 1;
+    console.log(`not ok - ${name}: ${err && err.stack ? err.stack : err}`);
+  }
+}
+
+async function main() {
+  await check("server-ask is acked, then server-ask-ok arrives after the ack", async () => {
+    const s = io(url, opts);
+    open.push(s);
+    let ackedAt = null;
+    const ok = new Promise((resolve) => s.on("server-ask-ok", (...args) => resolve({ args, at: Date.now() })));
+    s.on("server-ask", (v, ack) => {
+      assert.equal(typeof v, "number");
+      assert.equal(typeof ack, "function");
+      setTimeout(() => {
+        ackedAt = Date.now();
+        ack(v + 1, "r");
+      }, 300);
+    });
+    await connected(s);
+    const got = await within(ok, 5000, "server-ask-ok");
+    assert.ok(ackedAt !== null && got.at >= ackedAt, "server-ask-ok came before the ack");
+    assert.deepEqual(got.args, [43, "r"]);
+    s.disconnect();
+  });
+
+  await check("an unanswered server-ask is tolerated", async () => {
+    const s = connect();
+    const asked = once(s, "server-ask"); // no ack from this client
+    await connected(s);
+    await asked;
+    await sleep(200);
+    s.emit("echo", "alive");
+    assert.deepEqual(await once(s, "echo"), ["alive"]);
+    s.disconnect();
+  });
+
+  await check("echo returns the same JSON arguments exactly", async () => {
+    const s = connect();
+    await connected(s);
+    const args = [
+      9007199254740991, -9007199254740991, 0, -0.5, 0.1, 1e300, -1.5e-300, 5e-324,
+      "😀𝄞 astral", "\u2028\u2029 separators", "", "quote\" backslash\\ nul\u0000",
+      { b: 1, a: [true, null, {}], "é": "x" }, [], false, null,
+    ];
+    s.emit("echo", ...args);
+    const back = await once(s, "echo");
+    assert.deepStrictEqual(back, args);
+    assert.equal(JSON.stringify(back), JSON.stringify(args));
+    s.disconnect();
+  });
+
+  await check("echo returns binary at several depths and zero-length buffers", async () => {
+    const s = connect();
+    await connected(s);
+    const args = [
+      Buffer.from([1, 2, 3]),
+      { a: { b: [Buffer.alloc(0), { c: Buffer.from("x") }] }, n: 1 },
+      [[[Buffer.from([255, 0])]]],
+      Buffer.alloc(0),
+      "text",
+    ];
+    s.emit("echo", ...args);
+    const back = await once(s, "echo");
+    assert.deepStrictEqual(back, args);
+    s.disconnect();
+  });
+
+  await check("echo-ack acknowledges with the same arguments, binary included", async () => {
+    const s = connect();
+    await connected(s);
+    const args = [1, "two", { three: Buffer.from([3]) }, [Buffer.alloc(0)]];
+    const back = await within(
+      new Promise((resolve) => s.emit("echo-ack", ...args, (...ack) => resolve(ack))),
+      5000,
+      "echo-ack",
+    );
+    assert.deepStrictEqual(back, args);
+    const single = await s.timeout(5000).emitWithAck("echo-ack", { k: "v" });
+    assert.deepStrictEqual(single, { k: "v" });
+    s.disconnect();
+  });
+
+  await check("join acks true; to-room reaches the room but the sender; broadcast reaches all", async () => {
+    const [a, b, c] = [connect(), connect(), connect()];
+    await Promise.all([a, b, c].map(connected));
+    assert.equal(await a.timeout(5000).emitWithAck("join", "room-1"), true);
+    assert.equal(await b.timeout(5000).emitWithAck("join", "room-1"), true);
+    const payload = { p: 1, bin: Buffer.from([9, 8]), deep: [{ z: Buffer.alloc(0) }] };
+    const aGot = collect(a, "room-msg", 500);
+    const cGot = collect(c, "room-msg", 500);
+    a.emit("to-room", "room-1", payload);
+    assert.deepStrictEqual(await once(b, "room-msg"), [payload]);
+    assert.deepEqual(await aGot, [], "the sender got its own room-msg");
+    assert.deepEqual(await cGot, [], "a socket outside the room got room-msg");
+
+    const all = [a, b, c].map((s) => once(s, "broadcast"));
+    a.emit("broadcast", { hello: "all", bin: Buffer.from([1]) });
+    for (const got of await Promise.all(all)) {
+      assert.deepStrictEqual(got, [{ hello: "all", bin: Buffer.from([1]) }]);
+    }
+    [a, b, c].forEach((s) => s.disconnect());
+  });
+
+  await check("/admin alone: whoami acks the socket id", async () => {
+    const s = connect("/admin");
+    await connected(s);
+    assert.equal(await s.timeout(5000).emitWithAck("whoami"), s.id);
+    s.disconnect();
+  });
+
+  await check("/admin multiplexed with / on one connection", async () => {
+    const manager = new Manager(url, { transports: ["websocket"], reconnection: false });
+    const root = manager.socket("/");
+    const admin = manager.socket("/admin");
+    root.connect();
+    admin.connect();
+    await Promise.all([connected(root), connected(admin)]);
+    assert.notEqual(root.id, admin.id);
+    assert.equal(await admin.timeout(5000).emitWithAck("whoami"), admin.id);
+    root.emit("echo", "multiplexed");
+    assert.deepEqual(await once(root, "echo"), ["multiplexed"]);
+    root.disconnect();
+    admin.disconnect();
+  });
+
+  await check("another namespace gets CONNECT_ERROR Invalid namespace", async () => {
+    const s = connect("/nope");
+    const err = await within(
+      new Promise((resolve) => s.once("connect_error", resolve)),
+      5000,
+      "connect_error",
+    );
+    assert.equal(err.message, "Invalid namespace");
+    s.disconnect();
+  });
+
+  await check("after DISCONNECT a socket is out of its rooms and gets nothing more", async () => {
+    const [a, d, witness] = [connect(), connect(), connect()];
+    await Promise.all([a, d, witness].map(connected));
+    assert.equal(await d.timeout(5000).emitWithAck("join", "gone"), true);
+    assert.equal(await witness.timeout(5000).emitWithAck("join", "gone"), true);
+    const oldId = d.id;
+    d.disconnect();
+    await sleep(200);
+    d.connect(); // a new socket on a new connection, in no room
+    await connected(d);
+    assert.notEqual(d.id, oldId);
+    const dGot = collect(d, "room-msg", 500);
+    a.emit("to-room", "gone", "after");
+    assert.deepEqual(await once(witness, "room-msg"), ["after"]);
+    assert.deepEqual(await dGot, []);
+    [a, d, witness].forEach((s) => s.disconnect());
+  });
+
+  await check("100 emits come back in order", async () => {
+    const s = connect();
+    await connected(s);
+    const got = [];
+    const done = new Promise((resolve) =>
+      s.on("echo", (n) => {
+        got.push(n);
+        if (got.length === 100) resolve();
+      }),
+    );
+    for (let i = 0; i < 100; i++) s.emit("echo", i);
+    await within(done, 10000, "100 echoes");
+    assert.deepEqual(got, Array.from({ length: 100 }, (_, i) => i));
+    s.disconnect();
+  });
+
+  await check("900 KB and 1,000,000-byte payloads, text and binary", async () => {
+    const s = connect();
+    await connected(s);
+    for (const size of [900 * 1024, 1_000_000]) {
+      const text = "x".repeat(size);
+      s.emit("echo", text);
+      const [back] = await once(s, "echo", 10000);
+      assert.equal(back.length, size);
+      assert.equal(back, text);
+      const bin = Buffer.alloc(size, 7);
+      s.emit("echo", bin);
+      const [binBack] = await once(s, "echo", 10000);
+      assert.ok(Buffer.isBuffer(binBack) && binBack.equals(bin));
+    }
+    s.disconnect();
+  });
+
+  await check("several heartbeat cycles keep the connection up", async () => {
+    const s = connect();
+    await connected(s);
+    let pings = 0;
+    s.io.engine.on("ping", () => (pings += 1));
+    await sleep(7000);
+    assert.ok(pings >= 3, `only ${pings} pings in 7 s`);
+    assert.ok(s.connected);
+    s.emit("echo", "still");
+    assert.deepEqual(await once(s, "echo"), ["still"]);
+    s.disconnect();
+  });
+
+  await check("clean disconnect", async () => {
+    const s = connect();
+    await connected(s);
+    const reason = once(s, "disconnect");
+    s.disconnect();
+    assert.deepEqual((await reason).slice(0, 1), ["io client disconnect"]);
+    assert.ok(!s.connected);
+  });
+
+  for (const s of open) s.disconnect();
+  console.log(failures === 0 ? "all checks passed" : `${failures} checks failed`);
+  process.exit(failures === 0 ? 0 : 1);
+}
+
+setTimeout(() => {
+  console.log("not ok - the whole run took more than 120 s");
+  process.exit(1);
+}, 120000).unref();
+
+main().catch((err) => {
+  console.log(`not ok - crashed: ${err && err.stack ? err.stack : err}`);
+  process.exit(1);
+});
