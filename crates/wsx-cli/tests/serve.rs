@@ -93,6 +93,15 @@ async fn recv(rx: &mut mpsc::UnboundedReceiver<String>) -> String {
         .expect("open channel")
 }
 
+/// The next message as JSON (key order is the encoder's business, not the test's).
+async fn recv_json(rx: &mut mpsc::UnboundedReceiver<String>) -> serde_json::Value {
+    serde_json::from_str(&recv(rx).await).expect("JSON")
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).expect("JSON")
+}
+
 fn listen(conn: &Conn) -> mpsc::UnboundedReceiver<String> {
     let (tx, rx) = mpsc::unbounded_channel();
     conn.on_message(move |_, _, data| {
@@ -139,8 +148,8 @@ async fn serve_routes_echo_chat_metrics_and_shuts_down_with_1001() {
         .unwrap();
     let mut ana_rx = listen(&ana);
     assert_eq!(
-        recv(&mut ana_rx).await,
-        r#"{"event":"welcome","data":{"http":"HTTP/1.1","online":1}}"#
+        recv_json(&mut ana_rx).await,
+        json(r#"{"event":"welcome","data":{"online":1,"http":"HTTP/1.1"}}"#)
     );
     let bea = deflate_client()
         .connect_url(&format!("{ws}/chat"))
@@ -148,17 +157,17 @@ async fn serve_routes_echo_chat_metrics_and_shuts_down_with_1001() {
         .unwrap();
     let mut bea_rx = listen(&bea);
     assert_eq!(
-        recv(&mut bea_rx).await,
-        r#"{"event":"welcome","data":{"http":"HTTP/1.1","online":2}}"#
+        recv_json(&mut bea_rx).await,
+        json(r#"{"event":"welcome","data":{"online":2,"http":"HTTP/1.1"}}"#)
     );
     ana.emit("join", "ana").unwrap();
     let joined = r#"{"event":"joined","data":{"nick":"ana","online":2}}"#;
-    assert_eq!(recv(&mut ana_rx).await, joined);
-    assert_eq!(recv(&mut bea_rx).await, joined);
+    assert_eq!(recv_json(&mut ana_rx).await, json(joined));
+    assert_eq!(recv_json(&mut bea_rx).await, json(joined));
     ana.emit("say", "hello bea").unwrap();
     let said = r#"{"event":"said","data":{"nick":"ana","text":"hello bea"}}"#;
-    assert_eq!(recv(&mut bea_rx).await, said);
-    assert_eq!(recv(&mut ana_rx).await, said);
+    assert_eq!(recv_json(&mut bea_rx).await, json(said));
+    assert_eq!(recv_json(&mut ana_rx).await, json(said));
 
     // /metrics moved: three text messages received since the first scrape.
     let received_after = serve.metric("wsx_messages_received_total{type=\"text\"}");

@@ -201,15 +201,21 @@ where
     // The connection was closed for going past a rate: nothing more is dispatched.
     let mut limited = false;
     let mut outcome: Option<(CloseCode, String)> = None;
-    if dispatch.failed {
-        outcome = Some((CloseCode::INTERNAL_ERROR, PANIC_REASON.into()));
-    }
     let sleep = tokio::time::sleep_until(timers.next_deadline().unwrap_or_else(far_future));
     tokio::pin!(sleep);
     // The waker the timer was last polled with (`None`: poll it on the next turn).
     let mut timer_waker: Option<Waker> = None;
     let signal = &conn.shared.signal;
     loop {
+        // A handler's panic failed the connection (on any path: a message, a handler
+        // registered for waiting ones, an async handler, on_open): it ends with 1011.
+        if dispatch.failed
+            && outcome
+                .as_ref()
+                .is_none_or(|(code, _)| *code != CloseCode::INTERNAL_ERROR)
+        {
+            outcome = Some((CloseCode::INTERNAL_ERROR, PANIC_REASON.into()));
+        }
         // Hold reading while too much waits for a handler (backpressure, nothing dropped).
         let can_read = dispatch.waiting_bytes <= config.max_message_size;
         let turn = std::future::poll_fn(|cx| {
@@ -266,10 +272,7 @@ where
                 }
                 feed_from_reader(conn, &reader, write_limit);
             }
-            Turn::HandlerDone(Err(panicked)) => {
-                dispatch.fail(conn, panicked);
-                outcome = Some((CloseCode::INTERNAL_ERROR, PANIC_REASON.into()));
-            }
+            Turn::HandlerDone(Err(panicked)) => dispatch.fail(conn, panicked),
             Turn::Item(Some(Ok(message))) => {
                 timers.heard = true;
                 if let Some(len) = data_len(&message) {
@@ -304,14 +307,10 @@ where
                     crate::metrics::close_received(frame.as_ref().map_or(1005, |f| f.code.into()));
                 }
                 conn.start_dispatching();
-                let failed_before = dispatch.failed;
                 if let Some(done) = dispatch.dispatch(conn, message)
                     && !dispatch.failed
                 {
                     outcome = Some(done);
-                }
-                if dispatch.failed && !failed_before {
-                    outcome = Some((CloseCode::INTERNAL_ERROR, PANIC_REASON.into()));
                 }
                 // What the handlers wrote goes into the write buffer now, from this task (this
                 // also ends dispatching): in order before anything read later (a close that
