@@ -649,6 +649,19 @@ def section_crosscheck(folder):
            "columns: server/client core %), msgs/s also measures the load generator's own cost per message.", "",
            table(["size × conns", "rounds", "wsx bench msgs/s", "wsload msgs/s", "ratio", "paired", "p50 µs (wsx bench / wsload)",
                   "p99 µs", "spread", "server µs/msg", "busy % srv/cli (wsx bench · wsload)"], rows), ""]
+    idle = defaultdict(list)
+    for row in read_jsonl(os.path.join(folder, "idle.jsonl")):
+        r = row.get("result", {})
+        if r.get("kib_per_conn") is not None:
+            idle[row["tool"]].append(r)
+        else:
+            problems.append(f"idle round {row.get('round')} {row['tool']}: {r.get('error') or r.get('first_error')}")
+    if idle:
+        n = next(iter(idle.values()))[0].get("conns_ok", "?")
+        out += [f"Memory per idle connection, {n} connections, a fresh server per run, KiB (median; each run):", "",
+                table(["load generator", "KiB per connection", "each run"],
+                      [[tool, f1(med(r["kib_per_conn"] for r in rs)), " ".join(f"{r['kib_per_conn']:.2f}" for r in rs)]
+                       for tool, rs in sorted(idle.items())], [":--", "---:", "---:"]), ""]
     if problems:
         out += [f"- {x}" for x in problems] + [""]
     return out
