@@ -57,10 +57,24 @@ AGREE=$OUT/agreement.jsonl
     echo "started: $(date -Is)"
 } >"$OUT/meta.txt"
 
+listening() { # PORT
+    local hex; hex=$(printf ':%04X' "$1")
+    awk -v h="$hex" 'NR > 1 && $4 == "0A" && substr($2, length($2) - 4) == h { f = 1 } END { exit !f }' \
+        /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+# PORT, or the next free one (something else may hold it).
+free_port() {
+    local port=$1 tries=0
+    while listening "$port"; do
+        tries=$((tries + 1))
+        [ $tries -lt 200 ] || die "no free port from $1 to $port"
+        port=$((port + 1000))
+    done
+    echo "$port"
+}
+PORT=$(free_port "$PORT")
 cmd=${SERVER_CMD//\{PORT\}/$PORT}
-setsid taskset -c "$SERVER_CPU" bash -c "exec $cmd" >"$OUT/server.log" 2>&1 &
-SPID=$!
-IPID=''
+SPID='' IPID=''
 stop_all() {
     local p
     for p in "$SPID" "$IPID"; do
@@ -68,12 +82,8 @@ stop_all() {
     done
 }
 trap stop_all EXIT
-listening() { # PORT
-    local hex; hex=$(printf ':%04X' "$1")
-    awk -v h="$hex" 'NR > 1 && $4 == "0A" && substr($2, length($2) - 4) == h { f = 1 } END { exit !f }' \
-        /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
-listening "$PORT" && die "port $PORT is already in use"
+setsid taskset -c "$SERVER_CPU" bash -c "exec $cmd" >"$OUT/server.log" 2>&1 &
+SPID=$!
 for _ in $(seq 600); do
     if listening "$PORT"; then break; fi
     kill -0 "$SPID" 2>/dev/null || die "the server exited at start (see $OUT/server.log)"
@@ -120,9 +130,8 @@ for ((r = 1; r <= IDLE_ROUNDS; r++)); do
     if ((r % 2)); then order=(wsx-bench wsload); else order=(wsload wsx-bench); fi
     for tool in "${order[@]}"; do
         # A fresh server on a port of its own (closed connections linger in TIME_WAIT).
-        port=$((port + 1))
+        port=$(free_port $((port + 1)))
         cmd=${SERVER_CMD//\{PORT\}/$port}
-        listening "$port" && die "port $port is already in use"
         setsid taskset -c "$SERVER_CPU" bash -c "exec $cmd" >>"$OUT/server.log" 2>&1 &
         IPID=$!
         for _ in $(seq 600); do listening "$port" && break; sleep 0.05; done
