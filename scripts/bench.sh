@@ -17,7 +17,8 @@
 #   d. the fan-out benchmark (examples/fanout.rs: one broadcast to 10,000 clients, 5 rounds);
 #   e. only with CROSSCHECK=1 and when ../shared/bench (the outside yardstick) is present:
 #      `wsx bench` and the yardstick's wsload take turns on the same wsx echo server, cell by
-#      cell, to show the two load generators agree; CROSSCHECK_MATRIX=1 also runs the
+#      cell, and in the idle-memory test (scripts/bench_crosscheck.sh), to show the two load
+#      generators agree; CROSSCHECK_MATRIX=1 also runs the
 #      yardstick's own matrix (its run.sh) with the wsx contestants.
 # Raw results go to target/bench/{matrix,pipeline,criterion,fanout,crosscheck}-<timestamp>/.
 #
@@ -31,7 +32,8 @@
 #       DURATION, WARMUP)
 #   CRITERION_ARGS   extra arguments for criterion, e.g. "--measurement-time 1"
 #   FANOUT_CLIENTS (10000), FANOUT_ROUNDS (5), FANOUT_SIZE (64)
-#   CROSSCHECK (0), CROSSCHECK_ROUNDS (3), CROSSCHECK_MATRIX (0), YARDSTICK (../shared/bench),
+#   CROSSCHECK (0), CROSSCHECK_ROUNDS (3), CROSSCHECK_IDLE_CONNS (2000), CROSSCHECK_IDLE_ROUNDS (2),
+#       CROSSCHECK_MATRIX (0), YARDSTICK (../shared/bench),
 #       YARD_TARGET (/tmp/wsbench-target)   step e
 #   REPORT_DIR (docs)   where PERFORMANCE.md and perf-chart.svg go
 #   BENCH_OUT (target/bench)   where raw results go
@@ -207,6 +209,7 @@ if [ "${CROSSCHECK:-0}" = 1 ]; then
         CROSS_DIR=$BENCH_OUT/crosscheck-$TS
         log "e. cross-check: wsx bench vs the yardstick's wsload on one wsx echo server -> $CROSS_DIR"
         OUT=$CROSS_DIR WSLOAD=$YARD_TARGET/release/wsload ROUNDS=${CROSSCHECK_ROUNDS:-3} \
+            IDLE_CONNS=${CROSSCHECK_IDLE_CONNS:-2000} IDLE_ROUNDS=${CROSSCHECK_IDLE_ROUNDS:-2} \
             SERVER_CMD="$WSX_SERVER" "$ROOT/scripts/bench_crosscheck.sh"
         if [ "${CROSSCHECK_MATRIX:-0}" = 1 ]; then
             log "e. the yardstick's own matrix with the wsx contestants -> $CROSS_DIR/yardstick"

@@ -100,11 +100,19 @@ listening() { # PORT: a listening socket on it (any address)?
         /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
-# start_server IDX PORT: sets SPID. In a session of its own (stopped as a group), pinned.
+# start_server IDX PORT: sets SPID, and SPORT[IDX] to the port it listens on: PORT, or the
+# next free one when something else holds PORT. In a session of its own (stopped as a group),
+# pinned to SERVER_CPU.
+SPORT=()
 start_server() {
-    local i=$1 port=$2 cmd t=0
+    local i=$1 port=$2 cmd t=0 tries=0
+    while listening "$port"; do
+        tries=$((tries + 1))
+        [ $tries -lt 200 ] || die "no free port from $2 to $port"
+        port=$((port + 1000))
+    done
+    SPORT[i]=$port
     cmd=${CMDS[$i]//\{PORT\}/$port}
-    listening "$port" && die "port $port is already in use"
     setsid taskset -c "$SERVER_CPU" bash -c "exec $cmd" >>"$OUT/server-${NAMES[$i]}.log" 2>&1 &
     SPID=$!
     PIDS[i]=$SPID
@@ -165,6 +173,7 @@ if [ "$IDLE_ROUNDS" -gt 0 ]; then
             # A port of its own per run: the last run's closed connections linger in TIME_WAIT.
             port=$((BASE_PORT + 100 + (r - 1) * NS + i))
             start_server "$i" "$port"
+            port=${SPORT[$i]}
             sleep 0.2
             before=$(rss_tree_kib "$SPID")
             ready=$OUT/.ready-$r-$i
@@ -218,13 +227,13 @@ if [ "$LOAD" = 1 ]; then
                 for ((k = 0; k < NS; k++)); do
                     # Rotate the order per round and cell: no server always goes first.
                     i=$(((k + r - 1 + c) % NS))
-                    port=$((BASE_PORT + i))
                     if ! kill -0 "${PIDS[$i]}" 2>/dev/null; then
                         log "${NAMES[$i]} died; restarting it (see $OUT/server-${NAMES[$i]}.log)"
                         echo "{\"round\":$r,\"server\":\"${NAMES[$i]}\",\"event\":\"restarted\"}" >>"$LOADF"
                         wait "${PIDS[$i]}" 2>/dev/null || true
-                        start_server "$i" "$port"
+                        start_server "$i" "${SPORT[$i]}"
                     fi
+                    port=${SPORT[$i]}
                     rawflag=(); [ "${RAWS[$i]}" = 1 ] && rawflag=(--raw)
                     line=$(locked taskset -c "$CLIENT_CPU" "$WSX" bench "ws://127.0.0.1:$port/" "${rawflag[@]}" \
                         --conns "$conns" --size "$size" --duration "$DURATION" --warmup "$WARMUP" \

@@ -592,7 +592,7 @@ def read_crosscheck(folder):
             continue
         if r.get("errors"):
             problems.append(f"{where}: {r['errors']} error(s), first: {r.get('first_error')}")
-        cells[(row["size"], row["conns"])][row["tool"]].append(r)
+        cells[(row["size"], row["conns"])][row["tool"]].append(dict(r, _round=row.get("round")))
     return cells, problems
 
 
@@ -627,7 +627,14 @@ def section_crosscheck(folder):
             return med(r["cpu_busy_pct"][server_cpu] / 100 * 1e6 / r["msgs_per_sec"] for r in rs
                        if len(r.get("cpu_busy_pct") or []) > server_cpu and r.get("msgs_per_sec"))
         ua, ub = us_per_msg(a), us_per_msg(b)
+        # Runs of one round ran back to back: their ratio sees the same machine state.
+        by_round = {}
+        for tool, rs in (("a", a), ("b", b)):
+            for r in rs:
+                by_round.setdefault(r.get("_round"), {})[tool] = r.get("msgs_per_sec")
+        paired = med(x["a"] / x["b"] for x in by_round.values() if x.get("a") and x.get("b"))
         rows.append([cell_name(s, c), f"{len(a)} / {len(b)}", fint(ma), fint(mb), f2(ma / mb) if ma and mb else "-",
+                     f2(paired),
                      f"{f1(pa)} / {f1(pb)}", f"{f1(qa)} / {f1(qb)}",
                      f"{'-' if sa is None else f'{sa:.0%}'} / {'-' if sb is None else f'{sb:.0%}'}",
                      f"{f2(ua)} / {f2(ub)}",
@@ -635,12 +642,26 @@ def section_crosscheck(folder):
     out = ["## Cross-check: `wsx bench` against the yardstick's wsload", "",
            "The two load generators take turns on one wsx echo server (who goes first alternates per round), "
            f"same settings, pinned to the same core (`{folder}`; {meta}). Medians over the rounds; "
-           "ratio = wsx bench ÷ wsload; spread = (max − min) ÷ median of each tool's rounds. "
+           "ratio = wsx bench ÷ wsload of the medians; paired = the median over rounds of the ratio of the "
+           "two runs of one round, which ran back to back; spread = (max − min) ÷ median of each tool's rounds. "
            "Server µs/msg = the server core's busy share ÷ msgs/s: what one echo costs the server, which "
            "should agree whichever tool drives it; where the load generator's core is saturated (busy "
            "columns: server/client core %), msgs/s also measures the load generator's own cost per message.", "",
-           table(["size × conns", "rounds", "wsx bench msgs/s", "wsload msgs/s", "ratio", "p50 µs (wsx bench / wsload)",
+           table(["size × conns", "rounds", "wsx bench msgs/s", "wsload msgs/s", "ratio", "paired", "p50 µs (wsx bench / wsload)",
                   "p99 µs", "spread", "server µs/msg", "busy % srv/cli (wsx bench · wsload)"], rows), ""]
+    idle = defaultdict(list)
+    for row in read_jsonl(os.path.join(folder, "idle.jsonl")):
+        r = row.get("result", {})
+        if r.get("kib_per_conn") is not None:
+            idle[row["tool"]].append(r)
+        else:
+            problems.append(f"idle round {row.get('round')} {row['tool']}: {r.get('error') or r.get('first_error')}")
+    if idle:
+        n = next(iter(idle.values()))[0].get("conns_ok", "?")
+        out += [f"Memory per idle connection, {n} connections, a fresh server per run, KiB (median; each run):", "",
+                table(["load generator", "KiB per connection", "each run"],
+                      [[tool, f1(med(r["kib_per_conn"] for r in rs)), " ".join(f"{r['kib_per_conn']:.2f}" for r in rs)]
+                       for tool, rs in sorted(idle.items())], [":--", "---:", "---:"]), ""]
     if problems:
         out += [f"- {x}" for x in problems] + [""]
     return out

@@ -362,3 +362,134 @@ fn ramp_spaces_the_connections_out() {
     assert_eq!(v["conns_ok"], 5);
     assert_eq!(v["errors"], 0, "{v}");
 }
+
+/// A hand-made server that answers each message (up to 125 bytes) in three fragments with a
+/// ping in between (RFC 6455 §5.4: control frames may be injected between fragments); with
+/// `short`, the echo lacks its last byte.
+fn fragmenting_server(short: bool) -> (std::net::SocketAddr, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let handle = std::thread::spawn(move || {
+        let Ok((mut tcp, _)) = listener.accept() else {
+            return;
+        };
+        let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && tcp.read_exact(&mut byte).is_ok() {
+            head.push(byte[0]);
+        }
+        let text = String::from_utf8_lossy(&head).to_string();
+        let key = text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("Sec-WebSocket-Key: ")
+                    .or_else(|| l.strip_prefix("sec-websocket-key: "))
+            })
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        let response = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+            wsx::handshake::accept_key(key.as_bytes())
+        );
+        if tcp.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+        loop {
+            let mut h = [0u8; 2];
+            if tcp.read_exact(&mut h).is_err() {
+                return;
+            }
+            let len = match h[1] & 0x7F {
+                126 => {
+                    let mut b = [0u8; 2];
+                    let _ = tcp.read_exact(&mut b);
+                    usize::from(u16::from_be_bytes(b))
+                }
+                n => usize::from(n),
+            };
+            let mut rest = vec![0u8; 4 + len];
+            if tcp.read_exact(&mut rest).is_err() {
+                return;
+            }
+            let opcode = h[0] & 0x0F;
+            if opcode == 0x8 {
+                // Close: answer with a close and end.
+                let _ = tcp.write_all(&[0x88, 0x02, 0x03, 0xE8]);
+                return;
+            }
+            let len = len - usize::from(short);
+            let third = len / 3;
+            let mut out = Vec::new();
+            out.extend_from_slice(&[opcode, third as u8]);
+            out.extend(std::iter::repeat_n(b'a', third));
+            out.extend_from_slice(&[0x89, 0x01, b'p']);
+            out.extend_from_slice(&[0x00, third as u8]);
+            out.extend(std::iter::repeat_n(b'b', third));
+            out.extend_from_slice(&[0x80, (len - 2 * third) as u8]);
+            out.extend(std::iter::repeat_n(b'c', len - 2 * third));
+            if tcp.write_all(&out).is_err() {
+                return;
+            }
+        }
+    });
+    (addr, handle)
+}
+
+#[test]
+fn fragmented_echoes_with_pings_between_are_reassembled() {
+    let (addr, server) = fragmenting_server(false);
+    let url = format!("ws://{addr}/");
+    let run = wsx(
+        &[
+            "bench",
+            &url,
+            "--conns",
+            "1",
+            "--size",
+            "100",
+            "--duration",
+            "0.3",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let v = json_of(&run.stdout);
+    assert_eq!(v["errors"], 0, "{v}");
+    assert!(v["messages"].as_u64().unwrap_or(0) > 0, "{v}");
+    server.join().expect("server thread");
+}
+
+#[test]
+fn wrong_echo_length_is_counted() {
+    let (addr, _server) = fragmenting_server(true);
+    let url = format!("ws://{addr}/");
+    let run = wsx(
+        &[
+            "bench",
+            &url,
+            "--conns",
+            "1",
+            "--size",
+            "100",
+            "--duration",
+            "0.3",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let v = json_of(&run.stdout);
+    assert_eq!(v["errors"], 1, "{v}");
+    assert_eq!(v["errors_by_kind"]["wrong_echo"], 1, "{v}");
+    assert_eq!(v["messages"], 0, "{v}");
+}

@@ -148,6 +148,29 @@ async fn fill<R: AsyncRead + Unpin>(
     Ok(())
 }
 
+/// The most a read asks room for: a 64 KiB frame and its header in one read. Payloads are
+/// consumed as they arrive, so a connection's buffer stays near this size whatever the message
+/// size.
+const READ_CHUNK: usize = 64 * 1024 + 14;
+
+/// Consumes `count` bytes of the stream: what is buffered, then reads.
+async fn skip<R: AsyncRead + Unpin>(
+    r: &mut R,
+    buf: &mut BytesMut,
+    count: usize,
+) -> Result<(), Failed> {
+    let mut remaining = count;
+    loop {
+        let n = remaining.min(buf.len());
+        buf.advance(n);
+        remaining -= n;
+        if remaining == 0 {
+            return Ok(());
+        }
+        fill(r, buf, remaining.min(READ_CHUNK)).await?;
+    }
+}
+
 /// Reads one whole echoed message (fragments reassembled, pings and pongs skipped) and checks
 /// its opcode and length. Raw TCP: reads as many bytes as were sent.
 async fn read_echo<R: AsyncRead + Unpin>(
@@ -156,16 +179,7 @@ async fn read_echo<R: AsyncRead + Unpin>(
     plan: &LoadPlan,
 ) -> Result<(), Failed> {
     if plan.raw {
-        let mut need = plan.frame.len();
-        loop {
-            let n = need.min(buf.len());
-            buf.advance(n);
-            need -= n;
-            if need == 0 {
-                return Ok(());
-            }
-            fill(r, buf, need).await?;
-        }
+        return skip(r, buf, plan.frame.len()).await;
     }
     // The largest echo accepted: what was sent, with room for a server's own framing.
     let max = plan.size.max(125);
@@ -177,21 +191,29 @@ async fn read_echo<R: AsyncRead + Unpin>(
                 None => fill(r, buf, 14).await?,
             }
         };
-        let total = header.header_len + header.payload_len;
-        while buf.len() < total {
-            fill(r, buf, total - buf.len()).await?;
-        }
-        let payload = &buf[header.header_len..total];
+        buf.advance(header.header_len);
+        let len = header.payload_len;
         match header.opcode {
-            wire::PING | wire::PONG => {
-                buf.advance(total);
+            wire::PING | wire::PONG | wire::CLOSE => {
+                // RFC 6455 §5.5: control frames are final and carry at most 125 bytes.
+                if len > 125 || !header.fin {
+                    return Err(Failed::Wrong(
+                        "control frame over 125 bytes or fragmented".into(),
+                    ));
+                }
+                while buf.len() < len {
+                    fill(r, buf, len - buf.len()).await?;
+                }
+                if header.opcode == wire::CLOSE {
+                    return Err(Failed::ServerClose(wire::close_code(&buf[..len])));
+                }
+                buf.advance(len);
                 continue;
             }
-            wire::CLOSE => return Err(Failed::ServerClose(wire::close_code(payload))),
             wire::CONTINUATION => match &mut message {
-                Some((_, len)) => {
-                    *len += header.payload_len;
-                    if *len > max {
+                Some((_, total)) => {
+                    *total += len;
+                    if *total > max {
                         return Err(Failed::Wrong(format!("echo longer than {max} bytes")));
                     }
                 }
@@ -201,17 +223,17 @@ async fn read_echo<R: AsyncRead + Unpin>(
                 if message.is_some() {
                     return Err(Failed::Wrong("new message inside a fragmented one".into()));
                 }
-                message = Some((header.opcode, header.payload_len));
+                message = Some((header.opcode, len));
             }
             other => return Err(Failed::Wrong(format!("reserved opcode {other:#x}"))),
         }
-        buf.advance(total);
+        skip(r, buf, len).await?;
         if header.fin
-            && let Some((opcode, len)) = message
+            && let Some((opcode, total)) = message
         {
-            if opcode != plan.opcode || len != plan.size {
+            if opcode != plan.opcode || total != plan.size {
                 return Err(Failed::Wrong(format!(
-                    "echo of opcode {opcode:#x} and {len} bytes, sent {:#x} and {}",
+                    "echo of opcode {opcode:#x} and {total} bytes, sent {:#x} and {}",
                     plan.opcode, plan.size
                 )));
             }
