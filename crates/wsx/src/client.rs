@@ -177,7 +177,7 @@ impl Client {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let info = Info {
-            id: crate::server::next_id(),
+            id: crate::id::next_id(),
             remote_addr,
             subprotocol: ws.subprotocol().map(str::to_owned),
             headers: response.into_parts().0.headers,

@@ -106,6 +106,7 @@ mod connect;
 pub mod error;
 pub mod events;
 pub mod handshake;
+mod id;
 pub mod proto;
 mod server;
 mod stream;

@@ -16,7 +16,6 @@ use crate::proto::{CloseCode, ExtensionFactory};
 use crate::stream::WebSocket;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -43,13 +42,6 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Ids for connections, unique in the process.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-pub(crate) fn next_id() -> u64 {
-    NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
 struct Inner {
@@ -389,7 +381,7 @@ where
 {
     let (parts, ()) = request.into_parts();
     let info = Info {
-        id: next_id(),
+        id: crate::id::next_id(),
         remote_addr: Some(peer),
         subprotocol: ws.subprotocol().map(str::to_owned),
         headers: parts.headers,

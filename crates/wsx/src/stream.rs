@@ -15,8 +15,11 @@
 //! coalesced, large payloads are queued without a copy); bytes go out with vectored writes when
 //! the buffer passes `write_buffer_size` or on flush. `feed` many messages, then `flush` once.
 
-use crate::error::Error;
-use crate::proto::{CloseFrame, Extension, Limits, Message, Protocol, Role, State};
+// The driver reports `wsx::Error`, the crate's one public error: it converts the core's own
+// errors (`ProtocolError`, `SendError`) into it. The only import from outside `proto/`.
+use crate::Error;
+use crate::proto::{CloseCode, CloseFrame, Extension, Limits, Message, Protocol, Role, State};
+use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
 use futures_util::task::AtomicWaker;
@@ -179,7 +182,7 @@ where
     /// code, 1005 when its close frame had none, the code of a protocol error, or 1006 when the
     /// transport ended without a close frame.
     #[must_use]
-    pub fn close_code(&self) -> crate::CloseCode {
+    pub fn close_code(&self) -> CloseCode {
         self.proto.close_code()
     }
 
@@ -255,6 +258,12 @@ where
     pub fn split(self) -> (WsReader<S>, WsWriter<S>) {
         let halves = Arc::new(std::sync::Mutex::new(self));
         (WsReader(halves.clone()), WsWriter(halves))
+    }
+
+    /// Whether the write buffer holds `write_buffer_size` bytes or more: a send waits for the
+    /// transport first.
+    fn write_buffer_full(&mut self) -> bool {
+        self.proto.write_buffer().len() >= self.config.write_buffer_size
     }
 
     /// Writes out the write buffer and flushes the transport.
@@ -459,7 +468,7 @@ where
         if this.finished || this.proto.state() == State::Closed {
             return Poll::Ready(Err(Error::ConnectionClosed));
         }
-        if this.proto.write_buffer().len() >= this.config.write_buffer_size {
+        if this.write_buffer_full() {
             this.wakers.write.register(cx.waker());
             let waker = this.waker.clone();
             ready!(this.poll_write_out(&mut Context::from_waker(&waker))).map_err(write_error)?;
@@ -492,7 +501,7 @@ where
         let this = self.get_mut();
         if !this.proto.close_sent() && !this.finished {
             this.proto.send(Message::Close(Some(CloseFrame::new(
-                crate::CloseCode::NORMAL_CLOSURE,
+                CloseCode::NORMAL_CLOSURE,
                 "",
             ))))?;
         }
@@ -540,7 +549,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
 
     /// How the connection ended (see [`WebSocket::close_code`]).
     #[must_use]
-    pub fn close_code(&self) -> crate::CloseCode {
+    pub fn close_code(&self) -> CloseCode {
         lock(&self.0).close_code()
     }
 
@@ -562,23 +571,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
-    /// Encodes an outbound item into the write buffer without waiting (the event API's reader
-    /// task feeds what its handlers wrote); gives it back when `limit` bytes are already
-    /// buffered. Items the connection can no longer send (closing) are dropped, as the writer
-    /// does. The next poll of the reader flushes.
-    pub(crate) fn encode_now(
-        &self,
-        item: crate::conn::Outbound,
-        limit: usize,
-    ) -> Result<(), crate::conn::Outbound> {
+    /// Encodes `message` into the write buffer without waiting, from the reading task (the
+    /// event API's reader feeds what its handlers wrote this way); gives it back when the
+    /// write buffer already holds `write_buffer_size` bytes. A message the connection can no
+    /// longer send (closing, closed) is dropped, as the write half would refuse it. The next
+    /// poll of the reader writes it out.
+    pub(crate) fn try_send(&self, message: Message) -> Result<(), Message> {
         let mut ws = lock(&self.0);
-        if ws.proto.write_buffer().len() >= limit {
-            return Err(item);
+        if ws.write_buffer_full() {
+            return Err(message);
         }
-        let _ = match item {
-            crate::conn::Outbound::Message(message, _) => ws.proto.send(message),
-            crate::conn::Outbound::Frame(frame, _) => ws.proto.send_raw_frame(frame),
-        };
+        let _ = ws.proto.send(message);
+        Ok(())
+    }
+
+    /// As [`Self::try_send`], for a frame encoded once for many connections (see
+    /// [`WsWriter::feed_raw_frame`]).
+    pub(crate) fn try_send_frame(&self, frame: Bytes) -> Result<(), Bytes> {
+        let mut ws = lock(&self.0);
+        if ws.write_buffer_full() {
+            return Err(frame);
+        }
+        let _ = ws.proto.send_raw_frame(frame);
         Ok(())
     }
 }
@@ -612,9 +626,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
     ///
     /// # Errors
     /// As [`crate::proto::Protocol::send_raw_frame`], or a transport error.
-    pub async fn feed_raw_frame(&mut self, frame: bytes::Bytes) -> Result<(), Error> {
+    pub async fn feed_raw_frame(&mut self, frame: Bytes) -> Result<(), Error> {
         std::future::poll_fn(|cx| Pin::new(&mut *self).poll_ready(cx)).await?;
-        lock(&self.0).proto.send_raw_frame(frame)
+        Ok(lock(&self.0).proto.send_raw_frame(frame)?)
     }
 
     /// Writes out everything queued.

@@ -103,21 +103,29 @@ fn fire_close(conn: &Conn, code: CloseCode, reason: &str) {
 }
 
 /// Encodes queued items from the reader task while the write buffer has room.
-fn feed_from_reader<S>(conn: &Conn, reader: &WsReader<S>, limit: usize)
+fn feed_from_reader<S>(conn: &Conn, reader: &WsReader<S>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     conn.feed_queued(|item| {
-        let len = match &item {
-            Outbound::Message(_, len) | Outbound::Frame(_, len) => *len,
+        let (sent, len) = match item {
+            Outbound::Message(message, len) => (
+                reader
+                    .try_send(message)
+                    .map_err(|back| Outbound::Message(back, len)),
+                len,
+            ),
+            Outbound::Frame(frame, len) => (
+                reader
+                    .try_send_frame(frame)
+                    .map_err(|back| Outbound::Frame(back, len)),
+                len,
+            ),
         };
-        match reader.encode_now(item, limit) {
-            Ok(()) => {
-                conn.release(len);
-                Ok(())
-            }
-            Err(back) => Err(back),
+        if sent.is_ok() {
+            conn.release(len);
         }
+        sent
     });
 }
 
@@ -180,7 +188,6 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut timers = Timers::new(config);
-    let write_limit = config.write_buffer_size;
     let mut outcome: Option<(CloseCode, String)> = None;
     if dispatch.failed {
         outcome = Some((CloseCode::INTERNAL_ERROR, PANIC_REASON.into()));
@@ -245,7 +252,7 @@ where
                 if let Err(panicked) = dispatch.deliver_waiting(conn) {
                     dispatch.fail(conn, panicked);
                 }
-                feed_from_reader(conn, &reader, write_limit);
+                feed_from_reader(conn, &reader);
             }
             Turn::HandlerDone(Err(panicked)) => {
                 dispatch.fail(conn, panicked);
@@ -271,7 +278,7 @@ where
                 // What the handlers wrote goes into the write buffer now, from this task (this
                 // also ends dispatching): in order before anything read later (a close that
                 // fails the connection included), and without waking the writer task.
-                feed_from_reader(conn, &reader, write_limit);
+                feed_from_reader(conn, &reader);
             }
             Turn::Item(Some(Err(err))) => {
                 timers.heard = true;

@@ -11,7 +11,7 @@ use super::header::{
     extension_headers, format_extensions, head_len, head_window, header_map, header_slots,
     is_token, parse_error, require_token, single_value, write_field,
 };
-use crate::error::HandshakeError;
+use crate::proto::error::HandshakeError;
 use crate::proto::{Extension, ExtensionFactory};
 use http::header::{self, HeaderMap, HeaderName};
 use http::{Response, StatusCode, Uri, Version};

@@ -2,8 +2,8 @@
 //! work, comma-separated token lists, the `Sec-WebSocket-Extensions` grammar (RFC 6455 §9.1),
 //! and writing header lines.
 
-use crate::error::HandshakeError;
 use crate::proto::ExtensionOffer;
+use crate::proto::error::HandshakeError;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 const EXTENSIONS: &str = "Sec-WebSocket-Extensions";

@@ -12,7 +12,7 @@ use super::header::{
     extension_headers, format_extensions, head_len, head_window, header_map, header_slots,
     is_token, list_elements, parse_error, require_token, single_value, write_field, write_fields,
 };
-use crate::error::HandshakeError;
+use crate::proto::error::HandshakeError;
 use crate::proto::{Extension, ExtensionFactory, ExtensionOffer};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

@@ -1,7 +1,7 @@
 //! A dummy extension for the handshake tests: it shows the negotiation hook without depending
 //! on any real extension.
 
-use crate::error::{HandshakeError, ProtocolError};
+use crate::proto::error::{HandshakeError, ProtocolError};
 use crate::proto::{Extension, ExtensionFactory, ExtensionOffer};
 use bytes::BytesMut;
 

@@ -1,6 +1,6 @@
 //! Close codes and close frame payloads (RFC 6455 §5.5.1, §7.4).
 
-use crate::error::ProtocolError;
+use crate::proto::error::ProtocolError;
 use bytes::{BufMut, Bytes, BytesMut};
 use std::fmt;
 

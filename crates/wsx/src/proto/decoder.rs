@@ -11,7 +11,7 @@ use super::mask::apply_mask;
 use super::message::{Message, Utf8Bytes};
 use super::role::Role;
 use super::utf8::Utf8Validator;
-use crate::error::ProtocolError;
+use crate::proto::error::ProtocolError;
 use bytes::{Buf, BytesMut};
 
 /// Size limits for incoming data.

@@ -8,7 +8,7 @@ use super::extension::Extension;
 use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use super::role::Role;
 use super::write_buf::WriteBuffer;
-use crate::error::ProtocolError;
+use crate::proto::error::ProtocolError;
 use bytes::{Bytes, BytesMut};
 
 /// Masking keys: wyrand seeded from the operating system's entropy.

@@ -6,7 +6,7 @@
 //! on the way in and out. The core knows nothing of any particular extension: it only lets the
 //! RSV bits an extension claims through and routes payloads via these traits.
 
-use crate::error::{HandshakeError, ProtocolError};
+use crate::proto::error::{HandshakeError, ProtocolError};
 use bytes::BytesMut;
 use std::fmt;
 

@@ -11,7 +11,7 @@
 //! | |1|2|3|       |K|             |                               |
 //! ```
 
-use crate::error::ProtocolError;
+use crate::proto::error::ProtocolError;
 
 /// The largest header: 2 bytes, 8 bytes of 64-bit length, 4 bytes of masking key.
 pub const MAX_HEADER_LEN: usize = 14;

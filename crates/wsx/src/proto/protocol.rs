@@ -22,7 +22,7 @@ use super::frame::OpCode;
 use super::message::Message;
 use super::role::Role;
 use super::write_buf::WriteBuffer;
-use crate::error::{Error, ProtocolError};
+use crate::proto::error::{ProtocolError, SendError};
 use bytes::{Bytes, BytesMut};
 
 /// Past this many bytes waiting to be written, pings are no longer answered one by one: only
@@ -217,18 +217,18 @@ impl Protocol {
     /// Queues a message. Sending a [`Message::Close`] starts the close handshake.
     ///
     /// # Errors
-    /// [`Error::AlreadyClosing`] once a close frame was sent, [`Error::InvalidMessage`] for a
-    /// control payload over 125 bytes or a close code that must not be sent,
-    /// [`Error::Protocol`] when the extension fails.
-    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+    /// [`SendError::AlreadyClosing`] once a close frame was sent, [`SendError::Invalid`] for
+    /// a control payload over 125 bytes or a close code that must not be sent,
+    /// [`SendError::Protocol`] when the extension fails, [`SendError::Closed`] once closed.
+    pub fn send(&mut self, message: Message) -> Result<(), SendError> {
         if self.eof || self.failed.is_some() {
-            return Err(Error::ConnectionClosed);
+            return Err(SendError::Closed);
         }
         if self.close_sent {
             return Err(if self.state() == State::Closed {
-                Error::ConnectionClosed
+                SendError::Closed
             } else {
-                Error::AlreadyClosing
+                SendError::AlreadyClosing
             });
         }
         match message {
@@ -253,9 +253,7 @@ impl Protocol {
                 }
                 let payload = match frame {
                     Some(f) if !f.code.is_valid_on_wire() => {
-                        return Err(Error::InvalidMessage(
-                            "close code may not be sent on the wire",
-                        ));
+                        return Err(SendError::Invalid("close code may not be sent on the wire"));
                     }
                     Some(f) => f.encode(),
                     None => Bytes::new(),
@@ -267,12 +265,10 @@ impl Protocol {
         Ok(())
     }
 
-    fn control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), Error> {
+    fn control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
         // RFC 6455 §5.5: control frames carry at most 125 bytes.
         if payload.len() > 125 {
-            return Err(Error::InvalidMessage(
-                "control frame payload over 125 bytes",
-            ));
+            return Err(SendError::Invalid("control frame payload over 125 bytes"));
         }
         self.encoder.control(opcode, payload, &mut self.out);
         Ok(())
@@ -283,14 +279,14 @@ impl Protocol {
     ///
     /// # Errors
     /// As [`Self::send`].
-    pub fn send_raw_frame(&mut self, frame: Bytes) -> Result<(), Error> {
+    pub fn send_raw_frame(&mut self, frame: Bytes) -> Result<(), SendError> {
         if self.role != Role::Server || self.extension.is_some() {
-            return Err(Error::InvalidMessage(
+            return Err(SendError::Invalid(
                 "pre-encoded frames need a server without extensions",
             ));
         }
         if self.close_sent {
-            return Err(Error::AlreadyClosing);
+            return Err(SendError::AlreadyClosing);
         }
         self.out.put_bytes(frame);
         Ok(())

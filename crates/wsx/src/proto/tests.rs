@@ -5,7 +5,7 @@
 //! encoder, so that the encoder's output is checked byte by byte against RFC 6455 too.
 
 use super::*;
-use crate::error::{Error, ProtocolError};
+use crate::proto::error::{ProtocolError, SendError};
 use bytes::Bytes;
 use std::io::IoSlice;
 
@@ -310,7 +310,7 @@ fn assert_fails(role: Role, bytes: &[u8], err: &ProtocolError, code: u16) -> Vec
         assert_eq!(p.next_message().as_ref(), Err(err), "{ctx}");
         assert!(p.write_buffer().is_empty(), "{ctx}");
         assert!(
-            matches!(p.send(Message::text("x")), Err(Error::ConnectionClosed)),
+            matches!(p.send(Message::text("x")), Err(SendError::Closed)),
             "{ctx}"
         );
         first.get_or_insert(msgs);
@@ -546,7 +546,7 @@ fn invalid_messages_are_refused_before_anything_is_queued() {
             let mut p = proto(role);
             let res = p.send(msg.clone());
             assert!(
-                matches!(res, Err(Error::InvalidMessage(_))),
+                matches!(res, Err(SendError::Invalid(_))),
                 "{msg:?}: {res:?}"
             );
             assert!(p.write_buffer().is_empty());
@@ -987,7 +987,7 @@ fn received_close_frames_are_validated_and_echoed() {
             assert!(p.close_transport(), "{ctx}");
             assert!(p.failure().is_none(), "{ctx}");
             assert!(
-                matches!(p.send(Message::text("late")), Err(Error::ConnectionClosed)),
+                matches!(p.send(Message::text("late")), Err(SendError::Closed)),
                 "{ctx}"
             );
             // Whatever follows the close is ignored, garbage included.
@@ -1056,15 +1056,15 @@ fn close_handshake_state_transitions() {
         assert!(initiator.close_sent() && !initiator.close_transport());
         assert!(matches!(
             initiator.send(Message::text("x")),
-            Err(Error::AlreadyClosing)
+            Err(SendError::AlreadyClosing)
         ));
         assert!(matches!(
             initiator.send(Message::Ping(Bytes::new())),
-            Err(Error::AlreadyClosing)
+            Err(SendError::AlreadyClosing)
         ));
         assert!(matches!(
             initiator.send(Message::Close(None)),
-            Err(Error::AlreadyClosing)
+            Err(SendError::AlreadyClosing)
         ));
         let close = drain(&mut initiator);
         assert_eq!(
@@ -1082,7 +1082,7 @@ fn close_handshake_state_transitions() {
         assert_eq!(responder.close_code().as_u16(), 1000);
         assert!(matches!(
             responder.send(Message::text("x")),
-            Err(Error::ConnectionClosed)
+            Err(SendError::Closed)
         ));
         let reply = drain(&mut responder);
         assert_eq!(
@@ -1112,7 +1112,7 @@ fn close_handshake_state_transitions() {
         );
         assert!(matches!(
             initiator.send(Message::text("x")),
-            Err(Error::ConnectionClosed)
+            Err(SendError::Closed)
         ));
         assert_eq!(initiator.next_message(), Ok(None));
     }

@@ -5,7 +5,7 @@
 //! and reports invalid data as soon as a byte makes it invalid — not at the end of the frame or
 //! message (Autobahn 6.4.x checks this).
 
-use crate::error::ProtocolError;
+use crate::proto::error::ProtocolError;
 use simdutf8::compat::from_utf8;
 
 /// Incremental UTF-8 validator.

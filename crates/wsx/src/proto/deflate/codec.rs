@@ -2,7 +2,7 @@
 //! connection, compressing what this side sends and inflating what it receives.
 
 use super::{DeflateConfig, DeflateParams};
-use crate::error::ProtocolError;
+use crate::proto::error::ProtocolError;
 use crate::proto::extension::Extension;
 use crate::proto::frame::RSV1;
 use crate::proto::role::Role;

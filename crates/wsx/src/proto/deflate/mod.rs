@@ -65,7 +65,7 @@ mod tests;
 pub use codec::DeflateCodec;
 pub use params::{DeflateParams, NAME};
 
-use crate::error::HandshakeError;
+use crate::proto::error::HandshakeError;
 use crate::proto::extension::{Extension, ExtensionFactory, ExtensionOffer};
 use crate::proto::role::Role;
 use params::{Kind, Params, WINDOW_BITS};

@@ -4,8 +4,8 @@
 
 use super::params::{self, ClientBits, Kind, ParamError, Params};
 use super::{DeflateCodec, DeflateConfig, DeflateParams, PerMessageDeflate};
-use crate::error::ProtocolError;
 use crate::handshake::parse_extensions;
+use crate::proto::error::ProtocolError;
 use crate::proto::frame::RSV1;
 use crate::proto::{CloseCode, Extension, ExtensionFactory, ExtensionOffer, Role};
 use bytes::BytesMut;
