@@ -3,7 +3,7 @@
 //! failed opening handshake (each knows the HTTP status a server answers with).
 
 use crate::proto::error::SendError;
-pub use crate::proto::error::{HandshakeError, ProtocolError};
+pub use crate::proto::error::{ExtensionError, HandshakeError, ProtocolError};
 
 /// Everything that can go wrong in wsx. Its `Display` is one sentence saying what happened.
 #[derive(Debug, thiserror::Error)]
@@ -54,9 +54,9 @@ pub enum Error {
         /// The configured bound.
         limit: usize,
     },
-    /// A configuration value is invalid.
+    /// A configuration value is invalid: [`ConfigError`] names the field and why.
     #[error("invalid configuration: {0}")]
-    Config(String),
+    Config(#[from] ConfigError),
     /// TLS failed (handshake, certificate, or configuration); boxed to keep `Error` small on
     /// the message path.
     #[error("TLS failed: {0}")]
@@ -95,6 +95,55 @@ impl From<SendError> for Error {
 impl From<TlsError> for Error {
     fn from(err: TlsError) -> Self {
         Self::Tls(Box::new(err))
+    }
+}
+
+/// Which configuration value is invalid, and why (see `Config::validate`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A size or a timeout that must be positive is zero.
+    #[error("{field} must be positive")]
+    NotPositive {
+        /// The field, as spelled in `Config`.
+        field: &'static str,
+    },
+    /// A size is below its minimum.
+    #[error("{field} must be at least {min} bytes")]
+    TooSmall {
+        /// The field, as spelled in `Config`.
+        field: &'static str,
+        /// The smallest accepted value.
+        min: usize,
+    },
+    /// Pings are on (`ping_interval`) but `pong_timeout` is zero: no peer could answer in time.
+    #[error("pong_timeout must be positive when ping_interval is set")]
+    PongTimeoutWithPings,
+    /// A permessage-deflate window size outside RFC 7692's 8..=15.
+    #[error("{field} must be 8..=15, not {bits}")]
+    WindowBits {
+        /// The field, as spelled in `Config` (`compression.server_max_window_bits`...).
+        field: &'static str,
+        /// The value given.
+        bits: u8,
+    },
+    /// A subprotocol that is not an HTTP token (RFC 6455 §4.1 requires one).
+    #[error("subprotocol {0:?} is not an HTTP token")]
+    SubprotocolNotToken(String),
+}
+
+impl ConfigError {
+    /// The name of the invalid field, as spelled in `Config` (`subprotocols` for a bad
+    /// subprotocol).
+    #[must_use]
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::NotPositive { field }
+            | Self::TooSmall { field, .. }
+            | Self::WindowBits { field, .. } => field,
+            Self::PongTimeoutWithPings => "pong_timeout",
+            Self::SubprotocolNotToken(_) => "subprotocols",
+        }
     }
 }
 

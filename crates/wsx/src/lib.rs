@@ -117,13 +117,13 @@ pub use client::Client;
 pub use config::Config;
 pub use conn::{Conn, IntoPayload, MessageType, Messages, PreparedMessage};
 pub use connect::{client_handshake, connect, connect_with};
-pub use error::{Error, HandshakeError, ProtocolError, Result, TlsError};
+pub use error::{ConfigError, Error, HandshakeError, ProtocolError, Result, TlsError};
 /// The `http` crate wsx's handshake types come from (`HeaderMap`, `Request`, `Uri`...), so an
 /// application needs no separate dependency on a matching version.
 pub use http;
 pub use proto::{CloseCode, CloseFrame, Limits, Message, Role, Utf8Bytes};
 pub use server::Server;
-pub use stream::{WebSocket, WebSocketConfig, WsReader, WsWriter};
+pub use stream::{ReuniteError, WebSocket, WebSocketConfig, WsReader, WsWriter};
 
 /// The README's examples, compiled as doc tests so they stay true.
 #[doc = include_str!("../../../README.md")]

@@ -68,9 +68,23 @@ impl Default for WebSocketConfig {
     }
 }
 
-/// A failed write as the caller sees it: a stalled peer is a timeout, not an I/O error.
+/// The cause inside the `io::Error` of a write that failed because the transport took no
+/// byte for `write_timeout`: it tells our stall timeout from an OS timeout (`ETIMEDOUT`).
+#[derive(Debug)]
+struct WriteStalled;
+
+impl std::fmt::Display for WriteStalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("write timeout: the peer is not reading")
+    }
+}
+
+impl std::error::Error for WriteStalled {}
+
+/// A failed write as the caller sees it: our write-stall timeout is [`Error::Timeout`]; any
+/// transport error, an OS `ETIMEDOUT` included, is [`Error::Io`].
 fn write_error(e: io::Error) -> Error {
-    if e.kind() == io::ErrorKind::TimedOut {
+    if e.get_ref().is_some_and(|inner| inner.is::<WriteStalled>()) {
         Error::Timeout("write: the peer is not reading")
     } else {
         Error::Io(e)
@@ -319,10 +333,7 @@ where
             .write_stall
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         if stall.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "write timeout: the peer is not reading",
-            )));
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, WriteStalled)));
         }
         Poll::Pending
     }
@@ -529,6 +540,28 @@ pub struct WsReader<S>(Halves<S>);
 /// The write half of a split [`WebSocket`]: a [`Sink`] of messages.
 pub struct WsWriter<S>(Halves<S>);
 
+/// [`WsReader::reunite`] was given halves of two different connections: here they are back.
+pub struct ReuniteError<S> {
+    /// The read half passed to `reunite`.
+    pub reader: WsReader<S>,
+    /// The write half passed to `reunite`.
+    pub writer: WsWriter<S>,
+}
+
+impl<S> std::fmt::Debug for ReuniteError<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReuniteError").finish_non_exhaustive()
+    }
+}
+
+impl<S> std::fmt::Display for ReuniteError<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the halves come from different connections")
+    }
+}
+
+impl<S> std::error::Error for ReuniteError<S> {}
+
 impl<S> std::fmt::Debug for WsReader<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("WsReader")
@@ -556,14 +589,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
     /// Joins the halves again.
     ///
     /// # Errors
-    /// The halves came from different connections.
-    pub fn reunite(self, writer: WsWriter<S>) -> Result<WebSocket<S>, Error> {
+    /// The halves came from different connections: both are given back in the error.
+    pub fn reunite(self, writer: WsWriter<S>) -> Result<WebSocket<S>, ReuniteError<S>> {
         if !Arc::ptr_eq(&self.0, &writer.0) {
-            return Err(Error::InvalidMessage("halves of different connections"));
+            return Err(ReuniteError {
+                reader: self,
+                writer,
+            });
         }
         drop(writer);
-        let mutex =
-            Arc::try_unwrap(self.0).map_err(|_| Error::InvalidMessage("halves still shared"))?;
+        // The two halves are the only owners of the connection, and not `Clone`.
+        let Ok(mutex) = Arc::try_unwrap(self.0) else {
+            unreachable!("a split connection is owned by its two halves only")
+        };
         Ok(mutex
             .into_inner()
             .unwrap_or_else(std::sync::PoisonError::into_inner))
@@ -653,5 +691,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WsWriter<S> {
     }
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         Pin::new(&mut *lock(&self.0)).poll_close(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_write_stall_is_a_timeout() {
+        let stalled = io::Error::new(io::ErrorKind::TimedOut, WriteStalled);
+        assert!(matches!(write_error(stalled), Error::Timeout(_)));
+        // A real TCP timeout (ETIMEDOUT) is an I/O error, not "the peer is not reading".
+        let os = io::Error::from(io::ErrorKind::TimedOut);
+        assert!(matches!(write_error(os), Error::Io(e) if e.kind() == io::ErrorKind::TimedOut));
     }
 }

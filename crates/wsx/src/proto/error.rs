@@ -71,9 +71,9 @@ pub enum ProtocolError {
     /// A data frame after the peer's close frame (RFC 6455 §5.5.1).
     #[error("frame received after close")]
     FrameAfterClose,
-    /// An extension failed to decode a frame (for example invalid deflate data).
+    /// An extension failed (for example invalid deflate data).
     #[error("extension error: {0}")]
-    Extension(String),
+    Extension(ExtensionError),
 }
 
 impl ProtocolError {
@@ -87,6 +87,40 @@ impl ProtocolError {
         }
     }
 }
+
+/// Why an extension failed to transform a message. Compares by kind and message (the
+/// sources, zlib's errors, have no equality of their own).
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExtensionError {
+    /// zlib refused to compress (permessage-deflate, RFC 7692).
+    #[error("deflate failed: {0}")]
+    Deflate(#[source] flate2::CompressError),
+    /// The compressor made no progress.
+    #[error("deflate made no progress")]
+    DeflateStalled,
+    /// The compressor's output did not end with the sync flush RFC 7692 §7.2.1 removes.
+    #[error("deflate output does not end with a sync flush")]
+    MissingSyncFlush,
+    /// The peer's compressed data is not valid DEFLATE (RFC 7692 §7.2.2).
+    #[error("invalid deflate data: {0}")]
+    Inflate(#[source] flate2::DecompressError),
+    /// The peer's compressed data made the decompressor stall.
+    #[error("invalid deflate data: no progress")]
+    InflateStalled,
+    /// An extension of the application's own failed, for this reason.
+    #[error("{0}")]
+    Other(&'static str),
+}
+
+impl PartialEq for ExtensionError {
+    fn eq(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+            && self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for ExtensionError {}
 
 /// Why [`super::Protocol::send`] (or `send_raw_frame`) refused a message. The driver reports
 /// it as the matching `wsx::Error` variant (`From<SendError> for wsx::Error`).
@@ -176,5 +210,32 @@ impl HandshakeError {
             Self::OriginRefused => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_error_stays_small() {
+        // It travels in every `next_message` result: a typed extension cause must not make it
+        // larger than the `String` it replaced.
+        assert!(std::mem::size_of::<ProtocolError>() <= 24);
+    }
+
+    #[test]
+    fn extension_errors_keep_their_source() {
+        let err = ProtocolError::Extension(ExtensionError::DeflateStalled);
+        assert_eq!(err.to_string(), "extension error: deflate made no progress");
+        assert_eq!(err.close_code(), CloseCode::PROTOCOL_ERROR);
+        let mut inflater = flate2::Decompress::new(false);
+        let cause = inflater
+            .decompress(&[0x07], &mut [0u8; 16], flate2::FlushDecompress::None)
+            .unwrap_err();
+        let err = ExtensionError::Inflate(cause);
+        assert!(std::error::Error::source(&err).is_some());
+        assert_eq!(err.clone(), err);
+        assert_ne!(err, ExtensionError::InflateStalled);
     }
 }

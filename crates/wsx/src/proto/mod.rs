@@ -21,7 +21,7 @@ pub use close::{CloseCode, CloseFrame};
 pub use decoder::{Decoder, Limits};
 pub use deflate::{DeflateConfig, PerMessageDeflate};
 pub use encoder::{Encoder, encode_server_frame};
-pub use error::{HandshakeError, ProtocolError, SendError};
+pub use error::{ExtensionError, HandshakeError, ProtocolError, SendError};
 pub use extension::{Extension, ExtensionFactory, ExtensionOffer};
 pub use frame::{FrameHeader, OpCode};
 pub use message::{Message, Utf8Bytes};
