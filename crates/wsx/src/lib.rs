@@ -58,13 +58,18 @@
 //!
 //! # The layers below
 //!
-//! Bottom up (arrows point down only):
+//! Bottom up (arrows point down only: each layer uses the ones below it, never above):
 //! - [`proto`]: the sans-I/O protocol core — frames, masking, UTF-8, close handshake, limits,
-//!   the extension hook and permessage-deflate. No sockets, no clock.
-//! - [`handshake`]: the opening handshakes, sans-I/O.
-//! - [`WebSocket`]: the async driver over any tokio `AsyncRead + AsyncWrite`, with [`accept`]
-//!   and [`connect`] to get one.
-//! - The event API above: [`Server`], [`Client`], [`Conn`], [`Config`], custom [`events`].
+//!   the extension hook and permessage-deflate, and the core's errors ([`ProtocolError`],
+//!   [`HandshakeError`]). No sockets, no clock; it imports nothing from the layers above.
+//! - [`handshake`]: the opening handshakes, sans-I/O (request and response parsing and
+//!   building, the URL [`handshake::Target`]).
+//! - The async driver: [`WebSocket`] over any tokio `AsyncRead + AsyncWrite`, its halves
+//!   [`WsReader`] and [`WsWriter`], [`accept`] and [`connect`] to get one, and [`tls`] for
+//!   `wss://`. It reports the crate's one error type, [`Error`].
+//! - The event API: [`Server`], [`Client`], [`Conn`] (handlers, the bounded outbound queue,
+//!   keep-alive and idle timers on each connection's reader and writer tasks), [`Config`],
+//!   custom [`events`].
 //!
 //! ## Example: the driver alone, an echo server and a client
 //!

@@ -6,8 +6,8 @@
 //! - [`server`]: [`server::parse_request`] a request head, [`server::accept`] it (validation,
 //!   subprotocol and extension negotiation), then [`server::write_response`] the `101`, or
 //!   [`server::error_response`] when it failed.
-//! - [`client`]: [`Target::parse`] a `ws://` / `wss://` URL, [`ClientHandshake::new`] builds the
-//!   request bytes, [`ClientHandshake::parse_response`] and [`ClientHandshake::validate`] check
+//! - [`target`]: [`Target::parse`] a `ws://` / `wss://` URL.
+//! - [`client`]: [`ClientHandshake::new`] builds the request bytes, [`ClientHandshake::parse_response`] and [`ClientHandshake::validate`] check
 //!   the answer.
 //! - [`accept`]: the `Sec-WebSocket-Key` nonce and its `Sec-WebSocket-Accept` answer.
 //!
@@ -52,14 +52,16 @@ pub mod accept;
 pub mod client;
 mod header;
 pub mod server;
+pub mod target;
 #[cfg(test)]
 mod testing;
 
 pub use accept::{accept_key, generate_key};
-pub use client::{ClientHandshake, ClientOptions, Target};
+pub use client::{ClientHandshake, ClientOptions};
 pub(crate) use header::is_token;
 pub use header::{format_extensions, parse_extensions};
 pub use server::{Accepted, OriginCheck, ServerOptions};
+pub use target::Target;
 
 use crate::proto::Extension;
 

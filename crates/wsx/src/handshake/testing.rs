@@ -71,3 +71,10 @@ impl ExtensionFactory for TestFactory {
         Ok(Box::new(TestExtension))
     }
 }
+
+/// Drops the parsed head so results can be compared.
+pub(crate) fn head_of<T>(
+    result: Result<Option<(T, usize)>, HandshakeError>,
+) -> Result<Option<usize>, HandshakeError> {
+    result.map(|head| head.map(|(_, len)| len))
+}
