@@ -14,6 +14,18 @@ use std::time::Duration;
 /// Every field is public; start from [`Config::default`] and change what you need. A
 /// [`Duration::ZERO`] turns a timer off. Values are checked by [`Config::validate`] when the
 /// server starts listening or the client connects.
+///
+/// `Config` holds the driver's settings too: [`Config::websocket_config`] is the one place
+/// that turns it into the [`WebSocketConfig`] each connection runs with. Their defaults differ
+/// on purpose where the two serve different users, and are the same value from one source
+/// where they do not (`close_timeout`):
+///
+/// | setting | `Config` (a server on the public internet) | `WebSocketConfig` (the driver alone) |
+/// |---|---|---|
+/// | frame / message limit | 1 MiB / 1 MiB: a hostile peer cannot make us buffer much | 16 MiB / 64 MiB: tools and test suites (Autobahn) |
+/// | read buffer, first | 4 KiB: memory per idle connection | 8 KiB |
+/// | write batch | 64 KiB | 128 KiB: one connection, throughput first |
+/// | write timeout | 10 s: a peer that stops reading is dropped | none: the caller decides |
 #[derive(Clone)]
 pub struct Config {
     /// Largest incoming message, in bytes; a larger one closes the connection with 1009.
@@ -86,7 +98,7 @@ impl Default for Config {
             pong_timeout: Duration::from_secs(20),
             idle_timeout: Duration::ZERO,
             write_timeout: Duration::from_secs(10),
-            close_timeout: Duration::from_secs(5),
+            close_timeout: WebSocketConfig::default().close_timeout,
             check_origin: None,
             subprotocols: Vec::new(),
             max_handshake_size: 16 * 1024,
@@ -190,8 +202,11 @@ impl Config {
             .collect()
     }
 
-    /// The driver settings for one connection.
-    pub(crate) fn websocket_config(&self) -> WebSocketConfig {
+    /// The driver settings for one connection: the one place a `Config` becomes a
+    /// [`WebSocketConfig`] (use it to run [`crate::accept_with`] or [`crate::client_handshake`]
+    /// with the event API's settings).
+    #[must_use]
+    pub fn websocket_config(&self) -> WebSocketConfig {
         WebSocketConfig {
             limits: Limits {
                 max_frame_size: self.max_frame_size,

@@ -103,26 +103,26 @@
 //! ```
 #![warn(missing_docs)]
 
-mod accept;
 mod client;
 mod config;
 mod conn;
-mod connect;
 pub mod error;
 pub mod events;
 pub mod handshake;
+mod handshake_io;
 mod id;
 pub mod proto;
 mod server;
 mod stream;
+mod sync;
 pub mod tls;
 
-pub use accept::{accept, accept_with};
 pub use client::Client;
 pub use config::Config;
 pub use conn::{Conn, IntoPayload, MessageType, Messages, PreparedMessage};
-pub use connect::{client_handshake, connect, connect_with};
 pub use error::{ConfigError, Error, HandshakeError, ProtocolError, Result, TlsError};
+pub use handshake_io::client::{client_handshake, connect, connect_with};
+pub use handshake_io::server::{accept, accept_with};
 /// The `http` crate wsx's handshake types come from (`HeaderMap`, `Request`, `Uri`...), so an
 /// application needs no separate dependency on a matching version.
 pub use http;

@@ -3,17 +3,18 @@
 //! writes; there is no global lock on the message path (the connection registry is touched
 //! only when a connection starts or ends).
 
-use crate::accept::accept_with;
 use crate::config::Config;
 use crate::conn::run::{Running, start};
 use crate::conn::{
     Conn, Info, IntoPayload, MessageType, PANIC_REASON, PreparedMessage, ReaderSignal, guarded,
 };
-use crate::error::{Error, TlsError};
+use crate::error::Error;
 use crate::events::Envelope;
 use crate::handshake::ServerOptions;
+use crate::handshake_io::server::accept_with;
 use crate::proto::{CloseCode, ExtensionFactory};
 use crate::stream::WebSocket;
+use crate::sync::{lock as locked, read, write};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};
@@ -23,26 +24,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 
 type ConnectionHandler = Arc<dyn Fn(Conn) + Send + Sync>;
-
-/// Locks a mutex of the server's bookkeeping. Every critical section is a single insert,
-/// remove or read, so a lock poisoned by a panicking handler still holds consistent data.
-pub(crate) fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Reads a lock of the server's settings (see [`locked`] on poisoning).
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Writes a lock of the server's settings (see [`locked`] on poisoning).
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
 
 struct Inner {
     config: Config,
@@ -148,7 +129,7 @@ impl Server {
     /// # Errors
     /// [`Error::Config`] for an invalid configuration.
     pub async fn serve(&self, listener: TcpListener) -> Result<(), Error> {
-        self.accept_loop(listener, None).await
+        self.serve_listener(listener, None).await
     }
 
     /// Serves `wss://` on a listener that is already bound.
@@ -160,7 +141,7 @@ impl Server {
         listener: TcpListener,
         tls: impl Into<Arc<rustls::ServerConfig>>,
     ) -> Result<(), Error> {
-        self.accept_loop(listener, Some(tokio_rustls::TlsAcceptor::from(tls.into())))
+        self.serve_listener(listener, Some(tokio_rustls::TlsAcceptor::from(tls.into())))
             .await
     }
 
@@ -276,7 +257,7 @@ impl Server {
         }
     }
 
-    async fn accept_loop(
+    async fn serve_listener(
         &self,
         listener: TcpListener,
         tls: Option<tokio_rustls::TlsAcceptor>,
@@ -287,7 +268,7 @@ impl Server {
         while !*stop.borrow_and_update() {
             tokio::select! {
                 _ = stop.changed() => break,
-                accepted = listener.accept() => match accepted {
+                incoming = listener.accept() => match incoming {
                     Ok((tcp, peer)) => {
                         let inner = self.inner.clone();
                         let tls = tls.clone();
@@ -322,34 +303,25 @@ async fn handle(
     // plain connection does not carry the size of a TLS one.
     // The handshake's result (the connection and the request) is consumed by `start_conn` in
     // a statement of its own, so it is not kept in this task's state while the connection runs.
+    // The two arms differ only in the transport type (so that a plain connection's poll path
+    // has no TLS branch in it); what they share is `started` and `serve_conn`.
     match tls {
         None => {
             let handshake = Box::pin(tokio::time::timeout(
                 timeout,
                 accept_with(tcp, &options, ws_config),
             ));
-            let started = match handshake.await {
-                Ok(Ok((ws, request))) => Some(start_conn(&inner, ws, request, peer)),
-                Ok(Err(e)) => log_refused(peer, &e),
-                Err(_) => log_timed_out(peer),
-            };
+            let started = started(&inner, peer, handshake.await);
             if let Some((conn, running, registered)) = started {
                 serve_conn(inner, conn, running, registered).await;
             }
         }
         Some(acceptor) => {
             let handshake = Box::pin(tokio::time::timeout(timeout, async {
-                let stream = acceptor
-                    .accept(tcp)
-                    .await
-                    .map_err(|e| TlsError::from_handshake(peer.to_string(), e))?;
+                let stream = crate::tls::accept(&acceptor, tcp, peer).await?;
                 accept_with(stream, &options, ws_config).await
             }));
-            let started = match handshake.await {
-                Ok(Ok((ws, request))) => Some(start_conn(&inner, ws, request, peer)),
-                Ok(Err(e)) => log_refused(peer, &e),
-                Err(_) => log_timed_out(peer),
-            };
+            let started = started(&inner, peer, handshake.await);
             if let Some((conn, running, registered)) = started {
                 Box::pin(serve_conn(inner, conn, running, registered)).await;
             }
@@ -357,14 +329,30 @@ async fn handle(
     }
 }
 
-fn log_refused<T>(peer: SocketAddr, err: &Error) -> Option<T> {
-    tracing::debug!(%peer, "handshake refused: {err}");
-    None
-}
+/// A finished server handshake: the connection and the request, or why it was refused.
+type Handshaken<S> = Result<(WebSocket<S>, http::Request<()>), Error>;
 
-fn log_timed_out<T>(peer: SocketAddr) -> Option<T> {
-    tracing::debug!(%peer, "handshake timed out");
-    None
+/// The outcome of a handshake under `handshake_timeout`: a started connection, or nothing
+/// (logged) when it was refused or timed out.
+fn started<S>(
+    inner: &Arc<Inner>,
+    peer: SocketAddr,
+    outcome: Result<Handshaken<S>, tokio::time::error::Elapsed>,
+) -> Option<(Conn, Running<S>, Registered)>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match outcome {
+        Ok(Ok((ws, request))) => Some(start_conn(inner, ws, request, peer)),
+        Ok(Err(err)) => {
+            tracing::debug!(%peer, "handshake refused: {err}");
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "handshake timed out");
+            None
+        }
+    }
 }
 
 /// Registers a connection that finished its handshake, starts its writer and hands it to

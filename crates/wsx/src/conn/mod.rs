@@ -34,6 +34,7 @@ use state::StateMap;
 
 use crate::error::Error;
 use crate::events::Envelope;
+use crate::proto::frame::check_control_payload;
 use crate::proto::{CloseCode, CloseFrame, Message, Utf8Bytes};
 use bytes::Bytes;
 use std::net::SocketAddr;
@@ -175,17 +176,11 @@ impl Conn {
     pub(crate) fn handlers(&self) -> RwLockReadGuard<'_, Handlers> {
         // A handler that panicked while registering cannot leave the table half-written
         // (every write is a single field store), so a poisoned lock is still usable.
-        self.shared
-            .handlers
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::read(&self.shared.handlers)
     }
 
     pub(crate) fn handlers_mut(&self) -> RwLockWriteGuard<'_, Handlers> {
-        self.shared
-            .handlers
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::write(&self.shared.handlers)
     }
 
     /// A process-unique id of this connection.
@@ -453,11 +448,7 @@ impl Conn {
     /// 1000-4999), [`Error::ConnectionClosed`] when already closing or closed.
     pub fn close(&self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
         let frame = CloseFrame::new(code, reason);
-        if !frame.code.is_valid_on_wire() {
-            return Err(Error::InvalidMessage(
-                "close code may not be sent on the wire",
-            ));
-        }
+        frame.code.check_sendable()?;
         if self.is_closed() || self.shared.closing.swap(true, Ordering::AcqRel) {
             return Err(Error::ConnectionClosed);
         }
@@ -481,13 +472,14 @@ impl Conn {
                     .map_err(|_| Error::InvalidMessage("text is not valid UTF-8"))?,
             ),
             MessageType::Binary => Message::Binary(data),
-            MessageType::Ping | MessageType::Pong if data.len() > 125 => {
-                return Err(Error::InvalidMessage(
-                    "control frame payload over 125 bytes",
-                ));
+            MessageType::Ping => {
+                check_control_payload(data.len())?;
+                Message::Ping(data)
             }
-            MessageType::Ping => Message::Ping(data),
-            MessageType::Pong => Message::Pong(data),
+            MessageType::Pong => {
+                check_control_payload(data.len())?;
+                Message::Pong(data)
+            }
             MessageType::Close => Message::Close(
                 CloseFrame::parse(&data)
                     .map_err(|_| Error::InvalidMessage("invalid close payload"))?,

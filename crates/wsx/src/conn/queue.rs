@@ -33,10 +33,7 @@ pub(crate) struct Queue {
 
 impl Conn {
     pub(super) fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.shared
-            .queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::lock(&self.shared.queue)
     }
 
     /// Puts an item on the outbound queue and wakes the writer (unless the reader task is

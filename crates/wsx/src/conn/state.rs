@@ -14,10 +14,7 @@ impl Conn {
     fn state_map(&self) -> std::sync::MutexGuard<'_, StateMap> {
         // Every critical section is one map operation or the caller's closure over one value;
         // a panic there leaves the map itself consistent.
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::lock(&self.shared.state)
     }
 
     /// Stores `value` as this connection's state of type `T`, replacing (and returning) the

@@ -6,11 +6,11 @@
 //! - events out: [`Protocol::next_message`] until it returns `Ok(None)`;
 //! - bytes out: [`Protocol::write_buffer`], written to the transport and advanced;
 //! - [`Protocol::send`] to queue a message;
-//! - [`Protocol::close_transport`] tells when the transport should be closed.
+//! - [`Protocol::should_close_transport`] tells when the transport should be closed.
 //!
 //! Rules for a driver: after every read, call `next_message` until it returns `Ok(None)` or an
-//! error; after any call, write out what the write buffer holds; when `close_transport` is true,
-//! flush and close (a server closes TCP first, RFC 6455 §7.1.1; a client waits a little for the
+//! error; after any call, write out what the write buffer holds; when `should_close_transport`
+//! is true, flush and close (a server closes TCP first, RFC 6455 §7.1.1; a client waits a little for the
 //! server to do it). An error from `next_message` has already queued the close frame that fails
 //! the connection (RFC 6455 §7.1.7).
 
@@ -18,7 +18,7 @@ use super::close::{CloseCode, CloseFrame};
 use super::decoder::{Decoder, Limits};
 use super::encoder::Encoder;
 use super::extension::Extension;
-use super::frame::OpCode;
+use super::frame::{OpCode, check_control_payload};
 use super::message::Message;
 use super::role::Role;
 use super::write_buf::WriteBuffer;
@@ -252,10 +252,10 @@ impl Protocol {
                     self.encoder.control(OpCode::Pong, payload, &mut self.out);
                 }
                 let payload = match frame {
-                    Some(f) if !f.code.is_valid_on_wire() => {
-                        return Err(SendError::Invalid("close code may not be sent on the wire"));
+                    Some(f) => {
+                        f.code.check_sendable()?;
+                        f.encode()
                     }
-                    Some(f) => f.encode(),
                     None => Bytes::new(),
                 };
                 self.control(OpCode::Close, payload)?;
@@ -266,10 +266,7 @@ impl Protocol {
     }
 
     fn control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
-        // RFC 6455 §5.5: control frames carry at most 125 bytes.
-        if payload.len() > 125 {
-            return Err(SendError::Invalid("control frame payload over 125 bytes"));
-        }
+        check_control_payload(payload.len())?;
         self.encoder.control(opcode, payload, &mut self.out);
         Ok(())
     }
@@ -323,8 +320,15 @@ impl Protocol {
     /// Whether the driver should close the transport once the write buffer is flushed: the
     /// close handshake is complete, the connection was failed, or the transport ended.
     #[must_use]
-    pub fn close_transport(&self) -> bool {
+    pub fn should_close_transport(&self) -> bool {
         self.failed.is_some() || self.eof || (self.close_sent && self.close_received.is_some())
+    }
+
+    /// The former name of [`Self::should_close_transport`].
+    #[deprecated(note = "renamed to `should_close_transport`: it is a question, not an action")]
+    #[must_use]
+    pub fn close_transport(&self) -> bool {
+        self.should_close_transport()
     }
 
     /// The code to report for how the connection ended: the peer's close code, 1005 for a

@@ -37,7 +37,9 @@ mod split;
 
 pub use split::{ReuniteError, WsReader, WsWriter};
 
-/// Settings of one connection's driver.
+/// Settings of one connection's driver. The event API makes it from its
+/// [`crate::Config`] ([`crate::Config::websocket_config`]), whose defaults are stricter: the
+/// table on [`crate::Config`] says which differ and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WebSocketConfig {
     /// Limits on incoming frames and messages.
@@ -60,8 +62,7 @@ pub struct WebSocketConfig {
 
 impl Default for WebSocketConfig {
     /// 16 MiB frames and 64 MiB messages, reads from 8 KiB (adapting up to 128 KiB), 128 KiB
-    /// write batches, 5 s close
-    /// timeout, no write timeout.
+    /// write batches, 5 s close timeout, no write timeout.
     fn default() -> Self {
         Self {
             limits: Limits::default(),
@@ -436,7 +437,7 @@ where
         let waker = this.waker.clone();
         let cx = &mut Context::from_waker(&waker);
         loop {
-            if this.proto.close_transport() || this.proto.is_eof() {
+            if this.proto.should_close_transport() || this.proto.is_eof() {
                 return this.poll_finish(cx);
             }
             if this.proto.close_sent() && this.poll_deadline(cx) {

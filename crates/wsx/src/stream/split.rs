@@ -27,9 +27,7 @@ pub(super) fn split<S>(ws: WebSocket<S>) -> (WsReader<S>, WsWriter<S>) {
 fn lock<S>(halves: &Halves<S>) -> std::sync::MutexGuard<'_, WebSocket<S>> {
     // A poll that panicked leaves the connection in a consistent state (every step of the
     // core is a complete update), so a poisoned lock is still usable.
-    halves
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    crate::sync::lock(halves)
 }
 
 /// The read half of a split [`WebSocket`]: a [`Stream`] of messages. It also sends pongs and
@@ -101,9 +99,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
         let Ok(mutex) = Arc::try_unwrap(self.0) else {
             unreachable!("a split connection is owned by its two halves only")
         };
-        Ok(mutex
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner))
+        Ok(crate::sync::into_inner(mutex))
     }
 }
 
