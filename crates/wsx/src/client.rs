@@ -1,4 +1,5 @@
 //! [`Client`]: connects to `ws://` and `wss://` URLs and returns a running [`Conn`].
+#![forbid(unsafe_code)]
 
 use crate::config::Config;
 use crate::conn::run::start;

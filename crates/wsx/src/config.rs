@@ -1,5 +1,6 @@
 //! [`Config`]: every setting of the event API, with defaults for a server on the public
 //! internet.
+#![forbid(unsafe_code)]
 
 use crate::error::{ConfigError, Error};
 use crate::handshake::OriginCheck;

@@ -1,6 +1,7 @@
 //! Errors: one public [`Error`] for everything wsx does, plus [`ProtocolError`] for a peer that
 //! broke RFC 6455 (each knows the close code it is answered with) and [`HandshakeError`] for a
 //! failed opening handshake (each knows the HTTP status a server answers with).
+#![forbid(unsafe_code)]
 
 use crate::proto::error::SendError;
 pub use crate::proto::error::{ExtensionError, HandshakeError, ProtocolError};
@@ -151,7 +152,7 @@ impl ConfigError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsError {
-    /// The peer answered the TLS ClientHello with something that is not TLS: most often a
+    /// The peer answered the TLS `ClientHello` with something that is not TLS: most often a
     /// plain `ws://` (HTTP) server reached with `wss://`.
     #[error("{server} did not answer with TLS (is it a plain ws:// server?)")]
     NotTls {

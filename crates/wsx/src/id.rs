@@ -1,5 +1,6 @@
 //! Connection ids: one process-wide counter below both [`crate::Server`] and
 //! [`crate::Client`], so a server's and a client's connections never share an id.
+#![forbid(unsafe_code)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -101,7 +101,32 @@
 //! # Ok(())
 //! # }
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
+// `unsafe` is denied in the whole crate and forbidden in every module but `proto::message`,
+// whose `Utf8Bytes::as_str` holds the crate's only `unsafe` block (with its SAFETY comment)
+// under a scoped `allow`. A root `forbid` would make that `allow` impossible.
+#![deny(unsafe_code)]
+// clippy::pedantic, with these exceptions (and a few single-site `allow`s, each with its
+// reason where it is):
+#![warn(clippy::pedantic)]
+// The wire format narrows lengths and bytes it has just checked; `try_from` adds a branch.
+#![allow(clippy::cast_possible_truncation)]
+// The event read loop is one `poll_fn` state machine, tests are long tables: files stay short.
+#![allow(clippy::too_many_lines)]
+// permessage-deflate's parameters (RFC 7692 §7.1) are independent flags, so are its settings.
+#![allow(clippy::struct_excessive_bools)]
+// Unit tests build frames by hand from small known values, with RFC-style names and literals.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::cast_sign_loss,
+        clippy::similar_names,
+        clippy::range_plus_one,
+        clippy::decimal_bitwise_operands,
+        clippy::doc_markdown,
+        clippy::large_stack_arrays
+    )
+)]
 
 mod client;
 mod config;

@@ -2,6 +2,7 @@
 //! hands every new [`Conn`] to the `on_connection` handler. One task per connection reads, one
 //! writes; there is no global lock on the message path (the connection registry is touched
 //! only when a connection starts or ends).
+#![forbid(unsafe_code)]
 
 use crate::config::Config;
 use crate::conn::run::{Running, start};

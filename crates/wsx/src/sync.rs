@@ -3,6 +3,7 @@
 //! critical section in the crate is a complete update (a single insert, remove, field store or
 //! poll of the core, whose steps each leave it consistent), so a poisoned lock still guards
 //! consistent data, and using it beats failing every later caller.
+#![forbid(unsafe_code)]
 
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 

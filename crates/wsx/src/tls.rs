@@ -1,5 +1,6 @@
 //! TLS for `wss://` with rustls (ring provider): the default client configuration trusts the
 //! Mozilla root store from `webpki-roots`; servers bring their own `rustls::ServerConfig`.
+#![forbid(unsafe_code)]
 
 use crate::error::{Error, TlsError};
 use std::sync::Arc;

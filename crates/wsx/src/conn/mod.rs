@@ -11,6 +11,7 @@
 //! A handler that panics is caught where it is called: the connection is failed with 1011
 //! (what was queued before still goes out first), `on_error` and `on_close` run, and the
 //! tasks and the socket are released. Other connections never notice.
+#![forbid(unsafe_code)]
 
 mod dispatch;
 mod handlers;

@@ -2,6 +2,7 @@
 //! by `Config::max_pending_bytes` in payload bytes, until the writer task (or the reader task,
 //! right after its handlers ran) feeds it to the socket. Order is kept: items are fed in the
 //! order they were queued, by one task at a time.
+#![forbid(unsafe_code)]
 
 use super::Conn;
 use crate::error::Error;

@@ -1,5 +1,6 @@
 //! The two tasks behind a [`Conn`]: the reader (frames in, handlers, keep-alive, idle timer)
 //! and the writer (outbound queue to the socket, batched, with a write timeout).
+#![forbid(unsafe_code)]
 
 use super::dispatch::{Dispatch, PANIC_REASON, fire_error};
 use super::handlers::{Panicked, guarded};

@@ -1,4 +1,5 @@
 //! [`ReaderSignal`]: how other tasks wake a connection's reader task for what is not input.
+#![forbid(unsafe_code)]
 
 use futures_util::task::AtomicWaker;
 use std::sync::atomic::{AtomicU8, Ordering};

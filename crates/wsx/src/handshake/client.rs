@@ -4,6 +4,7 @@
 //! A driver calls [`Target::parse`], connects to `host:port` (with TLS when `secure`), sends the
 //! bytes [`ClientHandshake::new`] returns, reads until [`ClientHandshake::parse_response`] gives a
 //! head, and calls [`ClientHandshake::validate`]. Bytes after the head are already frames.
+#![forbid(unsafe_code)]
 
 use super::Negotiated;
 use super::accept::{accept_key, generate_key};

@@ -47,6 +47,7 @@
 //! # Ok(())
 //! # }
 //! ```
+#![forbid(unsafe_code)]
 
 pub mod accept;
 pub mod client;

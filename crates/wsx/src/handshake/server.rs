@@ -6,6 +6,7 @@
 //! [`accept`]; it writes either [`write_response`] of the accepted response or
 //! [`error_response`] of the error, and in the second case closes the connection. Bytes after
 //! the head are already WebSocket frames.
+#![forbid(unsafe_code)]
 
 use super::accept::accept_key;
 use super::header::{

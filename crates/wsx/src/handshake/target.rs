@@ -1,5 +1,6 @@
 //! [`Target`]: a `ws://` or `wss://` URL parsed into what a client connects to (RFC 6455 §3):
 //! TLS or not, host, port, and the request target.
+#![forbid(unsafe_code)]
 
 use crate::proto::error::HandshakeError;
 use http::Uri;

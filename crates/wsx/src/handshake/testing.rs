@@ -1,5 +1,6 @@
 //! A dummy extension for the handshake tests: it shows the negotiation hook without depending
 //! on any real extension.
+#![forbid(unsafe_code)]
 
 use crate::proto::error::{HandshakeError, ProtocolError};
 use crate::proto::{Extension, ExtensionFactory, ExtensionOffer};

@@ -1,5 +1,6 @@
 //! The client's opening handshake over an async transport, and [`connect`] for `ws://` URLs
 //! over TCP.
+#![forbid(unsafe_code)]
 
 use super::read_head;
 use crate::error::{Error, HandshakeError};

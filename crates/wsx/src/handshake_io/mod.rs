@@ -2,6 +2,7 @@
 //! [`crate::handshake`]. [`server`] reads a request and answers it ([`crate::accept`]);
 //! [`client`] sends a request and reads the answer ([`crate::connect`],
 //! [`crate::client_handshake`]). Both read a head with the one loop below.
+#![forbid(unsafe_code)]
 
 pub(crate) mod client;
 pub(crate) mod server;

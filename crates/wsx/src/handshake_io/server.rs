@@ -1,6 +1,7 @@
 //! The server's opening handshake over an async transport: read the request, validate and
 //! negotiate ([`crate::handshake::server`]), answer 101 or an HTTP error, hand over a
 //! [`WebSocket`].
+#![forbid(unsafe_code)]
 
 use super::{HeadError, read_head};
 use crate::error::{Error, HandshakeError};

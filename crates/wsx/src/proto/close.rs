@@ -1,4 +1,5 @@
 //! Close codes and close frame payloads (RFC 6455 §5.5.1, §7.4).
+#![forbid(unsafe_code)]
 
 use crate::proto::error::{ProtocolError, SendError};
 use crate::proto::frame::MAX_CONTROL_PAYLOAD;

@@ -3,6 +3,7 @@
 //!
 //! A single-frame message is handed out as a slice of the read buffer (`BytesMut::split_to`
 //! then `freeze`): no copy. Fragmented messages are copied into a reassembly buffer.
+#![forbid(unsafe_code)]
 
 use super::CloseFrame;
 use super::extension::Extension;

@@ -8,6 +8,7 @@
 //! `HandshakeError` is here rather than in `handshake/` because the extension hook
 //! ([`super::ExtensionFactory::confirm`]) negotiates in the handshake, and `handshake/` builds
 //! on `proto/`, not the other way round.
+#![forbid(unsafe_code)]
 
 use super::close::CloseCode;
 use http::StatusCode;

@@ -10,6 +10,7 @@
 //! |N|V|V|V|       |S|             |   (if payload len==126/127)   |
 //! | |1|2|3|       |K|             |                               |
 //! ```
+#![forbid(unsafe_code)]
 
 use crate::proto::error::{ProtocolError, SendError};
 
@@ -180,7 +181,7 @@ impl FrameHeader {
             out[1] = mask_bit | self.payload_len as u8;
             2
         } else if let Ok(len) = u16::try_from(self.payload_len) {
-            out[1] = mask_bit | 126;
+            out[1] = mask_bit | 0x7e; // 126: a 16-bit length follows (RFC 6455 §5.2)
             out[2..4].copy_from_slice(&len.to_be_bytes());
             4
         } else {

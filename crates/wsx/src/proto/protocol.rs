@@ -13,6 +13,7 @@
 //! is true, flush and close (a server closes TCP first, RFC 6455 §7.1.1; a client waits a little for the
 //! server to do it). An error from `next_message` has already queued the close frame that fails
 //! the connection (RFC 6455 §7.1.7).
+#![forbid(unsafe_code)]
 
 use super::close::{CloseCode, CloseFrame};
 use super::decoder::{Decoder, Limits};
@@ -52,6 +53,9 @@ pub struct Protocol {
     /// The payload of the latest ping not yet answered because the write buffer was full.
     pending_pong: Option<Bytes>,
     close_sent: bool,
+    // `Some(None)` is a close frame without a status code (reported as 1005), which RFC 6455
+    // §7.1.5 tells apart from no close frame at all.
+    #[allow(clippy::option_option)]
     close_received: Option<Option<CloseFrame>>,
     failed: Option<ProtocolError>,
     eof: bool,

@@ -3,6 +3,7 @@
 //!
 //! Frames are built and parsed by hand here, independently of the crate's [`FrameHeader`] and
 //! encoder, so that the encoder's output is checked byte by byte against RFC 6455 too.
+#![forbid(unsafe_code)]
 
 use super::*;
 use crate::proto::error::{ProtocolError, SendError};

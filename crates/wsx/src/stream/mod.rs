@@ -16,6 +16,7 @@
 //! Writes are batched: [`Sink::start_send`] only encodes into the write buffer (small frames are
 //! coalesced, large payloads are queued without a copy); bytes go out with vectored writes when
 //! the buffer passes `write_buffer_size` or on flush. `feed` many messages, then `flush` once.
+#![forbid(unsafe_code)]
 
 // The driver reports `wsx::Error`, the crate's one public error: it converts the core's own
 // errors (`ProtocolError`, `SendError`) into it. The only import from outside `proto/`.
@@ -90,7 +91,7 @@ impl std::error::Error for WriteStalled {}
 /// A failed write as the caller sees it: our write-stall timeout is [`Error::Timeout`]; any
 /// transport error, an OS `ETIMEDOUT` included, is [`Error::Io`].
 fn write_error(e: io::Error) -> Error {
-    if e.get_ref().is_some_and(|inner| inner.is::<WriteStalled>()) {
+    if matches!(e.get_ref(), Some(inner) if inner.is::<WriteStalled>()) {
         Error::Timeout("write: the peer is not reading")
     } else {
         Error::Io(e)

@@ -1,6 +1,7 @@
 //! The two halves of a split [`WebSocket`]: [`WsReader`] (a `Stream` that also answers pings
 //! and completes the close handshake) and [`WsWriter`] (a `Sink`), sharing the connection
 //! behind a lock that is held for one poll at a time.
+#![forbid(unsafe_code)]
 
 use super::WebSocket;
 use crate::Error;

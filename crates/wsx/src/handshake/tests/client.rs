@@ -1,5 +1,6 @@
 //! Unit tests of the client handshake ([`super`]): URL parsing, the request, response
 //! validation and extension confirmation.
+#![forbid(unsafe_code)]
 
 use super::*;
 use crate::handshake::testing::head_of;

@@ -1,5 +1,6 @@
 //! Unit tests of the server handshake ([`super`]): request parsing and validation, negotiation,
 //! and the responses.
+#![forbid(unsafe_code)]
 
 use super::*;
 use crate::handshake::testing::head_of;

@@ -1,5 +1,6 @@
 //! The permessage-deflate payload transformation (RFC 7692 §7.2): one [`DeflateCodec`] per
 //! connection, compressing what this side sends and inflating what it receives.
+#![forbid(unsafe_code)]
 
 use super::{DeflateConfig, DeflateParams};
 use crate::proto::error::{ExtensionError, ProtocolError};
