@@ -11,6 +11,12 @@
 //!   the answer.
 //! - [`accept`]: the `Sec-WebSocket-Key` nonce and its `Sec-WebSocket-Accept` answer.
 //!
+//! "Accept" names three things here, after the RFC: [`server::accept`] validates a request and
+//! negotiates (the server's half of the handshake), the [`accept`] module computes the
+//! `Sec-WebSocket-Accept` value, and [`crate::proto::ExtensionFactory::accept`] picks an
+//! extension offer. [`crate::accept`] runs the server's half over an async transport. Internal
+//! code says `serve`/`negotiated` for the rest (a listener's incoming connections, a result).
+//!
 //! In both directions the head parsers report how many bytes the head took: whatever follows
 //! is already the frame stream and belongs to the WebSocket connection.
 //!
