@@ -1,11 +1,12 @@
 //! [`Client`]: connects to `ws://` and `wss://` URLs and returns a running [`Conn`].
+#![forbid(unsafe_code)]
 
 use crate::config::Config;
 use crate::conn::run::start;
 use crate::conn::{Conn, Info, Owner};
-use crate::connect::client_handshake;
-use crate::error::{Error, TlsError};
+use crate::error::Error;
 use crate::handshake::{ClientOptions, Target};
+use crate::handshake_io::client::client_handshake;
 use crate::proto::ExtensionFactory;
 use crate::proxy::Proxy;
 use crate::stream::WebSocket;
@@ -171,7 +172,7 @@ impl Client {
     /// # Errors
     /// [`Error::Config`]; [`Error::InvalidUrl`] before any connection is made;
     /// [`Error::Connect`] (naming the address) when TCP fails; [`Error::Tls`] (with a
-    /// [`TlsError`] cause: [`TlsError::NotTls`] for a plain server reached with `wss://`);
+    /// [`crate::TlsError`] cause: [`crate::TlsError::NotTls`] for a plain server reached with `wss://`);
     /// [`Error::Handshake`] for a refused handshake; [`Error::Timeout`].
     pub async fn connect(&self, url: &str, headers: http::HeaderMap) -> Result<Conn, Error> {
         self.config.validate()?;
@@ -199,24 +200,19 @@ impl Client {
         let handshake = async {
             let tcp = self.open_tcp(&target, &addr).await?;
             let remote = tcp.peer_addr().ok();
-            if !target.secure {
+            // The arms differ only in the transport type (a plain connection's poll path has
+            // no TLS branch in it); the TLS steps are in `tls::connect`.
+            if target.secure {
+                let stream =
+                    crate::tls::connect(self.tls.as_ref(), tcp, &target.host, &addr).await?;
+                let (ws, response) =
+                    client_handshake(stream, &target, &headers, &options, ws_config).await?;
+                Ok(self.start(ws, response, remote, &target, http::Version::HTTP_11))
+            } else {
                 let (ws, response) =
                     client_handshake(tcp, &target, &headers, &options, ws_config).await?;
-                return Ok(self.start(ws, response, remote, &target, http::Version::HTTP_11));
+                Ok(self.start(ws, response, remote, &target, http::Version::HTTP_11))
             }
-            let tls = match &self.tls {
-                Some(tls) => tls.clone(),
-                None => crate::tls::default_client_config()?,
-            };
-            let name = rustls::pki_types::ServerName::try_from(target.host.clone())
-                .map_err(|_| TlsError::InvalidServerName(target.host.clone()))?;
-            let stream = tokio_rustls::TlsConnector::from(tls)
-                .connect(name, tcp)
-                .await
-                .map_err(|e| TlsError::from_handshake(addr.clone(), e))?;
-            let (ws, response) =
-                client_handshake(stream, &target, &headers, &options, ws_config).await?;
-            Ok(self.start(ws, response, remote, &target, http::Version::HTTP_11))
         };
         tokio::time::timeout(self.config.handshake_timeout, handshake)
             .await
@@ -235,7 +231,7 @@ impl Client {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let info = Info {
-            id: crate::server::next_id(),
+            id: crate::id::next_id(),
             remote_addr,
             subprotocol: ws.subprotocol().map(str::to_owned),
             headers: response.into_parts().0.headers,
@@ -248,7 +244,7 @@ impl Client {
         let running = start(&conn, ws);
         let (handle, owner) = conn.owned();
         let id = conn.id();
-        crate::server::locked(&self.live).insert(id, owner);
+        crate::sync::lock(&self.live).insert(id, owner);
         let live: Weak<Live> = Arc::downgrade(&self.live);
         tokio::spawn(async move {
             running
@@ -256,7 +252,7 @@ impl Client {
                     // Ended: the client no longer keeps it (dropped outside the lock).
                     let owner = live
                         .upgrade()
-                        .and_then(|l| crate::server::locked(&l).remove(&id));
+                        .and_then(|l| crate::sync::lock(&l).remove(&id));
                     drop(owner);
                 })
                 .await;

@@ -2,12 +2,13 @@
 //! HTTP/2 extended CONNECT streams, on hyper's HTTP/2 client. One HTTP/2 connection per origin
 //! is kept and shared by every WebSocket to it (each stream has its own flow control); a
 //! closed one is replaced on the next connect.
+#![forbid(unsafe_code)]
 
 use crate::Conn;
 use crate::client::Client;
-use crate::connect::client_handshake;
 use crate::error::{Error, HandshakeError, TlsError};
 use crate::handshake::{ClientHandshake, ClientOptions, Target};
+use crate::handshake_io::client::client_handshake;
 use crate::proto::Role;
 use crate::stream::{WebSocket, WebSocketConfig};
 use bytes::Bytes;

@@ -1,7 +1,8 @@
 //! [`Config`]: every setting of the event API, with defaults for a server on the public
 //! internet.
+#![forbid(unsafe_code)]
 
-use crate::error::Error;
+use crate::error::{ConfigError, Error};
 use crate::handshake::OriginCheck;
 use crate::limit::RateLimits;
 use crate::proto::Limits;
@@ -15,6 +16,18 @@ use std::time::Duration;
 /// Every field is public; start from [`Config::default`] and change what you need. A
 /// [`Duration::ZERO`] turns a timer off. Values are checked by [`Config::validate`] when the
 /// server starts listening or the client connects.
+///
+/// `Config` holds the driver's settings too: [`Config::websocket_config`] is the one place
+/// that turns it into the [`WebSocketConfig`] each connection runs with. Their defaults differ
+/// on purpose where the two serve different users, and are the same value from one source
+/// where they do not (`close_timeout`):
+///
+/// | setting | `Config` (a server on the public internet) | `WebSocketConfig` (the driver alone) |
+/// |---|---|---|
+/// | frame / message limit | 1 MiB / 1 MiB: a hostile peer cannot make us buffer much | 16 MiB / 64 MiB: tools and test suites (Autobahn) |
+/// | read buffer, first | 4 KiB: memory per idle connection | 8 KiB |
+/// | write batch | 64 KiB | 128 KiB: one connection, throughput first |
+/// | write timeout | 10 s: a peer that stops reading is dropped | none: the caller decides |
 #[derive(Clone)]
 pub struct Config {
     /// Largest incoming message, in bytes; a larger one closes the connection with 1009.
@@ -96,7 +109,7 @@ impl Default for Config {
             pong_timeout: Duration::from_secs(20),
             idle_timeout: Duration::ZERO,
             write_timeout: Duration::from_secs(10),
-            close_timeout: Duration::from_secs(5),
+            close_timeout: WebSocketConfig::default().close_timeout,
             check_origin: None,
             subprotocols: Vec::new(),
             max_handshake_size: 16 * 1024,
@@ -135,41 +148,40 @@ impl Config {
     /// Checks that the values make sense together.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the first bad field.
+    /// [`Error::Config`] with the [`ConfigError`] of the first bad field.
     pub fn validate(&self) -> Result<(), Error> {
-        let bad = |msg: &str| Err(Error::Config(msg.to_string()));
-        if self.max_message_size == 0 {
-            return bad("max_message_size must be at least 1");
-        }
-        if self.max_frame_size == 0 {
-            return bad("max_frame_size must be at least 1");
-        }
-        if self.read_buffer_size < 64 {
-            return bad("read_buffer_size must be at least 64 bytes");
-        }
-        if self.write_buffer_size == 0 {
-            return bad("write_buffer_size must be at least 1");
-        }
-        if self.max_pending_bytes == 0 {
-            return bad("max_pending_bytes must be at least 1");
-        }
-        if self.handshake_timeout.is_zero() {
-            return bad("handshake_timeout must be positive");
-        }
+        self.check().map_err(Error::Config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let positive = |field: &'static str, ok: bool| {
+            if ok {
+                Ok(())
+            } else {
+                Err(ConfigError::NotPositive { field })
+            }
+        };
+        let at_least = |field: &'static str, value: usize, min: usize| {
+            if value >= min {
+                Ok(())
+            } else {
+                Err(ConfigError::TooSmall { field, min })
+            }
+        };
+        positive("max_message_size", self.max_message_size > 0)?;
+        positive("max_frame_size", self.max_frame_size > 0)?;
+        at_least("read_buffer_size", self.read_buffer_size, 64)?;
+        positive("write_buffer_size", self.write_buffer_size > 0)?;
+        positive("max_pending_bytes", self.max_pending_bytes > 0)?;
+        positive("handshake_timeout", !self.handshake_timeout.is_zero())?;
         if !self.ping_interval.is_zero() && self.pong_timeout.is_zero() {
-            return bad("pong_timeout must be positive when ping_interval is set");
+            return Err(ConfigError::PongTimeoutWithPings);
         }
-        if self.write_timeout.is_zero() {
-            return bad("write_timeout must be positive");
-        }
-        if self.close_timeout.is_zero() {
-            return bad("close_timeout must be positive");
-        }
-        if self.max_handshake_size < 256 {
-            return bad("max_handshake_size must be at least 256 bytes");
-        }
+        positive("write_timeout", !self.write_timeout.is_zero())?;
+        positive("close_timeout", !self.close_timeout.is_zero())?;
+        at_least("max_handshake_size", self.max_handshake_size, 256)?;
         if let Some(deflate) = &self.compression {
-            for (name, bits) in [
+            for (field, bits) in [
                 (
                     "compression.server_max_window_bits",
                     deflate.server_max_window_bits,
@@ -180,7 +192,7 @@ impl Config {
                 ),
             ] {
                 if !(8..=15).contains(&bits) {
-                    return Err(Error::Config(format!("{name} must be 8..=15, not {bits}")));
+                    return Err(ConfigError::WindowBits { field, bits });
                 }
             }
         }
@@ -189,9 +201,7 @@ impl Config {
             .iter()
             .find(|p| !crate::handshake::is_token(p))
         {
-            return Err(Error::Config(format!(
-                "subprotocol {p:?} is not an HTTP token"
-            )));
+            return Err(ConfigError::SubprotocolNotToken(p.clone()));
         }
         Ok(())
     }
@@ -207,8 +217,11 @@ impl Config {
             .collect()
     }
 
-    /// The driver settings for one connection.
-    pub(crate) fn websocket_config(&self) -> WebSocketConfig {
+    /// The driver settings for one connection: the one place a `Config` becomes a
+    /// [`WebSocketConfig`] (use it to run [`crate::accept_with`] or [`crate::client_handshake`]
+    /// with the event API's settings).
+    #[must_use]
+    pub fn websocket_config(&self) -> WebSocketConfig {
         WebSocketConfig {
             limits: Limits {
                 max_frame_size: self.max_frame_size,
@@ -264,7 +277,11 @@ mod tests {
             let mut config = Config::default();
             change(&mut config);
             match config.validate() {
-                Err(Error::Config(msg)) => assert!(msg.contains(field), "{field}: {msg}"),
+                Err(Error::Config(err)) => {
+                    let msg = err.to_string();
+                    assert!(msg.contains(field), "{field}: {msg}");
+                    assert!(err.field().starts_with(field), "{field}: {err:?}");
+                }
                 other => panic!("{field}: expected a config error, got {other:?}"),
             }
         }

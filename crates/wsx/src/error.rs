@@ -1,9 +1,10 @@
 //! Errors: one public [`Error`] for everything wsx does, plus [`ProtocolError`] for a peer that
 //! broke RFC 6455 (each knows the close code it is answered with) and [`HandshakeError`] for a
 //! failed opening handshake (each knows the HTTP status a server answers with).
+#![forbid(unsafe_code)]
 
-use crate::proto::CloseCode;
-use http::StatusCode;
+use crate::proto::error::SendError;
+pub use crate::proto::error::{ExtensionError, HandshakeError, ProtocolError};
 
 /// Everything that can go wrong in wsx. Its `Display` is one sentence saying what happened.
 #[derive(Debug, thiserror::Error)]
@@ -54,9 +55,9 @@ pub enum Error {
         /// The configured bound.
         limit: usize,
     },
-    /// A configuration value is invalid.
+    /// A configuration value is invalid: [`ConfigError`] names the field and why.
     #[error("invalid configuration: {0}")]
-    Config(String),
+    Config(#[from] ConfigError),
     /// TLS failed (handshake, certificate, or configuration); boxed to keep `Error` small on
     /// the message path.
     #[error("TLS failed: {0}")]
@@ -94,9 +95,70 @@ impl From<HandshakeError> for Error {
     }
 }
 
+impl From<SendError> for Error {
+    /// The core's refusal to send, as the driver reports it.
+    fn from(err: SendError) -> Self {
+        match err {
+            SendError::Closed => Self::ConnectionClosed,
+            SendError::AlreadyClosing => Self::AlreadyClosing,
+            SendError::Invalid(why) => Self::InvalidMessage(why),
+            SendError::Protocol(err) => Self::Protocol(err),
+        }
+    }
+}
+
 impl From<TlsError> for Error {
     fn from(err: TlsError) -> Self {
         Self::Tls(Box::new(err))
+    }
+}
+
+/// Which configuration value is invalid, and why (see `Config::validate`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A size or a timeout that must be positive is zero.
+    #[error("{field} must be positive")]
+    NotPositive {
+        /// The field, as spelled in `Config`.
+        field: &'static str,
+    },
+    /// A size is below its minimum.
+    #[error("{field} must be at least {min} bytes")]
+    TooSmall {
+        /// The field, as spelled in `Config`.
+        field: &'static str,
+        /// The smallest accepted value.
+        min: usize,
+    },
+    /// Pings are on (`ping_interval`) but `pong_timeout` is zero: no peer could answer in time.
+    #[error("pong_timeout must be positive when ping_interval is set")]
+    PongTimeoutWithPings,
+    /// A permessage-deflate window size outside RFC 7692's 8..=15.
+    #[error("{field} must be 8..=15, not {bits}")]
+    WindowBits {
+        /// The field, as spelled in `Config` (`compression.server_max_window_bits`...).
+        field: &'static str,
+        /// The value given.
+        bits: u8,
+    },
+    /// A subprotocol that is not an HTTP token (RFC 6455 §4.1 requires one).
+    #[error("subprotocol {0:?} is not an HTTP token")]
+    SubprotocolNotToken(String),
+}
+
+impl ConfigError {
+    /// The name of the invalid field, as spelled in `Config` (`subprotocols` for a bad
+    /// subprotocol).
+    #[must_use]
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::NotPositive { field }
+            | Self::TooSmall { field, .. }
+            | Self::WindowBits { field, .. } => field,
+            Self::PongTimeoutWithPings => "pong_timeout",
+            Self::SubprotocolNotToken(_) => "subprotocols",
+        }
     }
 }
 
@@ -104,7 +166,7 @@ impl From<TlsError> for Error {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsError {
-    /// The peer answered the TLS ClientHello with something that is not TLS: most often a
+    /// The peer answered the TLS `ClientHello` with something that is not TLS: most often a
     /// plain `ws://` (HTTP) server reached with `wss://`.
     #[error("{server} did not answer with TLS (is it a plain ws:// server?)")]
     NotTls {
@@ -153,171 +215,6 @@ impl TlsError {
             }
             Some(source) => Self::Handshake { peer, source },
             None => Self::Io { peer, source: err },
-        }
-    }
-}
-
-/// A rule of RFC 6455 the peer broke. The connection is failed with [`Self::close_code`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProtocolError {
-    /// RSV bits set without an extension that defines them (RFC 6455 §5.2).
-    #[error("reserved bits set without a negotiated extension")]
-    ReservedBits,
-    /// An opcode that RFC 6455 reserves (0x3-0x7, 0xB-0xF).
-    #[error("reserved opcode {0:#x}")]
-    ReservedOpcode(u8),
-    /// A control frame with FIN clear (RFC 6455 §5.5).
-    #[error("fragmented control frame")]
-    FragmentedControlFrame,
-    /// A control frame with more than 125 bytes of payload (RFC 6455 §5.5).
-    #[error("control frame payload of {0} bytes exceeds 125")]
-    ControlFrameTooLarge(u64),
-    /// A continuation frame with no message in progress (RFC 6455 §5.4).
-    #[error("continuation frame without a message to continue")]
-    UnexpectedContinuation,
-    /// A new text or binary frame while a fragmented message is in progress (RFC 6455 §5.4).
-    #[error("new data frame inside a fragmented message")]
-    ExpectedContinuation,
-    /// A server received an unmasked frame (RFC 6455 §5.1).
-    #[error("client frame is not masked")]
-    UnmaskedFrame,
-    /// A client received a masked frame (RFC 6455 §5.1).
-    #[error("server frame is masked")]
-    MaskedFrame,
-    /// A 64-bit payload length with its most significant bit set (RFC 6455 §5.2).
-    #[error("64-bit payload length has its most significant bit set")]
-    InvalidLength,
-    /// A frame larger than the configured maximum frame size.
-    #[error("frame of {size} bytes exceeds the limit of {limit}")]
-    FrameTooLarge {
-        /// The declared frame payload length.
-        size: u64,
-        /// The configured limit.
-        limit: u64,
-    },
-    /// A message larger than the configured maximum message size.
-    #[error("message of at least {size} bytes exceeds the limit of {limit}")]
-    MessageTooLarge {
-        /// The message size known so far.
-        size: u64,
-        /// The configured limit.
-        limit: u64,
-    },
-    /// Text (or a close reason) that is not valid UTF-8 (RFC 6455 §8.1).
-    #[error("invalid UTF-8 in text")]
-    InvalidUtf8,
-    /// A close frame with a 1-byte payload (RFC 6455 §5.5.1).
-    #[error("close frame payload of 1 byte")]
-    InvalidClosePayload,
-    /// A close frame with a code that must not appear on the wire (RFC 6455 §7.4).
-    #[error("invalid close code {0}")]
-    InvalidCloseCode(u16),
-    /// A data frame after the peer's close frame (RFC 6455 §5.5.1).
-    #[error("frame received after close")]
-    FrameAfterClose,
-    /// An extension failed to decode a frame (for example invalid deflate data).
-    #[error("extension error: {0}")]
-    Extension(String),
-}
-
-impl ProtocolError {
-    /// The close code this error is answered with when the connection is failed.
-    #[must_use]
-    pub fn close_code(&self) -> CloseCode {
-        match self {
-            Self::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
-            Self::FrameTooLarge { .. } | Self::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
-            _ => CloseCode::PROTOCOL_ERROR,
-        }
-    }
-}
-
-/// Why an opening handshake failed. On the server side, [`Self::status`] is the HTTP status the
-/// request is answered with.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum HandshakeError {
-    /// The bytes are not an HTTP/1.x message.
-    #[error("malformed HTTP: {0}")]
-    MalformedHttp(String),
-    /// The request head is larger than the configured limit.
-    #[error("request head larger than {0} bytes")]
-    HeadTooLarge(usize),
-    /// More header fields than the configured limit.
-    #[error("more than {0} header fields")]
-    TooManyHeaders(usize),
-    /// The request method is not GET.
-    #[error("method {0} is not GET")]
-    MethodNotGet(String),
-    /// The HTTP version is older than HTTP/1.1.
-    #[error("HTTP version older than 1.1")]
-    UnsupportedHttpVersion,
-    /// A required header is absent.
-    #[error("missing header {0}")]
-    MissingHeader(&'static str),
-    /// A header that must appear once appears several times.
-    #[error("duplicated header {0}")]
-    DuplicateHeader(&'static str),
-    /// A header has a value that is not acceptable.
-    #[error("invalid value for header {0}")]
-    InvalidHeader(&'static str),
-    /// `Sec-WebSocket-Version` is not 13.
-    #[error("unsupported WebSocket version (only 13 is supported)")]
-    UnsupportedVersion,
-    /// The Origin check refused the request.
-    #[error("origin not allowed")]
-    OriginRefused,
-    /// The server answered with a status other than 101.
-    #[error("server answered with status {0}")]
-    UnexpectedStatus(StatusCode),
-    /// `Sec-WebSocket-Accept` does not match the key that was sent.
-    #[error("Sec-WebSocket-Accept does not match the key")]
-    AcceptMismatch,
-    /// The server chose a subprotocol the client did not offer.
-    #[error("server chose subprotocol {0:?} which was not offered")]
-    UnofferedSubprotocol(String),
-    /// The server answered with an extension the client did not offer or cannot accept.
-    #[error("server answered with an extension that was not offered: {0}")]
-    UnofferedExtension(String),
-    /// The URL is not a valid `ws://` or `wss://` URL.
-    #[error("invalid URL: {0}")]
-    InvalidUrl(String),
-    /// The transport ended before the handshake finished.
-    #[error("connection closed during the handshake")]
-    UnexpectedEof,
-    /// An HTTP/2 extended CONNECT (RFC 8441) whose `:protocol` is absent or not `websocket`.
-    #[error("extended CONNECT for protocol {0:?}, not \"websocket\"")]
-    NotWebSocketProtocol(Option<String>),
-    /// The server is at its connection cap (`RateLimits::max_connections`): 503.
-    #[error("the server is at its connection limit; retry after {retry_after} s")]
-    ServerBusy {
-        /// Seconds, sent as `Retry-After`.
-        retry_after: u64,
-    },
-    /// The client address went past a per-IP limit (open connections or handshakes per
-    /// second): 429.
-    #[error("too many connections or handshakes from this address; retry after {retry_after} s")]
-    TooManyRequests {
-        /// Seconds, sent as `Retry-After`.
-        retry_after: u64,
-    },
-}
-
-impl HandshakeError {
-    /// The HTTP status a server answers this error with.
-    #[must_use]
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Self::HeadTooLarge(_) | Self::TooManyHeaders(_) => {
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
-            }
-            Self::MethodNotGet(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Self::UnsupportedVersion => StatusCode::UPGRADE_REQUIRED,
-            Self::OriginRefused => StatusCode::FORBIDDEN,
-            Self::ServerBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            _ => StatusCode::BAD_REQUEST,
         }
     }
 }

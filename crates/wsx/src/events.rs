@@ -12,6 +12,7 @@
 //! to `on_message` unchanged, so nothing is lost; while neither handler exists yet, it waits
 //! until one is registered (messages that do have a handler are not held back by it). Binary
 //! messages are never events.
+#![forbid(unsafe_code)]
 
 use serde::{Deserialize, Serialize};
 

@@ -58,13 +58,18 @@
 //!
 //! # The layers below
 //!
-//! Bottom up (arrows point down only):
+//! Bottom up (arrows point down only: each layer uses the ones below it, never above):
 //! - [`proto`]: the sans-I/O protocol core — frames, masking, UTF-8, close handshake, limits,
-//!   the extension hook and permessage-deflate. No sockets, no clock.
-//! - [`handshake`]: the opening handshakes, sans-I/O.
-//! - [`WebSocket`]: the async driver over any tokio `AsyncRead + AsyncWrite`, with [`accept`]
-//!   and [`connect`] to get one.
-//! - The event API above: [`Server`], [`Client`], [`Conn`], [`Config`], custom [`events`].
+//!   the extension hook and permessage-deflate, and the core's errors ([`ProtocolError`],
+//!   [`HandshakeError`]). No sockets, no clock; it imports nothing from the layers above.
+//! - [`handshake`]: the opening handshakes, sans-I/O (request and response parsing and
+//!   building, the URL [`handshake::Target`]).
+//! - The async driver: [`WebSocket`] over any tokio `AsyncRead + AsyncWrite`, its halves
+//!   [`WsReader`] and [`WsWriter`], [`accept`] and [`connect`] to get one, and [`tls`] for
+//!   `wss://`. It reports the crate's one error type, [`Error`].
+//! - The event API: [`Server`], [`Client`], [`Conn`] (handlers, the bounded outbound queue,
+//!   keep-alive and idle timers on each connection's reader and writer tasks), [`Config`],
+//!   custom [`events`].
 //!
 //! ## Example: the driver alone, an echo server and a client
 //!
@@ -96,41 +101,68 @@
 //! # Ok(())
 //! # }
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
+// `unsafe` is denied in the whole crate and forbidden in every module file except
+// `proto/message.rs`, whose `Utf8Bytes::as_str` holds the crate's only `unsafe` block (with
+// its SAFETY comment) under a scoped `allow`, and its ancestors (`proto/mod.rs`, this file):
+// a `forbid` there would make that `allow` impossible.
+#![deny(unsafe_code)]
+// clippy::pedantic, with these exceptions (and a few single-site `allow`s, each with its
+// reason where it is):
+#![warn(clippy::pedantic)]
+// The wire format narrows lengths and bytes it has just checked; `try_from` adds a branch.
+#![allow(clippy::cast_possible_truncation)]
+// The event read loop is one `poll_fn` state machine, tests are long tables: files stay short.
+#![allow(clippy::too_many_lines)]
+// permessage-deflate's parameters (RFC 7692 §7.1) are independent flags, so are its settings.
+#![allow(clippy::struct_excessive_bools)]
+// Unit tests build frames by hand from small known values, with RFC-style names and literals.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::cast_sign_loss,
+        clippy::similar_names,
+        clippy::range_plus_one,
+        clippy::decimal_bitwise_operands,
+        clippy::doc_markdown,
+        clippy::large_stack_arrays
+    )
+)]
 
-mod accept;
 mod client;
 #[cfg(feature = "hyper")]
 mod client_h2;
 mod config;
 mod conn;
-mod connect;
 pub mod error;
 pub mod events;
 pub mod handshake;
+mod handshake_io;
+mod id;
 pub mod limit;
 pub mod metrics;
 pub mod proto;
 pub mod proxy;
 mod server;
 mod stream;
+mod sync;
 pub mod tls;
 #[cfg(feature = "hyper")]
 pub mod upgrade;
 
-pub use accept::{accept, accept_with};
 pub use client::Client;
 pub use config::Config;
 pub use conn::{Conn, IntoPayload, MessageType, Messages, PreparedMessage};
-pub use connect::{client_handshake, connect, connect_with};
-pub use error::{Error, HandshakeError, ProtocolError, Result, TlsError};
+pub use error::{ConfigError, Error, HandshakeError, ProtocolError, Result, TlsError};
+pub use handshake_io::client::{client_handshake, connect, connect_with};
+pub use handshake_io::server::{accept, accept_with};
 /// The `http` crate wsx's handshake types come from (`HeaderMap`, `Request`, `Uri`...), so an
 /// application needs no separate dependency on a matching version.
 pub use http;
 pub use limit::{OnRateExceeded, Rate, RateLimits};
 pub use proto::{CloseCode, CloseFrame, Limits, Message, Role, Utf8Bytes};
 pub use server::Server;
-pub use stream::{WebSocket, WebSocketConfig, WsReader, WsWriter};
+pub use stream::{ReuniteError, WebSocket, WebSocketConfig, WsReader, WsWriter};
 
 /// The README's examples, compiled as doc tests so they stay true.
 #[doc = include_str!("../../../README.md")]

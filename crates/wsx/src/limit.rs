@@ -12,6 +12,7 @@
 //!   is either dropped (with an `on_error` event, [`crate::Error::RateLimited`]) or the
 //!   connection is closed with 1008 (Policy Violation, RFC 6455 §7.4.1), as
 //!   [`RateLimits::on_exceeded`] says.
+#![forbid(unsafe_code)]
 
 use governor::clock::DefaultClock;
 use governor::middleware::NoOpMiddleware;
@@ -373,13 +374,13 @@ mod tests {
 
     #[test]
     fn forwarded_client_takes_the_rightmost_untrusted_address() {
-        let proxy: IpAddr = "10.0.0.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        let trusted = [proxy];
         // Request headers, and the client address expected.
         type Case = (
             &'static [(&'static str, &'static str)],
             Option<&'static str>,
         );
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let trusted = [proxy];
         let cases: &[Case] = &[
             (&[("x-forwarded-for", "1.1.1.1, 2.2.2.2")], Some("2.2.2.2")),
             (&[("x-forwarded-for", "1.1.1.1, 10.0.0.1")], Some("1.1.1.1")),

@@ -18,6 +18,7 @@
 //! | `wsx_ping_rtt_seconds` | histogram | | keep-alive ping to its pong |
 //! | `wsx_queue_full_total` | counter | | writes refused with `Error::QueueFull` |
 //! | `wsx_rate_limited_total` | counter | `limit` (`messages`, `bytes`, `connections`, `connections_per_ip`) | messages or connections refused by a rate limit or cap |
+#![forbid(unsafe_code)]
 
 use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
 use std::sync::OnceLock;

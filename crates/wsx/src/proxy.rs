@@ -5,6 +5,7 @@
 //! `ALL_PROXY`, each also lower-case, and `NO_PROXY`). The proxy only opens the TCP tunnel;
 //! TLS and the WebSocket handshake run end to end through it, so a `wss://` proxy sees
 //! nothing but ciphertext.
+#![forbid(unsafe_code)]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -195,7 +196,9 @@ impl Proxy {
         let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
         if let Some((user, pass)) = &self.auth {
             let token = STANDARD.encode(format!("{user}:{pass}"));
-            request.push_str(&format!("Proxy-Authorization: Basic {token}\r\n"));
+            request.push_str("Proxy-Authorization: Basic ");
+            request.push_str(&token);
+            request.push_str("\r\n");
         }
         request.push_str("\r\n");
         tcp.write_all(request.as_bytes()).await?;

@@ -2,22 +2,24 @@
 //! hands every new [`Conn`] to the `on_connection` handler. One task per connection reads, one
 //! writes; there is no global lock on the message path (the connection registry is touched
 //! only when a connection starts or ends).
+#![forbid(unsafe_code)]
 
-use crate::accept::accept_with;
 use crate::config::Config;
 use crate::conn::run::{Running, start};
 use crate::conn::{
     Conn, Info, IntoPayload, MessageType, PANIC_REASON, PreparedMessage, ReaderSignal, guarded,
 };
-use crate::error::{Error, TlsError};
+use crate::error::Error;
 use crate::events::Envelope;
 use crate::handshake::ServerOptions;
+use crate::handshake_io::server::accept_with;
 use crate::limit::{Admission, Refusal, Slot, forwarded_client};
 use crate::proto::{CloseCode, ExtensionFactory};
 use crate::stream::WebSocket;
+use crate::sync::{lock as locked, read, write};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -25,33 +27,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 
 type ConnectionHandler = Arc<dyn Fn(Conn) + Send + Sync>;
-
-/// Locks a mutex of the server's bookkeeping. Every critical section is a single insert,
-/// remove or read, so a lock poisoned by a panicking handler still holds consistent data.
-pub(crate) fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Reads a lock of the server's settings (see [`locked`] on poisoning).
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Writes a lock of the server's settings (see [`locked`] on poisoning).
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// Ids for connections, unique in the process.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-pub(crate) fn next_id() -> u64 {
-    NEXT_ID.fetch_add(1, Ordering::Relaxed)
-}
 
 struct Inner {
     config: Config,
@@ -166,7 +141,7 @@ impl Server {
     /// # Errors
     /// [`Error::Config`] for an invalid configuration.
     pub async fn serve(&self, listener: TcpListener) -> Result<(), Error> {
-        self.accept_loop(listener, None).await
+        self.serve_listener(listener, None).await
     }
 
     /// Serves `wss://` on a listener that is already bound.
@@ -192,7 +167,7 @@ impl Server {
             with_h2.alpn_protocols.insert(0, b"h2".to_vec());
             Arc::new(with_h2)
         };
-        self.accept_loop(listener, Some(tokio_rustls::TlsAcceptor::from(tls)))
+        self.serve_listener(listener, Some(tokio_rustls::TlsAcceptor::from(tls)))
             .await
     }
 
@@ -308,7 +283,7 @@ impl Server {
         }
     }
 
-    async fn accept_loop(
+    async fn serve_listener(
         &self,
         listener: TcpListener,
         tls: Option<tokio_rustls::TlsAcceptor>,
@@ -319,7 +294,7 @@ impl Server {
         while !*stop.borrow_and_update() {
             tokio::select! {
                 _ = stop.changed() => break,
-                accepted = listener.accept() => match accepted {
+                incoming = listener.accept() => match incoming {
                     Ok((tcp, peer)) => {
                         // Admission first: a refused connection costs no handshake buffer.
                         let slot = match &self.inner.admission {
@@ -375,27 +350,22 @@ async fn handle(
     // plain connection does not carry the size of a TLS one.
     // The handshake's result (the connection and the request) is consumed by `start_conn` in
     // a statement of its own, so it is not kept in this task's state while the connection runs.
+    // The two arms differ only in the transport type (so that a plain connection's poll path
+    // has no TLS branch in it); what they share is `started` and `serve_conn`.
     match tls {
         None => {
             let handshake = Box::pin(tokio::time::timeout(
                 timeout,
                 accept_with(tcp, &options, ws_config),
             ));
-            let started = match handshake.await {
-                Ok(Ok((ws, request))) => Some(start_conn(&inner, ws, request, Some(peer))),
-                Ok(Err(e)) => log_refused(peer, &e),
-                Err(_) => log_timed_out(peer),
-            };
+            let started = started(&inner, peer, handshake.await);
             if let Some((conn, running, registered)) = started {
                 serve_conn(inner, conn, running, registered).await;
             }
         }
         Some(acceptor) => {
             let handshake = Box::pin(tokio::time::timeout(timeout, async {
-                let stream = acceptor
-                    .accept(tcp)
-                    .await
-                    .map_err(|e| TlsError::from_handshake(peer.to_string(), e))?;
+                let stream = crate::tls::accept(&acceptor, tcp, peer).await?;
                 #[cfg(feature = "hyper")]
                 if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
                     return Ok(Err(stream));
@@ -425,11 +395,9 @@ async fn handle(
                 }
             };
             let started = match handshake.await {
-                Ok(Ok((ws, request))) => Some(start_conn(&inner, ws, request, Some(peer))),
                 // The HTTP/2 connection was served to its end.
                 Ok(Err(Error::ConnectionClosed)) => None,
-                Ok(Err(e)) => log_refused(peer, &e),
-                Err(_) => log_timed_out(peer),
+                outcome => started(&inner, peer, outcome),
             };
             if let Some((conn, running, registered)) = started {
                 Box::pin(serve_conn(inner, conn, running, registered)).await;
@@ -438,19 +406,35 @@ async fn handle(
     }
 }
 
-fn log_refused<T>(peer: SocketAddr, err: &Error) -> Option<T> {
-    tracing::debug!(%peer, "handshake refused: {err}");
-    match err {
-        Error::Handshake(e) => crate::metrics::handshake(Some(e.status().as_str())),
-        _ => crate::metrics::handshake(Some("error")),
-    }
-    None
-}
+/// A finished server handshake: the connection and the request, or why it was refused.
+type Handshaken<S> = Result<(WebSocket<S>, http::Request<()>), Error>;
 
-fn log_timed_out<T>(peer: SocketAddr) -> Option<T> {
-    tracing::debug!(%peer, "handshake timed out");
-    crate::metrics::handshake(Some("timeout"));
-    None
+/// The outcome of a handshake under `handshake_timeout`: a started connection, or nothing
+/// (logged) when it was refused or timed out.
+fn started<S>(
+    inner: &Arc<Inner>,
+    peer: SocketAddr,
+    outcome: Result<Handshaken<S>, tokio::time::error::Elapsed>,
+) -> Option<(Conn, Running<S>, Registered)>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match outcome {
+        Ok(Ok((ws, request))) => Some(start_conn(inner, ws, request, Some(peer))),
+        Ok(Err(err)) => {
+            tracing::debug!(%peer, "handshake refused: {err}");
+            match &err {
+                Error::Handshake(e) => crate::metrics::handshake(Some(e.status().as_str())),
+                _ => crate::metrics::handshake(Some("error")),
+            }
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "handshake timed out");
+            crate::metrics::handshake(Some("timeout"));
+            None
+        }
+    }
 }
 
 /// The handshake check for a connection from a trusted proxy: the per-IP limits of the
@@ -530,7 +514,7 @@ where
     crate::metrics::handshake(None);
     let (parts, ()) = request.into_parts();
     let info = Info {
-        id: next_id(),
+        id: crate::id::next_id(),
         remote_addr: peer,
         subprotocol: ws.subprotocol().map(str::to_owned),
         headers: parts.headers,

@@ -1,5 +1,6 @@
 //! TLS for `wss://` with rustls (ring provider): the default client configuration trusts the
 //! Mozilla root store from `webpki-roots`; servers bring their own `rustls::ServerConfig`.
+#![forbid(unsafe_code)]
 
 use crate::error::{Error, TlsError};
 use std::sync::Arc;
@@ -7,6 +8,39 @@ use std::sync::Arc;
 /// The rustls version wsx is built with, for building configurations (`RootCertStore`,
 /// `pki_types::CertificateDer`, ...) that match it.
 pub use rustls;
+
+/// The server side of a TLS handshake with `peer` on `tcp`.
+pub(crate) async fn accept(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    tcp: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+) -> Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, TlsError> {
+    acceptor
+        .accept(tcp)
+        .await
+        .map_err(|e| TlsError::from_handshake(peer.to_string(), e))
+}
+
+/// The client side of a TLS handshake on `tcp` with the server `host` (at `addr`, for
+/// errors), with `config` or, when `None`, [`default_client_config`].
+pub(crate) async fn connect(
+    config: Option<&Arc<rustls::ClientConfig>>,
+    tcp: tokio::net::TcpStream,
+    host: &str,
+    addr: &str,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, Error> {
+    let config = match config {
+        Some(config) => config.clone(),
+        None => default_client_config()?,
+    };
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|_| TlsError::InvalidServerName(host.to_owned()))?;
+    let stream = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| TlsError::from_handshake(addr.to_owned(), e))?;
+    Ok(stream)
+}
 
 /// The crypto provider wsx builds its TLS configurations with.
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {

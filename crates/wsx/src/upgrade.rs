@@ -34,6 +34,7 @@
 //!     }
 //! }
 //! ```
+#![forbid(unsafe_code)]
 
 use crate::error::{Error, HandshakeError};
 use crate::handshake::server::{self, ServerOptions};

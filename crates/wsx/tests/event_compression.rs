@@ -86,7 +86,7 @@ async fn invalid_window_bits_are_rejected_when_the_client_connects() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, wsx::Error::Config(ref m) if m.contains("server_max_window_bits")),
+        matches!(err, wsx::Error::Config(ref e) if e.to_string().contains("server_max_window_bits")),
         "{err:?}"
     );
 }

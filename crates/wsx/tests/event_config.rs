@@ -18,7 +18,9 @@ fn invalid() -> Config {
 
 fn assert_config_error<T: std::fmt::Debug>(result: Result<T, Error>, field: &str) {
     match result {
-        Err(Error::Config(message)) => {
+        Err(Error::Config(err)) => {
+            let message = err.to_string();
+            assert!(err.field().starts_with(field), "{err:?}");
             assert!(
                 message.contains(field),
                 "the error names {field}: {message}"

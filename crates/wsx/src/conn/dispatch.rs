@@ -2,6 +2,7 @@
 //! are called in place, an async handler's future runs before the next message is handed
 //! over, messages with no handler yet wait for one, and a handler that panics fails the
 //! connection (RFC 6455 §7.4.1: 1011, an unexpected condition) instead of the task.
+#![forbid(unsafe_code)]
 
 use super::Conn;
 use super::handlers::{HandlerFuture, MessageType, OnEvent, OnMessage, Panicked, guarded};

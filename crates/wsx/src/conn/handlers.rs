@@ -1,6 +1,7 @@
 //! A connection's registered handlers, the rule that a handler registered after its event
 //! still hears of it once, and the guard that keeps a panicking handler from taking its task
 //! down with it.
+#![forbid(unsafe_code)]
 
 use super::Conn;
 use crate::error::Error;

@@ -11,12 +11,15 @@
 //! A handler that panics is caught where it is called: the connection is failed with 1011
 //! (what was queued before still goes out first), `on_error` and `on_close` run, and the
 //! tasks and the socket are released. Other connections never notice.
+#![forbid(unsafe_code)]
 
 mod dispatch;
 mod handlers;
 mod payload;
 mod pull;
+mod queue;
 pub(crate) mod run;
+mod signal;
 mod state;
 
 pub(crate) use dispatch::PANIC_REASON;
@@ -25,41 +28,21 @@ pub(crate) use handlers::guarded;
 use handlers::{HandlerFuture, Handlers, OnEvent, OnMessage};
 pub use payload::{IntoPayload, PreparedMessage};
 pub use pull::Messages;
+pub(crate) use queue::Outbound;
+use queue::{Queue, RoomWaiter};
+pub(crate) use signal::ReaderSignal;
 use state::StateMap;
 
 use crate::error::Error;
 use crate::events::Envelope;
+use crate::proto::frame::check_control_payload;
 use crate::proto::{CloseCode, CloseFrame, Message, Utf8Bytes};
 use bytes::Bytes;
-use futures_util::task::AtomicWaker;
-use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::task::Waker;
 use tokio::sync::Notify;
-
-/// A command for the writer task.
-#[derive(Debug)]
-pub(crate) enum Outbound {
-    /// A message, with the payload bytes it holds in the queue's account.
-    Message(Message, usize),
-    /// A frame encoded once for many connections (broadcast), with its queue account.
-    Frame(Bytes, usize),
-}
-
-/// The outbound queue and who is feeding it to the socket.
-#[derive(Default)]
-pub(crate) struct Queue {
-    items: VecDeque<Outbound>,
-    /// The writer task holds a taken batch it has not finished feeding: the reader must not
-    /// feed newer items before it (order).
-    writer_busy: bool,
-    /// The reader task is running handlers and will feed what they queue: no need to wake the
-    /// writer.
-    reader_dispatching: bool,
-}
 
 /// What a connection knows about itself.
 #[derive(Debug)]
@@ -77,44 +60,6 @@ pub(crate) struct Info {
     /// An extension (e.g. permessage-deflate) transforms this connection's messages, so
     /// frames encoded once for many connections cannot be used.
     pub extension: bool,
-}
-
-/// Flags for the reader task plus its waker. Checking them costs an atomic load per turn of
-/// the read loop, and waiting one waker registration; a `Notify` would take its lock on
-/// every poll.
-#[derive(Default)]
-pub(crate) struct ReaderSignal {
-    flags: AtomicU8,
-    waker: AtomicWaker,
-}
-
-impl ReaderSignal {
-    /// Drop the connection now.
-    pub const TEARDOWN: u8 = 1;
-    /// A handler was registered.
-    pub const HANDLER_ADDED: u8 = 2;
-
-    /// Sets `flag` (it stays set until cleared) and wakes the reader.
-    pub fn raise(&self, flag: u8) {
-        self.flags.fetch_or(flag, Ordering::AcqRel);
-        self.waker.wake();
-    }
-
-    /// The flags set.
-    pub fn get(&self) -> u8 {
-        self.flags.load(Ordering::Acquire)
-    }
-
-    /// Clears `flag`.
-    pub fn clear(&self, flag: u8) {
-        self.flags.fetch_and(!flag, Ordering::AcqRel);
-    }
-
-    /// Wakes `waker` at the next [`Self::raise`]; check [`Self::get`] after registering, a
-    /// flag raised just before is not signalled again.
-    pub fn register(&self, waker: &Waker) {
-        self.waker.register(waker);
-    }
 }
 
 /// Laid out by hand: what every message touches (the queue account, the reader's flags, the
@@ -232,86 +177,14 @@ impl Conn {
         (handle, owner)
     }
 
-    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
-        self.shared
-            .queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Puts an item on the outbound queue and wakes the writer (unless the reader task is
-    /// dispatching and will feed it itself); gives it back once the connection is over.
-    fn push(&self, item: Outbound) -> Result<(), Outbound> {
-        if self.is_closed() {
-            return Err(item);
-        }
-        let mut queue = self.queue();
-        queue.items.push_back(item);
-        let reader_feeds = queue.reader_dispatching;
-        drop(queue);
-        if !reader_feeds {
-            self.shared.wake_writer.notify_one();
-        }
-        Ok(())
-    }
-
-    /// Writer task: moves everything queued into `into` (reused between batches) and marks the
-    /// writer busy until [`Self::writer_done`] when there was anything.
-    pub(crate) fn take_queued(&self, into: &mut VecDeque<Outbound>) {
-        let mut queue = self.queue();
-        std::mem::swap(&mut queue.items, into);
-        queue.writer_busy = !into.is_empty();
-        // Let a burst's large buffer go once the queue is quiet again.
-        if queue.items.capacity() > 64 && queue.items.is_empty() {
-            queue.items.shrink_to(8);
-        }
-    }
-
-    /// Writer task: the taken batch is fed.
-    pub(crate) fn writer_done(&self) {
-        self.queue().writer_busy = false;
-    }
-
-    /// Reader task: handlers are about to run; what they queue is left for the reader to feed
-    /// ([`Self::feed_queued`] ends this) instead of waking the writer.
-    pub(crate) fn start_dispatching(&self) {
-        self.queue().reader_dispatching = true;
-    }
-
-    /// Reader task, after its handlers ran: ends dispatching and feeds queued items through
-    /// `feed` in order, under the queue lock (so the writer cannot feed newer ones first),
-    /// unless the writer is mid-batch. `feed` gives an item back when the write buffer is
-    /// full; the writer is then woken to wait for room.
-    pub(crate) fn feed_queued(&self, mut feed: impl FnMut(Outbound) -> Result<(), Outbound>) {
-        let mut queue = self.queue();
-        queue.reader_dispatching = false;
-        if queue.writer_busy {
-            return;
-        }
-        while let Some(item) = queue.items.pop_front() {
-            if let Err(back) = feed(item) {
-                queue.items.push_front(back);
-                drop(queue);
-                self.shared.wake_writer.notify_one();
-                return;
-            }
-        }
-    }
-
     pub(crate) fn handlers(&self) -> RwLockReadGuard<'_, Handlers> {
         // A handler that panicked while registering cannot leave the table half-written
         // (every write is a single field store), so a poisoned lock is still usable.
-        self.shared
-            .handlers
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::read(&self.shared.handlers)
     }
 
     pub(crate) fn handlers_mut(&self) -> RwLockWriteGuard<'_, Handlers> {
-        self.shared
-            .handlers
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::write(&self.shared.handlers)
     }
 
     /// A process-unique id of this connection.
@@ -586,11 +459,7 @@ impl Conn {
     /// 1000-4999), [`Error::ConnectionClosed`] when already closing or closed.
     pub fn close(&self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
         let frame = CloseFrame::new(code, reason);
-        if !frame.code.is_valid_on_wire() {
-            return Err(Error::InvalidMessage(
-                "close code may not be sent on the wire",
-            ));
-        }
+        frame.code.check_sendable()?;
         if self.is_closed() || self.shared.closing.swap(true, Ordering::AcqRel) {
             return Err(Error::ConnectionClosed);
         }
@@ -615,13 +484,14 @@ impl Conn {
                     .map_err(|_| Error::InvalidMessage("text is not valid UTF-8"))?,
             ),
             MessageType::Binary => Message::Binary(data),
-            MessageType::Ping | MessageType::Pong if data.len() > 125 => {
-                return Err(Error::InvalidMessage(
-                    "control frame payload over 125 bytes",
-                ));
+            MessageType::Ping => {
+                check_control_payload(data.len())?;
+                Message::Ping(data)
             }
-            MessageType::Ping => Message::Ping(data),
-            MessageType::Pong => Message::Pong(data),
+            MessageType::Pong => {
+                check_control_payload(data.len())?;
+                Message::Pong(data)
+            }
             MessageType::Close => Message::Close(
                 CloseFrame::parse(&data)
                     .map_err(|_| Error::InvalidMessage("invalid close payload"))?,
@@ -692,38 +562,6 @@ impl Conn {
                 Error::ConnectionClosed
             })
     }
-
-    /// Takes `len` bytes of room in the queue (a message larger than the whole bound still goes
-    /// when the queue is empty, so a large message can always be sent eventually).
-    fn reserve(&self, len: usize) -> Result<(), Error> {
-        let limit = self.shared.max_pending;
-        self.shared
-            .queued
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| {
-                (q == 0 || q + len <= limit).then_some(q + len)
-            })
-            .map(|_| ())
-            .map_err(|queued| {
-                crate::metrics::get().queue_full.increment(1);
-                Error::QueueFull { queued, limit }
-            })
-    }
-
-    /// Queues a control message from the connection's own machinery (keep-alive pings),
-    /// outside the byte bound.
-    pub(crate) fn enqueue_internal(&self, message: Message) {
-        let _ = self.push(Outbound::Message(message, 0));
-    }
-
-    /// The writer took `len` bytes out of the queue.
-    pub(crate) fn release(&self, len: usize) {
-        if len > 0 {
-            self.shared.queued.fetch_sub(len, Ordering::SeqCst);
-            if self.shared.room_waiters.load(Ordering::SeqCst) > 0 {
-                self.shared.room.notify_waiters();
-            }
-        }
-    }
 }
 
 /// Counts a data message queued for sending.
@@ -732,13 +570,4 @@ fn count_sent(binary: bool, len: usize) {
     let kind = crate::metrics::Metrics::kind(binary);
     metrics.messages_sent[kind].increment(1);
     metrics.bytes_sent[kind].increment(len as u64);
-}
-
-/// Uncounts a task waiting in [`Conn::send`] however it leaves (done, error, dropped).
-struct RoomWaiter<'a>(&'a AtomicUsize);
-
-impl Drop for RoomWaiter<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
 }

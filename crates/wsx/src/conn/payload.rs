@@ -1,5 +1,6 @@
 //! What can be sent: [`IntoPayload`] for anything that can be a payload, and
 //! [`PreparedMessage`] for a frame encoded once and shared by many connections.
+#![forbid(unsafe_code)]
 
 use super::Conn;
 use super::handlers::MessageType;

@@ -1,5 +1,6 @@
 //! The pull API: [`Messages`], a connection's incoming messages as a stream, for code that
 //! prefers a loop to callbacks (as with tokio-tungstenite or axum).
+#![forbid(unsafe_code)]
 
 use super::{Conn, MessageType};
 use bytes::Bytes;

@@ -1,5 +1,6 @@
 //! The two tasks behind a [`Conn`]: the reader (frames in, handlers, keep-alive, idle timer)
 //! and the writer (outbound queue to the socket, batched, with a write timeout).
+#![forbid(unsafe_code)]
 
 use super::dispatch::{Dispatch, PANIC_REASON, fire_error};
 use super::handlers::{Panicked, guarded};
@@ -114,21 +115,29 @@ fn fire_close(conn: &Conn, code: CloseCode, reason: &str) {
 }
 
 /// Encodes queued items from the reader task while the write buffer has room.
-fn feed_from_reader<S>(conn: &Conn, reader: &WsReader<S>, limit: usize)
+fn feed_from_reader<S>(conn: &Conn, reader: &WsReader<S>)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     conn.feed_queued(|item| {
-        let len = match &item {
-            Outbound::Message(_, len) | Outbound::Frame(_, len) => *len,
+        let (sent, len) = match item {
+            Outbound::Message(message, len) => (
+                reader
+                    .try_send(message)
+                    .map_err(|back| Outbound::Message(back, len)),
+                len,
+            ),
+            Outbound::Frame(frame, len) => (
+                reader
+                    .try_send_frame(frame)
+                    .map_err(|back| Outbound::Frame(back, len)),
+                len,
+            ),
         };
-        match reader.encode_now(item, limit) {
-            Ok(()) => {
-                conn.release(len);
-                Ok(())
-            }
-            Err(back) => Err(back),
+        if sent.is_ok() {
+            conn.release(len);
         }
+        sent
     });
 }
 
@@ -194,12 +203,11 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut timers = Timers::new(config);
-    let write_limit = config.write_buffer_size;
     let metrics = crate::metrics::get();
     // Per-connection rate limits, only when configured.
     let limiter = ConnLimiter::new(&config.rate_limits);
     // The connection was closed for going past a rate: nothing more is dispatched.
-    let mut limited = false;
+    let mut rate_closed = false;
     let mut outcome: Option<(CloseCode, String)> = None;
     let sleep = tokio::time::sleep_until(timers.next_deadline().unwrap_or_else(far_future));
     tokio::pin!(sleep);
@@ -270,7 +278,7 @@ where
                 if let Err(panicked) = dispatch.deliver_waiting(conn) {
                     dispatch.fail(conn, panicked);
                 }
-                feed_from_reader(conn, &reader, write_limit);
+                feed_from_reader(conn, &reader);
             }
             Turn::HandlerDone(Err(panicked)) => dispatch.fail(conn, panicked),
             Turn::Item(Some(Ok(message))) => {
@@ -282,7 +290,7 @@ where
                     if let Some(t) = timers.idle_deadline.as_mut() {
                         *t = Instant::now() + timers.idle_timeout;
                     }
-                    if limited {
+                    if rate_closed {
                         continue;
                     }
                     if let Some(limiter) = &limiter
@@ -292,7 +300,7 @@ where
                         match limiter.action {
                             OnRateExceeded::Drop => fire_error(conn, &Error::RateLimited(which)),
                             OnRateExceeded::Close => {
-                                limited = true;
+                                rate_closed = true;
                                 let _ =
                                     conn.close(CloseCode::POLICY_VIOLATION, "rate limit exceeded");
                             }
@@ -315,7 +323,7 @@ where
                 // What the handlers wrote goes into the write buffer now, from this task (this
                 // also ends dispatching): in order before anything read later (a close that
                 // fails the connection included), and without waking the writer task.
-                feed_from_reader(conn, &reader, write_limit);
+                feed_from_reader(conn, &reader);
             }
             Turn::Item(Some(Err(err))) => {
                 timers.heard = true;

@@ -1,6 +1,7 @@
 //! Typed per-connection state: what an application keeps about one connection (a nickname,
 //! a user id, a session), stored on the [`Conn`] itself, so it needs no global map keyed by
 //! connection id and no clean-up in `on_close`. Like `http::Extensions`, one value per type.
+#![forbid(unsafe_code)]
 
 use super::Conn;
 use std::any::{Any, TypeId};
@@ -14,10 +15,7 @@ impl Conn {
     fn state_map(&self) -> std::sync::MutexGuard<'_, StateMap> {
         // Every critical section is one map operation or the caller's closure over one value;
         // a panic there leaves the map itself consistent.
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::lock(&self.shared.state)
     }
 
     /// Stores `value` as this connection's state of type `T`, replacing (and returning) the
@@ -65,6 +63,8 @@ impl Conn {
     }
 
     /// Removes and returns this connection's state of type `T`.
+    // Not `must_use`: taking the state only to drop it is a use.
+    #[allow(clippy::must_use_candidate)]
     pub fn take_state<T: Send + Sync + 'static>(&self) -> Option<T> {
         self.state_map()
             .as_mut()?

@@ -1,5 +1,6 @@
 //! The handshake nonce and its answer: `Sec-WebSocket-Key` and `Sec-WebSocket-Accept`
 //! (RFC 6455 §1.3, §4.1, §4.2.2).
+#![forbid(unsafe_code)]
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

@@ -8,6 +8,7 @@
 //! `200`, not `101`. `Sec-WebSocket-Version`, `Origin`, `Sec-WebSocket-Protocol` and
 //! `Sec-WebSocket-Extensions` keep their RFC 6455 meaning, and are checked and negotiated by
 //! the same code as over HTTP/1.1.
+#![forbid(unsafe_code)]
 
 use super::server::{Accepted, ServerOptions, choose_subprotocol, negotiate_extension};
 use crate::error::HandshakeError;
@@ -153,7 +154,9 @@ mod tests {
         let headers = accepted.response.headers();
         assert_eq!(accepted.subprotocol.as_deref(), Some("chat"));
         assert_eq!(
-            headers.get("sec-websocket-protocol").map(|v| v.as_bytes()),
+            headers
+                .get("sec-websocket-protocol")
+                .map(http::HeaderValue::as_bytes),
             Some(&b"chat"[..])
         );
         assert!(accepted.extension.is_some());

@@ -1,9 +1,10 @@
 //! Header plumbing shared by both sides of the handshake: reading an HTTP head with bounded
 //! work, comma-separated token lists, the `Sec-WebSocket-Extensions` grammar (RFC 6455 §9.1),
 //! and writing header lines.
+#![forbid(unsafe_code)]
 
-use crate::error::HandshakeError;
 use crate::proto::ExtensionOffer;
+use crate::proto::error::HandshakeError;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 const EXTENSIONS: &str = "Sec-WebSocket-Extensions";

@@ -6,10 +6,16 @@
 //! - [`server`]: [`server::parse_request`] a request head, [`server::accept`] it (validation,
 //!   subprotocol and extension negotiation), then [`server::write_response`] the `101`, or
 //!   [`server::error_response`] when it failed.
-//! - [`client`]: [`Target::parse`] a `ws://` / `wss://` URL, [`ClientHandshake::new`] builds the
-//!   request bytes, [`ClientHandshake::parse_response`] and [`ClientHandshake::validate`] check
+//! - [`target`]: [`Target::parse`] a `ws://` / `wss://` URL.
+//! - [`client`]: [`ClientHandshake::new`] builds the request bytes, [`ClientHandshake::parse_response`] and [`ClientHandshake::validate`] check
 //!   the answer.
 //! - [`accept`]: the `Sec-WebSocket-Key` nonce and its `Sec-WebSocket-Accept` answer.
+//!
+//! "Accept" names three things here, after the RFC: [`server::accept`] validates a request and
+//! negotiates (the server's half of the handshake), the [`accept`] module computes the
+//! `Sec-WebSocket-Accept` value, and [`crate::proto::ExtensionFactory::accept`] picks an
+//! extension offer. [`crate::accept`] runs the server's half over an async transport. Internal
+//! code says `serve`/`negotiated` for the rest (a listener's incoming connections, a result).
 //!
 //! In both directions the head parsers report how many bytes the head took: whatever follows
 //! is already the frame stream and belongs to the WebSocket connection.
@@ -47,20 +53,23 @@
 //! # Ok(())
 //! # }
 //! ```
+#![forbid(unsafe_code)]
 
 pub mod accept;
 pub mod client;
 pub mod extended_connect;
 mod header;
 pub mod server;
+pub mod target;
 #[cfg(test)]
 mod testing;
 
 pub use accept::{accept_key, generate_key};
-pub use client::{ClientHandshake, ClientOptions, Target};
+pub use client::{ClientHandshake, ClientOptions};
 pub(crate) use header::is_token;
 pub use header::{format_extensions, parse_extensions};
 pub use server::{Accepted, OriginCheck, ServerOptions};
+pub use target::Target;
 
 use crate::proto::Extension;
 

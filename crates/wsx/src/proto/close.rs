@@ -1,6 +1,8 @@
 //! Close codes and close frame payloads (RFC 6455 §5.5.1, §7.4).
+#![forbid(unsafe_code)]
 
-use crate::error::ProtocolError;
+use crate::proto::error::{ProtocolError, SendError};
+use crate::proto::frame::MAX_CONTROL_PAYLOAD;
 use bytes::{BufMut, Bytes, BytesMut};
 use std::fmt;
 
@@ -60,6 +62,16 @@ impl CloseCode {
     #[must_use]
     pub const fn is_valid_on_wire(self) -> bool {
         matches!(self.0, 1000..=1003 | 1007..=1014 | 3000..=4999)
+    }
+
+    /// The one check of a close code about to be sent, for every path that sends one (the
+    /// core's `send`, the event API's `close` before it queues).
+    pub(crate) fn check_sendable(self) -> Result<(), SendError> {
+        if self.is_valid_on_wire() {
+            Ok(())
+        } else {
+            Err(SendError::Invalid("close code may not be sent on the wire"))
+        }
     }
 
     /// Whether this code is in the 3000-4999 range of library and application codes.
@@ -167,8 +179,10 @@ impl CloseFrame {
     #[must_use]
     pub fn encode(&self) -> Bytes {
         let mut reason = self.reason.as_str();
-        if reason.len() > 123 {
-            let mut end = 123;
+        // The code takes 2 bytes of the control frame's 125.
+        let max_reason = MAX_CONTROL_PAYLOAD - 2;
+        if reason.len() > max_reason {
+            let mut end = max_reason;
             while !reason.is_char_boundary(end) {
                 end -= 1;
             }

@@ -3,6 +3,7 @@
 //!
 //! A single-frame message is handed out as a slice of the read buffer (`BytesMut::split_to`
 //! then `freeze`): no copy. Fragmented messages are copied into a reassembly buffer.
+#![forbid(unsafe_code)]
 
 use super::CloseFrame;
 use super::extension::Extension;
@@ -11,7 +12,7 @@ use super::mask::apply_mask;
 use super::message::{Message, Utf8Bytes};
 use super::role::Role;
 use super::utf8::Utf8Validator;
-use crate::error::ProtocolError;
+use crate::proto::error::ProtocolError;
 use bytes::{Buf, BytesMut};
 
 /// Size limits for incoming data.

@@ -3,12 +3,13 @@
 //! A server's frame is a header in the coalescing buffer followed by the payload, copied when
 //! small and shared when large. A client's frame is masked (RFC 6455 §5.3) with a fresh key,
 //! which needs a copy.
+#![forbid(unsafe_code)]
 
 use super::extension::Extension;
 use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 use super::role::Role;
 use super::write_buf::WriteBuffer;
-use crate::error::ProtocolError;
+use crate::proto::error::ProtocolError;
 use bytes::{Bytes, BytesMut};
 
 /// Masking keys: wyrand seeded from the operating system's entropy.
@@ -28,7 +29,7 @@ impl MaskRng {
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64);
-            let addr = &seed as *const _ as u64;
+            let addr = (&raw const seed).addr() as u64;
             seed = (nanos ^ addr.rotate_left(32)).to_ne_bytes();
         }
         Self(u64::from_ne_bytes(seed))

@@ -5,8 +5,9 @@
 //! an offer and checks the answer); the negotiated [`Extension`] then transforms message payloads
 //! on the way in and out. The core knows nothing of any particular extension: it only lets the
 //! RSV bits an extension claims through and routes payloads via these traits.
+#![forbid(unsafe_code)]
 
-use crate::error::{HandshakeError, ProtocolError};
+use crate::proto::error::{HandshakeError, ProtocolError};
 use bytes::BytesMut;
 use std::fmt;
 

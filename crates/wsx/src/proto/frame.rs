@@ -10,8 +10,21 @@
 //! |N|V|V|V|       |S|             |   (if payload len==126/127)   |
 //! | |1|2|3|       |K|             |                               |
 //! ```
+#![forbid(unsafe_code)]
 
-use crate::error::ProtocolError;
+use crate::proto::error::{ProtocolError, SendError};
+
+/// RFC 6455 §5.5: a control frame (close, ping, pong) carries at most 125 bytes of payload.
+pub const MAX_CONTROL_PAYLOAD: usize = 125;
+
+/// The one check of an outgoing control frame's payload size, for every path that sends one
+/// (the core's `send`, the event API before it queues).
+pub(crate) fn check_control_payload(len: usize) -> Result<(), SendError> {
+    if len > MAX_CONTROL_PAYLOAD {
+        return Err(SendError::Invalid("control frame payload over 125 bytes"));
+    }
+    Ok(())
+}
 
 /// The largest header: 2 bytes, 8 bytes of 64-bit length, 4 bytes of masking key.
 pub const MAX_HEADER_LEN: usize = 14;
@@ -100,7 +113,7 @@ impl FrameHeader {
             if !fin {
                 return Err(ProtocolError::FragmentedControlFrame);
             }
-            if len7 > 125 {
+            if usize::from(len7) > MAX_CONTROL_PAYLOAD {
                 return Err(ProtocolError::ControlFrameTooLarge(u64::from(len7)));
             }
         }
@@ -168,7 +181,7 @@ impl FrameHeader {
             out[1] = mask_bit | self.payload_len as u8;
             2
         } else if let Ok(len) = u16::try_from(self.payload_len) {
-            out[1] = mask_bit | 126;
+            out[1] = mask_bit | 0x7e; // 126: a 16-bit length follows (RFC 6455 §5.2)
             out[2..4].copy_from_slice(&len.to_be_bytes());
             4
         } else {

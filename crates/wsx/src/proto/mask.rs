@@ -2,6 +2,7 @@
 //!
 //! The hot loop works on 64-byte blocks against a pre-rotated 64-byte key block; LLVM turns it
 //! into SIMD XORs on every target (SSE2 on baseline x86-64), with no `unsafe`.
+#![forbid(unsafe_code)]
 
 /// Size of the blocks the fast path works on.
 const BLOCK: usize = 64;

@@ -6,23 +6,24 @@
 //! - events out: [`Protocol::next_message`] until it returns `Ok(None)`;
 //! - bytes out: [`Protocol::write_buffer`], written to the transport and advanced;
 //! - [`Protocol::send`] to queue a message;
-//! - [`Protocol::close_transport`] tells when the transport should be closed.
+//! - [`Protocol::should_close_transport`] tells when the transport should be closed.
 //!
 //! Rules for a driver: after every read, call `next_message` until it returns `Ok(None)` or an
-//! error; after any call, write out what the write buffer holds; when `close_transport` is true,
-//! flush and close (a server closes TCP first, RFC 6455 §7.1.1; a client waits a little for the
+//! error; after any call, write out what the write buffer holds; when `should_close_transport`
+//! is true, flush and close (a server closes TCP first, RFC 6455 §7.1.1; a client waits a little for the
 //! server to do it). An error from `next_message` has already queued the close frame that fails
 //! the connection (RFC 6455 §7.1.7).
+#![forbid(unsafe_code)]
 
 use super::close::{CloseCode, CloseFrame};
 use super::decoder::{Decoder, Limits};
 use super::encoder::Encoder;
 use super::extension::Extension;
-use super::frame::OpCode;
+use super::frame::{OpCode, check_control_payload};
 use super::message::Message;
 use super::role::Role;
 use super::write_buf::WriteBuffer;
-use crate::error::{Error, ProtocolError};
+use crate::proto::error::{ProtocolError, SendError};
 use bytes::{Bytes, BytesMut};
 
 /// Past this many bytes waiting to be written, pings are no longer answered one by one: only
@@ -52,6 +53,9 @@ pub struct Protocol {
     /// The payload of the latest ping not yet answered because the write buffer was full.
     pending_pong: Option<Bytes>,
     close_sent: bool,
+    // `Some(None)` is a close frame without a status code (reported as 1005), which RFC 6455
+    // §7.1.5 tells apart from no close frame at all.
+    #[allow(clippy::option_option)]
     close_received: Option<Option<CloseFrame>>,
     failed: Option<ProtocolError>,
     eof: bool,
@@ -217,18 +221,18 @@ impl Protocol {
     /// Queues a message. Sending a [`Message::Close`] starts the close handshake.
     ///
     /// # Errors
-    /// [`Error::AlreadyClosing`] once a close frame was sent, [`Error::InvalidMessage`] for a
-    /// control payload over 125 bytes or a close code that must not be sent,
-    /// [`Error::Protocol`] when the extension fails.
-    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+    /// [`SendError::AlreadyClosing`] once a close frame was sent, [`SendError::Invalid`] for
+    /// a control payload over 125 bytes or a close code that must not be sent,
+    /// [`SendError::Protocol`] when the extension fails, [`SendError::Closed`] once closed.
+    pub fn send(&mut self, message: Message) -> Result<(), SendError> {
         if self.eof || self.failed.is_some() {
-            return Err(Error::ConnectionClosed);
+            return Err(SendError::Closed);
         }
         if self.close_sent {
             return Err(if self.state() == State::Closed {
-                Error::ConnectionClosed
+                SendError::Closed
             } else {
-                Error::AlreadyClosing
+                SendError::AlreadyClosing
             });
         }
         match message {
@@ -252,12 +256,10 @@ impl Protocol {
                     self.encoder.control(OpCode::Pong, payload, &mut self.out);
                 }
                 let payload = match frame {
-                    Some(f) if !f.code.is_valid_on_wire() => {
-                        return Err(Error::InvalidMessage(
-                            "close code may not be sent on the wire",
-                        ));
+                    Some(f) => {
+                        f.code.check_sendable()?;
+                        f.encode()
                     }
-                    Some(f) => f.encode(),
                     None => Bytes::new(),
                 };
                 self.control(OpCode::Close, payload)?;
@@ -267,13 +269,8 @@ impl Protocol {
         Ok(())
     }
 
-    fn control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), Error> {
-        // RFC 6455 §5.5: control frames carry at most 125 bytes.
-        if payload.len() > 125 {
-            return Err(Error::InvalidMessage(
-                "control frame payload over 125 bytes",
-            ));
-        }
+    fn control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
+        check_control_payload(payload.len())?;
         self.encoder.control(opcode, payload, &mut self.out);
         Ok(())
     }
@@ -283,14 +280,14 @@ impl Protocol {
     ///
     /// # Errors
     /// As [`Self::send`].
-    pub fn send_raw_frame(&mut self, frame: Bytes) -> Result<(), Error> {
+    pub fn send_raw_frame(&mut self, frame: Bytes) -> Result<(), SendError> {
         if self.role != Role::Server || self.extension.is_some() {
-            return Err(Error::InvalidMessage(
+            return Err(SendError::Invalid(
                 "pre-encoded frames need a server without extensions",
             ));
         }
         if self.close_sent {
-            return Err(Error::AlreadyClosing);
+            return Err(SendError::AlreadyClosing);
         }
         self.out.put_bytes(frame);
         Ok(())
@@ -327,8 +324,15 @@ impl Protocol {
     /// Whether the driver should close the transport once the write buffer is flushed: the
     /// close handshake is complete, the connection was failed, or the transport ended.
     #[must_use]
-    pub fn close_transport(&self) -> bool {
+    pub fn should_close_transport(&self) -> bool {
         self.failed.is_some() || self.eof || (self.close_sent && self.close_received.is_some())
+    }
+
+    /// The former name of [`Self::should_close_transport`].
+    #[deprecated(note = "renamed to `should_close_transport`: it is a question, not an action")]
+    #[must_use]
+    pub fn close_transport(&self) -> bool {
+        self.should_close_transport()
     }
 
     /// The code to report for how the connection ended: the peer's close code, 1005 for a

@@ -1,4 +1,5 @@
 //! Which end of the connection we are: it decides who masks (RFC 6455 §5.1, §5.3).
+#![forbid(unsafe_code)]
 
 /// The side of a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

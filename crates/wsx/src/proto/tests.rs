@@ -3,9 +3,10 @@
 //!
 //! Frames are built and parsed by hand here, independently of the crate's [`FrameHeader`] and
 //! encoder, so that the encoder's output is checked byte by byte against RFC 6455 too.
+#![forbid(unsafe_code)]
 
 use super::*;
-use crate::error::{Error, ProtocolError};
+use crate::proto::error::{ProtocolError, SendError};
 use bytes::Bytes;
 use std::io::IoSlice;
 
@@ -304,13 +305,13 @@ fn assert_fails(role: Role, bytes: &[u8], err: &ProtocolError, code: u16) -> Vec
         assert_eq!(p.failure(), Some(err), "{ctx}");
         assert_eq!(p.close_code().as_u16(), code, "{ctx}");
         assert_eq!(p.state(), State::Closed, "{ctx}");
-        assert!(p.close_transport() && p.close_sent(), "{ctx}");
+        assert!(p.should_close_transport() && p.close_sent(), "{ctx}");
         assert_ends_with_close(role, &drain(&mut p), code);
         // The failure sticks; nothing more is queued or can be sent.
         assert_eq!(p.next_message().as_ref(), Err(err), "{ctx}");
         assert!(p.write_buffer().is_empty(), "{ctx}");
         assert!(
-            matches!(p.send(Message::text("x")), Err(Error::ConnectionClosed)),
+            matches!(p.send(Message::text("x")), Err(SendError::Closed)),
             "{ctx}"
         );
         first.get_or_insert(msgs);
@@ -522,7 +523,7 @@ fn close_frames_round_trip_and_are_echoed() {
             let code = frame_sent.as_ref().map_or(1005, |f| f.code.as_u16());
             for p in [&sender, &receiver] {
                 assert_eq!(p.state(), State::Closed, "{ctx}");
-                assert!(p.close_transport(), "{ctx}");
+                assert!(p.should_close_transport(), "{ctx}");
                 assert_eq!(p.close_code().as_u16(), code, "{ctx}");
             }
             assert!(drain(&mut sender).is_empty(), "no second close");
@@ -546,7 +547,7 @@ fn invalid_messages_are_refused_before_anything_is_queued() {
             let mut p = proto(role);
             let res = p.send(msg.clone());
             assert!(
-                matches!(res, Err(Error::InvalidMessage(_))),
+                matches!(res, Err(SendError::Invalid(_))),
                 "{msg:?}: {res:?}"
             );
             assert!(p.write_buffer().is_empty());
@@ -984,10 +985,10 @@ fn received_close_frames_are_validated_and_echoed() {
             let code = delivered.as_ref().map_or(1005, |f| f.code.as_u16());
             assert_eq!(p.close_code().as_u16(), code, "{ctx}");
             assert_eq!(p.state(), State::Closed, "{ctx}");
-            assert!(p.close_transport(), "{ctx}");
+            assert!(p.should_close_transport(), "{ctx}");
             assert!(p.failure().is_none(), "{ctx}");
             assert!(
-                matches!(p.send(Message::text("late")), Err(Error::ConnectionClosed)),
+                matches!(p.send(Message::text("late")), Err(SendError::Closed)),
                 "{ctx}"
             );
             // Whatever follows the close is ignored, garbage included.
@@ -1046,25 +1047,25 @@ fn close_handshake_state_transitions() {
         let mut responder = proto(peer(initiator_role));
         for p in [&initiator, &responder] {
             assert_eq!(p.state(), State::Open);
-            assert!(!p.close_transport() && !p.close_sent());
+            assert!(!p.should_close_transport() && !p.close_sent());
             assert_eq!(p.close_code().as_u16(), 1006);
         }
         initiator
             .send(Message::Close(Some(CloseFrame::new(1000, "done"))))
             .unwrap();
         assert_eq!(initiator.state(), State::Closing);
-        assert!(initiator.close_sent() && !initiator.close_transport());
+        assert!(initiator.close_sent() && !initiator.should_close_transport());
         assert!(matches!(
             initiator.send(Message::text("x")),
-            Err(Error::AlreadyClosing)
+            Err(SendError::AlreadyClosing)
         ));
         assert!(matches!(
             initiator.send(Message::Ping(Bytes::new())),
-            Err(Error::AlreadyClosing)
+            Err(SendError::AlreadyClosing)
         ));
         assert!(matches!(
             initiator.send(Message::Close(None)),
-            Err(Error::AlreadyClosing)
+            Err(SendError::AlreadyClosing)
         ));
         let close = drain(&mut initiator);
         assert_eq!(
@@ -1078,11 +1079,11 @@ fn close_handshake_state_transitions() {
         assert_eq!(res, Ok(()));
         assert_eq!(msgs, [Message::Close(Some(CloseFrame::new(1000, "done")))]);
         assert_eq!(responder.state(), State::Closed);
-        assert!(responder.close_transport() && responder.close_sent());
+        assert!(responder.should_close_transport() && responder.close_sent());
         assert_eq!(responder.close_code().as_u16(), 1000);
         assert!(matches!(
             responder.send(Message::text("x")),
-            Err(Error::ConnectionClosed)
+            Err(SendError::Closed)
         ));
         let reply = drain(&mut responder);
         assert_eq!(
@@ -1104,7 +1105,7 @@ fn close_handshake_state_transitions() {
             ]
         );
         assert_eq!(initiator.state(), State::Closed);
-        assert!(initiator.close_transport());
+        assert!(initiator.should_close_transport());
         assert_eq!(initiator.close_code().as_u16(), 1000);
         assert!(
             drain(&mut initiator).is_empty(),
@@ -1112,7 +1113,7 @@ fn close_handshake_state_transitions() {
         );
         assert!(matches!(
             initiator.send(Message::text("x")),
-            Err(Error::ConnectionClosed)
+            Err(SendError::Closed)
         ));
         assert_eq!(initiator.next_message(), Ok(None));
     }
@@ -1130,7 +1131,7 @@ fn a_failure_after_sending_close_queues_no_second_close() {
         assert_eq!(p.next_message(), Err(ProtocolError::ReservedOpcode(3)));
         assert!(p.write_buffer().is_empty());
         assert_eq!(p.state(), State::Closed);
-        assert!(p.close_transport());
+        assert!(p.should_close_transport());
         assert_eq!(p.close_code().as_u16(), 1002);
     }
 }
@@ -1535,7 +1536,7 @@ fn arbitrary_input_never_panics() {
             errors += 1;
             assert_eq!(p.failure(), Some(err));
             assert_eq!(p.state(), State::Closed);
-            assert!(p.close_transport());
+            assert!(p.should_close_transport());
             assert_eq!(p.next_message().as_ref(), Err(err));
             assert_eq!(p.close_code(), err.close_code());
         }

@@ -4,8 +4,9 @@
 //! validator accepts any split, keeps at most 3 bytes of an unfinished character between pieces,
 //! and reports invalid data as soon as a byte makes it invalid — not at the end of the frame or
 //! message (Autobahn 6.4.x checks this).
+#![forbid(unsafe_code)]
 
-use crate::error::ProtocolError;
+use crate::proto::error::ProtocolError;
 use simdutf8::compat::from_utf8;
 
 /// Incremental UTF-8 validator.

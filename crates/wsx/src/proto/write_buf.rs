@@ -1,5 +1,6 @@
 //! The outgoing byte queue: small frames are coalesced into one buffer, large payloads are
 //! queued as shared `Bytes` without a copy, and the driver writes it all with vectored writes.
+#![forbid(unsafe_code)]
 
 use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;

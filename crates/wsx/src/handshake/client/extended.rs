@@ -3,6 +3,7 @@
 //! `websocket`, which the caller sets the way its HTTP/2 library wants it); the answer is a
 //! `200` instead of a `101`, with no `Sec-WebSocket-Accept`, and the subprotocol and the
 //! extension are checked exactly as over HTTP/1.1.
+#![forbid(unsafe_code)]
 
 use super::{ClientHandshake, ClientOptions, Negotiated, Target};
 use crate::error::HandshakeError;

@@ -1,8 +1,9 @@
 //! The permessage-deflate payload transformation (RFC 7692 §7.2): one [`DeflateCodec`] per
 //! connection, compressing what this side sends and inflating what it receives.
+#![forbid(unsafe_code)]
 
 use super::{DeflateConfig, DeflateParams};
-use crate::error::ProtocolError;
+use crate::proto::error::{ExtensionError, ProtocolError};
 use crate::proto::extension::Extension;
 use crate::proto::frame::RSV1;
 use crate::proto::role::Role;
@@ -160,21 +161,19 @@ impl DeflateCodec {
             let consumed = (deflater.total_in() - in_before) as usize;
             let produced = (deflater.total_out() - out_before) as usize;
             out.truncate(at + produced);
-            status.map_err(|e| ProtocolError::Extension(format!("deflate failed: {e}")))?;
+            status.map_err(|e| ProtocolError::Extension(ExtensionError::Deflate(e)))?;
             input = &input[consumed..];
             // The flush is complete once all input is taken and the output was not filled.
             if input.is_empty() && produced < room {
                 break;
             }
             if consumed == 0 && produced == 0 {
-                return Err(ProtocolError::Extension("deflate made no progress".into()));
+                return Err(ProtocolError::Extension(ExtensionError::DeflateStalled));
             }
         }
         // RFC 7692 §7.2.1: remove the 00 00 ff ff of the empty stored block the flush ended with.
         if !out[start..].ends_with(&TAIL) {
-            return Err(ProtocolError::Extension(
-                "deflate output does not end with a sync flush".into(),
-            ));
+            return Err(ProtocolError::Extension(ExtensionError::MissingSyncFlush));
         }
         out.truncate(out.len() - TAIL.len());
         Ok(())
@@ -215,8 +214,8 @@ impl DeflateCodec {
             let produced = (inflater.total_out() - out_before) as usize;
             out.truncate(at + produced);
             // RFC 7692 §7.2.2 leaves invalid data to RFC 6455: fail the connection (1002).
-            let status = status
-                .map_err(|e| ProtocolError::Extension(format!("invalid deflate data: {e}")))?;
+            let status =
+                status.map_err(|e| ProtocolError::Extension(ExtensionError::Inflate(e)))?;
             if out.len() > limit {
                 return Err(ProtocolError::MessageTooLarge {
                     size: out.len() as u64,
@@ -232,9 +231,7 @@ impl DeflateCodec {
                 return Ok(());
             }
             if consumed == 0 && produced == 0 {
-                return Err(ProtocolError::Extension(
-                    "invalid deflate data: no progress".into(),
-                ));
+                return Err(ProtocolError::Extension(ExtensionError::InflateStalled));
             }
         }
     }

@@ -56,6 +56,7 @@
 //! 1002 (protocol error): RFC 7692 §8 only says to fail the connection, and broken extension
 //! framing is a protocol error rather than a payload inconsistent with its type (1007); it is
 //! also what python-websockets answers.
+#![forbid(unsafe_code)]
 
 mod codec;
 mod params;
@@ -65,7 +66,7 @@ mod tests;
 pub use codec::DeflateCodec;
 pub use params::{DeflateParams, NAME};
 
-use crate::error::HandshakeError;
+use crate::proto::error::HandshakeError;
 use crate::proto::extension::{Extension, ExtensionFactory, ExtensionOffer};
 use crate::proto::role::Role;
 use params::{Kind, Params, WINDOW_BITS};
@@ -191,7 +192,7 @@ impl ExtensionFactory for PerMessageDeflate {
         for offer in offers {
             match Params::parse(offer, Kind::Offer) {
                 Ok(requested) => {
-                    let (response, agreed) = params::server_response(&self.config, &requested);
+                    let (response, agreed) = params::server_response(&self.config, requested);
                     return Some((response.to_element(), self.codec(Role::Server, agreed)));
                 }
                 Err(err) => {
@@ -236,7 +237,7 @@ impl ExtensionFactory for PerMessageDeflate {
             Params::parse(response, Kind::Response).map_err(|e| refuse(e.to_string()))?;
         let offered = params::client_offer(&self.config);
         let agreed =
-            params::client_confirm(&offered, &answered).map_err(|e| refuse(e.to_string()))?;
+            params::client_confirm(offered, answered).map_err(|e| refuse(e.to_string()))?;
         Ok(self.codec(Role::Client, agreed))
     }
 }

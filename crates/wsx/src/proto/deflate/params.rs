@@ -4,6 +4,7 @@
 //!
 //! Pure functions over [`ExtensionOffer`]s; the factory in the parent module wires them into the
 //! handshake.
+#![forbid(unsafe_code)]
 
 use super::DeflateConfig;
 use crate::proto::ExtensionOffer;
@@ -221,7 +222,7 @@ fn parse_bits(name: &'static str, value: Option<&str>) -> Result<u8, ParamError>
 /// Server side: the response to a valid offer under `config`, and the parameters the
 /// connection then runs with. Every valid offer can be accepted (all of RFC 7692 §7.1 is
 /// implemented); the response only ever tightens what the client offered.
-pub(crate) fn server_response(config: &DeflateConfig, offer: &Params) -> (Params, DeflateParams) {
+pub(crate) fn server_response(config: &DeflateConfig, offer: Params) -> (Params, DeflateParams) {
     // §7.1.1.1: the client may ask the server not to take over context; the server may decide
     // so by itself too and says so in the response.
     let server_no_context_takeover =
@@ -238,11 +239,10 @@ pub(crate) fn server_response(config: &DeflateConfig, offer: &Params) -> (Params
     // §7.1.2.2: the client's window can only be limited when the offer says the client supports
     // the parameter; without it the client may use up to 15 bits, which we inflate anyway.
     let client_max_window_bits = match offer.client_max_window_bits {
-        ClientBits::Absent => ClientBits::Absent,
         ClientBits::Any if config.client_max_window_bits < 15 => {
             ClientBits::Max(config.client_max_window_bits)
         }
-        ClientBits::Any => ClientBits::Absent,
+        ClientBits::Absent | ClientBits::Any => ClientBits::Absent,
         ClientBits::Max(offered) => ClientBits::Max(offered.min(config.client_max_window_bits)),
     };
     let response = Params {
@@ -288,8 +288,8 @@ pub(crate) fn client_offer(config: &DeflateConfig) -> Params {
 /// RFC 7692 §7.1: a response that grants less than the offer required, or that sets a parameter
 /// the client did not allow; the client must then fail the connection.
 pub(crate) fn client_confirm(
-    offered: &Params,
-    response: &Params,
+    offered: Params,
+    response: Params,
 ) -> Result<DeflateParams, ParamError> {
     // §7.1.1.1: a server that accepts an offer with server_no_context_takeover must include it.
     if offered.server_no_context_takeover && !response.server_no_context_takeover {

@@ -1,11 +1,12 @@
 //! Tests of permessage-deflate: parameter tables, the RFC 7692 §7.2.3 examples, round trips at
 //! every window size with and without context takeover, size limits, and both sides of the
 //! handshake through the extension hook.
+#![forbid(unsafe_code)]
 
 use super::params::{self, ClientBits, Kind, ParamError, Params};
 use super::{DeflateCodec, DeflateConfig, DeflateParams, PerMessageDeflate};
-use crate::error::ProtocolError;
 use crate::handshake::parse_extensions;
+use crate::proto::error::ProtocolError;
 use crate::proto::frame::RSV1;
 use crate::proto::{CloseCode, Extension, ExtensionFactory, ExtensionOffer, Role};
 use bytes::BytesMut;
@@ -318,7 +319,7 @@ fn server_negotiation_table() {
                 .find_map(|o| Params::parse(o, Kind::Offer).ok())
                 .unwrap();
             assert_eq!(
-                params::server_response(factory.config(), &first_valid).1,
+                params::server_response(factory.config(), first_valid).1,
                 agreed,
                 "{header}"
             );
@@ -434,7 +435,7 @@ fn client_negotiation_table() {
         let offers: Vec<String> = offers.iter().map(ToString::to_string).collect();
         assert_eq!(offers.join(", "), offer);
         let answered = Params::parse(&element(response), Kind::Response);
-        let got = answered.and_then(|a| params::client_confirm(&params::client_offer(config), &a));
+        let got = answered.and_then(|a| params::client_confirm(params::client_offer(config), a));
         assert_eq!(got, want, "{response}");
         assert_eq!(
             factory.confirm(&element(response)).is_ok(),
@@ -450,7 +451,7 @@ fn client_negotiation_table() {
     )
     .unwrap();
     assert_eq!(
-        params::client_confirm(&offered, &answered),
+        params::client_confirm(offered, answered),
         Err(ParamError::NotOffered("client_max_window_bits"))
     );
     // The error names the response and the reason.

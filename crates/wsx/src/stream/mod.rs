@@ -11,12 +11,17 @@
 //! goes through a proxy waker that wakes both the reading and the writing task; neither can be
 //! left asleep by the other.
 //!
+//! The halves ([`WsReader`], [`WsWriter`]) are in `split.rs`.
+//!
 //! Writes are batched: [`Sink::start_send`] only encodes into the write buffer (small frames are
 //! coalesced, large payloads are queued without a copy); bytes go out with vectored writes when
 //! the buffer passes `write_buffer_size` or on flush. `feed` many messages, then `flush` once.
+#![forbid(unsafe_code)]
 
-use crate::error::Error;
-use crate::proto::{CloseFrame, Extension, Limits, Message, Protocol, Role, State};
+// The driver reports `wsx::Error`, the crate's one public error: it converts the core's own
+// errors (`ProtocolError`, `SendError`) into it. The only import from outside `proto/`.
+use crate::Error;
+use crate::proto::{CloseCode, CloseFrame, Extension, Limits, Message, Protocol, Role, State};
 use futures_core::Stream;
 use futures_sink::Sink;
 use futures_util::task::AtomicWaker;
@@ -29,7 +34,13 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
 
-/// Settings of one connection's driver.
+mod split;
+
+pub use split::{ReuniteError, WsReader, WsWriter};
+
+/// Settings of one connection's driver. The event API makes it from its
+/// [`crate::Config`] ([`crate::Config::websocket_config`]), whose defaults are stricter: the
+/// table on [`crate::Config`] says which differ and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WebSocketConfig {
     /// Limits on incoming frames and messages.
@@ -52,8 +63,7 @@ pub struct WebSocketConfig {
 
 impl Default for WebSocketConfig {
     /// 16 MiB frames and 64 MiB messages, reads from 8 KiB (adapting up to 128 KiB), 128 KiB
-    /// write batches, 5 s close
-    /// timeout, no write timeout.
+    /// write batches, 5 s close timeout, no write timeout.
     fn default() -> Self {
         Self {
             limits: Limits::default(),
@@ -65,9 +75,23 @@ impl Default for WebSocketConfig {
     }
 }
 
-/// A failed write as the caller sees it: a stalled peer is a timeout, not an I/O error.
+/// The cause inside the `io::Error` of a write that failed because the transport took no
+/// byte for `write_timeout`: it tells our stall timeout from an OS timeout (`ETIMEDOUT`).
+#[derive(Debug)]
+struct WriteStalled;
+
+impl std::fmt::Display for WriteStalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("write timeout: the peer is not reading")
+    }
+}
+
+impl std::error::Error for WriteStalled {}
+
+/// A failed write as the caller sees it: our write-stall timeout is [`Error::Timeout`]; any
+/// transport error, an OS `ETIMEDOUT` included, is [`Error::Io`].
 fn write_error(e: io::Error) -> Error {
-    if e.kind() == io::ErrorKind::TimedOut {
+    if matches!(e.get_ref(), Some(inner) if inner.is::<WriteStalled>()) {
         Error::Timeout("write: the peer is not reading")
     } else {
         Error::Io(e)
@@ -179,7 +203,7 @@ where
     /// code, 1005 when its close frame had none, the code of a protocol error, or 1006 when the
     /// transport ended without a close frame.
     #[must_use]
-    pub fn close_code(&self) -> crate::CloseCode {
+    pub fn close_code(&self) -> CloseCode {
         self.proto.close_code()
     }
 
@@ -253,8 +277,13 @@ where
 
     /// Splits into a read half and a write half that can be used from two tasks.
     pub fn split(self) -> (WsReader<S>, WsWriter<S>) {
-        let halves = Arc::new(std::sync::Mutex::new(self));
-        (WsReader(halves.clone()), WsWriter(halves))
+        split::split(self)
+    }
+
+    /// Whether the write buffer holds `write_buffer_size` bytes or more: a send waits for the
+    /// transport first.
+    fn write_buffer_full(&mut self) -> bool {
+        self.proto.write_buffer().len() >= self.config.write_buffer_size
     }
 
     /// Writes out the write buffer and flushes the transport.
@@ -310,10 +339,7 @@ where
             .write_stall
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
         if stall.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "write timeout: the peer is not reading",
-            )));
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, WriteStalled)));
         }
         Poll::Pending
     }
@@ -412,7 +438,7 @@ where
         let waker = this.waker.clone();
         let cx = &mut Context::from_waker(&waker);
         loop {
-            if this.proto.close_transport() || this.proto.is_eof() {
+            if this.proto.should_close_transport() || this.proto.is_eof() {
                 return this.poll_finish(cx);
             }
             if this.proto.close_sent() && this.poll_deadline(cx) {
@@ -459,7 +485,7 @@ where
         if this.finished || this.proto.state() == State::Closed {
             return Poll::Ready(Err(Error::ConnectionClosed));
         }
-        if this.proto.write_buffer().len() >= this.config.write_buffer_size {
+        if this.write_buffer_full() {
             this.wakers.write.register(cx.waker());
             let waker = this.waker.clone();
             ready!(this.poll_write_out(&mut Context::from_waker(&waker))).map_err(write_error)?;
@@ -492,7 +518,7 @@ where
         let this = self.get_mut();
         if !this.proto.close_sent() && !this.finished {
             this.proto.send(Message::Close(Some(CloseFrame::new(
-                crate::CloseCode::NORMAL_CLOSURE,
+                CloseCode::NORMAL_CLOSURE,
                 "",
             ))))?;
         }
@@ -500,144 +526,16 @@ where
     }
 }
 
-/// The connection shared by the two halves. The lock is held only for the duration of one
-/// poll (never across an await), so the halves never wait on each other for long; the proxy
-/// waker makes sure neither misses a wake-up meant for the other.
-type Halves<S> = Arc<std::sync::Mutex<WebSocket<S>>>;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn lock<S>(halves: &Halves<S>) -> std::sync::MutexGuard<'_, WebSocket<S>> {
-    // A poll that panicked leaves the connection in a consistent state (every step of the
-    // core is a complete update), so a poisoned lock is still usable.
-    halves
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// The read half of a split [`WebSocket`]: a [`Stream`] of messages. It also sends pongs and
-/// the close reply, so keep polling it until it returns `None`.
-pub struct WsReader<S>(Halves<S>);
-
-/// The write half of a split [`WebSocket`]: a [`Sink`] of messages.
-pub struct WsWriter<S>(Halves<S>);
-
-impl<S> std::fmt::Debug for WsReader<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WsReader")
-    }
-}
-
-impl<S> std::fmt::Debug for WsWriter<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("WsWriter")
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
-    /// Receives the next message; `None` once the connection is closed.
-    pub async fn next(&mut self) -> Option<Result<Message, Error>> {
-        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
-    }
-
-    /// How the connection ended (see [`WebSocket::close_code`]).
-    #[must_use]
-    pub fn close_code(&self) -> crate::CloseCode {
-        lock(&self.0).close_code()
-    }
-
-    /// Joins the halves again.
-    ///
-    /// # Errors
-    /// The halves came from different connections.
-    pub fn reunite(self, writer: WsWriter<S>) -> Result<WebSocket<S>, Error> {
-        if !Arc::ptr_eq(&self.0, &writer.0) {
-            return Err(Error::InvalidMessage("halves of different connections"));
-        }
-        drop(writer);
-        let mutex =
-            Arc::try_unwrap(self.0).map_err(|_| Error::InvalidMessage("halves still shared"))?;
-        Ok(mutex
-            .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner))
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
-    /// Encodes an outbound item into the write buffer without waiting (the event API's reader
-    /// task feeds what its handlers wrote); gives it back when `limit` bytes are already
-    /// buffered. Items the connection can no longer send (closing) are dropped, as the writer
-    /// does. The next poll of the reader flushes.
-    pub(crate) fn encode_now(
-        &self,
-        item: crate::conn::Outbound,
-        limit: usize,
-    ) -> Result<(), crate::conn::Outbound> {
-        let mut ws = lock(&self.0);
-        if ws.proto.write_buffer().len() >= limit {
-            return Err(item);
-        }
-        let _ = match item {
-            crate::conn::Outbound::Message(message, _) => ws.proto.send(message),
-            crate::conn::Outbound::Frame(frame, _) => ws.proto.send_raw_frame(frame),
-        };
-        Ok(())
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsReader<S> {
-    type Item = Result<Message, Error>;
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        Pin::new(&mut *lock(&self.0)).poll_next(cx)
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
-    /// Sends a message and flushes it.
-    ///
-    /// # Errors
-    /// As [`WebSocket::send`].
-    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        futures_util::SinkExt::send(self, message).await
-    }
-
-    /// Queues a message without flushing.
-    ///
-    /// # Errors
-    /// As [`WebSocket::feed`].
-    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
-        futures_util::SinkExt::feed(self, message).await
-    }
-
-    /// Queues a frame encoded once for many connections (see
-    /// [`crate::proto::encode_server_frame`]); server connections without an extension only.
-    ///
-    /// # Errors
-    /// As [`crate::proto::Protocol::send_raw_frame`], or a transport error.
-    pub async fn feed_raw_frame(&mut self, frame: bytes::Bytes) -> Result<(), Error> {
-        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_ready(cx)).await?;
-        lock(&self.0).proto.send_raw_frame(frame)
-    }
-
-    /// Writes out everything queued.
-    ///
-    /// # Errors
-    /// A transport error.
-    pub async fn flush(&mut self) -> Result<(), Error> {
-        futures_util::SinkExt::flush(self).await
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WsWriter<S> {
-    type Error = Error;
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Pin::new(&mut *lock(&self.0)).poll_ready(cx)
-    }
-    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        Pin::new(&mut *lock(&self.0)).start_send(item)
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Pin::new(&mut *lock(&self.0)).poll_flush(cx)
-    }
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Pin::new(&mut *lock(&self.0)).poll_close(cx)
+    #[test]
+    fn only_the_write_stall_is_a_timeout() {
+        let stalled = io::Error::new(io::ErrorKind::TimedOut, WriteStalled);
+        assert!(matches!(write_error(stalled), Error::Timeout(_)));
+        // A real TCP timeout (ETIMEDOUT) is an I/O error, not "the peer is not reading".
+        let os = io::Error::from(io::ErrorKind::TimedOut);
+        assert!(matches!(write_error(os), Error::Io(e) if e.kind() == io::ErrorKind::TimedOut));
     }
 }

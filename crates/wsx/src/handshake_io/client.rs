@@ -1,13 +1,15 @@
 //! The client's opening handshake over an async transport, and [`connect`] for `ws://` URLs
 //! over TCP.
+#![forbid(unsafe_code)]
 
+use super::read_head;
 use crate::error::{Error, HandshakeError};
 use crate::handshake::client::{ClientHandshake, ClientOptions, Target};
 use crate::proto::Role;
 use crate::stream::{WebSocket, WebSocketConfig};
 use bytes::BytesMut;
 use http::HeaderMap;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Connects to a `ws://` URL over TCP with default options. Returns the connection and the
@@ -66,17 +68,10 @@ where
     stream.write_all(&request).await?;
     stream.flush().await?;
     let mut buf = BytesMut::with_capacity(1024);
-    let (response, head_len) = loop {
-        if let Some(parsed) = handshake.parse_response(&buf)? {
-            break parsed;
-        }
-        if buf.capacity() - buf.len() < 512 {
-            buf.reserve(1024);
-        }
-        if stream.read_buf(&mut buf).await? == 0 {
-            return Err(HandshakeError::UnexpectedEof.into());
-        }
-    };
+    let (response, head_len) = read_head(&mut stream, &mut buf, |bytes| {
+        handshake.parse_response(bytes)
+    })
+    .await?;
     let negotiated = handshake.validate(&response)?;
     let ws = WebSocket::from_raw(
         stream,

@@ -1,13 +1,15 @@
 //! The server's opening handshake over an async transport: read the request, validate and
 //! negotiate ([`crate::handshake::server`]), answer 101 or an HTTP error, hand over a
 //! [`WebSocket`].
+#![forbid(unsafe_code)]
 
+use super::{HeadError, read_head};
 use crate::error::{Error, HandshakeError};
 use crate::handshake::server::{self, ServerOptions};
 use crate::proto::Role;
 use crate::stream::{WebSocket, WebSocketConfig};
 use bytes::BytesMut;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 /// Accepts a WebSocket connection on `stream` with default options.
 ///
@@ -47,25 +49,21 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut buf = BytesMut::with_capacity(1024);
-    let (request, head_len) = loop {
-        match server::parse_request(&buf, options) {
-            Ok(Some(parsed)) => break parsed,
-            Ok(None) => {}
-            Err(err) => return Err(reject(&mut stream, err).await),
-        }
-        if buf.capacity() - buf.len() < 512 {
-            buf.reserve(1024);
-        }
-        if stream.read_buf(&mut buf).await? == 0 {
-            return Err(HandshakeError::UnexpectedEof.into());
-        }
+    let head = read_head(&mut stream, &mut buf, |bytes| {
+        server::parse_request(bytes, options)
+    })
+    .await;
+    let (request, head_len) = match head {
+        Ok(head) => head,
+        Err(HeadError::Invalid(err)) => return Err(reject(&mut stream, err).await),
+        Err(other) => return Err(other.into()),
     };
-    let accepted = match server::accept(&request, options) {
-        Ok(accepted) => accepted,
+    let negotiated = match server::accept(&request, options) {
+        Ok(negotiated) => negotiated,
         Err(err) => return Err(reject(&mut stream, err).await),
     };
     let mut response = Vec::with_capacity(256);
-    server::write_response(&accepted.response, &mut response);
+    server::write_response(&negotiated.response, &mut response);
     stream.write_all(&response).await?;
     stream.flush().await?;
     let ws = WebSocket::from_raw(
@@ -73,8 +71,8 @@ where
         Role::Server,
         config,
         &buf[head_len..],
-        accepted.extension,
-        accepted.subprotocol,
+        negotiated.extension,
+        negotiated.subprotocol,
     );
     Ok((ws, request))
 }

@@ -1,0 +1,191 @@
+//! The two halves of a split [`WebSocket`]: [`WsReader`] (a `Stream` that also answers pings
+//! and completes the close handshake) and [`WsWriter`] (a `Sink`), sharing the connection
+//! behind a lock that is held for one poll at a time.
+#![forbid(unsafe_code)]
+
+use super::WebSocket;
+use crate::Error;
+use crate::proto::{CloseCode, Message};
+use bytes::Bytes;
+use futures_core::Stream;
+use futures_sink::Sink;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// The connection shared by the two halves. The lock is held only for the duration of one
+/// poll (never across an await), so the halves never wait on each other for long; the proxy
+/// waker makes sure neither misses a wake-up meant for the other.
+type Halves<S> = Arc<std::sync::Mutex<WebSocket<S>>>;
+
+/// Splits `ws` into its two halves (see [`WebSocket::split`]).
+pub(super) fn split<S>(ws: WebSocket<S>) -> (WsReader<S>, WsWriter<S>) {
+    let halves = Arc::new(std::sync::Mutex::new(ws));
+    (WsReader(halves.clone()), WsWriter(halves))
+}
+
+fn lock<S>(halves: &Halves<S>) -> std::sync::MutexGuard<'_, WebSocket<S>> {
+    // A poll that panicked leaves the connection in a consistent state (every step of the
+    // core is a complete update), so a poisoned lock is still usable.
+    crate::sync::lock(halves)
+}
+
+/// The read half of a split [`WebSocket`]: a [`Stream`] of messages. It also sends pongs and
+/// the close reply, so keep polling it until it returns `None`.
+pub struct WsReader<S>(Halves<S>);
+
+/// The write half of a split [`WebSocket`]: a [`Sink`] of messages.
+pub struct WsWriter<S>(Halves<S>);
+
+/// [`WsReader::reunite`] was given halves of two different connections: here they are back.
+pub struct ReuniteError<S> {
+    /// The read half passed to `reunite`.
+    pub reader: WsReader<S>,
+    /// The write half passed to `reunite`.
+    pub writer: WsWriter<S>,
+}
+
+impl<S> std::fmt::Debug for ReuniteError<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReuniteError").finish_non_exhaustive()
+    }
+}
+
+impl<S> std::fmt::Display for ReuniteError<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the halves come from different connections")
+    }
+}
+
+impl<S> std::error::Error for ReuniteError<S> {}
+
+impl<S> std::fmt::Debug for WsReader<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WsReader")
+    }
+}
+
+impl<S> std::fmt::Debug for WsWriter<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WsWriter")
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
+    /// Receives the next message; `None` once the connection is closed.
+    pub async fn next(&mut self) -> Option<Result<Message, Error>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
+    }
+
+    /// How the connection ended (see [`WebSocket::close_code`]).
+    #[must_use]
+    pub fn close_code(&self) -> CloseCode {
+        lock(&self.0).close_code()
+    }
+
+    /// Joins the halves again.
+    ///
+    /// # Errors
+    /// The halves came from different connections: both are given back in the error.
+    pub fn reunite(self, writer: WsWriter<S>) -> Result<WebSocket<S>, ReuniteError<S>> {
+        if !Arc::ptr_eq(&self.0, &writer.0) {
+            return Err(ReuniteError {
+                reader: self,
+                writer,
+            });
+        }
+        drop(writer);
+        // The two halves are the only owners of the connection, and not `Clone`.
+        let Ok(mutex) = Arc::try_unwrap(self.0) else {
+            unreachable!("a split connection is owned by its two halves only")
+        };
+        Ok(crate::sync::into_inner(mutex))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
+    /// Encodes `message` into the write buffer without waiting, from the reading task (the
+    /// event API's reader feeds what its handlers wrote this way); gives it back when the
+    /// write buffer already holds `write_buffer_size` bytes. A message the connection can no
+    /// longer send (closing, closed) is dropped, as the write half would refuse it. The next
+    /// poll of the reader writes it out.
+    pub(crate) fn try_send(&self, message: Message) -> Result<(), Message> {
+        let mut ws = lock(&self.0);
+        if ws.write_buffer_full() {
+            return Err(message);
+        }
+        let _ = ws.proto.send(message);
+        Ok(())
+    }
+
+    /// As [`Self::try_send`], for a frame encoded once for many connections (see
+    /// [`WsWriter::feed_raw_frame`]).
+    pub(crate) fn try_send_frame(&self, frame: Bytes) -> Result<(), Bytes> {
+        let mut ws = lock(&self.0);
+        if ws.write_buffer_full() {
+            return Err(frame);
+        }
+        let _ = ws.proto.send_raw_frame(frame);
+        Ok(())
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsReader<S> {
+    type Item = Result<Message, Error>;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut *lock(&self.0)).poll_next(cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
+    /// Sends a message and flushes it.
+    ///
+    /// # Errors
+    /// As [`WebSocket::send`].
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        futures_util::SinkExt::send(self, message).await
+    }
+
+    /// Queues a message without flushing.
+    ///
+    /// # Errors
+    /// As [`WebSocket::feed`].
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        futures_util::SinkExt::feed(self, message).await
+    }
+
+    /// Queues a frame encoded once for many connections (see
+    /// [`crate::proto::encode_server_frame`]); server connections without an extension only.
+    ///
+    /// # Errors
+    /// As [`crate::proto::Protocol::send_raw_frame`], or a transport error.
+    pub async fn feed_raw_frame(&mut self, frame: Bytes) -> Result<(), Error> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_ready(cx)).await?;
+        Ok(lock(&self.0).proto.send_raw_frame(frame)?)
+    }
+
+    /// Writes out everything queued.
+    ///
+    /// # Errors
+    /// A transport error.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        futures_util::SinkExt::flush(self).await
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WsWriter<S> {
+    type Error = Error;
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Pin::new(&mut *lock(&self.0)).poll_ready(cx)
+    }
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        Pin::new(&mut *lock(&self.0)).start_send(item)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Pin::new(&mut *lock(&self.0)).poll_flush(cx)
+    }
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Pin::new(&mut *lock(&self.0)).poll_close(cx)
+    }
+}
