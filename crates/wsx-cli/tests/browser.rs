@@ -5,7 +5,8 @@
 //! HTTPS/HTTP2 and checks that Chromium opened its WebSocket as an RFC 8441 extended CONNECT
 //! on that connection (DevTools sees a 200 handshake; the server saw HTTP/2). Skipped with a
 //! note when Chromium or the npm package is missing, unless `WSX_REQUIRE_BROWSER=1` (CI),
-//! which makes that a failure.
+//! which makes that a failure. `tests/browser/sio.mjs` runs the official Socket.IO browser
+//! client (from the npm package) against the wsx-sio server mounted at `/socket.io/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{BufRead, BufReader};
@@ -109,4 +110,16 @@ fn chromium_opens_its_websocket_over_http2_with_extended_connect() {
     assert!(stdout.contains(r#""pageProtocol":"h2""#), "{stdout}");
     assert!(stdout.contains(r#""serverSaw":"HTTP/2""#), "{stdout}");
     assert!(stdout.contains(r#""handshakes":[200]"#), "{stdout}");
+}
+
+#[test]
+fn the_official_socketio_browser_client_talks_to_wsx_sio_through_wsx_serve() {
+    let Some(dir) = browser_dir() else { return };
+    let client = dir.join("node_modules/socket.io-client/dist/socket.io.min.js");
+    let (mut child, base) = serve(&["--socketio-client", client.to_str().unwrap()]);
+    let result = std::panic::catch_unwind(|| node(&dir, &["sio.mjs", &base]));
+    let _ = child.kill();
+    let _ = child.wait();
+    let stdout = result.unwrap_or_else(|e| std::panic::resume_unwind(e));
+    assert!(stdout.contains("\"ok\":true"), "{stdout}");
 }

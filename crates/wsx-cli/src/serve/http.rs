@@ -19,6 +19,9 @@ use wsx::tls::rustls;
 /// The demo page (HTML, CSS and JavaScript in one file: nothing is fetched from elsewhere).
 const INDEX: &str = include_str!("assets/index.html");
 
+/// The Socket.IO demo page (it loads `/socket.io.min.js`, the official client).
+const SIO_PAGE: &str = include_str!("assets/sio.html");
+
 type Response = http::Response<Full<Bytes>>;
 
 /// A TLS configuration from PEM files, offering HTTP/2 and HTTP/1.1 by ALPN.
@@ -120,6 +123,9 @@ fn route(req: http::Request<Incoming>, peer: SocketAddr, endpoints: &Endpoints) 
             };
             server.upgrade(req, Some(peer))
         }
+        _ if path == "/socket.io" || path.starts_with("/socket.io/") => {
+            endpoints.sio.upgrade_hyper(req, Some(peer))
+        }
         "/echo" | "/chat" => text(
             http::StatusCode::UPGRADE_REQUIRED,
             "this is a WebSocket endpoint\n",
@@ -130,14 +136,23 @@ fn route(req: http::Request<Incoming>, peer: SocketAddr, endpoints: &Endpoints) 
             "only GET\n",
             Some(("allow", "GET, HEAD")),
         ),
-        "/" | "/index.html" => {
-            let mut response = http::Response::new(Full::new(Bytes::from_static(INDEX.as_bytes())));
-            response.headers_mut().insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("text/html; charset=utf-8"),
-            );
-            response
-        }
+        "/" | "/index.html" => html(INDEX),
+        "/sio" => html(SIO_PAGE),
+        "/socket.io.min.js" => match &endpoints.sio_client {
+            Some(js) => {
+                let mut response = http::Response::new(Full::new(js.clone()));
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("text/javascript; charset=utf-8"),
+                );
+                response
+            }
+            None => text(
+                http::StatusCode::NOT_FOUND,
+                "start wsx serve with --socketio-client node_modules/socket.io-client/dist/socket.io.min.js\n",
+                None,
+            ),
+        },
         "/metrics" => {
             let mut response =
                 http::Response::new(Full::new(Bytes::from(endpoints.metrics.render())));
@@ -149,6 +164,15 @@ fn route(req: http::Request<Incoming>, peer: SocketAddr, endpoints: &Endpoints) 
         }
         _ => text(http::StatusCode::NOT_FOUND, "not found\n", None),
     }
+}
+
+fn html(page: &'static str) -> Response {
+    let mut response = http::Response::new(Full::new(Bytes::from_static(page.as_bytes())));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    response
 }
 
 fn text(

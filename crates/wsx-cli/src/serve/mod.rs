@@ -6,6 +6,8 @@
 //! | `/` | the demo page: a chat (nickname, messages, online count, connection state) |
 //! | `/echo` | echoes text and binary |
 //! | `/chat` | the chat: custom events `join` and `say` in, `joined`, `left`, `said` out to everyone |
+//! | `/socket.io/` | the Socket.IO demo (wsx-sio): `chat message` to everyone, `users` count |
+//! | `/sio` | its page, on the official browser client (given with `--socketio-client`) |
 //! | `/metrics` | Prometheus text format (`metrics-exporter-prometheus`) |
 //!
 //! permessage-deflate is on for every endpoint (browsers offer it). Ctrl-C (or SIGTERM)
@@ -13,6 +15,7 @@
 
 mod chat;
 mod http;
+mod sio;
 
 use crate::failure::Failure;
 use clap::Args;
@@ -35,6 +38,10 @@ pub struct ServeArgs {
     /// PEM private key for --tls-cert.
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// The official Socket.IO browser client (`dist/socket.io.min.js` of the npm package
+    /// `socket.io-client`), served at /socket.io.min.js for the Socket.IO page /sio.
+    #[arg(long, value_name = "FILE")]
+    pub socketio_client: Option<PathBuf>,
 }
 
 /// The endpoints' servers.
@@ -42,6 +49,9 @@ pub struct ServeArgs {
 pub(crate) struct Endpoints {
     pub echo: Server,
     pub chat: Server,
+    pub sio: wsx_sio::Server,
+    /// The official Socket.IO browser client, when given.
+    pub sio_client: Option<bytes::Bytes>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -73,6 +83,15 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, Failure> {
         (Some(cert), Some(key)) => Some(http::tls_config(cert, key)?),
         _ => None,
     };
+    let sio_client = match &args.socketio_client {
+        Some(path) => Some(bytes::Bytes::from(std::fs::read(path).map_err(|e| {
+            Failure::new(format!(
+                "cannot read the Socket.IO client {}: {e}",
+                path.display()
+            ))
+        })?)),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -81,6 +100,8 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, Failure> {
         let endpoints = Endpoints {
             echo: echo_server(),
             chat: chat::server(),
+            sio: sio::server(),
+            sio_client,
             metrics,
         };
         let listener = tokio::net::TcpListener::bind(args.addr)

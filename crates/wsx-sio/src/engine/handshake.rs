@@ -43,25 +43,33 @@ impl RequestError {
         }
     }
 
-    /// The complete HTTP response that refuses the request: `400 Bad Request` with the
-    /// JSON body, or `404 Not Found`.
+    /// The refusal's status, content type and body: `400 Bad Request` with the JSON body
+    /// `{"code":N,"message":"..."}`, or `404 Not Found`.
     #[must_use]
-    pub fn response(self) -> Vec<u8> {
-        let (status, content_type, body) = match self.code() {
+    pub fn refusal(self) -> (http::StatusCode, &'static str, String) {
+        match self.code() {
             Some(code) => (
-                "400 Bad Request",
+                http::StatusCode::BAD_REQUEST,
                 "application/json",
                 format!(r#"{{"code":{code},"message":"{self}"}}"#),
             ),
             None => (
-                "404 Not Found",
+                http::StatusCode::NOT_FOUND,
                 "text/plain; charset=utf-8",
                 "Not found\n".into(),
             ),
-        };
+        }
+    }
+
+    /// The complete HTTP response that refuses the request ([`Self::refusal`], serialised).
+    #[must_use]
+    pub fn response(self) -> Vec<u8> {
+        let (status, content_type, body) = self.refusal();
         format!(
-            "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Type: {content_type}\r\n\
+            "HTTP/1.1 {} {}\r\nConnection: close\r\nContent-Type: {content_type}\r\n\
              Content-Length: {}\r\n\r\n{body}",
+            status.as_str(),
+            status.canonical_reason().unwrap_or_default(),
             body.len()
         )
         .into_bytes()

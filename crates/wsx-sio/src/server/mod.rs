@@ -7,6 +7,7 @@ mod config;
 pub(crate) mod connection;
 pub(crate) mod handler;
 mod handshake;
+mod hyper;
 pub(crate) mod namespace;
 pub(crate) mod outbox;
 mod reason;
