@@ -33,7 +33,8 @@ impl Server {
                 let server = self.clone();
                 tokio::spawn(async move {
                     if let Ok((ws, request)) = pending.await {
-                        let _ = server.serve_websocket(ws, request, remote);
+                        // The session runs on its own task; this one is done.
+                        drop(server.serve_websocket(ws, request, remote));
                     }
                 });
                 response
