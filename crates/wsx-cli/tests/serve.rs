@@ -169,9 +169,33 @@ async fn serve_routes_echo_chat_metrics_and_shuts_down_with_1001() {
     assert_eq!(recv_json(&mut bea_rx).await, json(said));
     assert_eq!(recv_json(&mut ana_rx).await, json(said));
 
-    // /metrics moved: three text messages received since the first scrape.
+    // The wsx tool's own client talks to it too.
+    let out = Command::new(env!("CARGO_BIN_EXE_wsx"))
+        .args([
+            "connect",
+            &format!("{ws}/echo"),
+            "-x",
+            "from wsx connect",
+            "-w",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("< from wsx connect"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // /metrics moved: four text messages received since the first scrape (three here, one
+    // from wsx connect).
     let received_after = serve.metric("wsx_messages_received_total{type=\"text\"}");
-    assert_eq!(received_after - received_before, 3.0);
+    assert_eq!(received_after - received_before, 4.0);
     assert_eq!(serve.metric("wsx_connections_active"), 3.0);
 
     // Ctrl-C: every client gets 1001, the process exits 0.

@@ -153,13 +153,16 @@ impl BroadcastOperator {
     /// (reported as [`EmitError::Disconnected`]).
     pub fn emit_args(&self, event: &str, args: Args) -> Result<usize, EmitError> {
         let frames = event_frames(self.hub.name(), event, args, None);
-        self.hub
+        let sent = self
+            .hub
             .adapter()
             .broadcast(&frames, &self.opts, self.hub.local())
             .map_err(|err| {
                 tracing::warn!(%err, "broadcast failed");
                 EmitError::Disconnected
-            })
+            })?;
+        crate::metrics::events_sent(self.hub.name(), sent);
+        Ok(sent)
     }
 
     /// The selected sockets.

@@ -42,6 +42,7 @@ pub mod adapter;
 pub mod engine;
 mod error;
 pub mod hub;
+pub mod metrics;
 pub mod packet;
 pub mod server;
 mod sid;

@@ -339,6 +339,7 @@ impl Connection {
                 name, args, ack, ..
             } => {
                 binary::check_placeholders(&args, attachments.len())?;
+                crate::metrics::event_received(&namespace);
                 let args = Args {
                     values: args,
                     attachments,
@@ -458,6 +459,7 @@ fn connect_job(ns: Arc<NsInner>, shared: Arc<ConnShared>, auth: Value) -> Job {
             return;
         }
         socket.mark_connected();
+        crate::metrics::socket_connected(&ns.name);
         let mut answer = serde_json::Map::new();
         answer.insert("sid".into(), Value::String(socket.id().to_string()));
         let _ = shared.outbox.push(frames(

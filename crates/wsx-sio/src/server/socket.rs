@@ -212,7 +212,9 @@ impl Socket {
     /// # Errors
     /// [`EmitError`]: disconnected or queue full.
     pub fn emit_args(&self, event: &str, args: Args) -> Result<(), EmitError> {
-        self.push(event_frames(self.namespace(), event, args, None))
+        self.push(event_frames(self.namespace(), event, args, None))?;
+        crate::metrics::events_sent(self.namespace(), 1);
+        Ok(())
     }
 
     /// Emits `event` with one argument and waits for the client's acknowledgement, at most
@@ -230,6 +232,8 @@ impl Socket {
         let sent = self.push(event_frames(self.namespace(), event, args, Some(id)));
         if sent.is_err() {
             lock(&self.0.acks).forget(id);
+        } else {
+            crate::metrics::events_sent(self.namespace(), 1);
         }
         let socket = self.clone();
         AckFuture::new(async move {
@@ -239,6 +243,7 @@ impl Socket {
                 Ok(Err(_)) => Err(AckError::Disconnected),
                 Err(_) => {
                     lock(&socket.0.acks).forget(id);
+                    crate::metrics::ack_timeout(socket.namespace());
                     Err(AckError::Timeout)
                 }
             }
@@ -261,12 +266,14 @@ impl Socket {
     pub fn join(&self, room: impl Into<Room>) {
         if self.connected() {
             self.0.hub.adapter().add_all(self.id(), &[room.into()]);
+            crate::metrics::room_joined(self.namespace(), 1);
         }
     }
 
     /// Leaves a room.
     pub fn leave(&self, room: &str) {
         self.0.hub.adapter().del(self.id(), room);
+        crate::metrics::room_left(self.namespace());
     }
 
     /// The rooms this socket is in, its own id first (every socket is addressable by its id).
@@ -358,6 +365,7 @@ impl Socket {
             return false;
         }
         *lock(&self.0.rooms_at_disconnect) = self.0.hub.adapter().socket_rooms(self.id());
+        crate::metrics::socket_disconnected(self.namespace());
         self.0.hub.adapter().del_all(self.id());
         self.0.hub.local().remove(self.id());
         lock(&self.0.conn.sockets).retain(|s| s.id() != self.id());

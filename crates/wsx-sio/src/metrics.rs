@@ -1,0 +1,42 @@
+//! Socket.IO metrics through the [`metrics`] facade (with no recorder installed, no-ops):
+//!
+//! | name | kind | labels | what |
+//! |---|---|---|---|
+//! | `wsx_sio_sockets` | gauge | `namespace` | connected sockets |
+//! | `wsx_sio_room_joins_total`, `wsx_sio_room_leaves_total` | counter | `namespace` | room memberships added and removed by `Socket::join` and `Socket::leave` |
+//! | `wsx_sio_events_received_total` | counter | `namespace` | events from clients |
+//! | `wsx_sio_events_sent_total` | counter | `namespace` | events queued for clients (a broadcast counts once per receiver) |
+//! | `wsx_sio_ack_timeouts_total` | counter | `namespace` | `emit_with_ack` that got no acknowledgement in time |
+//!
+//! The WebSocket layer below reports its own (`wsx_*`, see `wsx::metrics`).
+
+use metrics::{counter, gauge};
+
+pub(crate) fn socket_connected(namespace: &str) {
+    gauge!("wsx_sio_sockets", "namespace" => namespace.to_owned()).increment(1.0);
+}
+
+pub(crate) fn socket_disconnected(namespace: &str) {
+    gauge!("wsx_sio_sockets", "namespace" => namespace.to_owned()).decrement(1.0);
+}
+
+pub(crate) fn room_joined(namespace: &str, n: usize) {
+    counter!("wsx_sio_room_joins_total", "namespace" => namespace.to_owned()).increment(n as u64);
+}
+
+pub(crate) fn room_left(namespace: &str) {
+    counter!("wsx_sio_room_leaves_total", "namespace" => namespace.to_owned()).increment(1);
+}
+
+pub(crate) fn event_received(namespace: &str) {
+    counter!("wsx_sio_events_received_total", "namespace" => namespace.to_owned()).increment(1);
+}
+
+pub(crate) fn events_sent(namespace: &str, receivers: usize) {
+    counter!("wsx_sio_events_sent_total", "namespace" => namespace.to_owned())
+        .increment(receivers as u64);
+}
+
+pub(crate) fn ack_timeout(namespace: &str) {
+    counter!("wsx_sio_ack_timeouts_total", "namespace" => namespace.to_owned()).increment(1);
+}
