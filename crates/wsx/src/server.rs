@@ -451,14 +451,19 @@ fn admit_forwarded(
         let Some(client) = forwarded_client(request.headers(), admission.trusted()) else {
             return Ok(());
         };
-        admission.admit_client(slot, client).map_err(|refusal| {
-            crate::metrics::rate_limited("connections_per_ip");
-            refusal_error(refusal, admission.retry_after_secs())
-        })
+        admission
+            .admit_client(slot, client)
+            .map_err(|refusal| refusal_error(refusal, admission.retry_after_secs()))
     })
 }
 
+/// The handshake error an admission refusal is answered with (503 or 429, `Retry-After`),
+/// counted in `wsx_rate_limited_total`.
 fn refusal_error(refusal: Refusal, retry_after: u64) -> crate::HandshakeError {
+    crate::metrics::rate_limited(match refusal {
+        Refusal::Busy => "connections",
+        Refusal::TooMany => "connections_per_ip",
+    });
     match refusal {
         Refusal::Busy => crate::HandshakeError::ServerBusy { retry_after },
         Refusal::TooMany => crate::HandshakeError::TooManyRequests { retry_after },
@@ -472,10 +477,6 @@ const MAX_REFUSING: usize = 1024;
 /// go: a small task writes the answer and reads (and drops) what the client sent, for at most
 /// a second, so that closing does not reset the connection before the client read it.
 fn refuse(inner: &Arc<Inner>, tcp: TcpStream, refusal: Refusal, retry_after: u64) {
-    crate::metrics::rate_limited(match refusal {
-        Refusal::Busy => "connections",
-        Refusal::TooMany => "connections_per_ip",
-    });
     let err = refusal_error(refusal, retry_after);
     crate::metrics::handshake(Some(err.status().as_str()));
     if inner.refusing.fetch_add(1, Ordering::AcqRel) >= MAX_REFUSING {
@@ -595,19 +596,9 @@ impl Server {
                 match admission.admit_socket(client) {
                     Ok(slot) => Some(slot),
                     Err(refusal) => {
-                        crate::metrics::rate_limited(match refusal {
-                            Refusal::Busy => "connections",
-                            Refusal::TooMany => "connections_per_ip",
-                        });
-                        let err = refusal_error(refusal, admission.retry_after_secs());
-                        crate::metrics::handshake(Some(err.status().as_str()));
-                        let (parts, body) = crate::handshake::server::refusal(&err).into_parts();
-                        let mut response =
-                            http::Response::from_parts(parts, crate::upgrade::Body::from(body));
-                        if req.version() >= http::Version::HTTP_2 {
-                            response.headers_mut().remove(http::header::CONNECTION);
-                        }
-                        return response;
+                        let error = refusal_error(refusal, admission.retry_after_secs());
+                        let refused = crate::upgrade::Refused::new(error, req.version());
+                        return refused_upgrade(refused, remote_addr);
                     }
                 }
             }
@@ -616,11 +607,7 @@ impl Server {
         let options = read(&self.inner.options).clone();
         let ws_config = self.inner.config.websocket_config();
         match crate::upgrade::upgrade(&mut req, &options, ws_config) {
-            Err(refused) => {
-                tracing::debug!(peer = ?remote_addr, "handshake refused: {}", refused.error);
-                crate::metrics::handshake(Some(refused.error.status().as_str()));
-                refused.into_response()
-            }
+            Err(refused) => refused_upgrade(refused, remote_addr),
             Ok((response, pending)) => {
                 let inner = self.inner.clone();
                 tokio::spawn(async move {
@@ -645,6 +632,17 @@ impl Server {
             }
         }
     }
+}
+
+/// A refused upgrade through hyper: logged, counted, answered.
+#[cfg(feature = "hyper")]
+fn refused_upgrade(
+    refused: crate::upgrade::Refused,
+    peer: Option<SocketAddr>,
+) -> http::Response<crate::upgrade::Body> {
+    tracing::debug!(?peer, "handshake refused: {}", refused.error);
+    crate::metrics::handshake(Some(refused.error.status().as_str()));
+    refused.into_response()
 }
 
 /// Serves an HTTP/2 connection (TLS, ALPN `h2`) on hyper: every extended CONNECT for

@@ -81,6 +81,11 @@ pub struct Refused {
 }
 
 impl Refused {
+    /// A refusal of a request of HTTP `version` (the answer's headers depend on it).
+    pub(crate) fn new(error: HandshakeError, version: http::Version) -> Self {
+        Self { error, version }
+    }
+
     /// The error response: the status of [`HandshakeError::status`] with a short plain-text
     /// reason (and `Sec-WebSocket-Version: 13` for 426, `Allow` for 405).
     #[must_use]
@@ -163,7 +168,7 @@ pub fn upgrade<B>(
     options: &ServerOptions,
     config: WebSocketConfig,
 ) -> Result<(http::Response<Body>, Pending), Refused> {
-    let head = head_of(req);
+    let head = request_head(req);
     let accepted: Result<Accepted, HandshakeError> = if req.version() >= http::Version::HTTP_2 {
         extended_connect::accept(&head, protocol(req), options)
     } else {
@@ -188,8 +193,10 @@ pub fn upgrade<B>(
     ))
 }
 
-/// The request's head, without its body, for the handshake code and the application.
-fn head_of<B>(req: &http::Request<B>) -> http::Request<()> {
+/// The request's head (method, URI, version, headers), without its body: what the sans-I/O
+/// handshake code and the application look at.
+#[must_use]
+pub fn request_head<B>(req: &http::Request<B>) -> http::Request<()> {
     let mut head = http::Request::new(());
     *head.method_mut() = req.method().clone();
     *head.uri_mut() = req.uri().clone();

@@ -17,11 +17,7 @@ impl Server {
         mut req: http::Request<B>,
         remote: Option<SocketAddr>,
     ) -> http::Response<wsx::upgrade::Body> {
-        let mut head = http::Request::new(());
-        *head.method_mut() = req.method().clone();
-        *head.uri_mut() = req.uri().clone();
-        *head.version_mut() = req.version();
-        *head.headers_mut() = req.headers().clone();
+        let head = wsx::upgrade::request_head(&req);
         let config = &self.0.config;
         if let Err(err) = check_request(&head, &config.path) {
             tracing::debug!(%err, uri = %head.uri(), "Engine.IO request refused");
