@@ -9,9 +9,11 @@
 //! client (from the npm package) against the wsx-sio server mounted at `/socket.io/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::serve::{Serve, TlsFiles};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 /// The browser scripts' folder, or `None` (test skipped) when Chromium or the npm package is
 /// missing and the environment does not require them.
@@ -33,27 +35,6 @@ fn browser_dir() -> Option<PathBuf> {
     Some(dir)
 }
 
-/// Starts `wsx serve` with `extra` arguments; returns it and the base URL it printed.
-fn serve(extra: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wsx"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let base = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http"))
-        .unwrap_or_else(|| panic!("no URL in {first:?}"))
-        .trim_end_matches('/')
-        .to_owned();
-    (child, base)
-}
-
 /// Runs a browser script; returns its stdout, failing the test with its output if it failed.
 fn node(dir: &Path, args: &[&str]) -> String {
     let run = Command::new("node")
@@ -73,14 +54,11 @@ fn node(dir: &Path, args: &[&str]) -> String {
 #[test]
 fn two_chromium_pages_chat_through_wsx_serve() {
     let Some(dir) = browser_dir() else { return };
-    let (mut child, base) = serve(&[]);
+    // Killed when dropped, also when the browser run fails.
+    let serve = Serve::start(&[]);
     // The screenshot the README shows (docs/demo.png) is refreshed from target/demo.png.
     let shot = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/demo.png");
-    let result =
-        std::panic::catch_unwind(|| node(&dir, &["chat.mjs", &base, shot.to_str().unwrap()]));
-    let _ = child.kill();
-    let _ = child.wait();
-    let stdout = result.unwrap_or_else(|e| std::panic::resume_unwind(e));
+    let stdout = node(&dir, &["chat.mjs", &serve.base, shot.to_str().unwrap()]);
     assert!(stdout.contains("\"ok\":true"), "{stdout}");
     assert!(stdout.contains("permessage-deflate"), "{stdout}");
 }
@@ -88,25 +66,11 @@ fn two_chromium_pages_chat_through_wsx_serve() {
 #[test]
 fn chromium_opens_its_websocket_over_http2_with_extended_connect() {
     let Some(dir) = browser_dir() else { return };
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let tmp = std::env::temp_dir().join(format!("wsx-browser-h2-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).unwrap();
-    let (cert, key) = (tmp.join("cert.pem"), tmp.join("key.pem"));
-    std::fs::write(&cert, certified.cert.pem()).unwrap();
-    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
-    let (mut child, base) = serve(&[
-        "--tls-cert",
-        cert.to_str().unwrap(),
-        "--tls-key",
-        key.to_str().unwrap(),
-    ]);
+    let tls = TlsFiles::localhost("browser-h2");
+    let serve = Serve::start(&tls.args());
     // The certificate names localhost.
-    let base = base.replace("127.0.0.1", "localhost");
-    let result = std::panic::catch_unwind(|| node(&dir, &["h2.mjs", &base]));
-    let _ = child.kill();
-    let _ = child.wait();
-    let _ = std::fs::remove_dir_all(&tmp);
-    let stdout = result.unwrap_or_else(|e| std::panic::resume_unwind(e));
+    let base = serve.base.replace("127.0.0.1", "localhost");
+    let stdout = node(&dir, &["h2.mjs", &base]);
     assert!(stdout.contains(r#""pageProtocol":"h2""#), "{stdout}");
     assert!(stdout.contains(r#""serverSaw":"HTTP/2""#), "{stdout}");
     assert!(stdout.contains(r#""handshakes":[200]"#), "{stdout}");
@@ -116,10 +80,7 @@ fn chromium_opens_its_websocket_over_http2_with_extended_connect() {
 fn the_official_socketio_browser_client_talks_to_wsx_sio_through_wsx_serve() {
     let Some(dir) = browser_dir() else { return };
     let client = dir.join("node_modules/socket.io-client/dist/socket.io.min.js");
-    let (mut child, base) = serve(&["--socketio-client", client.to_str().unwrap()]);
-    let result = std::panic::catch_unwind(|| node(&dir, &["sio.mjs", &base]));
-    let _ = child.kill();
-    let _ = child.wait();
-    let stdout = result.unwrap_or_else(|e| std::panic::resume_unwind(e));
+    let serve = Serve::start(&["--socketio-client", client.to_str().unwrap()]);
+    let stdout = node(&dir, &["sio.mjs", &serve.base]);
     assert!(stdout.contains("\"ok\":true"), "{stdout}");
 }

@@ -3,81 +3,14 @@
 //! 426, `wss://` with `--tls-cert/--tls-key`, and Ctrl-C closing every client with 1001.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::serve::{Serve, TlsFiles};
+use std::process::Command;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use wsx::proto::deflate::DeflateConfig;
 use wsx::{Client, Config, Conn};
-
-/// `wsx serve` on `127.0.0.1:0`; kills it when dropped.
-struct Serve {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Serve {
-    fn start(extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wsx"))
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        // "wsx serve: open http://127.0.0.1:PORT/ (Ctrl-C to stop)"
-        let base = first
-            .split_whitespace()
-            .find(|w| w.starts_with("http"))
-            .unwrap_or_else(|| panic!("no URL in {first:?}"))
-            .trim_end_matches('/')
-            .to_owned();
-        Self { child, base }
-    }
-
-    fn hostport(&self) -> &str {
-        self.base.split("://").nth(1).unwrap()
-    }
-
-    /// A plain HTTP/1.1 GET: the status and the body.
-    fn get(&self, path: &str) -> (u16, String) {
-        let mut tcp = std::net::TcpStream::connect(self.hostport()).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(
-            tcp,
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut out = String::new();
-        tcp.read_to_string(&mut out).unwrap();
-        let status = out.split_whitespace().nth(1).unwrap().parse().unwrap();
-        let body = out
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default();
-        (status, body)
-    }
-
-    fn metric(&self, line_start: &str) -> f64 {
-        let (_, body) = self.get("/metrics");
-        body.lines()
-            .find(|l| l.starts_with(line_start))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0)
-    }
-}
 
 fn deflate_client() -> Client {
     Client::new(Config {
@@ -220,22 +153,12 @@ async fn serve_routes_echo_chat_metrics_and_shuts_down_with_1001() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_over_tls() {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let dir = std::env::temp_dir().join(format!("wsx-serve-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
-    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
-    let serve = Serve::start(&[
-        "--tls-cert",
-        cert_path.to_str().unwrap(),
-        "--tls-key",
-        key_path.to_str().unwrap(),
-    ]);
+    let tls = TlsFiles::localhost("serve-tls");
+    let serve = Serve::start(&tls.args());
     assert!(serve.base.starts_with("https://"), "{}", serve.base);
     let port = serve.base.rsplit(':').next().unwrap();
     let mut roots = wsx::tls::rustls::RootCertStore::empty();
-    roots.add(certified.cert.der().clone()).unwrap();
+    roots.add(tls.der.clone()).unwrap();
     let conn = Client::default()
         .with_root_certificates(roots)
         .unwrap()
@@ -245,7 +168,6 @@ async fn serve_over_tls() {
     let mut rx = listen(&conn);
     conn.write_text("secure").unwrap();
     assert_eq!(recv(&mut rx).await, "secure");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -6,29 +6,15 @@
 //
 // Uses playwright-core with the system browser (/usr/bin/chromium or $CHROMIUM); it never
 // downloads one.
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { run } from "./launch.mjs";
 
 const [base, screenshot] = process.argv.slice(2);
 if (!base) {
   console.error("usage: node chat.mjs BASE_URL [SCREENSHOT.png]");
   process.exit(2);
 }
-const profile = mkdtempSync(join(tmpdir(), "wsx-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-  ],
-  viewport: { width: 900, height: 640 },
-});
 const step = 10_000;
-let failed = false;
-try {
+await run(async (context) => {
   const a = await context.newPage();
   const b = await context.newPage();
   for (const page of [a, b]) {
@@ -57,11 +43,4 @@ try {
   await a.waitForFunction(() => document.getElementById("online").textContent === "1", null, { timeout: step });
   if (screenshot) await a.screenshot({ path: screenshot });
   console.log(JSON.stringify({ ok: true, extensions }));
-} catch (err) {
-  failed = true;
-  console.error(`browser test failed: ${err.message}`);
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+}, { viewport: { width: 900, height: 640 } });

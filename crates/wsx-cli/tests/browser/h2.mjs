@@ -5,28 +5,14 @@
 // server reports (the chat's `welcome` event) that the WebSocket came over HTTP/2.
 //
 //   node h2.mjs https://localhost:PORT
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { run } from "./launch.mjs";
 
 const [base] = process.argv.slice(2);
 if (!base) {
   console.error("usage: node h2.mjs BASE_URL");
   process.exit(2);
 }
-const profile = mkdtempSync(join(tmpdir(), "wsx-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  ignoreHTTPSErrors: true,
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--ignore-certificate-errors",
-  ],
-});
-let failed = false;
-try {
+await run(async (context) => {
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send("Network.enable");
@@ -44,11 +30,4 @@ try {
   if (pageProtocol !== "h2") throw new Error(`the page was not loaded over h2: ${pageProtocol}`);
   if (serverSaw !== "HTTP/2") throw new Error(`the server saw the WebSocket over ${serverSaw}`);
   if (handshakes[0] !== 200) throw new Error(`DevTools saw handshake statuses ${handshakes}`);
-} catch (err) {
-  failed = true;
-  console.error(`browser test failed: ${err.message}`);
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+}, { ignoreHTTPSErrors: true }, ["--ignore-certificate-errors"]);

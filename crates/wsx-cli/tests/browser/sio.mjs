@@ -3,28 +3,15 @@
 // wsx-sio server, the user count reaches 2, a chat message from one arrives at the other.
 //
 //   node sio.mjs BASE_URL
-import { chromium } from "playwright-core";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { run } from "./launch.mjs";
 
 const [base] = process.argv.slice(2);
 if (!base) {
   console.error("usage: node sio.mjs BASE_URL");
   process.exit(2);
 }
-const profile = mkdtempSync(join(tmpdir(), "wsx-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-  ],
-});
 const step = 10_000;
-let failed = false;
-try {
+await run(async (context) => {
   const a = await context.newPage();
   const b = await context.newPage();
   for (const page of [a, b]) {
@@ -39,11 +26,4 @@ try {
   await b.waitForSelector("#messages li:has-text('hello over socket.io')", { timeout: step });
   await a.waitForSelector("#messages li:has-text('hello over socket.io')", { timeout: step });
   console.log(JSON.stringify({ ok: true }));
-} catch (err) {
-  failed = true;
-  console.error(`browser test failed: ${err.message}`);
-} finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
-}
-process.exit(failed ? 1 : 0);
+});
