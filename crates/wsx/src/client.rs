@@ -177,17 +177,7 @@ impl Client {
     pub async fn connect(&self, url: &str, headers: http::HeaderMap) -> Result<Conn, Error> {
         self.config.validate()?;
         let target = Target::parse(url)?;
-        let options = ClientOptions {
-            subprotocols: self.config.subprotocols.clone(),
-            extensions: self
-                .config
-                .extensions()
-                .into_iter()
-                .chain(self.extensions.iter().cloned())
-                .collect(),
-            max_head_size: self.config.max_handshake_size,
-            ..ClientOptions::default()
-        };
+        let options = self.handshake_options();
         let ws_config = self.config.websocket_config();
         let addr = format!("{}:{}", target.host, target.port);
         #[cfg(feature = "hyper")]
@@ -217,6 +207,50 @@ impl Client {
         tokio::time::timeout(self.config.handshake_timeout, handshake)
             .await
             .map_err(|_| Error::Timeout("opening handshake"))?
+    }
+
+    /// Opens a connection over a transport the application set up itself (a Unix socket, a
+    /// tunnel, an in-memory [`tokio::io::duplex`] pipe in tests): the opening handshake for
+    /// `url` is written on `io` as is, within `handshake_timeout`. The URL gives the `Host`
+    /// header and the request path; its scheme is not acted on (`wss://` does not add TLS
+    /// here: wrap `io` first), and no proxy is used. See [`Server::serve_connection`] for an
+    /// example.
+    ///
+    /// [`Server::serve_connection`]: crate::Server::serve_connection
+    ///
+    /// # Errors
+    /// [`Error::Config`]; [`Error::InvalidUrl`]; [`Error::Handshake`] for a refused
+    /// handshake; [`Error::Io`]; [`Error::Timeout`].
+    pub async fn connect_io<S>(&self, io: S, url: &str) -> Result<Conn, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        self.config.validate()?;
+        let target = Target::parse(url)?;
+        let options = self.handshake_options();
+        let ws_config = self.config.websocket_config();
+        let headers = http::HeaderMap::new();
+        let handshake = client_handshake(io, &target, &headers, &options, ws_config);
+        let (ws, response) = tokio::time::timeout(self.config.handshake_timeout, handshake)
+            .await
+            .map_err(|_| Error::Timeout("opening handshake"))??;
+        Ok(self.start(ws, response, None, &target, http::Version::HTTP_11))
+    }
+
+    /// What the opening handshake offers: the config's subprotocols and extensions, and the
+    /// extensions added with [`Self::with_extension`].
+    fn handshake_options(&self) -> ClientOptions {
+        ClientOptions {
+            subprotocols: self.config.subprotocols.clone(),
+            extensions: self
+                .config
+                .extensions()
+                .into_iter()
+                .chain(self.extensions.iter().cloned())
+                .collect(),
+            max_head_size: self.config.max_handshake_size,
+            ..ClientOptions::default()
+        }
     }
 
     pub(crate) fn start<S>(

@@ -283,6 +283,68 @@ impl Server {
         }
     }
 
+    /// Serves one connection on a transport the application accepted itself: a Unix socket,
+    /// a stream that came through another protocol, or an in-memory
+    /// [`tokio::io::duplex`] pipe in tests (timers then run on tokio's clock, paused or
+    /// not). The opening handshake is read under `handshake_timeout` and refused as
+    /// [`Self::listen`] refuses it; the connection then joins this server (`on_connection`,
+    /// handlers, `connections`, `broadcast`, `shutdown`). Returns when the connection has
+    /// ended and its `on_close` has run. `remote_addr` is what [`Conn::remote_addr`]
+    /// reports. The admission caps and per-IP limits apply to sockets [`Self::serve`]
+    /// accepts; a transport handed over here was admitted by its caller.
+    ///
+    /// ```
+    /// # async fn run() -> Result<(), wsx::Error> {
+    /// let server = wsx::Server::new(wsx::Config::default());
+    /// server.on_connection(|conn| conn.on_message(|c, kind, data| drop(c.write_message(kind, data))));
+    /// let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+    /// let serving = tokio::spawn({
+    ///     let server = server.clone();
+    ///     async move { server.serve_connection(server_io, None).await }
+    /// });
+    /// let conn = wsx::Client::default().connect_io(client_io, "ws://in-memory/").await?;
+    /// conn.write_text("hello")?;
+    /// # drop(serving);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid config; the handshake's error ([`Error::Handshake`],
+    /// [`Error::Io`]) or [`Error::Timeout`] when no connection was opened.
+    pub async fn serve_connection<S>(
+        &self,
+        io: S,
+        remote_addr: Option<SocketAddr>,
+    ) -> Result<(), Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        self.inner.config.validate()?;
+        let options = read(&self.inner.options).clone();
+        let ws_config = self.inner.config.websocket_config();
+        let handshake = Box::pin(tokio::time::timeout(
+            self.inner.config.handshake_timeout,
+            accept_with(io, &options, ws_config),
+        ));
+        let (ws, request) = match handshake.await {
+            Ok(Ok(done)) => done,
+            Ok(Err(err)) => {
+                if let Error::Handshake(e) = &err {
+                    crate::metrics::handshake(Some(e.status().as_str()));
+                }
+                return Err(err);
+            }
+            Err(_) => {
+                crate::metrics::handshake(Some("timeout"));
+                return Err(Error::Timeout("opening handshake"));
+            }
+        };
+        let (conn, running, registered) = start_conn(&self.inner, ws, request, remote_addr);
+        serve_conn(self.inner.clone(), conn, running, registered).await;
+        Ok(())
+    }
+
     async fn serve_listener(
         &self,
         listener: TcpListener,

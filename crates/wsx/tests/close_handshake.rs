@@ -1,6 +1,6 @@
-//! The close handshake over loopback TCP (RFC 6455 §5.5.1, §7): started by either side between
-//! two wsx peers, against a peer that never answers (bounded by `close_timeout`), and against
-//! a peer that drops TCP without closing (1006).
+//! The close handshake (RFC 6455 §5.5.1, §7): started by either side between two wsx peers
+//! over loopback TCP, against a peer that never answers (bounded by `close_timeout`, on a paused
+//! clock over an in-memory pipe), and against a peer that drops TCP without closing (1006).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
@@ -8,19 +8,15 @@ mod common;
 use common::{bind, masked_frame, raw_accept, raw_handshake, read_frame, url, within};
 use http::HeaderMap;
 use std::time::{Duration, Instant};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-use wsx::handshake::{ClientOptions, ServerOptions};
+use wsx::handshake::{ClientOptions, ServerOptions, Target};
 use wsx::proto::State;
 use wsx::{CloseCode, CloseFrame, Error, Message, WebSocket, WebSocketConfig};
 
 /// Longer than any close handshake between two live local peers takes; a close that waited
 /// this long was not answered.
 const GENEROUS: Duration = Duration::from_secs(8);
-
-/// How long a test waits for something that should be prompt before calling it a failure.
-const PROMPT: Duration = Duration::from_secs(3);
 
 fn config(close_timeout: Duration) -> WebSocketConfig {
     WebSocketConfig {
@@ -162,82 +158,110 @@ async fn sending_after_close_fails_instead_of_writing() {
     .await;
 }
 
-#[tokio::test]
+/// A pipe's buffer in each direction, like a socket buffer.
+const PIPE: usize = 64 * 1024;
+
+/// A wsx client over an in-memory pipe whose server end is handed back after a handshake done
+/// by hand: a server that does only what the test writes.
+async fn client_on_pipe(config: WebSocketConfig) -> (WebSocket<DuplexStream>, DuplexStream) {
+    let (client_end, mut server_end) = tokio::io::duplex(PIPE);
+    let accept = tokio::spawn(async move {
+        let head = common::read_head(&mut server_end).await;
+        let response = common::switching_protocols(&head, "");
+        server_end.write_all(response.as_bytes()).await.unwrap();
+        server_end
+    });
+    let target = Target::parse("ws://in-memory/").unwrap();
+    let (ws, _) = wsx::client_handshake(
+        client_end,
+        &target,
+        &HeaderMap::new(),
+        &ClientOptions::default(),
+        config,
+    )
+    .await
+    .unwrap();
+    (ws, accept.await.unwrap())
+}
+
+/// A wsx server over an in-memory pipe whose client end is handed back after a handshake done
+/// by hand.
+async fn server_on_pipe(config: WebSocketConfig) -> (WebSocket<DuplexStream>, DuplexStream) {
+    let (mut client_end, server_end) = tokio::io::duplex(PIPE);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 80));
+    client_end
+        .write_all(common::upgrade_request(addr, "").as_bytes())
+        .await
+        .unwrap();
+    let (ws, _) = wsx::accept_with(server_end, &ServerOptions::default(), config)
+        .await
+        .unwrap();
+    let head = common::read_head(&mut client_end).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    (ws, client_end)
+}
+
+/// `close()` returns exactly `close_timeout` after it sent its close frame when the peer never
+/// answers (paused clock, in-memory pipe: virtual time is exact), then closes the transport.
+#[tokio::test(start_paused = true)]
 async fn client_close_unanswered_by_a_silent_server_returns_after_close_timeout() {
     within(async {
         let close_timeout = Duration::from_millis(300);
-        let (listener, addr) = bind().await;
-        let (closed_tx, closed_rx) = oneshot::channel::<()>();
-        // A server that completes the handshake, takes the close frame, and never answers.
-        let peer = tokio::spawn(async move {
-            let mut tcp = raw_accept(&listener).await;
-            let mut buf = Vec::new();
-            let close = read_frame(&mut tcp, &mut buf)
-                .await
-                .expect("no close frame");
-            // Only look for the end of the connection once close() has returned.
-            closed_rx.await.unwrap();
-            let end = tokio::time::timeout(PROMPT, read_frame(&mut tcp, &mut buf)).await;
-            (close, end)
-        });
-        let mut client = connect(addr, config(close_timeout)).await;
-
-        let started = Instant::now();
+        let (mut client, mut silent) = client_on_pipe(config(close_timeout)).await;
+        let started = tokio::time::Instant::now();
         let result = client.close(Some(CloseFrame::new(1000, "bye"))).await;
         let took = started.elapsed();
-        closed_tx.send(()).unwrap();
         assert!(result.is_ok(), "{result:?}");
-        assert!(took >= close_timeout, "close() returned after {took:?}");
         assert!(
-            took < close_timeout + PROMPT,
-            "close() took {took:?} with a close_timeout of {close_timeout:?}"
+            took >= close_timeout && took <= close_timeout + Duration::from_millis(2),
+            "close() returned after {took:?} of virtual time, close_timeout is {close_timeout:?}"
         );
         assert_eq!(client.close_code(), CloseCode::ABNORMAL_CLOSURE);
 
-        let (close, end) = peer.await.unwrap();
+        // The silent server got the (masked) close frame, then the end of the connection while
+        // the WebSocket value still exists: close() "then closes the transport".
+        let mut buf = Vec::new();
+        let close = read_frame(&mut silent, &mut buf)
+            .await
+            .expect("no close frame");
         assert_eq!((close.opcode, close.masked), (0x8, true), "{close:?}");
         assert_eq!(close.close_code(), Some(1000));
-        // close() "then closes the transport": the peer must see the end of the connection
-        // while the WebSocket value still exists.
+        let end = read_frame(&mut silent, &mut buf).await;
         assert!(
-            matches!(end, Ok(None)),
-            "after close() returned, the silent peer saw {end:?} instead of EOF"
+            end.is_none(),
+            "after close() returned the silent peer saw {end:?}, not EOF"
         );
         drop(client);
     })
     .await;
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn server_close_unanswered_by_a_silent_client_returns_after_close_timeout() {
     within(async {
         let close_timeout = Duration::from_millis(300);
-        let (listener, addr) = bind().await;
-        let server = tokio::spawn(async move {
-            let mut ws = accept_one(&listener, config(close_timeout)).await;
-            let started = Instant::now();
-            let result = ws.close(Some(CloseFrame::new(1001, "away"))).await;
-            (result.map_err(|e| e.to_string()), started.elapsed(), ws)
-        });
-        let mut tcp = raw_handshake(addr).await;
+        let (mut ws, mut silent) = server_on_pipe(config(close_timeout)).await;
+        let started = tokio::time::Instant::now();
+        let result = ws.close(Some(CloseFrame::new(1001, "away"))).await;
+        let took = started.elapsed();
+        assert!(result.is_ok(), "{result:?}");
+        assert!(
+            took >= close_timeout && took <= close_timeout + Duration::from_millis(2),
+            "close() returned after {took:?} of virtual time, close_timeout is {close_timeout:?}"
+        );
+        assert_eq!(ws.close_code(), CloseCode::ABNORMAL_CLOSURE);
 
         let mut buf = Vec::new();
-        let close = read_frame(&mut tcp, &mut buf)
+        let close = read_frame(&mut silent, &mut buf)
             .await
             .expect("no close frame");
         assert_eq!((close.opcode, close.masked), (0x8, false), "{close:?}");
         assert_eq!(close.close_code(), Some(1001));
-
-        let (result, took, ws) = server.await.unwrap();
-        assert!(result.is_ok(), "{result:?}");
-        assert!(took >= close_timeout, "close() returned after {took:?}");
-        assert!(took < close_timeout + PROMPT, "close() took {took:?}");
-        assert_eq!(ws.close_code(), CloseCode::ABNORMAL_CLOSURE);
-        // The server closes TCP first (RFC 6455 §7.1.1), answered or not.
-        let end = tokio::time::timeout(PROMPT, read_frame(&mut tcp, &mut buf)).await;
+        // The server closes the transport first (RFC 6455 §7.1.1), answered or not.
+        let end = read_frame(&mut silent, &mut buf).await;
         assert!(
-            matches!(end, Ok(None)),
-            "after close() returned, the silent client saw {end:?} instead of EOF"
+            end.is_none(),
+            "after close() returned the silent client saw {end:?}, not EOF"
         );
         drop(ws);
     })

@@ -6,6 +6,7 @@
 mod event_support;
 
 use bytes::Bytes;
+use event_support::memory::connect_pipe;
 use event_support::{Event, next, record, serve, within};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -293,8 +294,11 @@ async fn custom_event_that_arrived_before_its_handler_is_registered_reaches_it()
 
 /// A message that waits for a handler is delivered when the handler is registered from
 /// another task while the connection's reader is parked (no more input coming, keep-alive 30 s
-/// away): registering must wake the reader, not leave the message until the next frame.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// away): registering must wake the reader, not leave the message until the next frame. On a
+/// paused clock over a pipe, the sleep below ends only once every task is idle, so the reader
+/// has certainly parked; and a reader left asleep would wake at the first keep-alive ping
+/// (30 s), after `next` gave up (10 s).
+#[tokio::test(start_paused = true)]
 async fn registering_on_message_wakes_a_parked_reader_with_a_message_waiting() {
     within(async {
         let server = Server::new(Config::default());
@@ -302,11 +306,9 @@ async fn registering_on_message_wakes_a_parked_reader_with_a_message_waiting() {
         server.on_connection(move |conn: Conn| {
             let _ = conn_tx.send(conn);
         });
-        let running = serve(server).await;
-        let client = running.connect().await;
+        let (client, _task) = connect_pipe(&server, Config::default()).await;
         let conn = next(&mut conns, "the server's connection").await;
         client.write_text("waiting").unwrap();
-        // Give the message time to arrive and the reader time to park; nothing else is sent.
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
         let (tx, mut messages) = mpsc::unbounded_channel();
         conn.on_message(move |_, kind, data: Bytes| {

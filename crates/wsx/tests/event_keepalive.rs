@@ -1,22 +1,19 @@
-//! Keep-alive over loopback with short intervals: pings answered between two wsx peers keep the
-//! connection open; a raw peer that never answers is dropped within `ping_interval +
-//! pong_timeout` with 1006 reported, on the server side and on the client side.
+//! Keep-alive on a paused tokio clock over in-memory pipes: pings answered between two wsx
+//! peers keep the connection open; a raw peer that never answers is dropped exactly
+//! `pong_timeout` after the first unanswered ping with 1006 reported, on the server side and
+//! on the client side. Time is virtual (see `event_support::memory`), so the deadlines are
+//! checked to the millisecond, not within "slack for a loaded machine".
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod event_support;
 
 use bytes::Bytes;
-use event_support::{
-    Event, next, raw_client, raw_server_accept, read_to_eof, record, serve, within,
-};
-use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
+use event_support::memory::{connect_pipe, raw_client_pipe, raw_server_pipe};
+use event_support::{Event, next, read_to_eof, record, within};
+use std::time::Duration;
 use tokio::sync::mpsc;
-use wsx::{Client, CloseCode, Config, Conn, MessageType, Server};
-
-/// Upper bound for a dead peer to be noticed: the issue asks for `ping_interval +
-/// pong_timeout`; slack for a loaded two-core machine on top, 2 s in all.
-const DEAD_PEER_BOUND: Duration = Duration::from_secs(2);
+use tokio::time::Instant;
+use wsx::{CloseCode, Config, Conn, MessageType, Server};
 
 fn keepalive(ping_ms: u64, pong_ms: u64) -> Config {
     Config {
@@ -26,7 +23,17 @@ fn keepalive(ping_ms: u64, pong_ms: u64) -> Config {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// `elapsed` is `want` to tokio's timer resolution (deadlines are rounded up to the next
+/// millisecond).
+fn assert_at(elapsed: Duration, want_ms: u64, what: &str) {
+    let want = Duration::from_millis(want_ms);
+    assert!(
+        elapsed >= want && elapsed <= want + Duration::from_millis(2),
+        "{what} after {elapsed:?} of virtual time, want {want:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn pings_are_answered_and_the_connection_stays_open() {
     within(async {
         let (server_tx, mut server_events) = mpsc::unbounded_channel();
@@ -37,32 +44,22 @@ async fn pings_are_answered_and_the_connection_stays_open() {
                 let _ = c.write_message(kind, data);
             });
         });
-        let running = serve(server).await;
-        let conn = Client::new(keepalive(100, 200))
-            .connect(&running.url(), http::HeaderMap::new())
-            .await
-            .unwrap();
+        let started = Instant::now();
+        let (conn, _task) = connect_pipe(&server, keepalive(100, 200)).await;
         let (client_tx, mut client_events) = mpsc::unbounded_channel();
         record(&conn, &client_tx);
-        let started = Instant::now();
 
-        // Five pongs on the server's side (the client answered five of its pings), i.e. at
-        // least five intervals; nothing but open, pings and pongs happens meanwhile.
+        // Five pongs on the server's side (the client answered five of its pings): five
+        // intervals of virtual time; nothing but open, pings and pongs happens meanwhile.
         let mut server_pongs = 0;
-        let mut server_pings = 0;
         while server_pongs < 5 {
             match next(&mut server_events, "a server-side event").await {
-                Event::Open => {}
+                Event::Open | Event::Ping(_) => {}
                 Event::Pong(_) => server_pongs += 1,
-                Event::Ping(_) => server_pings += 1,
                 other => panic!("server: unexpected {other:?} while pinging"),
             }
         }
-        assert!(
-            started.elapsed() >= Duration::from_millis(400),
-            "five ping intervals of 100 ms took only {:?}",
-            started.elapsed()
-        );
+        assert_at(started.elapsed(), 500, "the fifth pong");
         // The client pings too: its pongs and the server's pings reached it.
         let mut client_pongs = 0;
         let mut client_pings = 0;
@@ -75,10 +72,9 @@ async fn pings_are_answered_and_the_connection_stays_open() {
             }
         }
         assert!(!conn.is_closed(), "the client connection closed");
-        let server_conn = running.server.connections();
+        let server_conn = server.connections();
         assert_eq!(server_conn.len(), 1, "the server still has the connection");
         assert!(!server_conn[0].is_closed());
-        let _ = server_pings;
 
         // Still usable: an echo round trip.
         conn.write_text("after the pings").unwrap();
@@ -100,11 +96,11 @@ async fn pings_are_answered_and_the_connection_stays_open() {
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn application_pings_get_pongs_with_the_same_payload() {
     within(async {
-        let running = serve(Server::new(Config::default())).await;
-        let conn = running.connect().await;
+        let server = Server::new(Config::default());
+        let (conn, _task) = connect_pipe(&server, Config::default()).await;
         let (tx, mut pongs) = mpsc::unbounded_channel();
         conn.on_pong(move |_, data| {
             let _ = tx.send(data);
@@ -119,30 +115,43 @@ async fn application_pings_get_pongs_with_the_same_payload() {
     .await;
 }
 
-/// The issue's case, with `pong_timeout` (300 ms) longer than `ping_interval` (200 ms).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// `pong_timeout` (300 ms) longer than `ping_interval` (200 ms): pings at 200 and 400 ms, the
+/// deadline stays that of the first one, 500 ms.
+#[tokio::test(start_paused = true)]
 async fn server_drops_a_raw_peer_that_never_answers_pings_with_1006() {
-    server_drops_dead_raw_peer(200, 300).await;
+    server_drops_dead_raw_peer(200, 300, 500, 2).await;
 }
 
-/// The same with `pong_timeout` (200 ms) shorter than `ping_interval` (300 ms).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// `pong_timeout` (200 ms) shorter than `ping_interval` (300 ms): one ping at 300 ms, dead at
+/// 500 ms.
+#[tokio::test(start_paused = true)]
 async fn server_drops_a_dead_raw_peer_when_pong_timeout_is_below_ping_interval() {
-    server_drops_dead_raw_peer(300, 200).await;
+    server_drops_dead_raw_peer(300, 200, 500, 1).await;
 }
 
-async fn server_drops_dead_raw_peer(ping_ms: u64, pong_ms: u64) {
+/// Two empty ping frames, server to client (unmasked) or client to server (masked).
+fn pings(count: usize, masked: bool) -> Vec<u8> {
+    let frame: &[u8] = if masked { &[0x89, 0x80] } else { &[0x89, 0x00] };
+    let mut all = Vec::new();
+    for _ in 0..count {
+        all.extend_from_slice(frame);
+        if masked {
+            all.extend_from_slice(&[0; 4]);
+        }
+    }
+    all
+}
+
+async fn server_drops_dead_raw_peer(ping_ms: u64, pong_ms: u64, dead_ms: u64, count: usize) {
     within(async {
         let (tx, mut events) = mpsc::unbounded_channel();
         let server = Server::new(keepalive(ping_ms, pong_ms));
         server.on_connection(move |conn: Conn| {
             record(&conn, &tx);
         });
-        let running = serve(server).await;
-
-        // The handshake by hand, then never read nor answer.
-        let mut raw = raw_client(running.addr).await;
         let started = Instant::now();
+        // The handshake by hand, then never answer.
+        let (mut raw, task) = raw_client_pipe(&server).await;
         let close = loop {
             match next(&mut events, "on_close for the dead peer").await {
                 Event::Close(code, reason) => break (code, reason),
@@ -150,82 +159,56 @@ async fn server_drops_dead_raw_peer(ping_ms: u64, pong_ms: u64) {
                 other => panic!("unexpected {other:?}"),
             }
         };
-        let elapsed = started.elapsed();
+        assert_at(started.elapsed(), dead_ms, "the dead peer was dropped");
         assert_eq!(
-            close.0,
-            u16::from(CloseCode::ABNORMAL_CLOSURE),
-            "on_close code (reason {:?})",
-            close.1
+            close,
+            (
+                u16::from(CloseCode::ABNORMAL_CLOSURE),
+                "no pong from peer".into()
+            ),
         );
-        assert!(
-            elapsed >= Duration::from_millis(pong_ms),
-            "closed after {elapsed:?}, before a pong could have been overdue"
-        );
-        assert!(
-            elapsed <= DEAD_PEER_BOUND,
-            "closed after {elapsed:?}, want ping_interval + pong_timeout ({} ms) + slack",
-            ping_ms + pong_ms
-        );
-
-        // The raw peer sees the ping(s), then EOF.
-        let bytes = tokio::time::timeout(Duration::from_secs(2), read_to_eof(&mut raw, 1 << 16))
-            .await
-            .expect("the raw peer never saw EOF")
-            .expect("the raw peer's read failed instead of reaching EOF");
-        assert!(
-            bytes.starts_with(&[0x89, 0x00]),
-            "expected an empty ping frame first, got {bytes:02x?}"
-        );
-        event_support::wait_for_no_connections(&running.server).await;
+        // The raw peer saw exactly the keep-alive pings, then EOF (no close frame: a dead peer
+        // reads nothing).
+        let bytes = read_to_eof(&mut raw, 1 << 16).await.unwrap();
+        assert_eq!(bytes, pings(count, false));
+        task.await.unwrap().unwrap();
+        assert_eq!(server.connection_count(), 0);
     })
     .await;
 }
 
-/// `pong_timeout` (300 ms) longer than `ping_interval` (200 ms).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn client_drops_a_raw_server_that_never_answers_pings_with_1006() {
-    client_drops_dead_raw_server(200, 300).await;
+    client_drops_dead_raw_server(200, 300, 500, 2).await;
 }
 
-/// `pong_timeout` (200 ms) shorter than `ping_interval` (300 ms).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn client_drops_a_dead_raw_server_when_pong_timeout_is_below_ping_interval() {
-    client_drops_dead_raw_server(300, 200).await;
+    client_drops_dead_raw_server(300, 200, 500, 1).await;
 }
 
-async fn client_drops_dead_raw_server(ping_ms: u64, pong_ms: u64) {
+async fn client_drops_dead_raw_server(ping_ms: u64, pong_ms: u64, dead_ms: u64, count: usize) {
     within(async {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let raw_server = tokio::spawn(async move { raw_server_accept(&listener).await });
-        let conn = Client::new(keepalive(ping_ms, pong_ms))
-            .connect(&format!("ws://{addr}/"), http::HeaderMap::new())
-            .await
-            .unwrap();
         let started = Instant::now();
-        let mut raw = raw_server.await.unwrap();
+        let (conn, mut raw) = raw_server_pipe(keepalive(ping_ms, pong_ms)).await;
         let (tx, mut closes) = mpsc::unbounded_channel();
         conn.on_close(move |_, code, reason| {
             let _ = tx.send((u16::from(code), reason.to_owned()));
         });
         let (code, reason) = next(&mut closes, "the client's on_close").await;
-        let elapsed = started.elapsed();
-        assert_eq!(code, 1006, "on_close code (reason {reason:?})");
-        assert!(
-            elapsed <= DEAD_PEER_BOUND,
-            "closed after {elapsed:?}, want ping_interval + pong_timeout ({} ms) + slack",
-            ping_ms + pong_ms
-        );
+        assert_at(started.elapsed(), dead_ms, "the dead server was dropped");
+        assert_eq!((code, reason.as_str()), (1006, "no pong from peer"));
         assert!(conn.is_closed());
         // The raw server got (masked) pings, then EOF.
-        let bytes = tokio::time::timeout(Duration::from_secs(2), read_to_eof(&mut raw, 1 << 16))
-            .await
-            .expect("the raw server never saw EOF")
-            .expect("the raw server's read failed instead of reaching EOF");
-        assert!(
-            bytes.starts_with(&[0x89, 0x80]),
-            "expected a masked empty ping frame first, got {bytes:02x?}"
-        );
+        let bytes = read_to_eof(&mut raw, 1 << 16).await.unwrap();
+        assert_eq!(bytes.len(), 6 * count, "{bytes:02x?}");
+        for ping in bytes.chunks(6) {
+            assert_eq!(
+                &ping[..2],
+                &[0x89, 0x80],
+                "a masked empty ping: {bytes:02x?}"
+            );
+        }
     })
     .await;
 }

@@ -8,7 +8,7 @@ use super::{Conn, Outbound, ReaderSignal};
 use crate::config::Config;
 use crate::error::Error;
 use crate::limit::{ConnLimiter, OnRateExceeded};
-use crate::proto::{CloseCode, Message};
+use crate::proto::{CloseCode, KeepAlive, Message, Timeout};
 use crate::stream::{WebSocket, WsReader, WsWriter};
 use bytes::Bytes;
 use futures_core::Stream;
@@ -141,43 +141,26 @@ where
     });
 }
 
-/// Keep-alive and idle deadlines.
-struct Timers {
-    ping_interval: Duration,
-    pong_timeout: Duration,
-    idle_timeout: Duration,
-    next_ping: Option<Instant>,
-    /// When the last keep-alive ping went out, until its pong (the round-trip metric).
-    ping_sent: Option<Instant>,
-    /// When the outstanding ping must have been answered (by any frame).
-    pong_deadline: Option<Instant>,
-    idle_deadline: Option<Instant>,
-    /// Something arrived since the last ping.
-    heard: bool,
+/// The keep-alive timers of a connection opened now, on tokio's clock (paused in tests).
+fn keepalive(config: &Config) -> KeepAlive {
+    KeepAlive::new(
+        now(),
+        config.ping_interval,
+        config.pong_timeout,
+        config.idle_timeout,
+    )
 }
 
-impl Timers {
-    fn new(config: &Config) -> Self {
-        let now = Instant::now();
-        let after = |d: Duration| (!d.is_zero()).then(|| now + d);
-        Self {
-            ping_interval: config.ping_interval,
-            pong_timeout: config.pong_timeout,
-            idle_timeout: config.idle_timeout,
-            next_ping: after(config.ping_interval),
-            ping_sent: None,
-            pong_deadline: None,
-            idle_deadline: after(config.idle_timeout),
-            heard: false,
-        }
-    }
+/// tokio's "now" as the core's `Instant`: the wall clock, or the paused test clock.
+fn now() -> std::time::Instant {
+    Instant::now().into_std()
+}
 
-    fn next_deadline(&self) -> Option<Instant> {
-        [self.next_ping, self.pong_deadline, self.idle_deadline]
-            .into_iter()
-            .flatten()
-            .min()
-    }
+/// When the read loop's timer must fire next.
+fn wake_at(timers: &KeepAlive) -> Instant {
+    timers
+        .poll_timeout()
+        .map_or_else(far_future, Instant::from_std)
 }
 
 /// What ends the read loop early.
@@ -202,14 +185,14 @@ async fn read_loop<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut timers = Timers::new(config);
+    let mut timers = keepalive(config);
     let metrics = crate::metrics::get();
     // Per-connection rate limits, only when configured.
     let limiter = ConnLimiter::new(&config.rate_limits);
     // The connection was closed for going past a rate: nothing more is dispatched.
     let mut rate_closed = false;
     let mut outcome: Option<(CloseCode, String)> = None;
-    let sleep = tokio::time::sleep_until(timers.next_deadline().unwrap_or_else(far_future));
+    let sleep = tokio::time::sleep_until(wake_at(&timers));
     tokio::pin!(sleep);
     // The waker the timer was last polled with (`None`: poll it on the next turn).
     let mut timer_waker: Option<Waker> = None;
@@ -282,14 +265,11 @@ where
             }
             Turn::HandlerDone(Err(panicked)) => dispatch.fail(conn, panicked),
             Turn::Item(Some(Ok(message))) => {
-                timers.heard = true;
                 if let Some(len) = data_len(&message) {
+                    timers.on_data(now);
                     let kind = crate::metrics::Metrics::kind(matches!(message, Message::Binary(_)));
                     metrics.messages_received[kind].increment(1);
                     metrics.bytes_received[kind].increment(len as u64);
-                    if let Some(t) = timers.idle_deadline.as_mut() {
-                        *t = Instant::now() + timers.idle_timeout;
-                    }
                     if rate_closed {
                         continue;
                     }
@@ -307,12 +287,17 @@ where
                         }
                         continue;
                     }
-                } else if let Message::Pong(_) = &message
-                    && let Some(sent) = timers.ping_sent.take()
-                {
-                    metrics.ping_rtt.record(sent.elapsed().as_secs_f64());
-                } else if let Message::Close(frame) = &message {
-                    crate::metrics::close_received(frame.as_ref().map_or(1005, |f| f.code.into()));
+                } else if let Message::Pong(_) = &message {
+                    if let Some(rtt) = timers.on_pong(now()) {
+                        metrics.ping_rtt.record(rtt.as_secs_f64());
+                    }
+                } else {
+                    timers.on_frame();
+                    if let Message::Close(frame) = &message {
+                        crate::metrics::close_received(
+                            frame.as_ref().map_or(1005, |f| f.code.into()),
+                        );
+                    }
                 }
                 conn.start_dispatching();
                 if let Some(done) = dispatch.dispatch(conn, message)
@@ -326,7 +311,7 @@ where
                 feed_from_reader(conn, &reader);
             }
             Turn::Item(Some(Err(err))) => {
-                timers.heard = true;
+                timers.on_frame();
                 // Once a handler's panic failed the connection, what follows (the peer gone
                 // before answering the close, say) is its consequence: reported once.
                 if dispatch.failed {
@@ -345,9 +330,7 @@ where
                         drain: !dispatch.failed,
                     };
                 }
-                sleep
-                    .as_mut()
-                    .reset(timers.next_deadline().unwrap_or_else(far_future));
+                sleep.as_mut().reset(wake_at(&timers));
                 timer_waker = None;
             }
         }
@@ -394,35 +377,18 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
-/// A deadline passed: send a ping, detect a dead peer, or close an idle connection.
-fn on_timer(conn: &Conn, timers: &mut Timers) -> Result<(), Stop> {
-    let now = Instant::now();
-    if let Some(deadline) = timers.pong_deadline
-        && now >= deadline
-    {
-        if !timers.heard {
+/// Deadlines passed: send a ping, detect a dead peer, or close an idle connection.
+fn on_timer(conn: &Conn, timers: &mut KeepAlive) -> Result<(), Stop> {
+    let now = now();
+    while let Some(due) = timers.handle_timeout(now) {
+        match due {
             // RFC 6455 §5.5.2 pings went unanswered and nothing else came: the peer is dead.
-            return Err(Stop::Dead);
+            Timeout::PeerDead => return Err(Stop::Dead),
+            Timeout::SendPing => conn.enqueue_internal(Message::Ping(Bytes::new())),
+            Timeout::Idle => {
+                let _ = conn.close(CloseCode::GOING_AWAY, "idle timeout");
+            }
         }
-        timers.pong_deadline = None;
-    }
-    if let Some(at) = timers.next_ping
-        && now >= at
-    {
-        conn.enqueue_internal(Message::Ping(Bytes::new()));
-        timers.ping_sent = Some(now);
-        // The deadline runs from the first unanswered ping: later pings must not push it back.
-        if timers.pong_deadline.is_none() {
-            timers.heard = false;
-            timers.pong_deadline = Some(now + timers.pong_timeout);
-        }
-        timers.next_ping = Some(now + timers.ping_interval);
-    }
-    if let Some(at) = timers.idle_deadline
-        && now >= at
-    {
-        timers.idle_deadline = None;
-        let _ = conn.close(CloseCode::GOING_AWAY, "idle timeout");
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! The sans-I/O protocol core: no sockets, no tasks, no clock. Bytes in, messages and bytes out.
+//! The sans-I/O protocol core: no sockets, no tasks, no clock. Bytes in, messages and bytes out;
+//! time comes in as an argument ([`KeepAlive`]).
 //!
 //! [`Protocol`] is the whole connection state machine; the modules below it are its parts and
 //! are public for drivers and tools that want a single piece (a frame parser, the masking loop).
@@ -10,6 +11,7 @@ pub mod encoder;
 pub mod error;
 pub mod extension;
 pub mod frame;
+pub mod keepalive;
 pub mod mask;
 pub mod message;
 pub mod protocol;
@@ -24,6 +26,7 @@ pub use encoder::{Encoder, encode_server_frame};
 pub use error::{ExtensionError, HandshakeError, ProtocolError, SendError};
 pub use extension::{Extension, ExtensionFactory, ExtensionOffer};
 pub use frame::{FrameHeader, OpCode};
+pub use keepalive::{KeepAlive, Timeout};
 pub use message::{Message, Utf8Bytes};
 pub use protocol::{Protocol, State};
 pub use role::Role;

@@ -16,7 +16,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// The most any test may take.
@@ -72,7 +72,7 @@ pub fn upgrade_request(addr: SocketAddr, extra: &str) -> String {
 
 /// Reads an HTTP head one byte at a time (so nothing behind it is consumed), up to the empty
 /// line. Panics on EOF (showing what came so far) or past [`MAX_HEAD`].
-pub async fn read_head(stream: &mut TcpStream) -> String {
+pub async fn read_head(stream: &mut (impl AsyncRead + Unpin)) -> String {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -294,7 +294,7 @@ pub fn parse_frames(mut buf: &[u8]) -> Vec<Frame> {
 }
 
 /// Reads one frame, keeping bytes behind it in `buf`. `None` on a clean EOF between frames.
-pub async fn read_frame(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Frame> {
+pub async fn read_frame(stream: &mut (impl AsyncRead + Unpin), buf: &mut Vec<u8>) -> Option<Frame> {
     loop {
         if let Some((frame, used)) = parse_frame(buf) {
             buf.drain(..used);
@@ -312,7 +312,7 @@ pub async fn read_frame(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Fra
 }
 
 /// Reads until EOF (or an error), at most `cap` bytes; `Ok(bytes)` on a clean EOF.
-pub async fn read_to_eof(stream: &mut TcpStream, cap: usize) -> io::Result<Vec<u8>> {
+pub async fn read_to_eof(stream: &mut (impl AsyncRead + Unpin), cap: usize) -> io::Result<Vec<u8>> {
     let mut all = Vec::new();
     let mut buf = [0u8; 4096];
     loop {

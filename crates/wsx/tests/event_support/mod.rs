@@ -11,6 +11,7 @@
 mod common;
 #[cfg(feature = "hyper")]
 pub mod hyper_serve;
+pub mod memory;
 
 // Each test crate compiles this module on its own and uses only some of these.
 #[allow(unused_imports)]
