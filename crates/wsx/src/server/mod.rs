@@ -4,6 +4,10 @@
 //! only when a connection starts or ends).
 #![forbid(unsafe_code)]
 
+mod accept;
+#[cfg(feature = "hyper")]
+mod upgrade;
+
 use crate::config::Config;
 use crate::conn::run::{Running, start};
 use crate::conn::{
@@ -13,17 +17,17 @@ use crate::error::Error;
 use crate::events::Envelope;
 use crate::handshake::ServerOptions;
 use crate::handshake_io::server::accept_with;
-use crate::limit::{Admission, Refusal, Slot, forwarded_client};
+use crate::limit::Admission;
 use crate::proto::{CloseCode, ExtensionFactory};
 use crate::stream::WebSocket;
 use crate::sync::{lock as locked, read, write};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
 type ConnectionHandler = Arc<dyn Fn(Conn) + Send + Sync>;
@@ -344,222 +348,6 @@ impl Server {
         serve_conn(self.inner.clone(), conn, running, registered).await;
         Ok(())
     }
-
-    async fn serve_listener(
-        &self,
-        listener: TcpListener,
-        tls: Option<tokio_rustls::TlsAcceptor>,
-    ) -> Result<(), Error> {
-        self.inner.config.validate()?;
-        *locked(&self.inner.local_addr) = listener.local_addr().ok();
-        let mut stop = self.inner.shutdown.subscribe();
-        while !*stop.borrow_and_update() {
-            tokio::select! {
-                _ = stop.changed() => break,
-                incoming = listener.accept() => match incoming {
-                    Ok((tcp, peer)) => {
-                        // Admission first: a refused connection costs no handshake buffer.
-                        let slot = match &self.inner.admission {
-                            None => None,
-                            Some(admission) => match admission.admit_socket(peer.ip()) {
-                                Ok(slot) => Some(slot),
-                                Err(refusal) => {
-                                    refuse(&self.inner, tcp, refusal, admission.retry_after_secs());
-                                    continue;
-                                }
-                            },
-                        };
-                        let inner = self.inner.clone();
-                        let tls = tls.clone();
-                        tokio::spawn(handle(inner, tcp, peer, tls, slot));
-                    }
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!("accept failed: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
-            }
-        }
-        Ok(())
-    }
-}
-
-/// One accepted TCP connection: TLS (if any) and the WebSocket handshake under
-/// `handshake_timeout`, then the connection's life.
-async fn handle(
-    inner: Arc<Inner>,
-    tcp: TcpStream,
-    peer: SocketAddr,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-    slot: Option<Slot>,
-) {
-    let _ = tcp.set_nodelay(true);
-    let timeout = inner.config.handshake_timeout;
-    let mut options = read(&inner.options).clone();
-    // Behind a trusted proxy the client's address is in the request: its per-IP limits are
-    // checked once the head is read. The slot is held for the connection's life either way.
-    let slot = Arc::new(Mutex::new(slot));
-    if let Some(admission) = &inner.admission
-        && admission.trusts(peer.ip())
-    {
-        options.admit = Some(admit_forwarded(admission.clone(), slot.clone()));
-    }
-    let _slot = slot;
-    let ws_config = inner.config.websocket_config();
-    // The handshakes are boxed: their state (buffers, a TLS session being set up) is freed
-    // once they finish instead of sizing the task for the whole life of the connection, and a
-    // plain connection does not carry the size of a TLS one.
-    // The handshake's result (the connection and the request) is consumed by `start_conn` in
-    // a statement of its own, so it is not kept in this task's state while the connection runs.
-    // The two arms differ only in the transport type (so that a plain connection's poll path
-    // has no TLS branch in it); what they share is `started` and `serve_conn`.
-    match tls {
-        None => {
-            let handshake = Box::pin(tokio::time::timeout(
-                timeout,
-                accept_with(tcp, &options, ws_config),
-            ));
-            let started = started(&inner, peer, handshake.await);
-            if let Some((conn, running, registered)) = started {
-                serve_conn(inner, conn, running, registered).await;
-            }
-        }
-        Some(acceptor) => {
-            let handshake = Box::pin(tokio::time::timeout(timeout, async {
-                let stream = crate::tls::accept(&acceptor, tcp, peer).await?;
-                #[cfg(feature = "hyper")]
-                if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-                    return Ok(Err(stream));
-                }
-                accept_with(stream, &options, ws_config).await.map(Ok)
-            }));
-            let handshake = async {
-                match handshake.await {
-                    Ok(Ok(Ok(done))) => Ok(Ok(done)),
-                    Ok(Ok(Err(h2))) => {
-                        // An HTTP/2 connection: its WebSockets are extended CONNECT streams.
-                        #[cfg(feature = "hyper")]
-                        serve_h2(
-                            Server {
-                                inner: inner.clone(),
-                            },
-                            h2,
-                            peer,
-                        )
-                        .await;
-                        #[cfg(not(feature = "hyper"))]
-                        drop(h2);
-                        Ok(Err(Error::ConnectionClosed))
-                    }
-                    Ok(Err(e)) => Ok(Err(e)),
-                    Err(elapsed) => Err(elapsed),
-                }
-            };
-            let started = match handshake.await {
-                // The HTTP/2 connection was served to its end.
-                Ok(Err(Error::ConnectionClosed)) => None,
-                outcome => started(&inner, peer, outcome),
-            };
-            if let Some((conn, running, registered)) = started {
-                Box::pin(serve_conn(inner, conn, running, registered)).await;
-            }
-        }
-    }
-}
-
-/// A finished server handshake: the connection and the request, or why it was refused.
-type Handshaken<S> = Result<(WebSocket<S>, http::Request<()>), Error>;
-
-/// The outcome of a handshake under `handshake_timeout`: a started connection, or nothing
-/// (logged) when it was refused or timed out.
-fn started<S>(
-    inner: &Arc<Inner>,
-    peer: SocketAddr,
-    outcome: Result<Handshaken<S>, tokio::time::error::Elapsed>,
-) -> Option<(Conn, Running<S>, Registered)>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    match outcome {
-        Ok(Ok((ws, request))) => Some(start_conn(inner, ws, request, Some(peer))),
-        Ok(Err(err)) => {
-            tracing::debug!(%peer, "handshake refused: {err}");
-            match &err {
-                Error::Handshake(e) => crate::metrics::handshake(Some(e.status().as_str())),
-                _ => crate::metrics::handshake(Some("error")),
-            }
-            None
-        }
-        Err(_) => {
-            tracing::debug!(%peer, "handshake timed out");
-            crate::metrics::handshake(Some("timeout"));
-            None
-        }
-    }
-}
-
-/// The handshake check for a connection from a trusted proxy: the per-IP limits of the
-/// client named in `Forwarded` / `X-Forwarded-For` (the proxy's own address when none is).
-fn admit_forwarded(
-    admission: Arc<Admission>,
-    slot: Arc<Mutex<Option<Slot>>>,
-) -> crate::handshake::server::Admit {
-    Arc::new(move |request: &http::Request<()>| {
-        let mut slot = locked(&slot);
-        let Some(slot) = slot.as_mut() else {
-            return Ok(());
-        };
-        let Some(client) = forwarded_client(request.headers(), admission.trusted()) else {
-            return Ok(());
-        };
-        admission
-            .admit_client(slot, client)
-            .map_err(|refusal| refusal_error(refusal, admission.retry_after_secs()))
-    })
-}
-
-/// The handshake error an admission refusal is answered with (503 or 429, `Retry-After`),
-/// counted in `wsx_rate_limited_total`.
-fn refusal_error(refusal: Refusal, retry_after: u64) -> crate::HandshakeError {
-    crate::metrics::rate_limited(match refusal {
-        Refusal::Busy => "connections",
-        Refusal::TooMany => "connections_per_ip",
-    });
-    match refusal {
-        Refusal::Busy => crate::HandshakeError::ServerBusy { retry_after },
-        Refusal::TooMany => crate::HandshakeError::TooManyRequests { retry_after },
-    }
-}
-
-/// Most refusals written at once; past it a refused socket is closed without an answer.
-const MAX_REFUSING: usize = 1024;
-
-/// Answers a connection refused at admission with 503 or 429 and `Retry-After`, then lets it
-/// go: a small task writes the answer and reads (and drops) what the client sent, for at most
-/// a second, so that closing does not reset the connection before the client read it.
-fn refuse(inner: &Arc<Inner>, tcp: TcpStream, refusal: Refusal, retry_after: u64) {
-    let err = refusal_error(refusal, retry_after);
-    crate::metrics::handshake(Some(err.status().as_str()));
-    if inner.refusing.fetch_add(1, Ordering::AcqRel) >= MAX_REFUSING {
-        inner.refusing.fetch_sub(1, Ordering::AcqRel);
-        return;
-    }
-    let inner = inner.clone();
-    tokio::spawn(async move {
-        let mut tcp = tcp;
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let response = crate::handshake::server::error_response(&err);
-            tcp.write_all(&response).await?;
-            tcp.shutdown().await?;
-            let mut sink = [0u8; 512];
-            while tcp.read(&mut sink).await? > 0 {}
-            Ok::<_, std::io::Error>(())
-        })
-        .await;
-        inner.refusing.fetch_sub(1, Ordering::AcqRel);
-    });
 }
 
 /// Registers a connection that finished its handshake, starts its writer and hands it to
@@ -620,119 +408,4 @@ where
     running
         .drive(conn, &inner.config, move || drop(registered))
         .await;
-}
-
-#[cfg(feature = "hyper")]
-impl Server {
-    /// Upgrades a request that arrived on a hyper (or axum) server into a connection of this
-    /// server: the same `on_connection` and handlers, config, limits, compression and
-    /// registry (`connections`, `broadcast`, `shutdown`) as connections it accepts itself.
-    /// HTTP/1.1 upgrades and HTTP/2 extended CONNECT (RFC 8441) are both accepted (see
-    /// [`crate::upgrade`]). Returns the response to give hyper: `101`/`200`, an error status
-    /// for a bad request (as [`Self::listen`] answers it), or `503` while shutting down.
-    /// `remote_addr` is what [`Conn::remote_addr`] reports (hyper's request does not carry
-    /// it; axum's `ConnectInfo` does).
-    pub fn upgrade<B>(
-        &self,
-        mut req: http::Request<B>,
-        remote_addr: Option<SocketAddr>,
-    ) -> http::Response<crate::upgrade::Body> {
-        if *self.inner.shutdown.borrow() {
-            let mut response = http::Response::new(crate::upgrade::Body::from("shutting down\n"));
-            *response.status_mut() = http::StatusCode::SERVICE_UNAVAILABLE;
-            return response;
-        }
-        if let Err(err) = self.inner.config.validate() {
-            tracing::error!("refusing a WebSocket upgrade: {err}");
-            let mut response = http::Response::new(crate::upgrade::Body::default());
-            *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-            return response;
-        }
-        let slot = match (&self.inner.admission, remote_addr) {
-            (Some(admission), Some(peer)) => {
-                let client = if admission.trusts(peer.ip()) {
-                    forwarded_client(req.headers(), admission.trusted()).unwrap_or(peer.ip())
-                } else {
-                    peer.ip()
-                };
-                match admission.admit_socket(client) {
-                    Ok(slot) => Some(slot),
-                    Err(refusal) => {
-                        let error = refusal_error(refusal, admission.retry_after_secs());
-                        let refused = crate::upgrade::Refused::new(error, req.version());
-                        return refused_upgrade(refused, remote_addr);
-                    }
-                }
-            }
-            _ => None,
-        };
-        let options = read(&self.inner.options).clone();
-        let ws_config = self.inner.config.websocket_config();
-        match crate::upgrade::upgrade(&mut req, &options, ws_config) {
-            Err(refused) => refused_upgrade(refused, remote_addr),
-            Ok((response, pending)) => {
-                let inner = self.inner.clone();
-                tokio::spawn(async move {
-                    let _slot = slot;
-                    let timeout = inner.config.handshake_timeout;
-                    let upgraded = tokio::time::timeout(
-                        timeout,
-                        std::future::IntoFuture::into_future(pending),
-                    )
-                    .await;
-                    match upgraded {
-                        Ok(Ok((ws, request))) => {
-                            let (conn, running, registered) =
-                                start_conn(&inner, ws, request, remote_addr);
-                            serve_conn(inner, conn, running, registered).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(peer = ?remote_addr, "upgrade failed: {e}"),
-                        Err(_) => tracing::debug!(peer = ?remote_addr, "upgrade timed out"),
-                    }
-                });
-                response
-            }
-        }
-    }
-}
-
-/// A refused upgrade through hyper: logged, counted, answered.
-#[cfg(feature = "hyper")]
-fn refused_upgrade(
-    refused: crate::upgrade::Refused,
-    peer: Option<SocketAddr>,
-) -> http::Response<crate::upgrade::Body> {
-    tracing::debug!(?peer, "handshake refused: {}", refused.error);
-    crate::metrics::handshake(Some(refused.error.status().as_str()));
-    refused.into_response()
-}
-
-/// Serves an HTTP/2 connection (TLS, ALPN `h2`) on hyper: every extended CONNECT for
-/// `websocket` becomes a connection of `server` (RFC 8441); anything else gets `426` (a
-/// WebSocket server, not a web server).
-#[cfg(feature = "hyper")]
-async fn serve_h2<S>(server: Server, stream: S, peer: SocketAddr)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-        let response = if crate::upgrade::is_upgrade_request(&req) {
-            server.upgrade(req, Some(peer))
-        } else {
-            let mut response =
-                http::Response::new(crate::upgrade::Body::from("a WebSocket endpoint\n"));
-            *response.status_mut() = http::StatusCode::UPGRADE_REQUIRED;
-            response
-        };
-        async move { Ok::<_, std::convert::Infallible>(response) }
-    });
-    let mut builder =
-        hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
-    builder.enable_connect_protocol();
-    if let Err(e) = builder
-        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-        .await
-    {
-        tracing::debug!(%peer, "HTTP/2 connection ended: {e}");
-    }
 }

@@ -1,0 +1,239 @@
+//! The accept path of [`Server::serve`]: admission before any byte is read, TLS (and ALPN
+//! `h2` to HTTP/2), the opening handshake under `handshake_timeout`, refusals answered with
+//! their status.
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "hyper")]
+use super::upgrade::serve_h2;
+use super::{Inner, Registered, Server, serve_conn, start_conn};
+use crate::conn::Conn;
+use crate::conn::run::Running;
+use crate::error::Error;
+use crate::handshake_io::server::accept_with;
+use crate::limit::{Admission, Refusal, Slot, forwarded_client};
+use crate::stream::WebSocket;
+use crate::sync::{lock as locked, read};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+
+impl Server {
+    pub(super) async fn serve_listener(
+        &self,
+        listener: TcpListener,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> Result<(), Error> {
+        self.inner.config.validate()?;
+        *locked(&self.inner.local_addr) = listener.local_addr().ok();
+        let mut stop = self.inner.shutdown.subscribe();
+        while !*stop.borrow_and_update() {
+            tokio::select! {
+                _ = stop.changed() => break,
+                incoming = listener.accept() => match incoming {
+                    Ok((tcp, peer)) => {
+                        // Admission first: a refused connection costs no handshake buffer.
+                        let slot = match &self.inner.admission {
+                            None => None,
+                            Some(admission) => match admission.admit_socket(peer.ip()) {
+                                Ok(slot) => Some(slot),
+                                Err(refusal) => {
+                                    refuse(&self.inner, tcp, refusal, admission.retry_after_secs());
+                                    continue;
+                                }
+                            },
+                        };
+                        let inner = self.inner.clone();
+                        let tls = tls.clone();
+                        tokio::spawn(handle(inner, tcp, peer, tls, slot));
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One accepted TCP connection: TLS (if any) and the WebSocket handshake under
+/// `handshake_timeout`, then the connection's life.
+async fn handle(
+    inner: Arc<Inner>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    slot: Option<Slot>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let timeout = inner.config.handshake_timeout;
+    let mut options = read(&inner.options).clone();
+    // Behind a trusted proxy the client's address is in the request: its per-IP limits are
+    // checked once the head is read. The slot is held for the connection's life either way.
+    let slot = Arc::new(Mutex::new(slot));
+    if let Some(admission) = &inner.admission
+        && admission.trusts(peer.ip())
+    {
+        options.admit = Some(admit_forwarded(admission.clone(), slot.clone()));
+    }
+    let _slot = slot;
+    let ws_config = inner.config.websocket_config();
+    // The handshakes are boxed: their state (buffers, a TLS session being set up) is freed
+    // once they finish instead of sizing the task for the whole life of the connection, and a
+    // plain connection does not carry the size of a TLS one.
+    // The handshake's result (the connection and the request) is consumed by `start_conn` in
+    // a statement of its own, so it is not kept in this task's state while the connection runs.
+    // The two arms differ only in the transport type (so that a plain connection's poll path
+    // has no TLS branch in it); what they share is `started` and `serve_conn`.
+    match tls {
+        None => {
+            let handshake = Box::pin(tokio::time::timeout(
+                timeout,
+                accept_with(tcp, &options, ws_config),
+            ));
+            let started = started(&inner, peer, handshake.await);
+            if let Some((conn, running, registered)) = started {
+                serve_conn(inner, conn, running, registered).await;
+            }
+        }
+        Some(acceptor) => {
+            let handshake = Box::pin(tokio::time::timeout(timeout, async {
+                let stream = crate::tls::accept(&acceptor, tcp, peer).await?;
+                #[cfg(feature = "hyper")]
+                if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    return Ok(Negotiated::Http2(stream));
+                }
+                accept_with(stream, &options, ws_config)
+                    .await
+                    .map(Negotiated::WebSocket)
+            }));
+            let outcome = match handshake.await {
+                Ok(Ok(Negotiated::WebSocket(done))) => Ok(Ok(done)),
+                // An HTTP/2 connection: its WebSockets are extended CONNECT streams, each a
+                // connection of this server; it is served to its end here.
+                #[cfg(feature = "hyper")]
+                Ok(Ok(Negotiated::Http2(h2))) => {
+                    Box::pin(serve_h2(Server { inner }, h2, peer)).await;
+                    return;
+                }
+                Ok(Err(e)) => Ok(Err(e)),
+                Err(elapsed) => Err(elapsed),
+            };
+            let started = started(&inner, peer, outcome);
+            if let Some((conn, running, registered)) = started {
+                Box::pin(serve_conn(inner, conn, running, registered)).await;
+            }
+        }
+    }
+}
+
+/// What a TLS connection turned out to carry once its handshakes were done. Lives only
+/// between the (boxed) handshake and its consumer: boxing the larger variant would cost an
+/// allocation per connection for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Negotiated<S> {
+    /// An HTTP/1.1 WebSocket upgrade, accepted.
+    WebSocket((WebSocket<S>, http::Request<()>)),
+    /// ALPN chose HTTP/2 (RFC 8441: WebSockets are extended CONNECT streams on it).
+    #[cfg(feature = "hyper")]
+    Http2(S),
+}
+
+/// A finished server handshake: the connection and the request, or why it was refused.
+type Handshaken<S> = Result<(WebSocket<S>, http::Request<()>), Error>;
+
+/// The outcome of a handshake under `handshake_timeout`: a started connection, or nothing
+/// (logged) when it was refused or timed out.
+fn started<S>(
+    inner: &Arc<Inner>,
+    peer: SocketAddr,
+    outcome: Result<Handshaken<S>, tokio::time::error::Elapsed>,
+) -> Option<(Conn, Running<S>, Registered)>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match outcome {
+        Ok(Ok((ws, request))) => Some(start_conn(inner, ws, request, Some(peer))),
+        Ok(Err(err)) => {
+            tracing::debug!(%peer, "handshake refused: {err}");
+            match &err {
+                Error::Handshake(e) => crate::metrics::handshake(Some(e.status().as_str())),
+                _ => crate::metrics::handshake(Some("error")),
+            }
+            None
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "handshake timed out");
+            crate::metrics::handshake(Some("timeout"));
+            None
+        }
+    }
+}
+
+/// The handshake check for a connection from a trusted proxy: the per-IP limits of the
+/// client named in `Forwarded` / `X-Forwarded-For` (the proxy's own address when none is).
+fn admit_forwarded(
+    admission: Arc<Admission>,
+    slot: Arc<Mutex<Option<Slot>>>,
+) -> crate::handshake::server::Admit {
+    Arc::new(move |request: &http::Request<()>| {
+        let mut slot = locked(&slot);
+        let Some(slot) = slot.as_mut() else {
+            return Ok(());
+        };
+        let Some(client) = forwarded_client(request.headers(), admission.trusted()) else {
+            return Ok(());
+        };
+        admission
+            .admit_client(slot, client)
+            .map_err(|refusal| refusal_error(refusal, admission.retry_after_secs()))
+    })
+}
+
+/// The handshake error an admission refusal is answered with (503 or 429, `Retry-After`),
+/// counted in `wsx_rate_limited_total`.
+pub(super) fn refusal_error(refusal: Refusal, retry_after: u64) -> crate::HandshakeError {
+    crate::metrics::rate_limited(match refusal {
+        Refusal::Busy => "connections",
+        Refusal::TooMany => "connections_per_ip",
+    });
+    match refusal {
+        Refusal::Busy => crate::HandshakeError::ServerBusy { retry_after },
+        Refusal::TooMany => crate::HandshakeError::TooManyRequests { retry_after },
+    }
+}
+
+/// Most refusals written at once; past it a refused socket is closed without an answer.
+const MAX_REFUSING: usize = 1024;
+
+/// Answers a connection refused at admission with 503 or 429 and `Retry-After`, then lets it
+/// go: a small task writes the answer and reads (and drops) what the client sent, for at most
+/// a second, so that closing does not reset the connection before the client read it.
+fn refuse(inner: &Arc<Inner>, tcp: TcpStream, refusal: Refusal, retry_after: u64) {
+    let err = refusal_error(refusal, retry_after);
+    crate::metrics::handshake(Some(err.status().as_str()));
+    if inner.refusing.fetch_add(1, Ordering::AcqRel) >= MAX_REFUSING {
+        inner.refusing.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let mut tcp = tcp;
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let response = crate::handshake::server::error_response(&err);
+            tcp.write_all(&response).await?;
+            tcp.shutdown().await?;
+            let mut sink = [0u8; 512];
+            while tcp.read(&mut sink).await? > 0 {}
+            Ok::<_, std::io::Error>(())
+        })
+        .await;
+        inner.refusing.fetch_sub(1, Ordering::AcqRel);
+    });
+}
