@@ -93,3 +93,45 @@ async fn a_silent_tcp_client_is_cut_at_handshake_timeout() {
     })
     .await;
 }
+
+/// The same deadline on a paused clock over an in-memory pipe (`Server::serve_connection`):
+/// the dribbling client is cut at exactly `handshake_timeout` of virtual time, and
+/// `serve_connection` says why.
+#[tokio::test(start_paused = true)]
+async fn a_dribbling_handshake_on_a_pipe_is_cut_at_exactly_handshake_timeout() {
+    within(async {
+        let config = Config {
+            handshake_timeout: Duration::from_millis(300),
+            ..Config::default()
+        };
+        let server = Server::new(config);
+        let started = tokio::time::Instant::now();
+        let (io, task) = event_support::memory::serve_pipe(&server);
+        let (mut read_half, mut write_half) = tokio::io::split(io);
+        let request = upgrade_request(event_support::memory::peer(), "").into_bytes();
+        let dribble = tokio::spawn(async move {
+            for byte in request {
+                if write_half.write_all(&[byte]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        let mut buf = [0u8; 1024];
+        let read = read_half.read(&mut buf).await;
+        let cut_after = started.elapsed();
+        dribble.abort();
+        assert!(matches!(read, Ok(0)), "expected EOF, got {read:?}");
+        assert!(
+            cut_after >= Duration::from_millis(300) && cut_after <= Duration::from_millis(302),
+            "cut after {cut_after:?} of virtual time, handshake_timeout is 300 ms"
+        );
+        let outcome = task.await.unwrap();
+        assert!(
+            matches!(outcome, Err(wsx::Error::Timeout("opening handshake"))),
+            "{outcome:?}"
+        );
+        assert_eq!(server.connection_count(), 0);
+    })
+    .await;
+}
