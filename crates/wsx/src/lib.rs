@@ -61,15 +61,20 @@
 //! Bottom up (arrows point down only: each layer uses the ones below it, never above):
 //! - [`proto`]: the sans-I/O protocol core — frames, masking, UTF-8, close handshake, limits,
 //!   the extension hook and permessage-deflate, and the core's errors ([`ProtocolError`],
-//!   [`HandshakeError`]). No sockets, no clock; it imports nothing from the layers above.
+//!   [`HandshakeError`]), and the keep-alive timers as a state machine that takes the time as
+//!   an argument ([`proto::KeepAlive`]). No sockets, no clock; it imports nothing from the
+//!   layers above.
 //! - [`handshake`]: the opening handshakes, sans-I/O (request and response parsing and
 //!   building, the URL [`handshake::Target`]).
 //! - The async driver: [`WebSocket`] over any tokio `AsyncRead + AsyncWrite`, its halves
 //!   [`WsReader`] and [`WsWriter`], [`accept`] and [`connect`] to get one, and [`tls`] for
 //!   `wss://`. It reports the crate's one error type, [`Error`].
 //! - The event API: [`Server`], [`Client`], [`Conn`] (handlers, the bounded outbound queue,
-//!   keep-alive and idle timers on each connection's reader and writer tasks), [`Config`],
-//!   custom [`events`].
+//!   keep-alive and idle timers driven from tokio's clock on each connection's reader task),
+//!   [`Config`], custom [`events`]. It runs over TCP and TLS, hyper upgrades, or any
+//!   transport the application hands it ([`Server::serve_connection`],
+//!   [`Client::connect_io`]): on an in-memory pipe with tokio's clock paused, a timing test
+//!   is exact and takes microseconds.
 //!
 //! ## Example: the driver alone, an echo server and a client
 //!

@@ -17,7 +17,7 @@ impl Server {
     /// HTTP/1.1 upgrades and HTTP/2 extended CONNECT (RFC 8441) are both accepted (see
     /// [`crate::upgrade`]). Returns the response to give hyper: `101`/`200`, an error status
     /// for a bad request (as [`Self::listen`] answers it), or `503` while shutting down.
-    /// `remote_addr` is what [`Conn::remote_addr`] reports (hyper's request does not carry
+    /// `remote_addr` is what [`crate::Conn::remote_addr`] reports (hyper's request does not carry
     /// it; axum's `ConnectInfo` does).
     pub fn upgrade<B>(
         &self,
