@@ -47,13 +47,15 @@ pub mod packet;
 pub mod server;
 mod sid;
 
-pub use adapter::{Adapter, BroadcastOptions, MemoryAdapter, Room};
+pub use adapter::{
+    Adapter, AdapterError, BroadcastOptions, MemoryAdapter, RemoteSocket, Room, SocketInfo,
+};
 pub use engine::EngineConfig;
 pub use error::{AckError, EmitError};
 pub use hub::{BroadcastOperator, Hub};
 pub use server::{
     AckFuture, AckSender, Args, Config, ConnectError, DisconnectReason, FromArgs, Handshake,
-    Namespace, Server, Socket,
+    Namespace, Server, ServerAck, Socket,
 };
 pub use sid::Sid;
 
