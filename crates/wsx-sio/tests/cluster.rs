@@ -15,6 +15,8 @@ mod harness;
 use harness::{Client, RedisServer, missing, node_node, sio_demo_exe, wsx_node};
 use serde_json::{Value, json};
 use std::time::Duration;
+use wsx_sio::adapter::redis::{Redis, RedisOptions};
+use wsx_sio::{AdapterError, Config, Server, Socket};
 
 fn sorted(ids: &[&str]) -> Value {
     let mut ids = ids.to_vec();
@@ -216,4 +218,88 @@ async fn a_wsx_node_and_a_node_socket_io_server_share_one_cluster() {
         d.call(r#"["fetch-sockets","s"]"#).await,
         json!([sorted(&[&c.sid, &d.sid])])
     );
+
+    // A Node broadcast with acknowledgements to the room (the asker is in it too): the wsx
+    // node counts its clients and sends their acks back through Redis.
+    c.raw.send(r#"42900["ask-room","s","q?"]"#).await;
+    answer_question(&mut c, "from node").await;
+    answer_question(&mut d, "from wsx").await;
+    let answer = c.expect("43900").await;
+    let json: Value = serde_json::from_str(&answer["43900".len()..]).expect("ack JSON");
+    let mut got: Vec<String> = json[0]
+        .as_array()
+        .unwrap_or_else(|| panic!("no acks: {answer}"))
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect();
+    got.sort();
+    assert_eq!(got, ["from node", "from wsx"]);
+}
+
+/// Waits for `42<id>["question","q?"]` and answers it.
+async fn answer_question(client: &mut Client, reply: &str) {
+    let question = client.expect("42").await;
+    let id = question
+        .strip_prefix("42")
+        .and_then(|rest| rest.strip_suffix(r#"["question","q?"]"#))
+        .unwrap_or_else(|| panic!("not a question with an ack id: {question}"));
+    client.raw.send(&format!(r#"43{id}["{reply}"]"#)).await;
+}
+
+/// In-process: one wsx server on the Redis adapter, Redis killed and restarted under it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_redis_is_down_emits_are_local_and_failures_are_counted_then_it_reconnects() {
+    let Some(mut redis) = RedisServer::start() else {
+        return missing("redis-server");
+    };
+    let options = RedisOptions {
+        requests_timeout: Duration::from_millis(500),
+        ..RedisOptions::default()
+    };
+    let handle = Redis::connect(&redis.url(), options)
+        .await
+        .expect("connects");
+    let io = Server::with_adapter(Config::default(), handle.factory());
+    io.on_connection(|socket: Socket| async move { socket.join("r") });
+    let addr = common::start(&io).await;
+    let mut client = Client::connect(addr).await;
+    let hub = io.of("/").hub();
+    assert_eq!(hub.server_count().await.ok(), Some(1));
+
+    redis.kill();
+    let failures_before = handle.publish_failures();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut n = 0;
+    while handle.publish_failures() == failures_before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no publish failure counted"
+        );
+        // Local delivery does not wait for Redis: the local socket has it at once.
+        assert_eq!(hub.to("r").emit("x", &n).ok(), Some(1));
+        assert_eq!(client.expect("42").await, format!(r#"42["x",{n}]"#));
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Requests fail (not hang) while Redis is away.
+    let fetched = tokio::time::timeout(Duration::from_secs(10), hub.fetch_sockets())
+        .await
+        .expect("fetch_sockets returned");
+    assert!(
+        matches!(
+            fetched,
+            Err(AdapterError::Unavailable(_) | AdapterError::Timeout { .. })
+        ),
+        "{fetched:?}"
+    );
+
+    redis.restart();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !handle.is_subscribed() || hub.server_count().await.ok() != Some(1) {
+        assert!(tokio::time::Instant::now() < deadline, "not resubscribed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let fetched = hub.fetch_sockets().await.expect("fetch_sockets");
+    assert_eq!(fetched.len(), 1);
+    assert_eq!(fetched[0].id(), client.sid);
 }

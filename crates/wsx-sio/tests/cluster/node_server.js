@@ -48,6 +48,14 @@ async function main() {
       io.in(sid).socketsJoin(room);
       ack(true);
     });
+    // A broadcast with acknowledgements to a room (wsx nodes answer Node's ack requests).
+    socket.on("ask-room", async (room, payload, ack) => {
+      try {
+        ack(await io.to(room).timeout(3000).emitWithAck("question", payload));
+      } catch (err) {
+        ack({ error: String(err) });
+      }
+    });
     socket.on("server-side", (payload) => io.serverSideEmit("relay", payload));
     socket.on("server-side-ack", async (payload, ack) => {
       try {
