@@ -35,7 +35,9 @@
 //!   [`engine::transport::Transport`] (WebSocket, on wsx's driver).
 //! - [`Server`], [`Namespace`], [`Socket`]: Socket.IO (namespaces, handlers in arrival order,
 //!   acknowledgements, middlewares) — one task per connection.
-//! - [`Hub`] over an [`adapter::Adapter`]: rooms and broadcasts, encoded once.
+//! - [`Hub`] over an [`adapter::Adapter`]: rooms and broadcasts, encoded once; in memory, or
+//!   across servers through Redis (feature `redis`, wire-compatible with Node's
+//!   `@socket.io/redis-adapter`).
 #![warn(missing_docs)]
 
 pub mod adapter;

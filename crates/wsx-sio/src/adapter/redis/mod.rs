@@ -10,6 +10,7 @@
 //! use wsx_sio::adapter::redis::{Redis, RedisOptions};
 //! let redis = Redis::connect("redis://127.0.0.1:6379/", RedisOptions::default()).await?;
 //! let io = wsx_sio::Server::with_adapter(wsx_sio::Config::default(), redis.factory());
+//! io.listen("127.0.0.1:3000").await?;
 //! # Ok(()) }
 //! ```
 //!
