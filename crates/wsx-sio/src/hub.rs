@@ -161,8 +161,7 @@ impl Hub {
     /// # Errors
     /// `data` is not JSON, or the adapter could not publish it.
     pub fn server_side_emit(&self, event: &str, data: &impl Serialize) -> Result<(), AdapterError> {
-        let data =
-            serde_json::to_value(data).map_err(|e| AdapterError::Unavailable(e.to_string()))?;
+        let data = serde_json::to_value(data).map_err(|e| AdapterError::NotJson(e.to_string()))?;
         self.adapter()
             .server_side_emit(vec![Value::from(event), data])
     }
@@ -179,7 +178,7 @@ impl Hub {
             Ok(data) => self
                 .adapter()
                 .server_side_emit_with_ack(vec![Value::from(event), data]),
-            Err(e) => Box::pin(std::future::ready(Err(AdapterError::Unavailable(
+            Err(e) => Box::pin(std::future::ready(Err(AdapterError::NotJson(
                 e.to_string(),
             )))),
         }

@@ -55,6 +55,9 @@ pub enum AdapterError {
     /// The other servers could not be reached.
     #[error("adapter unavailable: {0}")]
     Unavailable(String),
+    /// The arguments of a server-side event cannot be represented as JSON.
+    #[error("arguments are not JSON: {0}")]
+    NotJson(String),
     /// Not every server answered a request in time (Node's "timeout reached while waiting
     /// for ... response").
     #[error("timeout: {got} of {expected} servers answered")]

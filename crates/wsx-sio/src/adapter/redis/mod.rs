@@ -36,7 +36,9 @@
 //! - Messages from this server's own uid are ignored (it did the local part already).
 //! - The sharded variant (`SSUBSCRIBE`/`SPUBLISH`, Redis 7) is not implemented.
 
+mod answer;
 mod link;
+mod requests;
 pub(crate) mod wire;
 
 use super::{
@@ -45,15 +47,16 @@ use super::{
 };
 use crate::engine::transport::Frame;
 use crate::hub::{Hub, WeakHub};
+use crate::server::Args;
 use crate::server::socket::broadcast_frames;
-use crate::server::{Args, ServerAck};
 use crate::sid::Sid;
+use answer::string_list;
 use link::Link;
+use requests::Pending;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
-use tokio::sync::oneshot;
 use wire::{Channels, request_type as rt};
 
 /// Settings of the Redis adapter (the names of Node's `RedisAdapterOptions`).
@@ -171,13 +174,6 @@ impl std::fmt::Debug for RedisAdapter {
     }
 }
 
-/// A request of ours waiting for answers.
-struct Pending {
-    expected: usize,
-    answers: Vec<Map<String, Value>>,
-    done: Option<oneshot::Sender<Vec<Map<String, Value>>>>,
-}
-
 /// The state behind a [`RedisAdapter`] (the link dispatches messages to it).
 pub(crate) struct NsAdapter {
     pub(crate) nsp: String,
@@ -245,180 +241,10 @@ impl NsAdapter {
         crate::metrics::events_sent(&self.nsp, sent);
     }
 
-    fn on_request(self: &Arc<Self>, hub: &Hub, payload: &[u8]) {
-        match wire::decode_ack_broadcast(payload) {
-            Ok(Some(request)) => return self.on_ack_broadcast(hub, request),
-            Ok(None) => {}
-            Err(err) => {
-                tracing::debug!(%err, "redis adapter: request dropped");
-                return;
-            }
-        }
-        let request = match wire::decode_object(payload) {
-            Ok(request) => request,
-            Err(err) => {
-                tracing::debug!(%err, "redis adapter: request dropped");
-                return;
-            }
-        };
-        if wire::str_field(&request, "uid") == Some(&*self.uid) {
-            return;
-        }
-        let local = hub.local_sockets();
-        let request_id = request.get("requestId").cloned().unwrap_or(Value::Null);
-        let kind = request.get("type").and_then(Value::as_u64);
-        let answer = match kind {
-            Some(rt::SOCKETS) => {
-                let opts = BroadcastOptions {
-                    rooms: wire::request_opts(&json_rooms(&request)).rooms,
-                    ..BroadcastOptions::default()
-                };
-                let ids: Vec<String> = self
-                    .memory
-                    .local_targets(&opts, local)
-                    .into_iter()
-                    .map(|sid| sid.to_string())
-                    .collect();
-                json!({"requestId": request_id, "sockets": ids})
-            }
-            Some(rt::ALL_ROOMS) => {
-                json!({"requestId": request_id, "rooms": self.local_rooms(local)})
-            }
-            Some(kind @ (rt::REMOTE_JOIN | rt::REMOTE_LEAVE | rt::REMOTE_DISCONNECT)) => {
-                let opts = match request.get("opts") {
-                    Some(_) => wire::request_opts(&request),
-                    // The older form: one socket by id, answered.
-                    None => BroadcastOptions {
-                        rooms: wire::str_field(&request, "sid")
-                            .map(|s| vec![s.to_owned()])
-                            .unwrap_or_default(),
-                        ..BroadcastOptions::default()
-                    },
-                };
-                if opts.rooms.is_empty() && request.get("opts").is_none() {
-                    return;
-                }
-                let rooms = string_list(request.get("rooms"))
-                    .into_iter()
-                    .chain(wire::str_field(&request, "room").map(str::to_owned))
-                    .collect::<Vec<_>>();
-                let close = request.get("close").and_then(Value::as_bool) == Some(true);
-                match kind {
-                    rt::REMOTE_JOIN => self.local_add(&opts, &rooms, local),
-                    rt::REMOTE_LEAVE => self.local_del(&opts, &rooms, local),
-                    _ => disconnect_local(self.memory.local_targets(&opts, local), close, local),
-                }
-                if request.get("opts").is_some() {
-                    return;
-                }
-                json!({"requestId": request_id})
-            }
-            Some(rt::REMOTE_FETCH) => {
-                let opts = wire::request_opts(&request);
-                let sockets: Vec<Value> = self
-                    .memory
-                    .local_targets(&opts, local)
-                    .into_iter()
-                    .filter_map(|sid| local.get(sid))
-                    .map(|socket| SocketInfo::of_local(&socket).to_json())
-                    .collect();
-                json!({"requestId": request_id, "sockets": sockets})
-            }
-            Some(rt::SERVER_SIDE_EMIT) => {
-                let data = match request.get("data") {
-                    Some(Value::Array(data)) => data.clone(),
-                    _ => return,
-                };
-                let ack = match request.get("requestId").and_then(Value::as_str) {
-                    Some(id) => {
-                        let (adapter, id) = (self.clone(), id.to_owned());
-                        // Node publishes these answers on the shared response channel.
-                        ServerAck::new(move |value| {
-                            let answer = json!({"type": rt::SERVER_SIDE_EMIT, "requestId": id, "data": value});
-                            adapter.publish(
-                                adapter.channels.response.clone(),
-                                answer.to_string().into_bytes(),
-                            );
-                        })
-                    }
-                    None => ServerAck::none(),
-                };
-                hub.dispatch_server_side(data, ack);
-                return;
-            }
-            _ => return,
-        };
-        let requester = wire::str_field(&request, "uid").unwrap_or_default();
-        self.respond(requester, answer.to_string().into_bytes());
-    }
-
-    /// Another node's broadcast with acknowledgements: our sockets get the event with an ack
-    /// id each; the client count, then every acknowledgement, go back to that node.
-    fn on_ack_broadcast(self: &Arc<Self>, hub: &Hub, request: wire::AckBroadcast) {
-        if *request.uid == *self.uid {
-            return;
-        }
-        let local = hub.local_sockets();
-        let targets: Vec<_> = self
-            .memory
-            .local_targets(&request.opts, local)
-            .into_iter()
-            .filter_map(|sid| local.get(sid))
-            .collect();
-        let count =
-            json!({"type": 8, "requestId": request.request_id, "clientCount": targets.len()});
-        self.respond(&request.uid, count.to_string().into_bytes());
-        let timeout = Duration::from_millis(request.timeout_ms.unwrap_or(5000).min(600_000));
-        for socket in targets {
-            let waiting = socket.emit_args_with_ack(&request.event, request.args.clone(), timeout);
-            let (adapter, uid, id) = (
-                self.clone(),
-                request.uid.clone(),
-                request.request_id.clone(),
-            );
-            tokio::spawn(async move {
-                if let Ok(args) = waiting.await {
-                    adapter.respond(&uid, wire::encode_broadcast_ack(&id, args));
-                }
-            });
-        }
-    }
-
-    /// Publishes an answer to a request from `requester`.
-    fn respond(&self, requester: &str, answer: Vec<u8>) {
-        let channel = if self.options.publish_on_specific_response_channel {
-            format!("{}{requester}#", self.channels.response)
-        } else {
-            self.channels.response.clone()
-        };
-        self.publish(channel, answer);
-    }
-
     fn publish(&self, channel: String, payload: Vec<u8>) -> bool {
         self.link.publish(channel, payload)
     }
 
-    fn on_response(&self, payload: &[u8]) {
-        let Ok(response) = wire::decode_object(payload) else {
-            return;
-        };
-        let Some(id) = wire::str_field(&response, "requestId").map(str::to_owned) else {
-            return;
-        };
-        let mut pending = self.lock_pending();
-        let Some(request) = pending.get_mut(&id) else {
-            return;
-        };
-        request.answers.push(response);
-        if request.answers.len() >= request.expected
-            && let Some(request) = pending.remove(&id)
-            && let Some(done) = request.done
-        {
-            let _ = done.send(request.answers);
-        }
-    }
-
-    /// This server's rooms, socket ids included.
     fn local_rooms(&self, local: &LocalSockets) -> Vec<Room> {
         let mut rooms = self.memory.rooms();
         rooms.extend(local.ids().into_iter().map(|sid| sid.to_string()));
@@ -431,54 +257,6 @@ impl NsAdapter {
 
     fn local_del(&self, opts: &BroadcastOptions, rooms: &[Room], local: &LocalSockets) {
         self.memory.del_sockets(opts, rooms, local);
-    }
-
-    /// Publishes a request and collects `expected` answers, or fails after the timeout.
-    fn request(
-        self: &Arc<Self>,
-        mut body: Map<String, Value>,
-        expected: usize,
-    ) -> impl Future<Output = Result<Vec<Map<String, Value>>, AdapterError>> + use<> {
-        let id = random_id(12);
-        body.insert("uid".into(), Value::from(&*self.uid));
-        body.insert("requestId".into(), Value::from(id.as_str()));
-        let (done, answers) = oneshot::channel();
-        self.lock_pending().insert(
-            id.clone(),
-            Pending {
-                expected,
-                answers: Vec::new(),
-                done: Some(done),
-            },
-        );
-        let published = self.publish(
-            self.channels.request.clone(),
-            Value::Object(body).to_string().into_bytes(),
-        );
-        let adapter = self.clone();
-        let timeout = self.options.requests_timeout;
-        async move {
-            if !published {
-                adapter.lock_pending().remove(&id);
-                return Err(AdapterError::Unavailable(
-                    "the publish queue is full".into(),
-                ));
-            }
-            match tokio::time::timeout(timeout, answers).await {
-                Ok(Ok(answers)) => Ok(answers),
-                _ => {
-                    let got = adapter
-                        .lock_pending()
-                        .remove(&id)
-                        .map_or(0, |p| p.answers.len());
-                    Err(AdapterError::Timeout { got, expected })
-                }
-            }
-        }
-    }
-
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
-        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The number of servers: subscribers of the request channel.
@@ -498,28 +276,6 @@ impl NsAdapter {
             Value::Object(body).to_string().into_bytes(),
         );
     }
-}
-
-/// `{"opts": {"rooms": request.rooms}}`, to read a SOCKETS request's rooms like the others.
-fn json_rooms(request: &Map<String, Value>) -> Map<String, Value> {
-    let mut wrapped = Map::new();
-    wrapped.insert(
-        "opts".into(),
-        json!({"rooms": request.get("rooms").cloned().unwrap_or(Value::Null)}),
-    );
-    wrapped
-}
-
-fn string_list(value: Option<&Value>) -> Vec<String> {
-    value
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn opts_json(opts: &BroadcastOptions) -> Value {
