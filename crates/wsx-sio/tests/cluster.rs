@@ -114,6 +114,24 @@ async fn two_wsx_nodes_share_rooms_and_a_dead_node_drops_out() {
     let mut b = Client::connect(node_b.addr).await;
     cross_node_contract(&mut a, &mut b, "a", "b").await;
 
+    // A node that hangs (stopped, its connections open) is still counted by PUBSUB NUMSUB:
+    // fetchSockets fails after the request timeout (3 s in the demo) instead of hanging, and
+    // works again once it answers.
+    node_b.signal("STOP");
+    let started = std::time::Instant::now();
+    let answer = a.call(r#"["fetch-sockets",null]"#).await;
+    assert_eq!(
+        answer,
+        json!([{"error": "timeout: 0 of 1 servers answered"}]),
+        "{answer}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(2900));
+    node_b.signal("CONT");
+    assert_eq!(
+        a.call(r#"["fetch-sockets",null]"#).await,
+        json!([sorted(&[&a.sid, &b.sid])])
+    );
+
     // A node that dies closes its subscription: fetchSockets answers without it.
     node_b.kill();
     let alone = json!([[a.sid]]);

@@ -124,6 +124,16 @@ impl Process {
         }
     }
 
+    /// Sends a signal (`STOP`, `CONT`) with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill(1) runs");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
     /// Kills it at once.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
