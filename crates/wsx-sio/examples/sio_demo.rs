@@ -66,10 +66,13 @@ fn main() {
 
 async fn run(addr: &str, redis: Option<&str>, name: String) -> std::io::Result<()> {
     let io = match redis {
-        None => Server::new(config()),
-        Some(url) => redis_server(url).await?,
+        None => {
+            let io = Server::new(config());
+            install(&io, name);
+            io
+        }
+        Some(url) => redis_server(url, name).await?,
     };
-    install(&io, name);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("listening on {}", listener.local_addr()?);
     io.serve(listener).await
@@ -87,8 +90,10 @@ pub fn config() -> Config {
     }
 }
 
+/// The demo server on the Redis adapter; returns once its namespaces are subscribed, so that
+/// its first clients miss nothing the other servers send.
 #[cfg(feature = "redis")]
-async fn redis_server(url: &str) -> std::io::Result<Server> {
+async fn redis_server(url: &str, name: String) -> std::io::Result<Server> {
     use wsx_sio::adapter::redis::{Redis, RedisOptions};
     let options = RedisOptions {
         requests_timeout: Duration::from_secs(3),
@@ -97,11 +102,16 @@ async fn redis_server(url: &str) -> std::io::Result<Server> {
     let redis = Redis::connect(url, options)
         .await
         .map_err(std::io::Error::other)?;
-    Ok(Server::with_adapter(config(), redis.factory()))
+    let io = Server::with_adapter(config(), redis.factory());
+    install(&io, name);
+    if !redis.wait_subscribed(Duration::from_secs(10)).await {
+        return Err(std::io::Error::other("not subscribed to Redis within 10 s"));
+    }
+    Ok(io)
 }
 
 #[cfg(not(feature = "redis"))]
-async fn redis_server(_url: &str) -> std::io::Result<Server> {
+async fn redis_server(_url: &str, _name: String) -> std::io::Result<Server> {
     Err(std::io::Error::other(
         "--redis needs the `redis` feature (cargo run --features redis ...)",
     ))

@@ -132,6 +132,29 @@ impl Process {
             .status()
             .expect("kill(1) runs");
         assert!(status.success(), "kill -{name} failed");
+        if name == "STOP" {
+            // kill(1) returns once the signal is queued; the threads stop a moment later
+            // (one of them may still answer a message meanwhile): wait until all are stopped.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !self.all_threads_stopped() {
+                assert!(Instant::now() < deadline, "the process did not stop");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+
+    /// Whether every thread's state in /proc is `T` (stopped).
+    fn all_threads_stopped(&self) -> bool {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.child.id())) else {
+            return false;
+        };
+        tasks.filter_map(Result::ok).all(|task| {
+            std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+                // The state follows the command name's closing parenthesis.
+                stat.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+            })
+        })
     }
 
     /// Kills it at once.

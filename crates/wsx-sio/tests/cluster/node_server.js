@@ -68,6 +68,10 @@ async function main() {
   io.on("relay", (payload) => io.local.emit("relayed", payload));
   io.on("ping-nodes", (payload, ack) => ack({ node: name, got: payload }));
 
+  // The adapter subscribes without waiting; replies on one connection come in order, so once
+  // this subscription is confirmed the adapter's are too: only then take clients.
+  await sub.subscribe("wsx-cluster-test-ready", () => {});
+
   httpServer.listen(0, "127.0.0.1", () => {
     console.log(`listening on 127.0.0.1:${httpServer.address().port}`);
   });

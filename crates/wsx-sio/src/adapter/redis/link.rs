@@ -37,6 +37,8 @@ pub(crate) struct Link {
     namespaces: RwLock<HashMap<String, Weak<NsAdapter>>>,
     failures: AtomicU64,
     subscribed: AtomicBool,
+    /// Bumped whenever a subscription is made (for [`Link::wait_subscribed`]).
+    changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Link {
@@ -59,6 +61,7 @@ impl Link {
             namespaces: RwLock::default(),
             failures: AtomicU64::new(0),
             subscribed: AtomicBool::new(false),
+            changes: tokio::sync::watch::Sender::new(0),
         });
         tokio::spawn(publisher(Arc::downgrade(&link), commands, queue));
         tokio::spawn(subscriber(
@@ -107,9 +110,32 @@ impl Link {
         self.failures.load(Ordering::Relaxed)
     }
 
-    /// Whether the subscriber connection is up and subscribed.
+    /// Whether the subscriber connection is up and every registered namespace subscribed.
     pub(crate) fn subscribed(&self) -> bool {
         self.subscribed.load(Ordering::Acquire)
+            && self
+                .adapters()
+                .iter()
+                .all(|a| a.subscribed.load(Ordering::Acquire))
+    }
+
+    /// Waits at most `timeout` for [`Self::subscribed`]; returns it.
+    pub(crate) async fn wait_subscribed(&self, timeout: Duration) -> bool {
+        let mut changes = self.changes.subscribe();
+        let waited = tokio::time::timeout(timeout, async {
+            while !self.subscribed() {
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        let _ = waited.await;
+        self.subscribed()
+    }
+
+    fn mark(&self, adapter: &NsAdapter, subscribed: bool) {
+        adapter.subscribed.store(subscribed, Ordering::Release);
+        self.changes.send_modify(|n| *n += 1);
     }
 
     fn failed(&self, n: usize, why: &str) {
@@ -189,12 +215,13 @@ async fn subscriber(
             };
             let mut ok = true;
             for adapter in adapters {
-                ok &= subscribe(&mut sink, &adapter).await;
+                ok &= subscribe(&link, &mut sink, &adapter).await;
             }
             if ok {
                 backoff = Duration::from_millis(100);
                 if let Some(link) = link.upgrade() {
                     link.subscribed.store(true, Ordering::Release);
+                    link.changes.send_modify(|n| *n += 1);
                 }
                 tracing::debug!("redis adapter subscribed");
                 loop {
@@ -208,7 +235,7 @@ async fn subscriber(
                         },
                         adapter = to_subscribe.recv() => match adapter {
                             Some(adapter) => {
-                                if !subscribe(&mut sink, &adapter).await {
+                                if !subscribe(&link, &mut sink, &adapter).await {
                                     break;
                                 }
                             }
@@ -218,7 +245,12 @@ async fn subscriber(
                 }
             }
             match link.upgrade() {
-                Some(link) => link.subscribed.store(false, Ordering::Release),
+                Some(link) => {
+                    link.subscribed.store(false, Ordering::Release);
+                    for adapter in link.adapters() {
+                        link.mark(&adapter, false);
+                    }
+                }
                 None => return,
             }
             tracing::warn!("redis adapter: subscription connection lost; reconnecting");
@@ -231,13 +263,21 @@ async fn subscriber(
 }
 
 /// Subscribes one namespace's channels; `false` when the connection failed.
-async fn subscribe(sink: &mut redis::aio::PubSubSink, adapter: &NsAdapter) -> bool {
+async fn subscribe(
+    link: &Weak<Link>,
+    sink: &mut redis::aio::PubSubSink,
+    adapter: &NsAdapter,
+) -> bool {
     let c = &adapter.channels;
-    sink.psubscribe(c.pattern()).await.is_ok()
+    let ok = sink.psubscribe(c.pattern()).await.is_ok()
         && sink
             .subscribe(&[&c.request, &c.response, &c.specific_response])
             .await
-            .is_ok()
+            .is_ok();
+    if ok && let Some(link) = link.upgrade() {
+        link.mark(adapter, true);
+    }
+    ok
 }
 
 fn dispatch(link: &Link, message: &redis::Msg) {

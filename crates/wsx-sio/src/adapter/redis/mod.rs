@@ -55,6 +55,7 @@ use link::Link;
 use requests::Pending;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use wire::{Channels, request_type as rt};
@@ -131,6 +132,7 @@ impl Redis {
                 link: self.link.clone(),
                 hub: OnceLock::new(),
                 pending: Mutex::default(),
+                subscribed: AtomicBool::new(false),
             }),
         }
     }
@@ -153,10 +155,18 @@ impl Redis {
         self.link.publish_failures()
     }
 
-    /// Whether the subscription connection is up: other servers' messages are received.
+    /// Whether the subscription connection is up and every namespace created so far is
+    /// subscribed: other servers' messages are received.
     #[must_use]
     pub fn is_subscribed(&self) -> bool {
         self.link.subscribed()
+    }
+
+    /// Waits at most `timeout` until [`Self::is_subscribed`], and returns it. Namespaces
+    /// subscribe in the background when they are created: a server that must not miss what
+    /// other servers send from its first client on waits for this before it listens.
+    pub async fn wait_subscribed(&self, timeout: Duration) -> bool {
+        self.link.wait_subscribed(timeout).await
     }
 }
 
@@ -185,6 +195,8 @@ pub(crate) struct NsAdapter {
     link: Arc<Link>,
     hub: OnceLock<WeakHub>,
     pending: Mutex<HashMap<String, Pending>>,
+    /// Whether its channels are subscribed on the current connection.
+    pub(crate) subscribed: AtomicBool,
 }
 
 impl NsAdapter {
