@@ -10,6 +10,8 @@
 //! use wsx_sio::adapter::redis::{Redis, RedisOptions};
 //! let redis = Redis::connect("redis://127.0.0.1:6379/", RedisOptions::default()).await?;
 //! let io = wsx_sio::Server::with_adapter(wsx_sio::Config::default(), redis.factory());
+//! // (register handlers and namespaces here)
+//! redis.wait_subscribed(std::time::Duration::from_secs(10)).await; // miss nothing from the start
 //! io.listen("127.0.0.1:3000").await?;
 //! # Ok(()) }
 //! ```
