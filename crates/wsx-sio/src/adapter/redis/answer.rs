@@ -63,7 +63,12 @@ impl NsAdapter {
                         ..BroadcastOptions::default()
                     },
                 };
-                if opts.rooms.is_empty() && request.get("opts").is_none() {
+                // The older form is answered by the server that holds the socket only.
+                let legacy = request.get("opts").is_none();
+                let held = |room: &String| {
+                    crate::sid::Sid::parse(room).is_some_and(|sid| local.get(sid).is_some())
+                };
+                if legacy && !opts.rooms.first().is_some_and(held) {
                     return;
                 }
                 let rooms = string_list(request.get("rooms"))
@@ -76,7 +81,7 @@ impl NsAdapter {
                     rt::REMOTE_LEAVE => self.local_del(&opts, &rooms, local),
                     _ => disconnect_local(self.memory.local_targets(&opts, local), close, local),
                 }
-                if request.get("opts").is_some() {
+                if !legacy {
                     return;
                 }
                 json!({"requestId": request_id})
