@@ -15,21 +15,36 @@
 //!     returns `r` it emits `server-ask-ok(r)` (an ack that never comes is tolerated);
 //! - namespace `/admin`: `whoami` with an ack -> the ack gets the socket's id;
 //! - any other namespace -> CONNECT_ERROR `{"message":"Invalid namespace"}`.
+//!
+//! Cluster events (namespace `/`; with `--redis URL` (feature `redis`) they span every server
+//! on that Redis, Node's `tests/cluster/node_server.js` included):
+//! - `node-name` with an ack -> the `--name` of the server the socket is on;
+//! - `fetch-sockets(room or null)` with an ack -> the sorted ids of the sockets in the room
+//!   (or all), on every server (`{"error": ..}` when a server did not answer in time);
+//! - `sockets-join(sid, room)` with an ack -> that socket joins, wherever it is; ack `true`;
+//! - `server-side(payload)` -> server-side event `relay(payload)` to the other servers, which
+//!   emit `relayed(payload)` to their own sockets;
+//! - `server-side-ack(payload)` with an ack -> server-side `ping-nodes(payload)` with an ack;
+//!   each other server answers `{"node": name, "got": payload}`; the ack gets the answers.
 
 use std::time::Duration;
 use wsx_sio::{Args, Config, EngineConfig, Server, Socket};
 
 fn usage() -> ! {
-    eprintln!("usage: sio_demo [--addr HOST:PORT]");
+    eprintln!("usage: sio_demo [--addr HOST:PORT] [--redis URL] [--name NAME]");
     std::process::exit(2);
 }
 
 fn main() {
     let mut addr = "127.0.0.1:3000".to_owned();
+    let mut redis = None;
+    let mut name = "wsx".to_owned();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--addr" => addr = args.next().unwrap_or_else(|| usage()),
+            "--redis" => redis = Some(args.next().unwrap_or_else(|| usage())),
+            "--name" => name = args.next().unwrap_or_else(|| usage()),
             _ => usage(),
         }
     }
@@ -43,14 +58,21 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(err) = runtime.block_on(run(&addr)) {
+    if let Err(err) = runtime.block_on(run(&addr, redis.as_deref(), name)) {
         eprintln!("sio_demo: {err}");
         std::process::exit(1);
     }
 }
 
-async fn run(addr: &str) -> std::io::Result<()> {
-    let io = server();
+async fn run(addr: &str, redis: Option<&str>, name: String) -> std::io::Result<()> {
+    let io = match redis {
+        None => {
+            let io = Server::new(config());
+            install(&io, name);
+            io
+        }
+        Some(url) => redis_server(url, name).await?,
+    };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("listening on {}", listener.local_addr()?);
     io.serve(listener).await
@@ -68,11 +90,130 @@ pub fn config() -> Config {
     }
 }
 
+/// The demo server on the Redis adapter; returns once its namespaces are subscribed, so that
+/// its first clients miss nothing the other servers send.
+#[cfg(feature = "redis")]
+async fn redis_server(url: &str, name: String) -> std::io::Result<Server> {
+    use wsx_sio::adapter::redis::{Redis, RedisOptions};
+    let options = RedisOptions {
+        requests_timeout: Duration::from_secs(3),
+        ..RedisOptions::default()
+    };
+    let redis = Redis::connect(url, options)
+        .await
+        .map_err(std::io::Error::other)?;
+    let io = Server::with_adapter(config(), redis.factory());
+    install(&io, name);
+    if !redis.wait_subscribed(Duration::from_secs(10)).await {
+        return Err(std::io::Error::other("not subscribed to Redis within 10 s"));
+    }
+    Ok(io)
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_server(_url: &str, _name: String) -> std::io::Result<Server> {
+    Err(std::io::Error::other(
+        "--redis needs the `redis` feature (cargo run --features redis ...)",
+    ))
+}
+
 /// The demo server, with the contract's handlers (the interop tests run this very code).
 pub fn server() -> Server {
     let io = Server::new(config());
+    install(&io, "wsx".to_owned());
+    io
+}
 
-    io.on_connection(|socket: Socket| async move {
+/// The cluster events of the contract (see the module docs).
+fn cluster_handlers(socket: &Socket, name: &std::sync::Arc<str>) {
+    let name = name.clone();
+    socket.on_with_ack("node-name", move |_s: Socket, _: Args, ack| {
+        let name = name.clone();
+        async move {
+            let _ = ack.send(&name.as_ref());
+        }
+    });
+    socket.on_with_ack(
+        "fetch-sockets",
+        |s: Socket, room: Option<String>, ack| async move {
+            let found = match room {
+                Some(room) => s.hub().to(room).fetch_sockets().await,
+                None => s.hub().fetch_sockets().await,
+            };
+            let _ = match found {
+                Ok(found) => {
+                    let mut ids: Vec<&str> = found.iter().map(|r| r.id()).collect();
+                    ids.sort_unstable();
+                    ack.send(&ids)
+                }
+                Err(err) => ack.send(&serde_json::json!({"error": err.to_string()})),
+            };
+        },
+    );
+    socket.on_with_ack(
+        "sockets-join",
+        |s: Socket, (sid, room): (String, String), ack| async move {
+            s.hub().to(sid).sockets_join(room);
+            let _ = ack.send(&true);
+        },
+    );
+    socket.on(
+        "server-side",
+        |s: Socket, payload: serde_json::Value| async move {
+            let _ = s.hub().server_side_emit("relay", &payload);
+        },
+    );
+    socket.on_with_ack(
+        "server-side-ack",
+        |s: Socket, payload: serde_json::Value, ack| async move {
+            let _ = match s
+                .hub()
+                .server_side_emit_with_ack("ping-nodes", &payload)
+                .await
+            {
+                Ok(answers) => ack.send(&answers),
+                Err(err) => ack.send(&serde_json::json!({"error": err.to_string()})),
+            };
+        },
+    );
+}
+
+/// Registers the contract's handlers on `io`.
+fn install(io: &Server, name: String) {
+    let name: std::sync::Arc<str> = name.into();
+    let root = io.of("/");
+    let hub = root.hub();
+    root.on_server_side("relay", move |args, _ack| {
+        let hub = hub.clone();
+        async move {
+            let payload = args.into_iter().next().unwrap_or_default();
+            let _ = hub.local().emit("relayed", &payload);
+        }
+    });
+    let me = name.clone();
+    root.on_server_side("ping-nodes", move |args, ack| {
+        let me = me.clone();
+        async move {
+            let got = args.into_iter().next().unwrap_or_default();
+            let _ = ack.send(&serde_json::json!({"node": &*me, "got": got}));
+        }
+    });
+
+    io.on_connection(move |socket: Socket| {
+        cluster_handlers(&socket, &name);
+        contract_handlers(socket)
+    });
+
+    io.of("/admin").on_connection(|socket: Socket| async move {
+        socket.on_with_ack("whoami", |s: Socket, _: Args, ack| async move {
+            let _ = ack.send(&s.id().as_str());
+        });
+    });
+}
+
+/// The contract's events of namespace `/`.
+async fn contract_handlers(socket: Socket) {
+    {
         socket.on("echo", |s: Socket, args: Args| async move {
             let _ = s.emit_args("echo", args);
         });
@@ -109,12 +250,5 @@ pub fn server() -> Server {
                 let _ = socket.emit_args("server-ask-ok", answer);
             }
         });
-    });
-
-    io.of("/admin").on_connection(|socket: Socket| async move {
-        socket.on_with_ack("whoami", |s: Socket, _: Args, ack| async move {
-            let _ = ack.send(&s.id().as_str());
-        });
-    });
-    io
+    }
 }

@@ -4,13 +4,14 @@
 //!
 //! Usage:
 //!   sio_load idle      --addr HOST:PORT --clients N [--hold SECS]
-//!   sio_load fanout    --addr HOST:PORT --clients N [--rounds R]
+//!   sio_load fanout    --addr HOST:PORT[,HOST:PORT...] --clients N [--rounds R]
 //!   sio_load roundtrip --addr HOST:PORT --clients N [--seconds S]
 //!
 //! `idle` connects N clients to `/` (answering pings and the server's `server-ask`), prints
 //! `ready N`, and holds them. `fanout` connects N clients, then one of them emits `broadcast`
 //! R times, each after the previous one reached everybody: it prints the time until the last
-//! client had it and deliveries per second. `roundtrip` runs `echo-ack` round trips on N
+//! client had it and deliveries per second; with several addresses (servers of one cluster) the
+//! receivers are spread over them in turn and the sender is on the first. `roundtrip` runs `echo-ack` round trips on N
 //! clients for S seconds and prints round trips per second.
 
 use std::sync::Arc;
@@ -217,8 +218,14 @@ async fn fanout(opts: &Opts) -> i32 {
         })
     };
     // Receivers first, the sender last (it is not driven while it waits).
-    let receivers = join_all_driven(&opts.addr, opts.clients.saturating_sub(1), on_text).await;
-    let Ok(mut sender) = join(&opts.addr).await else {
+    let addrs: Vec<&str> = opts.addr.split(',').collect();
+    let count = opts.clients.saturating_sub(1);
+    let mut receivers = 0;
+    for (i, addr) in addrs.iter().enumerate() {
+        let share = count / addrs.len() + usize::from(i < count % addrs.len());
+        receivers += join_all_driven(addr, share, on_text.clone()).await;
+    }
+    let Ok(mut sender) = join(addrs[0]).await else {
         return 1;
     };
     let n = receivers + 1;

@@ -19,6 +19,10 @@ pub enum EmitError {
     /// The arguments cannot be represented as JSON.
     #[error("arguments are not JSON: {0}")]
     Serialize(#[from] serde_json::Error),
+    /// A networked adapter could not pass a broadcast on to the other servers; this server's
+    /// sockets got it all the same.
+    #[error(transparent)]
+    Adapter(#[from] crate::adapter::AdapterError),
 }
 
 /// Why an acknowledgement did not arrive.

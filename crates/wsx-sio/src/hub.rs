@@ -5,14 +5,38 @@
 //! connection. Everything goes through the `Adapter` trait, so a networked adapter changes
 //! nothing here.
 
-use crate::adapter::{Adapter, AdapterFuture, BroadcastOptions, LocalSockets, Room};
+use crate::adapter::{
+    Adapter, AdapterError, AdapterFuture, BroadcastOptions, LocalSockets, RemoteSocket, Room,
+};
 use crate::error::EmitError;
+use crate::server::ServerAck;
 use crate::server::namespace::NsInner;
-use crate::server::socket::event_frames;
+use crate::server::socket::broadcast_frames;
 use crate::server::{Args, Socket};
 use crate::sid::Sid;
 use serde::Serialize;
-use std::sync::Arc;
+use serde_json::Value;
+use std::sync::{Arc, PoisonError, Weak};
+
+/// A hub that does not keep its namespace alive (for adapters: the namespace owns them).
+#[derive(Clone, Debug, Default)]
+pub struct WeakHub(Weak<NsInner>);
+
+impl WeakHub {
+    /// The hub, while its namespace exists.
+    #[must_use]
+    pub fn upgrade(&self) -> Option<Hub> {
+        self.0.upgrade().map(Hub)
+    }
+}
+
+impl std::fmt::Debug for NsInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NsInner")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
 
 /// A namespace's sockets and rooms. Cheap to clone.
 #[derive(Clone)]
@@ -33,12 +57,45 @@ impl Hub {
         &self.0.name
     }
 
-    pub(crate) fn adapter(&self) -> &dyn Adapter {
-        &*self.0.adapter
+    /// A handle that does not keep the namespace alive.
+    #[must_use]
+    pub fn downgrade(&self) -> WeakHub {
+        WeakHub(Arc::downgrade(&self.0))
     }
 
-    pub(crate) fn local(&self) -> &LocalSockets {
+    /// The sockets connected to this server.
+    #[must_use]
+    pub fn local_sockets(&self) -> &LocalSockets {
         &self.0.local
+    }
+
+    /// Calls the handler of a server-side event another server sent (`packet` is
+    /// `[event, ...args]`), on a task of its own. Returns whether there was one.
+    pub fn dispatch_server_side(&self, mut packet: Vec<Value>, ack: ServerAck) -> bool {
+        if packet.is_empty() {
+            return false;
+        }
+        let Value::String(event) = packet.remove(0) else {
+            return false;
+        };
+        let handler = self
+            .0
+            .server_side
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&event)
+            .cloned();
+        match handler {
+            Some(handler) => {
+                tokio::spawn(handler(packet, ack));
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn adapter(&self) -> &dyn Adapter {
+        &*self.0.adapter
     }
 
     fn all(&self) -> BroadcastOperator {
@@ -76,9 +133,55 @@ impl Hub {
         self.all().emit_args(event, args)
     }
 
+    /// A broadcast to this server's sockets only (Socket.IO's `io.local`).
+    #[must_use]
+    pub fn local(&self) -> BroadcastOperator {
+        self.all().local()
+    }
+
     /// Every socket of the namespace (on every server, with a networked adapter).
-    pub fn fetch_sockets(&self) -> AdapterFuture<Vec<Socket>> {
+    pub fn fetch_sockets(&self) -> AdapterFuture<Vec<RemoteSocket>> {
         self.all().fetch_sockets()
+    }
+
+    /// Every room of the namespace on every server, socket ids included (Node's
+    /// `adapter.allRooms()`).
+    pub fn all_rooms(&self) -> AdapterFuture<Vec<Room>> {
+        self.adapter().all_rooms(self.local_sockets())
+    }
+
+    /// How many servers serve this namespace, this one included (Node's `serverCount`).
+    pub fn server_count(&self) -> AdapterFuture<usize> {
+        self.adapter().server_count()
+    }
+
+    /// Sends a server-side event to the other servers (Node's `io.serverSideEmit`); their
+    /// [`crate::Namespace::on_server_side`] handlers get it. This server's are not called.
+    ///
+    /// # Errors
+    /// `data` is not JSON, or the adapter could not publish it.
+    pub fn server_side_emit(&self, event: &str, data: &impl Serialize) -> Result<(), AdapterError> {
+        let data = serde_json::to_value(data).map_err(|e| AdapterError::NotJson(e.to_string()))?;
+        self.adapter()
+            .server_side_emit(vec![Value::from(event), data])
+    }
+
+    /// Like [`Self::server_side_emit`], and collects one answer per other server (Node's
+    /// `serverSideEmitWithAck`); fails with [`AdapterError::Timeout`] when one did not answer
+    /// in time.
+    pub fn server_side_emit_with_ack(
+        &self,
+        event: &str,
+        data: &impl Serialize,
+    ) -> AdapterFuture<Vec<Value>> {
+        match serde_json::to_value(data) {
+            Ok(data) => self
+                .adapter()
+                .server_side_emit_with_ack(vec![Value::from(event), data]),
+            Err(e) => Box::pin(std::future::ready(Err(AdapterError::NotJson(
+                e.to_string(),
+            )))),
+        }
     }
 
     /// Makes every socket join `room`.
@@ -91,9 +194,9 @@ impl Hub {
         self.all().sockets_leave(room);
     }
 
-    /// Disconnects every socket of the namespace.
-    pub fn disconnect_sockets(&self) {
-        self.all().disconnect_sockets();
+    /// Disconnects every socket of the namespace (with `close`, closes their connections).
+    pub fn disconnect_sockets(&self, close: bool) {
+        self.all().disconnect_sockets(close);
     }
 
     /// The local socket with this id.
@@ -131,6 +234,13 @@ impl BroadcastOperator {
         self
     }
 
+    /// Restricts the selection to this server's sockets (Socket.IO's `local` flag).
+    #[must_use]
+    pub fn local(mut self) -> Self {
+        self.opts.local = true;
+        self
+    }
+
     /// The selection.
     #[must_use]
     pub fn options(&self) -> &BroadcastOptions {
@@ -149,48 +259,57 @@ impl BroadcastOperator {
     /// Emits any arguments, binary included. The packet is encoded once.
     ///
     /// # Errors
-    /// Never for the in-memory adapter; a networked adapter may fail to publish
-    /// (reported as [`EmitError::Disconnected`]).
+    /// Never for the in-memory adapter; a networked adapter that could not publish reports
+    /// [`EmitError::Adapter`] (local delivery was done all the same).
     pub fn emit_args(&self, event: &str, args: Args) -> Result<usize, EmitError> {
-        let frames = event_frames(self.hub.name(), event, args, None);
-        let sent = self
-            .hub
-            .adapter()
-            .broadcast(&frames, &self.opts, self.hub.local())
-            .map_err(|err| {
-                tracing::warn!(%err, "broadcast failed");
-                EmitError::Disconnected
-            })?;
+        let (frames, args) = broadcast_frames(self.hub.name(), event, args);
+        let sent = self.hub.adapter().broadcast(
+            event,
+            &args,
+            &frames,
+            &self.opts,
+            self.hub.local_sockets(),
+        )?;
         crate::metrics::events_sent(self.hub.name(), sent);
         Ok(sent)
     }
 
-    /// The selected sockets.
-    pub fn fetch_sockets(&self) -> AdapterFuture<Vec<Socket>> {
-        self.hub
+    /// The selected sockets, on every server with a networked adapter.
+    pub fn fetch_sockets(&self) -> AdapterFuture<Vec<RemoteSocket>> {
+        let hub = self.hub.clone();
+        let found = self
+            .hub
             .adapter()
-            .fetch_sockets(&self.opts, self.hub.local())
+            .fetch_sockets(&self.opts, self.hub.local_sockets());
+        Box::pin(async move {
+            Ok(found
+                .await?
+                .into_iter()
+                .map(|info| RemoteSocket::new(info, hub.clone()))
+                .collect())
+        })
     }
 
     /// Makes the selected sockets join `room`.
     pub fn sockets_join(&self, room: impl Into<Room>) {
         self.hub
             .adapter()
-            .add_sockets(&self.opts, &[room.into()], self.hub.local());
+            .add_sockets(&self.opts, &[room.into()], self.hub.local_sockets());
     }
 
     /// Makes the selected sockets leave `room`.
     pub fn sockets_leave(&self, room: impl Into<Room>) {
         self.hub
             .adapter()
-            .del_sockets(&self.opts, &[room.into()], self.hub.local());
+            .del_sockets(&self.opts, &[room.into()], self.hub.local_sockets());
     }
 
-    /// Disconnects the selected sockets ("server namespace disconnect").
-    pub fn disconnect_sockets(&self) {
+    /// Disconnects the selected sockets ("server namespace disconnect"), or with `close`
+    /// closes their connections.
+    pub fn disconnect_sockets(&self, close: bool) {
         self.hub
             .adapter()
-            .disconnect_sockets(&self.opts, self.hub.local());
+            .disconnect_sockets(&self.opts, close, self.hub.local_sockets());
     }
 }
 

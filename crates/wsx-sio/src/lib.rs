@@ -35,7 +35,9 @@
 //!   [`engine::transport::Transport`] (WebSocket, on wsx's driver).
 //! - [`Server`], [`Namespace`], [`Socket`]: Socket.IO (namespaces, handlers in arrival order,
 //!   acknowledgements, middlewares) — one task per connection.
-//! - [`Hub`] over an [`adapter::Adapter`]: rooms and broadcasts, encoded once.
+//! - [`Hub`] over an [`adapter::Adapter`]: rooms and broadcasts, encoded once; in memory, or
+//!   across servers through Redis (feature `redis`, wire-compatible with Node's
+//!   `@socket.io/redis-adapter`).
 #![warn(missing_docs)]
 
 pub mod adapter;
@@ -47,13 +49,15 @@ pub mod packet;
 pub mod server;
 mod sid;
 
-pub use adapter::{Adapter, BroadcastOptions, MemoryAdapter, Room};
+pub use adapter::{
+    Adapter, AdapterError, BroadcastOptions, MemoryAdapter, RemoteSocket, Room, SocketInfo,
+};
 pub use engine::EngineConfig;
 pub use error::{AckError, EmitError};
 pub use hub::{BroadcastOperator, Hub};
 pub use server::{
     AckFuture, AckSender, Args, Config, ConnectError, DisconnectReason, FromArgs, Handshake,
-    Namespace, Server, Socket,
+    Namespace, Server, ServerAck, Socket,
 };
 pub use sid::Sid;
 

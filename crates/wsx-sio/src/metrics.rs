@@ -7,6 +7,7 @@
 //! | `wsx_sio_events_received_total` | counter | `namespace` | events from clients |
 //! | `wsx_sio_events_sent_total` | counter | `namespace` | events queued for clients (a broadcast counts once per receiver) |
 //! | `wsx_sio_ack_timeouts_total` | counter | `namespace` | `emit_with_ack` that got no acknowledgement in time |
+//! | `wsx_sio_redis_publish_failures_total` | counter | | messages for other servers the Redis adapter could not publish (Redis down, or its queue full; feature `redis`) |
 //!
 //! The WebSocket layer below reports its own (`wsx_*`, see `wsx::metrics`).
 

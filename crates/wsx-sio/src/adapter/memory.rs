@@ -27,6 +27,12 @@ impl MemoryAdapter {
         Self::default()
     }
 
+    /// Whether some socket is in `room`.
+    #[must_use]
+    pub fn has_room(&self, room: &str) -> bool {
+        self.read().members.contains_key(room)
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Rooms> {
         self.rooms.read().unwrap_or_else(PoisonError::into_inner)
     }
@@ -95,6 +101,10 @@ impl Adapter for MemoryAdapter {
         self.read().of_socket.get(&sid).cloned().unwrap_or_default()
     }
 
+    fn rooms(&self) -> Vec<Room> {
+        self.read().members.keys().cloned().collect()
+    }
+
     fn local_targets(&self, opts: &BroadcastOptions, local: &LocalSockets) -> Vec<Sid> {
         let state = self.read();
         let mut except = HashSet::new();
@@ -132,6 +142,7 @@ mod tests {
             &BroadcastOptions {
                 rooms: vec!["x".into()],
                 except: vec![],
+                local: false,
             },
             &local,
         );
@@ -143,10 +154,14 @@ mod tests {
             &BroadcastOptions {
                 rooms: vec!["x".into()],
                 except: vec!["y".into()],
+                local: false,
             },
             &local,
         );
         assert_eq!(x_but_y, vec![b]);
+        let mut rooms = adapter.rooms();
+        rooms.sort();
+        assert_eq!(rooms, vec!["x".to_owned(), "y".to_owned()]);
         adapter.del(a, "y");
         adapter.del_all(a);
         adapter.del_all(b);

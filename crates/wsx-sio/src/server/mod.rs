@@ -11,6 +11,7 @@ mod hyper;
 pub(crate) mod namespace;
 pub(crate) mod outbox;
 mod reason;
+pub(crate) mod server_side;
 pub(crate) mod socket;
 
 pub use ack::{AckFuture, AckSender};
@@ -19,6 +20,7 @@ pub use config::Config;
 pub use handshake::Handshake;
 pub use namespace::{ConnectError, Namespace};
 pub use reason::DisconnectReason;
+pub use server_side::ServerAck;
 pub use socket::Socket;
 
 use crate::adapter::{Adapter, MemoryAdapter};
@@ -117,11 +119,20 @@ impl Server {
             .namespaces
             .write()
             .unwrap_or_else(PoisonError::into_inner);
+        let mut created = false;
         let inner = namespaces
             .entry(name.clone())
-            .or_insert_with(|| Arc::new(NsInner::new(name.clone(), (self.0.adapter)(&name))))
+            .or_insert_with(|| {
+                created = true;
+                Arc::new(NsInner::new(name.clone(), (self.0.adapter)(&name)))
+            })
             .clone();
-        Namespace::new(inner)
+        drop(namespaces);
+        let namespace = Namespace::new(inner);
+        if created {
+            namespace.adapter().attach(&namespace.hub());
+        }
+        namespace
     }
 
     /// [`Namespace::on_connection`] of `/`.

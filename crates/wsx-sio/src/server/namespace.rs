@@ -2,6 +2,7 @@
 //! (`io.of("/admin")`). A [`Namespace`] derefs to its [`Hub`] for rooms and broadcasts.
 
 use super::handler::{ConnectionFn, MiddlewareFn};
+use super::server_side::{ServerAck, ServerSideHandlers};
 use super::socket::Socket;
 use crate::adapter::{Adapter, LocalSockets};
 use crate::hub::Hub;
@@ -53,6 +54,7 @@ pub(crate) struct NsInner {
     pub(crate) local: LocalSockets,
     pub(crate) on_connection: RwLock<Vec<ConnectionFn>>,
     pub(crate) middlewares: RwLock<Vec<MiddlewareFn>>,
+    pub(crate) server_side: RwLock<ServerSideHandlers>,
 }
 
 impl NsInner {
@@ -63,6 +65,7 @@ impl NsInner {
             local: LocalSockets::default(),
             on_connection: RwLock::default(),
             middlewares: RwLock::default(),
+            server_side: RwLock::default(),
         }
     }
 
@@ -121,6 +124,26 @@ impl Namespace {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .push(Arc::new(move |socket| Box::pin(middleware(socket))));
+    }
+
+    /// Handles the server-side `event` that other servers of the cluster send
+    /// ([`Hub::server_side_emit`]; Node's `io.serverSideEmit`), replacing an earlier handler of
+    /// that event. The handler gets the event's arguments and a [`ServerAck`] to answer
+    /// `server_side_emit_with_ack`.
+    pub fn on_server_side<F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        F: Fn(Vec<Value>, ServerAck) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.hub
+            .0
+            .server_side
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(
+                event.into(),
+                Arc::new(move |args, ack| Box::pin(handler(args, ack))),
+            );
     }
 
     /// The namespace's hub.

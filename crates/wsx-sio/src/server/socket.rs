@@ -89,6 +89,41 @@ pub(crate) fn event_frames(
     )
 }
 
+/// The frames of an event for a broadcast, and its arguments back (a networked adapter
+/// passes them on to other servers): encoded once, without copying the arguments.
+pub(crate) fn broadcast_frames(namespace: &str, event: &str, args: Args) -> (Vec<Frame>, Args) {
+    let Args {
+        values,
+        attachments,
+    } = args;
+    let binary = (!attachments.is_empty()).then_some(attachments.len());
+    let packet = sio::Packet {
+        namespace: namespace.to_owned(),
+        body: Body::Event {
+            name: event.to_owned(),
+            args: values,
+            ack: None,
+            attachments: binary,
+        },
+    };
+    let mut text = String::from("4");
+    sio::encode_into(&packet, &mut text);
+    let mut frames = Vec::with_capacity(1 + attachments.len());
+    frames.push(Frame::Text(text.into()));
+    frames.extend(attachments.iter().cloned().map(Frame::Binary));
+    let values = match packet.body {
+        Body::Event { args, .. } => args,
+        _ => Vec::new(),
+    };
+    (
+        frames,
+        Args {
+            values,
+            attachments,
+        },
+    )
+}
+
 impl Socket {
     pub(crate) fn new(id: Sid, hub: Hub, conn: Arc<ConnShared>, auth: Value) -> Self {
         Self(Arc::new(Inner {
@@ -354,7 +389,7 @@ impl Socket {
     /// Marks the socket connected and registers it with its namespace and connection.
     pub(crate) fn mark_connected(&self) {
         self.0.connected.store(true, Ordering::Release);
-        self.0.hub.local().insert(self.clone());
+        self.0.hub.local_sockets().insert(self.clone());
         lock(&self.0.conn.sockets).push(self.clone());
     }
 
@@ -367,7 +402,7 @@ impl Socket {
         *lock(&self.0.rooms_at_disconnect) = self.0.hub.adapter().socket_rooms(self.id());
         crate::metrics::socket_disconnected(self.namespace());
         self.0.hub.adapter().del_all(self.id());
-        self.0.hub.local().remove(self.id());
+        self.0.hub.local_sockets().remove(self.id());
         lock(&self.0.conn.sockets).retain(|s| s.id() != self.id());
         lock(&self.0.acks).fail_all();
         true

@@ -1,0 +1,295 @@
+//! The two Redis connections a server keeps, shared by all its namespaces (as Node's adapter
+//! shares its `pubClient` and `subClient`):
+//!
+//! - publishing: a [`ConnectionManager`] (reconnects by itself) fed by one task from a bounded
+//!   queue. Emitters never wait on Redis: they queue and return; the task sends what has
+//!   queued up as one pipeline (order kept). What cannot be queued (the queue is full) or sent
+//!   (Redis is down, after one retry) is dropped and counted: [`Link::publish_failures`], the metric
+//!   `wsx_sio_redis_publish_failures_total`, and a warning.
+//! - subscribing: a pub/sub connection owned by one task that reconnects with backoff (100 ms
+//!   doubling to 2 s) and subscribes again to every registered namespace's channels, then hands
+//!   each message to the namespace whose channels it matches.
+
+use super::NsAdapter;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// At most this many messages wait to be published; past it, publishing fails at once.
+const QUEUE: usize = 1 << 16;
+/// At most this many messages go out in one pipeline.
+const BATCH: usize = 512;
+
+/// A message to publish.
+pub(crate) struct Outgoing {
+    pub(crate) channel: String,
+    pub(crate) payload: Vec<u8>,
+}
+
+/// The shared connections. See the module docs.
+pub(crate) struct Link {
+    publish: mpsc::Sender<Outgoing>,
+    commands: ConnectionManager,
+    subscribe: mpsc::UnboundedSender<Arc<NsAdapter>>,
+    namespaces: RwLock<HashMap<String, Weak<NsAdapter>>>,
+    failures: AtomicU64,
+    subscribed: AtomicBool,
+    /// Bumped whenever a subscription is made (for [`Link::wait_subscribed`]).
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl Link {
+    /// Connects both connections; fails when Redis cannot be reached now (later outages are
+    /// survived).
+    pub(crate) async fn connect(client: redis::Client) -> redis::RedisResult<Arc<Self>> {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(1));
+        let commands = client.get_connection_manager_with_config(config).await?;
+        let first = client.get_async_pubsub().await?;
+        let (publish, queue) = mpsc::channel(QUEUE);
+        let (subscribe, to_subscribe) = mpsc::unbounded_channel();
+        let link = Arc::new(Self {
+            publish,
+            commands: commands.clone(),
+            subscribe,
+            namespaces: RwLock::default(),
+            failures: AtomicU64::new(0),
+            subscribed: AtomicBool::new(false),
+            changes: tokio::sync::watch::Sender::new(0),
+        });
+        tokio::spawn(publisher(Arc::downgrade(&link), commands, queue));
+        tokio::spawn(subscriber(
+            Arc::downgrade(&link),
+            client,
+            Some(first),
+            to_subscribe,
+        ));
+        Ok(link)
+    }
+
+    /// Registers a namespace's adapter: its channels are subscribed now and after every
+    /// reconnection.
+    pub(crate) fn register(&self, adapter: &Arc<NsAdapter>) {
+        self.namespaces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(adapter.nsp.clone(), Arc::downgrade(adapter));
+        let _ = self.subscribe.send(adapter.clone());
+    }
+
+    /// Queues a message; `false` (and counted) when the queue is full.
+    pub(crate) fn publish(&self, channel: String, payload: Vec<u8>) -> bool {
+        match self.publish.try_send(Outgoing { channel, payload }) {
+            Ok(()) => true,
+            Err(_) => {
+                self.failed(1, "the publish queue is full");
+                false
+            }
+        }
+    }
+
+    /// How many subscribers a channel has (`PUBSUB NUMSUB`): the number of servers.
+    pub(crate) async fn numsub(&self, channel: &str) -> redis::RedisResult<usize> {
+        let mut conn = self.commands.clone();
+        let (_, count): (String, usize) = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query_async(&mut conn)
+            .await?;
+        Ok(count)
+    }
+
+    /// Messages that could not be published since the start.
+    pub(crate) fn publish_failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// Whether the subscriber connection is up and every registered namespace subscribed.
+    pub(crate) fn subscribed(&self) -> bool {
+        self.subscribed.load(Ordering::Acquire)
+            && self
+                .adapters()
+                .iter()
+                .all(|a| a.subscribed.load(Ordering::Acquire))
+    }
+
+    /// Waits at most `timeout` for [`Self::subscribed`]; returns it.
+    pub(crate) async fn wait_subscribed(&self, timeout: Duration) -> bool {
+        let mut changes = self.changes.subscribe();
+        let waited = tokio::time::timeout(timeout, async {
+            while !self.subscribed() {
+                if changes.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        let _ = waited.await;
+        self.subscribed()
+    }
+
+    fn mark(&self, adapter: &NsAdapter, subscribed: bool) {
+        adapter.subscribed.store(subscribed, Ordering::Release);
+        self.changes.send_modify(|n| *n += 1);
+    }
+
+    fn failed(&self, n: usize, why: &str) {
+        let before = self.failures.fetch_add(n as u64, Ordering::Relaxed);
+        metrics::counter!("wsx_sio_redis_publish_failures_total").increment(n as u64);
+        // One warning per 1,000 failures: an outage must not flood the log.
+        if before.is_multiple_of(1000) {
+            tracing::warn!(
+                dropped = n,
+                total = before + n as u64,
+                "redis publish failed: {why}"
+            );
+        }
+    }
+
+    fn adapters(&self) -> Vec<Arc<NsAdapter>> {
+        self.namespaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
+}
+
+/// Sends queued messages, a pipeline at a time, until the link is gone.
+async fn publisher(
+    link: Weak<Link>,
+    mut conn: ConnectionManager,
+    mut queue: mpsc::Receiver<Outgoing>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut batch, BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        for message in &batch {
+            pipe.cmd("PUBLISH")
+                .arg(&message.channel)
+                .arg(&message.payload)
+                .ignore();
+        }
+        let mut sent = pipe.query_async::<()>(&mut conn).await;
+        // A connection that died while idle is found dead by the first command after it: the
+        // manager reconnects, and one more try sends the batch over the new connection (a
+        // dropped connection did not deliver it, so this does not duplicate).
+        if let Err(err) = &sent
+            && (err.is_connection_dropped() || err.is_io_error())
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            sent = pipe.query_async::<()>(&mut conn).await;
+        }
+        if let Err(err) = sent {
+            let Some(link) = link.upgrade() else { return };
+            link.failed(batch.len(), &err.to_string());
+        }
+        batch.clear();
+    }
+}
+
+/// Keeps a subscribed connection and dispatches its messages, until the link is gone.
+async fn subscriber(
+    link: Weak<Link>,
+    client: redis::Client,
+    mut first: Option<redis::aio::PubSub>,
+    mut to_subscribe: mpsc::UnboundedReceiver<Arc<NsAdapter>>,
+) {
+    use futures_util::StreamExt;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let pubsub = match first.take() {
+            Some(pubsub) => Ok(pubsub),
+            None => client.get_async_pubsub().await,
+        };
+        if let Ok(pubsub) = pubsub {
+            let (mut sink, mut stream) = pubsub.split();
+            let Some(adapters) = link.upgrade().map(|l| l.adapters()) else {
+                return;
+            };
+            let mut ok = true;
+            for adapter in adapters {
+                ok &= subscribe(&link, &mut sink, &adapter).await;
+            }
+            if ok {
+                backoff = Duration::from_millis(100);
+                if let Some(link) = link.upgrade() {
+                    link.subscribed.store(true, Ordering::Release);
+                    link.changes.send_modify(|n| *n += 1);
+                }
+                tracing::debug!("redis adapter subscribed");
+                loop {
+                    tokio::select! {
+                        message = stream.next() => match message {
+                            Some(message) => {
+                                let Some(link) = link.upgrade() else { return };
+                                dispatch(&link, &message);
+                            }
+                            None => break,
+                        },
+                        adapter = to_subscribe.recv() => match adapter {
+                            Some(adapter) => {
+                                if !subscribe(&link, &mut sink, &adapter).await {
+                                    break;
+                                }
+                            }
+                            None => return,
+                        },
+                    }
+                }
+            }
+            match link.upgrade() {
+                Some(link) => {
+                    link.subscribed.store(false, Ordering::Release);
+                    for adapter in link.adapters() {
+                        link.mark(&adapter, false);
+                    }
+                }
+                None => return,
+            }
+            tracing::warn!("redis adapter: subscription connection lost; reconnecting");
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+        // Registrations made while disconnected are in the map already.
+        while to_subscribe.try_recv().is_ok() {}
+    }
+}
+
+/// Subscribes one namespace's channels; `false` when the connection failed.
+async fn subscribe(
+    link: &Weak<Link>,
+    sink: &mut redis::aio::PubSubSink,
+    adapter: &NsAdapter,
+) -> bool {
+    let c = &adapter.channels;
+    let ok = sink.psubscribe(c.pattern()).await.is_ok()
+        && sink
+            .subscribe(&[&c.request, &c.response, &c.specific_response])
+            .await
+            .is_ok();
+    if ok && let Some(link) = link.upgrade() {
+        link.mark(adapter, true);
+    }
+    ok
+}
+
+fn dispatch(link: &Link, message: &redis::Msg) {
+    let channel = message.get_channel_name();
+    let adapter = link
+        .namespaces
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .values()
+        .filter_map(Weak::upgrade)
+        .find(|adapter| adapter.owns(channel));
+    if let Some(adapter) = adapter {
+        adapter.on_message(channel, message.get_payload_bytes());
+    }
+}

@@ -1,0 +1,328 @@
+//! Clusters over a real `redis-server` (feature `redis`): two `sio_demo --redis` processes,
+//! the same after Redis restarts, and a mixed cluster of one wsx node and one Node `socket.io`
+//! 4.8 server with `@socket.io/redis-adapter` 8.3 (`tests/cluster/node_server.js`). Clients are
+//! raw Socket.IO clients on loopback; each test starts its own Redis on a free port.
+//!
+//! Needs `redis-server` (Debian package) and, for the mixed cluster, node with the packages
+//! `scripts/sio_cluster_setup.sh` installs. Without them the tests skip with a message, unless
+//! `WSX_REQUIRE_REDIS=1` (CI), which makes them fail.
+#![cfg(feature = "redis")]
+
+mod common;
+#[path = "cluster/harness.rs"]
+mod harness;
+
+use harness::{Client, RedisServer, missing, node_node, sio_demo_exe, wsx_node};
+use serde_json::{Value, json};
+use std::time::Duration;
+use wsx_sio::adapter::redis::{Redis, RedisOptions};
+use wsx_sio::{AdapterError, Config, Server, Socket};
+
+fn sorted(ids: &[&str]) -> Value {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    json!(ids)
+}
+
+/// Room emits, broadcasts (binary included), `fetchSockets`, `socketsJoin` and server-side
+/// events between the clients `a` and `b` of two servers of one cluster, in both directions.
+async fn cross_node_contract(a: &mut Client, b: &mut Client, a_name: &str, b_name: &str) {
+    for client in [&mut *a, &mut *b] {
+        assert_eq!(client.call(r#"["join","r"]"#).await, json!([true]));
+    }
+    assert_eq!(a.call(r#"["node-name"]"#).await, json!([a_name]));
+    assert_eq!(b.call(r#"["node-name"]"#).await, json!([b_name]));
+
+    // A room emit crosses, the sender left out; and back.
+    a.emit(r#"["to-room","r","from a"]"#).await;
+    assert_eq!(b.expect("42").await, r#"42["room-msg","from a"]"#);
+    b.emit(r#"["to-room","r",{"n":2}]"#).await;
+    assert_eq!(a.expect("42").await, r#"42["room-msg",{"n":2}]"#);
+    assert!(
+        a.quiet(r#"42["room-msg","from a"]"#, Duration::from_millis(200))
+            .await
+    );
+
+    // Broadcasts reach every socket of the namespace on both servers.
+    for (from, n) in [(&mut *a, 1), (&mut *b, 2)] {
+        from.emit(&format!(r#"["broadcast",{n}]"#)).await;
+    }
+    for client in [&mut *a, &mut *b] {
+        // Each server delivers its own broadcast first: the order between the two varies.
+        let mut got = vec![client.expect("42").await, client.expect("42").await];
+        got.sort();
+        assert_eq!(got, [r#"42["broadcast",1]"#, r#"42["broadcast",2]"#]);
+    }
+
+    // Binary crosses as binary (MessagePack bin between the servers).
+    a.raw
+        .send(r#"451-["to-room","r",{"_placeholder":true,"num":0}]"#)
+        .await;
+    a.raw.send_binary(&[1, 2, 3]).await;
+    assert_eq!(
+        b.expect("45").await,
+        r#"451-["room-msg",{"_placeholder":true,"num":0}]"#
+    );
+    assert_eq!(b.binary().await, vec![1, 2, 3]);
+
+    // fetchSockets sees both servers' sockets, from either side.
+    let both = sorted(&[&a.sid, &b.sid]);
+    assert_eq!(a.call(r#"["fetch-sockets",null]"#).await, json!([both]));
+    assert_eq!(b.call(r#"["fetch-sockets","r"]"#).await, json!([both]));
+    assert_eq!(a.call(r#"["fetch-sockets","nobody"]"#).await, json!([[]]));
+
+    // socketsJoin on one server moves a socket held by the other.
+    let join = json!(["sockets-join", b.sid, "moved"]).to_string();
+    assert_eq!(a.call(&join).await, json!([true]));
+    a.emit(r#"["to-room","moved","you moved"]"#).await;
+    assert_eq!(b.expect("42").await, r#"42["room-msg","you moved"]"#);
+    let join = json!(["sockets-join", a.sid, "moved-too"]).to_string();
+    assert_eq!(b.call(&join).await, json!([true]));
+    b.emit(r#"["to-room","moved-too","you too"]"#).await;
+    assert_eq!(a.expect("42").await, r#"42["room-msg","you too"]"#);
+
+    // Server-side events reach the other server only, with and without acks.
+    a.emit(r#"["server-side","from a"]"#).await;
+    assert_eq!(b.expect("42").await, r#"42["relayed","from a"]"#);
+    b.emit(r#"["server-side","from b"]"#).await;
+    assert_eq!(a.expect("42").await, r#"42["relayed","from b"]"#);
+    assert!(
+        a.quiet(r#"42["relayed","from a"]"#, Duration::from_millis(200))
+            .await
+    );
+    assert_eq!(
+        a.call(r#"["server-side-ack","q"]"#).await,
+        json!([[{"node": b_name, "got": "q"}]])
+    );
+    assert_eq!(
+        b.call(r#"["server-side-ack",7]"#).await,
+        json!([[{"node": a_name, "got": 7}]])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_wsx_nodes_share_rooms_and_a_dead_node_drops_out() {
+    let Some(redis) = RedisServer::start() else {
+        return missing("redis-server");
+    };
+    let Some(demo) = sio_demo_exe() else {
+        return missing("examples/sio_demo built with --features redis");
+    };
+    let node_a = wsx_node(&demo, &redis, "a");
+    let mut node_b = wsx_node(&demo, &redis, "b");
+    let mut a = Client::connect(node_a.addr).await;
+    let mut b = Client::connect(node_b.addr).await;
+    cross_node_contract(&mut a, &mut b, "a", "b").await;
+
+    // A node that hangs (stopped, its connections open) is still counted by PUBSUB NUMSUB:
+    // fetchSockets fails after the request timeout (3 s in the demo) instead of hanging, and
+    // works again once it answers.
+    node_b.signal("STOP");
+    let started = std::time::Instant::now();
+    let answer = a.call(r#"["fetch-sockets",null]"#).await;
+    assert_eq!(
+        answer,
+        json!([{"error": "timeout: 0 of 1 servers answered"}]),
+        "{answer} after {:?} (a {}, b {})",
+        started.elapsed(),
+        a.sid,
+        b.sid
+    );
+    assert!(started.elapsed() >= Duration::from_millis(2900));
+    node_b.signal("CONT");
+    assert_eq!(
+        a.call(r#"["fetch-sockets",null]"#).await,
+        json!([sorted(&[&a.sid, &b.sid])])
+    );
+
+    // A node that dies closes its subscription: fetchSockets answers without it.
+    node_b.kill();
+    let alone = json!([[a.sid]]);
+    let mut answer = Value::Null;
+    for _ in 0..50 {
+        answer = a.call(r#"["fetch-sockets",null]"#).await;
+        if answer == alone {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(answer, alone);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_resumes_after_redis_restarts() {
+    let Some(mut redis) = RedisServer::start() else {
+        return missing("redis-server");
+    };
+    let Some(demo) = sio_demo_exe() else {
+        return missing("examples/sio_demo built with --features redis");
+    };
+    let node_a = wsx_node(&demo, &redis, "a");
+    let node_b = wsx_node(&demo, &redis, "b");
+    let mut a = Client::connect(node_a.addr).await;
+    let mut b = Client::connect(node_b.addr).await;
+    for client in [&mut a, &mut b] {
+        assert_eq!(client.call(r#"["join","r"]"#).await, json!([true]));
+    }
+    a.emit(r#"["broadcast","before"]"#).await;
+    for client in [&mut a, &mut b] {
+        assert_eq!(client.expect("42").await, r#"42["broadcast","before"]"#);
+    }
+
+    // Redis gone: local delivery goes on, nothing hangs or panics.
+    redis.kill();
+    for n in 0..5 {
+        a.emit(&format!(r#"["broadcast","down {n}"]"#)).await;
+        assert_eq!(
+            a.expect("42").await,
+            format!(r#"42["broadcast","down {n}"]"#)
+        );
+    }
+    let during = a.call(r#"["fetch-sockets",null]"#).await;
+    assert!(during[0].get("error").is_some(), "{during}");
+
+    // Redis back on the same port: both nodes reconnect and resubscribe.
+    redis.restart();
+    let mut resumed = false;
+    for n in 0..60 {
+        a.emit(&format!(r#"["broadcast","up {n}"]"#)).await;
+        if b.wait_for(
+            &format!(r#"42["broadcast","up {n}""#),
+            Duration::from_millis(500),
+        )
+        .await
+        .is_some()
+        {
+            resumed = true;
+            break;
+        }
+    }
+    assert!(resumed, "cross-node broadcasts did not resume within 30 s");
+    b.emit(r#"["to-room","r","after"]"#).await;
+    assert_eq!(
+        a.expect(r#"42["room-msg""#).await,
+        r#"42["room-msg","after"]"#
+    );
+    assert_eq!(
+        a.call(r#"["fetch-sockets","r"]"#).await,
+        json!([sorted(&[&a.sid, &b.sid])])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wsx_node_and_a_node_socket_io_server_share_one_cluster() {
+    let Some(redis) = RedisServer::start() else {
+        return missing("redis-server");
+    };
+    let Some(demo) = sio_demo_exe() else {
+        return missing("examples/sio_demo built with --features redis");
+    };
+    let Some(node) = node_node(&redis, "node") else {
+        return missing("node with tests/cluster/node_modules");
+    };
+    let wsx = wsx_node(&demo, &redis, "wsx");
+    let mut a = Client::connect(wsx.addr).await;
+    let mut b = Client::connect(node.addr).await;
+    cross_node_contract(&mut a, &mut b, "wsx", "node").await;
+    // And the other way round: the Node server's client first.
+    let mut c = Client::connect(node.addr).await;
+    let mut d = Client::connect(wsx.addr).await;
+    for client in [&mut c, &mut d] {
+        assert_eq!(client.call(r#"["join","s"]"#).await, json!([true]));
+    }
+    c.emit(r#"["to-room","s","node to wsx"]"#).await;
+    assert_eq!(
+        d.expect(r#"42["room-msg""#).await,
+        r#"42["room-msg","node to wsx"]"#
+    );
+    assert_eq!(
+        d.call(r#"["fetch-sockets","s"]"#).await,
+        json!([sorted(&[&c.sid, &d.sid])])
+    );
+
+    // A Node broadcast with acknowledgements to the room (the asker is in it too): the wsx
+    // node counts its clients and sends their acks back through Redis.
+    c.raw.send(r#"42900["ask-room","s","q?"]"#).await;
+    answer_question(&mut c, "from node").await;
+    answer_question(&mut d, "from wsx").await;
+    let answer = c.expect("43900").await;
+    let json: Value = serde_json::from_str(&answer["43900".len()..]).expect("ack JSON");
+    let mut got: Vec<String> = json[0]
+        .as_array()
+        .unwrap_or_else(|| panic!("no acks: {answer}"))
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect();
+    got.sort();
+    assert_eq!(got, ["from node", "from wsx"]);
+}
+
+/// Waits for `42<id>["question","q?"]` and answers it.
+async fn answer_question(client: &mut Client, reply: &str) {
+    let question = client.expect("42").await;
+    let id = question
+        .strip_prefix("42")
+        .and_then(|rest| rest.strip_suffix(r#"["question","q?"]"#))
+        .unwrap_or_else(|| panic!("not a question with an ack id: {question}"));
+    client.raw.send(&format!(r#"43{id}["{reply}"]"#)).await;
+}
+
+/// In-process: one wsx server on the Redis adapter, Redis killed and restarted under it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_redis_is_down_emits_are_local_and_failures_are_counted_then_it_reconnects() {
+    let Some(mut redis) = RedisServer::start() else {
+        return missing("redis-server");
+    };
+    let options = RedisOptions {
+        requests_timeout: Duration::from_millis(500),
+        ..RedisOptions::default()
+    };
+    let handle = Redis::connect(&redis.url(), options)
+        .await
+        .expect("connects");
+    let io = Server::with_adapter(Config::default(), handle.factory());
+    io.on_connection(|socket: Socket| async move { socket.join("r") });
+    let addr = common::start(&io).await;
+    let mut client = Client::connect(addr).await;
+    let hub = io.of("/").hub();
+    // The namespace subscribes in the background.
+    assert!(handle.wait_subscribed(Duration::from_secs(10)).await);
+    assert_eq!(hub.server_count().await.ok(), Some(1));
+
+    redis.kill();
+    let failures_before = handle.publish_failures();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut n = 0;
+    while handle.publish_failures() == failures_before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no publish failure counted"
+        );
+        // Local delivery does not wait for Redis: the local socket has it at once.
+        assert_eq!(hub.to("r").emit("x", &n).ok(), Some(1));
+        assert_eq!(client.expect("42").await, format!(r#"42["x",{n}]"#));
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Requests fail (not hang) while Redis is away.
+    let fetched = tokio::time::timeout(Duration::from_secs(10), hub.fetch_sockets())
+        .await
+        .expect("fetch_sockets returned");
+    assert!(
+        matches!(
+            fetched,
+            Err(AdapterError::Unavailable(_) | AdapterError::Timeout { .. })
+        ),
+        "{fetched:?}"
+    );
+
+    redis.restart();
+    assert!(
+        handle.wait_subscribed(Duration::from_secs(10)).await,
+        "not resubscribed"
+    );
+    assert_eq!(hub.server_count().await.ok(), Some(1));
+    let fetched = hub.fetch_sockets().await.expect("fetch_sockets");
+    assert_eq!(fetched.len(), 1);
+    assert_eq!(fetched[0].id(), client.sid);
+}

@@ -1,0 +1,292 @@
+//! What the cluster tests start and stop: a `redis-server` on a free loopback port (no
+//! persistence), server processes that print `listening on ADDR`, and a raw Socket.IO client
+//! that waits for the packets it expects. Everything started is killed on drop.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use wsx::Message;
+
+use crate::common::Raw;
+
+/// Skips (or fails, under `WSX_REQUIRE_REDIS=1`) when a peer is missing.
+pub fn missing(what: &str) {
+    let hint =
+        format!("{what} missing: install redis-server (apt) and run scripts/sio_cluster_setup.sh");
+    if std::env::var("WSX_REQUIRE_REDIS").as_deref() == Ok("1") {
+        panic!("{hint} (WSX_REQUIRE_REDIS=1)");
+    }
+    eprintln!("SKIPPED: {hint}");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A `redis-server` of our own.
+pub struct RedisServer {
+    pub port: u16,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// `None` when `redis-server` is not installed.
+    pub fn start() -> Option<Self> {
+        Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .ok()?;
+        let mut server = Self {
+            port: free_port(),
+            child: None,
+        };
+        server.run();
+        Some(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn run(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the server (no goodbye to its clients: their connections just drop).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.run();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A server process.
+pub struct Process {
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl Process {
+    /// Starts `command` and waits (at most 30 s) for its `listening on ADDR` line.
+    pub fn start(mut command: Command) -> Self {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{command:?} did not start: {e}"));
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+        let Ok(addr) = rx.recv_timeout(Duration::from_secs(30)) else {
+            let _ = child.kill();
+            panic!("{command:?} did not print its address");
+        };
+        Self {
+            addr: addr.parse().expect("an address"),
+            child,
+        }
+    }
+
+    /// Sends a signal (`STOP`, `CONT`) with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill(1) runs");
+        assert!(status.success(), "kill -{name} failed");
+        if name == "STOP" {
+            // kill(1) returns once the signal is queued; the threads stop a moment later
+            // (one of them may still answer a message meanwhile): wait until all are stopped.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !self.all_threads_stopped() {
+                assert!(Instant::now() < deadline, "the process did not stop");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+
+    /// Whether every thread's state in /proc is `T` (stopped).
+    fn all_threads_stopped(&self) -> bool {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.child.id())) else {
+            return false;
+        };
+        tasks.filter_map(Result::ok).all(|task| {
+            std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+                // The state follows the command name's closing parenthesis.
+                stat.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('T'))
+            })
+        })
+    }
+
+    /// Kills it at once.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The sio_demo example, built with the `redis` feature (`cargo test -p wsx-sio --features
+/// redis` builds it beside the tests); `None` when it is not there.
+pub fn sio_demo_exe() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?.parent()?;
+    let demo = dir.join("examples/sio_demo");
+    demo.exists().then_some(demo)
+}
+
+/// A wsx node: `sio_demo --redis URL --name NAME`.
+pub fn wsx_node(exe: &Path, redis: &RedisServer, name: &str) -> Process {
+    let mut command = Command::new(exe);
+    command.args([
+        "--addr",
+        "127.0.0.1:0",
+        "--redis",
+        &redis.url(),
+        "--name",
+        name,
+    ]);
+    Process::start(command)
+}
+
+pub fn node_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cluster")
+}
+
+/// A Node node: `node node_server.js URL NAME`; `None` when node or its packages are missing.
+pub fn node_node(redis: &RedisServer, name: &str) -> Option<Process> {
+    let dir = node_dir();
+    if !dir.join("node_modules/@socket.io/redis-adapter").is_dir() {
+        return None;
+    }
+    Command::new("node").arg("--version").output().ok()?;
+    let mut command = Command::new("node");
+    command
+        .current_dir(&dir)
+        .args(["node_server.js", &redis.url(), name]);
+    Some(Process::start(command))
+}
+
+/// A raw Socket.IO client on `/`.
+pub struct Client {
+    pub raw: Raw,
+    pub sid: String,
+    next_ack: u64,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let (raw, sid) = Raw::connect_root(addr).await;
+        Self {
+            raw,
+            sid,
+            next_ack: 0,
+        }
+    }
+
+    /// Sends `42[...]`.
+    pub async fn emit(&mut self, json_args: &str) {
+        self.raw.send(&format!("42{json_args}")).await;
+    }
+
+    /// Sends `42N[...]` and returns the ack's arguments (JSON array text).
+    pub async fn call(&mut self, json_args: &str) -> serde_json::Value {
+        self.next_ack += 1;
+        let id = self.next_ack + 1000;
+        self.raw.send(&format!("42{id}{json_args}")).await;
+        let answer = self.expect(&format!("43{id}")).await;
+        serde_json::from_str(&answer[format!("43{id}").len()..]).expect("ack JSON")
+    }
+
+    /// The next text message that starts with `prefix`, skipping others (answering pings and
+    /// the demo's `server-ask`); panics after 10 s.
+    pub async fn expect(&mut self, prefix: &str) -> String {
+        match self.wait_for(prefix, Duration::from_secs(10)).await {
+            Some(text) => text,
+            None => panic!("no {prefix:?} within 10 s"),
+        }
+    }
+
+    /// Like [`Self::expect`], `None` after `within`.
+    pub async fn wait_for(&mut self, prefix: &str, within: Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.raw.ws.next()).await;
+            match next {
+                Err(_) => return None,
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    let t = t.as_str().to_owned();
+                    if t == "2" {
+                        self.raw.send("3").await;
+                    } else if t.starts_with(prefix) {
+                        return Some(t);
+                    }
+                }
+                Ok(Some(Ok(_))) => {}
+                Ok(other) => panic!("connection ended: {other:?}"),
+            }
+        }
+    }
+
+    /// The next binary message; panics after 10 s.
+    pub async fn binary(&mut self) -> Vec<u8> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, self.raw.ws.next()).await {
+                Ok(Some(Ok(Message::Binary(b)))) => return b.to_vec(),
+                Ok(Some(Ok(Message::Text(t)))) if t.as_str() == "2" => self.raw.send("3").await,
+                Ok(Some(Ok(_))) => {}
+                other => panic!("no binary message: {other:?}"),
+            }
+        }
+    }
+
+    /// Whether nothing starting with `prefix` arrives within `within`.
+    pub async fn quiet(&mut self, prefix: &str, within: Duration) -> bool {
+        self.wait_for(prefix, within).await.is_none()
+    }
+}
