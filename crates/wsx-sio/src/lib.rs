@@ -52,8 +52,8 @@ pub use engine::EngineConfig;
 pub use error::{AckError, EmitError};
 pub use hub::{BroadcastOperator, Hub};
 pub use server::{
-    AckFuture, AckSender, Args, Config, ConnectError, DisconnectReason, FromArgs, Handshake,
-    Namespace, Server, Socket,
+    AckFuture, AckSender, AllowOrigin, Args, Config, ConnectError, Cors, DisconnectReason,
+    EngineMessage, FromArgs, Handshake, Namespace, Server, Socket,
 };
 pub use sid::Sid;
 

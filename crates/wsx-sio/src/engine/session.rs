@@ -91,7 +91,8 @@ impl<T: Transport> Session<T> {
     /// # Errors
     /// The transport failed.
     pub async fn open(&mut self, config: &EngineConfig) -> Result<(), TransportError> {
-        let open = format!("0{}", handshake::open_json(self.sid, config));
+        let upgrades = self.transport.upgrades();
+        let open = format!("0{}", handshake::open_json(self.sid, config, upgrades));
         self.send([Frame::Text(open.into())]).await
     }
 

@@ -1,5 +1,6 @@
 //! Server settings.
 
+use super::cors::Cors;
 use crate::engine::EngineConfig;
 use std::time::Duration;
 use wsx::handshake::ServerOptions;
@@ -31,6 +32,18 @@ pub struct Config {
     pub handshake_timeout: Duration,
     /// The WebSocket handshake options (header limits, origin check).
     pub ws_handshake: ServerOptions,
+    /// Whether clients may use HTTP long-polling (default `true`). Without it a polling
+    /// request is refused with "Transport unknown", as the Node server with
+    /// `transports: ["websocket"]`.
+    pub polling: bool,
+    /// How long a WebSocket upgrading a polling session may take to send its probe and the
+    /// upgrade packet (default 10 s, as the Node server's `upgradeTimeout`).
+    pub upgrade_timeout: Duration,
+    /// How long a polling request's body may take to arrive (default 10 s).
+    pub body_timeout: Duration,
+    /// Cross-origin rules for the polling requests (default none: no CORS headers, as the
+    /// Node server without its `cors` option).
+    pub cors: Option<Cors>,
     /// Bytes of encoded frames buffered before a write waits for the socket (default
     /// 64 KiB).
     pub write_buffer_size: usize,
@@ -52,6 +65,10 @@ impl Default for Config {
             max_queued_events: 1024,
             handshake_timeout: Duration::from_secs(10),
             ws_handshake: ServerOptions::default(),
+            polling: true,
+            upgrade_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            cors: None,
             write_buffer_size: 64 * 1024,
             read_buffer_size: 1024,
         }

@@ -133,10 +133,10 @@ struct Connection {
 /// this future).
 pub(crate) fn start<T: Transport>(
     server: Arc<ServerInner>,
+    sid: Sid,
     transport: T,
     handshake: Handshake,
 ) -> impl Future<Output = ()> + Send {
-    let sid = Sid::random();
     let config = &server.config;
     let shared = Arc::new(ConnShared {
         sid,
@@ -407,6 +407,9 @@ impl Connection {
                 CloseCause::PeerError(detail.as_deref().unwrap_or("parse error"))
             }
             DisconnectReason::HandlerPanic => CloseCause::ServerError("handler panic"),
+            DisconnectReason::TransportClose
+            | DisconnectReason::TransportError
+            | DisconnectReason::PingTimeout => CloseCause::PeerGone,
             _ => CloseCause::Normal,
         };
         session.close(cause).await;
@@ -539,6 +542,7 @@ mod tests {
         let request = http::Request::new(());
         let task = start(
             server.0.clone(),
+            Sid::random(),
             WsTransport::new(ws),
             Handshake::from_request(request, None),
         );
