@@ -39,6 +39,10 @@ pub struct Config {
     /// How long a WebSocket upgrading a polling session may take to send its probe and the
     /// upgrade packet (default 10 s, as the Node server's `upgradeTimeout`).
     pub upgrade_timeout: Duration,
+    /// The most packets one long-polling answer holds (default 16): python-socketio's client
+    /// (python-engineio) refuses a payload of more than 16 packets and drops the connection;
+    /// the rest goes with the next `GET`.
+    pub max_poll_packets: usize,
     /// How long a polling request's body may take to arrive (default 10 s).
     pub body_timeout: Duration,
     /// Cross-origin rules for the polling requests (default none: no CORS headers, as the
@@ -67,6 +71,7 @@ impl Default for Config {
             ws_handshake: ServerOptions::default(),
             polling: true,
             upgrade_timeout: Duration::from_secs(10),
+            max_poll_packets: 16,
             body_timeout: Duration::from_secs(10),
             cors: None,
             write_buffer_size: 64 * 1024,

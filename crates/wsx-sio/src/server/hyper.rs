@@ -9,7 +9,7 @@ use super::Server;
 use super::cors::Cors;
 use super::handshake::Handshake;
 use crate::engine::handshake::{EngineRequest, RequestError, TransportKind, parse_request};
-use crate::engine::transport::polling::{PollShared, Refusal};
+use crate::engine::transport::polling::{PollLimits, PollShared, Refusal};
 use crate::engine::transport::websocket::WsTransport;
 use crate::engine::transport::{CloseCause, Transport as _};
 use crate::sid::Sid;
@@ -181,11 +181,12 @@ impl Server {
         let config = &self.0.config;
         let sid = Sid::random();
         let engine = &config.engine;
-        let (session, transport) = self.0.polling.open(
-            sid,
-            config.max_buffered,
-            engine.ping_interval + engine.ping_timeout,
-        );
+        let limits = PollLimits {
+            queue_limit: config.max_buffered,
+            stall_timeout: engine.ping_interval + engine.ping_timeout,
+            max_poll_packets: config.max_poll_packets,
+        };
+        let (session, transport) = self.0.polling.open(sid, limits);
         let handshake = Handshake::from_request(head, remote);
         drop(self.0.spawn_session(sid, transport, handshake));
         poll(&session).await

@@ -114,6 +114,8 @@ pub struct PollShared {
     /// Wakes the session's task: the queue was fetched, or the session failed.
     wake_task: Notify,
     incoming: mpsc::Sender<Incoming>,
+    /// The most packets one `GET` answer holds.
+    max_poll_packets: usize,
 }
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -138,7 +140,7 @@ impl Drop for Slot<'_> {
 }
 
 impl PollShared {
-    fn new(incoming: mpsc::Sender<Incoming>) -> Self {
+    fn new(incoming: mpsc::Sender<Incoming>, max_poll_packets: usize) -> Self {
         Self {
             state: Mutex::new(State {
                 out: VecDeque::new(),
@@ -151,6 +153,7 @@ impl PollShared {
             readable: Notify::new(),
             wake_task: Notify::new(),
             incoming,
+            max_poll_packets: max_poll_packets.max(1),
         }
     }
 
@@ -197,9 +200,12 @@ impl PollShared {
             {
                 let mut state = lock(&self.state);
                 if !state.out.is_empty() {
-                    let frames = std::mem::take(&mut state.out);
-                    state.out_bytes = 0;
-                    if state.phase == Phase::Closing {
+                    // At most `max_poll_packets`: the rest waits for the next `GET`.
+                    let take = state.out.len().min(self.max_poll_packets);
+                    let frames: VecDeque<Frame> = state.out.drain(..take).collect();
+                    let taken: usize = frames.iter().map(Frame::len).sum();
+                    state.out_bytes = state.out_bytes.saturating_sub(taken);
+                    if state.phase == Phase::Closing && state.out.is_empty() {
                         state.phase = Phase::Closed;
                     }
                     drop(state);
@@ -377,6 +383,18 @@ fn decode_payload(payload: &str) -> Result<Vec<Frame>, EngineError> {
     Ok(frames)
 }
 
+/// The bounds of a polling session.
+#[derive(Debug, Clone, Copy)]
+pub struct PollLimits {
+    /// Bytes queued for the client past which the session waits for a `GET`.
+    pub queue_limit: usize,
+    /// How long the session waits for a `GET` while its queue is full (and how long a
+    /// closing session keeps its last packets for the client).
+    pub stall_timeout: Duration,
+    /// The most packets one `GET` answer holds.
+    pub max_poll_packets: usize,
+}
+
 /// The polling sessions of a server, by sid.
 #[derive(Debug, Default)]
 pub struct Sessions(Mutex<HashMap<Sid, Arc<PollShared>>>);
@@ -409,13 +427,12 @@ impl Sessions {
     pub fn open(
         self: &Arc<Self>,
         sid: Sid,
-        queue_limit: usize,
-        stall_timeout: Duration,
+        limits: PollLimits,
     ) -> (Arc<PollShared>, PollingTransport) {
         // One `POST` at a time per session: a short channel is enough, and it makes a client
         // that posts faster than its handlers run wait (backpressure).
         let (tx, rx) = mpsc::channel(2);
-        let shared = Arc::new(PollShared::new(tx));
+        let shared = Arc::new(PollShared::new(tx, limits.max_poll_packets));
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -429,8 +446,8 @@ impl Sessions {
             unflushed: Vec::new(),
             ws: None,
             backlog: VecDeque::new(),
-            queue_limit,
-            stall_timeout,
+            queue_limit: limits.queue_limit,
+            stall_timeout: limits.stall_timeout,
         };
         (shared, transport)
     }
