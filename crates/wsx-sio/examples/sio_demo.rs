@@ -20,6 +20,7 @@
 //!   - `broadcast(payload)` -> `broadcast(payload)` to every socket of `/`, sender included;
 //!   - on connect the server emits `server-ask(v)` with a number and an ack; when the ack
 //!     returns `r` it emits `server-ask-ok(r)` (an ack that never comes is tolerated);
+//!   - `recovered` with an ack -> whether the socket was recovered (beyond the contract);
 //! - namespace `/admin`: `whoami` with an ack -> the ack gets the socket's id;
 //! - any other namespace -> CONNECT_ERROR `{"message":"Invalid namespace"}`.
 
@@ -83,7 +84,13 @@ pub fn config() -> Config {
 
 /// The demo server, with the contract's handlers (the interop tests run this very code).
 pub fn server() -> Server {
-    let io = Server::new(config());
+    server_with(config())
+}
+
+/// The demo's handlers on a server with `config` (the recovery interop test turns
+/// connection state recovery on).
+pub fn server_with(config: Config) -> Server {
+    let io = Server::new(config);
 
     io.on_connection(|socket: Socket| async move {
         socket.on("echo", |s: Socket, args: Args| async move {
@@ -114,6 +121,10 @@ pub fn server() -> Server {
         });
         socket.on("broadcast", |s: Socket, args: Args| async move {
             let _ = s.hub().emit_args("broadcast", args);
+        });
+        // Beyond the contract: whether this socket was recovered (connection state recovery).
+        socket.on_with_ack("recovered", |s: Socket, _: Args, ack| async move {
+            let _ = ack.send(&s.recovered());
         });
 
         let ask = socket.emit_with_ack("server-ask", &42);

@@ -8,7 +8,7 @@
 use crate::adapter::{Adapter, AdapterFuture, BroadcastOptions, LocalSockets, Room};
 use crate::error::EmitError;
 use crate::server::namespace::NsInner;
-use crate::server::socket::event_frames;
+use crate::server::socket::kept_event_frames;
 use crate::server::{Args, Socket};
 use crate::sid::Sid;
 use serde::Serialize;
@@ -35,6 +35,11 @@ impl Hub {
 
     pub(crate) fn adapter(&self) -> &dyn Adapter {
         &*self.0.adapter
+    }
+
+    /// Where sent packets are kept for connection state recovery, when it is on.
+    pub(crate) fn recovery(&self) -> Option<&dyn crate::recovery::RecoveryStore> {
+        self.0.recovery.as_deref()
     }
 
     pub(crate) fn local(&self) -> &LocalSockets {
@@ -152,7 +157,7 @@ impl BroadcastOperator {
     /// Never for the in-memory adapter; a networked adapter may fail to publish
     /// (reported as [`EmitError::Disconnected`]).
     pub fn emit_args(&self, event: &str, args: Args) -> Result<usize, EmitError> {
-        let frames = event_frames(self.hub.name(), event, args, None);
+        let frames = kept_event_frames(&self.hub, &self.opts, event, args);
         let sent = self
             .hub
             .adapter()

@@ -44,6 +44,7 @@ mod error;
 pub mod hub;
 pub mod metrics;
 pub mod packet;
+pub mod recovery;
 pub mod server;
 mod sid;
 
@@ -51,6 +52,7 @@ pub use adapter::{Adapter, BroadcastOptions, MemoryAdapter, Room};
 pub use engine::EngineConfig;
 pub use error::{AckError, EmitError};
 pub use hub::{BroadcastOperator, Hub};
+pub use recovery::{MemoryStore, Recovery, RecoveryStore};
 pub use server::{
     AckFuture, AckSender, AllowOrigin, Args, Config, ConnectError, Cors, DisconnectReason,
     EngineMessage, FromArgs, Handshake, Namespace, Server, Socket,

@@ -41,8 +41,9 @@ async fn start_demo() -> SocketAddr {
     addr
 }
 
-/// Runs a client script to its end and checks that every check passed.
-async fn run_client(mut command: Command, what: &str) {
+/// Runs a client script to its end and checks that every check passed (at least
+/// `min_checks` of them).
+async fn run_checks(mut command: Command, what: &str, min_checks: usize) {
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .expect("join")
@@ -56,7 +57,11 @@ async fn run_client(mut command: Command, what: &str) {
         "{what} failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
-    assert!(stdout.lines().filter(|l| l.starts_with("ok - ")).count() >= 12);
+    assert!(stdout.lines().filter(|l| l.starts_with("ok - ")).count() >= min_checks);
+}
+
+async fn run_client(command: Command, what: &str) {
+    run_checks(command, what, 12).await;
 }
 
 async fn node_client(mode: &str) {
@@ -129,4 +134,31 @@ async fn python_client_with_default_options_polls_then_upgrades_and_passes_the_c
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn python_client_on_polling_only_passes_the_contract() {
     python_client("polling").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_client_that_drops_and_reconnects_is_recovered_with_nothing_missed() {
+    let dir = interop_dir();
+    if !dir.join("node_modules/socket.io-client").is_dir() {
+        return missing("npm socket.io-client");
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return missing("node");
+    }
+    let config = wsx_sio::Config {
+        recovery: Some(wsx_sio::Recovery::default()),
+        ..sio_demo::config()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let io = sio_demo::server_with(config);
+    tokio::spawn(async move { io.serve(listener).await });
+    let mut command = Command::new("node");
+    command
+        .current_dir(&dir)
+        .arg("recovery.js")
+        .arg(format!("http://{addr}"));
+    run_checks(command, "socket.io-client recovery", 5).await;
 }

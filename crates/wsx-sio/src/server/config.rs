@@ -45,6 +45,11 @@ pub struct Config {
     pub max_poll_packets: usize,
     /// How long a polling request's body may take to arrive (default 10 s).
     pub body_timeout: Duration,
+    /// Connection state recovery (default off, as the Node server): a client that reconnects
+    /// within the window gets its socket id, rooms and missed packets back. With it on, every
+    /// event sent without an acknowledgement carries an offset as its last argument, which
+    /// client handlers see (as with the Node server).
+    pub recovery: Option<crate::recovery::Recovery>,
     /// Cross-origin rules for the polling requests (default none: no CORS headers, as the
     /// Node server without its `cors` option).
     pub cors: Option<Cors>,
@@ -74,6 +79,7 @@ impl Default for Config {
             max_poll_packets: 16,
             body_timeout: Duration::from_secs(10),
             cors: None,
+            recovery: None,
             write_buffer_size: 64 * 1024,
             read_buffer_size: 1024,
         }

@@ -26,6 +26,7 @@ use crate::hub::Hub;
 use crate::packet::SocketError;
 use crate::packet::binary::{self, BinaryError, Reassembly};
 use crate::packet::socket::{self as sio, Body, Packet};
+use crate::recovery::SavedSession;
 use crate::sid::Sid;
 use bytes::Bytes;
 use futures_util::FutureExt as _;
@@ -383,7 +384,16 @@ impl Connection {
             return;
         }
         let auth = auth.unwrap_or_else(|| Value::Object(serde_json::Map::new()));
-        self.push_job(connect_job(ns, self.shared.clone(), auth), 0);
+        let skip_middlewares = self
+            .server
+            .config
+            .recovery
+            .as_ref()
+            .is_some_and(|r| r.skip_middlewares);
+        self.push_job(
+            connect_job(ns, self.shared.clone(), auth, skip_middlewares),
+            0,
+        );
     }
 
     /// Ends the connection: closes the transport, disconnects every socket, and runs the
@@ -413,8 +423,19 @@ impl Connection {
             _ => CloseCause::Normal,
         };
         session.close(cause).await;
+        // Socket.IO: these ends leave the socket recoverable (connection state recovery).
+        let recoverable = matches!(
+            reason,
+            DisconnectReason::TransportClose
+                | DisconnectReason::TransportError
+                | DisconnectReason::PingTimeout
+                | DisconnectReason::ForcedServerClose
+        );
         for socket in self.shared.take_sockets() {
             if socket.mark_disconnected() {
+                if recoverable {
+                    persist(&socket);
+                }
                 self.push_job(disconnect_job(socket, reason), 0);
             }
         }
@@ -442,12 +463,60 @@ impl Connection {
     }
 }
 
-/// Connects a socket: middlewares in order, then CONNECT answer, then connection handlers.
-fn connect_job(ns: Arc<NsInner>, shared: Arc<ConnShared>, auth: Value) -> Job {
+/// Keeps a socket whose connection was lost, for connection state recovery (when it is on).
+fn persist(socket: &Socket) {
+    if let (Some(store), Some(pid)) = (socket.hub().recovery(), socket.pid()) {
+        store.persist(SavedSession {
+            sid: socket.id(),
+            pid,
+            namespace: socket.namespace().to_owned(),
+            rooms: socket.rooms_at_disconnect(),
+        });
+    }
+}
+
+/// Connects a socket: middlewares in order (unless a recovered socket skips them), then
+/// CONNECT answer, then the packets a recovered socket missed, then connection handlers.
+fn connect_job(
+    ns: Arc<NsInner>,
+    shared: Arc<ConnShared>,
+    auth: Value,
+    skip_middlewares: bool,
+) -> Job {
     job(async move {
         let hub = Hub(ns.clone());
-        let socket = Socket::new(Sid::random(), hub, shared.clone(), auth);
-        for middleware in ns.middleware_list() {
+        // Connection state recovery: a CONNECT with the `pid` and `offset` of a lost session.
+        let restored = ns.recovery.as_ref().and_then(|store| {
+            let pid = auth.get("pid")?.as_str()?;
+            let offset = auth.get("offset")?.as_str()?;
+            store.restore(&ns.name, pid, offset)
+        });
+        let (socket, rooms, missed) = match restored {
+            Some((session, missed)) => (
+                Socket::with_session(
+                    session.sid,
+                    Some(session.pid),
+                    true,
+                    hub,
+                    shared.clone(),
+                    auth,
+                ),
+                session.rooms,
+                missed,
+            ),
+            None => {
+                let pid = ns.recovery.is_some().then(Sid::random);
+                let socket =
+                    Socket::with_session(Sid::random(), pid, false, hub, shared.clone(), auth);
+                (socket, Vec::new(), Vec::new())
+            }
+        };
+        let middlewares = if socket.recovered() && skip_middlewares {
+            Vec::new()
+        } else {
+            ns.middleware_list()
+        };
+        for middleware in middlewares {
             if let Err(refusal) = middleware(socket.clone()).await {
                 let _ = shared.outbox.push(frames(
                     &ns.name,
@@ -463,13 +532,24 @@ fn connect_job(ns: Arc<NsInner>, shared: Arc<ConnShared>, auth: Value) -> Job {
         }
         socket.mark_connected();
         crate::metrics::socket_connected(&ns.name);
+        for room in rooms {
+            if room != socket.id().as_str() {
+                socket.join(room);
+            }
+        }
         let mut answer = serde_json::Map::new();
         answer.insert("sid".into(), Value::String(socket.id().to_string()));
+        if let Some(pid) = socket.pid() {
+            answer.insert("pid".into(), Value::String(pid.to_string()));
+        }
         let _ = shared.outbox.push(frames(
             &ns.name,
             Body::Connect(Some(Value::Object(answer))),
             &[],
         ));
+        for packet in missed {
+            let _ = shared.outbox.push(packet);
+        }
         for handler in ns.connection_handlers() {
             handler(socket.clone()).await;
         }

@@ -166,7 +166,11 @@ impl Server {
             .unwrap_or_else(PoisonError::into_inner);
         let inner = namespaces
             .entry(name.clone())
-            .or_insert_with(|| Arc::new(NsInner::new(name.clone(), (self.0.adapter)(&name))))
+            .or_insert_with(|| {
+                let mut ns = NsInner::new(name.clone(), (self.0.adapter)(&name));
+                ns.recovery = self.0.config.recovery.as_ref().map(|r| r.store.clone());
+                Arc::new(ns)
+            })
             .clone();
         Namespace::new(inner)
     }

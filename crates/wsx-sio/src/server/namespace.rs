@@ -53,6 +53,8 @@ pub(crate) struct NsInner {
     pub(crate) local: LocalSockets,
     pub(crate) on_connection: RwLock<Vec<ConnectionFn>>,
     pub(crate) middlewares: RwLock<Vec<MiddlewareFn>>,
+    /// Where sent packets are kept for connection state recovery, when it is on.
+    pub(crate) recovery: Option<Arc<dyn crate::recovery::RecoveryStore>>,
 }
 
 impl NsInner {
@@ -63,6 +65,7 @@ impl NsInner {
             local: LocalSockets::default(),
             on_connection: RwLock::default(),
             middlewares: RwLock::default(),
+            recovery: None,
         }
     }
 
