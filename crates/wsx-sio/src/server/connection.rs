@@ -15,18 +15,17 @@
 use super::ServerInner;
 use super::ack::AckSender;
 use super::args::Args;
+use super::connect::{connect_job, persist};
 use super::handshake::Handshake;
-use super::namespace::{ConnectError, NsInner};
+use super::namespace::ConnectError;
 use super::outbox::{Item, Outbox};
 use super::reason::DisconnectReason;
 use super::socket::{Socket, frames};
 use crate::engine::transport::{CloseCause, Transport};
 use crate::engine::{CloseReason, Event, Session};
-use crate::hub::Hub;
 use crate::packet::SocketError;
 use crate::packet::binary::{self, BinaryError, Reassembly};
 use crate::packet::socket::{self as sio, Body, Packet};
-use crate::recovery::SavedSession;
 use crate::sid::Sid;
 use bytes::Bytes;
 use futures_util::FutureExt as _;
@@ -70,9 +69,9 @@ impl ConnShared {
 const FINISH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A job: a handler run, caught if it panics.
-type Job = Pin<Box<dyn Future<Output = std::thread::Result<()>> + Send>>;
+pub(super) type Job = Pin<Box<dyn Future<Output = std::thread::Result<()>> + Send>>;
 
-fn job(future: impl Future<Output = ()> + Send + 'static) -> Job {
+pub(super) fn job(future: impl Future<Output = ()> + Send + 'static) -> Job {
     Box::pin(AssertUnwindSafe(future).catch_unwind())
 }
 
@@ -461,99 +460,6 @@ impl Connection {
             tracing::warn!(%sid, "handlers still running {FINISH_TIMEOUT:?} after the connection closed; dropped");
         }
     }
-}
-
-/// Keeps a socket whose connection was lost, for connection state recovery (when it is on).
-fn persist(socket: &Socket) {
-    if let (Some(store), Some(pid)) = (socket.hub().recovery(), socket.pid()) {
-        store.persist(SavedSession {
-            sid: socket.id(),
-            pid,
-            namespace: socket.namespace().to_owned(),
-            rooms: socket.rooms_at_disconnect(),
-        });
-    }
-}
-
-/// Connects a socket: middlewares in order (unless a recovered socket skips them), then
-/// CONNECT answer, then the packets a recovered socket missed, then connection handlers.
-fn connect_job(
-    ns: Arc<NsInner>,
-    shared: Arc<ConnShared>,
-    auth: Value,
-    skip_middlewares: bool,
-) -> Job {
-    job(async move {
-        let hub = Hub(ns.clone());
-        // Connection state recovery: a CONNECT with the `pid` and `offset` of a lost session.
-        let restored = ns.recovery.as_ref().and_then(|store| {
-            let pid = auth.get("pid")?.as_str()?;
-            let offset = auth.get("offset")?.as_str()?;
-            store.restore(&ns.name, pid, offset)
-        });
-        let (socket, rooms, missed) = match restored {
-            Some((session, missed)) => (
-                Socket::with_session(
-                    session.sid,
-                    Some(session.pid),
-                    true,
-                    hub,
-                    shared.clone(),
-                    auth,
-                ),
-                session.rooms,
-                missed,
-            ),
-            None => {
-                let pid = ns.recovery.is_some().then(Sid::random);
-                let socket =
-                    Socket::with_session(Sid::random(), pid, false, hub, shared.clone(), auth);
-                (socket, Vec::new(), Vec::new())
-            }
-        };
-        let middlewares = if socket.recovered() && skip_middlewares {
-            Vec::new()
-        } else {
-            ns.middleware_list()
-        };
-        for middleware in middlewares {
-            if let Err(refusal) = middleware(socket.clone()).await {
-                let _ = shared.outbox.push(frames(
-                    &ns.name,
-                    Body::ConnectError(refusal.payload()),
-                    &[],
-                ));
-                return;
-            }
-        }
-        // Closed meanwhile, or a second CONNECT for the namespace that was quicker.
-        if shared.outbox.is_closed() || shared.socket(&ns.name).is_some() {
-            return;
-        }
-        socket.mark_connected();
-        crate::metrics::socket_connected(&ns.name);
-        for room in rooms {
-            if room != socket.id().as_str() {
-                socket.join(room);
-            }
-        }
-        let mut answer = serde_json::Map::new();
-        answer.insert("sid".into(), Value::String(socket.id().to_string()));
-        if let Some(pid) = socket.pid() {
-            answer.insert("pid".into(), Value::String(pid.to_string()));
-        }
-        let _ = shared.outbox.push(frames(
-            &ns.name,
-            Body::Connect(Some(Value::Object(answer))),
-            &[],
-        ));
-        for packet in missed {
-            let _ = shared.outbox.push(packet);
-        }
-        for handler in ns.connection_handlers() {
-            handler(socket.clone()).await;
-        }
-    })
 }
 
 /// Runs an event's handlers (the socket is looked up when the job starts, so handlers

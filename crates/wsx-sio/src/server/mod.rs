@@ -4,6 +4,7 @@
 pub(crate) mod ack;
 pub(crate) mod args;
 mod config;
+mod connect;
 pub(crate) mod connection;
 mod cors;
 mod engine_only;
