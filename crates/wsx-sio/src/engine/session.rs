@@ -50,7 +50,12 @@ pub enum CloseReason {
 
 impl From<TransportError> for CloseReason {
     fn from(err: TransportError) -> Self {
-        if err.is_too_large() {
+        if matches!(
+            err,
+            TransportError::Polling(super::transport::polling::PollingError::PingTimeout)
+        ) {
+            Self::PingTimeout
+        } else if err.is_too_large() {
             Self::PayloadTooLarge
         } else if err.is_peer_gone() {
             Self::TransportClose
@@ -125,6 +130,7 @@ impl<T: Transport> Session<T> {
                 () = self.timer.as_mut() => match self.heartbeat.on_timeout(Instant::now()) {
                     Action::SendPing => {
                         // Boxed: a rare path, kept out of every idle connection's task.
+                        self.transport.pong_deadline(self.heartbeat.pong_deadline());
                         if let Err(err) = Box::pin(self.send([Frame::Text("2".into())])).await {
                             return Event::Closed(err.into());
                         }
@@ -153,6 +159,7 @@ impl<T: Transport> Session<T> {
             }
             Ok(Packet::Pong(_)) => {
                 self.heartbeat.on_pong(Instant::now());
+                self.transport.pong_deadline(None);
                 None
             }
             // v4 clients do not ping, but a probe ping (during an upgrade) is answered.

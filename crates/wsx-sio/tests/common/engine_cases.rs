@@ -209,12 +209,12 @@ pub async fn polling_heartbeat(addr: SocketAddr, path: &str) {
     }
 }
 
-/// heartbeat / HTTP long-polling / closes the session upon ping timeout. (The suite sleeps
-/// exactly pingInterval + pingTimeout; a little more here, so that a busy machine cannot
-/// make the request arrive before the deadline.)
+/// heartbeat / HTTP long-polling / closes the session upon ping timeout: a request exactly
+/// pingInterval + pingTimeout after the open packet is refused (the deadline is kept by the
+/// clock, whatever the server's load).
 pub async fn polling_ping_timeout(addr: SocketAddr, path: &str) {
     let sid = open_session(addr, path).await;
-    tokio::time::sleep(PING_INTERVAL + PING_TIMEOUT + Duration::from_millis(100)).await;
+    tokio::time::sleep(PING_INTERVAL + PING_TIMEOUT).await;
     assert_eq!(get(addr, &session_url(path, &sid)).await.status, 400);
 }
 
@@ -231,21 +231,33 @@ pub async fn websocket_heartbeat(addr: SocketAddr, path: &str) {
     closed(&mut silent).await;
 }
 
-/// close / HTTP long-polling / forcefully closes the session: the waiting `GET` gets a
-/// noop, the next request 400. (The `POST` goes a moment after the `GET`, so that the `GET`
-/// is the waiting one, which the suite's two simultaneous requests mean.)
+/// close / HTTP long-polling / forcefully closes the session: a `GET` and a `POST` of `1` at
+/// once (they reach the server in either order): the `GET` gets a noop, the next request
+/// 400. Then the two orders one after the other.
 pub async fn polling_client_close(addr: SocketAddr, path: &str) {
-    let sid = open_session(addr, path).await;
-    let url = session_url(path, &sid);
-    let poll = tokio::spawn({
-        let url = url.clone();
-        async move { get(addr, &url).await }
-    });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(post(addr, &url, "1").await.status, 200);
-    let poll = poll.await.expect("join");
-    assert_eq!((poll.status, poll.text().as_str()), (200, "6"));
-    assert_eq!(get(addr, &url).await.status, 400);
+    for order in ["together", "get first", "post first"] {
+        let sid = open_session(addr, path).await;
+        let url = session_url(path, &sid);
+        let (poll, close) = match order {
+            "together" => tokio::join!(get(addr, &url), post(addr, &url, "1")),
+            "get first" => {
+                let poll = tokio::spawn({
+                    let url = url.clone();
+                    async move { get(addr, &url).await }
+                });
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let close = post(addr, &url, "1").await;
+                (poll.await.expect("join"), close)
+            }
+            _ => {
+                let close = post(addr, &url, "1").await;
+                (get(addr, &url).await, close)
+            }
+        };
+        assert_eq!(close.status, 200, "{order}");
+        assert_eq!((poll.status, poll.text().as_str()), (200, "6"), "{order}");
+        assert_eq!(get(addr, &url).await.status, 400, "{order}");
+    }
 }
 
 /// close / WebSocket / forcefully closes the session.

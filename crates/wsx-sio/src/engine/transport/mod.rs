@@ -80,6 +80,13 @@ pub trait Transport: Send + 'static {
         &[]
     }
 
+    /// The session's heartbeat: a ping went out and its pong is due by `deadline` (`None`:
+    /// the pong came). Polling uses it to refuse the requests of a session that is already
+    /// dead by the clock, before the session's own timer ran; WebSocket ignores it.
+    fn pong_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        let _ = deadline;
+    }
+
     /// The next frame from the peer; `None` once the transport closed cleanly. Must be
     /// cancel-safe: a future dropped before it completes loses no frame.
     fn recv(&mut self) -> impl Future<Output = Option<Result<Frame, TransportError>>> + Send;

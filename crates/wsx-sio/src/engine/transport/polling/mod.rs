@@ -163,7 +163,17 @@ impl PollingTransport {
     }
 }
 
+/// How long a session the client closed keeps the noop for a `GET` that arrives just after the
+/// close `POST`.
+const CLIENT_CLOSE_GRACE: Duration = Duration::from_secs(1);
+
 impl Transport for PollingTransport {
+    fn pong_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        if self.ws.is_none() {
+            self.shared.set_pong_deadline(deadline);
+        }
+    }
+
     fn upgrades(&self) -> &'static [&'static str] {
         if self.ws.is_some() {
             &[]
@@ -262,25 +272,31 @@ impl Transport for PollingTransport {
             let _ = ws.drain(&mut self.backlog).await;
             return ws.close(cause).await;
         }
-        {
+        let wait = {
             let mut state = lock(&self.shared.state);
             match state.phase {
-                Phase::Closed | Phase::Closing => return,
-                Phase::Polling | Phase::Upgrading | Phase::Upgraded => {}
-            }
-            if cause == CloseCause::PeerGone {
-                // The client is gone or broke the heartbeat: a waiting `GET` gets the close
-                // packet, nothing waits for another one.
-                state.out.clear();
-                if !state.get_active {
-                    state.phase = Phase::Closed;
-                    return;
+                Phase::Closed => return,
+                // Closed by the client (or failed with a `GET` waiting): its last answer is
+                // queued; a `GET` that is on its way gets it.
+                Phase::Closing => CLIENT_CLOSE_GRACE,
+                Phase::Polling | Phase::Upgrading | Phase::Upgraded => {
+                    if cause == CloseCause::PeerGone {
+                        // The client is gone or broke the heartbeat: a waiting `GET` gets the
+                        // close packet, nothing waits for another one.
+                        state.out.clear();
+                        if !state.get_active {
+                            state.phase = Phase::Closed;
+                            return;
+                        }
+                    }
+                    // Closed on purpose: what is queued and the close packet go with the
+                    // next `GET`.
+                    state.out.push_back(Frame::Text("1".into()));
+                    state.phase = Phase::Closing;
+                    self.stall_timeout
                 }
             }
-            // Closed on purpose: what is queued and the close packet go with the next `GET`.
-            state.out.push_back(Frame::Text("1".into()));
-            state.phase = Phase::Closing;
-        }
+        };
         self.shared.readable.notify_waiters();
         let fetched = async {
             loop {
@@ -291,6 +307,6 @@ impl Transport for PollingTransport {
                 notified.await;
             }
         };
-        let _ = tokio::time::timeout(self.stall_timeout, fetched).await;
+        let _ = tokio::time::timeout(wait, fetched).await;
     }
 }

@@ -8,6 +8,7 @@ use super::payload::{decode_payload, encode_payload};
 use crate::packet::engine::EngineError;
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 use tokio::sync::{Notify, mpsc};
 
 /// The WebSocket a polling session upgrades to (it always comes through hyper).
@@ -32,6 +33,10 @@ pub enum PollingError {
     /// A `POST` body is larger than `maxPayload`.
     #[error("polling payload larger than maxPayload")]
     TooLarge,
+    /// The client's pong came later than `pingTimeout` (seen by a request before the
+    /// session's own timer).
+    #[error("ping timeout")]
+    PingTimeout,
     /// The client fetched nothing while its queue was full for longer than
     /// `pingInterval + pingTimeout`.
     #[error("the client stopped fetching its packets")]
@@ -78,6 +83,8 @@ pub(super) struct State {
     pub(super) get_active: bool,
     post_active: bool,
     pub(super) failure: Option<PollingError>,
+    /// When the pong of the ping that is out is due.
+    pub(super) pong_deadline: Option<Instant>,
 }
 
 /// The state a polling session's HTTP requests and its task share.
@@ -124,6 +131,7 @@ impl PollShared {
                 get_active: false,
                 post_active: false,
                 failure: None,
+                pong_deadline: None,
             }),
             readable: Notify::new(),
             wake_task: Notify::new(),
@@ -148,6 +156,20 @@ impl PollShared {
         self.wake_task.notify_one();
     }
 
+    /// Whether the session is dead by the clock (its pong is overdue): then it is failed,
+    /// so that a request that arrives after the deadline is refused even if the session's
+    /// timer has not run yet (engine.io-protocol: the session is closed after pingTimeout).
+    fn expired(&self, state: &mut State) -> bool {
+        if state
+            .pong_deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+        {
+            self.fail(state, PollingError::PingTimeout);
+            return true;
+        }
+        false
+    }
+
     /// A `GET`: waits until packets are queued and returns them as one payload.
     ///
     /// # Errors
@@ -155,6 +177,9 @@ impl PollShared {
     pub async fn poll(&self) -> Result<String, Refusal> {
         {
             let mut state = lock(&self.state);
+            if state.phase != Phase::Closing && self.expired(&mut state) {
+                return Err(Refusal::UnknownSid);
+            }
             match state.phase {
                 Phase::Closed => return Err(Refusal::UnknownSid),
                 Phase::Upgraded => return Err(Refusal::BadRequest),
@@ -206,6 +231,9 @@ impl PollShared {
     /// read: that closes the session, as the Node server does).
     pub fn begin_post(&self) -> Result<Slot<'_>, Refusal> {
         let mut state = lock(&self.state);
+        if state.phase != Phase::Closing && self.expired(&mut state) {
+            return Err(Refusal::UnknownSid);
+        }
         match state.phase {
             Phase::Closed | Phase::Closing => return Err(Refusal::UnknownSid),
             Phase::Upgraded => return Err(Refusal::BadRequest),
@@ -235,24 +263,33 @@ impl PollShared {
         let closes = frames
             .iter()
             .any(|f| matches!(f, Frame::Text(t) if t.as_str() == "1"));
+        if frames
+            .iter()
+            .any(|f| matches!(f, Frame::Text(t) if t.starts_with('3')))
+        {
+            lock(&self.state).pong_deadline = None;
+        }
         if self.incoming.send(Incoming::Frames(frames)).await.is_err() {
             return Err(Refusal::UnknownSid);
         }
         if closes {
             // engine.io: the client's close packet ends the waiting `GET` with a noop, and
-            // the session is gone for the requests after it.
+            // the session is gone for the requests after it. The client's `GET` may also
+            // arrive a moment after this `POST` (two connections, either order): the noop
+            // waits for it a short while (the transport's close), then the session is gone.
             let mut state = lock(&self.state);
             state.out.clear();
             state.out_bytes = 0;
-            if state.get_active {
-                state.out.push_back(Frame::Text("6".into()));
-                state.phase = Phase::Closing;
-            } else {
-                state.phase = Phase::Closed;
-            }
+            state.out.push_back(Frame::Text("6".into()));
+            state.phase = Phase::Closing;
             self.readable.notify_waiters();
         }
         Ok(())
+    }
+
+    /// The session's heartbeat deadline (see [`super::super::Transport::pong_deadline`]).
+    pub(super) fn set_pong_deadline(&self, deadline: Option<Instant>) {
+        lock(&self.state).pong_deadline = deadline;
     }
 
     /// A body that is not UTF-8 arrived: the session is closed.
