@@ -53,6 +53,13 @@ async fn serve_routes_echo_chat_metrics_and_shuts_down_with_1001() {
         "{page}"
     );
     assert_eq!(serve.get("/nothing-here").0, 404);
+    // Socket.IO over HTTP long-polling on the same port: the open packet offers the upgrade.
+    let (status, open) = serve.get("/socket.io/?EIO=4&transport=polling");
+    assert_eq!(status, 200);
+    assert!(
+        open.starts_with("0{") && open.contains(r#""upgrades":["websocket"]"#),
+        "{open}"
+    );
     assert_eq!(
         serve.get("/echo").0,
         426,

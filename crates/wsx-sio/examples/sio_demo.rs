@@ -1,7 +1,14 @@
 //! The Socket.IO demo server the interop tests drive with the official clients.
 //!
-//! Usage: `cargo run --release -p wsx-sio --example sio_demo -- --addr 127.0.0.1:PORT`
-//! (port 0 picks a free port). Prints `listening on ADDR` once it accepts connections.
+//! Usage: `cargo run --release -p wsx-sio --example sio_demo -- --addr 127.0.0.1:PORT
+//! [--protocol-test]` (port 0 picks a free port). Prints `listening on ADDR` once it accepts
+//! connections.
+//!
+//! `--protocol-test` serves instead what the official Socket.IO protocol suite
+//! (`test-suite/` of socketio/socket.io-protocol) expects: pingInterval 300 ms, pingTimeout
+//! 200 ms, connectTimeout 1000 ms, maxPayload 1,000,000; on connection to `/` or `/custom`
+//! the server emits `auth` with the CONNECT payload (or `{}`); `message` -> `message-back`
+//! with the same args; `message-with-ack` -> the ack gets the same args.
 //!
 //! pingInterval 2000 ms, pingTimeout 2000 ms, maxPayload 2,000,000 bytes (a 1,000,000-byte
 //! argument plus its packet framing fits). The contract:
@@ -13,6 +20,7 @@
 //!   - `broadcast(payload)` -> `broadcast(payload)` to every socket of `/`, sender included;
 //!   - on connect the server emits `server-ask(v)` with a number and an ack; when the ack
 //!     returns `r` it emits `server-ask-ok(r)` (an ack that never comes is tolerated);
+//!   - `recovered` with an ack -> whether the socket was recovered (beyond the contract);
 //! - namespace `/admin`: `whoami` with an ack -> the ack gets the socket's id;
 //! - any other namespace -> CONNECT_ERROR `{"message":"Invalid namespace"}`.
 //!
@@ -31,7 +39,7 @@ use std::time::Duration;
 use wsx_sio::{Args, Config, EngineConfig, Server, Socket};
 
 fn usage() -> ! {
-    eprintln!("usage: sio_demo [--addr HOST:PORT] [--redis URL] [--name NAME]");
+    eprintln!("usage: sio_demo [--addr HOST:PORT] [--redis URL] [--name NAME] [--protocol-test]");
     std::process::exit(2);
 }
 
@@ -39,12 +47,14 @@ fn main() {
     let mut addr = "127.0.0.1:3000".to_owned();
     let mut redis = None;
     let mut name = "wsx".to_owned();
+    let mut protocol_test = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--addr" => addr = args.next().unwrap_or_else(|| usage()),
             "--redis" => redis = Some(args.next().unwrap_or_else(|| usage())),
             "--name" => name = args.next().unwrap_or_else(|| usage()),
+            "--protocol-test" => protocol_test = true,
             _ => usage(),
         }
     }
@@ -58,14 +68,20 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(err) = runtime.block_on(run(&addr, redis.as_deref(), name)) {
+    if let Err(err) = runtime.block_on(run(&addr, redis.as_deref(), name, protocol_test)) {
         eprintln!("sio_demo: {err}");
         std::process::exit(1);
     }
 }
 
-async fn run(addr: &str, redis: Option<&str>, name: String) -> std::io::Result<()> {
+async fn run(
+    addr: &str,
+    redis: Option<&str>,
+    name: String,
+    protocol_test: bool,
+) -> std::io::Result<()> {
     let io = match redis {
+        None if protocol_test => protocol_test_server(),
         None => {
             let io = Server::new(config());
             install(&io, name);
@@ -119,7 +135,13 @@ async fn redis_server(_url: &str, _name: String) -> std::io::Result<Server> {
 
 /// The demo server, with the contract's handlers (the interop tests run this very code).
 pub fn server() -> Server {
-    let io = Server::new(config());
+    server_with(config())
+}
+
+/// The demo's handlers on a server with `config` (the recovery interop test turns
+/// connection state recovery on).
+pub fn server_with(config: Config) -> Server {
+    let io = Server::new(config);
     install(&io, "wsx".to_owned());
     io
 }
@@ -243,6 +265,10 @@ async fn contract_handlers(socket: Socket) {
         socket.on("broadcast", |s: Socket, args: Args| async move {
             let _ = s.hub().emit_args("broadcast", args);
         });
+        // Beyond the contract: whether this socket was recovered (connection state recovery).
+        socket.on_with_ack("recovered", |s: Socket, _: Args, ack| async move {
+            let _ = ack.send(&s.recovered());
+        });
 
         let ask = socket.emit_with_ack("server-ask", &42);
         tokio::spawn(async move {
@@ -251,4 +277,43 @@ async fn contract_handlers(socket: Socket) {
             }
         });
     }
+}
+
+/// The official Socket.IO protocol suite's settings.
+pub fn protocol_test_config() -> Config {
+    Config {
+        engine: EngineConfig {
+            ping_interval: Duration::from_millis(300),
+            ping_timeout: Duration::from_millis(200),
+            max_payload: 1_000_000,
+        },
+        connect_timeout: Duration::from_millis(1000),
+        ..Config::default()
+    }
+}
+
+/// The server the official Socket.IO protocol suite expects (see the module docs).
+pub fn protocol_test_server() -> Server {
+    let io = Server::new(protocol_test_config());
+    for namespace in ["/", "/custom"] {
+        io.of(namespace).on_connection(|socket: Socket| async move {
+            socket.on("message", |s: Socket, args: Args| async move {
+                let _ = s.emit_args("message-back", args);
+            });
+            socket.on_with_ack(
+                "message-with-ack",
+                |_s: Socket, args: Args, ack| async move {
+                    let _ = ack.send_args(args);
+                },
+            );
+            // A moment after the CONNECT answer, not in the same write: the suite's client
+            // (npm `ws` 8.5) hands over every message of one TCP read at once, and the suite
+            // listens for the next message only after its `await` for the CONNECT answer
+            // resumed, so an `auth` read together with the answer would be missed.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let auth = socket.auth().clone();
+            let _ = socket.emit("auth", &auth);
+        });
+    }
+    io
 }

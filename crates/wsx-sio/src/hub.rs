@@ -11,7 +11,7 @@ use crate::adapter::{
 use crate::error::EmitError;
 use crate::server::ServerAck;
 use crate::server::namespace::NsInner;
-use crate::server::socket::broadcast_frames;
+use crate::server::socket::{broadcast_frames, kept_event_frames};
 use crate::server::{Args, Socket};
 use crate::sid::Sid;
 use serde::Serialize;
@@ -61,6 +61,11 @@ impl Hub {
     #[must_use]
     pub fn downgrade(&self) -> WeakHub {
         WeakHub(Arc::downgrade(&self.0))
+    }
+
+    /// Where sent packets are kept for connection state recovery, when it is on.
+    pub(crate) fn recovery(&self) -> Option<&dyn crate::recovery::RecoveryStore> {
+        self.0.recovery.as_deref()
     }
 
     /// The sockets connected to this server.
@@ -262,7 +267,16 @@ impl BroadcastOperator {
     /// Never for the in-memory adapter; a networked adapter that could not publish reports
     /// [`EmitError::Adapter`] (local delivery was done all the same).
     pub fn emit_args(&self, event: &str, args: Args) -> Result<usize, EmitError> {
-        let (frames, args) = broadcast_frames(self.hub.name(), event, args);
+        // With connection state recovery on, this server's copy carries an offset and is
+        // kept for sockets that lose their connection; other servers get the arguments
+        // without it (the offset means something to this server's store only; Node's Redis
+        // adapter does no recovery either).
+        let (frames, args) = if self.hub.recovery().is_some() {
+            let frames = kept_event_frames(&self.hub, &self.opts, event, args.clone());
+            (frames, args)
+        } else {
+            broadcast_frames(self.hub.name(), event, args)
+        };
         let sent = self.hub.adapter().broadcast(
             event,
             &args,

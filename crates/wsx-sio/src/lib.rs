@@ -1,5 +1,6 @@
-//! wsx-sio: a Socket.IO v5 server (Engine.IO v4, WebSocket transport) on wsx, wire-compatible
-//! with the official clients (npm `socket.io-client`, `python-socketio`).
+//! wsx-sio: a Socket.IO v5 server (Engine.IO v4: HTTP long-polling, WebSocket, and the upgrade
+//! between them) on wsx, wire-compatible with the official clients (npm `socket.io-client`,
+//! `python-socketio`) with their default options; connection state recovery as Node's.
 //!
 //! # Example: a chat with rooms and acknowledgements
 //!
@@ -32,12 +33,14 @@
 //! - [`packet`]: the pure codecs (Engine.IO packets and payloads, Socket.IO packets, binary
 //!   placeholders); no I/O, fuzzed.
 //! - [`engine`]: Engine.IO sessions (open packet, heartbeat, `maxPayload`) over a
-//!   [`engine::transport::Transport`] (WebSocket, on wsx's driver).
+//!   [`engine::transport::Transport`] (WebSocket on wsx's driver, or HTTP long-polling that
+//!   upgrades to WebSocket in place); the HTTP side runs on hyper 1.
 //! - [`Server`], [`Namespace`], [`Socket`]: Socket.IO (namespaces, handlers in arrival order,
 //!   acknowledgements, middlewares) — one task per connection.
 //! - [`Hub`] over an [`adapter::Adapter`]: rooms and broadcasts, encoded once; in memory, or
 //!   across servers through Redis (feature `redis`, wire-compatible with Node's
 //!   `@socket.io/redis-adapter`).
+//! - [`recovery`]: connection state recovery behind a [`RecoveryStore`].
 #![warn(missing_docs)]
 
 pub mod adapter;
@@ -46,6 +49,7 @@ mod error;
 pub mod hub;
 pub mod metrics;
 pub mod packet;
+pub mod recovery;
 pub mod server;
 mod sid;
 
@@ -55,9 +59,10 @@ pub use adapter::{
 pub use engine::EngineConfig;
 pub use error::{AckError, EmitError};
 pub use hub::{BroadcastOperator, Hub};
+pub use recovery::{MemoryStore, Recovery, RecoveryStore};
 pub use server::{
-    AckFuture, AckSender, Args, Config, ConnectError, DisconnectReason, FromArgs, Handshake,
-    Namespace, Server, ServerAck, Socket,
+    AckFuture, AckSender, AllowOrigin, Args, Config, ConnectError, Cors, DisconnectReason,
+    EngineMessage, FromArgs, Handshake, Namespace, Server, ServerAck, Socket,
 };
 pub use sid::Sid;
 

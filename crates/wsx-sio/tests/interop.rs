@@ -1,6 +1,7 @@
 //! The official clients against the sio_demo contract: npm `socket.io-client` (Node) and
-//! `python-socketio`, both on the WebSocket transport, against the demo's own code
-//! (`examples/sio_demo.rs`) served in-process on a multi-threaded runtime.
+//! `python-socketio`, each on the WebSocket transport, with its default options (HTTP
+//! long-polling, then the upgrade to WebSocket), and on polling only, against the demo's own
+//! code (`examples/sio_demo.rs`) served in-process on a multi-threaded runtime.
 //!
 //! The clients are installed by `scripts/sio_interop_setup.sh`. Without them these tests skip
 //! with a message, unless `WSX_REQUIRE_INTEROP=1` (CI), which makes them fail.
@@ -40,8 +41,9 @@ async fn start_demo() -> SocketAddr {
     addr
 }
 
-/// Runs a client script to its end and checks that every check passed.
-async fn run_client(mut command: Command, what: &str) {
+/// Runs a client script to its end and checks that every check passed (at least
+/// `min_checks` of them).
+async fn run_checks(mut command: Command, what: &str, min_checks: usize) {
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .expect("join")
@@ -55,11 +57,14 @@ async fn run_client(mut command: Command, what: &str) {
         "{what} failed ({}):\n{stdout}\n{stderr}",
         output.status
     );
-    assert!(stdout.lines().filter(|l| l.starts_with("ok - ")).count() >= 12);
+    assert!(stdout.lines().filter(|l| l.starts_with("ok - ")).count() >= min_checks);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn node_socket_io_client_passes_the_contract() {
+async fn run_client(command: Command, what: &str) {
+    run_checks(command, what, 12).await;
+}
+
+async fn node_client(mode: &str) {
     let dir = interop_dir();
     if !dir.join("node_modules/socket.io-client").is_dir() {
         return missing("npm socket.io-client");
@@ -72,12 +77,12 @@ async fn node_socket_io_client_passes_the_contract() {
     command
         .current_dir(&dir)
         .arg("client.js")
-        .arg(format!("http://{addr}"));
-    run_client(command, "socket.io-client (Node)").await;
+        .arg(format!("http://{addr}"))
+        .arg(mode);
+    run_client(command, &format!("socket.io-client (Node, {mode})")).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn python_socketio_client_passes_the_contract() {
+async fn python_client(mode: &str) {
     let python = std::env::var_os("WSX_SIO_PYTHON").map_or_else(
         || workspace_root().join("target/sio-venv/bin/python"),
         PathBuf::from,
@@ -86,16 +91,74 @@ async fn python_socketio_client_passes_the_contract() {
         return missing("python-socketio venv (target/sio-venv)");
     }
     let probe = Command::new(&python)
-        .args(["-c", "import socketio, websocket"])
+        .args(["-c", "import socketio, websocket, requests"])
         .output();
     if !probe.is_ok_and(|o| o.status.success()) {
-        return missing("python-socketio or websocket-client in the venv");
+        return missing("python-socketio, websocket-client or requests in the venv");
     }
     let addr = start_demo().await;
     let mut command = Command::new(python);
     command
         .current_dir(interop_dir())
         .arg("client.py")
+        .arg(format!("http://{addr}"))
+        .arg(mode);
+    run_client(command, &format!("python-socketio ({mode})")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_socket_io_client_passes_the_contract() {
+    node_client("websocket").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_client_with_default_options_polls_then_upgrades_and_passes_the_contract() {
+    node_client("default").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_client_on_polling_only_passes_the_contract() {
+    node_client("polling").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn python_socketio_client_passes_the_contract() {
+    python_client("websocket").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn python_client_with_default_options_polls_then_upgrades_and_passes_the_contract() {
+    python_client("default").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn python_client_on_polling_only_passes_the_contract() {
+    python_client("polling").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_client_that_drops_and_reconnects_is_recovered_with_nothing_missed() {
+    let dir = interop_dir();
+    if !dir.join("node_modules/socket.io-client").is_dir() {
+        return missing("npm socket.io-client");
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return missing("node");
+    }
+    let config = wsx_sio::Config {
+        recovery: Some(wsx_sio::Recovery::default()),
+        ..sio_demo::config()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let io = sio_demo::server_with(config);
+    tokio::spawn(async move { io.serve(listener).await });
+    let mut command = Command::new("node");
+    command
+        .current_dir(&dir)
+        .arg("recovery.js")
         .arg(format!("http://{addr}"));
-    run_client(command, "python-socketio").await;
+    run_checks(command, "socket.io-client recovery", 5).await;
 }

@@ -100,7 +100,15 @@ where
 {
     let service = hyper::service::service_fn(move |req: http::Request<Incoming>| {
         let endpoints = endpoints.clone();
-        async move { Ok::<_, Infallible>(route(req, peer, &endpoints)) }
+        async move {
+            // Socket.IO's long-polling requests wait (a long poll, a POST body): they are
+            // answered asynchronously; everything else at once.
+            let path = req.uri().path();
+            if path == "/socket.io" || path.starts_with("/socket.io/") {
+                return Ok::<_, Infallible>(endpoints.sio.handle_hyper(req, Some(peer)).await);
+            }
+            Ok::<_, Infallible>(route(req, peer, &endpoints))
+        }
     });
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     // RFC 8441: browsers open WebSockets over the page's HTTP/2 connection when allowed.
@@ -122,9 +130,6 @@ fn route(req: http::Request<Incoming>, peer: SocketAddr, endpoints: &Endpoints) 
                 &endpoints.chat
             };
             server.upgrade(req, Some(peer))
-        }
-        _ if path == "/socket.io" || path.starts_with("/socket.io/") => {
-            endpoints.sio.upgrade_hyper(req, Some(peer))
         }
         "/echo" | "/chat" => text(
             http::StatusCode::UPGRADE_REQUIRED,

@@ -12,7 +12,7 @@ pub enum RequestError {
     /// Code 0: `transport` missing or not one this server speaks.
     #[error("Transport unknown")]
     UnknownTransport,
-    /// Code 1: a `sid` that names no session (this server has no polling sessions to upgrade).
+    /// Code 1: a `sid` that names no open session.
     #[error("Session ID unknown")]
     UnknownSid,
     /// Code 2: not a `GET`.
@@ -76,33 +76,79 @@ impl RequestError {
     }
 }
 
+/// The transport a request asks for (its `transport` query parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// HTTP long-polling (`transport=polling`).
+    Polling,
+    /// WebSocket (`transport=websocket`).
+    WebSocket,
+}
+
+/// A request for the Engine.IO endpoint, checked: its transport and, for a request of an open
+/// session (polling, or an upgrade), the session id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineRequest {
+    /// The transport asked for.
+    pub transport: TransportKind,
+    /// The `sid` query parameter: `None` opens a new session.
+    pub sid: Option<Sid>,
+}
+
 /// Checks a request for the Engine.IO endpoint at `path` (which ends with `/`; the request
-/// path may omit that slash) over the WebSocket transport: `GET`, `EIO=4`,
-/// `transport=websocket`, no `sid`.
+/// path may omit that slash): `transport` is `polling` or `websocket`, `EIO=4`, and a request
+/// that opens a session (no `sid`) is a `GET`. Whether the `sid` names a session, and
+/// whether its method fits it, is for the caller to check.
 ///
 /// # Errors
 /// The first [`RequestError`] the request earns, in the order the Node server checks.
-pub fn check_request(request: &http::Request<()>, path: &str) -> Result<(), RequestError> {
+pub fn parse_request(
+    request: &http::Request<()>,
+    path: &str,
+) -> Result<EngineRequest, RequestError> {
     let got = request.uri().path();
     if got != path && Some(got) != path.strip_suffix('/') {
         return Err(RequestError::NotFound);
     }
     let query = request.uri().query().unwrap_or("");
     let param = |name: &str| query_param(query, name);
-    match param("transport").as_deref() {
-        Some("websocket") => {}
+    let transport = match param("transport").as_deref() {
+        Some("websocket") => TransportKind::WebSocket,
+        Some("polling") => TransportKind::Polling,
         _ => return Err(RequestError::UnknownTransport),
-    }
+    };
     if param("EIO").as_deref() != Some("4") {
         return Err(RequestError::UnsupportedVersion);
     }
-    if param("sid").is_some() {
-        return Err(RequestError::UnknownSid);
-    }
-    if request.method() != http::Method::GET {
+    let sid = match param("sid") {
+        // A sid that cannot be one of ours names no session.
+        Some(sid) => Some(Sid::parse(&sid).ok_or(RequestError::UnknownSid)?),
+        None => None,
+    };
+    if sid.is_none() && request.method() != http::Method::GET {
         return Err(RequestError::BadMethod);
     }
-    Ok(())
+    Ok(EngineRequest { transport, sid })
+}
+
+/// Checks a request that opens a session over WebSocket at `path`: [`parse_request`], and
+/// neither polling (answered "Transport unknown") nor a `sid` (answered "Session ID unknown"):
+/// what a server without polling sessions accepts.
+///
+/// # Errors
+/// The first [`RequestError`] the request earns.
+pub fn check_request(request: &http::Request<()>, path: &str) -> Result<(), RequestError> {
+    match parse_request(request, path)? {
+        EngineRequest {
+            transport: TransportKind::WebSocket,
+            sid: None,
+        } => Ok(()),
+        EngineRequest {
+            transport: TransportKind::Polling,
+            ..
+        } => Err(RequestError::UnknownTransport),
+        EngineRequest { sid: Some(_), .. } => Err(RequestError::UnknownSid),
+    }
 }
 
 /// The first value of `name` in a query string, percent-decoded.
@@ -151,11 +197,17 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The open packet's JSON (engine.io-protocol v4, "Handshake"), without the leading `0`.
+/// The open packet's JSON (engine.io-protocol v4, "Handshake"), without the leading `0`:
+/// `upgrades` lists the transports the client may upgrade to (`["websocket"]` over polling).
 #[must_use]
-pub fn open_json(sid: Sid, config: &EngineConfig) -> String {
+pub fn open_json(sid: Sid, config: &EngineConfig, upgrades: &[&str]) -> String {
+    let upgrades = upgrades
+        .iter()
+        .map(|u| format!("\"{u}\""))
+        .collect::<Vec<_>>()
+        .join(",");
     format!(
-        r#"{{"sid":"{sid}","upgrades":[],"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,
+        r#"{{"sid":"{sid}","upgrades":[{upgrades}],"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,
         config.ping_interval.as_millis(),
         config.ping_timeout.as_millis(),
         config.max_payload

@@ -55,6 +55,15 @@ impl Heartbeat {
         }
     }
 
+    /// When the pong of the ping that is out is due (`None` while no ping is out).
+    #[must_use]
+    pub fn pong_deadline(&self) -> Option<Instant> {
+        match self.wait {
+            Wait::Pong(at) => Some(at),
+            Wait::Ping(_) => None,
+        }
+    }
+
     /// Whether a ping is out and its pong not yet received.
     #[must_use]
     pub fn awaiting_pong(&self) -> bool {
@@ -67,8 +76,12 @@ impl Heartbeat {
             return Action::Nothing;
         }
         match self.wait {
-            Wait::Ping(_) => {
-                self.wait = Wait::Pong(now + self.timeout);
+            Wait::Ping(due) => {
+                // The pong is due `timeout` after the ping was due, not after a late timer
+                // sent it: the client was told when the session dies (pingInterval +
+                // pingTimeout), and a busy server must not stretch that. A very late timer
+                // still leaves the client half the timeout to answer.
+                self.wait = Wait::Pong((due + self.timeout).max(now + self.timeout / 2));
                 Action::SendPing
             }
             Wait::Pong(_) => Action::TimedOut,
@@ -89,6 +102,7 @@ mod tests {
     use super::*;
 
     const SEC: Duration = Duration::from_secs(1);
+    const MS: Duration = Duration::from_millis(1);
 
     #[test]
     fn first_ping_after_the_interval_then_every_interval_after_a_pong() {
@@ -111,6 +125,23 @@ mod tests {
         assert_eq!(hb.on_timeout(t0 + 2 * SEC), Action::SendPing);
         assert_eq!(hb.on_timeout(t0 + 3 * SEC), Action::Nothing);
         assert_eq!(hb.on_timeout(t0 + 4 * SEC), Action::TimedOut);
+    }
+
+    #[test]
+    fn a_late_timer_does_not_stretch_the_pong_deadline() {
+        let t0 = Instant::now();
+        let mut hb = Heartbeat::new(t0, 300 * MS, 200 * MS);
+        assert_eq!(hb.on_timeout(t0 + 310 * MS), Action::SendPing);
+        assert_eq!(hb.pong_deadline(), Some(t0 + 500 * MS));
+        let mut hb = Heartbeat::new(t0, 300 * MS, 200 * MS);
+        assert_eq!(hb.on_timeout(t0 + 450 * MS), Action::SendPing);
+        assert_eq!(
+            hb.pong_deadline(),
+            Some(t0 + 550 * MS),
+            "half the timeout at least"
+        );
+        hb.on_pong(t0 + 460 * MS);
+        assert_eq!(hb.pong_deadline(), None);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Engine.IO v4 sessions: the handshake checks, the open packet, the heartbeat, `maxPayload`,
-//! over a [`transport::Transport`] (WebSocket now; long-polling plugs in behind the same trait).
+//! over a [`transport::Transport`] (WebSocket, or HTTP long-polling that upgrades to WebSocket).
 
 pub mod handshake;
 pub mod heartbeat;
 pub mod session;
 pub mod transport;
+pub mod upgrade;
 
 pub use session::{CloseReason, Event, Session};
 

@@ -50,7 +50,12 @@ pub enum CloseReason {
 
 impl From<TransportError> for CloseReason {
     fn from(err: TransportError) -> Self {
-        if err.is_too_large() {
+        if matches!(
+            err,
+            TransportError::Polling(super::transport::polling::PollingError::PingTimeout)
+        ) {
+            Self::PingTimeout
+        } else if err.is_too_large() {
             Self::PayloadTooLarge
         } else if err.is_peer_gone() {
             Self::TransportClose
@@ -91,7 +96,8 @@ impl<T: Transport> Session<T> {
     /// # Errors
     /// The transport failed.
     pub async fn open(&mut self, config: &EngineConfig) -> Result<(), TransportError> {
-        let open = format!("0{}", handshake::open_json(self.sid, config));
+        let upgrades = self.transport.upgrades();
+        let open = format!("0{}", handshake::open_json(self.sid, config, upgrades));
         self.send([Frame::Text(open.into())]).await
     }
 
@@ -124,6 +130,7 @@ impl<T: Transport> Session<T> {
                 () = self.timer.as_mut() => match self.heartbeat.on_timeout(Instant::now()) {
                     Action::SendPing => {
                         // Boxed: a rare path, kept out of every idle connection's task.
+                        self.transport.pong_deadline(self.heartbeat.pong_deadline());
                         if let Err(err) = Box::pin(self.send([Frame::Text("2".into())])).await {
                             return Event::Closed(err.into());
                         }
@@ -152,6 +159,7 @@ impl<T: Transport> Session<T> {
             }
             Ok(Packet::Pong(_)) => {
                 self.heartbeat.on_pong(Instant::now());
+                self.transport.pong_deadline(None);
                 None
             }
             // v4 clients do not ping, but a probe ping (during an upgrade) is answered.

@@ -1,5 +1,6 @@
 //! Server settings.
 
+use super::cors::Cors;
 use crate::engine::EngineConfig;
 use std::time::Duration;
 use wsx::handshake::ServerOptions;
@@ -31,6 +32,27 @@ pub struct Config {
     pub handshake_timeout: Duration,
     /// The WebSocket handshake options (header limits, origin check).
     pub ws_handshake: ServerOptions,
+    /// Whether clients may use HTTP long-polling (default `true`). Without it a polling
+    /// request is refused with "Transport unknown", as the Node server with
+    /// `transports: ["websocket"]`.
+    pub polling: bool,
+    /// How long a WebSocket upgrading a polling session may take to send its probe and the
+    /// upgrade packet (default 10 s, as the Node server's `upgradeTimeout`).
+    pub upgrade_timeout: Duration,
+    /// The most packets one long-polling answer holds (default 16): python-socketio's client
+    /// (python-engineio) refuses a payload of more than 16 packets and drops the connection;
+    /// the rest goes with the next `GET`.
+    pub max_poll_packets: usize,
+    /// How long a polling request's body may take to arrive (default 10 s).
+    pub body_timeout: Duration,
+    /// Connection state recovery (default off, as the Node server): a client that reconnects
+    /// within the window gets its socket id, rooms and missed packets back. With it on, every
+    /// event sent without an acknowledgement carries an offset as its last argument, which
+    /// client handlers see (as with the Node server).
+    pub recovery: Option<crate::recovery::Recovery>,
+    /// Cross-origin rules for the polling requests (default none: no CORS headers, as the
+    /// Node server without its `cors` option).
+    pub cors: Option<Cors>,
     /// Bytes of encoded frames buffered before a write waits for the socket (default
     /// 64 KiB).
     pub write_buffer_size: usize,
@@ -52,6 +74,12 @@ impl Default for Config {
             max_queued_events: 1024,
             handshake_timeout: Duration::from_secs(10),
             ws_handshake: ServerOptions::default(),
+            polling: true,
+            upgrade_timeout: Duration::from_secs(10),
+            max_poll_packets: 16,
+            body_timeout: Duration::from_secs(10),
+            cors: None,
+            recovery: None,
             write_buffer_size: 64 * 1024,
             read_buffer_size: 1024,
         }

@@ -15,14 +15,14 @@
 use super::ServerInner;
 use super::ack::AckSender;
 use super::args::Args;
+use super::connect::{connect_job, persist};
 use super::handshake::Handshake;
-use super::namespace::{ConnectError, NsInner};
+use super::namespace::ConnectError;
 use super::outbox::{Item, Outbox};
 use super::reason::DisconnectReason;
 use super::socket::{Socket, frames};
 use crate::engine::transport::{CloseCause, Transport};
 use crate::engine::{CloseReason, Event, Session};
-use crate::hub::Hub;
 use crate::packet::SocketError;
 use crate::packet::binary::{self, BinaryError, Reassembly};
 use crate::packet::socket::{self as sio, Body, Packet};
@@ -69,9 +69,9 @@ impl ConnShared {
 const FINISH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A job: a handler run, caught if it panics.
-type Job = Pin<Box<dyn Future<Output = std::thread::Result<()>> + Send>>;
+pub(super) type Job = Pin<Box<dyn Future<Output = std::thread::Result<()>> + Send>>;
 
-fn job(future: impl Future<Output = ()> + Send + 'static) -> Job {
+pub(super) fn job(future: impl Future<Output = ()> + Send + 'static) -> Job {
     Box::pin(AssertUnwindSafe(future).catch_unwind())
 }
 
@@ -133,10 +133,10 @@ struct Connection {
 /// this future).
 pub(crate) fn start<T: Transport>(
     server: Arc<ServerInner>,
+    sid: Sid,
     transport: T,
     handshake: Handshake,
 ) -> impl Future<Output = ()> + Send {
-    let sid = Sid::random();
     let config = &server.config;
     let shared = Arc::new(ConnShared {
         sid,
@@ -383,7 +383,16 @@ impl Connection {
             return;
         }
         let auth = auth.unwrap_or_else(|| Value::Object(serde_json::Map::new()));
-        self.push_job(connect_job(ns, self.shared.clone(), auth), 0);
+        let skip_middlewares = self
+            .server
+            .config
+            .recovery
+            .as_ref()
+            .is_some_and(|r| r.skip_middlewares);
+        self.push_job(
+            connect_job(ns, self.shared.clone(), auth, skip_middlewares),
+            0,
+        );
     }
 
     /// Ends the connection: closes the transport, disconnects every socket, and runs the
@@ -407,11 +416,25 @@ impl Connection {
                 CloseCause::PeerError(detail.as_deref().unwrap_or("parse error"))
             }
             DisconnectReason::HandlerPanic => CloseCause::ServerError("handler panic"),
+            DisconnectReason::TransportClose
+            | DisconnectReason::TransportError
+            | DisconnectReason::PingTimeout => CloseCause::PeerGone,
             _ => CloseCause::Normal,
         };
         session.close(cause).await;
+        // Socket.IO: these ends leave the socket recoverable (connection state recovery).
+        let recoverable = matches!(
+            reason,
+            DisconnectReason::TransportClose
+                | DisconnectReason::TransportError
+                | DisconnectReason::PingTimeout
+                | DisconnectReason::ForcedServerClose
+        );
         for socket in self.shared.take_sockets() {
             if socket.mark_disconnected() {
+                if recoverable {
+                    persist(&socket);
+                }
                 self.push_job(disconnect_job(socket, reason), 0);
             }
         }
@@ -437,40 +460,6 @@ impl Connection {
             tracing::warn!(%sid, "handlers still running {FINISH_TIMEOUT:?} after the connection closed; dropped");
         }
     }
-}
-
-/// Connects a socket: middlewares in order, then CONNECT answer, then connection handlers.
-fn connect_job(ns: Arc<NsInner>, shared: Arc<ConnShared>, auth: Value) -> Job {
-    job(async move {
-        let hub = Hub(ns.clone());
-        let socket = Socket::new(Sid::random(), hub, shared.clone(), auth);
-        for middleware in ns.middleware_list() {
-            if let Err(refusal) = middleware(socket.clone()).await {
-                let _ = shared.outbox.push(frames(
-                    &ns.name,
-                    Body::ConnectError(refusal.payload()),
-                    &[],
-                ));
-                return;
-            }
-        }
-        // Closed meanwhile, or a second CONNECT for the namespace that was quicker.
-        if shared.outbox.is_closed() || shared.socket(&ns.name).is_some() {
-            return;
-        }
-        socket.mark_connected();
-        crate::metrics::socket_connected(&ns.name);
-        let mut answer = serde_json::Map::new();
-        answer.insert("sid".into(), Value::String(socket.id().to_string()));
-        let _ = shared.outbox.push(frames(
-            &ns.name,
-            Body::Connect(Some(Value::Object(answer))),
-            &[],
-        ));
-        for handler in ns.connection_handlers() {
-            handler(socket.clone()).await;
-        }
-    })
 }
 
 /// Runs an event's handlers (the socket is looked up when the job starts, so handlers
@@ -539,6 +528,7 @@ mod tests {
         let request = http::Request::new(());
         let task = start(
             server.0.clone(),
+            Sid::random(),
             WsTransport::new(ws),
             Handshake::from_request(request, None),
         );

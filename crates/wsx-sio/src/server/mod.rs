@@ -4,12 +4,16 @@
 pub(crate) mod ack;
 pub(crate) mod args;
 mod config;
+mod connect;
 pub(crate) mod connection;
+mod cors;
+mod engine_only;
 pub(crate) mod handler;
 mod handshake;
 mod hyper;
 pub(crate) mod namespace;
 pub(crate) mod outbox;
+mod prefixed;
 mod reason;
 pub(crate) mod server_side;
 pub(crate) mod socket;
@@ -17,6 +21,8 @@ pub(crate) mod socket;
 pub use ack::{AckFuture, AckSender};
 pub use args::{Args, FromArgs};
 pub use config::Config;
+pub use cors::{AllowOrigin, Cors};
+pub use engine_only::EngineMessage;
 pub use handshake::Handshake;
 pub use namespace::{ConnectError, Namespace};
 pub use reason::DisconnectReason;
@@ -25,7 +31,9 @@ pub use socket::Socket;
 
 use crate::adapter::{Adapter, MemoryAdapter};
 use crate::engine::handshake::check_request;
+use crate::engine::transport::polling::Sessions;
 use crate::engine::transport::websocket::WsTransport;
+use crate::sid::Sid;
 use bytes::BytesMut;
 use namespace::NsInner;
 use std::collections::HashMap;
@@ -44,9 +52,31 @@ pub(crate) struct ServerInner {
     pub(crate) config: Config,
     namespaces: RwLock<HashMap<String, Arc<NsInner>>>,
     adapter: AdapterFactory,
+    /// The open HTTP long-polling sessions, by sid.
+    pub(crate) polling: Arc<Sessions>,
+    /// Set for an Engine.IO-only server ([`Server::engine_only`]).
+    engine_only: Option<engine_only::EngineHandler>,
 }
 
 impl ServerInner {
+    /// Starts a session's task: Socket.IO, or the Engine.IO-only handler.
+    pub(crate) fn spawn_session<T: crate::engine::transport::Transport>(
+        self: &Arc<Self>,
+        sid: Sid,
+        transport: T,
+        handshake: Handshake,
+    ) -> tokio::task::JoinHandle<()> {
+        match &self.engine_only {
+            Some(handler) => tokio::spawn(engine_only::run(
+                sid,
+                transport,
+                self.config.engine.clone(),
+                handler.clone(),
+            )),
+            None => tokio::spawn(connection::start(self.clone(), sid, transport, handshake)),
+        }
+    }
+
     pub(crate) fn namespace(&self, name: &str) -> Option<Arc<NsInner>> {
         self.namespaces
             .read()
@@ -94,9 +124,27 @@ impl Server {
             config,
             namespaces: RwLock::default(),
             adapter: Arc::new(factory),
+            polling: Arc::default(),
+            engine_only: None,
         }));
         let _ = server.of("/");
         server
+    }
+
+    /// An Engine.IO server without Socket.IO: every message a client sends goes to
+    /// `handler`, and what it returns is sent back to that client (`Some(message)` to echo).
+    /// Namespaces and handlers of Socket.IO are not used.
+    pub fn engine_only<F>(config: Config, handler: F) -> Self
+    where
+        F: Fn(EngineMessage) -> Option<EngineMessage> + Send + Sync + 'static,
+    {
+        Self(Arc::new(ServerInner {
+            config,
+            namespaces: RwLock::default(),
+            adapter: Arc::new(|_| Box::new(MemoryAdapter::new())),
+            polling: Arc::default(),
+            engine_only: Some(Arc::new(handler)),
+        }))
     }
 
     /// The settings.
@@ -124,7 +172,9 @@ impl Server {
             .entry(name.clone())
             .or_insert_with(|| {
                 created = true;
-                Arc::new(NsInner::new(name.clone(), (self.0.adapter)(&name)))
+                let mut ns = NsInner::new(name.clone(), (self.0.adapter)(&name));
+                ns.recovery = self.0.config.recovery.as_ref().map(|r| r.store.clone());
+                Arc::new(ns)
             })
             .clone();
         drop(namespaces);
@@ -183,11 +233,13 @@ impl Server {
         }
     }
 
-    /// Serves one connection on a transport that has not sent its HTTP request yet: reads and
-    /// checks the request (endpoint path, `EIO=4`, `transport=websocket`; a bad query gets
-    /// HTTP 400 with the Engine.IO JSON error body), upgrades with wsx's sans-I/O handshake,
-    /// and starts the session on a task of its own ([`Self::serve_websocket`]): returns once
-    /// the handshake is done, so the handshake's state is not kept for the session's life.
+    /// Serves one connection on a transport that has not sent its HTTP request yet. The
+    /// first request's head is read and checked here: a WebSocket opening of a new session
+    /// takes the fast path (wsx's sans-I/O handshake, then the session on a task of its own,
+    /// [`Self::serve_websocket`]; this returns once the handshake is done, so its state is
+    /// not kept for the session's life). Every other request (long-polling, the upgrade of a
+    /// polling session, a refusal) is served by hyper's HTTP/1.1 server on this connection,
+    /// from its first byte ([`Self::handle_hyper`]), keep-alive included.
     pub async fn serve_connection<S>(&self, mut stream: S, remote: Option<SocketAddr>)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -206,8 +258,36 @@ impl Server {
                 return;
             }
         };
-        self.upgrade(stream, request, &buf[head_len..], remote)
+        if check_request(&request, &config.path).is_ok() {
+            self.upgrade(stream, request, &buf[head_len..], remote)
+                .await;
+            return;
+        }
+        self.serve_http(prefixed::Prefixed::new(buf.freeze(), stream), remote)
             .await;
+    }
+
+    /// Serves a connection with hyper's HTTP/1.1 server, every request through
+    /// [`Self::handle_hyper`].
+    async fn serve_http<S>(&self, stream: S, remote: Option<SocketAddr>)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let server = self.clone();
+        let service = ::hyper::service::service_fn(move |req| {
+            let server = server.clone();
+            async move { Ok::<_, std::convert::Infallible>(server.handle_hyper(req, remote).await) }
+        });
+        let mut builder = ::hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(self.0.config.handshake_timeout)
+            // Request heads are small; this bounds what a client can make hyper buffer.
+            .max_buf_size(64 * 1024);
+        let io = hyper_util::rt::TokioIo::new(stream);
+        if let Err(err) = builder.serve_connection(io, service).with_upgrades().await {
+            tracing::debug!(%err, "HTTP connection ended with an error");
+        }
     }
 
     /// Whether a request is for this server's endpoint (its path is [`Config::path`]): to
@@ -278,12 +358,18 @@ impl Server {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        self.serve_transport(WsTransport::new(ws), request, remote)
+    }
+
+    /// Starts a session on an accepted transport, on a task of its own.
+    fn serve_transport<T: crate::engine::transport::Transport>(
+        &self,
+        transport: T,
+        request: http::Request<()>,
+        remote: Option<SocketAddr>,
+    ) -> tokio::task::JoinHandle<()> {
         let handshake = Handshake::from_request(request, remote);
-        tokio::spawn(connection::start(
-            self.0.clone(),
-            WsTransport::new(ws),
-            handshake,
-        ))
+        self.0.spawn_session(Sid::random(), transport, handshake)
     }
 }
 

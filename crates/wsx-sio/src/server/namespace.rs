@@ -55,6 +55,8 @@ pub(crate) struct NsInner {
     pub(crate) on_connection: RwLock<Vec<ConnectionFn>>,
     pub(crate) middlewares: RwLock<Vec<MiddlewareFn>>,
     pub(crate) server_side: RwLock<ServerSideHandlers>,
+    /// Where sent packets are kept for connection state recovery, when it is on.
+    pub(crate) recovery: Option<Arc<dyn crate::recovery::RecoveryStore>>,
 }
 
 impl NsInner {
@@ -66,6 +68,7 @@ impl NsInner {
             on_connection: RwLock::default(),
             middlewares: RwLock::default(),
             server_side: RwLock::default(),
+            recovery: None,
         }
     }
 

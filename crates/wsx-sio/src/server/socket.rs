@@ -9,7 +9,7 @@ use super::handler::{self, Handlers};
 use super::handshake::Handshake;
 use super::outbox::Item;
 use super::reason::DisconnectReason;
-use crate::adapter::Room;
+use crate::adapter::{BroadcastOptions, Room};
 use crate::engine::transport::Frame;
 use crate::error::{AckError, EmitError};
 use crate::hub::{BroadcastOperator, Hub};
@@ -29,6 +29,10 @@ pub struct Socket(Arc<Inner>);
 
 struct Inner {
     id: Sid,
+    /// The private id for connection state recovery (when it is on).
+    pid: Option<Sid>,
+    /// Whether this socket was recovered from a lost connection.
+    recovered: bool,
     hub: Hub,
     conn: Arc<ConnShared>,
     auth: Value,
@@ -124,10 +128,45 @@ pub(crate) fn broadcast_frames(namespace: &str, event: &str, args: Args) -> (Vec
     )
 }
 
+/// The frames of an event sent without an acknowledgement to the sockets `opts` selects;
+/// with connection state recovery on, an offset is appended to its arguments and the packet
+/// is kept for sockets that lose their connection ([`crate::recovery`]).
+pub(crate) fn kept_event_frames(
+    hub: &Hub,
+    opts: &BroadcastOptions,
+    event: &str,
+    mut args: Args,
+) -> Vec<Frame> {
+    let Some(store) = hub.recovery() else {
+        return event_frames(hub.name(), event, args, None);
+    };
+    let offset = crate::recovery::new_offset();
+    args.values.push(Value::String(offset.clone()));
+    let frames = event_frames(hub.name(), event, args, None);
+    store.store(hub.name(), &offset, opts, &frames);
+    frames
+}
+
 impl Socket {
+    #[cfg(test)]
     pub(crate) fn new(id: Sid, hub: Hub, conn: Arc<ConnShared>, auth: Value) -> Self {
+        Self::with_session(id, None, false, hub, conn, auth)
+    }
+
+    /// A socket with its recovery state: a private id when recovery is on, and whether it
+    /// was recovered.
+    pub(crate) fn with_session(
+        id: Sid,
+        pid: Option<Sid>,
+        recovered: bool,
+        hub: Hub,
+        conn: Arc<ConnShared>,
+        auth: Value,
+    ) -> Self {
         Self(Arc::new(Inner {
             id,
+            pid,
+            recovered,
             hub,
             conn,
             auth,
@@ -136,6 +175,23 @@ impl Socket {
             acks: Mutex::new(PendingAcks::default()),
             rooms_at_disconnect: Mutex::new(Vec::new()),
         }))
+    }
+
+    /// Whether this socket was recovered after a lost connection (connection state
+    /// recovery, [`crate::Config::recovery`]): same id, same rooms, missed packets resent.
+    #[must_use]
+    pub fn recovered(&self) -> bool {
+        self.0.recovered
+    }
+
+    /// The private session id recovery uses (when it is on).
+    pub(crate) fn pid(&self) -> Option<Sid> {
+        self.0.pid
+    }
+
+    /// The rooms the socket was in when it disconnected.
+    pub(crate) fn rooms_at_disconnect(&self) -> Vec<Room> {
+        lock(&self.0.rooms_at_disconnect).clone()
     }
 
     /// The socket id (distinct from the Engine.IO session id, as in Socket.IO v5).
@@ -247,7 +303,12 @@ impl Socket {
     /// # Errors
     /// [`EmitError`]: disconnected or queue full.
     pub fn emit_args(&self, event: &str, args: Args) -> Result<(), EmitError> {
-        self.push(event_frames(self.namespace(), event, args, None))?;
+        let to_self = BroadcastOptions {
+            rooms: vec![Room::from(self)],
+            except: Vec::new(),
+            local: true,
+        };
+        self.push(kept_event_frames(&self.0.hub, &to_self, event, args))?;
         crate::metrics::events_sent(self.namespace(), 1);
         Ok(())
     }

@@ -2,6 +2,9 @@
 //! and an in-process server on a free loopback port.
 #![allow(dead_code)]
 
+pub mod engine_cases;
+pub mod http;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};

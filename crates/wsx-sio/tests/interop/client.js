@@ -1,7 +1,11 @@
-// The official Socket.IO client (npm socket.io-client, WebSocket transport only) against the
-// sio_demo contract (see crates/wsx-sio/examples/sio_demo.rs).
+// The official Socket.IO client (npm socket.io-client) against the sio_demo contract (see
+// crates/wsx-sio/examples/sio_demo.rs), on one transport setting:
+// - websocket: `transports: ["websocket"]`;
+// - default: the client's defaults (HTTP long-polling first, then the upgrade to WebSocket);
+// - polling: `transports: ["polling"]` (what a client behind a proxy that breaks WebSockets
+//   gets).
 //
-// Usage: node client.js http://127.0.0.1:PORT
+// Usage: node client.js http://127.0.0.1:PORT [websocket|default|polling]
 // Prints one "ok - NAME" or "not ok - NAME: ERROR" line per check (TAP-like); exits 1 if any
 // check failed.
 "use strict";
@@ -10,11 +14,14 @@ const { io, Manager } = require("socket.io-client");
 const assert = require("node:assert/strict");
 
 const url = process.argv[2];
-if (!url) {
-  console.error("usage: node client.js http://127.0.0.1:PORT");
+const mode = process.argv[3] || "websocket";
+const transports = { websocket: ["websocket"], default: undefined, polling: ["polling"] };
+if (!url || !(mode in transports)) {
+  console.error("usage: node client.js http://127.0.0.1:PORT [websocket|default|polling]");
   process.exit(2);
 }
-const opts = { transports: ["websocket"], forceNew: true, reconnection: false, timeout: 5000 };
+const transportOpts = transports[mode] ? { transports: transports[mode] } : {};
+const opts = { ...transportOpts, forceNew: true, reconnection: false, timeout: 5000 };
 const open = [];
 
 function connect(ns = "/") {
@@ -74,6 +81,25 @@ async function check(name, body) {
 }
 
 async function main() {
+  await check(`the transport is right for mode ${mode}`, async () => {
+    const s = connect();
+    await connected(s);
+    const engine = s.io.engine;
+    if (mode === "default") {
+      // Opened over polling, then upgraded (the server announced `upgrades: ["websocket"]`).
+      if (engine.transport.name !== "websocket") {
+        await within(new Promise((resolve) => engine.once("upgrade", resolve)), 5000, "upgrade");
+      }
+      assert.equal(engine.transport.name, "websocket");
+    } else {
+      await sleep(300);
+      assert.equal(engine.transport.name, mode);
+    }
+    s.emit("echo", "after", Buffer.from([1]));
+    assert.deepStrictEqual(await once(s, "echo"), ["after", Buffer.from([1])]);
+    s.disconnect();
+  });
+
   await check("server-ask is acked, then server-ask-ok arrives after the ack", async () => {
     const s = io(url, opts);
     open.push(s);
@@ -180,7 +206,7 @@ async function main() {
   });
 
   await check("/admin multiplexed with / on one connection", async () => {
-    const manager = new Manager(url, { transports: ["websocket"], reconnection: false });
+    const manager = new Manager(url, { ...transportOpts, reconnection: false });
     const root = manager.socket("/");
     const admin = manager.socket("/admin");
     root.connect();

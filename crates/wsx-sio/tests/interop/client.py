@@ -1,7 +1,9 @@
-"""python-socketio (WebSocket transport only, over websocket-client) against the sio_demo
-contract (see crates/wsx-sio/examples/sio_demo.rs).
+"""python-socketio against the sio_demo contract (see crates/wsx-sio/examples/sio_demo.rs), on
+one transport setting: websocket (`transports=["websocket"]`, over websocket-client), default
+(the client's defaults: HTTP long-polling over requests, then the upgrade), or polling
+(`transports=["polling"]`).
 
-Usage: python client.py http://127.0.0.1:PORT
+Usage: python client.py http://127.0.0.1:PORT [websocket|default|polling]
 Prints one "ok - NAME" or "not ok - NAME: ERROR" line per check; exits 1 if any failed.
 """
 
@@ -15,6 +17,8 @@ import traceback
 import socketio
 
 URL = sys.argv[1] if len(sys.argv) > 1 else None
+MODE = sys.argv[2] if len(sys.argv) > 2 else "websocket"
+TRANSPORTS = {"websocket": ["websocket"], "default": None, "polling": ["polling"]}
 WAIT = 5.0
 failures = 0
 clients = []
@@ -64,12 +68,25 @@ def client(events=(), namespaces=("/",), handlers=None):
     recorder = Recorder(sio, list(events))
     for (event, ns), fn in (handlers or {}).items():
         sio.on(event, fn, namespace=ns)
-    sio.connect(URL, transports=["websocket"], namespaces=list(namespaces), wait_timeout=WAIT)
+    sio.connect(URL, transports=TRANSPORTS[MODE], namespaces=list(namespaces), wait_timeout=WAIT)
     clients.append(sio)
     return sio, recorder
 
 
 def main():
+    @check(f"the transport is right for mode {MODE}")
+    def _():
+        sio, rec = client(["echo"])
+        want = "websocket" if MODE == "default" else MODE
+        deadline = time.monotonic() + WAIT
+        # In default mode the client opens over polling and upgrades in the background.
+        while sio.transport() != want and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sio.transport() == want, sio.transport()
+        sio.emit("echo", ("after", b"\x01"))
+        assert rec.next("echo") == ["after", b"\x01"]
+        sio.disconnect()
+
     @check("server-ask is acked, then server-ask-ok arrives after the ack")
     def _():
         acked = threading.Event()
@@ -168,7 +185,7 @@ def main():
         sio = socketio.Client(reconnection=False)
         sio.on("connect_error", lambda data: errors.put(data), namespace="/nope")
         try:
-            sio.connect(URL, transports=["websocket"], namespaces=["/nope"], wait_timeout=WAIT)
+            sio.connect(URL, transports=TRANSPORTS[MODE], namespaces=["/nope"], wait_timeout=WAIT)
             raise AssertionError("connected to /nope")
         except socketio.exceptions.ConnectionError:
             pass
@@ -238,8 +255,8 @@ def main():
 
 
 if __name__ == "__main__":
-    if not URL:
-        print("usage: python client.py http://127.0.0.1:PORT", file=sys.stderr)
+    if not URL or MODE not in TRANSPORTS:
+        print("usage: python client.py http://127.0.0.1:PORT [websocket|default|polling]", file=sys.stderr)
         sys.exit(2)
     timer = threading.Timer(
         150, lambda: (print("not ok - the whole run took more than 150 s", flush=True), os._exit(1))

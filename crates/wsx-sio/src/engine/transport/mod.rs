@@ -1,11 +1,12 @@
 //! What an Engine.IO session needs from a transport: frames in, frames out, a close.
 //!
-//! Over WebSocket ([`websocket::WsTransport`]) a frame is a WebSocket message. HTTP
-//! long-polling (a later transport) will implement the same trait: its `recv` yields the
-//! packets of each POST body one by one ([`crate::packet::engine::decode_payload`]), its
-//! `feed`/`flush` queue packets for the next GET ([`crate::packet::engine::encode_payload`]).
-//! The session and everything above it do not know which one they run on.
+//! Over WebSocket ([`websocket::WsTransport`]) a frame is a WebSocket message. Over HTTP
+//! long-polling ([`polling::PollingTransport`]) `recv` yields the packets of each `POST` body
+//! one by one, and `feed`/`flush` queue packets for the next `GET`; a polling transport
+//! upgrades itself to a WebSocket in place. The session and everything above it do not know
+//! which one they run on.
 
+pub mod polling;
 pub mod websocket;
 
 use bytes::Bytes;
@@ -45,6 +46,10 @@ pub enum TransportError {
     /// The WebSocket connection failed (I/O, protocol error, message over `maxPayload`...).
     #[error(transparent)]
     WebSocket(#[from] wsx::Error),
+    /// The HTTP long-polling session failed (overlapping requests, a malformed or too large
+    /// payload, a client that stopped fetching).
+    #[error(transparent)]
+    Polling(#[from] polling::PollingError),
 }
 
 impl TransportError {
@@ -63,11 +68,25 @@ impl TransportError {
     pub fn is_too_large(&self) -> bool {
         matches!(self, Self::WebSocket(wsx::Error::Protocol(p))
             if p.close_code() == wsx::CloseCode::MESSAGE_TOO_BIG)
+            || matches!(self, Self::Polling(polling::PollingError::TooLarge))
     }
 }
 
 /// A bidirectional carrier of Engine.IO frames.
 pub trait Transport: Send + 'static {
+    /// The transports this one can upgrade to, for the open packet's `upgrades`
+    /// (engine.io-protocol v4, "Handshake"): none for a WebSocket.
+    fn upgrades(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The session's heartbeat: a ping went out and its pong is due by `deadline` (`None`:
+    /// the pong came). Polling uses it to refuse the requests of a session that is already
+    /// dead by the clock, before the session's own timer ran; WebSocket ignores it.
+    fn pong_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        let _ = deadline;
+    }
+
     /// The next frame from the peer; `None` once the transport closed cleanly. Must be
     /// cancel-safe: a future dropped before it completes loses no frame.
     fn recv(&mut self) -> impl Future<Output = Option<Result<Frame, TransportError>>> + Send;
@@ -86,8 +105,11 @@ pub trait Transport: Send + 'static {
 /// Why the server closes a transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseCause<'a> {
-    /// A normal end (WebSocket close code 1000).
+    /// A normal end (WebSocket close code 1000): the server closes on purpose, and what is
+    /// queued still goes out.
     Normal,
+    /// The peer left or stopped answering (WebSocket close code 1000): nothing waits for it.
+    PeerGone,
     /// The peer broke the protocol (1008, policy violation, with the reason).
     PeerError(&'a str),
     /// The server failed (1011, internal error, with the reason).

@@ -49,7 +49,7 @@ where
 
     fn close(&mut self, cause: CloseCause<'_>) -> impl Future<Output = ()> + Send {
         let (code, reason) = match cause {
-            CloseCause::Normal => (CloseCode::NORMAL_CLOSURE, ""),
+            CloseCause::Normal | CloseCause::PeerGone => (CloseCode::NORMAL_CLOSURE, ""),
             CloseCause::PeerError(reason) => (CloseCode::POLICY_VIOLATION, reason),
             CloseCause::ServerError(reason) => (CloseCode::INTERNAL_ERROR, reason),
         };
@@ -63,5 +63,36 @@ where
         async move {
             let _ = self.ws.close(Some(frame)).await;
         }
+    }
+}
+
+impl<S> WsTransport<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    /// Writes out `queue` from its front and flushes. Cancel-safe: a frame leaves the queue
+    /// only once the WebSocket took it, so a dropped call loses and repeats nothing (what the
+    /// polling transport needs for the packets it hands over at an upgrade).
+    ///
+    /// # Errors
+    /// The WebSocket failed.
+    pub async fn drain(
+        &mut self,
+        queue: &mut std::collections::VecDeque<Frame>,
+    ) -> Result<(), TransportError> {
+        use futures_util::Sink;
+        use std::pin::Pin;
+        while !queue.is_empty() {
+            std::future::poll_fn(|cx| Pin::new(&mut self.ws).poll_ready(cx)).await?;
+            if let Some(frame) = queue.pop_front() {
+                let message = match frame {
+                    Frame::Text(text) => Message::Text(text),
+                    Frame::Binary(data) => Message::Binary(data),
+                };
+                Pin::new(&mut self.ws).start_send(message)?;
+            }
+        }
+        std::future::poll_fn(|cx| Pin::new(&mut self.ws).poll_flush(cx)).await?;
+        Ok(())
     }
 }
