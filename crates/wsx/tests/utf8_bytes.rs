@@ -5,9 +5,8 @@
 //! obtain a `Utf8Bytes` yields valid UTF-8. These tests take every public way — the
 //! constructors, and text messages decoded by the core whole, fragmented (split inside a code
 //! point) and compressed — and check `as_str` against a checked conversion of the same bytes.
-//! Pure (no I/O, no tokio), so they also run under Miri:
-//! `cargo +nightly miri test -p wsx --test utf8_bytes` (Miri is not in CI: the toolchain
-//! component cannot be installed there).
+//! Pure (no I/O, no tokio), so they also run under Miri: `scripts/miri.sh` (passes; by hand,
+//! not in CI: it needs a nightly toolchain, which the project's machines do not have).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use bytes::Bytes;

@@ -529,13 +529,18 @@ pub async fn run(args: Args) -> Result<(), String> {
     let rss0 = num(&start, "rss_kib") as f64;
     let rss_end = num(&end, "rss_kib") as f64;
     let rss_change = (rss_end - rss0) / rss0 * 100.0;
-    if rss_change > args.rss_tolerance {
+    // Even trimmed, a page that holds one live chunk stays resident, and the few hundred KiB
+    // that live on are scattered over the heap the peak used: measured 0.3-0.4 MB left after
+    // 0.25 GB peaks (2,000 connections), 0.6-0.9 MB after 1.44 GB (10,000), over trimmed
+    // baselines of 6-7 MB. So RSS may exceed the baseline by 5% of it or by 0.5% of the peak's
+    // growth, whichever is larger; the live heap above is the exact leak check.
+    let peak_growth = (num(&under_load, "rss_kib") as f64 - rss0).max(0.0);
+    let rss_allowed = (rss0 * args.rss_tolerance / 100.0).max(peak_growth / 200.0);
+    if rss_end - rss0 > rss_allowed {
         failures.push(format!(
-            "RSS {rss0} KiB -> {rss_end} KiB ({rss_change:+.1}%, tolerance {}%)",
-            args.rss_tolerance
+            "RSS {rss0} KiB -> {rss_end} KiB ({rss_change:+.1}%; allowed +{rss_allowed:.0} KiB)"
         ));
     }
-    // Per connection, over the baseline after the warm-up.
     // The live heap must come back too: unlike RSS it does not depend on the allocator. A few
     // bytes per connection may stay in structures kept at their high-water mark (the registry's
     // table, tokio's slabs); anything a connection really leaks (its state, a buffer, a task)

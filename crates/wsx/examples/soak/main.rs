@@ -31,7 +31,8 @@
 //! 1000 closes; the server closed exactly `conns` connections with 1000 and the injected ones
 //! with 1006 / 1002, with no `on_error` beyond the injected; after closing, open fds and alive
 //! tasks are back to the fresh process's count, the live heap within 256 bytes per connection
-//! of the baseline and RSS (trimmed) within `--rss-tolerance` percent of it. Prints one JSON
+//! of the baseline and RSS (trimmed) within `--rss-tolerance` percent of it or 0.5% of the
+//! peak's growth, whichever is larger (see `load.rs`). Prints one JSON
 //! report line, including memory per connection at rest and under load. Loopback only; every
 //! phase has a time bound.
 
