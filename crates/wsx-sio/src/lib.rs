@@ -36,8 +36,8 @@
 //! - [`Server`], [`Namespace`], [`Socket`]: Socket.IO (namespaces, handlers in arrival order,
 //!   acknowledgements, middlewares) — one task per connection.
 //! - [`Hub`] over an [`adapter::Adapter`]: rooms and broadcasts, encoded once.
-#![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod adapter;
 pub mod engine;
