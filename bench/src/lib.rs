@@ -8,6 +8,7 @@
 //!
 //! Each binary in `src/bin/` is `serve(name, handler)` with that library's echo loop written
 //! the way its own documentation and examples show.
+#![forbid(unsafe_code)]
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -2,6 +2,7 @@
 //! connection with upgrades, `upgrade::upgrade` answering the handshake, then a
 //! `FragmentCollector` loop of `read_frame`/`write_frame` with auto-pong and auto-close (the
 //! defaults), the handler run `unconstrained` (as the crate's own echo example does).
+#![forbid(unsafe_code)]
 
 use fastwebsockets::{FragmentCollector, OpCode, WebSocketError, upgrade};
 use http_body_util::Empty;

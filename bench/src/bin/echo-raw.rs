@@ -1,5 +1,6 @@
 //! Raw TCP echo, no WebSocket at all: what loopback, the kernel and tokio cost by themselves,
 //! the ceiling for the WebSocket servers (`wsx bench --raw` expects its own bytes back).
+#![forbid(unsafe_code)]
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -1,6 +1,7 @@
 //! tokio-websockets echo server, written as its documentation shows: `ServerBuilder::accept`,
 //! then a `next`/`send` loop for text and binary messages, with no frame or message size
 //! limits and the task run `unconstrained` (as the crate's own echo example does).
+#![forbid(unsafe_code)]
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;

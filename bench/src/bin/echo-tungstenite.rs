@@ -1,6 +1,7 @@
 //! tokio-tungstenite echo server, written as its documentation shows: `accept_async`, then
 //! the stream of text and binary messages forwarded into the sink. Default configuration
 //! (its default buffer sizes are part of what is measured).
+#![forbid(unsafe_code)]
 
 use futures_util::{StreamExt, TryStreamExt, future};
 use tokio::net::TcpStream;

@@ -9,6 +9,7 @@
 //!
 //! Every failure is one line on stderr and a non-zero exit status (1 for a failed run, 2 for
 //! bad usage, as clap does).
+#![forbid(unsafe_code)]
 
 mod bench;
 mod connect;

@@ -42,6 +42,7 @@
 //!   `@socket.io/redis-adapter`).
 //! - [`recovery`]: connection state recovery behind a [`RecoveryStore`].
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod adapter;
 pub mod engine;
