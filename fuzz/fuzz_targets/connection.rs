@@ -20,8 +20,8 @@ use std::sync::Arc;
 use wsx::handshake::server::{accept, error_response, parse_request, write_response};
 use wsx::handshake::{ClientHandshake, ClientOptions, ServerOptions, Target};
 use wsx::proto::{
-    CloseCode, CloseFrame, DeflateConfig, Limits, Message, PerMessageDeflate, Protocol,
-    ProtocolError, Role,
+    CloseCode, CloseFrame, DeflateConfig, KeepAlive, Limits, Message, PerMessageDeflate, Protocol,
+    ProtocolError, Role, Timeout,
 };
 
 /// The server's limits: small, so the fuzzer reaches them.
@@ -60,7 +60,13 @@ fn deflate_config(byte: u8) -> DeflateConfig {
 }
 
 /// Hands `bytes` to the server and drains what it decodes, checking the invariants.
-fn feed(server: &mut Protocol, bytes: &[u8], via_read_buffer: bool, sent: usize) {
+fn feed(
+    server: &mut Protocol,
+    bytes: &[u8],
+    via_read_buffer: bool,
+    sent: usize,
+    closed_first: bool,
+) {
     if via_read_buffer {
         // As the async driver reads: straight into the read buffer.
         server.read_buffer().extend_from_slice(bytes);
@@ -68,10 +74,10 @@ fn feed(server: &mut Protocol, bytes: &[u8], via_read_buffer: bool, sent: usize)
     } else {
         server.receive_data(bytes);
     }
-    drain(server, sent);
+    drain(server, sent, closed_first);
 }
 
-fn drain(server: &mut Protocol, sent: usize) {
+fn drain(server: &mut Protocol, sent: usize, closed_first: bool) {
     loop {
         match server.next_message() {
             Ok(Some(message)) => match &message {
@@ -82,7 +88,7 @@ fn drain(server: &mut Protocol, sent: usize) {
             },
             Ok(None) => break,
             Err(err) => {
-                check_failure(server, &err);
+                check_failure(server, &err, closed_first);
                 break;
             }
         }
@@ -105,7 +111,10 @@ fn drain(server: &mut Protocol, sent: usize) {
     );
 }
 
-fn check_failure(server: &Protocol, err: &ProtocolError) {
+/// `closed_first`: the server had started the close handshake itself (an idle close) before it
+/// failed; its close frame, not the failure's, is the one on the wire (RFC 6455 §5.5.1: one
+/// close frame per side).
+fn check_failure(server: &Protocol, err: &ProtocolError, closed_first: bool) {
     let code = err.close_code();
     assert!(
         [
@@ -118,7 +127,7 @@ fn check_failure(server: &Protocol, err: &ProtocolError) {
     );
     assert!(server.close_sent(), "a failure must queue a close frame");
     assert!(server.should_close_transport());
-    if server.close_received().is_none() {
+    if server.close_received().is_none() && !closed_first {
         assert_eq!(
             server.close_code(),
             code,
@@ -129,7 +138,7 @@ fn check_failure(server: &Protocol, err: &ProtocolError) {
 
 /// Reads what the server wrote as the client would, and checks that a failed server's last
 /// frame is a close carrying the failure's code.
-fn deliver_to_client(server: &mut Protocol, client: &mut Protocol, n: usize) {
+fn deliver_to_client(server: &mut Protocol, client: &mut Protocol, n: usize, closed_first: bool) {
     let out = server.write_buffer();
     let n = n.min(out.len());
     let chunk = out.chunk();
@@ -140,6 +149,7 @@ fn deliver_to_client(server: &mut Protocol, client: &mut Protocol, n: usize) {
     while let Ok(Some(message)) = client.next_message() {
         if let (Message::Close(frame), Some(err)) = (&message, server.failure())
             && server.close_received().is_none()
+            && !closed_first
         {
             let got = frame.as_ref().map(|f| f.code);
             assert_eq!(
@@ -222,15 +232,25 @@ fuzz_target!(|input: &[u8]| {
     }
     // Bytes after the head belong to the frame stream.
     let mut sent = 0usize;
-    feed(&mut server, &request[head_len..], false, sent);
+    feed(&mut server, &request[head_len..], false, sent, false);
 
-    // Timer hook (issue 16): a virtual clock advanced by the program. The lead's deterministic
-    // timer module (keep-alive, close timeout) is being added to the core in parallel; once
-    // `Protocol` (or the event API's timer wheel) takes `now`, step 9 below passes `clock` to
-    // it, e.g. `server.handle_timeout(clock)`, and checks its deadlines. Until then the clock
-    // only advances.
+    // Time is an input (issue 18): the core's keep-alive timers run on a virtual clock the
+    // program advances, with intervals from the input. Their invariants: a wake-up never asks
+    // for a moment already past (no spinning driver), at most three things fall due at once,
+    // the peer is declared dead only when nothing at all was heard since the ping that set the
+    // deadline, and nothing is due after that.
+    let t0 = std::time::Instant::now();
     let mut clock = std::time::Duration::ZERO;
-
+    let ms = |b: u8| std::time::Duration::from_millis(u64::from(b) * 50);
+    let mut keepalive = KeepAlive::new(
+        t0,
+        ms(next(&mut data)),
+        ms(next(&mut data)),
+        ms(next(&mut data)),
+    );
+    let mut heard_since_ping = false;
+    let mut dead = false;
+    let mut closed_first = false;
     let mut steps = 0;
     while !data.is_empty() && steps < 256 {
         steps += 1;
@@ -246,6 +266,8 @@ fuzz_target!(|input: &[u8]| {
                     Message::binary(Bytes::copy_from_slice(payload))
                 };
                 let _ = client.send(message);
+                keepalive.on_data(|| t0 + clock);
+                heard_since_ping = true;
             }
             // A ping or pong from the client.
             2 => {
@@ -255,6 +277,10 @@ fuzz_target!(|input: &[u8]| {
                 } else {
                     Message::Pong(payload)
                 });
+                if keepalive.on_pong(t0 + clock).is_none() {
+                    keepalive.on_frame();
+                }
+                heard_since_ping = true;
             }
             // The client starts the close handshake with any code (invalid ones are refused).
             3 => {
@@ -264,7 +290,7 @@ fuzz_target!(|input: &[u8]| {
             // Raw bytes straight to the server: a hostile or broken peer.
             4 => {
                 let bytes = take(&mut data, usize::from(arg) * 4).to_vec();
-                feed(&mut server, &bytes, arg & 1 == 0, sent);
+                feed(&mut server, &bytes, arg & 1 == 0, sent, closed_first);
             }
             // The server sends a message.
             5 => {
@@ -272,7 +298,7 @@ fuzz_target!(|input: &[u8]| {
                 if server.send(Message::binary(payload.clone())).is_ok() {
                     sent += payload.len() + 14;
                 }
-                drain(&mut server, sent);
+                drain(&mut server, sent, closed_first);
             }
             // Deliver up to a chunk of the client's output to the server.
             6 => {
@@ -282,26 +308,70 @@ fuzz_target!(|input: &[u8]| {
                 let n = n.min(chunk.len());
                 let bytes = chunk[..n].to_vec();
                 out.advance(n);
-                feed(&mut server, &bytes, arg & 1 == 0, sent);
+                feed(&mut server, &bytes, arg & 1 == 0, sent, closed_first);
             }
             // Deliver the server's output to the client.
-            7 => deliver_to_client(&mut server, &mut client, usize::from(arg) * 16 + 1),
+            7 => deliver_to_client(
+                &mut server,
+                &mut client,
+                usize::from(arg) * 16 + 1,
+                closed_first,
+            ),
             // The transport ends.
             8 => {
                 server.receive_eof();
-                drain(&mut server, sent);
+                drain(&mut server, sent, closed_first);
                 if server.failure().is_none() && server.close_received().is_none() {
                     assert_eq!(server.close_code(), CloseCode::ABNORMAL_CLOSURE);
                 }
             }
-            // Time passes (see the timer hook above).
-            _ => clock += std::time::Duration::from_millis(u64::from(arg) * 100),
+            // Time passes: whatever the keep-alive timers say is due is done.
+            _ => {
+                clock += std::time::Duration::from_millis(u64::from(arg) * 100);
+                let now = t0 + clock;
+                let mut due = 0;
+                while let Some(timeout) = keepalive.handle_timeout(now) {
+                    due += 1;
+                    assert!(due <= 3, "the timers keep firing at one instant");
+                    assert!(!dead, "{timeout:?} after the peer was declared dead");
+                    match timeout {
+                        Timeout::SendPing => {
+                            // Stricter than the timers (a ping sent while a deadline runs
+                            // does not restart it): dead implies nothing heard since either.
+                            heard_since_ping = false;
+                            let _ = server.send(Message::Ping(Bytes::new()));
+                            drain(&mut server, sent, closed_first);
+                        }
+                        Timeout::PeerDead => {
+                            assert!(!heard_since_ping, "a peer that was heard declared dead");
+                            dead = true;
+                        }
+                        Timeout::Idle => {
+                            let idle = Message::Close(Some(CloseFrame::new(1001, "idle")));
+                            if server.failure().is_none() && server.send(idle).is_ok() {
+                                closed_first = true;
+                            }
+                            drain(&mut server, sent, closed_first);
+                        }
+                    }
+                }
+                if let Some(at) = keepalive.poll_timeout() {
+                    assert!(
+                        at > now,
+                        "a wake-up in the past: {:?} <= {:?}",
+                        at - t0,
+                        clock
+                    );
+                }
+                if dead {
+                    assert_eq!(keepalive.poll_timeout(), None);
+                }
+            }
         }
         if let Some(err) = server.failure().cloned() {
-            check_failure(&server, &err);
+            check_failure(&server, &err, closed_first);
             // RFC 6455 §7.1.7: nothing more is processed after failing the connection.
             assert!(!matches!(server.next_message(), Ok(Some(_))));
         }
     }
-    let _ = clock;
 });

@@ -3,11 +3,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsx::handshake::server::{accept, error_response, parse_request, write_response};
 use wsx::handshake::ServerOptions;
+use wsx::handshake::server::{accept, error_response, parse_request, write_response};
 
 fuzz_target!(|data: &[u8]| {
-    let options = ServerOptions { max_head_size: 4096, max_headers: 32, ..ServerOptions::default() };
+    let options = ServerOptions {
+        max_head_size: 4096,
+        max_headers: 32,
+        ..ServerOptions::default()
+    };
     match parse_request(data, &options) {
         Ok(Some((request, head_len))) => {
             assert!(head_len <= data.len());

@@ -10,8 +10,13 @@ fuzz_target!(|data: &[u8]| {
         let _ = parse_extensions(text);
         let _ = Target::parse(text);
     }
-    let Ok(target) = Target::parse("ws://127.0.0.1:9001/chat") else { return };
-    let options = ClientOptions { subprotocols: vec!["chat".into()], ..ClientOptions::default() };
+    let Ok(target) = Target::parse("ws://127.0.0.1:9001/chat") else {
+        return;
+    };
+    let options = ClientOptions {
+        subprotocols: vec!["chat".into()],
+        ..ClientOptions::default()
+    };
     let (handshake, _request) = ClientHandshake::new(&target, &http::HeaderMap::new(), &options);
     if let Ok(Some((response, head_len))) = handshake.parse_response(data) {
         assert!(head_len <= data.len());

@@ -27,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
     let max_attachments = usize::from(control);
     if let Ok(packet) = socket::decode_with(text, max_attachments) {
         let encoded = socket::encode(&packet);
-        assert_eq!(socket::decode_with(&encoded, max_attachments), Ok(packet.clone()));
+        assert_eq!(
+            socket::decode_with(&encoded, max_attachments),
+            Ok(packet.clone())
+        );
         let count = packet.attachments();
         let args = match packet.body {
             socket::Body::Event { args, .. } | socket::Body::Ack { args, .. } => args,
