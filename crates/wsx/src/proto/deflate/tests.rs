@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use super::params::{self, ClientBits, Kind, ParamError, Params};
-use super::{DeflateCodec, DeflateConfig, DeflateParams, PerMessageDeflate};
+use super::{CompressorMode, DeflateCodec, DeflateConfig, DeflateParams, PerMessageDeflate};
 use crate::handshake::parse_extensions;
 use crate::proto::error::ProtocolError;
 use crate::proto::frame::RSV1;
@@ -675,6 +675,55 @@ fn round_trip_every_window_and_takeover() {
             }
         }
     }
+}
+
+/// Connections taking turns on one thread share its compressor: each message continues its own
+/// connection's stream (primed with that connection's history when another used the compressor
+/// in between), and every peer inflates exactly what was sent, at every window and with a
+/// dedicated compressor beside them.
+#[test]
+fn connections_taking_turns_on_the_shared_compressor_each_keep_their_context() {
+    let messages: Vec<Vec<u8>> = (0..24u64)
+        .map(|i| corpus([300, 9000, 40, 70_000][i as usize % 4], i % 3 + 1))
+        .collect();
+    for bits in [9u8, 12, 15] {
+        let p = params(false, false, bits, bits);
+        let mut pairs: Vec<(DeflateCodec, DeflateCodec)> = (0..3)
+            .map(|i| {
+                let config = DeflateConfig {
+                    threshold: 0,
+                    compressor: if i == 2 {
+                        CompressorMode::Dedicated
+                    } else {
+                        CompressorMode::Shared
+                    },
+                    ..DeflateConfig::default()
+                };
+                (
+                    DeflateCodec::new(Role::Server, p, &config),
+                    DeflateCodec::new(Role::Client, p, &config),
+                )
+            })
+            .collect();
+        for (i, message) in messages.iter().enumerate() {
+            let (server, client) = &mut pairs[i % 3];
+            transfer(server, client, std::slice::from_ref(message), 1 << 30);
+        }
+    }
+}
+
+/// The shared compressor keeps what context takeover needs: a message repeated on one
+/// connection after another connection used the compressor still compresses to a few bytes.
+#[test]
+fn the_shared_compressor_primes_with_the_history_after_another_connection() {
+    let message = corpus(2000, 9);
+    let other = corpus(2000, 10);
+    let mut a = codec(Role::Server, DeflateParams::default());
+    let mut b = codec(Role::Server, DeflateParams::default());
+    let first = encode(&mut a, &message).unwrap().len();
+    encode(&mut b, &other).unwrap();
+    let again = encode(&mut a, &message).unwrap().len();
+    assert!(again < first / 5, "primed: {first} then {again}");
 }
 
 #[test]
