@@ -1,6 +1,11 @@
 //! The two halves of a split [`WebSocket`]: [`WsReader`] (a `Stream` that also answers pings
 //! and completes the close handshake) and [`WsWriter`] (a `Sink`), sharing the connection
 //! behind a lock that is held for one poll at a time.
+//!
+//! Both halves may write to the transport (the reader its pongs and close replies), and a
+//! transport remembers one waker per direction: each half registers its task's waker here and
+//! polls the connection with a proxy waker that wakes both tasks, so neither can be left asleep
+//! by the other. Each half keeps its own handle of the proxy, so a poll costs no clone.
 #![forbid(unsafe_code)]
 
 use super::WebSocket;
@@ -9,9 +14,10 @@ use crate::proto::{CloseCode, Message};
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
+use futures_util::task::AtomicWaker;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Wake, Waker};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// The connection shared by the two halves. The lock is held only for the duration of one
@@ -19,10 +25,46 @@ use tokio::io::{AsyncRead, AsyncWrite};
 /// waker makes sure neither misses a wake-up meant for the other.
 type Halves<S> = Arc<std::sync::Mutex<WebSocket<S>>>;
 
+/// Wakes both the task reading and the task writing.
+#[derive(Default)]
+struct WakeBoth {
+    read: AtomicWaker,
+    write: AtomicWaker,
+}
+
+impl Wake for WakeBoth {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.read.wake();
+        self.write.wake();
+    }
+}
+
+/// One half's view of the proxy: the tasks' wakers, and the proxy waker to poll with.
+struct Proxy {
+    wakers: Arc<WakeBoth>,
+    waker: Waker,
+}
+
+impl Proxy {
+    fn pair() -> (Self, Self) {
+        let wakers = Arc::new(WakeBoth::default());
+        let waker = Waker::from(wakers.clone());
+        let other = Self {
+            wakers: wakers.clone(),
+            waker: waker.clone(),
+        };
+        (Self { wakers, waker }, other)
+    }
+}
+
 /// Splits `ws` into its two halves (see [`WebSocket::split`]).
 pub(super) fn split<S>(ws: WebSocket<S>) -> (WsReader<S>, WsWriter<S>) {
     let halves = Arc::new(std::sync::Mutex::new(ws));
-    (WsReader(halves.clone()), WsWriter(halves))
+    let (read, write) = Proxy::pair();
+    (WsReader(halves.clone(), read), WsWriter(halves, write))
 }
 
 fn lock<S>(halves: &Halves<S>) -> std::sync::MutexGuard<'_, WebSocket<S>> {
@@ -33,10 +75,10 @@ fn lock<S>(halves: &Halves<S>) -> std::sync::MutexGuard<'_, WebSocket<S>> {
 
 /// The read half of a split [`WebSocket`]: a [`Stream`] of messages. It also sends pongs and
 /// the close reply, so keep polling it until it returns `None`.
-pub struct WsReader<S>(Halves<S>);
+pub struct WsReader<S>(Halves<S>, Proxy);
 
 /// The write half of a split [`WebSocket`]: a [`Sink`] of messages.
-pub struct WsWriter<S>(Halves<S>);
+pub struct WsWriter<S>(Halves<S>, Proxy);
 
 /// [`WsReader::reunite`] was given halves of two different connections: here they are back.
 pub struct ReuniteError<S> {
@@ -134,6 +176,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsReader<S> {
     type Item = Result<Message, Error>;
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.1.wakers.read.register(cx.waker());
+        let cx = &mut Context::from_waker(&self.1.waker);
         Pin::new(&mut *lock(&self.0)).poll_next(cx)
     }
 }
@@ -177,15 +221,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WsWriter<S> {
     type Error = Error;
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.1.wakers.write.register(cx.waker());
+        let cx = &mut Context::from_waker(&self.1.waker);
         Pin::new(&mut *lock(&self.0)).poll_ready(cx)
     }
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        Pin::new(&mut *lock(&self.0)).start_send(item)
+        let closing = matches!(item, Message::Close(_));
+        Pin::new(&mut *lock(&self.0)).start_send(item)?;
+        if closing {
+            // The reader arms the close deadline on its next poll: make sure there is one.
+            self.1.wakers.read.wake();
+        }
+        Ok(())
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.1.wakers.write.register(cx.waker());
+        let cx = &mut Context::from_waker(&self.1.waker);
         Pin::new(&mut *lock(&self.0)).poll_flush(cx)
     }
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.1.wakers.write.register(cx.waker());
+        let cx = &mut Context::from_waker(&self.1.waker);
         Pin::new(&mut *lock(&self.0)).poll_close(cx)
     }
 }
