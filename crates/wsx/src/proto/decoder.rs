@@ -168,11 +168,12 @@ impl Decoder {
             .pending
             .as_ref()
             .map_or(0, |p| p.len.saturating_sub(self.buf.len()));
-        if self.buf.is_empty()
+        // The rare condition first: this runs before every read.
+        if self.buf.capacity() > 4 * self.read_size
+            && self.buf.is_empty()
             && missing == 0
             && self.next_read == self.read_size
             && self.small_frames >= SHRINK_AFTER
-            && self.buf.capacity() > 4 * self.read_size
         {
             self.buf = BytesMut::new();
         }
