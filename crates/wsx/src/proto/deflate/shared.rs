@@ -11,8 +11,9 @@
 //! inflater can only refer back into its window of what we sent, so our compressor's state is
 //! only worth the tail of our output that it may point at. A connection keeps that tail, its
 //! last [`HISTORY`] bytes sent (at most its negotiated window), and each message is compressed
-//! by its thread's compressor. When that compressor last served this same connection with the
-//! same settings it simply goes on (the common case of one busy connection, and the benches);
+//! by its thread's compressor. When that compressor last served this same connection, at its
+//! latest message (a connection can move between the threads of a runtime), with the same
+//! settings, it simply goes on (the common case of one busy connection, and the benches);
 //! otherwise it is reset and primed with the connection's history (`deflateSetDictionary`,
 //! RFC 1950 §2.2's preset dictionary applied to a raw stream). Every back-reference then points
 //! at bytes the peer holds in its window, so the peer's inflater, which just continues its
@@ -36,13 +37,18 @@ pub const HISTORY: usize = 8 * 1024;
 /// Ids of histories, so that the thread's compressor knows whose stream it holds (0: nobody's).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Whose stream a compressor holds: a history's id and how many messages it had compressed.
+/// The count matters because a connection can move between threads (a multi-thread runtime):
+/// the compressor of a thread it left still holds its stream as it was then, not as it is.
+type Owner = (u64, u64);
+
 /// The thread's compressor and whose stream it is in the middle of.
 struct Cached {
     compress: Compress,
     level: u32,
     bits: u8,
-    /// The history whose stream the compressor continues (0: none, it must be reset first).
-    owner: u64,
+    /// The stream the compressor continues ((0, _): none, it must be reset first).
+    owner: Owner,
     /// Freshly reset: nothing to clear before a new stream.
     clean: bool,
 }
@@ -55,6 +61,8 @@ thread_local! {
 #[derive(Debug)]
 pub struct History {
     id: u64,
+    /// Messages compressed so far.
+    sent: u64,
     /// The last bytes sent, oldest first, at most `limit` of them.
     bytes: VecDeque<u8>,
     limit: usize,
@@ -66,6 +74,7 @@ impl History {
     pub fn new(window_bits: u8, takeover: bool) -> Self {
         Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            sent: 0,
             bytes: VecDeque::new(),
             limit: if takeover {
                 HISTORY.min(1 << window_bits)
@@ -92,11 +101,11 @@ impl History {
                     compress: Compress::new_with_window_bits(level, false, bits),
                     level: level.level(),
                     bits,
-                    owner: 0,
+                    owner: (0, 0),
                     clean: true,
                 }),
             };
-            if self.limit == 0 || cached.owner != self.id {
+            if self.limit == 0 || cached.owner != (self.id, self.sent) {
                 if !cached.clean {
                     cached.compress.reset();
                 }
@@ -108,11 +117,12 @@ impl History {
                 }
             }
             // Until it succeeds the compressor's state is nobody's.
-            cached.owner = 0;
+            cached.owner = (0, 0);
             cached.clean = false;
             compress(&mut cached.compress)?;
+            self.sent += 1;
             if self.limit > 0 {
-                cached.owner = self.id;
+                cached.owner = (self.id, self.sent);
             }
             Ok(())
         })?;

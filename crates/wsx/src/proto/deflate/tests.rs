@@ -712,6 +712,39 @@ fn connections_taking_turns_on_the_shared_compressor_each_keep_their_context() {
     }
 }
 
+/// Regression (Autobahn 13.4.17-18 on a multi-thread runtime): a connection that moves to
+/// another thread and back must not continue from the stale stream the first thread's
+/// compressor still holds from before it left.
+#[test]
+fn a_connection_moving_between_threads_never_continues_a_stale_stream() {
+    let messages: Vec<Vec<u8>> = (0..6u64).map(|i| corpus(3000, i % 2 + 1)).collect();
+    let p = DeflateParams::default();
+    let mut server = codec(Role::Server, p);
+    let mut client = codec(Role::Client, p);
+    for (i, message) in messages.iter().enumerate() {
+        if i % 2 == 0 {
+            transfer(
+                &mut server,
+                &mut client,
+                std::slice::from_ref(message),
+                1 << 30,
+            );
+        } else {
+            // The same connection's next message, compressed on another thread.
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    transfer(
+                        &mut server,
+                        &mut client,
+                        std::slice::from_ref(message),
+                        1 << 30,
+                    );
+                });
+            });
+        }
+    }
+}
+
 /// The shared compressor keeps what context takeover needs: a message repeated on one
 /// connection after another connection used the compressor still compresses to a few bytes.
 #[test]
