@@ -693,8 +693,9 @@ def section_instr(folder):
            "User-space instructions the server executes per echoed message, counted by callgrind "
            "(`scripts/bench_instr.sh`: the yardstick's `instr.sh` method, dividing by callgrind's own "
            f"count of the server's write calls in the window): binary echo, {conns} connections, "
-           "deflate off, one thread each. The same on a busy or a quiet machine, so it separates "
-           "servers where msgs/s cannot. Ratio: to the better of fastwebsockets and tokio-websockets "
+           "deflate off, one thread each. Nearly the same on a busy or a quiet machine (how many "
+           "connections are ready per epoll wake-up, which the load sets, moves the runtime's share "
+           "by a few percent), so it separates servers where msgs/s cannot. Ratio: to the better of fastwebsockets and tokio-websockets "
            "in the same run; targets (issue 17): stream path at most 0.9, event API at most 1.0.", ""]
     names = [n for n in ORDER if any((n, s) in cells for s in sizes)]
     header = ["server"] + [f"{size_name(s)}" for s in sizes] + [f"ratio {size_name(s)}" for s in sizes]
