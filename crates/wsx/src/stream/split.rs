@@ -5,7 +5,7 @@
 //! Both halves may write to the transport (the reader its pongs and close replies), and a
 //! transport remembers one waker per direction: each half registers its task's waker here and
 //! polls the connection with a proxy waker that wakes both tasks, so neither can be left asleep
-//! by the other. Each half keeps its own handle of the proxy, so a poll costs no clone.
+//! by the other. The proxy is kept once, beside the connection, so a poll costs no clone.
 #![forbid(unsafe_code)]
 
 use super::WebSocket;
@@ -23,7 +23,14 @@ use tokio::io::{AsyncRead, AsyncWrite};
 /// The connection shared by the two halves. The lock is held only for the duration of one
 /// poll (never across an await), so the halves never wait on each other for long; the proxy
 /// waker makes sure neither misses a wake-up meant for the other.
-type Halves<S> = Arc<std::sync::Mutex<WebSocket<S>>>;
+type Halves<S> = Arc<Shared<S>>;
+
+/// What the halves share: the connection, and the proxy (kept once, beside the connection,
+/// so a poll borrows its waker without a clone).
+struct Shared<S> {
+    ws: std::sync::Mutex<WebSocket<S>>,
+    proxy: Proxy,
+}
 
 /// Wakes both the task reading and the task writing.
 #[derive(Default)]
@@ -42,43 +49,35 @@ impl Wake for WakeBoth {
     }
 }
 
-/// One half's view of the proxy: the tasks' wakers, and the proxy waker to poll with.
+/// The tasks' wakers, and the proxy waker the halves poll with.
 struct Proxy {
     wakers: Arc<WakeBoth>,
     waker: Waker,
 }
 
-impl Proxy {
-    fn pair() -> (Self, Self) {
-        let wakers = Arc::new(WakeBoth::default());
-        let waker = Waker::from(wakers.clone());
-        let other = Self {
-            wakers: wakers.clone(),
-            waker: waker.clone(),
-        };
-        (Self { wakers, waker }, other)
-    }
-}
-
 /// Splits `ws` into its two halves (see [`WebSocket::split`]).
 pub(super) fn split<S>(ws: WebSocket<S>) -> (WsReader<S>, WsWriter<S>) {
-    let halves = Arc::new(std::sync::Mutex::new(ws));
-    let (read, write) = Proxy::pair();
-    (WsReader(halves.clone(), read), WsWriter(halves, write))
+    let wakers = Arc::new(WakeBoth::default());
+    let waker = Waker::from(wakers.clone());
+    let halves = Arc::new(Shared {
+        ws: std::sync::Mutex::new(ws),
+        proxy: Proxy { wakers, waker },
+    });
+    (WsReader(halves.clone()), WsWriter(halves))
 }
 
 fn lock<S>(halves: &Halves<S>) -> std::sync::MutexGuard<'_, WebSocket<S>> {
     // A poll that panicked leaves the connection in a consistent state (every step of the
     // core is a complete update), so a poisoned lock is still usable.
-    crate::sync::lock(halves)
+    crate::sync::lock(&halves.ws)
 }
 
 /// The read half of a split [`WebSocket`]: a [`Stream`] of messages. It also sends pongs and
 /// the close reply, so keep polling it until it returns `None`.
-pub struct WsReader<S>(Halves<S>, Proxy);
+pub struct WsReader<S>(Halves<S>);
 
 /// The write half of a split [`WebSocket`]: a [`Sink`] of messages.
-pub struct WsWriter<S>(Halves<S>, Proxy);
+pub struct WsWriter<S>(Halves<S>);
 
 /// [`WsReader::reunite`] was given halves of two different connections: here they are back.
 pub struct ReuniteError<S> {
@@ -139,10 +138,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
         }
         drop(writer);
         // The two halves are the only owners of the connection, and not `Clone`.
-        let Ok(mutex) = Arc::try_unwrap(self.0) else {
+        let Ok(shared) = Arc::try_unwrap(self.0) else {
             unreachable!("a split connection is owned by its two halves only")
         };
-        Ok(crate::sync::into_inner(mutex))
+        Ok(crate::sync::into_inner(shared.ws))
     }
 }
 
@@ -176,8 +175,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsReader<S> {
     type Item = Result<Message, Error>;
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.1.wakers.read.register(cx.waker());
-        let cx = &mut Context::from_waker(&self.1.waker);
+        self.0.proxy.wakers.read.register(cx.waker());
+        let cx = &mut Context::from_waker(&self.0.proxy.waker);
         Pin::new(&mut *lock(&self.0)).poll_next(cx)
     }
 }
@@ -221,8 +220,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WsWriter<S> {
     type Error = Error;
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.1.wakers.write.register(cx.waker());
-        let cx = &mut Context::from_waker(&self.1.waker);
+        self.0.proxy.wakers.write.register(cx.waker());
+        let cx = &mut Context::from_waker(&self.0.proxy.waker);
         Pin::new(&mut *lock(&self.0)).poll_ready(cx)
     }
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
@@ -230,18 +229,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WsWriter<S> {
         Pin::new(&mut *lock(&self.0)).start_send(item)?;
         if closing {
             // The reader arms the close deadline on its next poll: make sure there is one.
-            self.1.wakers.read.wake();
+            self.0.proxy.wakers.read.wake();
         }
         Ok(())
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.1.wakers.write.register(cx.waker());
-        let cx = &mut Context::from_waker(&self.1.waker);
+        self.0.proxy.wakers.write.register(cx.waker());
+        let cx = &mut Context::from_waker(&self.0.proxy.waker);
         Pin::new(&mut *lock(&self.0)).poll_flush(cx)
     }
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.1.wakers.write.register(cx.waker());
-        let cx = &mut Context::from_waker(&self.1.waker);
+        self.0.proxy.wakers.write.register(cx.waker());
+        let cx = &mut Context::from_waker(&self.0.proxy.waker);
         Pin::new(&mut *lock(&self.0)).poll_close(cx)
     }
 }
