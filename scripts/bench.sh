@@ -15,12 +15,17 @@
 #      messages per server-core-second;
 #   c. the criterion micro-benchmarks (cargo bench -p wsx --bench core, and --bench deflate);
 #   d. the fan-out benchmark (examples/fanout.rs: one broadcast to 10,000 clients, 5 rounds);
+#   f. when ../shared/bench (the outside yardstick) is present: instructions per echoed message
+#      under callgrind (scripts/bench_instr.sh, the yardstick's instr.sh method with an exact
+#      message count) for wsx, wsx-stream (both --no-deflate), fastwebsockets, tokio-websockets
+#      and raw TCP, 16 B and 1 KiB x 64 connections (INSTR_SIZES, INSTR_CONNS; SKIP_INSTR=1 skips;
+#      needs valgrind);
 #   e. only with CROSSCHECK=1 and when ../shared/bench (the outside yardstick) is present:
 #      `wsx bench` and the yardstick's wsload take turns on the same wsx echo server, cell by
 #      cell, and in the idle-memory test (scripts/bench_crosscheck.sh), to show the two load
 #      generators agree; CROSSCHECK_MATRIX=1 also runs the
 #      yardstick's own matrix (its run.sh) with the wsx contestants.
-# Raw results go to target/bench/{matrix,pipeline,criterion,fanout,crosscheck}-<timestamp>/.
+# Raw results go to target/bench/{matrix,pipeline,criterion,fanout,crosscheck,instr}-<timestamp>/.
 #
 # Knobs:
 #   SKIP_MATRIX=1 SKIP_PIPELINE=1 SKIP_CRITERION=1 SKIP_FANOUT=1   skip a step; the report then
@@ -32,6 +37,7 @@
 #       DURATION, WARMUP)
 #   CRITERION_ARGS   extra arguments for criterion, e.g. "--measurement-time 1"
 #   FANOUT_CLIENTS (10000), FANOUT_ROUNDS (5), FANOUT_SIZE (64)
+#   SKIP_INSTR (0), INSTR_SIZES ("16 1024"), INSTR_CONNS (64)   step f (YARDSTICK, YARD_TARGET as e)
 #   CROSSCHECK (0), CROSSCHECK_ROUNDS (3), CROSSCHECK_IDLE_CONNS (2000), CROSSCHECK_IDLE_ROUNDS (2),
 #       CROSSCHECK_MATRIX (0), YARDSTICK (../shared/bench),
 #       YARD_TARGET (/tmp/wsbench-target)   step e
@@ -106,7 +112,7 @@ CONTESTANTS=(
     "raw:raw=$REL/echo-raw --addr 127.0.0.1:{PORT}"
 )
 
-MATRIX_DIR='' PIPE_DIR='' CRIT_DIR='' FANOUT_FILE='' CROSS_DIR=''
+MATRIX_DIR='' PIPE_DIR='' CRIT_DIR='' FANOUT_FILE='' CROSS_DIR='' INSTR_DIR=''
 
 # ---------------------------------------------------------------- a. matrix
 if [ "${SKIP_MATRIX:-0}" = 1 ]; then
@@ -220,6 +226,42 @@ if [ "${CROSSCHECK:-0}" = 1 ]; then
     fi
 fi
 
+# ---------------------------------------------------------------- f. instructions per message
+if [ "${SKIP_INSTR:-0}" = 1 ]; then
+    if [ "$REUSE" = 1 ]; then INSTR_DIR=$(newest instr); fi
+    if [ -n "$INSTR_DIR" ]; then echo "note: instruction counts reused from $INSTR_DIR" >>"$META"; fi
+elif [ ! -x "$YARDSTICK/instr.sh" ]; then
+    log "f. no yardstick at $YARDSTICK: instructions per message skipped"
+elif ! command -v valgrind >/dev/null; then
+    log "f. valgrind not found: instructions per message skipped"
+    echo "note: instructions per message skipped (no valgrind)" >>"$META"
+else
+    YARDSTICK=$(cd "$YARDSTICK" && pwd)
+    YARD_TARGET=${YARD_TARGET:-/tmp/wsbench-target}
+    YB=$YARD_TARGET/release
+    missing=0
+    for bin in wsload echo-fastwebsockets echo-tokio-websockets echo-raw; do
+        [ -x "$YB/$bin" ] || missing=1
+    done
+    if [ "$missing" = 1 ]; then
+        log "f. building the yardstick into $YARD_TARGET"
+        (cd "$YARDSTICK" && CARGO_TARGET_DIR=$YARD_TARGET cargo build --release --workspace --quiet)
+    fi
+    INSTR_DIR=$BENCH_OUT/instr-$TS
+    mkdir -p "$INSTR_DIR"
+    log "f. instructions per message under callgrind -> $INSTR_DIR/instr.tsv"
+    WSX_PLAIN="$EX/echo_server --addr 127.0.0.1:{PORT} --threads 1 --no-deflate"
+    for size in ${INSTR_SIZES:-16 1024}; do
+        # The yardstick's servers, as in its own instr.sh runs; callgrind runs one thread.
+        OUT=$INSTR_DIR/instr.tsv WSLOAD=$YB/wsload locked "$ROOT/scripts/bench_instr.sh" \
+            "$size" "${INSTR_CONNS:-64}" \
+            "fastwebsockets=$YB/echo-fastwebsockets {PORT}" \
+            "tokio-websockets=$YB/echo-tokio-websockets {PORT}" \
+            "raw:raw=$YB/echo-raw {PORT}" \
+            "wsx-stream=$WSX_PLAIN --stream" "wsx=$WSX_PLAIN" >&2
+    done
+fi
+
 # ---------------------------------------------------------------- report
 mkdir -p "$REPORT_DIR"
 args=(--meta "$META" --out "$REPORT_DIR/PERFORMANCE.md" --chart "$REPORT_DIR/perf-chart.svg")
@@ -228,5 +270,6 @@ if [ -n "$PIPE_DIR" ]; then args+=(--pipeline "$PIPE_DIR"); fi
 if [ -n "$CRIT_DIR" ]; then args+=(--criterion "$CRIT_DIR"); fi
 if [ -n "$FANOUT_FILE" ]; then args+=(--fanout "$FANOUT_FILE"); fi
 if [ -n "$CROSS_DIR" ]; then args+=(--crosscheck "$CROSS_DIR"); fi
+if [ -n "$INSTR_DIR" ]; then args+=(--instr "$INSTR_DIR"); fi
 python3 "$ROOT/scripts/perf_report.py" "${args[@]}"
 log "wrote $REPORT_DIR/PERFORMANCE.md and $REPORT_DIR/perf-chart.svg (raw results in $BENCH_OUT)"

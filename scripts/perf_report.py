@@ -2,7 +2,7 @@
 """Write docs/PERFORMANCE.md and docs/perf-chart.svg from the results of scripts/bench.sh.
 
 usage: perf_report.py [--matrix DIR] [--pipeline DIR] [--criterion DIR] [--fanout FILE]
-                      [--crosscheck DIR] [--meta FILE] [--out docs/PERFORMANCE.md]
+                      [--crosscheck DIR] [--instr DIR] [--meta FILE] [--out docs/PERFORMANCE.md]
                       [--chart docs/perf-chart.svg]
        perf_report.py --crosscheck-table DIR     (prints only the agreement table)
 
@@ -11,7 +11,8 @@ servers.tsv, meta.txt; the yardstick's ../shared/bench/run.sh writes the same fo
 folders work too), --criterion a folder of `cargo bench` outputs (core.txt, deflate.txt),
 --fanout the JSON line of examples/fanout.rs, --crosscheck a folder of
 scripts/bench_crosscheck.sh (agreement.jsonl: `wsx bench` and the yardstick's wsload on the same
-server), --meta bench.sh's notes (command, date, machine). Every input is optional; the report
+server), --instr a folder of scripts/bench_instr.sh lines (instr.tsv: instructions per echoed
+message under callgrind), --meta bench.sh's notes (command, date, machine). Every input is optional; the report
 has the sections it has data for. Standard library only.
 
 "Server core busy share" below is cpu_busy_pct[server core] of the load generator's JSON:
@@ -667,6 +668,57 @@ def section_crosscheck(folder):
     return out
 
 
+def section_instr(folder):
+    """Instructions per echoed message (scripts/bench_instr.sh), with the issue-17 targets."""
+    path = os.path.join(folder, "instr.tsv")
+    if not os.path.exists(path):
+        return []
+    cells = {}
+    conns = "?"
+    with open(path) as f:
+        for line in f:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) < 7 or not cols[3].isdigit():
+                continue
+            name, size, conns = cols[0], int(cols[1]), cols[2]
+            cells[(name, size)] = (int(cols[3]), int(cols[4]), cols[6])
+    sizes = sorted({s for _, s in cells})
+    if not sizes:
+        return []
+    best = {}
+    for size in sizes:
+        refs = [cells[(n, size)][0] for n in FAST if (n, size) in cells]
+        best[size] = min(refs) if refs else None
+    out = ["## Instructions per message (callgrind)", "",
+           "User-space instructions the server executes per echoed message, counted by callgrind "
+           "(`scripts/bench_instr.sh`: the yardstick's `instr.sh` method, dividing by callgrind's own "
+           f"count of the server's write calls in the window): binary echo, {conns} connections, "
+           "deflate off, one thread each. Nearly the same on a busy or a quiet machine (how many "
+           "connections are ready per epoll wake-up, which the load sets, moves the runtime's share "
+           "by a few percent), so it separates servers where msgs/s cannot. Ratio: to the better of fastwebsockets and tokio-websockets "
+           "in the same run; targets (issue 17): stream path at most 0.9, event API at most 1.0.", ""]
+    names = [n for n in ORDER if any((n, s) in cells for s in sizes)]
+    header = ["server"] + [f"{size_name(s)}" for s in sizes] + [f"ratio {size_name(s)}" for s in sizes]
+    rows = []
+    for n in names:
+        row = [n]
+        row += [fint(cells[(n, s)][0]) if (n, s) in cells else "—" for s in sizes]
+        for s in sizes:
+            if (n, s) in cells and best[s]:
+                row.append(f2(cells[(n, s)][0] / best[s]))
+            else:
+                row.append("—")
+        rows.append(row)
+    out += [table(header, rows), ""]
+    msgs = ", ".join(f"{n} {size_name(s)}: {cells[(n, s)][1]:,}" for n in names for s in sizes if (n, s) in cells)
+    out += [f"Messages counted (write calls in the 4 s window): {msgs}.", ""]
+    errs = [f"{n} {size_name(s)}: {cells[(n, s)][2]}" for n in names for s in sizes
+            if (n, s) in cells and cells[(n, s)][2] not in ("0", "None")]
+    if errs:
+        out += ["Load errors: " + "; ".join(errs), ""]
+    return out
+
+
 def read_meta(path):
     info = {"env": [], "notes": []}
     if path and os.path.exists(path):
@@ -689,6 +741,7 @@ def main():
     ap.add_argument("--criterion")
     ap.add_argument("--fanout")
     ap.add_argument("--crosscheck")
+    ap.add_argument("--instr")
     ap.add_argument("--crosscheck-table", help="print only the cross-check table of this folder")
     ap.add_argument("--meta")
     ap.add_argument("--out", default="docs/PERFORMANCE.md")
@@ -744,6 +797,8 @@ def main():
         out += section_matrix(m)
     if p and p.runs:
         out += section_pipeline(p)
+    if a.instr and os.path.isdir(a.instr):
+        out += section_instr(a.instr)
     if m:
         out += section_idle(m)
     if a.criterion and os.path.isdir(a.criterion):

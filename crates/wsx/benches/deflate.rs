@@ -20,7 +20,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wsx::Role;
 use wsx::proto::Extension;
-use wsx::proto::deflate::{DeflateCodec, DeflateConfig, DeflateParams};
+use wsx::proto::deflate::{CompressorMode, DeflateCodec, DeflateConfig, DeflateParams};
 
 // ---------------------------------------------------------------------------------------------
 // Heap accounting (used by the memory table; one relaxed atomic per allocation otherwise).
@@ -235,7 +235,13 @@ struct Setup {
     name: &'static str,
     params: DeflateParams,
     config: DeflateConfig,
+    /// Connections taking turns: message i goes out on connection i % turns (with a shared
+    /// compressor every message then pays a reset and a priming with its connection's history).
+    turns: usize,
 }
+
+/// Connections taking turns in the rows that measure it.
+const TURNS: usize = 8;
 
 fn setups() -> Vec<Setup> {
     let takeover = DeflateParams::default();
@@ -253,54 +259,66 @@ fn setups() -> Vec<Setup> {
         level: l,
         ..DeflateConfig::default()
     };
+    let dedicated = DeflateConfig {
+        compressor: CompressorMode::Dedicated,
+        ..DeflateConfig::default()
+    };
+    let setup = |name, params, config, turns| Setup {
+        name,
+        params,
+        config,
+        turns,
+    };
     vec![
-        Setup {
-            name: "default (takeover, 15 bits, level 1)",
-            params: takeover,
-            config: DeflateConfig::default(),
-        },
-        Setup {
-            name: "level 6",
-            params: takeover,
-            config: level(6),
-        },
-        Setup {
-            name: "level 9",
-            params: takeover,
-            config: level(9),
-        },
-        Setup {
-            name: "12 bits",
-            params: bits(12),
-            config: DeflateConfig::default(),
-        },
-        Setup {
-            name: "9 bits",
-            params: bits(9),
-            config: DeflateConfig::default(),
-        },
-        Setup {
-            name: "no context takeover",
-            params: no_takeover,
-            config: DeflateConfig::default(),
-        },
-        Setup {
-            name: "no context takeover, level 6",
-            params: no_takeover,
-            config: level(6),
-        },
+        setup(
+            "default (shared, takeover, 15 bits, level 1)",
+            takeover,
+            DeflateConfig::default(),
+            1,
+        ),
+        setup(
+            "default, 8 connections taking turns",
+            takeover,
+            DeflateConfig::default(),
+            TURNS,
+        ),
+        setup("dedicated compressor", takeover, dedicated.clone(), 1),
+        setup(
+            "dedicated, 8 connections taking turns",
+            takeover,
+            dedicated,
+            TURNS,
+        ),
+        setup("level 6", takeover, level(6), 1),
+        setup("level 9", takeover, level(9), 1),
+        setup("12 bits", bits(12), DeflateConfig::default(), 1),
+        setup("9 bits", bits(9), DeflateConfig::default(), 1),
+        setup(
+            "no context takeover",
+            no_takeover,
+            DeflateConfig::default(),
+            1,
+        ),
+        setup("no context takeover, level 6", no_takeover, level(6), 1),
     ]
+}
+
+/// One server codec per connection of `setup`.
+fn codecs(setup: &Setup, role: Role) -> Vec<DeflateCodec> {
+    (0..setup.turns)
+        .map(|_| DeflateCodec::new(role, setup.params, &setup.config))
+        .collect()
 }
 
 /// Compresses every message as a server would; returns (frames as sent, wire bytes).
 fn compress_all(setup: &Setup, messages: &[Vec<u8>]) -> (Vec<(bool, Vec<u8>)>, usize) {
-    let mut codec = DeflateCodec::new(Role::Server, setup.params, &setup.config);
+    let mut codecs = codecs(setup, Role::Server);
     let mut frames = Vec::with_capacity(messages.len());
     let mut wire = 0;
-    for message in messages {
+    for (i, message) in messages.iter().enumerate() {
         let mut out = BytesMut::new();
         // Frame header: 2 bytes up to 125, 4 up to 64 KiB.
-        let sent = match codec.encode(message, &mut out).unwrap() {
+        let sent = match codecs[i % setup.turns].encode(message, &mut out).unwrap() {
             Some(_) => (true, out.to_vec()),
             None => (false, message.clone()),
         };
@@ -322,13 +340,13 @@ fn print_ratios(messages: &[Vec<u8>]) {
         payload / messages.len()
     );
     println!(
-        "{:<40} {:>12} {:>8}",
+        "{:<46} {:>12} {:>8}",
         "configuration", "wire bytes", "ratio"
     );
     for setup in setups() {
         let (_, wire) = compress_all(&setup, messages);
         println!(
-            "{:<40} {:>12} {:>8.3}",
+            "{:<46} {:>12} {:>8.3}",
             setup.name,
             wire,
             wire as f64 / plain as f64
@@ -342,7 +360,7 @@ fn print_ratios(messages: &[Vec<u8>]) {
             .compress_vec(&whole, &mut out, FlushCompress::Finish)
             .unwrap();
         println!(
-            "{:<40} {:>12} {:>8.3}",
+            "{:<46} {:>12} {:>8.3}",
             format!("reference: one stream, level {level}"),
             out.len(),
             out.len() as f64 / payload as f64
@@ -359,6 +377,11 @@ fn heap_per_connection(params: DeflateParams, config: &DeflateConfig, warm: bool
     let mut peer = DeflateCodec::new(Role::Client, params, &DeflateConfig::default());
     let mut compressed = BytesMut::new();
     peer.encode(&message, &mut compressed).unwrap();
+    // A shared compressor exists once per thread, not per connection: it is made before
+    // counting (`print_memory` shows its size).
+    DeflateCodec::new(Role::Server, params, config)
+        .encode(&message, &mut BytesMut::new())
+        .unwrap();
     let before = LIVE.load(Ordering::Relaxed);
     // Boxed, as a connection holds its extension.
     let mut codecs: Vec<Box<dyn Extension>> = Vec::with_capacity(N);
@@ -390,16 +413,27 @@ fn print_memory() {
         let warm = heap_per_connection(params, &config, true);
         println!("{name:<44} {idle:>10} {warm:>14}");
     };
-    for bits in [15u8, 14, 13, 12, 11, 10, 9, 8] {
-        let params = DeflateParams {
-            server_max_window_bits: bits,
-            client_max_window_bits: bits,
-            ..DeflateParams::default()
-        };
+    let with_bits = |bits: u8| DeflateParams {
+        server_max_window_bits: bits,
+        client_max_window_bits: bits,
+        ..DeflateParams::default()
+    };
+    let dedicated = DeflateConfig {
+        compressor: CompressorMode::Dedicated,
+        ..DeflateConfig::default()
+    };
+    for bits in [15u8, 12, 9] {
         row(
-            format!("context takeover, {bits} window bits"),
-            params,
+            format!("default (shared compressor), {bits} window bits"),
+            with_bits(bits),
             DeflateConfig::default(),
+        );
+    }
+    for bits in [15u8, 14, 13, 12, 11, 10, 9, 8] {
+        row(
+            format!("dedicated compressor, {bits} window bits"),
+            with_bits(bits),
+            dedicated.clone(),
         );
     }
     let no_takeover = DeflateParams {
@@ -420,6 +454,25 @@ fn print_memory() {
             ..DeflateConfig::default()
         },
     );
+    // The shared compressor itself: one per thread, whatever the number of connections.
+    let first = std::thread::spawn(|| {
+        let message = corpus(1).remove(0);
+        let mut out = BytesMut::with_capacity(4096);
+        let mut codec = DeflateCodec::new(
+            Role::Server,
+            DeflateParams::default(),
+            &DeflateConfig::default(),
+        );
+        let before = LIVE.load(Ordering::Relaxed);
+        codec.encode(&message, &mut out).unwrap();
+        LIVE.load(Ordering::Relaxed).saturating_sub(before)
+    })
+    .join()
+    .unwrap();
+    println!(
+        "shared compressor: the first message on a thread allocates {first} bytes (the thread's \
+         compressor at 15 window bits, and the connection's history)"
+    );
     println!();
 }
 
@@ -434,11 +487,12 @@ fn compress(c: &mut Criterion) {
     group.sample_size(20);
     for setup in setups() {
         group.bench_function(BenchmarkId::new("json_messages", setup.name), |b| {
-            let mut codec = DeflateCodec::new(Role::Server, setup.params, &setup.config);
+            let mut codecs = codecs(&setup, Role::Server);
             let mut out = BytesMut::with_capacity(64 * 1024);
             b.iter(|| {
-                for message in &messages {
+                for (i, message) in messages.iter().enumerate() {
                     out.clear();
+                    let codec = &mut codecs[i % setup.turns];
                     black_box(codec.encode(black_box(message), &mut out).unwrap());
                 }
             });
@@ -503,12 +557,12 @@ fn decompress(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("json_messages", setup.name), |b| {
             b.iter(|| {
                 // A fresh receiver per pass: the stream depends on the sender's history.
-                let mut codec = DeflateCodec::new(Role::Client, setup.params, &setup.config);
+                let mut codecs = codecs(&setup, Role::Client);
                 let mut out = BytesMut::with_capacity(64 * 1024);
-                for (compressed, payload) in &frames {
+                for (i, (compressed, payload)) in frames.iter().enumerate() {
                     if *compressed {
                         out.clear();
-                        codec
+                        codecs[i % setup.turns]
                             .decode(black_box(payload), true, &mut out, 1 << 20)
                             .unwrap();
                         black_box(&out);

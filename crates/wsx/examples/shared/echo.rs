@@ -3,7 +3,7 @@
 //! before it waits for more input, so replies to messages that arrived together leave together,
 //! with no explicit flush and no extra read attempt per message.
 
-use wsx::{Error, Message, WebSocket};
+use wsx::{Error, WebSocket};
 
 /// Echoes until the connection closes. Returns how it ended.
 pub async fn echo<S>(ws: &mut WebSocket<S>) -> Result<(), Error>
@@ -11,20 +11,13 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     while let Some(item) = ws.next().await {
-        handle(ws, item?).await?;
-    }
-    Ok(())
-}
-
-async fn handle<S>(ws: &mut WebSocket<S>, message: Message) -> Result<(), Error>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    if message.is_data() {
-        match ws.feed(message).await {
-            // The peer started closing while we echoed: the read side finishes the handshake.
-            Ok(()) | Err(Error::AlreadyClosing | Error::ConnectionClosed) => {}
-            Err(e) => return Err(e),
+        let message = item?;
+        if message.is_data() {
+            match ws.feed(message).await {
+                // The peer started closing while we echoed: the read side finishes the handshake.
+                Ok(()) | Err(Error::AlreadyClosing | Error::ConnectionClosed) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(())

@@ -29,7 +29,7 @@ use handlers::{HandlerFuture, Handlers, OnEvent, OnMessage};
 pub use payload::{IntoPayload, PreparedMessage};
 pub use pull::Messages;
 pub(crate) use queue::Outbound;
-use queue::{Queue, RoomWaiter};
+use queue::{Queue, ReaderDispatching, RoomWaiter};
 pub(crate) use signal::ReaderSignal;
 use state::StateMap;
 
@@ -86,6 +86,8 @@ pub(crate) struct Shared {
     /// something is queued (a channel preallocates a block per connection), and the writer
     /// takes everything queued at once.
     queue: Mutex<Queue>,
+    /// The reader is dispatching: what handlers queue is its to feed (see the type).
+    reader_dispatching: ReaderDispatching,
     handlers: RwLock<Handlers>,
     /// Wakes the writer task: something was queued.
     pub wake_writer: Notify,
@@ -151,6 +153,7 @@ impl Conn {
             closing: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             queue: Mutex::new(Queue::default()),
+            reader_dispatching: ReaderDispatching::default(),
             handlers: RwLock::new(Handlers::default()),
             wake_writer: Notify::new(),
             room: Notify::new(),

@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::proto::Message;
 use bytes::Bytes;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// A command for the writer task.
 #[derive(Debug)]
@@ -27,10 +27,15 @@ pub(crate) struct Queue {
     /// The writer task holds a taken batch it has not finished feeding: the reader must not
     /// feed newer items before it (order).
     writer_busy: bool,
-    /// The reader task is running handlers and will feed what they queue: no need to wake the
-    /// writer.
-    reader_dispatching: bool,
 }
+
+/// The reader task is running handlers and will feed what they queue: no need to wake the
+/// writer. An atomic beside the queue's lock rather than under it, so that starting a dispatch
+/// takes no lock: it is set without the lock (before the handlers run, on the reader's own
+/// task) and cleared under the lock in [`Conn::feed_queued`]; [`Conn::push`] reads it under the
+/// lock, so a push that sees it set is followed by the reader's feed, which takes its item.
+#[derive(Default)]
+pub(crate) struct ReaderDispatching(AtomicBool);
 
 impl Conn {
     pub(super) fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
@@ -45,7 +50,7 @@ impl Conn {
         }
         let mut queue = self.queue();
         queue.items.push_back(item);
-        let reader_feeds = queue.reader_dispatching;
+        let reader_feeds = self.shared.reader_dispatching.0.load(Ordering::Acquire);
         drop(queue);
         if !reader_feeds {
             self.shared.wake_writer.notify_one();
@@ -73,7 +78,10 @@ impl Conn {
     /// Reader task: handlers are about to run; what they queue is left for the reader to feed
     /// ([`Self::feed_queued`] ends this) instead of waking the writer.
     pub(crate) fn start_dispatching(&self) {
-        self.queue().reader_dispatching = true;
+        self.shared
+            .reader_dispatching
+            .0
+            .store(true, Ordering::Release);
     }
 
     /// Reader task, after its handlers ran: ends dispatching and feeds queued items through
@@ -82,7 +90,10 @@ impl Conn {
     /// full; the writer is then woken to wait for room.
     pub(crate) fn feed_queued(&self, mut feed: impl FnMut(Outbound) -> Result<(), Outbound>) {
         let mut queue = self.queue();
-        queue.reader_dispatching = false;
+        self.shared
+            .reader_dispatching
+            .0
+            .store(false, Ordering::Release);
         if queue.writer_busy {
             return;
         }

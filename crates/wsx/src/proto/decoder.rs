@@ -164,15 +164,26 @@ impl Decoder {
     /// cannot make us allocate much. A large buffer that drains is let go once frames have
     /// been small for a while, so a burst does not pin memory.
     pub fn prepare_read(&mut self) -> &mut BytesMut {
+        let spare = self.buf.capacity() - self.buf.len();
+        if self.pending.is_none()
+            && spare >= self.next_read / 2
+            && self.buf.capacity() <= 4 * self.read_size
+        {
+            // The common case, before every read: no frame in progress, room enough, no grown
+            // buffer to let go. (What the general path below would decide, without its work.)
+            self.offered = spare;
+            return &mut self.buf;
+        }
         let missing = self
             .pending
             .as_ref()
             .map_or(0, |p| p.len.saturating_sub(self.buf.len()));
-        if self.buf.is_empty()
+        // The rare condition first: this runs before every read.
+        if self.buf.capacity() > 4 * self.read_size
+            && self.buf.is_empty()
             && missing == 0
             && self.next_read == self.read_size
             && self.small_frames >= SHRINK_AFTER
-            && self.buf.capacity() > 4 * self.read_size
         {
             self.buf = BytesMut::new();
         }

@@ -118,16 +118,13 @@ impl Encoder {
         };
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = header.encode(&mut head);
-        let copied = if mask.is_some() || WriteBuffer::copies(payload.len()) {
-            payload.len()
-        } else {
-            0
-        };
-        out.reserve(n + copied);
-        out.put_slice(&head[..n]);
         match mask {
-            Some(key) => out.put_masked(&payload, key),
-            None => out.put_bytes(payload),
+            Some(key) => {
+                out.reserve(n + payload.len());
+                out.put_slice(&head[..n]);
+                out.put_masked(&payload, key);
+            }
+            None => out.put_frame(&head[..n], payload),
         }
     }
 }

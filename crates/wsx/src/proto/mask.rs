@@ -15,24 +15,30 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = u32::from_be_bytes(key)
         .rotate_left(8 * (offset % 4) as u32)
         .to_be_bytes();
-    if buf.len() < BLOCK {
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b ^= key[i % 4];
+    let mut blocks = buf.chunks_exact_mut(BLOCK);
+    if blocks.len() > 0 {
+        // The key repeated, built a word at a time (a byte loop here cost more than masking
+        // a 1 KiB payload with it).
+        let mut block = [0u8; BLOCK];
+        for word in block.chunks_exact_mut(4) {
+            word.copy_from_slice(&key);
         }
-        return;
-    }
-    let mut block = [0u8; BLOCK];
-    for (i, b) in block.iter_mut().enumerate() {
-        *b = key[i % 4];
-    }
-    let mut chunks = buf.chunks_exact_mut(BLOCK);
-    for chunk in &mut chunks {
-        for (b, k) in chunk.iter_mut().zip(block.iter()) {
-            *b ^= k;
+        for chunk in &mut blocks {
+            for (b, k) in chunk.iter_mut().zip(block.iter()) {
+                *b ^= k;
+            }
         }
     }
-    // BLOCK is a multiple of 4, so the remainder starts key-aligned.
-    for (b, k) in chunks.into_remainder().iter_mut().zip(block.iter()) {
+    // BLOCK is a multiple of 4, so the rest starts key-aligned: whole words first (a small
+    // frame is all rest), then the last bytes.
+    let word = u32::from_ne_bytes(key);
+    let mut words = blocks.into_remainder().chunks_exact_mut(4);
+    for chunk in &mut words {
+        let mut bytes = [0u8; 4];
+        bytes.copy_from_slice(chunk);
+        chunk.copy_from_slice(&(u32::from_ne_bytes(bytes) ^ word).to_ne_bytes());
+    }
+    for (b, k) in words.into_remainder().iter_mut().zip(key) {
         *b ^= k;
     }
 }

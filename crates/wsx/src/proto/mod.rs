@@ -21,7 +21,7 @@ pub mod write_buf;
 
 pub use close::{CloseCode, CloseFrame};
 pub use decoder::{Decoder, Limits};
-pub use deflate::{DeflateConfig, PerMessageDeflate};
+pub use deflate::{CompressorMode, DeflateConfig, PerMessageDeflate};
 pub use encoder::{Encoder, encode_server_frame};
 pub use error::{ExtensionError, HandshakeError, ProtocolError, SendError};
 pub use extension::{Extension, ExtensionFactory, ExtensionOffer};

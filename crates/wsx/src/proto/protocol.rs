@@ -134,6 +134,13 @@ impl Protocol {
         self.decoder.extend(data);
     }
 
+    /// Whether received bytes wait to be decoded (none: [`Self::next_message`] would return
+    /// `Ok(None)` until more arrive).
+    #[must_use]
+    pub fn has_buffered_input(&self) -> bool {
+        self.decoder.buffered() > 0
+    }
+
     /// The transport reached end of file.
     pub fn receive_eof(&mut self) {
         self.eof = true;

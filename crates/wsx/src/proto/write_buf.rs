@@ -83,6 +83,22 @@ impl WriteBuffer {
         self.peak = self.peak.max(self.len);
     }
 
+    /// Appends a frame: its encoded `head`, then its payload (as [`Self::put_bytes`]). A small
+    /// frame is copied into the tail with one check for room.
+    pub fn put_frame(&mut self, head: &[u8], payload: Bytes) {
+        if !Self::copies(payload.len()) {
+            self.put_slice(head);
+            self.put_bytes(payload);
+            return;
+        }
+        let n = head.len() + payload.len();
+        self.reserve(n);
+        self.tail.extend_from_slice(head);
+        self.tail.extend_from_slice(&payload);
+        self.len += n;
+        self.peak = self.peak.max(self.len);
+    }
+
     /// Appends shared bytes: without a copy when large, copied into the tail when small.
     pub fn put_bytes(&mut self, data: Bytes) {
         if Self::copies(data.len()) {
@@ -125,6 +141,13 @@ impl WriteBuffer {
 
     /// Drops the first `n` bytes, which were written.
     pub fn advance(&mut self, mut n: usize) {
+        if n >= self.len && self.chunks.is_empty() {
+            // All of it was written (the common case): the tail starts over at the front of
+            // its allocation, with nothing to move.
+            self.tail.clear();
+            self.drained();
+            return;
+        }
         n = n.min(self.len);
         self.len -= n;
         while n > 0 {
@@ -145,17 +168,22 @@ impl WriteBuffer {
         }
         if self.len == 0 {
             self.tail.clear();
-            // Let a large buffer go once writes have been small for a while: steady large
-            // writes keep it (no allocation per message), a burst does not pin it.
-            if self.peak > SHRINK_ABOVE {
-                self.small_drains = 0;
-            } else {
-                self.small_drains = self.small_drains.saturating_add(1);
-            }
-            self.peak = 0;
-            if self.small_drains >= SHRINK_AFTER && self.tail.capacity() > SHRINK_ABOVE {
-                self.tail = BytesMut::new();
-            }
+            self.drained();
+        }
+    }
+
+    /// Everything was written. Let a large buffer go once writes have been small for a while:
+    /// steady large writes keep it (no allocation per message), a burst does not pin it.
+    fn drained(&mut self) {
+        self.len = 0;
+        if self.peak > SHRINK_ABOVE {
+            self.small_drains = 0;
+        } else {
+            self.small_drains = self.small_drains.saturating_add(1);
+        }
+        self.peak = 0;
+        if self.small_drains >= SHRINK_AFTER && self.tail.capacity() > SHRINK_ABOVE {
+            self.tail = BytesMut::new();
         }
     }
 }

@@ -6,10 +6,11 @@
 //! [`WebSocket::split`] gives a read half and a write half that two tasks can own. Plain async
 //! helpers ([`WebSocket::next`], [`WebSocket::send`], [`WebSocket::close`]) are offered too.
 //!
-//! Both halves may need the transport's write side: the reader to send pongs and close replies,
-//! the writer for messages. A transport remembers only one waker per direction, so every poll
-//! goes through a proxy waker that wakes both the reading and the writing task; neither can be
-//! left asleep by the other.
+//! Both halves of a split connection may need the transport's write side: the reader to send
+//! pongs and close replies, the writer for messages. A transport remembers only one waker per
+//! direction, so the halves poll through a proxy waker that wakes both the reading and the
+//! writing task (`split.rs`); an unsplit `WebSocket` is polled by one task and passes its
+//! context straight through.
 //!
 //! The halves ([`WsReader`], [`WsWriter`]) are in `split.rs`.
 //!
@@ -24,12 +25,10 @@ use crate::Error;
 use crate::proto::{CloseCode, CloseFrame, Extension, Limits, Message, Protocol, Role, State};
 use futures_core::Stream;
 use futures_sink::Sink;
-use futures_util::task::AtomicWaker;
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker, ready};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
@@ -98,31 +97,12 @@ fn write_error(e: io::Error) -> Error {
     }
 }
 
-/// Wakes both the task reading and the task writing.
-#[derive(Default)]
-struct WakeBoth {
-    read: AtomicWaker,
-    write: AtomicWaker,
-}
-
-impl Wake for WakeBoth {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.read.wake();
-        self.write.wake();
-    }
-}
-
 /// A WebSocket connection over the transport `S`, after the opening handshake.
 pub struct WebSocket<S> {
     stream: S,
     proto: Protocol,
     config: WebSocketConfig,
     subprotocol: Option<String>,
-    wakers: Arc<WakeBoth>,
-    waker: Waker,
     /// Deadline of the closing phase, armed when it starts.
     deadline: Option<Pin<Box<Sleep>>>,
     /// Armed while the transport takes no bytes (see `WebSocketConfig::write_timeout`).
@@ -164,15 +144,11 @@ where
             proto.set_extension(ext);
         }
         proto.receive_data(read_ahead);
-        let wakers = Arc::new(WakeBoth::default());
-        let waker = Waker::from(wakers.clone());
         Self {
             stream,
             proto,
             config,
             subprotocol,
-            wakers,
-            waker,
             deadline: None,
             write_stall: None,
             shut_down: false,
@@ -434,9 +410,6 @@ where
         if this.finished {
             return Poll::Ready(None);
         }
-        this.wakers.read.register(cx.waker());
-        let waker = this.waker.clone();
-        let cx = &mut Context::from_waker(&waker);
         loop {
             if this.proto.should_close_transport() || this.proto.is_eof() {
                 return this.poll_finish(cx);
@@ -447,7 +420,12 @@ where
             }
             if !this.decoded {
                 match this.proto.next_message() {
-                    Ok(Some(message)) => return Poll::Ready(Some(Ok(message))),
+                    Ok(Some(message)) => {
+                        // Nothing left to decode: the next poll goes straight to writing
+                        // and reading, without another decode attempt.
+                        this.decoded = !this.proto.has_buffered_input();
+                        return Poll::Ready(Some(Ok(message)));
+                    }
                     Ok(None) => this.decoded = true,
                     // The close frame is queued; the loop flushes it and closes.
                     Err(_) => continue,
@@ -486,29 +464,18 @@ where
             return Poll::Ready(Err(Error::ConnectionClosed));
         }
         if this.write_buffer_full() {
-            this.wakers.write.register(cx.waker());
-            let waker = this.waker.clone();
-            ready!(this.poll_write_out(&mut Context::from_waker(&waker))).map_err(write_error)?;
+            ready!(this.poll_write_out(cx)).map_err(write_error)?;
         }
         Poll::Ready(Ok(()))
     }
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        let this = self.get_mut();
-        let closing = matches!(item, Message::Close(_));
-        this.proto.send(item)?;
-        if closing {
-            // The reader arms the close deadline on its next poll: make sure there is one.
-            this.wakers.read.wake();
-        }
+        self.get_mut().proto.send(item)?;
         Ok(())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let this = self.get_mut();
-        this.wakers.write.register(cx.waker());
-        let waker = this.waker.clone();
-        ready!(this.poll_write_out(&mut Context::from_waker(&waker))).map_err(write_error)?;
+        ready!(self.get_mut().poll_write_out(cx)).map_err(write_error)?;
         Poll::Ready(Ok(()))
     }
 

@@ -1,6 +1,11 @@
 //! The two halves of a split [`WebSocket`]: [`WsReader`] (a `Stream` that also answers pings
 //! and completes the close handshake) and [`WsWriter`] (a `Sink`), sharing the connection
 //! behind a lock that is held for one poll at a time.
+//!
+//! Both halves may write to the transport (the reader its pongs and close replies), and a
+//! transport remembers one waker per direction: each half registers its task's waker here and
+//! polls the connection with a proxy waker that wakes both tasks, so neither can be left asleep
+//! by the other. The proxy is kept once, beside the connection, so a poll costs no clone.
 #![forbid(unsafe_code)]
 
 use super::WebSocket;
@@ -9,26 +14,62 @@ use crate::proto::{CloseCode, Message};
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
+use futures_util::task::AtomicWaker;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Wake, Waker};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// The connection shared by the two halves. The lock is held only for the duration of one
 /// poll (never across an await), so the halves never wait on each other for long; the proxy
 /// waker makes sure neither misses a wake-up meant for the other.
-type Halves<S> = Arc<std::sync::Mutex<WebSocket<S>>>;
+type Halves<S> = Arc<Shared<S>>;
+
+/// What the halves share: the connection, and the proxy (kept once, beside the connection,
+/// so a poll borrows its waker without a clone).
+struct Shared<S> {
+    ws: std::sync::Mutex<WebSocket<S>>,
+    proxy: Proxy,
+}
+
+/// Wakes both the task reading and the task writing.
+#[derive(Default)]
+struct WakeBoth {
+    read: AtomicWaker,
+    write: AtomicWaker,
+}
+
+impl Wake for WakeBoth {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.read.wake();
+        self.write.wake();
+    }
+}
+
+/// The tasks' wakers, and the proxy waker the halves poll with.
+struct Proxy {
+    wakers: Arc<WakeBoth>,
+    waker: Waker,
+}
 
 /// Splits `ws` into its two halves (see [`WebSocket::split`]).
 pub(super) fn split<S>(ws: WebSocket<S>) -> (WsReader<S>, WsWriter<S>) {
-    let halves = Arc::new(std::sync::Mutex::new(ws));
+    let wakers = Arc::new(WakeBoth::default());
+    let waker = Waker::from(wakers.clone());
+    let halves = Arc::new(Shared {
+        ws: std::sync::Mutex::new(ws),
+        proxy: Proxy { wakers, waker },
+    });
     (WsReader(halves.clone()), WsWriter(halves))
 }
 
 fn lock<S>(halves: &Halves<S>) -> std::sync::MutexGuard<'_, WebSocket<S>> {
     // A poll that panicked leaves the connection in a consistent state (every step of the
     // core is a complete update), so a poisoned lock is still usable.
-    crate::sync::lock(halves)
+    crate::sync::lock(&halves.ws)
 }
 
 /// The read half of a split [`WebSocket`]: a [`Stream`] of messages. It also sends pongs and
@@ -97,10 +138,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
         }
         drop(writer);
         // The two halves are the only owners of the connection, and not `Clone`.
-        let Ok(mutex) = Arc::try_unwrap(self.0) else {
+        let Ok(shared) = Arc::try_unwrap(self.0) else {
             unreachable!("a split connection is owned by its two halves only")
         };
-        Ok(crate::sync::into_inner(mutex))
+        Ok(crate::sync::into_inner(shared.ws))
     }
 }
 
@@ -134,6 +175,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsReader<S> {
     type Item = Result<Message, Error>;
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.proxy.wakers.read.register(cx.waker());
+        let cx = &mut Context::from_waker(&self.0.proxy.waker);
         Pin::new(&mut *lock(&self.0)).poll_next(cx)
     }
 }
@@ -177,15 +220,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WsWriter<S> {
     type Error = Error;
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.0.proxy.wakers.write.register(cx.waker());
+        let cx = &mut Context::from_waker(&self.0.proxy.waker);
         Pin::new(&mut *lock(&self.0)).poll_ready(cx)
     }
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        Pin::new(&mut *lock(&self.0)).start_send(item)
+        let closing = matches!(item, Message::Close(_));
+        Pin::new(&mut *lock(&self.0)).start_send(item)?;
+        if closing {
+            // The reader arms the close deadline on its next poll: make sure there is one.
+            self.0.proxy.wakers.read.wake();
+        }
+        Ok(())
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.0.proxy.wakers.write.register(cx.waker());
+        let cx = &mut Context::from_waker(&self.0.proxy.waker);
         Pin::new(&mut *lock(&self.0)).poll_flush(cx)
     }
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.0.proxy.wakers.write.register(cx.waker());
+        let cx = &mut Context::from_waker(&self.0.proxy.waker);
         Pin::new(&mut *lock(&self.0)).poll_close(cx)
     }
 }

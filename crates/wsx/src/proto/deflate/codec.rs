@@ -2,7 +2,8 @@
 //! connection, compressing what this side sends and inflating what it receives.
 #![forbid(unsafe_code)]
 
-use super::{DeflateConfig, DeflateParams};
+use super::shared::History;
+use super::{CompressorMode, DeflateConfig, DeflateParams};
 use crate::proto::error::{ExtensionError, ProtocolError};
 use crate::proto::extension::Extension;
 use crate::proto::frame::RSV1;
@@ -49,7 +50,11 @@ pub struct DeflateCodec {
     local_window_bits: u8,
     local_no_context_takeover: bool,
     remote_no_context_takeover: bool,
+    /// The connection's own compressor ([`CompressorMode::Dedicated`]), made on first use.
     deflater: Option<Compress>,
+    /// What the thread's shared compressor needs to continue this connection's stream
+    /// ([`CompressorMode::Shared`]); `None` with a dedicated compressor.
+    history: Option<History>,
     inflater: Option<Decompress>,
     /// Between the first and the last frame of an incoming compressed message.
     in_message: bool,
@@ -68,6 +73,7 @@ impl fmt::Debug for DeflateCodec {
             .field("threshold", &self.threshold)
             .field("compress", &self.compress)
             .field("deflater", &self.deflater.is_some())
+            .field("shared", &self.history.is_some())
             .field("inflater", &self.inflater.is_some())
             .finish_non_exhaustive()
     }
@@ -90,16 +96,20 @@ impl DeflateCodec {
                 params.server_no_context_takeover,
             ),
         };
+        let local_window_bits = Self::local_window_bits(local_bits);
+        let history = (config.compressor == CompressorMode::Shared && config.compress)
+            .then(|| History::new(local_window_bits, !local_reset));
         Self {
             role,
             params,
             level: Compression::new(config.level.min(9)),
             threshold: config.threshold,
             compress: config.compress,
-            local_window_bits: Self::local_window_bits(local_bits),
+            local_window_bits,
             local_no_context_takeover: local_reset,
             remote_no_context_takeover: remote_reset,
             deflater: None,
+            history,
             inflater: None,
             in_message: false,
             message_input: 0,
@@ -143,39 +153,21 @@ impl DeflateCodec {
             out.extend_from_slice(&[0x00]);
             return Ok(());
         }
-        let level = self.level;
-        let bits = self.local_window_bits;
+        let (level, bits) = (self.level, self.local_window_bits);
+        if let Some(history) = self.history.as_mut() {
+            return history.compress(level, bits, payload, |deflater| {
+                deflate_into(deflater, payload, out)
+            });
+        }
         let deflater = self
             .deflater
             .get_or_insert_with(|| Compress::new_with_window_bits(level, false, bits));
-        let start = out.len();
-        let mut input = payload;
-        loop {
-            // Room for the whole message in one step: stored blocks cost 5 bytes per 64 KiB,
-            // plus the flush.
-            let room = input.len() + input.len() / 64 + 64;
-            let at = out.len();
-            out.resize(at + room, 0);
-            let (in_before, out_before) = (deflater.total_in(), deflater.total_out());
-            let status = deflater.compress(input, &mut out[at..], FlushCompress::Sync);
-            let consumed = (deflater.total_in() - in_before) as usize;
-            let produced = (deflater.total_out() - out_before) as usize;
-            out.truncate(at + produced);
-            status.map_err(|e| ProtocolError::Extension(ExtensionError::Deflate(e)))?;
-            input = &input[consumed..];
-            // The flush is complete once all input is taken and the output was not filled.
-            if input.is_empty() && produced < room {
-                break;
-            }
-            if consumed == 0 && produced == 0 {
-                return Err(ProtocolError::Extension(ExtensionError::DeflateStalled));
-            }
+        deflate_into(deflater, payload, out)?;
+        if self.local_no_context_takeover {
+            // RFC 7692 §7.1.1: no context takeover for our side means a fresh window per
+            // message.
+            deflater.reset();
         }
-        // RFC 7692 §7.2.1: remove the 00 00 ff ff of the empty stored block the flush ended with.
-        if !out[start..].ends_with(&TAIL) {
-            return Err(ProtocolError::Extension(ExtensionError::MissingSyncFlush));
-        }
-        out.truncate(out.len() - TAIL.len());
         Ok(())
     }
 
@@ -300,13 +292,44 @@ impl Extension for DeflateCodec {
         // instead would leave it out of the peer's window, forcing a reset of ours and losing the
         // context for the messages after it.
         self.deflate(payload, out)?;
-        if self.local_no_context_takeover
-            && let Some(deflater) = self.deflater.as_mut()
-        {
-            // RFC 7692 §7.1.1: no context takeover for our side means a fresh window per
-            // message.
-            deflater.reset();
-        }
         Ok(Some(RSV1))
     }
+}
+
+/// Deflates `payload` into `out` (appending) with a sync flush, and strips the flush's
+/// `00 00 ff ff` (RFC 7692 §7.2.1).
+fn deflate_into(
+    deflater: &mut Compress,
+    payload: &[u8],
+    out: &mut BytesMut,
+) -> Result<(), ProtocolError> {
+    let start = out.len();
+    let mut input = payload;
+    loop {
+        // Room for the whole message in one step: stored blocks cost 5 bytes per 64 KiB,
+        // plus the flush.
+        let room = input.len() + input.len() / 64 + 64;
+        let at = out.len();
+        out.resize(at + room, 0);
+        let (in_before, out_before) = (deflater.total_in(), deflater.total_out());
+        let status = deflater.compress(input, &mut out[at..], FlushCompress::Sync);
+        let consumed = (deflater.total_in() - in_before) as usize;
+        let produced = (deflater.total_out() - out_before) as usize;
+        out.truncate(at + produced);
+        status.map_err(|e| ProtocolError::Extension(ExtensionError::Deflate(e)))?;
+        input = &input[consumed..];
+        // The flush is complete once all input is taken and the output was not filled.
+        if input.is_empty() && produced < room {
+            break;
+        }
+        if consumed == 0 && produced == 0 {
+            return Err(ProtocolError::Extension(ExtensionError::DeflateStalled));
+        }
+    }
+    // RFC 7692 §7.2.1: remove the 00 00 ff ff of the empty stored block the flush ended with.
+    if !out[start..].ends_with(&TAIL) {
+        return Err(ProtocolError::Extension(ExtensionError::MissingSyncFlush));
+    }
+    out.truncate(out.len() - TAIL.len());
+    Ok(())
 }

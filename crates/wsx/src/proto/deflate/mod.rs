@@ -30,25 +30,44 @@
 //! Measured with `cargo bench -p wsx --bench deflate` (zlib-rs backend; a corpus of 2000
 //! chat/API JSON messages, 282 bytes on average; one core of a loaded 2-core VM):
 //!
-//! | configuration                       | wire/plain | compress  | inflate   |
-//! |-------------------------------------|-----------:|----------:|----------:|
-//! | default: takeover, 15 bits, level 1 |      0.292 | 193 MiB/s | 335 MiB/s |
-//! | level 6                             |      0.233 |  26 MiB/s | 307 MiB/s |
-//! | 12 window bits                      |      0.350 | 123 MiB/s | 301 MiB/s |
-//! | no context takeover                 |      0.861 |  44 MiB/s | 244 MiB/s |
-//! | no context takeover, level 6        |      0.689 |  16 MiB/s |  86 MiB/s |
+//! | configuration                                  | wire/plain | compress   |
+//! |------------------------------------------------|-----------:|-----------:|
+//! | default: shared compressor, takeover, level 1  |      0.292 |  161 MiB/s |
+//! | default, 8 connections taking turns            |      0.308 |   13 MiB/s |
+//! | dedicated compressor                           |      0.292 |  133 MiB/s |
+//! | dedicated, 8 connections taking turns          |      0.303 |   66 MiB/s |
+//! | level 6                                        |      0.233 |   17 MiB/s |
+//! | 12 window bits                                 |      0.350 |  102 MiB/s |
+//! | no context takeover                            |      0.861 |   32 MiB/s |
+//! | no context takeover, level 6                   |      0.689 |   13 MiB/s |
+//!
+//! (Compress rates from a run with `--measurement-time 2` on a busy machine: compare rows, not
+//! runs. Inflating runs at 150-270 MiB/s in every row.) With the shared compressor, connections
+//! that send in turn pay a reset and a priming with their 8 KiB history per message: that is
+//! the price of holding 56 KB instead of 428 KB per connection. A server that compresses for a
+//! few busy connections and has memory to spare can choose [`CompressorMode::Dedicated`].
 //!
 //! Context takeover is where the gain on small messages comes from. Resetting per message costs
 //! CPU too: every reset clears the compressor's 128 KiB hash table.
 //!
-//! Memory is the price (heap per connection, counted by the bench's allocator): nothing but the
-//! 328-byte codec until the first compressed message, since both zlib states are allocated on
-//! first use; then an inflater of 47 KB whatever the window, and a compressor of 380 KB at 15
-//! window bits, 314 KB at 14, 282 KB at 13, 265 KB at 12 and 251 KB at 9 or 8 (its hash table and
-//! buffers do not shrink with the window): 428 KB per connection with the defaults, 313 KB at
-//! 12 bits. Both are kept for the connection's life; no context takeover saves no memory. A
-//! connection that only sends messages under [`DeflateConfig::threshold`], or runs with
-//! [`DeflateConfig::compress`] off, never allocates a compressor (48 KB).
+//! Memory (heap per connection, counted by the bench's allocator, `-- memory`): nothing but
+//! the codec (376 bytes) until the first compressed message, since both zlib states are made on
+//! first use. Then an inflater of 47 KB whatever the window (zlib-rs always allocates 32 KiB),
+//! and for compressing:
+//!
+//! - [`CompressorMode::Shared`] (the default): the last 8 KiB this side sent, its context for
+//!   takeover; the compressor itself (388 KB at 15 bits) is one per thread, shared by its
+//!   connections (see `shared.rs`). **56 KB per connection** after traffic, at a wire ratio of
+//!   0.292 on the corpus for one connection and 0.308 for 8 connections taking turns (each
+//!   message then primes the compressor with its connection's 8 KiB).
+//! - [`CompressorMode::Dedicated`] (the setting before): each connection's own compressor, 380 KB
+//!   at 15 window bits, 314 KB at 14, 282 KB at 13, 265 KB at 12 and 251 KB at 9 or 8 (zlib-rs's
+//!   128 KiB hash table does not shrink with the window or memLevel): 428 KB per connection
+//!   with the defaults, kept for the connection's life, at 0.292.
+//!
+//! No context takeover keeps no history (48 KB per connection). A connection that only sends
+//! messages under [`DeflateConfig::threshold`], or runs with [`DeflateConfig::compress`] off,
+//! never compresses (48 KB).
 //!
 //! Decompression is bounded by the connection's `max_message_size`: the inflater is never
 //! given room for more than one byte past it (output grows in steps of at most 256 KiB), and a
@@ -60,6 +79,7 @@
 
 mod codec;
 mod params;
+mod shared;
 #[cfg(test)]
 mod tests;
 
@@ -80,11 +100,11 @@ use params::{Kind, Params, WINDOW_BITS};
 /// The defaults favour bandwidth on chatty JSON connections while bounding CPU: compression
 /// both ways with context takeover (later messages refer to earlier ones, which is where most of
 /// the gain on small, repetitive messages comes from) and full 32 KiB windows, level 1, and
-/// messages under 64 bytes sent as they are. On the bench's JSON corpus that sends 29% of the
-/// bytes at about 190 MiB/s per core. The memory cost is about 428 KB per connection once it
-/// has sent and received compressed messages (see the module docs); servers with many
-/// connections can trade ratio for memory with smaller windows (313 KB at 12 bits, for 35% of
-/// the bytes) or [`Self::compress`] off (48 KB).
+/// messages under 64 bytes sent as they are, and a compressor shared by the connections of a
+/// thread ([`CompressorMode::Shared`]). On the bench's JSON corpus that sends 29-31% of the
+/// bytes; a connection that has sent and received compressed messages holds about 56 KB (see
+/// the module docs). [`CompressorMode::Dedicated`] is the setting before: 428 KB per connection,
+/// no priming cost when many connections send in turn.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeflateConfig {
     /// Offer (client) or accept (server) permessage-deflate at all. Default: true.
@@ -120,6 +140,28 @@ pub struct DeflateConfig {
     /// JSON messages zlib-rs compresses about 7 times faster at level 1 (static Huffman codes,
     /// no per-flush tree building) than at 6, for output about 25% larger (see the bench).
     pub level: u32,
+    /// Where the compressor's state lives between messages. Default:
+    /// [`CompressorMode::Shared`] (about 56 KB per connection that compresses and inflates,
+    /// instead of 430 KB).
+    pub compressor: CompressorMode,
+}
+
+/// Where a connection's compressor state lives between messages (see the module docs' memory
+/// table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CompressorMode {
+    /// One compressor per thread, shared by its connections. A connection keeps only the last
+    /// 8 KiB it sent (its context, RFC 7692 §7.1.1, for a window of 13 bits or more), and the
+    /// compressor is primed with them when it last served another connection: about 8 KB per
+    /// connection instead of 380 KB, for more CPU when many connections send in turn (a reset
+    /// and a priming per message) and a slightly larger output (the context is 8 KiB, not the
+    /// whole window). The default.
+    #[default]
+    Shared,
+    /// Each connection keeps its own compressor for its life, with the whole negotiated
+    /// window: about 380 KB per connection at 15 window bits (zlib-rs's hash table and buffers
+    /// do not shrink much with the window), no priming cost.
+    Dedicated,
 }
 
 impl Default for DeflateConfig {
@@ -133,6 +175,7 @@ impl Default for DeflateConfig {
             client_max_window_bits: 15,
             threshold: 64,
             level: 1,
+            compressor: CompressorMode::Shared,
         }
     }
 }

@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use super::params::{self, ClientBits, Kind, ParamError, Params};
-use super::{DeflateCodec, DeflateConfig, DeflateParams, PerMessageDeflate};
+use super::{CompressorMode, DeflateCodec, DeflateConfig, DeflateParams, PerMessageDeflate};
 use crate::handshake::parse_extensions;
 use crate::proto::error::ProtocolError;
 use crate::proto::frame::RSV1;
@@ -675,6 +675,88 @@ fn round_trip_every_window_and_takeover() {
             }
         }
     }
+}
+
+/// Connections taking turns on one thread share its compressor: each message continues its own
+/// connection's stream (primed with that connection's history when another used the compressor
+/// in between), and every peer inflates exactly what was sent, at every window and with a
+/// dedicated compressor beside them.
+#[test]
+fn connections_taking_turns_on_the_shared_compressor_each_keep_their_context() {
+    let messages: Vec<Vec<u8>> = (0..24u64)
+        .map(|i| corpus([300, 9000, 40, 70_000][i as usize % 4], i % 3 + 1))
+        .collect();
+    for bits in [9u8, 12, 15] {
+        let p = params(false, false, bits, bits);
+        let mut pairs: Vec<(DeflateCodec, DeflateCodec)> = (0..3)
+            .map(|i| {
+                let config = DeflateConfig {
+                    threshold: 0,
+                    compressor: if i == 2 {
+                        CompressorMode::Dedicated
+                    } else {
+                        CompressorMode::Shared
+                    },
+                    ..DeflateConfig::default()
+                };
+                (
+                    DeflateCodec::new(Role::Server, p, &config),
+                    DeflateCodec::new(Role::Client, p, &config),
+                )
+            })
+            .collect();
+        for (i, message) in messages.iter().enumerate() {
+            let (server, client) = &mut pairs[i % 3];
+            transfer(server, client, std::slice::from_ref(message), 1 << 30);
+        }
+    }
+}
+
+/// Regression (Autobahn 13.4.17-18 on a multi-thread runtime): a connection that moves to
+/// another thread and back must not continue from the stale stream the first thread's
+/// compressor still holds from before it left.
+#[test]
+fn a_connection_moving_between_threads_never_continues_a_stale_stream() {
+    let messages: Vec<Vec<u8>> = (0..6u64).map(|i| corpus(3000, i % 2 + 1)).collect();
+    let p = DeflateParams::default();
+    let mut server = codec(Role::Server, p);
+    let mut client = codec(Role::Client, p);
+    for (i, message) in messages.iter().enumerate() {
+        if i % 2 == 0 {
+            transfer(
+                &mut server,
+                &mut client,
+                std::slice::from_ref(message),
+                1 << 30,
+            );
+        } else {
+            // The same connection's next message, compressed on another thread.
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    transfer(
+                        &mut server,
+                        &mut client,
+                        std::slice::from_ref(message),
+                        1 << 30,
+                    );
+                });
+            });
+        }
+    }
+}
+
+/// The shared compressor keeps what context takeover needs: a message repeated on one
+/// connection after another connection used the compressor still compresses to a few bytes.
+#[test]
+fn the_shared_compressor_primes_with_the_history_after_another_connection() {
+    let message = corpus(2000, 9);
+    let other = corpus(2000, 10);
+    let mut a = codec(Role::Server, DeflateParams::default());
+    let mut b = codec(Role::Server, DeflateParams::default());
+    let first = encode(&mut a, &message).unwrap().len();
+    encode(&mut b, &other).unwrap();
+    let again = encode(&mut a, &message).unwrap().len();
+    assert!(again < first / 5, "primed: {first} then {again}");
 }
 
 #[test]
