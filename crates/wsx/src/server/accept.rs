@@ -83,52 +83,77 @@ async fn handle(
     }
     let _slot = slot;
     let ws_config = inner.config.websocket_config();
-    // The handshakes are boxed: their state (buffers, a TLS session being set up) is freed
-    // once they finish instead of sizing the task for the whole life of the connection, and a
-    // plain connection does not carry the size of a TLS one.
-    // The handshake's result (the connection and the request) is consumed by `start_conn` in
-    // a statement of its own, so it is not kept in this task's state while the connection runs.
-    // The two arms differ only in the transport type (so that a plain connection's poll path
-    // has no TLS branch in it); what they share is `started` and `serve_conn`.
+    // The handshakes are boxed, with the options they read: their state (buffers, a TLS
+    // session being set up) is freed once they finish instead of sizing the task for the whole
+    // life of the connection. A TLS connection is served by a boxed future of its own, so a
+    // plain connection's task does not carry the size of a TLS one (a task is as large as the
+    // largest state of its future, whichever branch runs). The handshake's result is consumed
+    // by `start_conn` in a statement of its own, so it is not kept in this task's state while
+    // the connection runs.
     match tls {
         None => {
-            let handshake = Box::pin(tokio::time::timeout(
-                timeout,
-                accept_with(tcp, &options, ws_config),
-            ));
+            let handshake = Box::pin(async move {
+                tokio::time::timeout(timeout, accept_with(tcp, &options, ws_config)).await
+            });
             let started = started(&inner, peer, handshake.await);
             if let Some((conn, running, registered)) = started {
                 serve_conn(inner, conn, running, registered).await;
             }
         }
         Some(acceptor) => {
-            let handshake = Box::pin(tokio::time::timeout(timeout, async {
-                let stream = crate::tls::accept(&acceptor, tcp, peer).await?;
-                #[cfg(feature = "hyper")]
-                if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-                    return Ok(Negotiated::Http2(stream));
-                }
-                accept_with(stream, &options, ws_config)
-                    .await
-                    .map(Negotiated::WebSocket)
-            }));
-            let outcome = match handshake.await {
-                Ok(Ok(Negotiated::WebSocket(done))) => Ok(Ok(done)),
-                // An HTTP/2 connection: its WebSockets are extended CONNECT streams, each a
-                // connection of this server; it is served to its end here.
-                #[cfg(feature = "hyper")]
-                Ok(Ok(Negotiated::Http2(h2))) => {
-                    Box::pin(serve_h2(Server { inner }, h2, peer)).await;
-                    return;
-                }
-                Ok(Err(e)) => Ok(Err(e)),
-                Err(elapsed) => Err(elapsed),
-            };
-            let started = started(&inner, peer, outcome);
-            if let Some((conn, running, registered)) = started {
-                Box::pin(serve_conn(inner, conn, running, registered)).await;
-            }
+            Box::pin(handle_tls(inner, tcp, peer, acceptor, options, ws_config)).await;
         }
+    }
+}
+
+/// The rest of [`handle`] for a TLS connection: the TLS handshake, then HTTP/2 (ALPN `h2`,
+/// RFC 8441) or the WebSocket handshake, under `handshake_timeout`; then the connection's
+/// life.
+async fn handle_tls(
+    inner: Arc<Inner>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    acceptor: tokio_rustls::TlsAcceptor,
+    options: crate::handshake::ServerOptions,
+    ws_config: crate::stream::WebSocketConfig,
+) {
+    let timeout = inner.config.handshake_timeout;
+    #[cfg(feature = "hyper")]
+    let server = Server {
+        inner: inner.clone(),
+    };
+    // An HTTP/2 connection is served inside the boxed handshake future (`None` once it ended),
+    // so that its state is not part of every TLS connection's.
+    let handshake = Box::pin(async move {
+        let negotiated = tokio::time::timeout(timeout, async {
+            let stream = crate::tls::accept(&acceptor, tcp, peer).await?;
+            #[cfg(feature = "hyper")]
+            if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                return Ok(Negotiated::Http2(stream));
+            }
+            accept_with(stream, &options, ws_config)
+                .await
+                .map(Negotiated::WebSocket)
+        })
+        .await;
+        match negotiated {
+            Ok(Ok(Negotiated::WebSocket(done))) => Some(Ok(Ok(done))),
+            // Its WebSockets are extended CONNECT streams, each a connection of this server.
+            #[cfg(feature = "hyper")]
+            Ok(Ok(Negotiated::Http2(h2))) => {
+                serve_h2(server, h2, peer).await;
+                None
+            }
+            Ok(Err(e)) => Some(Ok(Err(e))),
+            Err(elapsed) => Some(Err(elapsed)),
+        }
+    });
+    let started = match handshake.await {
+        Some(outcome) => started(&inner, peer, outcome),
+        None => return,
+    };
+    if let Some((conn, running, registered)) = started {
+        Box::pin(serve_conn(inner, conn, running, registered)).await;
     }
 }
 
