@@ -5,10 +5,13 @@
 
 mod event_support;
 
+use event_support::memory::raw_client_pipe;
 use event_support::{next, raw_client, serve, within};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// tokio's clock: the real one, or the paused one of the write-timeout test.
 use tokio::io::AsyncReadExt;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use wsx::{CloseCode, Config, Conn, Error, MessageType, Server};
 
 const LIMIT: usize = 64 * 1024;
@@ -61,7 +64,10 @@ async fn flood(conn: Conn) -> Report {
     report
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// On a paused clock over an in-memory pipe (64 KiB of buffer, like a socket's): the peer
+/// never reads, the pipe fills, and the connection is torn down exactly `write_timeout` after
+/// the last byte the pipe took.
+#[tokio::test(start_paused = true)]
 async fn a_peer_that_stops_reading_hits_the_queue_bound_and_is_closed() {
     within(async {
         let config = Config {
@@ -87,10 +93,8 @@ async fn a_peer_that_stops_reading_hits_the_queue_bound_and_is_closed() {
                 let _ = report_tx.send(flood(conn).await);
             });
         });
-        let running = serve(server).await;
-
         // Completes the handshake, then never reads.
-        let raw = raw_client(running.addr).await;
+        let (raw, _task) = raw_client_pipe(&server).await;
         let started = Instant::now();
 
         let (code, reason, closed_at) = next(&mut closes, "on_close for the stalled peer").await;
@@ -114,20 +118,22 @@ async fn a_peer_that_stops_reading_hits_the_queue_bound_and_is_closed() {
             Some("ConnectionClosed"),
             "the waiting send ends with ConnectionClosed: {report:?}"
         );
+        // Virtual time stands still while tasks run: the last message the writer took made
+        // room in the queue and filled the pipe at the same instant.
         let stalled_for = closed_at.saturating_duration_since(report.last_enqueue);
         assert!(
-            stalled_for <= Duration::from_millis(500) + Duration::from_millis(1500),
-            "torn down {stalled_for:?} after the last progress, want write_timeout (500 ms) + slack; {report:?}"
+            stalled_for >= Duration::from_millis(500) && stalled_for <= Duration::from_millis(502),
+            "torn down {stalled_for:?} of virtual time after the last progress, want write_timeout (500 ms); {report:?}"
         );
         assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "teardown took {:?}",
+            started.elapsed() <= Duration::from_millis(502),
+            "teardown took {:?} of virtual time",
             started.elapsed()
         );
 
         let (is_timeout, error) = next(&mut errors, "on_error").await;
         assert!(is_timeout, "on_error should report a timeout, got {error}");
-        event_support::wait_for_no_connections(&running.server).await;
+        event_support::wait_for_no_connections(&server).await;
         drop(raw);
     })
     .await;
