@@ -318,3 +318,68 @@ async fn a_slow_but_steady_reader_is_not_cut_by_write_timeout() {
     })
     .await;
 }
+
+/// The same rule on a paused clock over a 64 KiB pipe, where no kernel buffer blurs it: a peer
+/// that takes 16 KiB every 100 ms is never cut by a 150 ms `write_timeout`, however long the
+/// transfer (4 MiB: 26 s of virtual time, a few milliseconds of wall time).
+#[tokio::test(start_paused = true)]
+async fn a_steady_reader_on_a_pipe_is_not_cut_by_a_write_timeout_longer_than_its_pauses() {
+    const COUNT: u32 = 64;
+    const SIZE: usize = 64 * 1024;
+    within(async {
+        let config = Config {
+            max_pending_bytes: 1 << 20,
+            write_timeout: Duration::from_millis(150),
+            ..Config::default()
+        };
+        let server = Server::new(config);
+        let (result_tx, mut results) = mpsc::unbounded_channel();
+        let (close_tx, mut closes) = mpsc::unbounded_channel();
+        server.on_connection(move |conn: Conn| {
+            let t = close_tx.clone();
+            conn.on_error(move |_, err| {
+                let _ = t.send(format!("on_error: {err:?}"));
+            });
+            let result_tx = result_tx.clone();
+            tokio::spawn(async move {
+                for i in 0..COUNT {
+                    let payload = vec![(i % 256) as u8; SIZE];
+                    if let Err(err) = conn.send(MessageType::Binary, payload).await {
+                        let _ = result_tx.send(Err(format!("send {i} failed: {err:?}")));
+                        return;
+                    }
+                }
+                let _ = result_tx.send(Ok(()));
+            });
+        });
+        let (mut raw, _task) = raw_client_pipe(&server).await;
+        let total = COUNT as usize * (SIZE + 10);
+        let mut read = 0;
+        let mut buf = vec![0u8; 16 * 1024];
+        let started = Instant::now();
+        while read < total {
+            match raw.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut ended = Vec::new();
+        while let Ok(event) = closes.try_recv() {
+            ended.push(event);
+        }
+        assert!(
+            read >= total,
+            "a steadily reading peer was cut after {read} of {total} bytes, {:?} in: {ended:?}",
+            started.elapsed()
+        );
+        assert!(
+            started.elapsed() >= Duration::from_secs(25),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(next(&mut results, "the sender's result").await, Ok(()));
+        assert!(ended.is_empty(), "{ended:?}");
+    })
+    .await;
+}
