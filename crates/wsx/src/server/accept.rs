@@ -5,7 +5,7 @@
 
 #[cfg(feature = "hyper")]
 use super::upgrade::serve_h2;
-use super::{Inner, Registered, Server, serve_conn, start_conn};
+use super::{Handshaken, Inner, Registered, Server, serve_conn, start_handshaken};
 use crate::conn::Conn;
 use crate::conn::run::Running;
 use crate::error::Error;
@@ -169,11 +169,8 @@ enum Negotiated<S> {
     Http2(S),
 }
 
-/// A finished server handshake: the connection and the request, or why it was refused.
-type Handshaken<S> = Result<(WebSocket<S>, http::Request<()>), Error>;
-
 /// The outcome of a handshake under `handshake_timeout`: a started connection, or nothing
-/// (logged) when it was refused or timed out.
+/// (counted and logged) when it was refused or timed out.
 fn started<S>(
     inner: &Arc<Inner>,
     peer: SocketAddr,
@@ -182,22 +179,9 @@ fn started<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    match outcome {
-        Ok(Ok((ws, request))) => Some(start_conn(inner, ws, request, Some(peer))),
-        Ok(Err(err)) => {
-            tracing::debug!(%peer, "handshake refused: {err}");
-            match &err {
-                Error::Handshake(e) => crate::metrics::handshake(Some(e.status().as_str())),
-                _ => crate::metrics::handshake(Some("error")),
-            }
-            None
-        }
-        Err(_) => {
-            tracing::debug!(%peer, "handshake timed out");
-            crate::metrics::handshake(Some("timeout"));
-            None
-        }
-    }
+    start_handshaken(inner, Some(peer), outcome)
+        .map_err(|err| tracing::debug!(%peer, "handshake not completed: {err}"))
+        .ok()
 }
 
 /// The handshake check for a connection from a trusted proxy: the per-IP limits of the

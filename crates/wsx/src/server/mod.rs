@@ -331,22 +331,40 @@ impl Server {
             self.inner.config.handshake_timeout,
             accept_with(io, &options, ws_config),
         ));
-        let (ws, request) = match handshake.await {
-            Ok(Ok(done)) => done,
-            Ok(Err(err)) => {
-                if let Error::Handshake(e) = &err {
-                    crate::metrics::handshake(Some(e.status().as_str()));
-                }
-                return Err(err);
-            }
-            Err(_) => {
-                crate::metrics::handshake(Some("timeout"));
-                return Err(Error::Timeout("opening handshake"));
-            }
-        };
-        let (conn, running, registered) = start_conn(&self.inner, ws, request, remote_addr);
+        let (conn, running, registered) =
+            start_handshaken(&self.inner, remote_addr, handshake.await)?;
         serve_conn(self.inner.clone(), conn, running, registered).await;
         Ok(())
+    }
+}
+
+/// A finished server handshake: the connection and the request, or why it was refused.
+type Handshaken<S> = Result<(WebSocket<S>, http::Request<()>), Error>;
+
+/// Starts the connection a handshake under `handshake_timeout` opened, or counts why none was
+/// opened (the handshake metric: the refusal's status, "error" or "timeout") and returns it.
+/// One place for the accept path and [`Server::serve_connection`].
+fn start_handshaken<S>(
+    inner: &Arc<Inner>,
+    remote_addr: Option<SocketAddr>,
+    outcome: Result<Handshaken<S>, tokio::time::error::Elapsed>,
+) -> Result<(Conn, Running<S>, Registered), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    match outcome {
+        Ok(Ok((ws, request))) => Ok(start_conn(inner, ws, request, remote_addr)),
+        Ok(Err(err)) => {
+            match &err {
+                Error::Handshake(e) => crate::metrics::handshake(Some(e.status().as_str())),
+                _ => crate::metrics::handshake(Some("error")),
+            }
+            Err(err)
+        }
+        Err(_) => {
+            crate::metrics::handshake(Some("timeout"));
+            Err(Error::Timeout("opening handshake"))
+        }
     }
 }
 
