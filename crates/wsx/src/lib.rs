@@ -107,10 +107,11 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
-// `unsafe` is denied in the whole crate and forbidden in every module file except
-// `proto/message.rs`, whose `Utf8Bytes::as_str` holds the crate's only `unsafe` block (with
-// its SAFETY comment) under a scoped `allow`, and its ancestors (`proto/mod.rs`, this file):
-// a `forbid` there would make that `allow` impossible.
+// `unsafe` is denied in the whole crate and forbidden in every module file except two, each
+// holding one `unsafe` block with its SAFETY comment and measured reason under a scoped
+// `allow`: `proto/message.rs` (`Utf8Bytes::as_str`) and `proto/mask.rs` (the AVX2 copy of the
+// masking loop); and their ancestors (`proto/mod.rs`, this file): a `forbid` there would make
+// those `allow`s impossible.
 #![deny(unsafe_code)]
 // clippy::pedantic, with these exceptions (and a few single-site `allow`s, each with its
 // reason where it is):

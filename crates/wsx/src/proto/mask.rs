@@ -1,8 +1,10 @@
 //! Masking (RFC 6455 §5.3): XOR of the payload with a 4-byte key, in place.
 //!
 //! The hot loop works on 64-byte blocks against a pre-rotated 64-byte key block; LLVM turns it
-//! into SIMD XORs on every target (SSE2 on baseline x86-64), with no `unsafe`.
-#![forbid(unsafe_code)]
+//! into SIMD XORs on every target (SSE2 on baseline x86-64). On x86-64 CPUs with AVX2 (checked
+//! at run time, once) the same loop is compiled a second time for AVX2: half the instructions
+//! per block. Calling that copy is this module's one `unsafe` (see `apply_mask`).
+#![deny(unsafe_code)]
 
 /// Size of the blocks the fast path works on.
 const BLOCK: usize = 64;
@@ -11,6 +13,34 @@ const BLOCK: usize = 64;
 /// payload can be unmasked piece by piece as it arrives). Masking and unmasking are the same
 /// operation.
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if buf.len() >= BLOCK && std::arch::is_x86_feature_detected!("avx2") {
+        // Measured (callgrind, 1 KiB echoed messages, issue 17): 263 instructions per 1 KiB
+        // payload with SSE2, 136 with AVX2, the detection (one cached load) included.
+        #[allow(unsafe_code)]
+        // SAFETY: `mask_avx2` only needs the CPU to support AVX2, which was just checked.
+        unsafe {
+            mask_avx2(buf, key, offset);
+        }
+        return;
+    }
+    mask_blocks(buf, key, offset);
+}
+
+/// [`mask_blocks`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn mask_avx2(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    mask_blocks(buf, key, offset);
+}
+
+/// The portable loop, inlined into each caller so that it is vectorised for that caller's
+/// target features.
+// `always`: a plain `#[inline]` leaves LLVM free to call one baseline copy from `mask_avx2`,
+// which would undo the point of it.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn mask_blocks(buf: &mut [u8], key: [u8; 4], offset: usize) {
     // Rotate the key so that key[0] applies to buf[0].
     let key = u32::from_be_bytes(key)
         .rotate_left(8 * (offset % 4) as u32)
@@ -59,11 +89,16 @@ mod tests {
         for len in [0, 1, 2, 3, 4, 5, 63, 64, 65, 127, 128, 129, 1000, 4099] {
             for offset in 0..8 {
                 let data: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
-                let mut fast = data.clone();
                 let mut slow = data.clone();
-                apply_mask(&mut fast, key, offset);
                 naive(&mut slow, key, offset);
+                // The dispatching entry point (AVX2 where the CPU has it) and the portable
+                // loop on its own, so both are checked on any machine.
+                let mut fast = data.clone();
+                apply_mask(&mut fast, key, offset);
                 assert_eq!(fast, slow, "len {len} offset {offset}");
+                let mut portable = data.clone();
+                mask_blocks(&mut portable, key, offset);
+                assert_eq!(portable, slow, "portable: len {len} offset {offset}");
             }
         }
     }

@@ -29,7 +29,7 @@ impl Utf8Bytes {
 
     /// The text.
     #[must_use]
-    // The crate's only `unsafe`: the root denies it, every other module forbids it. Checking
+    // One of the crate's two `unsafe` blocks (the other: `proto/mask.rs`). Checking
     // the bytes again on every read of a message's text would cost a UTF-8 pass per message.
     #[allow(unsafe_code)]
     pub fn as_str(&self) -> &str {
