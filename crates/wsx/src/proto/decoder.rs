@@ -163,6 +163,7 @@ impl Decoder {
     /// of its bytes (beyond that the buffer grows by what arrived, doubling): a header alone
     /// cannot make us allocate much. A large buffer that drains is let go once frames have
     /// been small for a while, so a burst does not pin memory.
+    #[inline]
     pub fn prepare_read(&mut self) -> &mut BytesMut {
         let spare = self.buf.capacity() - self.buf.len();
         if self.pending.is_none()
@@ -174,6 +175,13 @@ impl Decoder {
             self.offered = spare;
             return &mut self.buf;
         }
+        self.make_room()
+    }
+
+    /// [`Self::prepare_read`] when the buffer may have to grow, shrink or be let go: apart,
+    /// so that the common case above is inlined into the read loop.
+    #[inline(never)]
+    fn make_room(&mut self) -> &mut BytesMut {
         let missing = self
             .pending
             .as_ref()
@@ -206,6 +214,7 @@ impl Decoder {
 
     /// Tells how many bytes the read into [`Self::prepare_read`]'s buffer brought, which sets
     /// the room made for the next one.
+    #[inline]
     pub fn note_read(&mut self, n: usize) {
         if n >= self.offered.min(self.next_read) && n > 0 {
             // The read filled what it was given: more is probably waiting.
@@ -353,11 +362,15 @@ impl Decoder {
         {
             return None;
         }
-        self.buf.advance(pos);
-        let mut payload = self.buf.split_to(len);
+        let end = pos + len;
         if let Some(key) = key {
-            apply_mask(&mut payload, key, 0);
+            apply_mask(&mut self.buf[pos..end], key, 0);
         }
+        // Header and payload leave the buffer together; skipping the header is then a pointer
+        // bump on the frozen `Bytes` (a `BytesMut::advance` on the buffer first cost 23 more
+        // instructions per message).
+        let mut payload = self.buf.split_to(end).freeze();
+        payload.advance(pos);
         // At most 64 KiB: never the huge frame whose leftover decode_with lets go.
         if len > self.read_size {
             self.small_frames = 0;
@@ -369,7 +382,11 @@ impl Decoder {
         if text && simdutf8::basic::from_utf8(&payload).is_err() {
             return Some(Err(ProtocolError::InvalidUtf8));
         }
-        Some(Ok(Self::message(text, payload)))
+        Some(Ok(if text {
+            Message::Text(Utf8Bytes::from_validated(payload))
+        } else {
+            Message::Binary(payload)
+        }))
     }
 
     /// Checks a new frame's header against the connection state and the limits.
@@ -519,6 +536,7 @@ impl Decoder {
         }
     }
 
+    #[inline]
     fn message(text: bool, data: BytesMut) -> Message {
         if text {
             Message::Text(Utf8Bytes::from_validated(data.freeze()))

@@ -72,6 +72,10 @@ impl Encoder {
     ///
     /// # Errors
     /// The extension failed to encode.
+    // `always`, as `frame`: a call per message costs its register saves, and LLVM kept both
+    // out of line with a plain `#[inline]` (callgrind, issue 17).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     pub fn data(
         &mut self,
         opcode: OpCode,
@@ -97,6 +101,8 @@ impl Encoder {
     }
 
     /// Encodes one frame.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     pub fn frame(
         &mut self,
         fin: bool,
@@ -124,7 +130,7 @@ impl Encoder {
                 out.put_slice(&head[..n]);
                 out.put_masked(&payload, key);
             }
-            None => out.put_frame(&head[..n], payload),
+            None => out.put_frame(&head, n, payload),
         }
     }
 }

@@ -59,17 +59,19 @@ fn mask_blocks(buf: &mut [u8], key: [u8; 4], offset: usize) {
             }
         }
     }
-    // BLOCK is a multiple of 4, so the rest starts key-aligned: whole words first (a small
-    // frame is all rest), then the last bytes.
-    let word = u32::from_ne_bytes(key);
-    let mut words = blocks.into_remainder().chunks_exact_mut(4);
+    // BLOCK is a multiple of 8, so the rest starts key-aligned: 8-byte words first (a small
+    // frame is all rest: two words for 16 bytes), then the last bytes.
+    let key32 = u64::from(u32::from_ne_bytes(key));
+    // The key twice, in memory order on either endianness.
+    let word = key32 | (key32 << 32);
+    let mut words = blocks.into_remainder().chunks_exact_mut(8);
     for chunk in &mut words {
-        let mut bytes = [0u8; 4];
+        let mut bytes = [0u8; 8];
         bytes.copy_from_slice(chunk);
-        chunk.copy_from_slice(&(u32::from_ne_bytes(bytes) ^ word).to_ne_bytes());
+        chunk.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
     }
-    for (b, k) in words.into_remainder().iter_mut().zip(key) {
-        *b ^= k;
+    for (i, b) in words.into_remainder().iter_mut().enumerate() {
+        *b ^= key[i & 3];
     }
 }
 

@@ -112,12 +112,14 @@ impl Protocol {
 
     /// The read buffer with room made for the next read (see [`Decoder::prepare_read`]);
     /// tell how much the read brought with [`Self::read_done`].
+    #[inline]
     pub fn read_buffer(&mut self) -> &mut BytesMut {
         self.decoder.prepare_read()
     }
 
     /// A read into [`Self::read_buffer`] brought `n` bytes: sets the room for the next read
     /// (it grows while reads fill it, see [`Decoder::note_read`]).
+    #[inline]
     pub fn read_done(&mut self, n: usize) {
         self.decoder.note_read(n);
     }

@@ -217,7 +217,19 @@ where
     /// # Errors
     /// As [`Protocol::send`], or a transport error.
     pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
-        futures_util::SinkExt::feed(self, message).await
+        // What `SinkExt::feed` does through `poll_ready` and `start_send`, without its future
+        // holding the message in an `Option` and the two trips through the `Sink` (a send per
+        // echoed message, issue 17). A closed connection is reported by `Protocol::send`.
+        if self.finished {
+            return Err(Error::ConnectionClosed);
+        }
+        if self.write_buffer_full() {
+            std::future::poll_fn(|cx| self.poll_write_out(cx))
+                .await
+                .map_err(write_error)?;
+        }
+        self.proto.send(message)?;
+        Ok(())
     }
 
     /// Writes out everything queued.
