@@ -198,6 +198,8 @@ where
     tokio::pin!(sleep);
     // The waker the timer was last polled with (`None`: poll it on the next turn).
     let mut timer_waker: Option<Waker> = None;
+    // The waker registered with the signal, while that registration stands (see below).
+    let mut signal_waker: Option<Waker> = None;
     let signal = &conn.shared.signal;
     loop {
         // A handler's panic failed the connection (on any path: a message, a handler
@@ -212,7 +214,7 @@ where
         // Hold reading while too much waits for a handler (backpressure, nothing dropped).
         let can_read = dispatch.waiting_bytes <= config.max_message_size;
         let turn = std::future::poll_fn(|cx| {
-            if let Some(turn) = signalled(signal, dispatch.has_waiting()) {
+            if let Some(turn) = signalled(signal, &mut signal_waker, dispatch.has_waiting()) {
                 return Poll::Ready(turn);
             }
             if dispatch.is_running()
@@ -235,8 +237,18 @@ where
                 timer_waker = Some(cx.waker().clone());
             }
             // Waiting: a flag raised before the registration is seen by the check after it.
-            signal.register(cx.waker());
-            signalled(signal, dispatch.has_waiting()).map_or(Poll::Pending, Poll::Ready)
+            // A registration stands until a raise takes it, and every raise sets a flag, which
+            // `signalled` sees (and then forgets the registration): while none was seen, the
+            // same waker need not be registered again (that cost 40 instructions a message).
+            if !signal_waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                signal.register(cx.waker());
+                signal_waker = Some(cx.waker().clone());
+            }
+            signalled(signal, &mut signal_waker, dispatch.has_waiting())
+                .map_or(Poll::Pending, Poll::Ready)
         })
         .await;
         match turn {
@@ -361,8 +373,15 @@ enum Turn {
 
 /// The turn the reader's flags call for, if any. A handler registered while no message waits
 /// needs no turn: messages that arrive later are routed to it as they come.
-fn signalled(signal: &ReaderSignal, waiting: bool) -> Option<Turn> {
+///
+/// A raised flag means a raise took the registered waker: `registered` is cleared so that the
+/// next wait registers again.
+fn signalled(signal: &ReaderSignal, registered: &mut Option<Waker>, waiting: bool) -> Option<Turn> {
     let flags = signal.get();
+    if flags == 0 {
+        return None;
+    }
+    *registered = None;
     if flags & ReaderSignal::TEARDOWN != 0 {
         return Some(Turn::Teardown);
     }
