@@ -3,9 +3,11 @@
 //! behind a lock that is held for one poll at a time.
 //!
 //! Both halves may write to the transport (the reader its pongs and close replies), and a
-//! transport remembers one waker per direction: each half registers its task's waker here and
-//! polls the connection with a proxy waker that wakes both tasks, so neither can be left asleep
-//! by the other. The proxy is kept once, beside the connection, so a poll costs no clone.
+//! transport remembers one waker per direction: for writing, the timers and the closing phase
+//! each half registers its task's waker here and polls with a proxy waker that wakes both
+//! tasks, so neither can be left asleep by the other. Only the read half reads, so it reads
+//! with its own task's waker (see `WebSocket::poll_next_with`). The proxy is kept once, beside
+//! the connection, so a poll costs no clone.
 #![forbid(unsafe_code)]
 
 use super::WebSocket;
@@ -175,9 +177,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsReader<S> {
     type Item = Result<Message, Error>;
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.0.proxy.wakers.read.register(cx.waker());
-        let cx = &mut Context::from_waker(&self.0.proxy.waker);
-        Pin::new(&mut *lock(&self.0)).poll_next(cx)
+        let wakers = super::SplitWakers {
+            proxy: &self.0.proxy.waker,
+            reader: &self.0.proxy.wakers.read,
+        };
+        lock(&self.0).poll_next_with(cx, Some(&wakers))
     }
 }
 
