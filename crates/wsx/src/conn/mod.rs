@@ -89,6 +89,9 @@ pub(crate) struct Shared {
     /// The reader is dispatching: what handlers queue is its to feed (see the type).
     reader_dispatching: ReaderDispatching,
     handlers: RwLock<Handlers>,
+    /// Bumped on every write access to `handlers`: the reader keeps the message handler it
+    /// routes to while this stays the same (see `dispatch::Routes`).
+    pub handlers_version: std::sync::atomic::AtomicU64,
     /// Wakes the writer task: something was queued.
     pub wake_writer: Notify,
     /// Signalled when the writer drained bytes from the queue.
@@ -155,6 +158,7 @@ impl Conn {
             queue: Mutex::new(Queue::default()),
             reader_dispatching: ReaderDispatching::default(),
             handlers: RwLock::new(Handlers::default()),
+            handlers_version: std::sync::atomic::AtomicU64::new(0),
             wake_writer: Notify::new(),
             room: Notify::new(),
             info,
@@ -187,7 +191,11 @@ impl Conn {
     }
 
     pub(crate) fn handlers_mut(&self) -> RwLockWriteGuard<'_, Handlers> {
-        crate::sync::write(&self.shared.handlers)
+        let guard = crate::sync::write(&self.shared.handlers);
+        // Under the write lock: a reader that sees the new version and then takes the read
+        // lock reads what this writer wrote.
+        self.shared.handlers_version.fetch_add(1, Ordering::AcqRel);
+        guard
     }
 
     /// A process-unique id of this connection.
