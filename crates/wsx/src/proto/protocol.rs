@@ -319,13 +319,24 @@ impl Protocol {
     }
 
     /// Whether a message may be sent now: only while open (RFC 6455 §5.5.1: no data after a
-    /// close frame), and not once the transport ended.
+    /// close frame), and not once the transport ended. The refusal is built apart: `send` runs
+    /// per message and stays small enough for the encoder to be inlined into it.
     #[inline]
     fn check_sendable(&self) -> Result<(), SendError> {
-        match self.phase {
-            Phase::Open if !self.eof => Ok(()),
-            Phase::CloseSent if !self.eof => Err(SendError::AlreadyClosing),
-            _ => Err(SendError::Closed),
+        if matches!(self.phase, Phase::Open) && !self.eof {
+            Ok(())
+        } else {
+            Err(self.refusal())
+        }
+    }
+
+    /// Why [`Self::check_sendable`] refuses: still closing, or closed.
+    #[cold]
+    fn refusal(&self) -> SendError {
+        if matches!(self.phase, Phase::CloseSent) && !self.eof {
+            SendError::AlreadyClosing
+        } else {
+            SendError::Closed
         }
     }
 
