@@ -12,10 +12,15 @@
 //!   is either dropped (with an `on_error` event, [`crate::Error::RateLimited`]) or the
 //!   connection is closed with 1008 (Policy Violation, RFC 6455 §7.4.1), as
 //!   [`RateLimits::on_exceeded`] says.
+//!
+//! The buckets read tokio's clock ([`TokioClock`]), as the keep-alive timers do: the monotonic
+//! clock in a server, and a paused test runtime's virtual clock in tests, so that a test of a
+//! rate advances time instead of sleeping through it. A limiter is built only when a limit is
+//! configured; without one, no clock is read per message.
 #![forbid(unsafe_code)]
 
-use governor::clock::DefaultClock;
 use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use std::collections::HashMap;
@@ -119,8 +124,29 @@ impl RateLimits {
     }
 }
 
-type Direct = RateLimiter<NotKeyed, InMemoryState, DefaultClock, NoOpMiddleware>;
-type Keyed = governor::DefaultKeyedRateLimiter<IpAddr>;
+/// `governor`'s clock, read from tokio's: `tokio::time::Instant::now()` is the monotonic
+/// `std::time::Instant::now()` unless the runtime's clock is paused (tokio's `test-util`, in
+/// tests), and then it is the virtual time that `tokio::time::advance` and auto-advance move.
+/// `governor` implements its `Reference` for `std::time::Instant`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TokioClock;
+
+impl governor::clock::Clock for TokioClock {
+    type Instant = std::time::Instant;
+
+    fn now(&self) -> Self::Instant {
+        tokio::time::Instant::now().into_std()
+    }
+}
+
+type Direct = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<std::time::Instant>>;
+type Keyed =
+    RateLimiter<IpAddr, DashMapStateStore<IpAddr>, TokioClock, NoOpMiddleware<std::time::Instant>>;
+
+/// A connection's bucket for `quota`, on tokio's clock.
+fn direct(quota: Quota) -> Direct {
+    RateLimiter::direct_with_clock(quota, TokioClock)
+}
 
 /// Which per-connection limit a message went past.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,13 +177,10 @@ pub(crate) struct ConnLimiter {
 
 impl ConnLimiter {
     pub fn new(limits: &RateLimits) -> Option<Box<Self>> {
-        let messages = limits
-            .messages
-            .and_then(Rate::quota)
-            .map(RateLimiter::direct);
+        let messages = limits.messages.and_then(Rate::quota).map(direct);
         let bytes = limits.bytes.and_then(|rate| {
             let burst = NonZeroU32::new(rate.burst.max(1))?;
-            Some((RateLimiter::direct(rate.quota()?), burst))
+            Some((direct(rate.quota()?), burst))
         });
         (messages.is_some() || bytes.is_some()).then(|| {
             Box::new(Self {
@@ -239,7 +262,7 @@ impl Admission {
         let handshakes = limits
             .handshakes_per_ip
             .and_then(Rate::quota)
-            .map(RateLimiter::keyed);
+            .map(|quota| RateLimiter::dashmap_with_clock(quota, TokioClock));
         Arc::new(Self {
             limits,
             counts: Mutex::new(Counts::default()),
@@ -427,6 +450,30 @@ mod tests {
         assert_eq!(limiter.admit(10), Ok(()));
         assert_eq!(limiter.admit(10), Err(LimitKind::Messages));
         assert!(ConnLimiter::new(&RateLimits::default()).is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn buckets_refill_on_tokio_clock() {
+        // Paused: only `advance` moves the clock the buckets read.
+        let limits = RateLimits {
+            messages: Some(Rate::per_second(2).with_burst(1)),
+            handshakes_per_ip: Some(Rate::per_second(1).with_burst(1)),
+            ..RateLimits::default()
+        };
+        let Some(limiter) = ConnLimiter::new(&limits) else {
+            panic!("a limiter is configured");
+        };
+        let admission = Admission::new(limits);
+        let ip: IpAddr = [127, 0, 0, 1].into();
+        assert_eq!(limiter.admit(1), Ok(()));
+        assert!(admission.admit_socket(ip).is_ok());
+        tokio::time::advance(Duration::from_millis(499)).await;
+        assert_eq!(limiter.admit(1), Err(LimitKind::Messages));
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(limiter.admit(1), Ok(()));
+        assert_eq!(admission.admit_socket(ip).err(), Some(Refusal::TooMany));
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert!(admission.admit_socket(ip).is_ok());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Keep-alive on a paused tokio clock over in-memory pipes: pings answered between two wsx
 //! peers keep the connection open; a raw peer that never answers is dropped exactly
-//! `pong_timeout` after the first unanswered ping with 1006 reported, on the server side and
-//! on the client side. Time is virtual (see `event_support::memory`), so the deadlines are
-//! checked to the millisecond, not within "slack for a loaded machine".
+//! `pong_timeout` after the first unanswered ping with 1006 reported (and sent a close frame
+//! 1011 on the way out), on the server side and on the client side. Time is virtual (see
+//! `event_support::memory`), so the deadlines are checked to the millisecond, not within
+//! "slack for a loaded machine".
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod event_support;
@@ -129,6 +130,10 @@ async fn server_drops_a_dead_raw_peer_when_pong_timeout_is_below_ping_interval()
     server_drops_dead_raw_peer(300, 200, 500, 1).await;
 }
 
+/// The reason of the close frame sent to a peer that stopped answering pings (python-websockets
+/// sends the same).
+const DEAD_PEER_WIRE_REASON: &[u8] = b"keepalive ping timeout";
+
 /// Two empty ping frames, server to client (unmasked) or client to server (masked).
 fn pings(count: usize, masked: bool) -> Vec<u8> {
     let frame: &[u8] = if masked { &[0x89, 0x80] } else { &[0x89, 0x00] };
@@ -167,10 +172,14 @@ async fn server_drops_dead_raw_peer(ping_ms: u64, pong_ms: u64, dead_ms: u64, co
                 "no pong from peer".into()
             ),
         );
-        // The raw peer saw exactly the keep-alive pings, then EOF (no close frame: a dead peer
-        // reads nothing).
+        // The raw peer saw exactly the keep-alive pings, then the close frame that failed the
+        // connection (1011, as python-websockets sends it; it went out in one write attempt,
+        // the pipe had room), then EOF.
         let bytes = read_to_eof(&mut raw, 1 << 16).await.unwrap();
-        assert_eq!(bytes, pings(count, false));
+        let mut want = pings(count, false);
+        want.extend_from_slice(&[0x88, 24, 0x03, 0xf3]);
+        want.extend_from_slice(DEAD_PEER_WIRE_REASON);
+        assert_eq!(bytes, want);
         task.await.unwrap().unwrap();
         assert_eq!(server.connection_count(), 0);
     })
@@ -199,16 +208,26 @@ async fn client_drops_dead_raw_server(ping_ms: u64, pong_ms: u64, dead_ms: u64, 
         assert_at(started.elapsed(), dead_ms, "the dead server was dropped");
         assert_eq!((code, reason.as_str()), (1006, "no pong from peer"));
         assert!(conn.is_closed());
-        // The raw server got (masked) pings, then EOF.
+        // The raw server got (masked) pings, then the (masked) close frame 1011 that failed
+        // the connection, then EOF.
         let bytes = read_to_eof(&mut raw, 1 << 16).await.unwrap();
-        assert_eq!(bytes.len(), 6 * count, "{bytes:02x?}");
-        for ping in bytes.chunks(6) {
+        assert_eq!(bytes.len(), 6 * count + 30, "{bytes:02x?}");
+        let (pings, close) = bytes.split_at(6 * count);
+        for ping in pings.chunks(6) {
             assert_eq!(
                 &ping[..2],
                 &[0x89, 0x80],
                 "a masked empty ping: {bytes:02x?}"
             );
         }
+        assert_eq!(&close[..2], &[0x88, 0x80 | 24], "{bytes:02x?}");
+        let payload: Vec<u8> = close[6..]
+            .iter()
+            .zip(close[2..6].iter().cycle())
+            .map(|(b, m)| b ^ m)
+            .collect();
+        assert_eq!(&payload[..2], &[0x03, 0xf3], "1011");
+        assert_eq!(&payload[2..], DEAD_PEER_WIRE_REASON);
     })
     .await;
 }

@@ -2,15 +2,22 @@
 //! rates (close 1008, or drop with an `on_error` event), a global cap answered `503` and
 //! per-IP caps answered `429`, both with `Retry-After`, the client address taken from
 //! `X-Forwarded-For` only behind a trusted proxy, and a cap that holds under 5,000 attempts.
+//!
+//! The per-connection rates run over in-memory pipes on a paused tokio clock (the buckets read
+//! tokio's clock, see `wsx::limit`), so their refills are checked to the millisecond without
+//! sleeping. The caps are checked where they apply, as TCP connections are accepted, on real
+//! sockets and the real clock.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod event_support;
 
 use bytes::Bytes;
+use event_support::memory::connect_pipe;
 use event_support::{Event, next, raw_request, record_close_and_more, serve, within};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use wsx::{Client, Config, Conn, OnRateExceeded, Rate, RateLimits, Server};
 
 fn limited(limits: RateLimits) -> Config {
@@ -34,37 +41,51 @@ fn recording(config: Config) -> (Server, mpsc::UnboundedReceiver<Event>) {
     (server, rx)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// The next message or error a `Drop` server reports: `Ok(payload)` or `Err(which limit)`.
+async fn admitted(events: &mut mpsc::UnboundedReceiver<Event>) -> Result<Bytes, &'static str> {
+    loop {
+        match next(events, "a message or an error").await {
+            Event::Message(_, data) => return Ok(data),
+            Event::Error(text) if text.contains("Messages") => return Err("messages"),
+            Event::Error(text) if text.contains("Bytes") => return Err("bytes"),
+            Event::Open => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn past_the_message_rate_the_connection_is_closed_with_1008() {
     within(async {
         let (server, mut events) = recording(limited(RateLimits {
             messages: Some(Rate::per_second(1).with_burst(5)),
             ..RateLimits::default()
         }));
-        let running = serve(server).await;
-        let conn = running.connect().await;
+        let started = Instant::now();
+        let (conn, _task) = connect_pipe(&server, Config::default()).await;
         for i in 0..10 {
             conn.write_text(format!("m{i}")).unwrap();
         }
-        let (code, reason) = tokio::time::timeout(Duration::from_secs(10), conn.closed())
-            .await
-            .unwrap();
+        let (code, reason) = conn.closed().await;
         assert_eq!(
             (u16::from(code), reason.as_str()),
             (1008, "rate limit exceeded")
         );
-        let mut delivered = 0;
+        // The sixth message closed it, at once: no time passed, so nothing refilled.
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        let mut delivered = Vec::new();
         while let Ok(event) = events.try_recv() {
-            if matches!(event, Event::Message(..)) {
-                delivered += 1;
+            if let Event::Message(_, data) = event {
+                delivered.push(data);
             }
         }
-        assert_eq!(delivered, 5, "the burst, then nothing");
+        let burst: Vec<Bytes> = (0..5).map(|i| Bytes::from(format!("m{i}"))).collect();
+        assert_eq!(delivered, burst, "the burst, then nothing");
     })
     .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(start_paused = true)]
 async fn past_the_rates_with_drop_messages_are_dropped_and_reported() {
     within(async {
         let (server, mut events) = recording(limited(RateLimits {
@@ -73,30 +94,76 @@ async fn past_the_rates_with_drop_messages_are_dropped_and_reported() {
             on_exceeded: OnRateExceeded::Drop,
             ..RateLimits::default()
         }));
-        let running = serve(server).await;
-        let conn = running.connect().await;
+        let started = Instant::now();
+        let (conn, _task) = connect_pipe(&server, Config::default()).await;
         conn.write_binary(vec![0u8; 2000]).unwrap(); // over the byte burst: dropped
         for i in 0..5 {
             conn.write_text(format!("m{i}")).unwrap();
         }
-        let mut got = Vec::new();
-        let mut errors = Vec::new();
-        while got.len() + errors.len() < 6 {
-            match next(&mut events, "a message or an error").await {
-                Event::Message(_, data) => got.push(data),
-                Event::Error(text) => errors.push(text),
-                other => panic!("unexpected {other:?}"),
-            }
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            seen.push(admitted(&mut events).await);
         }
         // Every message counts against the message rate, the dropped one too: the burst of 3
         // is the oversized binary, m0 and m1.
-        assert_eq!(got, vec![Bytes::from("m0"), Bytes::from("m1")]);
-        assert!(errors[0].contains("Bytes"), "{errors:?}");
-        assert!(
-            errors[1..].iter().all(|e| e.contains("Messages")),
-            "{errors:?}"
+        assert_eq!(
+            seen,
+            [
+                Err("bytes"),
+                Ok(Bytes::from("m0")),
+                Ok(Bytes::from("m1")),
+                Err("messages"),
+                Err("messages"),
+                Err("messages"),
+            ]
         );
         assert!(!conn.is_closed(), "dropping keeps the connection");
+
+        // One message a second: the bucket gives the next one back exactly 1 s after the
+        // burst, not a millisecond before, and only one.
+        tokio::time::sleep_until(started + Duration::from_millis(999)).await;
+        conn.write_text("early").unwrap();
+        assert_eq!(admitted(&mut events).await, Err("messages"));
+        tokio::time::sleep_until(started + Duration::from_secs(1)).await;
+        conn.write_text("on time").unwrap();
+        conn.write_text("one too many").unwrap();
+        assert_eq!(admitted(&mut events).await, Ok(Bytes::from("on time")));
+        assert_eq!(admitted(&mut events).await, Err("messages"));
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
+    })
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_byte_rate_refills_at_its_rate() {
+    within(async {
+        // 100 bytes a second with bursts of 100: a byte comes back every 10 ms.
+        let (server, mut events) = recording(limited(RateLimits {
+            bytes: Some(Rate::per_second(100).with_burst(100)),
+            on_exceeded: OnRateExceeded::Drop,
+            ..RateLimits::default()
+        }));
+        let started = Instant::now();
+        let (conn, _task) = connect_pipe(&server, Config::default()).await;
+        conn.write_binary(vec![1u8; 100]).unwrap();
+        conn.write_binary(vec![2u8; 1]).unwrap();
+        assert_eq!(admitted(&mut events).await, Ok(Bytes::from(vec![1u8; 100])));
+        assert_eq!(admitted(&mut events).await, Err("bytes"));
+        // 50 ms give back 5 bytes: 6 is too many, then 5 pass and the bucket is empty again.
+        tokio::time::sleep_until(started + Duration::from_millis(50)).await;
+        conn.write_binary(vec![3u8; 6]).unwrap();
+        conn.write_binary(vec![4u8; 5]).unwrap();
+        conn.write_binary(vec![5u8; 1]).unwrap();
+        assert_eq!(admitted(&mut events).await, Err("bytes"));
+        assert_eq!(admitted(&mut events).await, Ok(Bytes::from(vec![4u8; 5])));
+        assert_eq!(admitted(&mut events).await, Err("bytes"));
+        // A message larger than the burst never fits, however long it waits.
+        tokio::time::sleep_until(started + Duration::from_secs(10)).await;
+        conn.write_binary(vec![6u8; 101]).unwrap();
+        conn.write_binary(vec![7u8; 100]).unwrap();
+        assert_eq!(admitted(&mut events).await, Err("bytes"));
+        assert_eq!(admitted(&mut events).await, Ok(Bytes::from(vec![7u8; 100])));
+        assert_eq!(started.elapsed(), Duration::from_secs(10));
     })
     .await;
 }
@@ -205,6 +272,22 @@ fn rss_kib() -> usize {
         .unwrap_or(0)
 }
 
+/// Serves `server` on a loopback listener whose accept queue holds `backlog` connections.
+/// `TcpListener::bind` asks for 128: 200 connection attempts at once overflow that queue
+/// (counted in the kernel's `ListenOverflows`), and each one dropped there costs the client a
+/// 1 s SYN retransmission, which is the kernel's pace, not the server's.
+fn serve_with_backlog(server: Server, backlog: u32) -> event_support::Running {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let listener = socket.listen(backlog).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn({
+        let server = server.clone();
+        async move { server.serve(listener).await }
+    });
+    event_support::Running { server, addr, task }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cap_holds_under_5000_attempts_without_memory_growth() {
     event_support::within_for(Duration::from_secs(120), async {
@@ -213,7 +296,7 @@ async fn the_cap_holds_under_5000_attempts_without_memory_growth() {
             max_connections: Some(CAP),
             ..RateLimits::default()
         }));
-        let running = serve(server).await;
+        let running = serve_with_backlog(server, 1024);
         let client = Client::default();
         let mut held = Vec::new();
         for _ in 0..CAP {

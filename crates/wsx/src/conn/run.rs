@@ -170,6 +170,14 @@ enum Stop {
     Dead,
 }
 
+/// How a connection whose peer stopped answering pings is failed (RFC 6455 §7.1.7): the close
+/// frame attempted says 1011 with python-websockets' reason, while `on_close` reports 1006 (no
+/// close frame was received, as python-websockets reports it too) with [`DEAD_PEER_REASON`].
+const DEAD_PEER_CLOSE: (CloseCode, &str) = (CloseCode::INTERNAL_ERROR, "keepalive ping timeout");
+
+/// The `on_close` reason for a peer that stopped answering pings.
+const DEAD_PEER_REASON: &str = "no pong from peer";
+
 /// How the read loop ended.
 struct End {
     code: CloseCode,
@@ -332,15 +340,20 @@ where
                     continue;
                 }
                 if let Error::Protocol(p) = &err {
+                    // The peer was sent the code and short reason of `ProtocolError`'s wire
+                    // table; the application is told the full text (its `Display`).
                     outcome = Some((p.close_code(), p.to_string()));
                 }
                 fire_error(conn, &err);
             }
             Turn::Timer => {
                 if let Err(Stop::Dead) = on_timer(conn, &mut timers) {
+                    // The core fails the connection and one write of its close frame is
+                    // tried; the dead peer is not waited for: the connection ends now.
+                    let (code, reason) = DEAD_PEER_CLOSE;
                     return End {
-                        code: CloseCode::ABNORMAL_CLOSURE,
-                        reason: "no pong from peer".into(),
+                        code: reader.fail(code, reason),
+                        reason: DEAD_PEER_REASON.into(),
                         drain: !dispatch.failed,
                     };
                 }

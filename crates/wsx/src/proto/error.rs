@@ -14,6 +14,11 @@ use super::close::CloseCode;
 use http::StatusCode;
 
 /// A rule of RFC 6455 the peer broke. The connection is failed with [`Self::close_code`].
+///
+/// An error is told in two ways, both from here: the close frame that fails the connection
+/// carries [`Self::close_code`] and the short [`Self::wire_reason`] (the peer learns what it
+/// did wrong, with no detail of our limits), and the application is told the full `Display`
+/// text (the event API's `on_close` reason and `on_error`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProtocolError {
@@ -81,10 +86,25 @@ impl ProtocolError {
     /// The close code this error is answered with when the connection is failed.
     #[must_use]
     pub fn close_code(&self) -> CloseCode {
+        self.wire().0
+    }
+
+    /// The short reason put in the close frame that fails the connection (at most 123 bytes,
+    /// so that the frame fits in a control frame, RFC 6455 §5.5.1). The application is told
+    /// the error's `Display` text instead, which may be longer and name our limits.
+    #[must_use]
+    pub fn wire_reason(&self) -> &'static str {
+        self.wire().1
+    }
+
+    /// The one table from an error to what goes on the wire: close code (RFC 6455 §7.4.1) and
+    /// short reason.
+    fn wire(&self) -> (CloseCode, &'static str) {
         match self {
-            Self::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
-            Self::FrameTooLarge { .. } | Self::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
-            _ => CloseCode::PROTOCOL_ERROR,
+            Self::InvalidUtf8 => (CloseCode::INVALID_PAYLOAD, "invalid UTF-8"),
+            Self::FrameTooLarge { .. } => (CloseCode::MESSAGE_TOO_BIG, "frame too large"),
+            Self::MessageTooLarge { .. } => (CloseCode::MESSAGE_TOO_BIG, "message too large"),
+            _ => (CloseCode::PROTOCOL_ERROR, "protocol error"),
         }
     }
 }
@@ -241,6 +261,39 @@ mod tests {
         // It travels in every `next_message` result: a typed extension cause must not make it
         // larger than the `String` it replaced.
         assert!(std::mem::size_of::<ProtocolError>() <= 24);
+    }
+
+    #[test]
+    fn wire_reasons_fit_a_close_frame_and_local_reasons_say_more() {
+        let errors = [
+            ProtocolError::InvalidUtf8,
+            ProtocolError::FrameTooLarge { size: 9, limit: 8 },
+            ProtocolError::MessageTooLarge { size: 9, limit: 8 },
+            ProtocolError::ReservedOpcode(3),
+            ProtocolError::Extension(ExtensionError::InflateStalled),
+        ];
+        let table: Vec<_> = errors
+            .iter()
+            .map(|e| (e.close_code().as_u16(), e.wire_reason()))
+            .collect();
+        assert_eq!(
+            table,
+            [
+                (1007, "invalid UTF-8"),
+                (1009, "frame too large"),
+                (1009, "message too large"),
+                (1002, "protocol error"),
+                (1002, "protocol error"),
+            ]
+        );
+        for err in &errors {
+            assert!(err.wire_reason().len() <= 123, "{err:?}");
+            assert_ne!(err.to_string(), err.wire_reason(), "{err:?}");
+        }
+        assert_eq!(
+            errors[1].to_string(),
+            "frame of 9 bytes exceeds the limit of 8"
+        );
     }
 
     #[test]

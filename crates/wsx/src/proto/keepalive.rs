@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timeout {
     /// A keep-alive ping went unanswered for `pong_timeout` and nothing else came: fail the
-    /// connection (nothing more can be sent to a dead peer; the event API reports 1006).
+    /// connection ([`super::Protocol::fail`]; the event API fails it with 1011, makes one
+    /// attempt to write that close frame without waiting for the dead peer, and reports 1006,
+    /// since no close frame was received).
     PeerDead,
     /// Send a keep-alive ping now (RFC 6455 §5.5.2; an empty payload is enough).
     SendPing,

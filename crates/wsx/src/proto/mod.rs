@@ -28,7 +28,7 @@ pub use extension::{Extension, ExtensionFactory, ExtensionOffer};
 pub use frame::{FrameHeader, OpCode};
 pub use keepalive::{KeepAlive, Timeout};
 pub use message::{Message, Utf8Bytes};
-pub use protocol::{Protocol, State};
+pub use protocol::{CloseOrder, Protocol, State};
 pub use role::Role;
 pub use write_buf::WriteBuffer;
 

@@ -6,13 +6,23 @@
 //! - events out: [`Protocol::next_message`] until it returns `Ok(None)`;
 //! - bytes out: [`Protocol::write_buffer`], written to the transport and advanced;
 //! - [`Protocol::send`] to queue a message;
-//! - [`Protocol::should_close_transport`] tells when the transport should be closed.
+//! - [`Protocol::should_close_transport`] tells when the transport should be closed, and
+//!   [`Protocol::close_order`] how.
 //!
 //! Rules for a driver: after every read, call `next_message` until it returns `Ok(None)` or an
 //! error; after any call, write out what the write buffer holds; when `should_close_transport`
-//! is true, flush and close (a server closes TCP first, RFC 6455 §7.1.1; a client waits a little for the
-//! server to do it). An error from `next_message` has already queued the close frame that fails
-//! the connection (RFC 6455 §7.1.7).
+//! is true, flush and close as [`Protocol::close_order`] says (RFC 6455 §7.1.1: the server
+//! closes TCP first; a client waits for it, up to the driver's close timeout). An error from
+//! `next_message` has already queued the close frame that fails the connection (RFC 6455
+//! §7.1.7); a driver that gives up on the peer itself (a keep-alive timeout) calls
+//! [`Protocol::fail`].
+//!
+//! The life of a connection is one private `Phase`, changed only by the transition methods
+//! at the bottom of `impl Protocol` (`close_sent_now`, `close_received_now`, `failed_now`);
+//! everything that reports on the connection reads the phase. The end of the transport is kept
+//! beside it, not in it: it is a fact about the input rather than a step of the close handshake
+//! (bytes buffered before it are still decoded), and a client must know it after the handshake
+//! too, to tell whether the server already closed TCP.
 #![forbid(unsafe_code)]
 
 use super::close::{CloseCode, CloseFrame};
@@ -42,6 +52,55 @@ pub enum State {
     Closed,
 }
 
+/// How the driver closes the transport once [`Protocol::should_close_transport`] says so
+/// (RFC 6455 §7.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseOrder {
+    /// Flush, then close the transport now: a server closes TCP first, right after the close
+    /// handshake or a failure (so that the `TIME_WAIT` state is on the server, §7.1.1), and
+    /// anyone does once the transport has ended.
+    CloseNow,
+    /// Flush, then wait for the peer (the server) to close the transport, up to the driver's
+    /// close timeout, and close it then: a client "SHOULD wait for the server to close the
+    /// connection but MAY close the connection at any time after sending and receiving a Close
+    /// message" (§7.1.1, §7.1.2).
+    AwaitPeer,
+}
+
+/// Where the connection is in the close handshake (RFC 6455 §7). Every change goes through
+/// one of the transition methods of [`Protocol`].
+///
+/// `repr(u8)`: the phase is read several times per message (`next_message`, `send`, and the
+/// driver's `should_close_transport` / `close_sent` on every poll), and a plain tag byte is one
+/// load, where the tag Rust would otherwise hide in a niche of the `CloseFrame`'s `String` takes
+/// a handful of instructions to decode each time (measured: 31 more instructions per echoed
+/// message without it).
+#[derive(Debug)]
+#[repr(u8)]
+enum Phase {
+    /// Messages flow both ways.
+    Open,
+    /// This side sent its close frame and awaits the peer's (§7.1.2): data is no longer sent,
+    /// but still received.
+    CloseSent,
+    /// The close handshake is complete: the peer's close frame arrived and this side's was sent
+    /// (before it, or as the reply, §5.5.1). `None` is a close frame without a status code
+    /// (reported as 1005), which §7.1.5 tells apart from no close frame at all.
+    Closed(Option<CloseFrame>),
+    /// The connection was failed (§7.1.7): a close frame went out unless one had been sent, and
+    /// nothing more is received.
+    Failed(Failure),
+}
+
+/// Who failed the connection.
+#[derive(Debug)]
+enum Failure {
+    /// The peer broke the protocol.
+    Peer(ProtocolError),
+    /// This side gave up on the peer ([`Protocol::fail`]).
+    Local,
+}
+
 /// The sans-I/O WebSocket connection.
 #[derive(Debug)]
 pub struct Protocol {
@@ -52,12 +111,8 @@ pub struct Protocol {
     out: WriteBuffer,
     /// The payload of the latest ping not yet answered because the write buffer was full.
     pending_pong: Option<Bytes>,
-    close_sent: bool,
-    // `Some(None)` is a close frame without a status code (reported as 1005), which RFC 6455
-    // §7.1.5 tells apart from no close frame at all.
-    #[allow(clippy::option_option)]
-    close_received: Option<Option<CloseFrame>>,
-    failed: Option<ProtocolError>,
+    phase: Phase,
+    /// The transport ended (see the module docs for why this is not a phase).
     eof: bool,
 }
 
@@ -72,9 +127,7 @@ impl Protocol {
             extension: None,
             out: WriteBuffer::new(),
             pending_pong: None,
-            close_sent: false,
-            close_received: None,
-            failed: None,
+            phase: Phase::Open,
             eof: false,
         }
     }
@@ -101,12 +154,13 @@ impl Protocol {
     /// The state of the connection.
     #[must_use]
     pub fn state(&self) -> State {
-        if self.failed.is_some() || self.eof || (self.close_sent && self.close_received.is_some()) {
-            State::Closed
-        } else if self.close_sent || self.close_received.is_some() {
-            State::Closing
-        } else {
-            State::Open
+        match self.phase {
+            _ if self.eof => State::Closed,
+            Phase::Open => State::Open,
+            // A close received is answered at once, so only ours, awaiting the answer, leaves
+            // the connection half closed.
+            Phase::CloseSent => State::Closing,
+            Phase::Closed(_) | Phase::Failed(_) => State::Closed,
         }
     }
 
@@ -164,11 +218,12 @@ impl Protocol {
     /// # Errors
     /// The peer broke the protocol; the connection is failed.
     pub fn next_message(&mut self) -> Result<Option<Message>, ProtocolError> {
-        if self.close_received.is_some() {
-            return Ok(None);
-        }
-        if let Some(err) = &self.failed {
-            return Err(err.clone());
+        match &self.phase {
+            Phase::Open | Phase::CloseSent => {}
+            // RFC 6455 §5.5.1: nothing after the peer's close frame is read; §7.1.7: nothing
+            // after a failure either (the peer's failure is reported again).
+            Phase::Closed(_) | Phase::Failed(Failure::Local) => return Ok(None),
+            Phase::Failed(Failure::Peer(err)) => return Err(err.clone()),
         }
         match self.decoder.decode_with(self.extension.as_deref_mut()) {
             Ok(Some(message)) => {
@@ -187,44 +242,40 @@ impl Protocol {
                             self.pending_pong = Some(payload.clone());
                         }
                     }
-                    Message::Close(frame) => {
-                        self.close_received = Some(frame.clone());
-                        if !self.close_sent {
-                            // RFC 6455 §5.5.1: reply with a close, echoing the status code.
-                            let reply = frame
-                                .as_ref()
-                                .map_or_else(Bytes::new, |f| CloseFrame::new(f.code, "").encode());
-                            self.encoder.control(OpCode::Close, reply, &mut self.out);
-                            self.close_sent = true;
-                        }
-                    }
+                    Message::Close(frame) => self.close_received_now(frame.clone()),
                     _ => {}
                 }
                 Ok(Some(message))
             }
             Ok(None) => Ok(None),
             Err(err) => {
-                self.fail(&err);
+                // The close frame carries the error's short wire reason; the error itself (its
+                // `Display`) is what the application is told (`ProtocolError::wire_reason`).
+                let frame = CloseFrame::new(err.close_code(), err.wire_reason());
+                self.failed_now(Some(&frame), Failure::Peer(err.clone()));
                 Err(err)
             }
         }
     }
 
-    /// Fails the connection (RFC 6455 §7.1.7): queue a close frame with the error's code if none
-    /// was sent yet; nothing more is received.
-    fn fail(&mut self, err: &ProtocolError) {
-        if !self.close_sent {
-            let reason = match err {
-                ProtocolError::InvalidUtf8 => "invalid UTF-8",
-                ProtocolError::FrameTooLarge { .. } => "frame too large",
-                ProtocolError::MessageTooLarge { .. } => "message too large",
-                _ => "protocol error",
-            };
-            let payload = CloseFrame::new(err.close_code(), reason).encode();
-            self.encoder.control(OpCode::Close, payload, &mut self.out);
-            self.close_sent = true;
+    /// Fails the connection from this side (RFC 6455 §7.1.7), for a reason of the driver's or
+    /// the application's: a peer that stopped answering pings, say. A close frame with `code`
+    /// and `reason` is queued unless one was sent (the reason cut to fit 123 bytes, at a
+    /// character boundary); nothing more is received; [`Self::should_close_transport`] becomes
+    /// true and the driver should flush what it can and close the transport
+    /// ([`Self::close_order`]).
+    ///
+    /// A `code` that may not be sent (RFC 6455 §7.4.1: 1005, 1006, 1015, unassigned codes) is
+    /// not put on the wire: the close frame then has no body. [`Self::close_code`] reports 1006
+    /// afterwards, since no close frame was received. A connection already closed or failed is
+    /// left as it is.
+    pub fn fail(&mut self, code: CloseCode, reason: &str) {
+        if matches!(self.phase, Phase::Open | Phase::CloseSent) {
+            let frame = code
+                .is_valid_on_wire()
+                .then(|| CloseFrame::new(code, reason));
+            self.failed_now(frame.as_ref(), Failure::Local);
         }
-        self.failed = Some(err.clone());
     }
 
     /// Queues a message. Sending a [`Message::Close`] starts the close handshake.
@@ -234,16 +285,7 @@ impl Protocol {
     /// a control payload over 125 bytes or a close code that must not be sent,
     /// [`SendError::Protocol`] when the extension fails, [`SendError::Closed`] once closed.
     pub fn send(&mut self, message: Message) -> Result<(), SendError> {
-        if self.eof || self.failed.is_some() {
-            return Err(SendError::Closed);
-        }
-        if self.close_sent {
-            return Err(if self.state() == State::Closed {
-                SendError::Closed
-            } else {
-                SendError::AlreadyClosing
-            });
-        }
+        self.check_sendable()?;
         match message {
             Message::Text(text) => self.encoder.data(
                 OpCode::Text,
@@ -272,10 +314,32 @@ impl Protocol {
                     None => Bytes::new(),
                 };
                 self.control(OpCode::Close, payload)?;
-                self.close_sent = true;
+                self.close_sent_now();
             }
         }
         Ok(())
+    }
+
+    /// Whether a message may be sent now: only while open (RFC 6455 §5.5.1: no data after a
+    /// close frame), and not once the transport ended. The refusal is built apart: `send` runs
+    /// per message and stays small enough for the encoder to be inlined into it.
+    #[inline]
+    fn check_sendable(&self) -> Result<(), SendError> {
+        if matches!(self.phase, Phase::Open) && !self.eof {
+            Ok(())
+        } else {
+            Err(self.refusal())
+        }
+    }
+
+    /// Why [`Self::check_sendable`] refuses: still closing, or closed.
+    #[cold]
+    fn refusal(&self) -> SendError {
+        if matches!(self.phase, Phase::CloseSent) && !self.eof {
+            SendError::AlreadyClosing
+        } else {
+            SendError::Closed
+        }
     }
 
     fn control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
@@ -295,9 +359,7 @@ impl Protocol {
                 "pre-encoded frames need a server without extensions",
             ));
         }
-        if self.close_sent {
-            return Err(SendError::AlreadyClosing);
-        }
+        self.check_sendable()?;
         self.out.put_bytes(frame);
         Ok(())
     }
@@ -315,26 +377,46 @@ impl Protocol {
     /// Whether this side has sent its close frame.
     #[must_use]
     pub fn close_sent(&self) -> bool {
-        self.close_sent
+        !matches!(self.phase, Phase::Open)
     }
 
     /// The peer's close frame, once received (`Some(None)`: it had no status code).
     #[must_use]
     pub fn close_received(&self) -> Option<&Option<CloseFrame>> {
-        self.close_received.as_ref()
+        match &self.phase {
+            Phase::Closed(frame) => Some(frame),
+            _ => None,
+        }
     }
 
-    /// The error the connection was failed with, if any.
+    /// The error the connection was failed with, if the peer broke the protocol (`None` when
+    /// it was failed with [`Self::fail`]).
     #[must_use]
     pub fn failure(&self) -> Option<&ProtocolError> {
-        self.failed.as_ref()
+        match &self.phase {
+            Phase::Failed(Failure::Peer(err)) => Some(err),
+            _ => None,
+        }
     }
 
     /// Whether the driver should close the transport once the write buffer is flushed: the
     /// close handshake is complete, the connection was failed, or the transport ended.
     #[must_use]
+    #[inline]
     pub fn should_close_transport(&self) -> bool {
-        self.failed.is_some() || self.eof || (self.close_sent && self.close_received.is_some())
+        self.eof || matches!(self.phase, Phase::Closed(_) | Phase::Failed(_))
+    }
+
+    /// How to close the transport once [`Self::should_close_transport`] says so (RFC 6455
+    /// §7.1.1): a server closes it at once, a client waits for the server to, unless the
+    /// transport already ended.
+    #[must_use]
+    pub fn close_order(&self) -> CloseOrder {
+        if self.role == Role::Client && !self.eof {
+            CloseOrder::AwaitPeer
+        } else {
+            CloseOrder::CloseNow
+        }
     }
 
     /// The former name of [`Self::should_close_transport`].
@@ -345,14 +427,49 @@ impl Protocol {
     }
 
     /// The code to report for how the connection ended: the peer's close code, 1005 for a
-    /// close without one, the failure's code, or 1006 when the transport ended without a close.
+    /// close without one, the code of the peer's protocol error, or 1006 when no close frame
+    /// was received otherwise (the transport ended, or [`Self::fail`]).
     #[must_use]
     pub fn close_code(&self) -> CloseCode {
-        match (&self.close_received, &self.failed) {
-            (Some(Some(frame)), _) => frame.code,
-            (Some(None), _) => CloseCode::NO_STATUS_RECEIVED,
-            (None, Some(err)) => err.close_code(),
-            (None, None) => CloseCode::ABNORMAL_CLOSURE,
+        match &self.phase {
+            Phase::Closed(Some(frame)) => frame.code,
+            Phase::Closed(None) => CloseCode::NO_STATUS_RECEIVED,
+            Phase::Failed(Failure::Peer(err)) => err.close_code(),
+            Phase::Open | Phase::CloseSent | Phase::Failed(Failure::Local) => {
+                CloseCode::ABNORMAL_CLOSURE
+            }
         }
+    }
+
+    // The transitions of the phase: the only places that change it.
+
+    /// This side's close frame was queued (RFC 6455 §7.1.2): open → close sent.
+    fn close_sent_now(&mut self) {
+        if matches!(self.phase, Phase::Open) {
+            self.phase = Phase::CloseSent;
+        }
+    }
+
+    /// The peer's close frame arrived: the close handshake is complete. If this side had not
+    /// sent its close yet, the reply echoing the status code is queued first (RFC 6455
+    /// §5.5.1). Only called while open or close sent (`next_message` reads nothing after).
+    fn close_received_now(&mut self, frame: Option<CloseFrame>) {
+        if matches!(self.phase, Phase::Open) {
+            let reply = frame
+                .as_ref()
+                .map_or_else(Bytes::new, |f| CloseFrame::new(f.code, "").encode());
+            self.encoder.control(OpCode::Close, reply, &mut self.out);
+        }
+        self.phase = Phase::Closed(frame);
+    }
+
+    /// The connection is failed (RFC 6455 §7.1.7): `frame` is queued as the close frame
+    /// (an empty one for `None`) unless this side sent its close already.
+    fn failed_now(&mut self, frame: Option<&CloseFrame>, failure: Failure) {
+        if matches!(self.phase, Phase::Open) {
+            let payload = frame.map_or_else(Bytes::new, CloseFrame::encode);
+            self.encoder.control(OpCode::Close, payload, &mut self.out);
+        }
+        self.phase = Phase::Failed(failure);
     }
 }

@@ -1197,6 +1197,159 @@ fn close_codes_reported_for_each_ending() {
     }
 }
 
+/// What a connection reports, in one tuple: state, close sent, close received, should close
+/// the transport, close code.
+type Report = (State, bool, bool, bool, u16);
+
+fn report(p: &Protocol) -> Report {
+    (
+        p.state(),
+        p.close_sent(),
+        p.close_received().is_some(),
+        p.should_close_transport(),
+        p.close_code().as_u16(),
+    )
+}
+
+#[test]
+fn every_phase_reports_consistently() {
+    // Each path through the close handshake (RFC 6455 §7), and what is reported after it.
+    type Step = fn(&mut Protocol, Role);
+    let send_close: Step = |p, _| p.send(Message::Close(None)).unwrap();
+    let recv_close: Step = |p, role| {
+        feed_all(p, &to(role, true, CLOSE, &close_payload(4000, b"")))
+            .1
+            .unwrap();
+    };
+    let recv_garbage: Step = |p, role| assert!(feed_all(p, &to(role, true, 0x3, b"")).1.is_err());
+    let fail: Step = |p, _| p.fail(CloseCode::INTERNAL_ERROR, "gave up");
+    let eof: Step = |p, _| p.receive_eof();
+    let cases: [(&str, &[Step], Report); 9] = [
+        ("open", &[], (State::Open, false, false, false, 1006)),
+        (
+            "close sent",
+            &[send_close],
+            (State::Closing, true, false, false, 1006),
+        ),
+        (
+            "close received",
+            &[recv_close],
+            (State::Closed, true, true, true, 4000),
+        ),
+        (
+            "handshake",
+            &[send_close, recv_close],
+            (State::Closed, true, true, true, 4000),
+        ),
+        (
+            "peer failed",
+            &[recv_garbage],
+            (State::Closed, true, false, true, 1002),
+        ),
+        (
+            "failed here",
+            &[fail],
+            (State::Closed, true, false, true, 1006),
+        ),
+        (
+            "closing, failed",
+            &[send_close, fail],
+            (State::Closed, true, false, true, 1006),
+        ),
+        ("eof", &[eof], (State::Closed, false, false, true, 1006)),
+        (
+            "closed, eof",
+            &[recv_close, eof],
+            (State::Closed, true, true, true, 4000),
+        ),
+    ];
+    for role in ROLES {
+        for (name, steps, want) in &cases {
+            let mut p = proto(role);
+            for step in *steps {
+                step(&mut p, role);
+            }
+            assert_eq!(report(&p), *want, "{role:?} {name}");
+            // What can still be sent follows from the same phase.
+            let sent = p.send(Message::text("x"));
+            let expected = match want.0 {
+                State::Open => Ok(()),
+                State::Closing => Err(SendError::AlreadyClosing),
+                State::Closed => Err(SendError::Closed),
+            };
+            assert_eq!(sent, expected, "{role:?} {name}");
+        }
+    }
+}
+
+#[test]
+fn fail_queues_one_close_frame_and_reads_nothing_more() {
+    for role in ROLES {
+        let mut p = proto(role);
+        p.fail(CloseCode::INTERNAL_ERROR, "keepalive ping timeout");
+        assert_eq!(
+            parse(&drain(&mut p)),
+            [Raw::new(
+                role,
+                CLOSE,
+                &close_payload(1011, b"keepalive ping timeout")
+            )]
+        );
+        assert!(p.failure().is_none(), "not the peer's fault");
+        // RFC 6455 §7.1.7: nothing more is received, not even a close.
+        p.receive_data(&to(role, true, CLOSE, &close_payload(1000, b"")));
+        assert_eq!(p.next_message(), Ok(None));
+        assert!(p.close_received().is_none());
+        // A second failure changes nothing.
+        p.fail(CloseCode::POLICY_VIOLATION, "");
+        assert!(drain(&mut p).is_empty());
+        assert_eq!(p.close_code().as_u16(), 1006);
+
+        // After our close: no second close frame.
+        let mut p = proto(role);
+        p.send(Message::Close(None)).unwrap();
+        drain(&mut p);
+        p.fail(CloseCode::INTERNAL_ERROR, "");
+        assert!(drain(&mut p).is_empty());
+        assert!(p.should_close_transport());
+
+        // After the close handshake: nothing changes, the peer's code is still reported.
+        let mut p = proto(role);
+        feed_all(&mut p, &to(role, true, CLOSE, &close_payload(4000, b"")))
+            .1
+            .unwrap();
+        drain(&mut p);
+        p.fail(CloseCode::INTERNAL_ERROR, "");
+        assert!(drain(&mut p).is_empty());
+        assert_eq!(p.close_code().as_u16(), 4000);
+
+        // A code that may not be sent (§7.4.1): an empty close frame; a long reason is cut to
+        // fit the control frame.
+        let mut p = proto(role);
+        p.fail(CloseCode::ABNORMAL_CLOSURE, "x");
+        assert_eq!(parse(&drain(&mut p)), [Raw::new(role, CLOSE, b"")]);
+        let mut p = proto(role);
+        p.fail(CloseCode::INTERNAL_ERROR, &"é".repeat(100));
+        let frames = parse(&drain(&mut p));
+        assert!(frames.len() == 1 && frames[0].payload.len() <= 125);
+        assert!(std::str::from_utf8(&frames[0].payload[2..]).is_ok());
+    }
+}
+
+#[test]
+fn the_server_closes_the_transport_first() {
+    // RFC 6455 §7.1.1: the server closes TCP first; a client waits for it, unless the
+    // transport already ended.
+    let mut server = proto(Role::Server);
+    server.fail(CloseCode::INTERNAL_ERROR, "");
+    assert_eq!(server.close_order(), CloseOrder::CloseNow);
+    let mut client = proto(Role::Client);
+    client.fail(CloseCode::INTERNAL_ERROR, "");
+    assert_eq!(client.close_order(), CloseOrder::AwaitPeer);
+    client.receive_eof();
+    assert_eq!(client.close_order(), CloseOrder::CloseNow);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 8. Limits
 // ---------------------------------------------------------------------------------------------

@@ -374,7 +374,7 @@ where
                 return Poll::Pending;
             }
             // RFC 6455 §7.1.1: the server closes TCP first; a client waits for it, for a while.
-            if self.proto.role() == Role::Client && !self.proto.is_eof() && !self.shut_down {
+            if self.proto.close_order() == crate::proto::CloseOrder::AwaitPeer && !self.shut_down {
                 loop {
                     let buf = self.proto.read_buffer();
                     buf.clear();

@@ -162,6 +162,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
         Ok(())
     }
 
+    /// Fails the connection from this side ([`crate::proto::Protocol::fail`]) and makes one
+    /// attempt, without waiting, to write out the close frame that queues: the caller gives up
+    /// on a peer that does not respond, so nothing waits for it. Returns the close code to
+    /// report ([`WebSocket::close_code`]).
+    pub(crate) fn fail(&self, code: CloseCode, reason: &str) -> CloseCode {
+        let mut ws = lock(&self.0);
+        ws.proto.fail(code, reason);
+        let _ = ws.poll_write_out(&mut Context::from_waker(Waker::noop()));
+        ws.close_code()
+    }
+
     /// As [`Self::try_send`], for a frame encoded once for many connections (see
     /// [`WsWriter::feed_raw_frame`]).
     pub(crate) fn try_send_frame(&self, frame: Bytes) -> Result<(), Bytes> {
