@@ -323,6 +323,18 @@ impl Decoder {
         }
     }
 
+    /// A whole single-frame data message, when one is buffered and no frame or fragmented
+    /// message is in progress (see `decode_whole`); `None` when [`Self::decode_with`] must
+    /// decide. Errors are those of [`Self::decode_with`] for the same bytes.
+    #[inline]
+    pub fn decode_whole_message(&mut self) -> Option<Result<Message, ProtocolError>> {
+        if self.pending.is_none() && self.partial.is_none() {
+            self.decode_whole()
+        } else {
+            None
+        }
+    }
+
     /// The common case in one step: a whole single-frame data message (FIN set, no RSV bits,
     /// text or binary, masked as the role requires, length in the 7- or 16-bit form, within the
     /// limits) is buffered while no frame or fragmented message is in progress. Anything else

@@ -6,7 +6,7 @@
 #![forbid(unsafe_code)]
 
 use super::extension::Extension;
-use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, RSV_MASK};
 use super::role::Role;
 use super::write_buf::WriteBuffer;
 use crate::proto::error::ProtocolError;
@@ -111,10 +111,15 @@ impl Encoder {
         payload: Bytes,
         out: &mut WriteBuffer,
     ) {
-        let mask = match self.role {
-            Role::Client => Some(self.rng.next_key()),
-            Role::Server => None,
-        };
+        if self.role == Role::Server {
+            // RFC 6455 §5.2: FIN, RSV and opcode, then the unmasked length in its shortest
+            // form. Written here rather than through `FrameHeader`: a server frame per echoed
+            // message (issue 17).
+            let first = (u8::from(fin) << 7) | (rsv & RSV_MASK) | opcode as u8;
+            out.put_unmasked_frame(first, payload);
+            return;
+        }
+        let mask = Some(self.rng.next_key());
         let header = FrameHeader {
             fin,
             rsv,
@@ -124,13 +129,10 @@ impl Encoder {
         };
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = header.encode(&mut head);
-        match mask {
-            Some(key) => {
-                out.reserve(n + payload.len());
-                out.put_slice(&head[..n]);
-                out.put_masked(&payload, key);
-            }
-            None => out.put_frame(&head, n, payload),
+        out.reserve(n + payload.len());
+        out.put_slice(&head[..n]);
+        if let Some(key) = mask {
+            out.put_masked(&payload, key);
         }
     }
 }

@@ -218,6 +218,23 @@ impl Protocol {
     /// # Errors
     /// The peer broke the protocol; the connection is failed.
     pub fn next_message(&mut self) -> Result<Option<Message>, ProtocolError> {
+        // The common case on its own: a whole data frame is buffered while messages may still
+        // arrive. Apart from the general path (a large function once the decoder is inlined
+        // into it, whose set-up alone cost more than this whole case), it is about 40
+        // instructions cheaper per message (callgrind, issue 17).
+        if matches!(self.phase, Phase::Open | Phase::CloseSent) {
+            match self.decoder.decode_whole_message() {
+                Some(Ok(message)) => return Ok(Some(message)),
+                Some(Err(err)) => return Err(self.peer_failed(err)),
+                None => {}
+            }
+        }
+        self.next_message_general()
+    }
+
+    /// [`Self::next_message`] for everything but its common case.
+    #[inline(never)]
+    fn next_message_general(&mut self) -> Result<Option<Message>, ProtocolError> {
         match &self.phase {
             Phase::Open | Phase::CloseSent => {}
             // RFC 6455 §5.5.1: nothing after the peer's close frame is read; §7.1.7: nothing
@@ -248,14 +265,19 @@ impl Protocol {
                 Ok(Some(message))
             }
             Ok(None) => Ok(None),
-            Err(err) => {
-                // The close frame carries the error's short wire reason; the error itself (its
-                // `Display`) is what the application is told (`ProtocolError::wire_reason`).
-                let frame = CloseFrame::new(err.close_code(), err.wire_reason());
-                self.failed_now(Some(&frame), Failure::Peer(err.clone()));
-                Err(err)
-            }
+            Err(err) => Err(self.peer_failed(err)),
         }
+    }
+
+    /// The peer broke the protocol: fail the connection (RFC 6455 §7.1.7) and give the error
+    /// back to report.
+    #[cold]
+    fn peer_failed(&mut self, err: ProtocolError) -> ProtocolError {
+        // The close frame carries the error's short wire reason; the error itself (its
+        // `Display`) is what the application is told (`ProtocolError::wire_reason`).
+        let frame = CloseFrame::new(err.close_code(), err.wire_reason());
+        self.failed_now(Some(&frame), Failure::Peer(err.clone()));
+        err
     }
 
     /// Fails the connection from this side (RFC 6455 §7.1.7), for a reason of the driver's or

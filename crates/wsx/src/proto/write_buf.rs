@@ -2,7 +2,6 @@
 //! queued as shared `Bytes` without a copy, and the driver writes it all with vectored writes.
 #![forbid(unsafe_code)]
 
-use super::frame::MAX_HEADER_LEN;
 use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -10,6 +9,8 @@ use std::io::IoSlice;
 /// Payloads at least this large are queued by reference instead of copied (server role only:
 /// a client must mask, which needs a copy).
 pub const ZERO_COPY_MIN: usize = 4096;
+// `put_unmasked_frame` writes a copied payload's length in the 16-bit form at most.
+const _: () = assert!(ZERO_COPY_MIN <= 0x1_0000);
 
 /// Bytes waiting to be written to the transport, in order.
 #[derive(Debug, Default)]
@@ -84,23 +85,37 @@ impl WriteBuffer {
         self.peak = self.peak.max(self.len);
     }
 
-    /// Appends a frame: the first `head_len` bytes of its encoded `head`, then its payload (as
-    /// [`Self::put_bytes`]). A small frame is copied into the tail with one check for room.
+    /// Appends an unmasked (server) frame: `first` is its first byte (FIN, RSV, opcode), then
+    /// the payload length in its shortest form (RFC 6455 §5.2), then the payload (as
+    /// [`Self::put_bytes`]). A small frame is copied into the tail with one check for room and
+    /// a constant-length header store per form.
     #[inline]
-    pub fn put_frame(&mut self, head: &[u8; MAX_HEADER_LEN], head_len: usize, payload: Bytes) {
-        let head_len = head_len.min(MAX_HEADER_LEN);
-        if !Self::copies(payload.len()) {
-            self.put_slice(&head[..head_len]);
+    pub fn put_unmasked_frame(&mut self, first: u8, payload: Bytes) {
+        let len = payload.len();
+        if !Self::copies(len) {
+            let mut head = [0u8; 10];
+            head[0] = first;
+            let n = if len <= 0xffff {
+                head[1] = 126;
+                head[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+                4
+            } else {
+                head[1] = 127;
+                head[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+                10
+            };
+            self.put_slice(&head[..n]);
             self.put_bytes(payload);
             return;
         }
-        let n = head_len + payload.len();
+        // Copied payloads are under ZERO_COPY_MIN (4 KiB): the 7- or 16-bit form.
+        let n = if len <= 125 { 2 } else { 4 } + len;
         self.reserve(n);
-        // A constant length per arm: a few stores instead of a call to memcpy.
-        match head_len {
-            2 => self.tail.extend_from_slice(&head[..2]),
-            4 => self.tail.extend_from_slice(&head[..4]),
-            _ => self.tail.extend_from_slice(&head[..head_len]),
+        if len <= 125 {
+            self.tail.extend_from_slice(&[first, len as u8]);
+        } else {
+            let [hi, lo] = (len as u16).to_be_bytes();
+            self.tail.extend_from_slice(&[first, 126, hi, lo]);
         }
         self.tail.extend_from_slice(&payload);
         self.len += n;

@@ -462,13 +462,15 @@ where
             return Poll::Ready(None);
         }
         loop {
-            if self.proto.should_close_transport() || self.proto.is_eof() {
-                return match split {
-                    None => self.poll_finish(cx),
-                    Some(s) => self.poll_finish(&mut s.shared(cx)),
-                };
-            }
-            if self.proto.close_sent() {
+            // One check while open (every poll of a live connection), the closing rules after.
+            if self.proto.state() != State::Open {
+                if self.proto.should_close_transport() {
+                    return match split {
+                        None => self.poll_finish(cx),
+                        Some(s) => self.poll_finish(&mut s.shared(cx)),
+                    };
+                }
+                // Our close frame was sent: wait for the answer until the close timeout.
                 let expired = match split {
                     None => self.poll_deadline(cx),
                     Some(s) => self.poll_deadline(&mut s.shared(cx)),
