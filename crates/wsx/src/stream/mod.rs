@@ -276,6 +276,11 @@ where
     }
 
     /// Writes out the write buffer and flushes the transport.
+    // Inlined into the read loop, which writes out before every read (a call's register
+    // saves cost about 15 instructions per message, issue 17; a plain `#[inline]` left the
+    // call in place).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let vectored = self.stream.is_write_vectored();
         loop {
