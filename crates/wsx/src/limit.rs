@@ -13,7 +13,7 @@
 //!   connection is closed with 1008 (Policy Violation, RFC 6455 §7.4.1), as
 //!   [`RateLimits::on_exceeded`] says.
 //!
-//! The buckets read tokio's clock ([`TokioClock`]), as the keep-alive timers do: the monotonic
+//! The buckets read tokio's clock (`TokioClock`), as the keep-alive timers do: the monotonic
 //! clock in a server, and a paused test runtime's virtual clock in tests, so that a test of a
 //! rate advances time instead of sleeping through it. A limiter is built only when a limit is
 //! configured; without one, no clock is read per message.
