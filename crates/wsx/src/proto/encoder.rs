@@ -111,15 +111,18 @@ impl Encoder {
         payload: Bytes,
         out: &mut WriteBuffer,
     ) {
-        if self.role == Role::Server {
-            // RFC 6455 §5.2: FIN, RSV and opcode, then the unmasked length in its shortest
-            // form. Written here rather than through `FrameHeader`: a server frame per echoed
-            // message (issue 17).
+        if self.role == Role::Server && WriteBuffer::copies(payload.len()) {
+            // RFC 6455 §5.2: FIN, RSV and opcode, then the unmasked length. A small server
+            // frame (one per echoed message) is written by the buffer with constant-length
+            // stores rather than through `FrameHeader` (issue 17).
             let first = (u8::from(fin) << 7) | (rsv & RSV_MASK) | opcode as u8;
-            out.put_unmasked_frame(first, payload);
+            out.put_small_unmasked_frame(first, &payload);
             return;
         }
-        let mask = Some(self.rng.next_key());
+        let mask = match self.role {
+            Role::Client => Some(self.rng.next_key()),
+            Role::Server => None,
+        };
         let header = FrameHeader {
             fin,
             rsv,
@@ -129,10 +132,14 @@ impl Encoder {
         };
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = header.encode(&mut head);
-        out.reserve(n + payload.len());
-        out.put_slice(&head[..n]);
         if let Some(key) = mask {
+            out.reserve(n + payload.len());
+            out.put_slice(&head[..n]);
             out.put_masked(&payload, key);
+        } else {
+            // A large server payload is queued by reference, after its header.
+            out.put_slice(&head[..n]);
+            out.put_bytes(payload);
         }
     }
 }

@@ -9,7 +9,7 @@ use std::io::IoSlice;
 /// Payloads at least this large are queued by reference instead of copied (server role only:
 /// a client must mask, which needs a copy).
 pub const ZERO_COPY_MIN: usize = 4096;
-// `put_unmasked_frame` writes a copied payload's length in the 16-bit form at most.
+// `put_small_unmasked_frame` writes a copied payload's length in the 16-bit form at most.
 const _: () = assert!(ZERO_COPY_MIN <= 0x1_0000);
 
 /// Bytes waiting to be written to the transport, in order.
@@ -85,30 +85,14 @@ impl WriteBuffer {
         self.peak = self.peak.max(self.len);
     }
 
-    /// Appends an unmasked (server) frame: `first` is its first byte (FIN, RSV, opcode), then
-    /// the payload length in its shortest form (RFC 6455 §5.2), then the payload (as
-    /// [`Self::put_bytes`]). A small frame is copied into the tail with one check for room and
-    /// a constant-length header store per form.
+    /// Appends a small unmasked (server) frame, copied: `first` is its first byte (FIN, RSV,
+    /// opcode), then the payload length in its 7- or 16-bit form (RFC 6455 §5.2), then the
+    /// payload. One check for room and a constant-length header store per form. For payloads
+    /// that [`Self::copies`]; larger ones take their header and [`Self::put_bytes`].
     #[inline]
-    pub fn put_unmasked_frame(&mut self, first: u8, payload: Bytes) {
+    pub fn put_small_unmasked_frame(&mut self, first: u8, payload: &[u8]) {
         let len = payload.len();
-        if !Self::copies(len) {
-            let mut head = [0u8; 10];
-            head[0] = first;
-            let n = if len <= 0xffff {
-                head[1] = 126;
-                head[2..4].copy_from_slice(&(len as u16).to_be_bytes());
-                4
-            } else {
-                head[1] = 127;
-                head[2..10].copy_from_slice(&(len as u64).to_be_bytes());
-                10
-            };
-            self.put_slice(&head[..n]);
-            self.put_bytes(payload);
-            return;
-        }
-        // Copied payloads are under ZERO_COPY_MIN (4 KiB): the 7- or 16-bit form.
+        debug_assert!(Self::copies(len), "a {len}-byte payload is not copied");
         let n = if len <= 125 { 2 } else { 4 } + len;
         self.reserve(n);
         if len <= 125 {
@@ -117,7 +101,7 @@ impl WriteBuffer {
             let [hi, lo] = (len as u16).to_be_bytes();
             self.tail.extend_from_slice(&[first, 126, hi, lo]);
         }
-        self.tail.extend_from_slice(&payload);
+        self.tail.extend_from_slice(payload);
         self.len += n;
         self.peak = self.peak.max(self.len);
     }

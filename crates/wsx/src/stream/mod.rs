@@ -435,12 +435,16 @@ pub(super) struct SplitWakers<'a> {
     pub reader: &'a AtomicWaker,
 }
 
-impl SplitWakers<'_> {
-    /// A context for what the write half may wait on too (writes, timers, the closing phase):
-    /// the proxy, with the reading task's waker registered in it first.
-    fn shared<'a>(&'a self, cx: &Context<'_>) -> Context<'a> {
-        self.reader.register(cx.waker());
-        Context::from_waker(self.proxy)
+/// The context to poll with what the write half of a split connection may wait on too
+/// (writes, timers, the closing phase): the task's own for a whole connection; for a read half,
+/// the proxy, with the reading task's waker registered in it first.
+fn shared_context<'a>(split: Option<&'a SplitWakers<'_>>, cx: &'a Context<'_>) -> Context<'a> {
+    match split {
+        None => Context::from_waker(cx.waker()),
+        Some(s) => {
+            s.reader.register(cx.waker());
+            Context::from_waker(s.proxy)
+        }
     }
 }
 
@@ -469,23 +473,10 @@ where
         loop {
             // One check while open (every poll of a live connection), the closing rules after.
             if self.proto.state() != State::Open {
-                if self.proto.should_close_transport() {
-                    return match split {
-                        None => self.poll_finish(cx),
-                        Some(s) => self.poll_finish(&mut s.shared(cx)),
-                    };
-                }
-                // Our close frame was sent: wait for the answer until the close timeout.
-                let expired = match split {
-                    None => self.poll_deadline(cx),
-                    Some(s) => self.poll_deadline(&mut s.shared(cx)),
-                };
-                if expired {
-                    // Our close frame got no answer in time.
-                    return match split {
-                        None => self.poll_finish(cx),
-                        Some(s) => self.poll_finish(&mut s.shared(cx)),
-                    };
+                let mut shared = shared_context(split, cx);
+                // Closed, or our close frame got no answer within the close timeout.
+                if self.proto.should_close_transport() || self.poll_deadline(&mut shared) {
+                    return self.poll_finish(&mut shared);
                 }
             }
             if !self.decoded {
@@ -508,7 +499,7 @@ where
                 let written = match split {
                     None => self.poll_write_out(cx),
                     Some(s) => match self.poll_write_out(&mut Context::from_waker(s.proxy)) {
-                        Poll::Pending => self.poll_write_out(&mut s.shared(cx)),
+                        Poll::Pending => self.poll_write_out(&mut shared_context(split, cx)),
                         done @ Poll::Ready(_) => done,
                     },
                 };

@@ -57,6 +57,15 @@ struct Proxy {
     waker: Waker,
 }
 
+impl Proxy {
+    /// The context the write half polls with: the proxy, with the writing task's waker
+    /// registered in it first.
+    fn writing<'a>(&'a self, cx: &Context<'_>) -> Context<'a> {
+        self.wakers.write.register(cx.waker());
+        Context::from_waker(&self.waker)
+    }
+}
+
 /// Splits `ws` into its two halves (see [`WebSocket::split`]).
 pub(super) fn split<S>(ws: WebSocket<S>) -> (WsReader<S>, WsWriter<S>) {
     let wakers = Arc::new(WakeBoth::default());
@@ -235,9 +244,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsWriter<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WsWriter<S> {
     type Error = Error;
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.0.proxy.wakers.write.register(cx.waker());
-        let cx = &mut Context::from_waker(&self.0.proxy.waker);
-        Pin::new(&mut *lock(&self.0)).poll_ready(cx)
+        Pin::new(&mut *lock(&self.0)).poll_ready(&mut self.0.proxy.writing(cx))
     }
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
         let closing = matches!(item, Message::Close(_));
@@ -249,13 +256,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WsWriter<S> {
         Ok(())
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.0.proxy.wakers.write.register(cx.waker());
-        let cx = &mut Context::from_waker(&self.0.proxy.waker);
-        Pin::new(&mut *lock(&self.0)).poll_flush(cx)
+        Pin::new(&mut *lock(&self.0)).poll_flush(&mut self.0.proxy.writing(cx))
     }
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.0.proxy.wakers.write.register(cx.waker());
-        let cx = &mut Context::from_waker(&self.0.proxy.waker);
-        Pin::new(&mut *lock(&self.0)).poll_close(cx)
+        Pin::new(&mut *lock(&self.0)).poll_close(&mut self.0.proxy.writing(cx))
     }
 }
