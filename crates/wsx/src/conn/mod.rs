@@ -1,16 +1,17 @@
 //! [`Conn`]: the handle of one connection in the event API — handlers, writes, close.
 //!
-//! A connection runs as two tokio tasks: the reader (decodes frames, calls handlers,
-//! keep-alive and idle timers) and the writer (drains the outbound queue into the socket,
-//! coalescing everything queued into one write). Handlers run on the reader task, one at a
-//! time and in order; they should not block. An async handler's future also runs on the
-//! reader task, to completion before the next message is handed over, while the reader keeps
-//! answering pings and watching the timers. Writes never block the caller: they go onto the
-//! connection's outbound queue, bounded by `Config::max_pending_bytes` in payload bytes.
+//! A connection runs as one tokio task: it decodes frames, calls the handlers, runs the
+//! keep-alive and idle timers, and writes what was queued, coalescing everything queued into
+//! one write. Handlers run on that task, one at a time and in order; they should not block. An
+//! async handler's future also runs on it, to completion before the next message is handed
+//! over, while the task keeps answering pings, writing and watching the timers. Writes never
+//! block the caller: they go onto the connection's outbound queue, bounded by
+//! `Config::max_pending_bytes` in payload bytes; a write from a handler is encoded right after
+//! the handler returns, a write from another task wakes the connection's task.
 //!
 //! A handler that panics is caught where it is called: the connection is failed with 1011
 //! (what was queued before still goes out first), `on_error` and `on_close` run, and the
-//! tasks and the socket are released. Other connections never notice.
+//! task and the socket are released. Other connections never notice.
 #![forbid(unsafe_code)]
 
 mod dispatch;
@@ -71,20 +72,18 @@ pub(crate) struct Shared {
     queued: AtomicUsize,
     /// The bound on `queued` (`Config::max_pending_bytes`).
     max_pending: usize,
-    /// Tasks in [`Conn::send`] waiting for room: the writer signals `room` only when there
-    /// are any (a signal per written message costs a lock).
+    /// Tasks in [`Conn::send`] waiting for room: the connection's task signals `room` only
+    /// when there are any (a signal per written message costs a lock).
     room_waiters: AtomicUsize,
-    /// Wakes the reader for what is not input: a handler was registered (it may have
-    /// messages waiting for one), or the connection must be dropped now (dead peer, write
-    /// timeout, forced shutdown).
+    /// Wakes the connection's task for what is not input: a handler was registered (it may
+    /// have messages waiting for one), another task queued a write, or the connection must be
+    /// dropped now (forced shutdown).
     pub signal: ReaderSignal,
     /// `close` was called: no more writes are accepted.
     closing: AtomicBool,
     /// The connection is over.
     pub ended: AtomicBool,
-    /// The outbound queue. A plain locked deque rather than a channel: it owns no memory until
-    /// something is queued (a channel preallocates a block per connection), and the writer
-    /// takes everything queued at once.
+    /// The outbound queue.
     queue: Mutex<Queue>,
     /// The reader is dispatching: what handlers queue is its to feed (see the type).
     reader_dispatching: ReaderDispatching,
@@ -92,9 +91,7 @@ pub(crate) struct Shared {
     /// Bumped on every write access to `handlers`: the reader keeps the message handler it
     /// routes to while this stays the same (see `dispatch::Routes`).
     pub handlers_version: std::sync::atomic::AtomicU64,
-    /// Wakes the writer task: something was queued.
-    pub wake_writer: Notify,
-    /// Signalled when the writer drained bytes from the queue.
+    /// Signalled when bytes left the queue for the socket.
     pub room: Notify,
     /// What the connection knows about itself (id, address, handshake).
     pub info: Info,
@@ -159,7 +156,6 @@ impl Conn {
             reader_dispatching: ReaderDispatching::default(),
             handlers: RwLock::new(Handlers::default()),
             handlers_version: std::sync::atomic::AtomicU64::new(0),
-            wake_writer: Notify::new(),
             room: Notify::new(),
             info,
             state: Mutex::new(StateMap::default()),

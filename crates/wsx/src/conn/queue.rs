@@ -1,17 +1,19 @@
 //! The outbound queue of a connection: what handlers and other tasks write waits here, bounded
-//! by `Config::max_pending_bytes` in payload bytes, until the writer task (or the reader task,
-//! right after its handlers ran) feeds it to the socket. Order is kept: items are fed in the
-//! order they were queued, by one task at a time.
+//! by `Config::max_pending_bytes` in payload bytes, until the connection's task encodes it into
+//! the socket's write buffer (right after its handlers ran, or when another task's write woke
+//! it). Order is kept: one task takes items out, in the order they were queued.
 #![forbid(unsafe_code)]
 
-use super::Conn;
+use super::{Conn, ReaderSignal};
 use crate::error::Error;
 use crate::proto::Message;
+use crate::stream::WebSocket;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use tokio::io::{AsyncRead, AsyncWrite};
 
-/// A command for the writer task.
+/// An item of the outbound queue.
 #[derive(Debug)]
 pub(crate) enum Outbound {
     /// A message, with the payload bytes it holds in the queue's account.
@@ -20,20 +22,16 @@ pub(crate) enum Outbound {
     Frame(Bytes, usize),
 }
 
-/// The outbound queue and who is feeding it to the socket.
-#[derive(Default)]
-pub(crate) struct Queue {
-    items: VecDeque<Outbound>,
-    /// The writer task holds a taken batch it has not finished feeding: the reader must not
-    /// feed newer items before it (order).
-    writer_busy: bool,
-}
+/// The queued items. A plain locked deque rather than a channel: it owns no memory until
+/// something is queued (a channel preallocates a block per connection), and it is emptied
+/// many items at a time.
+pub(crate) type Queue = VecDeque<Outbound>;
 
-/// The reader task is running handlers and will feed what they queue: no need to wake the
-/// writer. An atomic beside the queue's lock rather than under it, so that starting a dispatch
-/// takes no lock: it is set without the lock (before the handlers run, on the reader's own
+/// The connection's task is running handlers and will take what they queue: no need to wake
+/// it. An atomic beside the queue's lock rather than under it, so that starting a dispatch
+/// takes no lock: it is set without the lock (before the handlers run, on the connection's own
 /// task) and cleared under the lock in [`Conn::feed_queued`]; [`Conn::push`] reads it under the
-/// lock, so a push that sees it set is followed by the reader's feed, which takes its item.
+/// lock, so a push that sees it set is followed by that feed, which takes its item.
 #[derive(Default)]
 pub(crate) struct ReaderDispatching(AtomicBool);
 
@@ -42,41 +40,24 @@ impl Conn {
         crate::sync::lock(&self.shared.queue)
     }
 
-    /// Puts an item on the outbound queue and wakes the writer (unless the reader task is
-    /// dispatching and will feed it itself); gives it back once the connection is over.
+    /// Puts an item on the outbound queue and wakes the connection's task (unless it is
+    /// dispatching and will take the item itself); gives it back once the connection is over.
     pub(super) fn push(&self, item: Outbound) -> Result<(), Outbound> {
         if self.is_closed() {
             return Err(item);
         }
         let mut queue = self.queue();
-        queue.items.push_back(item);
+        queue.push_back(item);
         let reader_feeds = self.shared.reader_dispatching.0.load(Ordering::Acquire);
         drop(queue);
         if !reader_feeds {
-            self.shared.wake_writer.notify_one();
+            self.shared.signal.raise(ReaderSignal::QUEUED);
         }
         Ok(())
     }
 
-    /// Writer task: moves everything queued into `into` (reused between batches) and marks the
-    /// writer busy until [`Self::writer_done`] when there was anything.
-    pub(crate) fn take_queued(&self, into: &mut VecDeque<Outbound>) {
-        let mut queue = self.queue();
-        std::mem::swap(&mut queue.items, into);
-        queue.writer_busy = !into.is_empty();
-        // Let a burst's large buffer go once the queue is quiet again.
-        if queue.items.capacity() > 64 && queue.items.is_empty() {
-            queue.items.shrink_to(8);
-        }
-    }
-
-    /// Writer task: the taken batch is fed.
-    pub(crate) fn writer_done(&self) {
-        self.queue().writer_busy = false;
-    }
-
-    /// Reader task: handlers are about to run; what they queue is left for the reader to feed
-    /// ([`Self::feed_queued`] ends this) instead of waking the writer.
+    /// The connection's task: handlers are about to run; what they queue is left for it to
+    /// take ([`Self::feed_queued`] ends this) instead of waking it.
     pub(crate) fn start_dispatching(&self) {
         self.shared
             .reader_dispatching
@@ -84,27 +65,41 @@ impl Conn {
             .store(true, Ordering::Release);
     }
 
-    /// Reader task, after its handlers ran: ends dispatching and feeds queued items through
-    /// `feed` in order, under the queue lock (so the writer cannot feed newer ones first),
-    /// unless the writer is mid-batch. `feed` gives an item back when the write buffer is
-    /// full; the writer is then woken to wait for room.
-    pub(crate) fn feed_queued(&self, mut feed: impl FnMut(Outbound) -> Result<(), Outbound>) {
+    /// The connection's task: ends dispatching and encodes queued items into `ws`'s write
+    /// buffer, in order, until it is full. Returns whether items are left (the buffer must be
+    /// written out before they can go). Inlined: it runs after every message.
+    #[inline]
+    pub(crate) fn feed_queued<S>(&self, ws: &mut WebSocket<S>) -> bool
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let mut queue = self.queue();
         self.shared
             .reader_dispatching
             .0
             .store(false, Ordering::Release);
-        if queue.writer_busy {
-            return;
-        }
-        while let Some(item) = queue.items.pop_front() {
-            if let Err(back) = feed(item) {
-                queue.items.push_front(back);
-                drop(queue);
-                self.shared.wake_writer.notify_one();
-                return;
+        while let Some(item) = queue.pop_front() {
+            if ws.is_write_buffer_full() {
+                queue.push_front(item);
+                return true;
             }
+            let len = match item {
+                Outbound::Message(message, len) => {
+                    ws.encode(message);
+                    len
+                }
+                Outbound::Frame(frame, len) => {
+                    ws.encode_frame(frame);
+                    len
+                }
+            };
+            self.release(len);
         }
+        // Let a burst's large buffer go once the queue is quiet again.
+        if queue.capacity() > 64 {
+            queue.shrink_to(8);
+        }
+        false
     }
 
     /// Takes `len` bytes of room in the queue (a message larger than the whole bound still goes
@@ -129,7 +124,7 @@ impl Conn {
         let _ = self.push(Outbound::Message(message, 0));
     }
 
-    /// The writer took `len` bytes out of the queue.
+    /// `len` bytes left the queue for the write buffer.
     pub(crate) fn release(&self, len: usize) {
         if len > 0 {
             self.shared.queued.fetch_sub(len, Ordering::SeqCst);

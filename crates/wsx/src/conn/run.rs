@@ -1,46 +1,39 @@
-//! The two tasks behind a [`Conn`]: the reader (frames in, handlers, keep-alive, idle timer)
-//! and the writer (outbound queue to the socket, batched, with a write timeout).
+//! The task behind a [`Conn`]: it reads frames, runs the handlers, the keep-alive and the idle
+//! timer, and writes what was queued (batched, with a write timeout), owning the `WebSocket`
+//! whole: no lock between reading and writing, and no second task to wake.
 #![forbid(unsafe_code)]
 
 use super::dispatch::{Dispatch, PANIC_REASON, fire_error};
 use super::handlers::{Panicked, guarded};
-use super::{Conn, Outbound, ReaderSignal};
+use super::{Conn, ReaderSignal};
 use crate::config::Config;
 use crate::error::Error;
 use crate::limit::{ConnLimiter, OnRateExceeded};
 use crate::proto::{CloseCode, KeepAlive, Message, Timeout};
-use crate::stream::{WebSocket, WsReader, WsWriter};
+use crate::stream::WebSocket;
 use bytes::Bytes;
 use futures_core::Stream;
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 
-/// A connection that is set up but not yet reading: the writer task runs, the reader half
-/// waits for [`Running::drive`].
+/// A connection that is set up but not yet running: what other tasks write meanwhile is
+/// queued, and goes out once [`Running::drive`] runs it. The `WebSocket` is boxed so that the
+/// futures that carry it down to the read loop move a pointer, not the connection.
 pub(crate) struct Running<S> {
-    reader: WsReader<S>,
-    writer_task: tokio::task::JoinHandle<()>,
+    ws: Box<WebSocket<S>>,
 }
 
-/// Splits the connection and spawns its writer task. Synchronous on purpose: the
-/// `WebSocket` moves into the shared halves here, so the long-lived reader future holds only
-/// pointers, not a copy of the connection per nesting level.
-pub(crate) fn start<S>(conn: &Conn, ws: WebSocket<S>) -> Running<S>
+/// Makes `ws` the connection of `conn`, to be run by [`Running::drive`].
+pub(crate) fn start<S>(_conn: &Conn, ws: WebSocket<S>) -> Running<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (reader, writer) = ws.split();
-    let writer_task = tokio::spawn(write_loop(conn.clone(), writer));
-    Running {
-        reader,
-        writer_task,
-    }
+    Running { ws: Box::new(ws) }
 }
 
 impl<S> Running<S>
@@ -50,7 +43,7 @@ where
     /// Runs the connection to its end on the current task: fires `on_open`, reads and
     /// dispatches, then fires `on_close` exactly once, after `on_end` (the server's
     /// bookkeeping). A handler's panic is caught and fails the connection (1011); every path
-    /// ends here, with both tasks and the socket released.
+    /// ends here, with the socket released.
     pub(crate) async fn drive(self, conn: Conn, config: &Config, on_end: impl FnOnce()) {
         let metrics = crate::metrics::get();
         metrics.connections_total.increment(1);
@@ -66,9 +59,8 @@ where
         if let Err(panicked) = fire_open(&conn) {
             dispatch.fail(&conn, panicked);
         }
-        let end = read_loop(&conn, self.reader, config, &mut dispatch).await;
+        let end = read_loop(&conn, self.ws, config, &mut dispatch).await;
         conn.shared.ended.store(true, Ordering::Release);
-        self.writer_task.abort();
         // Wake anyone waiting for room: the connection is gone.
         conn.shared.room.notify_waiters();
         on_end();
@@ -114,35 +106,6 @@ fn fire_close(conn: &Conn, code: CloseCode, reason: &str) {
     }
 }
 
-/// Encodes queued items from the reader task while the write buffer has room. Inlined: it
-/// runs after every message, and as a call it cost a frame of its own plus the closure's.
-#[inline]
-fn feed_from_reader<S>(conn: &Conn, reader: &WsReader<S>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    conn.feed_queued(|item| {
-        let (sent, len) = match item {
-            Outbound::Message(message, len) => (
-                reader
-                    .try_send(message)
-                    .map_err(|back| Outbound::Message(back, len)),
-                len,
-            ),
-            Outbound::Frame(frame, len) => (
-                reader
-                    .try_send_frame(frame)
-                    .map_err(|back| Outbound::Frame(back, len)),
-                len,
-            ),
-        };
-        if sent.is_ok() {
-            conn.release(len);
-        }
-        sent
-    });
-}
-
 /// The keep-alive timers of a connection opened now, on tokio's clock (paused in tests).
 fn keepalive(config: &Config) -> KeepAlive {
     KeepAlive::new(
@@ -186,23 +149,105 @@ struct End {
     drain: bool,
 }
 
+/// What the read loop keeps between turns besides the connection and its dispatch state.
+struct Reader {
+    timers: KeepAlive,
+    /// Per-connection rate limits, only when configured.
+    limiter: Option<Box<ConnLimiter>>,
+    /// The connection was closed for going past a rate: nothing more is dispatched.
+    rate_closed: bool,
+    /// How the connection ends, once known (a close frame, a protocol error, a panic).
+    outcome: Option<(CloseCode, String)>,
+    /// Queued items wait for room in the write buffer (or another task queued some).
+    backlog: bool,
+}
+
+impl Reader {
+    /// Hands a message to its handlers and encodes what they wrote: in order before anything
+    /// read later, a close that fails the connection included. The next poll of the connection
+    /// writes it out.
+    #[inline]
+    fn on_message<S>(
+        &mut self,
+        conn: &Conn,
+        ws: &mut WebSocket<S>,
+        dispatch: &mut Dispatch,
+        message: Message,
+    ) where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let metrics = crate::metrics::get();
+        if let Some(len) = data_len(&message) {
+            self.timers.on_data(now);
+            let kind = crate::metrics::Metrics::kind(matches!(message, Message::Binary(_)));
+            metrics.messages_received[kind].increment(1);
+            metrics.bytes_received[kind].increment(len as u64);
+            if self.rate_closed {
+                return;
+            }
+            if let Some(limiter) = &self.limiter
+                && let Err(which) = limiter.admit(len)
+            {
+                crate::metrics::rate_limited(which.as_str());
+                match limiter.action {
+                    OnRateExceeded::Drop => fire_error(conn, &Error::RateLimited(which)),
+                    OnRateExceeded::Close => {
+                        self.rate_closed = true;
+                        let _ = conn.close(CloseCode::POLICY_VIOLATION, "rate limit exceeded");
+                    }
+                }
+                return;
+            }
+        } else if let Message::Pong(_) = &message {
+            if let Some(rtt) = self.timers.on_pong(now()) {
+                metrics.ping_rtt.record(rtt.as_secs_f64());
+            }
+        } else {
+            self.timers.on_frame();
+            if let Message::Close(frame) = &message {
+                crate::metrics::close_received(frame.as_ref().map_or(1005, |f| f.code.into()));
+            }
+        }
+        conn.start_dispatching();
+        if let Some(done) = dispatch.dispatch(conn, message)
+            && !dispatch.failed
+        {
+            self.outcome = Some(done);
+        }
+        self.backlog = conn.feed_queued(ws);
+    }
+
+    /// How the connection ended, when it ends now.
+    fn end(&mut self, drain: bool) -> End {
+        let (code, reason) = self
+            .outcome
+            .take()
+            .unwrap_or((CloseCode::ABNORMAL_CLOSURE, String::new()));
+        End {
+            code,
+            reason,
+            drain,
+        }
+    }
+}
+
 async fn read_loop<S>(
     conn: &Conn,
-    mut reader: WsReader<S>,
+    mut ws: Box<WebSocket<S>>,
     config: &Config,
     dispatch: &mut Dispatch,
 ) -> End
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut timers = keepalive(config);
-    let metrics = crate::metrics::get();
-    // Per-connection rate limits, only when configured.
-    let limiter = ConnLimiter::new(&config.rate_limits);
-    // The connection was closed for going past a rate: nothing more is dispatched.
-    let mut rate_closed = false;
-    let mut outcome: Option<(CloseCode, String)> = None;
-    let sleep = tokio::time::sleep_until(wake_at(&timers));
+    let mut reader = Reader {
+        timers: keepalive(config),
+        limiter: ConnLimiter::new(&config.rate_limits),
+        rate_closed: false,
+        outcome: None,
+        backlog: false,
+    };
+    let sleep = tokio::time::sleep_until(wake_at(&reader.timers));
     tokio::pin!(sleep);
     // The waker the timer was last polled with (`None`: poll it on the next turn).
     let mut timer_waker: Option<Waker> = None;
@@ -210,130 +255,109 @@ where
     let mut signal_waker: Option<Waker> = None;
     let signal = &conn.shared.signal;
     loop {
-        // A handler's panic failed the connection (on any path: a message, a handler
-        // registered for waiting ones, an async handler, on_open): it ends with 1011.
-        if dispatch.failed
-            && outcome
-                .as_ref()
-                .is_none_or(|(code, _)| *code != CloseCode::INTERNAL_ERROR)
-        {
-            outcome = Some((CloseCode::INTERNAL_ERROR, PANIC_REASON.into()));
-        }
-        // Hold reading while too much waits for a handler (backpressure, nothing dropped).
-        let can_read = dispatch.waiting_bytes <= config.max_message_size;
+        // Data messages are handled inside the turn, without leaving it: a turn ends only for
+        // what is rare (a handler registered or finished, an error, the end, the timer).
         let turn = std::future::poll_fn(|cx| {
-            if let Some(turn) = signalled(signal, &mut signal_waker, dispatch.has_waiting()) {
-                return Poll::Ready(turn);
-            }
-            if dispatch.is_running()
-                && let Poll::Ready(result) = dispatch.poll_running(cx)
-            {
-                return Poll::Ready(Turn::HandlerDone(result));
-            }
-            if can_read && let Poll::Ready(item) = Pin::new(&mut reader).poll_next(cx) {
-                return Poll::Ready(Turn::Item(item));
-            }
-            // The timer holds the waker it was polled with: poll it again only when it fired
-            // or the waker changed (a poll per turn costs more than the rest of the turn).
-            let armed = timer_waker
-                .as_ref()
-                .is_some_and(|w| w.will_wake(cx.waker()) && !sleep.is_elapsed());
-            if !armed {
-                if sleep.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Turn::Timer);
+            loop {
+                // A handler's panic failed the connection (on any path: a message, a handler
+                // registered for waiting ones, an async handler, on_open): it ends with 1011.
+                if dispatch.failed
+                    && reader
+                        .outcome
+                        .as_ref()
+                        .is_none_or(|(code, _)| *code != CloseCode::INTERNAL_ERROR)
+                {
+                    reader.outcome = Some((CloseCode::INTERNAL_ERROR, PANIC_REASON.into()));
                 }
-                timer_waker = Some(cx.waker().clone());
+                let flags = signal.get();
+                if flags != 0 {
+                    // A raise took the registered waker: the next wait registers again.
+                    signal_waker = None;
+                    let taken = signal.take();
+                    if taken & ReaderSignal::TEARDOWN != 0 {
+                        return Poll::Ready(Turn::Teardown);
+                    }
+                    reader.backlog |= taken & ReaderSignal::QUEUED != 0;
+                    if taken & ReaderSignal::HANDLER_ADDED != 0 && dispatch.has_waiting() {
+                        return Poll::Ready(Turn::HandlerAdded);
+                    }
+                }
+                if dispatch.is_running()
+                    && let Poll::Ready(result) = dispatch.poll_running(cx)
+                {
+                    return Poll::Ready(Turn::HandlerDone(result));
+                }
+                // Hold reading while too much waits for a handler (backpressure, nothing
+                // dropped); while it is held, `poll_next` does not write out either: this does.
+                let can_read = dispatch.waiting_bytes <= config.max_message_size;
+                if (reader.backlog || !can_read)
+                    && let Poll::Ready(Err(err)) =
+                        poll_outbound(conn, &mut ws, &mut reader.backlog, !can_read, cx)
+                {
+                    return Poll::Ready(Turn::WriteFailed(err));
+                }
+                if can_read && let Poll::Ready(item) = Pin::new(&mut *ws).poll_next(cx) {
+                    match item {
+                        Some(Ok(message)) => {
+                            reader.on_message(conn, &mut ws, dispatch, message);
+                            continue;
+                        }
+                        other => return Poll::Ready(Turn::Item(other)),
+                    }
+                }
+                // The timer holds the waker it was polled with: poll it again only when it
+                // fired or the waker changed (a poll per turn costs more than the rest of the
+                // turn).
+                let armed = timer_waker
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()) && !sleep.is_elapsed());
+                if !armed {
+                    if sleep.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Turn::Timer);
+                    }
+                    timer_waker = Some(cx.waker().clone());
+                }
+                // Waiting: a flag raised before the registration is seen by the check after
+                // it. A registration stands until a raise takes it, and every raise sets a
+                // flag, which the check at the top sees (and then forgets the registration):
+                // while none was seen, the same waker need not be registered again (that cost
+                // 40 instructions a message).
+                if !signal_waker
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()))
+                {
+                    signal.register(cx.waker());
+                    signal_waker = Some(cx.waker().clone());
+                }
+                if signal.get() == 0 {
+                    return Poll::Pending;
+                }
             }
-            // Waiting: a flag raised before the registration is seen by the check after it.
-            // A registration stands until a raise takes it, and every raise sets a flag, which
-            // `signalled` sees (and then forgets the registration): while none was seen, the
-            // same waker need not be registered again (that cost 40 instructions a message).
-            if !signal_waker
-                .as_ref()
-                .is_some_and(|w| w.will_wake(cx.waker()))
-            {
-                signal.register(cx.waker());
-                signal_waker = Some(cx.waker().clone());
-            }
-            signalled(signal, &mut signal_waker, dispatch.has_waiting())
-                .map_or(Poll::Pending, Poll::Ready)
         })
         .await;
         match turn {
-            Turn::Teardown => {
-                let (code, reason) =
-                    outcome.unwrap_or((CloseCode::ABNORMAL_CLOSURE, String::new()));
-                return End {
-                    code,
-                    reason,
-                    drain: false,
-                };
+            Turn::Teardown => return reader.end(false),
+            Turn::WriteFailed(err) => {
+                // The peer stopped reading (write timeout) or the socket failed: the
+                // connection is dropped now, as on teardown.
+                fire_error(conn, &err);
+                return reader.end(false);
             }
-            Turn::Item(None) => {
-                let (code, reason) =
-                    outcome.unwrap_or((CloseCode::ABNORMAL_CLOSURE, String::new()));
-                return End {
-                    code,
-                    reason,
-                    drain: !dispatch.failed,
-                };
-            }
+            Turn::Item(None) => return reader.end(!dispatch.failed),
             Turn::HandlerAdded | Turn::HandlerDone(Ok(())) => {
                 conn.start_dispatching();
                 if let Err(panicked) = dispatch.deliver_waiting(conn) {
                     dispatch.fail(conn, panicked);
                 }
-                feed_from_reader(conn, &reader);
+                reader.backlog = conn.feed_queued(&mut ws);
             }
-            Turn::HandlerDone(Err(panicked)) => dispatch.fail(conn, panicked),
-            Turn::Item(Some(Ok(message))) => {
-                if let Some(len) = data_len(&message) {
-                    timers.on_data(now);
-                    let kind = crate::metrics::Metrics::kind(matches!(message, Message::Binary(_)));
-                    metrics.messages_received[kind].increment(1);
-                    metrics.bytes_received[kind].increment(len as u64);
-                    if rate_closed {
-                        continue;
-                    }
-                    if let Some(limiter) = &limiter
-                        && let Err(which) = limiter.admit(len)
-                    {
-                        crate::metrics::rate_limited(which.as_str());
-                        match limiter.action {
-                            OnRateExceeded::Drop => fire_error(conn, &Error::RateLimited(which)),
-                            OnRateExceeded::Close => {
-                                rate_closed = true;
-                                let _ =
-                                    conn.close(CloseCode::POLICY_VIOLATION, "rate limit exceeded");
-                            }
-                        }
-                        continue;
-                    }
-                } else if let Message::Pong(_) = &message {
-                    if let Some(rtt) = timers.on_pong(now()) {
-                        metrics.ping_rtt.record(rtt.as_secs_f64());
-                    }
-                } else {
-                    timers.on_frame();
-                    if let Message::Close(frame) = &message {
-                        crate::metrics::close_received(
-                            frame.as_ref().map_or(1005, |f| f.code.into()),
-                        );
-                    }
-                }
-                conn.start_dispatching();
-                if let Some(done) = dispatch.dispatch(conn, message)
-                    && !dispatch.failed
-                {
-                    outcome = Some(done);
-                }
-                // What the handlers wrote goes into the write buffer now, from this task (this
-                // also ends dispatching): in order before anything read later (a close that
-                // fails the connection included), and without waking the writer task.
-                feed_from_reader(conn, &reader);
+            Turn::HandlerDone(Err(panicked)) => {
+                dispatch.fail(conn, panicked);
+                reader.backlog = true;
             }
+            Turn::Item(Some(Ok(message))) => reader.on_message(conn, &mut ws, dispatch, message),
             Turn::Item(Some(Err(err))) => {
-                timers.on_frame();
+                reader.timers.on_frame();
                 // Once a handler's panic failed the connection, what follows (the peer gone
                 // before answering the close, say) is its consequence: reported once.
                 if dispatch.failed {
@@ -342,24 +366,51 @@ where
                 if let Error::Protocol(p) = &err {
                     // The peer was sent the code and short reason of `ProtocolError`'s wire
                     // table; the application is told the full text (its `Display`).
-                    outcome = Some((p.close_code(), p.to_string()));
+                    reader.outcome = Some((p.close_code(), p.to_string()));
                 }
                 fire_error(conn, &err);
             }
             Turn::Timer => {
-                if let Err(Stop::Dead) = on_timer(conn, &mut timers) {
+                if let Err(Stop::Dead) = on_timer(conn, &mut reader.timers) {
                     // The core fails the connection and one write of its close frame is
                     // tried; the dead peer is not waited for: the connection ends now.
                     let (code, reason) = DEAD_PEER_CLOSE;
                     return End {
-                        code: reader.fail(code, reason),
+                        code: ws.fail_now(code, reason),
                         reason: DEAD_PEER_REASON.into(),
                         drain: !dispatch.failed,
                     };
                 }
-                sleep.as_mut().reset(wake_at(&timers));
+                reader.backlog = true;
+                sleep.as_mut().reset(wake_at(&reader.timers));
                 timer_waker = None;
             }
+        }
+    }
+}
+
+/// Encodes queued items into the write buffer, writing it out whenever it is full, until no
+/// item is left (`backlog` cleared) or the transport takes no more (`Pending`, the task
+/// registered for its write readiness). With `write_out`, the buffer is written out at the
+/// end too (else the next `poll_next` does it).
+fn poll_outbound<S>(
+    conn: &Conn,
+    ws: &mut WebSocket<S>,
+    backlog: &mut bool,
+    write_out: bool,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), Error>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    loop {
+        *backlog = conn.feed_queued(ws);
+        if !*backlog && !write_out {
+            return Poll::Ready(Ok(()));
+        }
+        std::task::ready!(ws.poll_write_buffered(cx))?;
+        if !*backlog {
+            return Poll::Ready(Ok(()));
         }
     }
 }
@@ -374,37 +425,15 @@ fn data_len(message: &Message) -> Option<usize> {
 }
 
 /// What woke the read loop, in the order it is checked: teardown first, then handlers
-/// registered for waiting messages, then a finished async handler, then input, then the
-/// timers.
+/// registered for waiting messages, then a finished async handler, then a failed write of
+/// what was queued, then input, then the timers.
 enum Turn {
     Teardown,
+    WriteFailed(Error),
     HandlerAdded,
     HandlerDone(Result<(), Panicked>),
     Item(Option<Result<Message, Error>>),
     Timer,
-}
-
-/// The turn the reader's flags call for, if any. A handler registered while no message waits
-/// needs no turn: messages that arrive later are routed to it as they come.
-///
-/// A raised flag means a raise took the registered waker: `registered` is cleared so that the
-/// next wait registers again.
-fn signalled(signal: &ReaderSignal, registered: &mut Option<Waker>, waiting: bool) -> Option<Turn> {
-    let flags = signal.get();
-    if flags == 0 {
-        return None;
-    }
-    *registered = None;
-    if flags & ReaderSignal::TEARDOWN != 0 {
-        return Some(Turn::Teardown);
-    }
-    if flags & ReaderSignal::HANDLER_ADDED != 0 {
-        signal.clear(ReaderSignal::HANDLER_ADDED);
-        if waiting {
-            return Some(Turn::HandlerAdded);
-        }
-    }
-    None
 }
 
 fn far_future() -> Instant {
@@ -425,51 +454,4 @@ fn on_timer(conn: &Conn, timers: &mut KeepAlive) -> Result<(), Stop> {
         }
     }
     Ok(())
-}
-
-/// Drains the outbound queue into the socket: everything queued is taken at once, encoded into
-/// the write buffer and flushed with as few (vectored) writes as the socket allows. The socket
-/// layer fails a write when the peer takes no byte for `write_timeout`; that tears the
-/// connection down.
-async fn write_loop<S>(conn: Conn, mut writer: WsWriter<S>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut batch: VecDeque<Outbound> = VecDeque::new();
-    loop {
-        conn.writer_done();
-        conn.take_queued(&mut batch);
-        if batch.is_empty() {
-            // `notify_one` keeps a permit: a push between the take and this wait is not lost.
-            conn.shared.wake_writer.notified().await;
-            continue;
-        }
-        let mut result = Ok(());
-        while let Some(item) = batch.pop_front() {
-            let (fed, len) = match item {
-                Outbound::Message(message, len) => (writer.feed(message).await, len),
-                Outbound::Frame(frame, len) => (writer.feed_raw_frame(frame).await, len),
-            };
-            conn.release(len);
-            match fed {
-                // Queued before the close, the peer closed first: nothing can be sent.
-                Ok(()) | Err(Error::AlreadyClosing | Error::ConnectionClosed) => {}
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
-        }
-        if result.is_ok() {
-            result = writer.flush().await;
-        }
-        match result {
-            Ok(()) | Err(Error::ConnectionClosed | Error::AlreadyClosing) => {}
-            Err(err) => {
-                fire_error(&conn, &err);
-                conn.shared.signal.raise(ReaderSignal::TEARDOWN);
-                return;
-            }
-        }
-    }
 }

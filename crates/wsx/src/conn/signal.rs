@@ -19,6 +19,8 @@ impl ReaderSignal {
     pub const TEARDOWN: u8 = 1;
     /// A handler was registered.
     pub const HANDLER_ADDED: u8 = 2;
+    /// Another task queued something to send.
+    pub const QUEUED: u8 = 4;
 
     /// Sets `flag` (it stays set until cleared) and wakes the reader.
     pub fn raise(&self, flag: u8) {
@@ -31,9 +33,10 @@ impl ReaderSignal {
         self.flags.load(Ordering::Acquire)
     }
 
-    /// Clears `flag`.
-    pub fn clear(&self, flag: u8) {
-        self.flags.fetch_and(!flag, Ordering::AcqRel);
+    /// Clears every flag but [`Self::TEARDOWN`] (which stays) and returns those that were
+    /// set.
+    pub fn take(&self) -> u8 {
+        self.flags.fetch_and(Self::TEARDOWN, Ordering::AcqRel)
     }
 
     /// Wakes `waker` at the next [`Self::raise`]; check [`Self::get`] after registering, a

@@ -156,44 +156,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> WsReader<S> {
-    /// Encodes `message` into the write buffer without waiting, from the reading task (the
-    /// event API's reader feeds what its handlers wrote this way); gives it back when the
-    /// write buffer already holds `write_buffer_size` bytes. A message the connection can no
-    /// longer send (closing, closed) is dropped, as the write half would refuse it. The next
-    /// poll of the reader writes it out.
-    pub(crate) fn try_send(&self, message: Message) -> Result<(), Message> {
-        let mut ws = lock(&self.0);
-        if ws.write_buffer_full() {
-            return Err(message);
-        }
-        let _ = ws.proto.send(message);
-        Ok(())
-    }
-
-    /// Fails the connection from this side ([`crate::proto::Protocol::fail`]) and makes one
-    /// attempt, without waiting, to write out the close frame that queues: the caller gives up
-    /// on a peer that does not respond, so nothing waits for it. Returns the close code to
-    /// report ([`WebSocket::close_code`]).
-    pub(crate) fn fail(&self, code: CloseCode, reason: &str) -> CloseCode {
-        let mut ws = lock(&self.0);
-        ws.proto.fail(code, reason);
-        let _ = ws.poll_write_out(&mut Context::from_waker(Waker::noop()));
-        ws.close_code()
-    }
-
-    /// As [`Self::try_send`], for a frame encoded once for many connections (see
-    /// [`WsWriter::feed_raw_frame`]).
-    pub(crate) fn try_send_frame(&self, frame: Bytes) -> Result<(), Bytes> {
-        let mut ws = lock(&self.0);
-        if ws.write_buffer_full() {
-            return Err(frame);
-        }
-        let _ = ws.proto.send_raw_frame(frame);
-        Ok(())
-    }
-}
-
 impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WsReader<S> {
     type Item = Result<Message, Error>;
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

@@ -1,0 +1,57 @@
+//! What a task that owns a whole [`WebSocket`] and reads it with `poll_next` may also do to it
+//! between polls, without waiting: encode a message into the write buffer, write the buffer
+//! out, fail the connection. The event API's connection task drives its connection this way:
+//! one task reads, runs the handlers and writes, so the connection needs no lock and no second
+//! task (issue 17: the split halves' lock, proxy waker and writer task cost about 300
+//! instructions per echoed message).
+#![forbid(unsafe_code)]
+
+use super::{WebSocket, write_error};
+use crate::Error;
+use crate::proto::{CloseCode, Message};
+use bytes::Bytes;
+use std::task::{Context, Poll, Waker};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+impl<S> WebSocket<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    /// Whether the write buffer holds `write_buffer_size` bytes or more: the owner stops
+    /// encoding and writes out first ([`Self::poll_write_buffered`]).
+    #[inline]
+    pub(crate) fn is_write_buffer_full(&mut self) -> bool {
+        self.write_buffer_full()
+    }
+
+    /// Encodes `message` into the write buffer; the next `poll_next` (or
+    /// [`Self::poll_write_buffered`]) writes it out. A message the connection can no longer
+    /// send (closing, closed) is dropped, as [`WebSocket::feed`] would refuse it.
+    #[inline]
+    pub(crate) fn encode(&mut self, message: Message) {
+        let _ = self.proto.send(message);
+    }
+
+    /// As [`Self::encode`], for a frame encoded once for many connections (see
+    /// [`crate::proto::encode_server_frame`]).
+    pub(crate) fn encode_frame(&mut self, frame: Bytes) {
+        let _ = self.proto.send_raw_frame(frame);
+    }
+
+    /// Writes out the write buffer: `Ready(Ok)` once the transport took all of it, `Pending`
+    /// with the task registered for the transport's write readiness (and the write timeout
+    /// armed), or the write error.
+    pub(crate) fn poll_write_buffered(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.poll_write_out(cx).map_err(write_error)
+    }
+
+    /// Fails the connection from this side ([`crate::proto::Protocol::fail`]) and makes one
+    /// attempt, without waiting, to write out the close frame that queues: the caller gives up
+    /// on a peer that does not respond, so nothing waits for it. Returns the close code to
+    /// report ([`WebSocket::close_code`]).
+    pub(crate) fn fail_now(&mut self, code: CloseCode, reason: &str) -> CloseCode {
+        self.proto.fail(code, reason);
+        let _ = self.poll_write_out(&mut Context::from_waker(Waker::noop()));
+        self.close_code()
+    }
+}
