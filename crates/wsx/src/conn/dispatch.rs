@@ -66,6 +66,7 @@ impl Dispatch {
 
     /// Hands one incoming message to its handler. Returns the close code and reason when it
     /// is the peer's close frame.
+    #[inline]
     pub fn dispatch(&mut self, conn: &Conn, message: Message) -> Option<(CloseCode, String)> {
         let result = match message {
             Message::Text(text) => self.deliver(conn, MessageType::Text, text.into_bytes()),
@@ -102,6 +103,7 @@ impl Dispatch {
     /// Delivers a data message at once, unless older messages must go first (an async
     /// handler is running, or they wait for a handler registered meanwhile) or it has no
     /// handler yet: then it waits, without holding back messages bound for other handlers.
+    #[inline]
     fn deliver(&mut self, conn: &Conn, kind: MessageType, data: Bytes) -> Result<(), Panicked> {
         if self.failed {
             return Ok(());
@@ -136,6 +138,7 @@ impl Dispatch {
 
     /// The handler table as of now: the kept copy, read again when a handler was registered
     /// since.
+    #[inline]
     fn routes(&mut self, conn: &Conn) -> &Routes {
         let version = conn.shared.handlers_version.load(Ordering::Acquire);
         if self.routes.as_ref().is_some_and(|r| r.version != version) {

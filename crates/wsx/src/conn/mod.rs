@@ -484,6 +484,7 @@ impl Conn {
         self.enqueue(Message::Text(Utf8Bytes::from_validated(Bytes::from(json))))
     }
 
+    #[inline]
     pub(crate) fn message(kind: MessageType, data: Bytes) -> Result<Message, Error> {
         Ok(match kind {
             MessageType::Text => Message::Text(
@@ -506,11 +507,13 @@ impl Conn {
         })
     }
 
+    #[inline]
     fn enqueue(&self, message: Message) -> Result<(), Error> {
         self.try_enqueue(message).map_err(|(err, _)| err)
     }
 
     /// Queues `message` if the queue has room; gives it back otherwise.
+    #[inline]
     fn try_enqueue(&self, message: Message) -> Result<(), (Error, Message)> {
         if let Message::Close(frame) = message {
             let (code, reason) = frame.map_or((CloseCode::NORMAL_CLOSURE, String::new()), |f| {
@@ -572,6 +575,7 @@ impl Conn {
 }
 
 /// Counts a data message queued for sending.
+#[inline]
 fn count_sent(binary: bool, len: usize) {
     let metrics = crate::metrics::get();
     let kind = crate::metrics::Metrics::kind(binary);

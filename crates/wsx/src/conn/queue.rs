@@ -42,6 +42,7 @@ impl Conn {
 
     /// Puts an item on the outbound queue and wakes the connection's task (unless it is
     /// dispatching and will take the item itself); gives it back once the connection is over.
+    #[inline]
     pub(super) fn push(&self, item: Outbound) -> Result<(), Outbound> {
         if self.is_closed() {
             return Err(item);
@@ -104,6 +105,7 @@ impl Conn {
 
     /// Takes `len` bytes of room in the queue (a message larger than the whole bound still goes
     /// when the queue is empty, so a large message can always be sent eventually).
+    #[inline]
     pub(super) fn reserve(&self, len: usize) -> Result<(), Error> {
         let limit = self.shared.max_pending;
         self.shared
@@ -125,6 +127,7 @@ impl Conn {
     }
 
     /// `len` bytes left the queue for the write buffer.
+    #[inline]
     pub(crate) fn release(&self, len: usize) {
         if len > 0 {
             self.shared.queued.fetch_sub(len, Ordering::SeqCst);
