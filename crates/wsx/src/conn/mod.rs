@@ -14,6 +14,7 @@
 //! task and the socket are released. Other connections never notice.
 #![forbid(unsafe_code)]
 
+mod direct;
 mod dispatch;
 mod handlers;
 mod payload;
@@ -30,7 +31,7 @@ use handlers::{HandlerFuture, Handlers, OnEvent, OnMessage};
 pub use payload::{IntoPayload, PreparedMessage};
 pub use pull::Messages;
 pub(crate) use queue::Outbound;
-use queue::{Queue, ReaderDispatching, RoomWaiter};
+use queue::{Queue, RoomWaiter};
 pub(crate) use signal::ReaderSignal;
 use state::StateMap;
 
@@ -85,8 +86,6 @@ pub(crate) struct Shared {
     pub ended: AtomicBool,
     /// The outbound queue.
     queue: Mutex<Queue>,
-    /// The reader is dispatching: what handlers queue is its to feed (see the type).
-    reader_dispatching: ReaderDispatching,
     handlers: RwLock<Handlers>,
     /// Bumped on every write access to `handlers`: the reader keeps the message handler it
     /// routes to while this stays the same (see `dispatch::Routes`).
@@ -153,7 +152,6 @@ impl Conn {
             closing: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             queue: Mutex::new(Queue::default()),
-            reader_dispatching: ReaderDispatching::default(),
             handlers: RwLock::new(Handlers::default()),
             handlers_version: std::sync::atomic::AtomicU64::new(0),
             room: Notify::new(),
@@ -537,6 +535,10 @@ impl Conn {
         if let Message::Text(_) | Message::Binary(_) = &message {
             count_sent(matches!(message, Message::Binary(_)), len);
         }
+        // A handler's reply to its own connection goes straight into the write buffer.
+        let Err(message) = direct::try_write(self, message, len) else {
+            return Ok(());
+        };
         self.push(Outbound::Message(message, len)).map_err(|back| {
             self.release(len);
             let Outbound::Message(message, _) = back else {
@@ -566,11 +568,13 @@ impl Conn {
             Message::Binary(b) => count_sent(true, b.len()),
             _ => {}
         }
-        self.push(Outbound::Frame(prepared.frame.clone(), len))
-            .map_err(|_| {
-                self.release(len);
-                Error::ConnectionClosed
-            })
+        let Err(frame) = direct::try_write_frame(self, prepared.frame.clone(), len) else {
+            return Ok(());
+        };
+        self.push(Outbound::Frame(frame, len)).map_err(|_| {
+            self.release(len);
+            Error::ConnectionClosed
+        })
     }
 }
 

@@ -4,13 +4,14 @@
 //! it). Order is kept: one task takes items out, in the order they were queued.
 #![forbid(unsafe_code)]
 
+use super::direct;
 use super::{Conn, ReaderSignal};
 use crate::error::Error;
 use crate::proto::Message;
 use crate::stream::WebSocket;
 use bytes::Bytes;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// An item of the outbound queue.
@@ -27,58 +28,35 @@ pub(crate) enum Outbound {
 /// many items at a time.
 pub(crate) type Queue = VecDeque<Outbound>;
 
-/// The connection's task is running handlers and will take what they queue: no need to wake
-/// it. An atomic beside the queue's lock rather than under it, so that starting a dispatch
-/// takes no lock: it is set without the lock (before the handlers run, on the connection's own
-/// task) and cleared under the lock in [`Conn::feed_queued`]; [`Conn::push`] reads it under the
-/// lock, so a push that sees it set is followed by that feed, which takes its item.
-#[derive(Default)]
-pub(crate) struct ReaderDispatching(AtomicBool);
-
 impl Conn {
     pub(super) fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
         crate::sync::lock(&self.shared.queue)
     }
 
-    /// Puts an item on the outbound queue and wakes the connection's task (unless it is
-    /// dispatching and will take the item itself); gives it back once the connection is over.
+    /// Puts an item on the outbound queue and wakes the connection's task (unless it is the
+    /// task's own handler queueing: the task feeds the queue when the handler returns); gives
+    /// it back once the connection is over.
     #[inline]
     pub(super) fn push(&self, item: Outbound) -> Result<(), Outbound> {
         if self.is_closed() {
             return Err(item);
         }
-        let mut queue = self.queue();
-        queue.push_back(item);
-        let reader_feeds = self.shared.reader_dispatching.0.load(Ordering::Acquire);
-        drop(queue);
-        if !reader_feeds {
+        self.queue().push_back(item);
+        // After the push: the task that takes the flag then finds the item.
+        if direct::queueing(self) {
             self.shared.signal.raise(ReaderSignal::QUEUED);
         }
         Ok(())
     }
 
-    /// The connection's task: handlers are about to run; what they queue is left for it to
-    /// take ([`Self::feed_queued`] ends this) instead of waking it.
-    pub(crate) fn start_dispatching(&self) {
-        self.shared
-            .reader_dispatching
-            .0
-            .store(true, Ordering::Release);
-    }
-
-    /// The connection's task: ends dispatching and encodes queued items into `ws`'s write
-    /// buffer, in order, until it is full. Returns whether items are left (the buffer must be
-    /// written out before they can go). Inlined: it runs after every message.
-    #[inline]
+    /// The connection's task: encodes queued items into `ws`'s write buffer, in order, until it
+    /// is full. Returns whether items are left (the buffer must be written out before they can
+    /// go).
     pub(crate) fn feed_queued<S>(&self, ws: &mut WebSocket<S>) -> bool
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let mut queue = self.queue();
-        self.shared
-            .reader_dispatching
-            .0
-            .store(false, Ordering::Release);
         while let Some(item) = queue.pop_front() {
             if ws.is_write_buffer_full() {
                 queue.push_front(item);

@@ -3,6 +3,7 @@
 //! whole: no lock between reading and writing, and no second task to wake.
 #![forbid(unsafe_code)]
 
+use super::direct::Window;
 use super::dispatch::{Dispatch, PANIC_REASON, fire_error};
 use super::handlers::{Panicked, guarded};
 use super::{Conn, ReaderSignal};
@@ -61,6 +62,7 @@ where
         }
         let end = read_loop(&conn, self.ws, config, &mut dispatch).await;
         conn.shared.ended.store(true, Ordering::Release);
+        conn.shared.signal.unregister();
         // Wake anyone waiting for room: the connection is gone.
         conn.shared.room.notify_waiters();
         on_end();
@@ -160,6 +162,8 @@ struct Reader {
     outcome: Option<(CloseCode, String)>,
     /// Queued items wait for room in the write buffer (or another task queued some).
     backlog: bool,
+    /// The connection takes its handlers' replies directly (see `direct.rs`).
+    direct: bool,
 }
 
 impl Reader {
@@ -208,13 +212,15 @@ impl Reader {
                 crate::metrics::close_received(frame.as_ref().map_or(1005, |f| f.code.into()));
             }
         }
-        conn.start_dispatching();
+        let window = Window::open(conn, ws, self.direct, self.backlog);
         if let Some(done) = dispatch.dispatch(conn, message)
             && !dispatch.failed
         {
             self.outcome = Some(done);
         }
-        self.backlog = conn.feed_queued(ws);
+        if window.close(conn, ws) || self.backlog {
+            self.backlog = conn.feed_queued(ws);
+        }
     }
 
     /// How the connection ended, when it ends now.
@@ -246,12 +252,13 @@ where
         rate_closed: false,
         outcome: None,
         backlog: false,
+        direct: ws.takes_encoded_frames(),
     };
     let sleep = tokio::time::sleep_until(wake_at(&reader.timers));
     tokio::pin!(sleep);
     // The waker the timer was last polled with (`None`: poll it on the next turn).
     let mut timer_waker: Option<Waker> = None;
-    // The waker registered with the signal, while that registration stands (see below).
+    // The waker registered with the signal (it stays registered, see `ReaderSignal`).
     let mut signal_waker: Option<Waker> = None;
     let signal = &conn.shared.signal;
     loop {
@@ -271,8 +278,6 @@ where
                 }
                 let flags = signal.get();
                 if flags != 0 {
-                    // A raise took the registered waker: the next wait registers again.
-                    signal_waker = None;
                     let taken = signal.take();
                     if taken & ReaderSignal::TEARDOWN != 0 {
                         return Poll::Ready(Turn::Teardown);
@@ -318,10 +323,9 @@ where
                     timer_waker = Some(cx.waker().clone());
                 }
                 // Waiting: a flag raised before the registration is seen by the check after
-                // it. A registration stands until a raise takes it, and every raise sets a
-                // flag, which the check at the top sees (and then forgets the registration):
-                // while none was seen, the same waker need not be registered again (that cost
-                // 40 instructions a message).
+                // it. A registration stands until another waker is registered (see
+                // `ReaderSignal`), so the same waker is not registered again (that cost 40
+                // instructions a message).
                 if !signal_waker
                     .as_ref()
                     .is_some_and(|w| w.will_wake(cx.waker()))
@@ -345,11 +349,13 @@ where
             }
             Turn::Item(None) => return reader.end(!dispatch.failed),
             Turn::HandlerAdded | Turn::HandlerDone(Ok(())) => {
-                conn.start_dispatching();
+                let window = Window::open(conn, &mut ws, reader.direct, reader.backlog);
                 if let Err(panicked) = dispatch.deliver_waiting(conn) {
                     dispatch.fail(conn, panicked);
                 }
-                reader.backlog = conn.feed_queued(&mut ws);
+                if window.close(conn, &mut ws) || reader.backlog {
+                    reader.backlog = conn.feed_queued(&mut ws);
+                }
             }
             Turn::HandlerDone(Err(panicked)) => {
                 dispatch.fail(conn, panicked);

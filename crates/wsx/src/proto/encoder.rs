@@ -8,7 +8,7 @@
 use super::extension::Extension;
 use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, RSV_MASK};
 use super::role::Role;
-use super::write_buf::WriteBuffer;
+use super::write_buf::{WriteBuffer, put_small_frame};
 use crate::proto::error::ProtocolError;
 use bytes::{Bytes, BytesMut};
 
@@ -111,37 +111,67 @@ impl Encoder {
         payload: Bytes,
         out: &mut WriteBuffer,
     ) {
-        if self.role == Role::Server && WriteBuffer::copies(payload.len()) {
-            // RFC 6455 §5.2: FIN, RSV and opcode, then the unmasked length. A small server
-            // frame (one per echoed message) is written by the buffer with constant-length
-            // stores rather than through `FrameHeader` (issue 17).
-            let first = (u8::from(fin) << 7) | (rsv & RSV_MASK) | opcode as u8;
-            out.put_small_unmasked_frame(first, &payload);
-            return;
-        }
-        let mask = match self.role {
-            Role::Client => Some(self.rng.next_key()),
-            Role::Server => None,
+        let key = match self.role {
+            Role::Server => return put_server_frame(fin, rsv, opcode, payload, out),
+            Role::Client => self.rng.next_key(),
         };
         let header = FrameHeader {
             fin,
             rsv,
             opcode,
-            mask,
+            mask: Some(key),
             payload_len: payload.len() as u64,
         };
         let mut head = [0u8; MAX_HEADER_LEN];
         let n = header.encode(&mut head);
-        if let Some(key) = mask {
-            out.reserve(n + payload.len());
-            out.put_slice(&head[..n]);
-            out.put_masked(&payload, key);
-        } else {
-            // A large server payload is queued by reference, after its header.
-            out.put_slice(&head[..n]);
-            out.put_bytes(payload);
-        }
+        out.reserve(n + payload.len());
+        out.put_slice(&head[..n]);
+        out.put_masked(&payload, key);
     }
+}
+
+/// Encodes one unmasked (server) frame into `out`: the header, then the payload, copied when
+/// small and queued by reference when large.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+pub(crate) fn put_server_frame(
+    fin: bool,
+    rsv: u8,
+    opcode: OpCode,
+    payload: Bytes,
+    out: &mut WriteBuffer,
+) {
+    if WriteBuffer::copies(payload.len()) {
+        // RFC 6455 §5.2: FIN, RSV and opcode, then the unmasked length. A small server frame
+        // (one per echoed message) is written by the buffer with constant-length stores
+        // rather than through `FrameHeader` (issue 17).
+        let first = (u8::from(fin) << 7) | (rsv & RSV_MASK) | opcode as u8;
+        out.put_small_unmasked_frame(first, &payload);
+        return;
+    }
+    let header = FrameHeader {
+        fin,
+        rsv,
+        opcode,
+        mask: None,
+        payload_len: payload.len() as u64,
+    };
+    let mut head = [0u8; MAX_HEADER_LEN];
+    let n = header.encode(&mut head);
+    // A large server payload is queued by reference, after its header.
+    out.put_slice(&head[..n]);
+    out.put_bytes(payload);
+}
+
+/// Appends a whole unmasked (server) frame, FIN set, to `out` when its payload is small enough
+/// to be copied ([`WriteBuffer::copies`]), and returns the bytes appended; `None` leaves `out`
+/// unchanged (a large payload goes by reference: [`encode_server_frame`], or
+/// [`super::Protocol::send`]). Frames made this way are sent with
+/// [`super::Protocol::send_encoded`].
+#[inline]
+#[must_use]
+pub fn put_small_server_frame(out: &mut BytesMut, opcode: OpCode, payload: &[u8]) -> Option<usize> {
+    WriteBuffer::copies(payload.len()).then(|| put_small_frame(out, 0x80 | opcode as u8, payload))
 }
 
 /// Encodes a complete unmasked (server) frame into one shared buffer, for sending the same

@@ -386,6 +386,24 @@ impl Protocol {
         Ok(())
     }
 
+    /// Queues server frames already encoded back to back in `frames` (by
+    /// [`super::put_small_server_frame`] or [`super::encode_server_frame`]), copying them into
+    /// the write buffer; for a server connection without an extension, as
+    /// [`Self::send_raw_frame`].
+    ///
+    /// # Errors
+    /// As [`Self::send_raw_frame`].
+    pub fn send_encoded(&mut self, frames: &[u8]) -> Result<(), SendError> {
+        if self.role != Role::Server || self.extension.is_some() {
+            return Err(SendError::Invalid(
+                "pre-encoded frames need a server without extensions",
+            ));
+        }
+        self.check_sendable()?;
+        self.out.put_slice(frames);
+        Ok(())
+    }
+
     /// Bytes waiting to be written to the transport.
     pub fn write_buffer(&mut self) -> &mut WriteBuffer {
         if self.out.len() < PONG_BACKLOG

@@ -1,6 +1,6 @@
 //! What a task that owns a whole [`WebSocket`] and reads it with `poll_next` may also do to it
-//! between polls, without waiting: encode a message into the write buffer, write the buffer
-//! out, fail the connection. The event API's connection task drives its connection this way:
+//! between polls, without waiting: encode a message (or frames encoded elsewhere) into the
+//! write buffer, write the buffer out, fail the connection. The event API's connection task drives its connection this way:
 //! one task reads, runs the handlers and writes, so the connection needs no lock and no second
 //! task (issue 17: the split halves' lock, proxy waker and writer task cost about 300
 //! instructions per echoed message).
@@ -22,6 +22,28 @@ where
     #[inline]
     pub(crate) fn is_write_buffer_full(&mut self) -> bool {
         self.write_buffer_full()
+    }
+
+    /// Room left in the write buffer before it is full (`write_buffer_size`).
+    #[inline]
+    pub(crate) fn write_buffer_room(&mut self) -> usize {
+        self.config
+            .write_buffer_size
+            .saturating_sub(self.proto.write_buffer().len())
+    }
+
+    /// Copies server frames encoded back to back into the write buffer
+    /// ([`crate::proto::Protocol::send_encoded`]); dropped when the connection can no longer
+    /// send, as [`Self::encode`] drops a message.
+    #[inline]
+    pub(crate) fn encode_frames(&mut self, frames: &[u8]) {
+        let _ = self.proto.send_encoded(frames);
+    }
+
+    /// Whether this connection takes server frames encoded elsewhere
+    /// ([`Self::encode_frames`]): a server without an extension.
+    pub(crate) fn takes_encoded_frames(&self) -> bool {
+        self.proto.role() == crate::proto::Role::Server && !self.proto.has_extension()
     }
 
     /// Encodes `message` into the write buffer; the next `poll_next` (or
