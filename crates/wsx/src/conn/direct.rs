@@ -128,7 +128,6 @@ impl Window {
             FRAMES.with_borrow_mut(|frames| {
                 if !frames.is_empty() {
                     ws.encode_frames(frames);
-                    frames.clear();
                 }
                 if frames.capacity() > FRAMES_KEEP {
                     *frames = BytesMut::new();

@@ -387,20 +387,25 @@ impl Protocol {
     }
 
     /// Queues server frames already encoded back to back in `frames` (by
-    /// [`super::put_small_server_frame`] or [`super::encode_server_frame`]), copying them into
-    /// the write buffer; for a server connection without an extension, as
-    /// [`Self::send_raw_frame`].
+    /// [`super::put_small_server_frame`] or [`super::encode_server_frame`]) and leaves `frames`
+    /// empty; for a server connection without an extension, as [`Self::send_raw_frame`]. When
+    /// the write buffer is empty the two trade places instead of a copy
+    /// ([`WriteBuffer::put_frames`]).
     ///
     /// # Errors
-    /// As [`Self::send_raw_frame`].
-    pub fn send_encoded(&mut self, frames: &[u8]) -> Result<(), SendError> {
+    /// As [`Self::send_raw_frame`]; `frames` is emptied all the same.
+    pub fn send_encoded(&mut self, frames: &mut BytesMut) -> Result<(), SendError> {
         if self.role != Role::Server || self.extension.is_some() {
+            frames.clear();
             return Err(SendError::Invalid(
                 "pre-encoded frames need a server without extensions",
             ));
         }
-        self.check_sendable()?;
-        self.out.put_slice(frames);
+        if let Err(e) = self.check_sendable() {
+            frames.clear();
+            return Err(e);
+        }
+        self.out.put_frames(frames);
         Ok(())
     }
 

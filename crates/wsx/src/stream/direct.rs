@@ -9,7 +9,7 @@
 use super::{WebSocket, write_error};
 use crate::Error;
 use crate::proto::{CloseCode, Message};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -32,11 +32,11 @@ where
             .saturating_sub(self.proto.write_buffer().len())
     }
 
-    /// Copies server frames encoded back to back into the write buffer
+    /// Hands server frames encoded back to back to the write buffer, leaving `frames` empty
     /// ([`crate::proto::Protocol::send_encoded`]); dropped when the connection can no longer
     /// send, as [`Self::encode`] drops a message.
     #[inline]
-    pub(crate) fn encode_frames(&mut self, frames: &[u8]) {
+    pub(crate) fn encode_frames(&mut self, frames: &mut BytesMut) {
         let _ = self.proto.send_encoded(frames);
     }
 
