@@ -275,7 +275,7 @@ impl Client {
         };
         let conn = Conn::new(info, self.config.max_pending_bytes);
         let config = self.config.clone();
-        let running = start(&conn, ws);
+        let running = start(ws);
         let (handle, owner) = conn.owned();
         let id = conn.id();
         crate::sync::lock(&self.live).insert(id, owner);

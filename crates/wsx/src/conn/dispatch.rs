@@ -42,7 +42,7 @@ struct Routes {
     events: bool,
 }
 
-/// The reader task's dispatch state.
+/// The connection task's dispatch state.
 #[derive(Default)]
 pub(crate) struct Dispatch {
     /// The handler table as last read (`None`: read it on the next message).

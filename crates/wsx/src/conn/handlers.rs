@@ -43,8 +43,8 @@ pub(crate) type EventHandler = Arc<dyn Fn(&Conn, serde_json::Value) + Send + Syn
 pub(crate) type AsyncEventHandler =
     Arc<dyn Fn(Conn, serde_json::Value) -> HandlerFuture + Send + Sync>;
 
-/// The handler of data messages: called in place on the reader task, or an async one whose
-/// future the reader runs to completion before it hands over the next message.
+/// The handler of data messages: called in place on the connection's task, or an async one
+/// whose future the task runs to completion before it hands over the next message.
 #[derive(Clone)]
 pub(crate) enum OnMessage {
     Sync(MessageHandler),

@@ -64,7 +64,7 @@ pub(crate) struct Info {
     pub extension: bool,
 }
 
-/// Laid out by hand: what every message touches (the queue account, the reader's flags, the
+/// Laid out by hand: what every message touches (the queue account, the task's flags, the
 /// closed flags, then the queue and the handlers' lock) comes first, in the first two cache
 /// lines; the connection's description, read rarely, comes last.
 #[repr(C, align(64))]
@@ -87,7 +87,7 @@ pub(crate) struct Shared {
     /// The outbound queue.
     queue: Mutex<Queue>,
     handlers: RwLock<Handlers>,
-    /// Bumped on every write access to `handlers`: the reader keeps the message handler it
+    /// Bumped on every write access to `handlers`: the task keeps the message handler it
     /// routes to while this stays the same (see `dispatch::Routes`).
     pub handlers_version: std::sync::atomic::AtomicU64,
     /// Signalled when bytes left the queue for the socket.
@@ -260,7 +260,7 @@ impl Conn {
     /// that the connection stops reading until a handler comes) and delivered to it when it
     /// is registered.
     ///
-    /// Handlers run on the connection's reader task, one at a time: keep them short and never
+    /// Handlers run on the connection's task, one at a time: keep them short and never
     /// block in them (use [`Self::on_message_async`] for work that awaits). Registering it
     /// replaces an earlier `on_message`, `on_message_async` or [`Self::messages`].
     pub fn on_message(&self, f: impl Fn(&Conn, MessageType, Bytes) + Send + Sync + 'static) {

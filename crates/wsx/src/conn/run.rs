@@ -29,8 +29,8 @@ pub(crate) struct Running<S> {
     ws: Box<WebSocket<S>>,
 }
 
-/// Makes `ws` the connection of `conn`, to be run by [`Running::drive`].
-pub(crate) fn start<S>(_conn: &Conn, ws: WebSocket<S>) -> Running<S>
+/// Makes `ws` a connection to be run by [`Running::drive`].
+pub(crate) fn start<S>(ws: WebSocket<S>) -> Running<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

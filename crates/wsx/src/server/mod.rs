@@ -368,7 +368,7 @@ where
     }
 }
 
-/// Registers a connection that finished its handshake, starts its writer and hands it to
+/// Registers a connection that finished its handshake and hands it to
 /// `on_connection`; reading starts when the returned future is driven. Synchronous, so the
 /// connection task's future does not carry the `WebSocket` and the request.
 fn start_conn<S>(
@@ -398,7 +398,7 @@ where
         inner: inner.clone(),
         id: conn.id(),
     };
-    let running = start(&conn, ws);
+    let running = start(ws);
     let handler = read(&inner.on_connection).clone();
     if let Some(f) = handler
         && let Err(panicked) = guarded(|| f(conn.clone()))

@@ -494,8 +494,8 @@ where
                 }
             }
             // Everything buffered is decoded: before waiting for input, write out what is
-            // pending (pongs, close replies, replies encoded by the event API's reader) in one
-            // go, without waiting for the writer.
+            // pending (pongs, close replies, what the owner encoded: the event API's handlers'
+            // replies) in one go.
             if !self.proto.write_buffer().is_empty() {
                 let written = match split {
                     None => self.poll_write_out(cx),
