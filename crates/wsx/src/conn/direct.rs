@@ -14,8 +14,9 @@
 //!   write to the connection from this thread then is the handler's own.
 //! - Order: the window takes direct writes only when nothing older waits in the shared queue.
 //!   Once a write in the window cannot go direct (a close, a ping, a large payload, the write
-//!   buffer's room used up), it and every later write of the window go through the queue,
-//!   behind the direct ones ([`Mode::Queueing`]).
+//!   buffer's room used up), it is queued, and queueing inside the window switches it to
+//!   [`Mode::Queueing`] ([`queueing`]): every later write goes through the queue too, behind
+//!   the direct ones.
 //! - Bounds: a direct write takes its room in the queue's byte account like a queued one (so
 //!   `max_pending_bytes` and `queued_bytes()` mean what they meant), released when the window
 //!   closes, and the frames of a window never pass the room the write buffer had when it
@@ -27,7 +28,7 @@
 #![forbid(unsafe_code)]
 
 use super::{Conn, Shared};
-use crate::proto::{Message, OpCode, WriteBuffer, put_small_server_frame};
+use crate::proto::{Message, OpCode, Utf8Bytes, WriteBuffer, put_small_server_frame};
 use crate::stream::WebSocket;
 use bytes::{Bytes, BytesMut};
 use std::cell::{Cell, RefCell};
@@ -154,58 +155,65 @@ impl Drop for Window {
     }
 }
 
-/// Encodes `message` (whose `len` payload bytes are already taken in the queue's byte account)
-/// for `conn`'s handler running on this thread, if its window takes direct writes; gives it
-/// back otherwise, and then the window's later writes queue too, to keep their order.
+/// Encodes a text or binary `message` (whose `len` payload bytes are already taken in the
+/// queue's byte account) for `conn`'s handler running on this thread, if its window takes
+/// direct writes; gives it back if not. The caller queues it then, and [`queueing`] sends the
+/// window's later writes through the queue too, to keep their order. (Taken apart by value:
+/// the payload is then dropped as `Bytes`, without a call to the message's generic drop.)
 #[inline]
 pub(crate) fn try_write(conn: &Conn, message: Message, len: usize) -> Result<(), Message> {
-    let me = address(&conn.shared);
-    if WINDOW.get() != me | Mode::Direct as usize {
-        return Err(message);
-    }
-    let (opcode, payload) = match &message {
-        Message::Text(text) => (OpCode::Text, text.as_bytes().as_ref()),
-        Message::Binary(data) => (OpCode::Binary, &data[..]),
-        _ => return Err(queue_from_now(me, message)),
+    let (opcode, payload) = match message {
+        Message::Text(text) => (OpCode::Text, text.into_bytes()),
+        Message::Binary(data) => (OpCode::Binary, data),
+        other => return Err(other),
     };
-    // The largest frame of a `len`-byte payload that is copied (16-bit length form).
-    let room = ROOM.get();
-    if len + 4 > room {
-        return Err(queue_from_now(me, message));
+    // The largest frame of a copied payload: a 4-byte header (the 16-bit length form).
+    if write_direct(conn, len, len + 4, |frames| {
+        put_small_server_frame(frames, opcode, &payload)
+    }) {
+        return Ok(());
     }
-    let Some(n) = FRAMES.with_borrow_mut(|frames| put_small_server_frame(frames, opcode, payload))
-    else {
-        return Err(queue_from_now(me, message));
+    Err(match opcode {
+        // It was text, so it is UTF-8.
+        OpCode::Text => Message::Text(Utf8Bytes::from_validated(payload)),
+        _ => Message::Binary(payload),
+    })
+}
+
+/// As [`try_write`], for a frame encoded once for many connections: copied when small.
+#[inline]
+pub(crate) fn try_write_frame(conn: &Conn, frame: &Bytes, len: usize) -> bool {
+    write_direct(conn, len, frame.len(), |frames| {
+        WriteBuffer::copies(frame.len()).then(|| {
+            frames.extend_from_slice(frame);
+            frame.len()
+        })
+    })
+}
+
+/// Appends a frame with `encode` (its length, or `None` for a payload too large to copy) when
+/// `conn`'s window on this thread takes direct writes and has `need` bytes of room; `len`
+/// payload bytes are then the window's to release.
+#[inline]
+fn write_direct(
+    conn: &Conn,
+    len: usize,
+    need: usize,
+    encode: impl FnOnce(&mut BytesMut) -> Option<usize>,
+) -> bool {
+    if WINDOW.get() != address(&conn.shared) | Mode::Direct as usize {
+        return false;
+    }
+    let room = ROOM.get();
+    if need > room {
+        return false;
+    }
+    let Some(n) = FRAMES.with_borrow_mut(encode) else {
+        return false;
     };
     ROOM.set(room - n);
     TAKEN.set(TAKEN.get() + len);
-    Ok(())
-}
-
-/// As [`try_write`], for a frame encoded once for many connections (`len` payload bytes taken
-/// in the queue's account): copied when small.
-#[inline]
-pub(crate) fn try_write_frame(conn: &Conn, frame: Bytes, len: usize) -> Result<(), Bytes> {
-    let me = address(&conn.shared);
-    if WINDOW.get() != me | Mode::Direct as usize {
-        return Err(frame);
-    }
-    let room = ROOM.get();
-    if !WriteBuffer::copies(frame.len()) || frame.len() > room {
-        WINDOW.set(me | Mode::Queueing as usize);
-        return Err(frame);
-    }
-    FRAMES.with_borrow_mut(|frames| frames.extend_from_slice(&frame));
-    ROOM.set(room - frame.len());
-    TAKEN.set(TAKEN.get() + len);
-    Ok(())
-}
-
-/// The window stops taking direct writes: `message` and what follows go to the queue.
-#[cold]
-fn queue_from_now(me: usize, message: Message) -> Message {
-    WINDOW.set(me | Mode::Queueing as usize);
-    message
+    true
 }
 
 /// An item is about to be queued for `conn`. Inside its handler's window, the window's later

@@ -568,13 +568,14 @@ impl Conn {
             Message::Binary(b) => count_sent(true, b.len()),
             _ => {}
         }
-        let Err(frame) = direct::try_write_frame(self, prepared.frame.clone(), len) else {
+        if direct::try_write_frame(self, &prepared.frame, len) {
             return Ok(());
-        };
-        self.push(Outbound::Frame(frame, len)).map_err(|_| {
-            self.release(len);
-            Error::ConnectionClosed
-        })
+        }
+        self.push(Outbound::Frame(prepared.frame.clone(), len))
+            .map_err(|_| {
+                self.release(len);
+                Error::ConnectionClosed
+            })
     }
 }
 

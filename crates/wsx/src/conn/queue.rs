@@ -58,7 +58,7 @@ impl Conn {
     {
         let mut queue = self.queue();
         while let Some(item) = queue.pop_front() {
-            if ws.is_write_buffer_full() {
+            if ws.write_buffer_full() {
                 queue.push_front(item);
                 return true;
             }

@@ -212,15 +212,31 @@ impl Reader {
                 crate::metrics::close_received(frame.as_ref().map_or(1005, |f| f.code.into()));
             }
         }
-        let window = Window::open(conn, ws, self.direct, self.backlog);
-        if let Some(done) = dispatch.dispatch(conn, message)
+        if let Some(done) = self.run_handlers(conn, ws, || dispatch.dispatch(conn, message))
             && !dispatch.failed
         {
             self.outcome = Some(done);
         }
+    }
+
+    /// Runs handlers (`run`) in a window that takes their replies directly (`direct.rs`), then
+    /// encodes what they queued, behind the direct replies.
+    #[inline]
+    fn run_handlers<S, R>(
+        &mut self,
+        conn: &Conn,
+        ws: &mut WebSocket<S>,
+        run: impl FnOnce() -> R,
+    ) -> R
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let window = Window::open(conn, ws, self.direct, self.backlog);
+        let result = run();
         if window.close(conn, ws) || self.backlog {
             self.backlog = conn.feed_queued(ws);
         }
+        result
     }
 
     /// How the connection ended, when it ends now.
@@ -349,18 +365,14 @@ where
             }
             Turn::Item(None) => return reader.end(!dispatch.failed),
             Turn::HandlerAdded | Turn::HandlerDone(Ok(())) => {
-                let window = Window::open(conn, &mut ws, reader.direct, reader.backlog);
-                if let Err(panicked) = dispatch.deliver_waiting(conn) {
-                    dispatch.fail(conn, panicked);
-                }
-                if window.close(conn, &mut ws) || reader.backlog {
-                    reader.backlog = conn.feed_queued(&mut ws);
-                }
+                reader.run_handlers(conn, &mut ws, || {
+                    if let Err(panicked) = dispatch.deliver_waiting(conn) {
+                        dispatch.fail(conn, panicked);
+                    }
+                });
             }
-            Turn::HandlerDone(Err(panicked)) => {
-                dispatch.fail(conn, panicked);
-                reader.backlog = true;
-            }
+            // Its close frame is queued from outside a handler's window: `QUEUED` is raised.
+            Turn::HandlerDone(Err(panicked)) => dispatch.fail(conn, panicked),
             Turn::Item(Some(Ok(message))) => reader.on_message(conn, &mut ws, dispatch, message),
             Turn::Item(Some(Err(err))) => {
                 reader.timers.on_frame();
@@ -387,7 +399,8 @@ where
                         drain: !dispatch.failed,
                     };
                 }
-                reader.backlog = true;
+                // A ping or an idle close was queued from outside a handler's window:
+                // `QUEUED` is raised, so the next turn feeds it.
                 sleep.as_mut().reset(wake_at(&reader.timers));
                 timer_waker = None;
             }

@@ -376,14 +376,27 @@ impl Protocol {
     /// # Errors
     /// As [`Self::send`].
     pub fn send_raw_frame(&mut self, frame: Bytes) -> Result<(), SendError> {
-        if self.role != Role::Server || self.extension.is_some() {
+        self.check_raw_sendable()?;
+        self.out.put_bytes(frame);
+        Ok(())
+    }
+
+    /// Whether frames encoded elsewhere can be sent on this connection
+    /// ([`Self::send_raw_frame`], [`Self::send_encoded`]): a server without an extension (a
+    /// client masks each frame, and an extension transforms each message).
+    #[must_use]
+    pub fn takes_raw_frames(&self) -> bool {
+        self.role == Role::Server && self.extension.is_none()
+    }
+
+    /// Why pre-encoded frames may not be sent now, if they may not.
+    fn check_raw_sendable(&self) -> Result<(), SendError> {
+        if !self.takes_raw_frames() {
             return Err(SendError::Invalid(
                 "pre-encoded frames need a server without extensions",
             ));
         }
-        self.check_sendable()?;
-        self.out.put_bytes(frame);
-        Ok(())
+        self.check_sendable()
     }
 
     /// Queues server frames already encoded back to back in `frames` (by
@@ -395,13 +408,7 @@ impl Protocol {
     /// # Errors
     /// As [`Self::send_raw_frame`]; `frames` is emptied all the same.
     pub fn send_encoded(&mut self, frames: &mut BytesMut) -> Result<(), SendError> {
-        if self.role != Role::Server || self.extension.is_some() {
-            frames.clear();
-            return Err(SendError::Invalid(
-                "pre-encoded frames need a server without extensions",
-            ));
-        }
-        if let Err(e) = self.check_sendable() {
+        if let Err(e) = self.check_raw_sendable() {
             frames.clear();
             return Err(e);
         }

@@ -1,9 +1,9 @@
 //! What a task that owns a whole [`WebSocket`] and reads it with `poll_next` may also do to it
 //! between polls, without waiting: encode a message (or frames encoded elsewhere) into the
-//! write buffer, write the buffer out, fail the connection. The event API's connection task drives its connection this way:
-//! one task reads, runs the handlers and writes, so the connection needs no lock and no second
-//! task (issue 17: the split halves' lock, proxy waker and writer task cost about 300
-//! instructions per echoed message).
+//! write buffer, write the buffer out, fail the connection. The event API's connection task
+//! drives its connection this way: one task reads, runs the handlers and writes, so the
+//! connection needs no lock and no second task (issue 17: the split halves' lock, proxy waker
+//! and writer task cost about 300 instructions per echoed message).
 #![forbid(unsafe_code)]
 
 use super::{WebSocket, write_error};
@@ -17,13 +17,6 @@ impl<S> WebSocket<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    /// Whether the write buffer holds `write_buffer_size` bytes or more: the owner stops
-    /// encoding and writes out first ([`Self::poll_write_buffered`]).
-    #[inline]
-    pub(crate) fn is_write_buffer_full(&mut self) -> bool {
-        self.write_buffer_full()
-    }
-
     /// Room left in the write buffer before it is full (`write_buffer_size`).
     #[inline]
     pub(crate) fn write_buffer_room(&mut self) -> usize {
@@ -41,9 +34,9 @@ where
     }
 
     /// Whether this connection takes server frames encoded elsewhere
-    /// ([`Self::encode_frames`]): a server without an extension.
+    /// ([`Self::encode_frames`]; [`crate::proto::Protocol::takes_raw_frames`]).
     pub(crate) fn takes_encoded_frames(&self) -> bool {
-        self.proto.role() == crate::proto::Role::Server && !self.proto.has_extension()
+        self.proto.takes_raw_frames()
     }
 
     /// Encodes `message` into the write buffer; the next `poll_next` (or

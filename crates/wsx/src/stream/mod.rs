@@ -272,7 +272,7 @@ where
 
     /// Whether the write buffer holds `write_buffer_size` bytes or more: a send waits for the
     /// transport first.
-    fn write_buffer_full(&mut self) -> bool {
+    pub(crate) fn write_buffer_full(&mut self) -> bool {
         self.proto.write_buffer().len() >= self.config.write_buffer_size
     }
 
