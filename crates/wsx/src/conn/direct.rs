@@ -1,38 +1,51 @@
 //! The direct path of a handler's replies. While a connection's task runs a handler (on its own
 //! thread, synchronously, inside its poll), a small text or binary message that handler
-//! writes to *its own* connection is encoded at once into a frame buffer of the thread, and
-//! the task copies the frames into the connection's write buffer when the handler returns: no
-//! outbound queue, no lock, no second pass over the messages. A request-response server's
-//! every reply takes this path (callgrind, issue 17: the queue's push, its lock and the pass
-//! that feeds it cost about 200 instructions per echoed message). Lending the write buffer's
-//! own tail to the thread instead, to save the copy, cost more in moves than the copy of a
-//! small frame (16 B: 2070 against 1984 instructions per message; 1 KiB: 2316 against 2345).
+//! writes to *its own* connection is encoded at once into the connection's write buffer: no
+//! outbound queue, no lock, no second pass over the messages, no copy. A request-response
+//! server's every reply takes this path (callgrind, issue 17: the queue's push, its lock and
+//! the pass that feeds it cost about 200 instructions per echoed message).
+//!
+//! The window reaches the write buffer through a pointer in a thread-local: this module's one
+//! `unsafe` block. Measured reason (issue 17, callgrind, 64 connections, instructions per
+//! echoed message at 16 B / 1 KiB): encoding into a frame buffer of the thread and handing
+//! it over when the window closed cost 1995 / 2242; lending the write buffer's tail to the
+//! thread (moved out and back) 2070 / 2316; the pointer 1934 / 2180.
 //!
 //! Why it is sound:
+//! - The window borrows the `WebSocket` mutably for its whole life ([`Window`]'s lifetime):
+//!   nothing else can reach the write buffer while the pointer is set, and the pointer is
+//!   cleared before the borrow ends, by [`Window::close`] or by the drop guard when a panic
+//!   unwinds past it. No stale address is ever left behind.
 //! - The window is open only on the thread running the connection's task, only while that
 //!   task runs handlers. On that thread, in that window, only that handler's code runs, so a
-//!   write to the connection from this thread then is the handler's own.
+//!   write to the connection from this thread then is the handler's own, and the pointer is
+//!   used by one call at a time (a write does not call user code while it holds the buffer).
 //! - Order: the window takes direct writes only when nothing older waits in the shared queue.
 //!   Once a write in the window cannot go direct (a close, a ping, a large payload, the write
 //!   buffer's room used up), it is queued, and queueing inside the window switches it to
 //!   [`Mode::Queueing`] ([`queueing`]): every later write goes through the queue too, behind
 //!   the direct ones.
-//! - Bounds: a direct write takes its room in the queue's byte account like a queued one (so
-//!   `max_pending_bytes` and `queued_bytes()` mean what they meant), released when the window
-//!   closes, and the frames of a window never pass the room the write buffer had when it
-//!   opened.
-//! - A drop guard closes the window on every path, so no stale address is ever left behind.
+//! - Bounds: a direct write is held to the queue's byte bound like a queued one, counting the
+//!   window's direct writes (the thread's [`TAKEN`]) with what is queued; the handler sees
+//!   them in `queued_bytes()`. They leave the account when the window closes: they are in the
+//!   write buffer then, as fed items are. The write buffer never grows past
+//!   `write_buffer_size` through the window.
 //!
 //! Only a server connection without an extension takes direct writes: its frames need none
-//! of the connection's state (no mask, no compression context).
-#![forbid(unsafe_code)]
+//! of the connection's state (no mask, no compression context); and the connection's state
+//! cannot change while its handler runs (only its task changes it), so the window checks
+//! once, when it opens, that it may send.
+#![deny(unsafe_code)]
 
 use super::{Conn, Shared};
-use crate::proto::{Message, OpCode, Utf8Bytes, WriteBuffer, put_small_server_frame};
+use crate::proto::{Message, OpCode, Utf8Bytes, WriteBuffer};
 use crate::stream::WebSocket;
-use bytes::{Bytes, BytesMut};
-use std::cell::{Cell, RefCell};
+use bytes::Bytes;
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// What writes inside the window do, kept in the low bits of [`WINDOW`] (a [`Shared`] is
@@ -40,7 +53,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
 enum Mode {
-    /// Encoded into [`FRAMES`].
+    /// Encoded into the write buffer ([`OUT`]).
     Direct = 1,
     /// Onto the shared queue, without waking the task: it feeds the queue when the window
     /// closes.
@@ -49,19 +62,16 @@ enum Mode {
 
 const MODE_BITS: usize = 3;
 
-/// A frame buffer grown past this by a burst is let go when its window closes.
-const FRAMES_KEEP: usize = 64 * 1024;
-
 thread_local! {
     /// The address of the [`Shared`] of the connection whose handler runs on this thread now,
     /// plus its [`Mode`]; 0 when none.
     static WINDOW: Cell<usize> = const { Cell::new(0) };
-    /// Bytes the window's frames may still take (the write buffer's room when it opened).
-    static ROOM: Cell<usize> = const { Cell::new(0) };
+    /// The length the write buffer may grow to (`write_buffer_size`).
+    static LIMIT: Cell<usize> = const { Cell::new(0) };
     /// Payload bytes the window's direct writes took in the queue's byte account.
     static TAKEN: Cell<usize> = const { Cell::new(0) };
-    /// The frames the window's direct writes encoded, in order.
-    static FRAMES: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+    /// The write buffer of the connection whose window is open in [`Mode::Direct`].
+    static OUT: Cell<Option<NonNull<WriteBuffer>>> = const { Cell::new(None) };
 }
 
 fn address(shared: &Arc<Shared>) -> usize {
@@ -70,21 +80,24 @@ fn address(shared: &Arc<Shared>) -> usize {
 
 /// The window in which a connection's task runs its handlers on this thread: opened by
 /// [`Window::open`], closed by [`Window::close`] or when dropped (a panic unwinding past it).
-pub(crate) struct Window {
+/// It holds the connection's `WebSocket` borrowed for `'a`, for the pointer in [`OUT`].
+pub(crate) struct Window<'a> {
     /// This window set [`WINDOW`]. A window opened while another is open on this thread (a
     /// handler that drives another connection's future to completion in place) does not: the
     /// writes made inside it belong to the outer handler's call.
     opened: bool,
-    /// It opened taking direct writes: there may be frames to copy when it closes.
+    /// It opened taking direct writes ([`OUT`] is set).
     direct: bool,
+    /// The write buffer [`OUT`] points to.
+    out: PhantomData<&'a mut WriteBuffer>,
 }
 
-impl Window {
+impl<'a> Window<'a> {
     /// Opens the window for `conn`'s handlers on this thread. Direct writes are taken when
     /// `direct` (the connection takes encoded frames), nothing older waits in the shared
     /// queue (`backlog`, or another task's write just queued) and the write buffer has room.
     #[inline]
-    pub fn open<S>(conn: &Conn, ws: &mut WebSocket<S>, direct: bool, backlog: bool) -> Self
+    pub fn open<S>(conn: &Conn, ws: &'a mut WebSocket<S>, direct: bool, backlog: bool) -> Self
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -92,6 +105,7 @@ impl Window {
             return Self {
                 opened: false,
                 direct: false,
+                out: PhantomData,
             };
         }
         let room = if direct && !backlog && !conn.shared.signal.queued() {
@@ -100,7 +114,9 @@ impl Window {
             0
         };
         let mode = if room > 0 {
-            ROOM.set(room);
+            let (out, limit) = ws.direct_out();
+            LIMIT.set(limit);
+            OUT.set(Some(NonNull::from(out)));
             Mode::Direct
         } else {
             Mode::Queueing
@@ -109,16 +125,14 @@ impl Window {
         Self {
             opened: true,
             direct: mode == Mode::Direct,
+            out: PhantomData,
         }
     }
 
-    /// Closes the window: copies the frames of its direct writes into `ws`'s write buffer,
-    /// and tells whether the handlers queued anything in it (the task feeds the queue then).
+    /// Closes the window, giving the `WebSocket` back, and tells whether the handlers queued
+    /// anything in it (the task feeds the queue then).
     #[inline]
-    pub fn close<S>(self, conn: &Conn, ws: &mut WebSocket<S>) -> bool
-    where
-        S: AsyncRead + AsyncWrite + Unpin,
-    {
+    pub fn close(self) -> bool {
         if !self.opened {
             return false;
         }
@@ -126,94 +140,126 @@ impl Window {
         std::mem::forget(self);
         let window = WINDOW.replace(0);
         if direct {
-            FRAMES.with_borrow_mut(|frames| {
-                if !frames.is_empty() {
-                    ws.encode_frames(frames);
-                }
-                if frames.capacity() > FRAMES_KEEP {
-                    *frames = BytesMut::new();
-                }
-            });
-            let taken = TAKEN.replace(0);
-            if taken > 0 {
-                conn.release(taken);
-            }
+            OUT.set(None);
+            // The direct writes leave the byte account. No writer waits for that room: only
+            // this handler saw it taken, and a handler cannot wait inside its call.
+            TAKEN.set(0);
         }
         window & MODE_BITS == Mode::Queueing as usize
     }
 }
 
-impl Drop for Window {
+impl Drop for Window<'_> {
     fn drop(&mut self) {
         // Unwinding past an open window: close it and forget its frames (the connection's
         // task is going away with its connection).
         if self.opened {
             WINDOW.set(0);
             TAKEN.set(0);
-            FRAMES.with_borrow_mut(BytesMut::clear);
+            OUT.set(None);
         }
     }
 }
 
-/// Encodes a text or binary `message` (whose `len` payload bytes are already taken in the
-/// queue's byte account) for `conn`'s handler running on this thread, if its window takes
-/// direct writes; gives it back if not. The caller queues it then, and [`queueing`] sends the
-/// window's later writes through the queue too, to keep their order. (Taken apart by value:
-/// the payload is then dropped as `Bytes`, without a call to the message's generic drop.)
+/// What became of a write offered to the direct path.
+pub(crate) enum Direct<T> {
+    /// Its frame is in the write buffer.
+    Written,
+    /// The queue's byte bound refuses it (given back): this many bytes are queued, direct
+    /// ones included.
+    Full(usize, T),
+    /// It cannot go direct: the caller queues it, and [`queueing`] sends the window's later
+    /// writes through the queue too, to keep their order.
+    Queue(T),
+}
+
+/// Encodes a text or binary `message` of `len` payload bytes for `conn`'s handler running on
+/// this thread, if its window takes direct writes (taken apart by value: the payload is then
+/// dropped as `Bytes`, without a call to the message's generic drop).
 #[inline]
-pub(crate) fn try_write(conn: &Conn, message: Message, len: usize) -> Result<(), Message> {
+pub(crate) fn try_write(conn: &Conn, message: Message, len: usize) -> Direct<Message> {
     let (opcode, payload) = match message {
         Message::Text(text) => (OpCode::Text, text.into_bytes()),
         Message::Binary(data) => (OpCode::Binary, data),
-        other => return Err(other),
+        other => return Direct::Queue(other),
     };
     // The largest frame of a copied payload: a 4-byte header (the 16-bit length form).
-    if write_direct(conn, len, len + 4, |frames| {
-        put_small_server_frame(frames, opcode, &payload)
-    }) {
-        return Ok(());
-    }
-    Err(match opcode {
+    let written = if WriteBuffer::copies(len) {
+        write_direct(conn, len, len + 4, |out| {
+            out.put_small_unmasked_frame(0x80 | opcode as u8, &payload);
+        })
+    } else {
+        Direct::Queue(())
+    };
+    let back = || match opcode {
         // It was text, so it is UTF-8.
         OpCode::Text => Message::Text(Utf8Bytes::from_validated(payload)),
         _ => Message::Binary(payload),
-    })
+    };
+    match written {
+        Direct::Written => Direct::Written,
+        Direct::Full(queued, ()) => Direct::Full(queued, back()),
+        Direct::Queue(()) => Direct::Queue(back()),
+    }
 }
 
 /// As [`try_write`], for a frame encoded once for many connections: copied when small.
 #[inline]
-pub(crate) fn try_write_frame(conn: &Conn, frame: &Bytes, len: usize) -> bool {
-    write_direct(conn, len, frame.len(), |frames| {
-        WriteBuffer::copies(frame.len()).then(|| {
-            frames.extend_from_slice(frame);
-            frame.len()
-        })
-    })
+pub(crate) fn try_write_frame(conn: &Conn, frame: &Bytes, len: usize) -> Direct<()> {
+    if !WriteBuffer::copies(frame.len()) {
+        return Direct::Queue(());
+    }
+    write_direct(conn, len, frame.len(), |out| out.put_slice(frame))
 }
 
-/// Appends a frame with `encode` (its length, or `None` for a payload too large to copy) when
-/// `conn`'s window on this thread takes direct writes and has `need` bytes of room; `len`
-/// payload bytes are then the window's to release.
+/// Appends a frame of `need` bytes at most with `encode`, when `conn`'s window on this thread
+/// takes direct writes, the queue's byte bound has room for `len` more payload bytes and the
+/// write buffer for `need`.
+///
+/// The direct writes of a window are counted here, in the thread's [`TAKEN`], not in the
+/// shared atomic account (their reserve and release cost about 20 instructions per message):
+/// a handler's own writes see them (here, in [`Conn::reserve`] and in `queued_bytes()`), and
+/// the window's end, which puts them on the wire's side of the bound, forgets them.
 #[inline]
 fn write_direct(
     conn: &Conn,
     len: usize,
     need: usize,
-    encode: impl FnOnce(&mut BytesMut) -> Option<usize>,
-) -> bool {
+    encode: impl FnOnce(&mut WriteBuffer),
+) -> Direct<()> {
     if WINDOW.get() != address(&conn.shared) | Mode::Direct as usize {
-        return false;
+        return Direct::Queue(());
     }
-    let room = ROOM.get();
-    if need > room {
-        return false;
+    let taken = TAKEN.get();
+    let queued = conn.shared.queued.load(Ordering::Acquire) + taken;
+    // As `Conn::reserve`: a message larger than the whole bound goes when nothing is queued.
+    if queued != 0 && queued + len > conn.shared.max_pending {
+        return Direct::Full(queued, ());
     }
-    let Some(n) = FRAMES.with_borrow_mut(encode) else {
-        return false;
+    let Some(mut out) = OUT.get() else {
+        return Direct::Queue(());
     };
-    ROOM.set(room - n);
-    TAKEN.set(TAKEN.get() + len);
-    true
+    #[allow(unsafe_code)]
+    // SAFETY: `OUT` is set only while a `Window` holds the `WebSocket` borrowed, on this
+    // thread, and cleared before that borrow ends; nothing else holds a reference to the
+    // buffer meanwhile, and this reference does not outlive this call (module docs).
+    let out = unsafe { out.as_mut() };
+    if out.len() + need > LIMIT.get() {
+        return Direct::Queue(());
+    }
+    encode(out);
+    TAKEN.set(taken + len);
+    Direct::Written
+}
+
+/// Payload bytes `conn`'s handler running on this thread wrote directly in its window.
+#[inline]
+pub(crate) fn taken(conn: &Conn) -> usize {
+    if WINDOW.get() & !MODE_BITS == address(&conn.shared) {
+        TAKEN.get()
+    } else {
+        0
+    }
 }
 
 /// An item is about to be queued for `conn`. Inside its handler's window, the window's later

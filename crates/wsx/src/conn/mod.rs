@@ -12,7 +12,7 @@
 //! A handler that panics is caught where it is called: the connection is failed with 1011
 //! (what was queued before still goes out first), `on_error` and `on_close` run, and the
 //! task and the socket are released. Other connections never notice.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod direct;
 mod dispatch;
@@ -239,7 +239,7 @@ impl Conn {
     /// Payload bytes waiting in the outbound queue.
     #[must_use]
     pub fn queued_bytes(&self) -> usize {
-        self.shared.queued.load(Ordering::Acquire)
+        self.shared.queued.load(Ordering::Acquire) + direct::taken(self)
     }
 
     // ---- handlers -------------------------------------------------------------------------
@@ -524,21 +524,29 @@ impl Conn {
         if self.is_closed() || self.shared.closing.load(Ordering::Acquire) {
             return Err((Error::ConnectionClosed, message));
         }
-        let len = match &message {
-            Message::Text(t) => t.len(),
-            Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b.len(),
-            Message::Close(_) => 0,
+        let (len, binary) = match &message {
+            Message::Text(t) => (t.len(), false),
+            Message::Binary(b) => (b.len(), true),
+            Message::Ping(b) | Message::Pong(b) => (b.len(), false),
+            Message::Close(_) => (0, false),
+        };
+        // A handler's reply to its own connection goes straight into the write buffer.
+        let message = match direct::try_write(self, message, len) {
+            direct::Direct::Written => {
+                count_sent(binary, len);
+                return Ok(());
+            }
+            direct::Direct::Full(queued, message) => {
+                return Err((self.queue_full(queued), message));
+            }
+            direct::Direct::Queue(message) => message,
         };
         if let Err(err) = self.reserve(len) {
             return Err((err, message));
         }
         if let Message::Text(_) | Message::Binary(_) = &message {
-            count_sent(matches!(message, Message::Binary(_)), len);
+            count_sent(binary, len);
         }
-        // A handler's reply to its own connection goes straight into the write buffer.
-        let Err(message) = direct::try_write(self, message, len) else {
-            return Ok(());
-        };
         self.push(Outbound::Message(message, len)).map_err(|back| {
             self.release(len);
             let Outbound::Message(message, _) = back else {
@@ -562,20 +570,30 @@ impl Conn {
             return Err(Error::ConnectionClosed);
         }
         let len = prepared.frame.len();
+        match direct::try_write_frame(self, &prepared.frame, len) {
+            direct::Direct::Written => {
+                count_prepared(&prepared.message);
+                return Ok(());
+            }
+            direct::Direct::Full(queued, ()) => return Err(self.queue_full(queued)),
+            direct::Direct::Queue(()) => {}
+        }
         self.reserve(len)?;
-        match &prepared.message {
-            Message::Text(t) => count_sent(false, t.len()),
-            Message::Binary(b) => count_sent(true, b.len()),
-            _ => {}
-        }
-        if direct::try_write_frame(self, &prepared.frame, len) {
-            return Ok(());
-        }
+        count_prepared(&prepared.message);
         self.push(Outbound::Frame(prepared.frame.clone(), len))
             .map_err(|_| {
                 self.release(len);
                 Error::ConnectionClosed
             })
+    }
+}
+
+/// Counts a message prepared for many connections, sent to one.
+fn count_prepared(message: &Message) {
+    match message {
+        Message::Text(t) => count_sent(false, t.len()),
+        Message::Binary(b) => count_sent(true, b.len()),
+        _ => {}
     }
 }
 

@@ -86,16 +86,26 @@ impl Conn {
     #[inline]
     pub(super) fn reserve(&self, len: usize) -> Result<(), Error> {
         let limit = self.shared.max_pending;
+        // What this thread's handler wrote directly counts too (see `direct.rs`).
+        let direct = direct::taken(self);
         self.shared
             .queued
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| {
-                (q == 0 || q + len <= limit).then_some(q + len)
+                let q = q + direct;
+                (q == 0 || q + len <= limit).then_some(q - direct + len)
             })
             .map(|_| ())
-            .map_err(|queued| {
-                crate::metrics::get().queue_full.increment(1);
-                Error::QueueFull { queued, limit }
-            })
+            .map_err(|queued| self.queue_full(queued + direct))
+    }
+
+    /// A write refused by the byte bound, with `queued` bytes queued.
+    #[cold]
+    pub(super) fn queue_full(&self, queued: usize) -> Error {
+        crate::metrics::get().queue_full.increment(1);
+        Error::QueueFull {
+            queued,
+            limit: self.shared.max_pending,
+        }
     }
 
     /// Queues a control message from the connection's own machinery (keep-alive pings),

@@ -233,7 +233,7 @@ impl Reader {
     {
         let window = Window::open(conn, ws, self.direct, self.backlog);
         let result = run();
-        if window.close(conn, ws) || self.backlog {
+        if window.close() || self.backlog {
             self.backlog = conn.feed_queued(ws);
         }
         result

@@ -121,9 +121,7 @@ impl WriteBuffer {
 
     /// Appends the bytes of `frames` and leaves it empty. When nothing is buffered, the two
     /// buffers trade places rather than copy (`frames` gets this one's emptied allocation):
-    /// the event API encodes a handler's replies into a buffer of its own and hands them over
-    /// this way, and a copy of a 1 KiB reply cost more than the rest of the hand-over (issue
-    /// 17).
+    /// frames encoded into a buffer of their own are handed over without a copy this way.
     #[inline]
     pub fn put_frames(&mut self, frames: &mut BytesMut) {
         if self.len == 0 {

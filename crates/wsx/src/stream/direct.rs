@@ -1,6 +1,6 @@
 //! What a task that owns a whole [`WebSocket`] and reads it with `poll_next` may also do to it
-//! between polls, without waiting: encode a message (or frames encoded elsewhere) into the
-//! write buffer, write the buffer out, fail the connection. The event API's connection task
+//! between polls, without waiting: encode a message (or a frame encoded elsewhere) into the
+//! write buffer, lend the write buffer out, write it out, fail the connection. The event API's connection task
 //! drives its connection this way: one task reads, runs the handlers and writes, so the
 //! connection needs no lock and no second task (issue 17: the split halves' lock, proxy waker
 //! and writer task cost about 300 instructions per echoed message).
@@ -9,7 +9,7 @@
 use super::{WebSocket, write_error};
 use crate::Error;
 use crate::proto::{CloseCode, Message};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::task::{Context, Poll, Waker};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -25,16 +25,15 @@ where
             .saturating_sub(self.proto.write_buffer().len())
     }
 
-    /// Hands server frames encoded back to back to the write buffer, leaving `frames` empty
-    /// ([`crate::proto::Protocol::send_encoded`]); dropped when the connection can no longer
-    /// send, as [`Self::encode`] drops a message.
+    /// The write buffer, for frames appended in place by the event API's direct path, and
+    /// the length it may grow to.
     #[inline]
-    pub(crate) fn encode_frames(&mut self, frames: &mut BytesMut) {
-        let _ = self.proto.send_encoded(frames);
+    pub(crate) fn direct_out(&mut self) -> (&mut crate::proto::WriteBuffer, usize) {
+        (self.proto.write_buffer(), self.config.write_buffer_size)
     }
 
     /// Whether this connection takes server frames encoded elsewhere
-    /// ([`Self::encode_frames`]; [`crate::proto::Protocol::takes_raw_frames`]).
+    /// ([`Self::direct_out`]; [`crate::proto::Protocol::takes_raw_frames`]).
     pub(crate) fn takes_encoded_frames(&self) -> bool {
         self.proto.takes_raw_frames()
     }
