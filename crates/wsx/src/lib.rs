@@ -107,11 +107,12 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
-// `unsafe` is denied in the whole crate and forbidden in every module file except two, each
+// `unsafe` is denied in the whole crate and forbidden in every module file except three, each
 // holding one `unsafe` block with its SAFETY comment and measured reason under a scoped
-// `allow`: `proto/message.rs` (`Utf8Bytes::as_str`) and `proto/mask.rs` (the AVX2 copy of the
-// masking loop); and their ancestors (`proto/mod.rs`, this file): a `forbid` there would make
-// those `allow`s impossible.
+// `allow`: `proto/message.rs` (`Utf8Bytes::as_str`), `proto/mask.rs` (the AVX2 copy of the
+// masking loop) and `conn/direct.rs` (a handler's replies encoded into its connection's write
+// buffer); and their ancestors (`proto/mod.rs`, `conn/mod.rs`, this file): a `forbid` there
+// would make those `allow`s impossible.
 #![deny(unsafe_code)]
 // clippy::pedantic, with these exceptions (and a few single-site `allow`s, each with its
 // reason where it is):
