@@ -20,11 +20,11 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 /// A connection that is set up but not yet running: what other tasks write meanwhile is
-/// queued, and goes out once [`Running::drive`] runs it. The `WebSocket` is boxed so that the
-/// futures that carry it down to the read loop move a pointer, not the connection.
+/// queued, and goes out once the future of [`Running::drive`] runs it. The `WebSocket` is
+/// boxed so that the future moves a pointer, not the connection.
 pub(crate) struct Running<S> {
     ws: Box<WebSocket<S>>,
 }
@@ -41,42 +41,141 @@ impl<S> Running<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    /// Runs the connection to its end on the current task: fires `on_open`, reads and
-    /// dispatches, then fires `on_close` exactly once, after `on_end` (the server's
-    /// bookkeeping). A handler's panic is caught and fails the connection (1011); every path
-    /// ends here, with the socket released.
-    pub(crate) async fn drive(self, conn: Conn, config: &Config, on_end: impl FnOnce()) {
+    /// Fires `on_open` and returns the future that runs the connection to its end on the
+    /// current task: it reads and dispatches, then fires `on_close` exactly once, after
+    /// `on_end` (the server's bookkeeping). A handler's panic is caught and fails the
+    /// connection (1011); every path ends there, with the socket released.
+    pub(crate) fn drive<F: FnOnce()>(self, conn: Conn, config: &Config, on_end: F) -> Drive<S, F> {
         let metrics = crate::metrics::get();
         metrics.connections_total.increment(1);
         metrics.connections_active.increment(1.0);
         let span = tracing::debug_span!("wsx.conn", id = conn.id(), peer = ?conn.remote_addr());
-        tracing::Instrument::instrument(self.run(&conn, config, on_end), span).await;
-        metrics.connections_active.decrement(1.0);
-    }
-
-    async fn run(self, conn: &Conn, config: &Config, on_end: impl FnOnce()) {
-        let conn = conn.clone();
         let mut dispatch = Dispatch::default();
-        if let Err(panicked) = fire_open(&conn) {
-            dispatch.fail(&conn, panicked);
+        {
+            let _entered = span.enter();
+            if let Err(panicked) = fire_open(&conn) {
+                dispatch.fail(&conn, panicked);
+            }
         }
-        let end = read_loop(&conn, self.ws, config, &mut dispatch).await;
-        conn.shared.ended.store(true, Ordering::Release);
-        conn.shared.signal.unregister();
-        // Wake anyone waiting for room: the connection is gone.
-        conn.shared.room.notify_waiters();
-        on_end();
-        if end.drain {
-            dispatch.drain(&conn, config.close_timeout).await;
+        let reader = Reader {
+            timers: keepalive(config),
+            limiter: ConnLimiter::new(&config.rate_limits),
+            rate_closed: false,
+            outcome: None,
+            backlog: false,
+            direct: self.ws.takes_encoded_frames(),
+            max_message_size: config.max_message_size,
+            timer_waker: None,
+            signal_waker: None,
+        };
+        Drive {
+            sleep: tokio::time::sleep_until(wake_at(&reader.timers)),
+            conn,
+            phase: Phase::Open(self.ws),
+            reader,
+            dispatch,
+            close_timeout: config.close_timeout,
+            on_end: Some(on_end),
+            span,
         }
-        fire_close(&conn, end.code, &end.reason);
-        // Handlers often hold their own `Conn`: drop them (and the state) so nothing keeps the
-        // connection's memory alive, then tell `closed()` waiters.
-        let handlers = conn.handlers_mut().take_all();
-        drop(handlers);
-        conn.clear_state();
-        conn.shared.room.notify_waiters();
     }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of a connection's life ([`Running::drive`]). Written by hand rather than
+    /// as nested async functions, so that a poll goes straight to the read loop's turn: the
+    /// resumes of four nested state machines and the loop's state reached through a closure's
+    /// captures cost about 50 instructions per echoed message (issue 17, callgrind).
+    pub(crate) struct Drive<S, F> {
+        conn: Conn,
+        phase: Phase<S>,
+        reader: Reader,
+        dispatch: Dispatch,
+        // The keep-alive and idle timer.
+        #[pin]
+        sleep: Sleep,
+        close_timeout: Duration,
+        on_end: Option<F>,
+        span: tracing::Span,
+    }
+}
+
+/// Where a connection's life is.
+enum Phase<S> {
+    /// Reading, running the handlers, writing.
+    Open(Box<WebSocket<S>>),
+    /// The connection ended normally (the socket is released): what was received before it
+    /// ended runs to its end, within `close_timeout`.
+    Draining(Pin<Box<dyn Future<Output = ()> + Send>>, End),
+    /// `on_close` has fired.
+    Done,
+}
+
+impl<S, F> Future for Drive<S, F>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    F: FnOnce(),
+{
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut this = self.project();
+        let _entered = this.span.enter();
+        let conn = &*this.conn;
+        loop {
+            match this.phase {
+                Phase::Open(ws) => {
+                    let end = std::task::ready!(read_loop(
+                        conn,
+                        ws,
+                        this.reader,
+                        this.dispatch,
+                        this.sleep.as_mut(),
+                        cx
+                    ));
+                    // The socket is released first.
+                    *this.phase = Phase::Done;
+                    conn.shared.ended.store(true, Ordering::Release);
+                    conn.shared.signal.unregister();
+                    // Wake anyone waiting for room: the connection is gone.
+                    conn.shared.room.notify_waiters();
+                    if let Some(on_end) = this.on_end.take() {
+                        on_end();
+                    }
+                    if end.drain {
+                        let mut dispatch = std::mem::take(this.dispatch);
+                        let (conn, limit) = (conn.clone(), *this.close_timeout);
+                        let drain = async move { dispatch.drain(&conn, limit).await };
+                        *this.phase = Phase::Draining(Box::pin(drain), end);
+                        continue;
+                    }
+                    finish(conn, &end);
+                    return Poll::Ready(());
+                }
+                Phase::Draining(drain, _) => {
+                    std::task::ready!(drain.as_mut().poll(cx));
+                    if let Phase::Draining(_, end) = std::mem::replace(this.phase, Phase::Done) {
+                        finish(conn, &end);
+                    }
+                    return Poll::Ready(());
+                }
+                Phase::Done => return Poll::Ready(()),
+            }
+        }
+    }
+}
+
+/// The end of a connection's life, after its read loop (and the drain): `on_close`, then the
+/// handlers and the state are let go.
+fn finish(conn: &Conn, end: &End) {
+    fire_close(conn, end.code, &end.reason);
+    // Handlers often hold their own `Conn`: drop them (and the state) so nothing keeps the
+    // connection's memory alive, then tell `closed()` waiters.
+    let handlers = conn.handlers_mut().take_all();
+    drop(handlers);
+    conn.clear_state();
+    conn.shared.room.notify_waiters();
+    crate::metrics::get().connections_active.decrement(1.0);
 }
 
 /// A guarded call of `on_open`.
@@ -164,6 +263,12 @@ struct Reader {
     backlog: bool,
     /// The connection takes its handlers' replies directly (see `direct.rs`).
     direct: bool,
+    /// Reading is held while more than this waits for a handler.
+    max_message_size: usize,
+    /// The waker the timer was last polled with (`None`: poll it on the next turn).
+    timer_waker: Option<Waker>,
+    /// The waker registered with the signal (it stays registered, see `ReaderSignal`).
+    signal_waker: Option<Waker>,
 }
 
 impl Reader {
@@ -253,119 +358,143 @@ impl Reader {
     }
 }
 
-async fn read_loop<S>(
+/// The read loop: polls turns and handles them until the connection ends. Data messages are
+/// handled inside a turn, without leaving it: a turn ends only for what is rare (a handler
+/// registered or finished, an error, the end, the timer).
+#[inline]
+fn read_loop<S>(
     conn: &Conn,
-    mut ws: Box<WebSocket<S>>,
-    config: &Config,
+    ws: &mut WebSocket<S>,
+    reader: &mut Reader,
     dispatch: &mut Dispatch,
-) -> End
+    mut sleep: Pin<&mut Sleep>,
+    cx: &mut Context<'_>,
+) -> Poll<End>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut reader = Reader {
-        timers: keepalive(config),
-        limiter: ConnLimiter::new(&config.rate_limits),
-        rate_closed: false,
-        outcome: None,
-        backlog: false,
-        direct: ws.takes_encoded_frames(),
-    };
-    let sleep = tokio::time::sleep_until(wake_at(&reader.timers));
-    tokio::pin!(sleep);
-    // The waker the timer was last polled with (`None`: poll it on the next turn).
-    let mut timer_waker: Option<Waker> = None;
-    // The waker registered with the signal (it stays registered, see `ReaderSignal`).
-    let mut signal_waker: Option<Waker> = None;
-    let signal = &conn.shared.signal;
     loop {
-        // Data messages are handled inside the turn, without leaving it: a turn ends only for
-        // what is rare (a handler registered or finished, an error, the end, the timer).
-        let turn = std::future::poll_fn(|cx| {
-            loop {
-                // A handler's panic failed the connection (on any path: a message, a handler
-                // registered for waiting ones, an async handler, on_open): it ends with 1011.
-                if dispatch.failed
-                    && reader
-                        .outcome
-                        .as_ref()
-                        .is_none_or(|(code, _)| *code != CloseCode::INTERNAL_ERROR)
-                {
-                    reader.outcome = Some((CloseCode::INTERNAL_ERROR, PANIC_REASON.into()));
-                }
-                let flags = signal.get();
-                if flags != 0 {
-                    let taken = signal.take();
-                    if taken & ReaderSignal::TEARDOWN != 0 {
-                        return Poll::Ready(Turn::Teardown);
-                    }
-                    reader.backlog |= taken & ReaderSignal::QUEUED != 0;
-                    if taken & ReaderSignal::HANDLER_ADDED != 0 && dispatch.has_waiting() {
-                        return Poll::Ready(Turn::HandlerAdded);
-                    }
-                }
-                if dispatch.is_running()
-                    && let Poll::Ready(result) = dispatch.poll_running(cx)
-                {
-                    return Poll::Ready(Turn::HandlerDone(result));
-                }
-                // Hold reading while too much waits for a handler (backpressure, nothing
-                // dropped); while it is held, `poll_next` does not write out either: this does.
-                let can_read = dispatch.waiting_bytes <= config.max_message_size;
-                if (reader.backlog || !can_read)
-                    && let Poll::Ready(Err(err)) =
-                        poll_outbound(conn, &mut ws, &mut reader.backlog, !can_read, cx)
-                {
-                    return Poll::Ready(Turn::WriteFailed(err));
-                }
-                if can_read && let Poll::Ready(item) = Pin::new(&mut *ws).poll_next(cx) {
-                    match item {
-                        Some(Ok(message)) => {
-                            reader.on_message(conn, &mut ws, dispatch, message);
-                            continue;
-                        }
-                        other => return Poll::Ready(Turn::Item(other)),
-                    }
-                }
-                // The timer holds the waker it was polled with: poll it again only when it
-                // fired or the waker changed (a poll per turn costs more than the rest of the
-                // turn).
-                let armed = timer_waker
+        let turn = std::task::ready!(reader.poll_turn(conn, ws, dispatch, sleep.as_mut(), cx));
+        if let Some(end) = reader.on_turn(conn, ws, dispatch, sleep.as_mut(), turn) {
+            return Poll::Ready(end);
+        }
+    }
+}
+
+impl Reader {
+    /// Runs the connection until something rare happens: reads and handles data messages,
+    /// writes out what waits.
+    #[inline]
+    fn poll_turn<S>(
+        &mut self,
+        conn: &Conn,
+        ws: &mut WebSocket<S>,
+        dispatch: &mut Dispatch,
+        mut sleep: Pin<&mut Sleep>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Turn>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let signal = &conn.shared.signal;
+        loop {
+            // A handler's panic failed the connection (on any path: a message, a handler
+            // registered for waiting ones, an async handler, on_open): it ends with 1011.
+            if dispatch.failed
+                && self
+                    .outcome
                     .as_ref()
-                    .is_some_and(|w| w.will_wake(cx.waker()) && !sleep.is_elapsed());
-                if !armed {
-                    if sleep.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(Turn::Timer);
-                    }
-                    timer_waker = Some(cx.waker().clone());
+                    .is_none_or(|(code, _)| *code != CloseCode::INTERNAL_ERROR)
+            {
+                self.outcome = Some((CloseCode::INTERNAL_ERROR, PANIC_REASON.into()));
+            }
+            let flags = signal.get();
+            if flags != 0 {
+                let taken = signal.take();
+                if taken & ReaderSignal::TEARDOWN != 0 {
+                    return Poll::Ready(Turn::Teardown);
                 }
-                // Waiting: a flag raised before the registration is seen by the check after
-                // it. A registration stands until another waker is registered (see
-                // `ReaderSignal`), so the same waker is not registered again (that cost 40
-                // instructions a message).
-                if !signal_waker
-                    .as_ref()
-                    .is_some_and(|w| w.will_wake(cx.waker()))
-                {
-                    signal.register(cx.waker());
-                    signal_waker = Some(cx.waker().clone());
-                }
-                if signal.get() == 0 {
-                    return Poll::Pending;
+                self.backlog |= taken & ReaderSignal::QUEUED != 0;
+                if taken & ReaderSignal::HANDLER_ADDED != 0 && dispatch.has_waiting() {
+                    return Poll::Ready(Turn::HandlerAdded);
                 }
             }
-        })
-        .await;
+            if dispatch.is_running()
+                && let Poll::Ready(result) = dispatch.poll_running(cx)
+            {
+                return Poll::Ready(Turn::HandlerDone(result));
+            }
+            // Hold reading while too much waits for a handler (backpressure, nothing
+            // dropped); while it is held, `poll_next` does not write out either: this does.
+            let can_read = dispatch.waiting_bytes <= self.max_message_size;
+            if (self.backlog || !can_read)
+                && let Poll::Ready(Err(err)) =
+                    poll_outbound(conn, ws, &mut self.backlog, !can_read, cx)
+            {
+                return Poll::Ready(Turn::WriteFailed(err));
+            }
+            if can_read && let Poll::Ready(item) = Pin::new(&mut *ws).poll_next(cx) {
+                match item {
+                    Some(Ok(message)) => {
+                        self.on_message(conn, ws, dispatch, message);
+                        continue;
+                    }
+                    Some(Err(err)) => return Poll::Ready(Turn::Failed(err)),
+                    None => return Poll::Ready(Turn::Eof),
+                }
+            }
+            // The timer holds the waker it was polled with: poll it again only when it fired
+            // or the waker changed (a poll per turn costs more than the rest of the turn).
+            let armed = self
+                .timer_waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()) && !sleep.is_elapsed());
+            if !armed {
+                if sleep.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Turn::Timer);
+                }
+                self.timer_waker = Some(cx.waker().clone());
+            }
+            // Waiting: a flag raised before the registration is seen by the check after it. A
+            // registration stands until another waker is registered (see `ReaderSignal`), so
+            // the same waker is not registered again (that cost 40 instructions a message).
+            if !self
+                .signal_waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                signal.register(cx.waker());
+                self.signal_waker = Some(cx.waker().clone());
+            }
+            if signal.get() == 0 {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Handles what ended a turn; returns how the connection ended, when it ends.
+    fn on_turn<S>(
+        &mut self,
+        conn: &Conn,
+        ws: &mut WebSocket<S>,
+        dispatch: &mut Dispatch,
+        sleep: Pin<&mut Sleep>,
+        turn: Turn,
+    ) -> Option<End>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         match turn {
-            Turn::Teardown => return reader.end(false),
+            Turn::Teardown => return Some(self.end(false)),
             Turn::WriteFailed(err) => {
                 // The peer stopped reading (write timeout) or the socket failed: the
                 // connection is dropped now, as on teardown.
                 fire_error(conn, &err);
-                return reader.end(false);
+                return Some(self.end(false));
             }
-            Turn::Item(None) => return reader.end(!dispatch.failed),
+            Turn::Eof => return Some(self.end(!dispatch.failed)),
             Turn::HandlerAdded | Turn::HandlerDone(Ok(())) => {
-                reader.run_handlers(conn, &mut ws, || {
+                self.run_handlers(conn, ws, || {
                     if let Err(panicked) = dispatch.deliver_waiting(conn) {
                         dispatch.fail(conn, panicked);
                     }
@@ -373,38 +502,38 @@ where
             }
             // Its close frame is queued from outside a handler's window: `QUEUED` is raised.
             Turn::HandlerDone(Err(panicked)) => dispatch.fail(conn, panicked),
-            Turn::Item(Some(Ok(message))) => reader.on_message(conn, &mut ws, dispatch, message),
-            Turn::Item(Some(Err(err))) => {
-                reader.timers.on_frame();
+            Turn::Failed(err) => {
+                self.timers.on_frame();
                 // Once a handler's panic failed the connection, what follows (the peer gone
                 // before answering the close, say) is its consequence: reported once.
                 if dispatch.failed {
-                    continue;
+                    return None;
                 }
                 if let Error::Protocol(p) = &err {
                     // The peer was sent the code and short reason of `ProtocolError`'s wire
                     // table; the application is told the full text (its `Display`).
-                    reader.outcome = Some((p.close_code(), p.to_string()));
+                    self.outcome = Some((p.close_code(), p.to_string()));
                 }
                 fire_error(conn, &err);
             }
             Turn::Timer => {
-                if let Err(Stop::Dead) = on_timer(conn, &mut reader.timers) {
+                if let Err(Stop::Dead) = on_timer(conn, &mut self.timers) {
                     // The core fails the connection and one write of its close frame is
                     // tried; the dead peer is not waited for: the connection ends now.
                     let (code, reason) = DEAD_PEER_CLOSE;
-                    return End {
+                    return Some(End {
                         code: ws.fail_now(code, reason),
                         reason: DEAD_PEER_REASON.into(),
                         drain: !dispatch.failed,
-                    };
+                    });
                 }
                 // A ping or an idle close was queued from outside a handler's window:
                 // `QUEUED` is raised, so the next turn feeds it.
-                sleep.as_mut().reset(wake_at(&reader.timers));
-                timer_waker = None;
+                sleep.reset(wake_at(&self.timers));
+                self.timer_waker = None;
             }
         }
+        None
     }
 }
 
@@ -443,15 +572,18 @@ fn data_len(message: &Message) -> Option<usize> {
     }
 }
 
-/// What woke the read loop, in the order it is checked: teardown first, then handlers
-/// registered for waiting messages, then a finished async handler, then a failed write of
-/// what was queued, then input, then the timers.
+/// What ended a turn of the read loop, in the order it is checked: teardown first, then
+/// handlers registered for waiting messages, then a finished async handler, then a failed
+/// write of what was queued, then input, then the timers.
 enum Turn {
     Teardown,
     WriteFailed(Error),
     HandlerAdded,
     HandlerDone(Result<(), Panicked>),
-    Item(Option<Result<Message, Error>>),
+    /// The connection failed (a protocol error, the socket).
+    Failed(Error),
+    /// The connection is closed.
+    Eof,
     Timer,
 }
 

@@ -97,7 +97,7 @@ async fn handle(
             });
             let started = started(&inner, peer, handshake.await);
             if let Some((conn, running, registered)) = started {
-                serve_conn(inner, conn, running, registered).await;
+                serve_conn(&inner, conn, running, registered).await;
             }
         }
         Some(acceptor) => {
@@ -153,7 +153,7 @@ async fn handle_tls(
         None => return,
     };
     if let Some((conn, running, registered)) = started {
-        Box::pin(serve_conn(inner, conn, running, registered)).await;
+        Box::pin(serve_conn(&inner, conn, running, registered)).await;
     }
 }
 

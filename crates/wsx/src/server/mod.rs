@@ -333,7 +333,7 @@ impl Server {
         ));
         let (conn, running, registered) =
             start_handshaken(&self.inner, remote_addr, handshake.await)?;
-        serve_conn(self.inner.clone(), conn, running, registered).await;
+        serve_conn(&self.inner, conn, running, registered).await;
         Ok(())
     }
 }
@@ -418,14 +418,17 @@ where
     (conn, running, registered)
 }
 
-/// Drives a started connection to its end.
-async fn serve_conn<S>(inner: Arc<Inner>, conn: Conn, running: Running<S>, registered: Registered)
+/// The future that drives a started connection to its end (`on_open` fires now).
+fn serve_conn<S>(
+    inner: &Inner,
+    conn: Conn,
+    running: Running<S>,
+    registered: Registered,
+) -> impl Future<Output = ()> + use<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    running
-        .drive(conn, &inner.config, move || drop(registered))
-        .await;
+    running.drive(conn, &inner.config, move || drop(registered))
 }
 
 /// Connections the kernel queues for `accept` while the server is busy. `TcpListener::bind`

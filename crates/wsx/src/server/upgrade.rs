@@ -71,7 +71,7 @@ impl Server {
                         Ok(Ok((ws, request))) => {
                             let (conn, running, registered) =
                                 start_conn(&inner, ws, request, remote_addr);
-                            serve_conn(inner, conn, running, registered).await;
+                            serve_conn(&inner, conn, running, registered).await;
                         }
                         Ok(Err(e)) => tracing::debug!(peer = ?remote_addr, "upgrade failed: {e}"),
                         Err(_) => tracing::debug!(peer = ?remote_addr, "upgrade timed out"),
