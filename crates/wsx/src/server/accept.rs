@@ -5,7 +5,7 @@
 
 #[cfg(feature = "hyper")]
 use super::upgrade::serve_h2;
-use super::{Handshaken, Inner, Registered, Server, serve_conn, start_handshaken};
+use super::{Handshaken, Inner, Registered, Server, spawn_conn, start_handshaken};
 use crate::conn::Conn;
 use crate::conn::run::Running;
 use crate::error::Error;
@@ -62,7 +62,7 @@ impl Server {
 }
 
 /// One accepted TCP connection: TLS (if any) and the WebSocket handshake under
-/// `handshake_timeout`, then the connection's life.
+/// `handshake_timeout`, then the connection is started on a task of its own.
 async fn handle(
     inner: Arc<Inner>,
     tcp: TcpStream,
@@ -81,34 +81,29 @@ async fn handle(
     {
         options.admit = Some(admit_forwarded(admission.clone(), slot.clone()));
     }
-    let _slot = slot;
     let ws_config = inner.config.websocket_config();
-    // The handshakes are boxed, with the options they read: their state (buffers, a TLS
-    // session being set up) is freed once they finish instead of sizing the task for the whole
-    // life of the connection. A TLS connection is served by a boxed future of its own, so a
-    // plain connection's task does not carry the size of a TLS one (a task is as large as the
-    // largest state of its future, whichever branch runs). The handshake's result is consumed
-    // by `start_conn` in a statement of its own, so it is not kept in this task's state while
-    // the connection runs.
+    // This task ends with the handshakes: the connection runs on a task of its own
+    // (`spawn_conn`), which holds the slot. A TLS connection's handshakes are a boxed future of
+    // their own, so a plain connection's handshake task does not carry the size of a TLS one.
     match tls {
         None => {
-            let handshake = Box::pin(async move {
-                tokio::time::timeout(timeout, accept_with(tcp, &options, ws_config)).await
-            });
-            let started = started(&inner, peer, handshake.await);
-            if let Some((conn, running, registered)) = started {
-                serve_conn(&inner, conn, running, registered).await;
+            let handshake = tokio::time::timeout(timeout, accept_with(tcp, &options, ws_config));
+            if let Some((conn, running, registered)) = started(&inner, peer, handshake.await) {
+                spawn_conn(&inner, conn, running, registered, slot);
             }
         }
         Some(acceptor) => {
-            Box::pin(handle_tls(inner, tcp, peer, acceptor, options, ws_config)).await;
+            Box::pin(handle_tls(
+                inner, tcp, peer, acceptor, options, ws_config, slot,
+            ))
+            .await;
         }
     }
 }
 
 /// The rest of [`handle`] for a TLS connection: the TLS handshake, then HTTP/2 (ALPN `h2`,
-/// RFC 8441) or the WebSocket handshake, under `handshake_timeout`; then the connection's
-/// life.
+/// RFC 8441) or the WebSocket handshake, under `handshake_timeout`; then the connection is
+/// started on its own task, holding `slot`.
 async fn handle_tls(
     inner: Arc<Inner>,
     tcp: TcpStream,
@@ -116,6 +111,7 @@ async fn handle_tls(
     acceptor: tokio_rustls::TlsAcceptor,
     options: crate::handshake::ServerOptions,
     ws_config: crate::stream::WebSocketConfig,
+    slot: Arc<Mutex<Option<Slot>>>,
 ) {
     let timeout = inner.config.handshake_timeout;
     #[cfg(feature = "hyper")]
@@ -153,7 +149,7 @@ async fn handle_tls(
         None => return,
     };
     if let Some((conn, running, registered)) = started {
-        Box::pin(serve_conn(&inner, conn, running, registered)).await;
+        spawn_conn(&inner, conn, running, registered, slot);
     }
 }
 

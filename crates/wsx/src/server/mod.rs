@@ -431,6 +431,19 @@ where
     running.drive(conn, &inner.config, move || drop(registered))
 }
 
+/// Runs a started connection on a task of its own, holding `hold` (its admission slot) until
+/// its socket is released. The task that accepted it (and ran its handshakes) ends: the
+/// connection's task is its `Drive` alone, polled with no async function around it (issue 17:
+/// the accept task's resume cost about 30 instructions per echoed message), and it does not
+/// carry the handshakes' state.
+fn spawn_conn<S, H>(inner: &Inner, conn: Conn, running: Running<S>, registered: Registered, hold: H)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Send + 'static,
+{
+    tokio::spawn(running.drive(conn, &inner.config, move || drop((registered, hold))));
+}
+
 /// Connections the kernel queues for `accept` while the server is busy. `TcpListener::bind`
 /// asks for 128, and Linux drops the SYNs of a burst past it: each dropped client retries a
 /// second later (a test firing 200 connects at once lost ~18 s that way). 1024 is what

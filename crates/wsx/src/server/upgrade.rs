@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use super::accept::refusal_error;
-use super::{Server, serve_conn, start_conn};
+use super::{Server, spawn_conn, start_conn};
 use crate::limit::forwarded_client;
 use crate::sync::read;
 use std::net::SocketAddr;
@@ -60,7 +60,6 @@ impl Server {
             Ok((response, pending)) => {
                 let inner = self.inner.clone();
                 tokio::spawn(async move {
-                    let _slot = slot;
                     let timeout = inner.config.handshake_timeout;
                     let upgraded = tokio::time::timeout(
                         timeout,
@@ -71,7 +70,7 @@ impl Server {
                         Ok(Ok((ws, request))) => {
                             let (conn, running, registered) =
                                 start_conn(&inner, ws, request, remote_addr);
-                            serve_conn(&inner, conn, running, registered).await;
+                            spawn_conn(&inner, conn, running, registered, slot);
                         }
                         Ok(Err(e)) => tracing::debug!(peer = ?remote_addr, "upgrade failed: {e}"),
                         Err(_) => tracing::debug!(peer = ?remote_addr, "upgrade timed out"),
