@@ -274,23 +274,18 @@ impl Client {
             extension: ws.has_extension(),
         };
         let conn = Conn::new(info, self.config.max_pending_bytes);
-        let config = self.config.clone();
         let running = start(ws);
         let (handle, owner) = conn.owned();
         let id = conn.id();
         crate::sync::lock(&self.live).insert(id, owner);
         let live: Weak<Live> = Arc::downgrade(&self.live);
-        tokio::spawn(async move {
-            running
-                .drive(conn, &config, move || {
-                    // Ended: the client no longer keeps it (dropped outside the lock).
-                    let owner = live
-                        .upgrade()
-                        .and_then(|l| crate::sync::lock(&l).remove(&id));
-                    drop(owner);
-                })
-                .await;
-        });
+        tokio::spawn(running.drive(conn, &self.config, move || {
+            // Ended: the client no longer keeps it (dropped outside the lock).
+            let owner = live
+                .upgrade()
+                .and_then(|l| crate::sync::lock(&l).remove(&id));
+            drop(owner);
+        }));
         handle
     }
 }

@@ -119,7 +119,7 @@
 #![warn(clippy::pedantic)]
 // The wire format narrows lengths and bytes it has just checked; `try_from` adds a branch.
 #![allow(clippy::cast_possible_truncation)]
-// The event read loop is one `poll_fn` state machine, tests are long tables: files stay short.
+// The event read loop's turn is one long poll function, tests are long tables: files stay short.
 #![allow(clippy::too_many_lines)]
 // permessage-deflate's parameters (RFC 7692 §7.1) are independent flags, so are its settings.
 #![allow(clippy::struct_excessive_bools)]

@@ -20,6 +20,7 @@ mod handlers;
 mod payload;
 mod pull;
 mod queue;
+mod reader;
 pub(crate) mod run;
 mod signal;
 mod state;

@@ -1,0 +1,150 @@
+//! A handler's replies to its own connection are encoded into the connection's write buffer
+//! through a pointer the handler's window holds (`conn/direct.rs`, one of the crate's three
+//! `unsafe` blocks). These tests run the event API over an in-memory pipe, with no socket and no
+//! I/O driver, so that `scripts/miri.sh` can run them under Miri too: every path that sets,
+//! uses or clears that pointer (replies within the buffer's room, a burst past it into the
+//! queue, a panic unwinding past an open window, a handler writing to another connection).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::time::Duration;
+use tokio::io::DuplexStream;
+use wsx::handshake::{ClientOptions, Target};
+use wsx::http::HeaderMap;
+use wsx::{CloseCode, Config, Conn, Message, MessageType, Server, WebSocket, WebSocketConfig};
+
+/// A client over an in-memory pipe to `server`, which serves the other end on its own task.
+async fn connect(server: &Server) -> WebSocket<DuplexStream> {
+    let (client_end, server_end) = tokio::io::duplex(64 * 1024);
+    let server = server.clone();
+    tokio::spawn(async move {
+        let _ = server.serve_connection(server_end, None).await;
+    });
+    let target = Target::parse("ws://in-memory/").unwrap();
+    let (ws, _) = wsx::client_handshake(
+        client_end,
+        &target,
+        &HeaderMap::new(),
+        &ClientOptions::default(),
+        WebSocketConfig::default(),
+    )
+    .await
+    .unwrap();
+    ws
+}
+
+/// The next message, within a generous bound (Miri is slow).
+async fn next(ws: &mut WebSocket<DuplexStream>) -> Message {
+    tokio::time::timeout(Duration::from_secs(120), ws.next())
+        .await
+        .expect("no message in time")
+        .expect("the connection ended")
+        .expect("a read error")
+}
+
+async fn send(ws: &mut WebSocket<DuplexStream>, text: &str) {
+    ws.send(Message::text(text)).await.unwrap();
+}
+
+/// Small messages in the tests' runtime: one thread, a real clock (Miri has no paused one to
+/// offer the I/O-free runtime any faster).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn replies_within_and_past_the_write_buffer_arrive_in_order() {
+    runtime().block_on(async {
+        // A 64-byte write buffer: the third reply of each message no longer fits and is
+        // queued, so every later one of that handler's call goes through the queue too.
+        let server = Server::new(Config {
+            write_buffer_size: 64,
+            ..Config::default()
+        });
+        server.on_connection(|conn: Conn| {
+            conn.on_message(|c: &Conn, kind: MessageType, data| {
+                for i in 0..5u8 {
+                    let mut reply = data.to_vec();
+                    reply.push(b'0' + i);
+                    c.write_message(kind, reply).unwrap();
+                }
+            });
+        });
+        let mut ws = connect(&server).await;
+        for round in ["a", "bb"] {
+            send(&mut ws, &format!("{round:-<20}")).await;
+            for i in 0..5u8 {
+                let expected = format!("{round:-<20}{}", char::from(b'0' + i));
+                assert_eq!(next(&mut ws).await, Message::text(expected));
+            }
+        }
+    });
+}
+
+#[test]
+fn a_handler_panicking_after_direct_replies_fails_only_its_connection() {
+    runtime().block_on(async {
+        let server = Server::new(Config::default());
+        server.on_connection(|conn: Conn| {
+            conn.on_message(|c: &Conn, kind: MessageType, data| {
+                c.write_message(kind, data.clone()).unwrap();
+                assert!(data.as_ref() != b"panic", "asked to panic");
+            });
+        });
+        let mut ws = connect(&server).await;
+        send(&mut ws, "hello").await;
+        assert_eq!(next(&mut ws).await, Message::text("hello"));
+        // The window is open with a direct reply in the buffer when the panic unwinds past it:
+        // its guard clears the pointer; the connection fails with 1011.
+        send(&mut ws, "panic").await;
+        let mut saw_close = None;
+        for _ in 0..2 {
+            match next(&mut ws).await {
+                Message::Close(frame) => {
+                    saw_close = frame.map(|f| f.code);
+                    break;
+                }
+                Message::Text(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(saw_close, Some(CloseCode::INTERNAL_ERROR));
+        // Another connection is served as before, on the same thread.
+        let mut other = connect(&server).await;
+        send(&mut other, "again").await;
+        assert_eq!(next(&mut other).await, Message::text("again"));
+    });
+}
+
+#[test]
+fn a_handler_writing_to_another_connection_goes_through_its_queue() {
+    runtime().block_on(async {
+        let server = Server::new(Config::default());
+        let first: std::sync::Arc<std::sync::Mutex<Option<Conn>>> = std::sync::Arc::default();
+        let keep = first.clone();
+        server.on_connection(move |conn: Conn| {
+            let mut slot = keep.lock().unwrap();
+            if slot.is_none() {
+                *slot = Some(conn.clone());
+            }
+            let first = keep.clone();
+            conn.on_message(move |c: &Conn, kind: MessageType, data| {
+                let target = first.lock().unwrap().clone().unwrap();
+                if &target != c {
+                    target.write_message(kind, data.clone()).unwrap();
+                }
+                c.write_message(kind, data).unwrap();
+            });
+        });
+        let mut a = connect(&server).await;
+        let mut b = connect(&server).await;
+        send(&mut b, "relayed").await;
+        assert_eq!(next(&mut b).await, Message::text("relayed"));
+        assert_eq!(next(&mut a).await, Message::text("relayed"));
+        // The slot holds the first connection, whose handlers hold the slot: break the cycle
+        // (the runtime ends with the connections open, so no `on_close` frees them).
+        first.lock().unwrap().take();
+    });
+}
