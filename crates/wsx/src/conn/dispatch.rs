@@ -64,8 +64,8 @@ impl Dispatch {
         !self.waiting.is_empty()
     }
 
-    /// Hands one incoming message to its handler. Returns the close code and reason when it
-    /// is the peer's close frame.
+    /// Hands one incoming message (not a close frame: the read loop takes that) to its
+    /// handler.
     ///
     /// The common case first, small enough to be inlined into the read loop: a text or binary
     /// message for a synchronous `on_message`, with nothing in the way (no message waiting,
@@ -73,7 +73,7 @@ impl Dispatch {
     /// else takes [`Self::dispatch_any`] (issue 17: the general path cost about 40
     /// instructions more per message).
     #[inline]
-    pub fn dispatch(&mut self, conn: &Conn, message: Message) -> Option<(CloseCode, String)> {
+    pub fn dispatch(&mut self, conn: &Conn, message: Message) {
         if self.running.is_none()
             && self.waiting.is_empty()
             && !self.failed
@@ -92,29 +92,23 @@ impl Dispatch {
             if let Err(panicked) = guarded(|| f(conn, kind, data)) {
                 self.fail(conn, panicked);
             }
-            return None;
+            return;
         }
-        self.dispatch_any(conn, message)
+        self.dispatch_any(conn, message);
     }
 
     /// [`Self::dispatch`], for any message in any state.
-    fn dispatch_any(&mut self, conn: &Conn, message: Message) -> Option<(CloseCode, String)> {
+    fn dispatch_any(&mut self, conn: &Conn, message: Message) {
         let result = match message {
             Message::Text(text) => self.deliver(conn, MessageType::Text, text.into_bytes()),
             Message::Binary(data) => self.deliver(conn, MessageType::Binary, data),
             Message::Ping(data) => self.control(conn, data, true),
             Message::Pong(data) => self.control(conn, data, false),
-            Message::Close(frame) => {
-                return Some(match frame {
-                    Some(f) => (f.code, f.reason),
-                    None => (CloseCode::NO_STATUS_RECEIVED, String::new()),
-                });
-            }
+            Message::Close(_) => Ok(()),
         };
         if let Err(panicked) = result {
             self.fail(conn, panicked);
         }
-        None
     }
 
     fn control(&mut self, conn: &Conn, data: Bytes, ping: bool) -> Result<(), Panicked> {

@@ -149,15 +149,20 @@ impl Reader {
             }
         } else {
             self.timers.on_frame();
-            if let Message::Close(frame) = &message {
+            if let Message::Close(frame) = message {
+                // The peer's close: no handler hears of it until `on_close`, which reports it
+                // (unless a handler's panic failed the connection first).
                 crate::metrics::close_received(frame.as_ref().map_or(1005, |f| f.code.into()));
+                if !dispatch.failed {
+                    self.outcome = Some(match frame {
+                        Some(f) => (f.code, f.reason),
+                        None => (CloseCode::NO_STATUS_RECEIVED, String::new()),
+                    });
+                }
+                return;
             }
         }
-        if let Some(done) = self.run_handlers(conn, ws, || dispatch.dispatch(conn, message))
-            && !dispatch.failed
-        {
-            self.outcome = Some(done);
-        }
+        self.run_handlers(conn, ws, || dispatch.dispatch(conn, message));
     }
 
     /// Runs handlers (`run`) in a window that takes their replies directly (`direct.rs`), then
