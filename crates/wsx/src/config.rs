@@ -80,10 +80,11 @@ pub struct Config {
     /// permessage-deflate (RFC 7692): `Some` makes a server accept it and a client offer it,
     /// with these parameters (threshold, window bits, context takeover, level). Default `None`
     /// (off): compression cuts the bandwidth of chatty JSON several times over, but with
-    /// context takeover it costs about 430 KB of memory per connection once a message has
-    /// been compressed (zlib's compressor and inflater; see [`crate::proto::deflate`]) against
-    /// about 4.4 KiB for an idle connection without it. Turn it on where bandwidth matters
-    /// more than memory.
+    /// context takeover it costs about 56 KB of memory per connection once it has compressed
+    /// and inflated (the inflater and the last 8 KiB sent; the compressor is shared by a
+    /// thread's connections by default, 428 KB each when dedicated; see
+    /// [`crate::proto::deflate`]) against about 3.7 KiB for an idle connection without it.
+    /// Turn it on where bandwidth matters more than memory.
     pub compression: Option<DeflateConfig>,
     /// Rate limits and connection caps (server): per-connection message and byte rates,
     /// a global connection cap, per-IP connection and handshake limits. Default: none. See
