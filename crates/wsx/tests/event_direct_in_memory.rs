@@ -1,9 +1,11 @@
 //! A handler's replies to its own connection are encoded into the connection's write buffer
 //! through a pointer the handler's window holds (`conn/direct.rs`, one of the crate's three
 //! `unsafe` blocks). These tests run the event API over an in-memory pipe, with no socket and no
-//! I/O driver, so that `scripts/miri.sh` can run them under Miri too: every path that sets,
-//! uses or clears that pointer (replies within the buffer's room, a burst past it into the
-//! queue, a panic unwinding past an open window, a handler writing to another connection).
+//! I/O driver, so that `scripts/miri.sh` can run them under Miri too: the ways a handler's
+//! writes set, use and clear that pointer (replies within the buffer's room, a burst past it
+//! into the queue, a handler that panics with a direct reply written, a handler writing to
+//! another connection). The drop guard's clearing on unwind is not reached: it needs a panic
+//! in wsx's own code while a window is open.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::time::Duration;
@@ -96,8 +98,9 @@ fn a_handler_panicking_after_direct_replies_fails_only_its_connection() {
         let mut ws = connect(&server).await;
         send(&mut ws, "hello").await;
         assert_eq!(next(&mut ws).await, Message::text("hello"));
-        // The window is open with a direct reply in the buffer when the panic unwinds past it:
-        // its guard clears the pointer; the connection fails with 1011.
+        // The window is open with a direct reply in the buffer when the handler panics: the
+        // panic is caught inside the window, which closes as usual; the connection fails with
+        // 1011 behind the reply.
         send(&mut ws, "panic").await;
         let mut saw_close = None;
         for _ in 0..2 {

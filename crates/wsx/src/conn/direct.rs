@@ -68,7 +68,7 @@ thread_local! {
     static WINDOW: Cell<usize> = const { Cell::new(0) };
     /// The length the write buffer may grow to (`write_buffer_size`).
     static LIMIT: Cell<usize> = const { Cell::new(0) };
-    /// Payload bytes the window's direct writes took in the queue's byte account.
+    /// Payload bytes the window's direct writes count against the queue's byte bound.
     static TAKEN: Cell<usize> = const { Cell::new(0) };
     /// The write buffer of the connection whose window is open in [`Mode::Direct`].
     static OUT: Cell<Option<NonNull<WriteBuffer>>> = const { Cell::new(None) };
@@ -151,8 +151,8 @@ impl<'a> Window<'a> {
 
 impl Drop for Window<'_> {
     fn drop(&mut self) {
-        // Unwinding past an open window: close it and forget its frames (the connection's
-        // task is going away with its connection).
+        // Unwinding past an open window (a handler's own panic is caught inside it, so this
+        // is a panic of ours): close it, so that no pointer to the buffer outlives it.
         if self.opened {
             WINDOW.set(0);
             TAKEN.set(0);
