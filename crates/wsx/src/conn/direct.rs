@@ -86,8 +86,6 @@ pub(crate) struct Window<'a> {
     /// handler that drives another connection's future to completion in place) does not: the
     /// writes made inside it belong to the outer handler's call.
     opened: bool,
-    /// It opened taking direct writes ([`OUT`] is set).
-    direct: bool,
     /// The write buffer [`OUT`] points to.
     out: PhantomData<&'a mut WriteBuffer>,
 }
@@ -104,27 +102,21 @@ impl<'a> Window<'a> {
         if WINDOW.get() != 0 {
             return Self {
                 opened: false,
-                direct: false,
                 out: PhantomData,
             };
         }
-        let room = if direct && !backlog && !conn.shared.signal.queued() {
-            ws.write_buffer_room()
-        } else {
-            0
-        };
-        let mode = if room > 0 {
+        let mut mode = Mode::Queueing;
+        if direct && !backlog && !conn.shared.signal.queued() {
             let (out, limit) = ws.direct_out();
-            LIMIT.set(limit);
-            OUT.set(Some(NonNull::from(out)));
-            Mode::Direct
-        } else {
-            Mode::Queueing
-        };
+            if out.len() < limit {
+                LIMIT.set(limit);
+                OUT.set(Some(NonNull::from(out)));
+                mode = Mode::Direct;
+            }
+        }
         WINDOW.set(address(&conn.shared) | mode as usize);
         Self {
             opened: true,
-            direct: mode == Mode::Direct,
             out: PhantomData,
         }
     }
@@ -136,15 +128,12 @@ impl<'a> Window<'a> {
         if !self.opened {
             return false;
         }
-        let direct = self.direct;
         std::mem::forget(self);
         let window = WINDOW.replace(0);
-        if direct {
-            OUT.set(None);
-            // The direct writes leave the byte account. No writer waits for that room: only
-            // this handler saw it taken, and a handler cannot wait inside its call.
-            TAKEN.set(0);
-        }
+        OUT.set(None);
+        // The direct writes leave the byte account. No writer waits for that room: only this
+        // handler saw it taken, and a handler cannot wait inside its call.
+        TAKEN.set(0);
         window & MODE_BITS == Mode::Queueing as usize
     }
 }
@@ -232,8 +221,7 @@ fn write_direct(
     }
     let taken = TAKEN.get();
     let queued = conn.shared.queued.load(Ordering::Acquire) + taken;
-    // As `Conn::reserve`: a message larger than the whole bound goes when nothing is queued.
-    if queued != 0 && queued + len > conn.shared.max_pending {
+    if !conn.fits(queued, len) {
         return Direct::Full(queued, ());
     }
     let Some(mut out) = OUT.get() else {

@@ -81,21 +81,26 @@ impl Conn {
         false
     }
 
-    /// Takes `len` bytes of room in the queue (a message larger than the whole bound still goes
-    /// when the queue is empty, so a large message can always be sent eventually).
+    /// Takes `len` bytes of room in the queue, if they [`fit`](Self::fits).
     #[inline]
     pub(super) fn reserve(&self, len: usize) -> Result<(), Error> {
-        let limit = self.shared.max_pending;
         // What this thread's handler wrote directly counts too (see `direct.rs`).
         let direct = direct::taken(self);
         self.shared
             .queued
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| {
-                let q = q + direct;
-                (q == 0 || q + len <= limit).then_some(q - direct + len)
+                self.fits(q + direct, len).then_some(q + len)
             })
             .map(|_| ())
             .map_err(|queued| self.queue_full(queued + direct))
+    }
+
+    /// Whether `len` more payload bytes fit the queue's byte bound with `queued` bytes queued.
+    /// A message larger than the whole bound still goes when nothing is queued, so a large
+    /// message can always be sent eventually.
+    #[inline]
+    pub(super) fn fits(&self, queued: usize, len: usize) -> bool {
+        queued == 0 || queued + len <= self.shared.max_pending
     }
 
     /// A write refused by the byte bound, with `queued` bytes queued.

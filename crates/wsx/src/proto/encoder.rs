@@ -8,7 +8,7 @@
 use super::extension::Extension;
 use super::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, RSV_MASK};
 use super::role::Role;
-use super::write_buf::{WriteBuffer, put_small_frame};
+use super::write_buf::WriteBuffer;
 use crate::proto::error::ProtocolError;
 use bytes::{Bytes, BytesMut};
 
@@ -161,17 +161,6 @@ pub(crate) fn put_server_frame(
     // A large server payload is queued by reference, after its header.
     out.put_slice(&head[..n]);
     out.put_bytes(payload);
-}
-
-/// Appends a whole unmasked (server) frame, FIN set, to `out` when its payload is small enough
-/// to be copied ([`WriteBuffer::copies`]), and returns the bytes appended; `None` leaves `out`
-/// unchanged (a large payload goes by reference: [`encode_server_frame`], or
-/// [`super::Protocol::send`]). Frames made this way are sent with
-/// [`super::Protocol::send_encoded`].
-#[inline]
-#[must_use]
-pub fn put_small_server_frame(out: &mut BytesMut, opcode: OpCode, payload: &[u8]) -> Option<usize> {
-    WriteBuffer::copies(payload.len()).then(|| put_small_frame(out, 0x80 | opcode as u8, payload))
 }
 
 /// Encodes a complete unmasked (server) frame into one shared buffer, for sending the same

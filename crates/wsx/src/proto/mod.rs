@@ -22,7 +22,7 @@ pub mod write_buf;
 pub use close::{CloseCode, CloseFrame};
 pub use decoder::{Decoder, Limits};
 pub use deflate::{CompressorMode, DeflateConfig, PerMessageDeflate};
-pub use encoder::{Encoder, encode_server_frame, put_small_server_frame};
+pub use encoder::{Encoder, encode_server_frame};
 pub use error::{ExtensionError, HandshakeError, ProtocolError, SendError};
 pub use extension::{Extension, ExtensionFactory, ExtensionOffer};
 pub use frame::{FrameHeader, OpCode};

@@ -376,44 +376,22 @@ impl Protocol {
     /// # Errors
     /// As [`Self::send`].
     pub fn send_raw_frame(&mut self, frame: Bytes) -> Result<(), SendError> {
-        self.check_raw_sendable()?;
-        self.out.put_bytes(frame);
-        Ok(())
-    }
-
-    /// Whether frames encoded elsewhere can be sent on this connection
-    /// ([`Self::send_raw_frame`], [`Self::send_encoded`]): a server without an extension (a
-    /// client masks each frame, and an extension transforms each message).
-    #[must_use]
-    pub fn takes_raw_frames(&self) -> bool {
-        self.role == Role::Server && self.extension.is_none()
-    }
-
-    /// Why pre-encoded frames may not be sent now, if they may not.
-    fn check_raw_sendable(&self) -> Result<(), SendError> {
         if !self.takes_raw_frames() {
             return Err(SendError::Invalid(
                 "pre-encoded frames need a server without extensions",
             ));
         }
-        self.check_sendable()
+        self.check_sendable()?;
+        self.out.put_bytes(frame);
+        Ok(())
     }
 
-    /// Queues server frames already encoded back to back in `frames` (by
-    /// [`super::put_small_server_frame`] or [`super::encode_server_frame`]) and leaves `frames`
-    /// empty; for a server connection without an extension, as [`Self::send_raw_frame`]. When
-    /// the write buffer is empty the two trade places instead of a copy
-    /// ([`WriteBuffer::put_frames`]).
-    ///
-    /// # Errors
-    /// As [`Self::send_raw_frame`]; `frames` is emptied all the same.
-    pub fn send_encoded(&mut self, frames: &mut BytesMut) -> Result<(), SendError> {
-        if let Err(e) = self.check_raw_sendable() {
-            frames.clear();
-            return Err(e);
-        }
-        self.out.put_frames(frames);
-        Ok(())
+    /// Whether frames encoded elsewhere can be sent on this connection
+    /// ([`Self::send_raw_frame`]; the event API's direct replies): a server without an
+    /// extension (a client masks each frame, and an extension transforms each message).
+    #[must_use]
+    pub fn takes_raw_frames(&self) -> bool {
+        self.role == Role::Server && self.extension.is_none()
     }
 
     /// Bytes waiting to be written to the transport.

@@ -32,32 +32,6 @@ const SHRINK_AFTER: u32 = 32;
 /// The least room made in the tail when it is full.
 const TAIL_MIN: usize = 512;
 
-/// Appends a small unmasked frame to `buf`: `first` is its first byte (FIN, RSV, opcode), then
-/// the payload length in its 7- or 16-bit form (RFC 6455 §5.2), then the payload. One check
-/// for room (at least 512 bytes are made: a buffer sized to one small frame would need a
-/// reserve for every frame) and a constant-length header store per form. Returns the bytes
-/// appended. For payloads that [`WriteBuffer::copies`].
-#[inline]
-pub(crate) fn put_small_frame(buf: &mut BytesMut, first: u8, payload: &[u8]) -> usize {
-    let len = payload.len();
-    debug_assert!(
-        WriteBuffer::copies(len),
-        "a {len}-byte payload is not copied"
-    );
-    let n = if len <= 125 { 2 } else { 4 } + len;
-    if buf.capacity() - buf.len() < n {
-        buf.reserve(n.max(TAIL_MIN));
-    }
-    if len <= 125 {
-        buf.extend_from_slice(&[first, len as u8]);
-    } else {
-        let [hi, lo] = (len as u16).to_be_bytes();
-        buf.extend_from_slice(&[first, 126, hi, lo]);
-    }
-    buf.extend_from_slice(payload);
-    n
-}
-
 impl WriteBuffer {
     /// An empty buffer.
     #[must_use]
@@ -111,28 +85,24 @@ impl WriteBuffer {
         self.peak = self.peak.max(self.len);
     }
 
-    /// Appends a small unmasked (server) frame, copied (see `put_small_frame`). For payloads
+    /// Appends a small unmasked (server) frame, copied: `first` is its first byte (FIN, RSV,
+    /// opcode), then the payload length in its 7- or 16-bit form (RFC 6455 §5.2), then the
+    /// payload. One check for room and a constant-length header store per form. For payloads
     /// that [`Self::copies`]; larger ones take their header and [`Self::put_bytes`].
     #[inline]
     pub fn put_small_unmasked_frame(&mut self, first: u8, payload: &[u8]) {
-        self.len += put_small_frame(&mut self.tail, first, payload);
-        self.peak = self.peak.max(self.len);
-    }
-
-    /// Appends the bytes of `frames` and leaves it empty. When nothing is buffered, the two
-    /// buffers trade places rather than copy (`frames` gets this one's emptied allocation):
-    /// frames encoded into a buffer of their own are handed over without a copy this way.
-    #[inline]
-    pub fn put_frames(&mut self, frames: &mut BytesMut) {
-        if self.len == 0 {
-            // Nothing buffered: no shared chunk, and the tail is empty.
-            std::mem::swap(&mut self.tail, frames);
-            frames.clear();
-            self.len = self.tail.len();
+        let len = payload.len();
+        debug_assert!(Self::copies(len), "a {len}-byte payload is not copied");
+        let n = if len <= 125 { 2 } else { 4 } + len;
+        self.reserve(n);
+        if len <= 125 {
+            self.tail.extend_from_slice(&[first, len as u8]);
         } else {
-            self.put_slice(frames);
-            frames.clear();
+            let [hi, lo] = (len as u16).to_be_bytes();
+            self.tail.extend_from_slice(&[first, 126, hi, lo]);
         }
+        self.tail.extend_from_slice(payload);
+        self.len += n;
         self.peak = self.peak.max(self.len);
     }
 
@@ -268,22 +238,5 @@ mod tests {
             assert_eq!(drain(&mut buf, step), expected, "step {step}");
             assert!(buf.is_empty());
         }
-    }
-
-    #[test]
-    fn frames_handed_over_come_after_what_is_buffered() {
-        // Empty: the buffers trade places; then appended after buffered bytes.
-        let mut buf = WriteBuffer::new();
-        let mut frames = BytesMut::from(&b"one"[..]);
-        buf.put_frames(&mut frames);
-        assert!(frames.is_empty());
-        let mut more = BytesMut::from(&b"two"[..]);
-        buf.put_frames(&mut more);
-        assert!(more.is_empty());
-        assert_eq!(buf.len(), 6);
-        assert_eq!(drain(&mut buf, usize::MAX), b"onetwo");
-        let mut again = BytesMut::from(&b"three"[..]);
-        buf.put_frames(&mut again);
-        assert_eq!(drain(&mut buf, 2), b"three");
     }
 }

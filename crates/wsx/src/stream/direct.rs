@@ -1,9 +1,9 @@
 //! What a task that owns a whole [`WebSocket`] and reads it with `poll_next` may also do to it
 //! between polls, without waiting: encode a message (or a frame encoded elsewhere) into the
-//! write buffer, lend the write buffer out, write it out, fail the connection. The event API's connection task
-//! drives its connection this way: one task reads, runs the handlers and writes, so the
-//! connection needs no lock and no second task (issue 17: the split halves' lock, proxy waker
-//! and writer task cost about 300 instructions per echoed message).
+//! write buffer, lend the write buffer out, write it out, fail the connection. The event API's
+//! connection task drives its connection this way: one task reads, runs the handlers and
+//! writes, so the connection needs no lock and no second task (issue 17: the split halves'
+//! lock, proxy waker and writer task cost about 300 instructions per echoed message).
 #![forbid(unsafe_code)]
 
 use super::{WebSocket, write_error};
@@ -17,14 +17,6 @@ impl<S> WebSocket<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    /// Room left in the write buffer before it is full (`write_buffer_size`).
-    #[inline]
-    pub(crate) fn write_buffer_room(&mut self) -> usize {
-        self.config
-            .write_buffer_size
-            .saturating_sub(self.proto.write_buffer().len())
-    }
-
     /// The write buffer, for frames appended in place by the event API's direct path, and
     /// the length it may grow to.
     #[inline]
