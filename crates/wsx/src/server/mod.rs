@@ -333,7 +333,10 @@ impl Server {
         ));
         let (conn, running, registered) =
             start_handshaken(&self.inner, remote_addr, handshake.await)?;
-        serve_conn(&self.inner, conn, running, registered).await;
+        // On the caller's task: the connection ends when this future does.
+        running
+            .drive(conn, &self.inner.config, move || drop(registered))
+            .await;
         Ok(())
     }
 }
@@ -416,19 +419,6 @@ where
         let _ = conn.close(CloseCode::GOING_AWAY, "server shutting down");
     }
     (conn, running, registered)
-}
-
-/// The future that drives a started connection to its end (`on_open` fires now).
-fn serve_conn<S>(
-    inner: &Inner,
-    conn: Conn,
-    running: Running<S>,
-    registered: Registered,
-) -> impl Future<Output = ()> + use<S>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    running.drive(conn, &inner.config, move || drop(registered))
 }
 
 /// Runs a started connection on a task of its own, holding `hold` (its admission slot) until
