@@ -40,10 +40,10 @@ Output: each message received is one line on stdout: `< TEXT`, or for binary
 `< [binary N bytes] HEX`; status lines go to stderr. Exit status 0 after a
 close handshake, 1 when the connection failed.
 
-Examples:
-  wsx connect ws://127.0.0.1:9001/
-  wsx connect ws://127.0.0.1:9001/ -x hello -x world -w 1
-  wsx connect wss://localhost:8443/chat --ca ca.pem -H 'Origin: https://localhost'")]
+Examples (`wsx serve` serves /echo and /chat on 127.0.0.1:8080):
+  wsx connect ws://127.0.0.1:8080/echo
+  wsx connect ws://127.0.0.1:8080/echo -x hello -x world -w 1
+  wsx connect wss://localhost:8080/chat --ca cert.pem -H 'Origin: https://localhost:8080'")]
 pub struct ConnectArgs {
     /// The server's URL: ws://HOST[:PORT]/PATH or wss://... (TLS).
     pub url: String,
