@@ -38,7 +38,7 @@ LAYERS = [
     # The adapter behind its host trait.
     ("adapter", ["adapter/"]),
     # Socket, Hub, acks, handlers, middlewares.
-    ("namespace", ["namespace/", "hub.rs"]),
+    ("namespace", ["namespace/"]),
     # Accept path, connection task, hyper, config.
     ("server", ["server/"]),
     # The Socket.IO client (on packet/ and engine/ only).

@@ -1,62 +1,37 @@
 //! The Socket.IO server: namespaces, sockets, handlers, acknowledgements, and the accept path
 //! (HTTP upgrade over wsx's sans-I/O handshake, then one task per connection).
 
-pub(crate) mod ack;
-pub(crate) mod args;
 mod config;
-mod connect;
 pub(crate) mod connection;
 mod cors;
 mod engine_only;
-pub(crate) mod handler;
-mod handshake;
 mod hyper;
-pub(crate) mod namespace;
-pub(crate) mod outbox;
 mod prefixed;
-mod reason;
-pub(crate) mod server_side;
-pub(crate) mod socket;
+mod state;
 
-pub use ack::{AckFuture, AckSender};
-pub use args::{Args, FromArgs};
+pub use crate::adapter::ServerAck;
+pub use crate::args::{Args, FromArgs};
+pub use crate::error::ConnectError;
+pub use crate::namespace::{AckFuture, AckSender, DisconnectReason, Handshake, Namespace, Socket};
 pub use config::Config;
 pub use cors::{AllowOrigin, Cors};
 pub use engine_only::EngineMessage;
-pub use handshake::Handshake;
-pub use namespace::{ConnectError, Namespace};
-pub use reason::DisconnectReason;
-pub use server_side::ServerAck;
-pub use socket::Socket;
 
-use crate::adapter::{Adapter, MemoryAdapter};
+use crate::adapter::{Adapter, Host, MemoryAdapter};
 use crate::engine::handshake::check_request;
-use crate::engine::transport::polling::Sessions;
 use crate::engine::transport::websocket::WsTransport;
+use crate::namespace::NsInner;
 use crate::sid::Sid;
 use bytes::BytesMut;
-use namespace::NsInner;
-use std::collections::HashMap;
+use state::ServerInner;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use wsx::handshake::server as ws_handshake;
 use wsx::{Role, WebSocket};
-
-type AdapterFactory = Arc<dyn Fn(&str) -> Box<dyn Adapter> + Send + Sync>;
-
-pub(crate) struct ServerInner {
-    pub(crate) config: Config,
-    namespaces: RwLock<HashMap<String, Arc<NsInner>>>,
-    adapter: AdapterFactory,
-    /// The open HTTP long-polling sessions, by sid.
-    pub(crate) polling: Arc<Sessions>,
-    /// Set for an Engine.IO-only server ([`Server::engine_only`]).
-    engine_only: Option<engine_only::EngineHandler>,
-}
 
 impl ServerInner {
     /// Starts a session's task: Socket.IO, or the Engine.IO-only handler.
@@ -75,14 +50,6 @@ impl ServerInner {
             )),
             None => tokio::spawn(connection::start(self.clone(), sid, transport, handshake)),
         }
-    }
-
-    pub(crate) fn namespace(&self, name: &str) -> Option<Arc<NsInner>> {
-        self.namespaces
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .cloned()
     }
 }
 
@@ -178,11 +145,11 @@ impl Server {
             })
             .clone();
         drop(namespaces);
-        let namespace = Namespace::new(inner);
         if created {
-            namespace.adapter().attach(&namespace.hub());
+            let host: Weak<dyn Host> = Arc::downgrade(&inner) as Weak<NsInner>;
+            inner.adapter.attach(host);
         }
-        namespace
+        Namespace::new(inner)
     }
 
     /// [`Namespace::on_connection`] of `/`.

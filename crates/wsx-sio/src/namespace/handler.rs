@@ -4,10 +4,13 @@
 //! once, at registration; dispatch only calls through an `Arc<dyn Fn>`.
 
 use super::ack::AckSender;
-use super::args::{Args, FromArgs};
-use super::namespace::ConnectError;
 use super::reason::DisconnectReason;
 use super::socket::Socket;
+use crate::adapter::ServerAck;
+use crate::args::{Args, FromArgs};
+use crate::error::ConnectError;
+use serde_json::Value;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,6 +24,11 @@ pub(crate) type DisconnectFn = Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture
 pub(crate) type ConnectionFn = Arc<dyn Fn(Socket) -> BoxFuture + Send + Sync>;
 pub(crate) type MiddlewareFn =
     Arc<dyn Fn(Socket) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
+/// A stored server-side event handler ([`crate::Namespace::on_server_side`]).
+pub(crate) type ServerSideFn = Arc<dyn Fn(Vec<Value>, ServerAck) -> BoxFuture + Send + Sync>;
+
+/// The registered server-side handlers of a namespace, by event name.
+pub(crate) type ServerSideHandlers = HashMap<String, ServerSideFn>;
 
 /// The handlers registered on one socket. Few per socket: vectors, searched linearly, are
 /// smaller than maps.
