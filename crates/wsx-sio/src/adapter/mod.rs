@@ -155,4 +155,11 @@ pub trait Adapter: Send + Sync + 'static {
     fn server_count(&self) -> AdapterFuture<usize> {
         Box::pin(std::future::ready(Ok(1)))
     }
+
+    /// The server shuts down ([`crate::Server::shutdown`], after its connections ended): a
+    /// networked adapter stops receiving from the other servers (the Redis adapter
+    /// unsubscribes this namespace's channels), so that they stop counting this server.
+    fn close(&self) -> AdapterFuture<()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }

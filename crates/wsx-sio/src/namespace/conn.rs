@@ -3,8 +3,11 @@
 //! per namespace, socket.io-protocol v5).
 
 use super::handshake::Handshake;
-use super::outbox::Outbox;
+use super::outbox::{Item, Outbox};
+use super::reason::DisconnectReason;
 use super::socket::Socket;
+use crate::frames::frames;
+use crate::packet::socket::Body;
 use crate::sid::Sid;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -36,6 +39,23 @@ impl ConnShared {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .is_empty()
+    }
+
+    /// The server shuts down: each socket's client gets DISCONNECT (so that it does not
+    /// reconnect, as after Node's `io.close()`), then the connection's task closes it.
+    pub(crate) fn shut_down(&self) {
+        let sockets = self
+            .sockets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for socket in sockets {
+            let _ = self
+                .outbox
+                .push(frames(socket.namespace(), Body::Disconnect, &[]));
+        }
+        self.outbox
+            .control(Item::Close(DisconnectReason::ServerShuttingDown));
     }
 
     /// Takes every socket (the connection ends).

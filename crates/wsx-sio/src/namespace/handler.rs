@@ -68,7 +68,11 @@ impl Handlers {
     }
 }
 
-/// Wraps a typed event handler; arguments that do not convert skip the handler.
+/// Wraps a typed event handler. Arguments that do not convert skip the handler; the event is
+/// reported at warn level (a client and a server that disagree on an event's shape is a bug
+/// to see, not a debug detail), and when the client asked for an acknowledgement it gets one
+/// argument, `{"error": "<why>"}`, at once: it must not wait for its timeout to learn that
+/// nothing will answer.
 pub(crate) fn event_fn<T, F, Fut>(event: &str, handler: F) -> EventFn
 where
     T: FromArgs + Send + 'static,
@@ -79,7 +83,17 @@ where
     Arc::new(move |socket, args, ack| match T::from_args(args) {
         Ok(value) => Box::pin(handler(socket, value, ack)),
         Err(err) => {
-            tracing::debug!(event = %event, %err, "arguments do not fit the handler; skipped");
+            tracing::warn!(
+                event = %event,
+                socket = %socket.id(),
+                namespace = socket.namespace(),
+                %err,
+                "arguments do not fit the handler; skipped"
+            );
+            if ack.requested() {
+                let why = format!("arguments of \"{event}\" do not fit its handler: {err}");
+                let _ = ack.send(&serde_json::json!({ "error": why }));
+            }
             Box::pin(std::future::ready(()))
         }
     })

@@ -150,8 +150,15 @@ impl Socket {
 
     /// Handles `event` with `handler`, replacing an earlier handler of that event.
     ///
+    /// Unlike Node's `socket.on`, where listeners add up, an event has one handler here: it
+    /// owns the event's typed arguments and its [`AckSender`] (answered once), which several
+    /// listeners could not share. To run several things for one event, call them from the
+    /// handler, or add [`Self::on_any`] handlers (those add up, and run first).
+    ///
     /// `T` is any serde type (taken from the single argument, or from all of them as a tuple:
-    /// see [`FromArgs`]) or [`Args`] for the raw arguments, binary included. The handlers of
+    /// see [`FromArgs`]) or [`Args`] for the raw arguments, binary included. Arguments that do
+    /// not convert skip the handler: the event is logged at warn level, and a client that
+    /// asked for an acknowledgement gets `{"error": "<why>"}` at once. The handlers of
     /// one connection run one after the other, in the order the packets arrived; a handler
     /// that awaits delays the next packets of this connection only.
     pub fn on<T, F, Fut>(&self, event: impl Into<String>, handler: F)

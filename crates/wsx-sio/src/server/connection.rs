@@ -120,8 +120,14 @@ async fn run<T: Transport>(
     shared: Arc<ConnShared>,
 ) {
     let config = &server.config;
+    // Seen by `Server::shutdown` from here on, or refused because it began.
+    if !server.register(shared.sid, &shared) {
+        tracing::debug!(sid = %shared.sid, "server shutting down; session refused");
+        return;
+    }
     if let Err(err) = session.open(&config.engine).await {
         tracing::debug!(%err, "could not send the open packet");
+        server.unregister(shared.sid);
         return;
     }
     let connect_timer = tokio::time::sleep(config.connect_timeout);
@@ -202,6 +208,9 @@ async fn run<T: Transport>(
     };
     // Boxed: the closing path is taken once and must not weigh on every idle task.
     Box::pin(conn.finish(session, ending)).await;
+    // Not a drop guard: that would be state the task keeps for its whole life. A task
+    // dropped unfinished (its runtime shutting down) leaves a dead weak entry, harmless.
+    server.unregister(shared.sid);
 }
 
 /// Polls the current job; pending forever when there is none.

@@ -27,7 +27,7 @@ use state::ServerInner;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::sync::{Arc, PoisonError, Weak};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use wsx::handshake::server as ws_handshake;
@@ -87,13 +87,7 @@ impl Server {
     where
         F: Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static,
     {
-        let server = Self(Arc::new(ServerInner {
-            config,
-            namespaces: RwLock::default(),
-            adapter: Arc::new(factory),
-            polling: Arc::default(),
-            engine_only: None,
-        }));
+        let server = Self(Arc::new(ServerInner::new(config, Arc::new(factory), None)));
         let _ = server.of("/");
         server
     }
@@ -105,13 +99,11 @@ impl Server {
     where
         F: Fn(EngineMessage) -> Option<EngineMessage> + Send + Sync + 'static,
     {
-        Self(Arc::new(ServerInner {
+        Self(Arc::new(ServerInner::new(
             config,
-            namespaces: RwLock::default(),
-            adapter: Arc::new(|_| Box::new(MemoryAdapter::new())),
-            polling: Arc::default(),
-            engine_only: Some(Arc::new(handler)),
-        }))
+            Arc::new(|_| Box::new(MemoryAdapter::new())),
+            Some(Arc::new(handler)),
+        )))
     }
 
     /// The settings.
@@ -170,7 +162,38 @@ impl Server {
         self.of("/").use_middleware(middleware);
     }
 
-    /// Binds `addr` and serves until an accept error that is not transient.
+    /// Shuts the server down gracefully, as Node's `io.close()`: the accept loops
+    /// ([`Self::serve`], [`Self::listen`]) return and no new session starts; every socket of
+    /// every connection gets its DISCONNECT packet, then its connection is closed (a
+    /// WebSocket with a close frame; a long-polling session answers its pending or next `GET`
+    /// with what was queued and the close packet, and ends); disconnect handlers run with
+    /// [`DisconnectReason::ServerShuttingDown`]. Returns once every connection ended, then
+    /// every namespace's adapter is closed ([`Adapter::close`]: the Redis adapter
+    /// unsubscribes). A connection may take as long as its handlers still due (at most 30 s)
+    /// or, on long-polling, as a client takes to fetch (at most `pingInterval +
+    /// pingTimeout`): wrap the call in a timeout to bound it. Engine.IO-only servers
+    /// ([`Self::engine_only`]) stop accepting only.
+    pub async fn shutdown(&self) {
+        for conn in self.0.begin_shutdown() {
+            conn.shut_down();
+        }
+        self.0.drained().await;
+        let namespaces: Vec<Arc<NsInner>> = self
+            .0
+            .namespaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for ns in namespaces {
+            if let Err(err) = ns.adapter.close().await {
+                tracing::warn!(namespace = ns.name, %err, "adapter did not close cleanly");
+            }
+        }
+    }
+
+    /// Binds `addr` and serves until [`Self::shutdown`].
     ///
     /// # Errors
     /// Binding failed.
@@ -179,14 +202,20 @@ impl Server {
         self.serve(listener).await
     }
 
-    /// Serves connections from `listener`: one task per connection.
+    /// Serves connections from `listener`, one task per connection, until [`Self::shutdown`]
+    /// (then it returns `Ok(())` and drops the listener).
     ///
     /// # Errors
-    /// Never returns in practice: accept errors (such as running out of file descriptors) are
-    /// logged and retried after a short pause.
+    /// None so far: accept errors (such as running out of file descriptors) are logged and
+    /// retried after a short pause.
     pub async fn serve(&self, listener: TcpListener) -> io::Result<()> {
+        let mut stop = self.0.stop.subscribe();
         loop {
-            match listener.accept().await {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = stop.wait_for(|stop| *stop) => return Ok(()),
+            };
+            match accepted {
                 Ok((tcp, remote)) => {
                     let _ = tcp.set_nodelay(true);
                     let server = self.clone();

@@ -36,6 +36,9 @@
 //!   [`AdapterError::Timeout`]. A server that dies closes its subscription, so the next
 //!   requests no longer wait for it.
 //! - Messages from this server's own uid are ignored (it did the local part already).
+//! - [`crate::Server::shutdown`] closes each namespace's adapter: its channels are
+//!   unsubscribed (waiting at most 2 s for Redis), so the other servers stop counting this one
+//!   (`PUBSUB NUMSUB`) and their requests stop waiting for it.
 //! - The sharded variant (`SSUBSCRIBE`/`SPUBLISH`, Redis 7) is not implemented.
 
 mod answer;
@@ -476,5 +479,13 @@ impl Adapter for RedisAdapter {
     fn server_count(&self) -> AdapterFuture<usize> {
         let inner = self.inner.clone();
         Box::pin(async move { inner.server_count().await })
+    }
+
+    fn close(&self) -> AdapterFuture<()> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            inner.link.unregister(&inner).await;
+            Ok(())
+        })
     }
 }
