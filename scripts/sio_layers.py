@@ -3,6 +3,9 @@
 that point up.
 
 usage: python3 scripts/sio_layers.py [--check] [--verbose] [SRC_DIR]
+       python3 scripts/sio_layers.py --self-test
+
+CI: `python3 scripts/sio_layers.py --self-test && python3 scripts/sio_layers.py --check`.
 
 Every file of SRC_DIR (default crates/wsx-sio/src) is a module. An edge A -> B is a path that A
 names and that resolves to B's module: a `use crate::...`, `use super::...`, `use self::...`
@@ -353,5 +356,67 @@ def main(argv):
     return 0
 
 
+def self_test():
+    """Checks the checker on small made-up crates: it must see an import that points up, a
+    circle across layers, a path through a re-export, and let a clean tree pass."""
+    import contextlib
+    import io
+    import tempfile
+
+    def run(tree):
+        with tempfile.TemporaryDirectory() as src:
+            for rel, text in tree.items():
+                path = os.path.join(src, rel)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(text)
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                status = main(["--check", src])
+            return status, out.getvalue()
+
+    clean = {
+        "lib.rs": "mod sid; mod args; pub mod adapter; mod namespace; pub mod server;\n",
+        "sid.rs": "pub struct Sid;\n",
+        "args.rs": "use crate::sid::Sid; // crate::namespace::Socket in a comment\n"
+                   "const S: &str = \"crate::server::Server\";\n",
+        "adapter/mod.rs": "mod host;\npub use host::Host;\nuse crate::args::Args;\n",
+        "adapter/host.rs": "pub trait Host {}\n",
+        "namespace/mod.rs": "mod socket; mod hub;\n",
+        "namespace/socket.rs": "use super::hub::Hub; use crate::adapter::Host;\n",
+        "namespace/hub.rs": "use super::socket::Socket;\n"
+                            "#[cfg(test)]\nmod tests { use crate::server::Server; }\n",
+        "server/mod.rs": "use crate::namespace::socket::Socket;\n",
+    }
+    status, out = run(clean)
+    assert status == 0, out
+    assert "imports pointing up: 0" in out and "import circles: 1 " in out, out
+
+    up = dict(clean)
+    up["args.rs"] = "use crate::{sid::Sid, namespace::socket::Socket};\n"
+    status, out = run(up)
+    assert status == 0 and "imports pointing up: 1" in out, out
+    up["sid.rs"] = "fn f() { crate::server::start(); }\nuse crate::adapter::Host;\n"
+    status, out = run(up)
+    assert status == 1 and "imports pointing up: 3" in out, out
+    # Through the re-export `adapter::Host`, to adapter/host.rs.
+    assert "sid.rs (base) -> adapter/host.rs (adapter)" in out, out
+
+    circle = dict(clean)
+    circle["adapter/host.rs"] = "use crate::namespace::hub::Hub;\n"
+    circle["namespace/hub.rs"] = "use super::socket::Socket; use crate::adapter::Host;\n"
+    status, out = run(circle)
+    assert status == 1 and "a circle outside the namespace layer" in out, out
+
+    stray = dict(clean)
+    stray["stray.rs"] = "\n"
+    status, out = run(stray)
+    assert status == 1 and "file in no layer: stray.rs" in out, out
+    print("self-test passed")
+    return 0
+
+
 if __name__ == "__main__":
+    if "--self-test" in sys.argv[1:]:
+        sys.exit(self_test())
     sys.exit(main(sys.argv[1:]))
