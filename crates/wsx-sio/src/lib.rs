@@ -45,6 +45,8 @@
 #![forbid(unsafe_code)]
 
 pub mod adapter;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod engine;
 mod error;
 pub mod hub;
