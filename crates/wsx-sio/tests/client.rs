@@ -14,6 +14,7 @@ mod sio_demo;
 #[allow(dead_code)]
 mod check;
 
+#[allow(dead_code)] // Each test file uses part of it.
 mod client_support;
 
 use client_support::{node_server, start_demo};

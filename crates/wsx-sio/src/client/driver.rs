@@ -459,6 +459,9 @@ impl Driver {
             EngineEvent::Closed(cause) => self.on_closed(match cause {
                 CloseCause::PingTimeout => DisconnectReason::PingTimeout,
                 CloseCause::TransportClose => DisconnectReason::TransportClose,
+                CloseCause::TransportError(ClientError::Transport(why)) => {
+                    DisconnectReason::TransportError(why)
+                }
                 CloseCause::TransportError(err) => {
                     DisconnectReason::TransportError(err.to_string())
                 }
@@ -489,6 +492,7 @@ impl Driver {
                 let was = state.connected;
                 state.connected = false;
                 state.id = None;
+                state.received.clear();
                 was
             };
             lock(&socket.0.acks).fail_sent();
@@ -597,14 +601,21 @@ impl Driver {
             .and_then(|p| p.get("pid"))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let buffered = {
+        let (received, buffered) = {
             let mut state = lock(&socket.0.state);
             state.id = Some(sid.to_owned());
             state.recovered = pid.is_some() && state.pid == pid;
             state.pid = pid;
             state.connected = true;
-            std::mem::take(&mut state.buffer)
+            (
+                std::mem::take(&mut state.received),
+                std::mem::take(&mut state.buffer),
+            )
         };
+        // socket.io-client's `emitBuffered`: what arrived first, then what waited to go.
+        for (name, args, ack) in received {
+            self.on_event(socket, name, args, ack);
+        }
         for packet in buffered {
             self.write(socket, packet);
         }
@@ -619,6 +630,9 @@ impl Driver {
         {
             let mut state = lock(&socket.0.state);
             if !state.connected {
+                if state.active {
+                    state.received.push((name, args, ack));
+                }
                 return;
             }
             // Connection state recovery: the server appends the offset as the last argument.

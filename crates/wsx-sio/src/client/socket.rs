@@ -109,6 +109,9 @@ pub(crate) struct State {
     pub offset: Option<String>,
     /// Emits made while disconnected (socket.io-client's `sendBuffer`).
     pub buffer: Vec<Outgoing>,
+    /// Events that arrived before the CONNECT answer (socket.io-client's `receiveBuffer`):
+    /// a recovering server sends the missed packets first.
+    pub received: Vec<(String, crate::Args, Option<u64>)>,
 }
 
 pub(crate) struct Inner {

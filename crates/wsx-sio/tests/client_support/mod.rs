@@ -1,4 +1,7 @@
-//! What tests/client*.rs share: the in-process sio_demo and Node's demo server.
+//! What tests/client*.rs share: the in-process sio_demo, Node's demo server, a proxy that
+//! breaks connections.
+
+pub mod proxy;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
