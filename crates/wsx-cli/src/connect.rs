@@ -31,7 +31,8 @@ use wsx::{CloseCode, CloseFrame, Message, WebSocket, WebSocketConfig};
 #[command(after_help = "\
 Input lines:
   TEXT                    sent as a text message
-  /ping [DATA]            send a ping (DATA as its payload, at most 125 bytes)
+  /ping [DATA]            send a ping (DATA as its payload, at most 125 bytes);
+                          its pong is printed as `< [pong] DATA`
   /close [CODE [REASON]]  start the close handshake (default 1000)
   //TEXT                  send /TEXT as a text message
 
@@ -66,7 +67,8 @@ pub struct ConnectArgs {
     #[arg(long)]
     pub insecure: bool,
 
-    /// Print pings and pongs received (pings are answered automatically either way).
+    /// Print every ping and pong received (pings are answered automatically either way).
+    /// Without it, only the pong that answers a /ping command is printed.
     #[arg(long)]
     pub show_ping_pong: bool,
 
@@ -159,7 +161,7 @@ async fn session(args: ConnectArgs) -> Result<ExitCode> {
         )
         .await
         .map_err(|_| Failure::new("TLS handshake timed out"))?
-        .map_err(|e| Failure::new(format!("TLS handshake with {where_to} failed: {e}")))?;
+        .map_err(|e| tls_failure(tls::handshake_error(&where_to, e), &target))?;
         let ws = handshake(stream, &target, &headers, &options, config, timeout).await?;
         talk(ws, &args).await
     } else {
@@ -187,7 +189,8 @@ where
         wsx::client_handshake(stream, target, headers, options, config),
     )
     .await
-    .map_err(|_| Failure::new("opening handshake timed out"))??;
+    .map_err(|_| Failure::new("opening handshake timed out"))?
+    .map_err(|e| handshake_failure(e, target))?;
     let mut note = String::new();
     if let Some(protocol) = ws.subprotocol() {
         note.push_str(&format!(", subprotocol {protocol}"));
@@ -197,6 +200,60 @@ where
     }
     crate::status!("connected to {}{note}", target.host_header());
     Ok(ws)
+}
+
+/// A failed TLS handshake, in the library's words; for a plain server reached with `wss://`,
+/// with the `ws://` URL to try instead.
+fn tls_failure(err: wsx::TlsError, target: &Target) -> Failure {
+    let plain = matches!(err, wsx::TlsError::NotTls { .. });
+    let mut message = wsx::Error::from(err).to_string();
+    if plain {
+        message.push_str(&format!("; try {}", url_of(target, false)));
+    }
+    Failure::new(message)
+}
+
+/// A failed opening handshake. A server that answers the upgrade request with an ordinary
+/// HTTP status (a page, a redirect, 404) was most likely given a path that is not a WebSocket
+/// endpoint: say so, rather than only the status.
+fn handshake_failure(err: wsx::Error, target: &Target) -> Failure {
+    use wsx::HandshakeError;
+    let status = match &err {
+        wsx::Error::Handshake(HandshakeError::UnexpectedStatus(status)) => *status,
+        _ => return Failure::from(err),
+    };
+    let url = url_of(target, target.secure);
+    let shown = status.canonical_reason().map_or_else(
+        || status.as_str().to_owned(),
+        |reason| format!("{} {reason}", status.as_str()),
+    );
+    if status.is_success() || status.is_redirection() || status == http::StatusCode::NOT_FOUND {
+        Failure::new(format!(
+            "{url} is not a WebSocket endpoint: the server answered {shown}; check the path \
+             (the demo `wsx serve` serves /echo and /chat)"
+        ))
+    } else if status == http::StatusCode::UNAUTHORIZED || status == http::StatusCode::FORBIDDEN {
+        Failure::new(format!(
+            "{url}: the server refused the WebSocket handshake with {shown}; it may check the \
+             Origin or want credentials (add request headers with -H 'Name: value')"
+        ))
+    } else {
+        Failure::new(format!(
+            "{url}: the server refused the WebSocket handshake with {shown}"
+        ))
+    }
+}
+
+/// The URL of `target`, with `ws://` or `wss://`; the port is always written, so that the
+/// `ws://` form of a `wss://` URL reaches the same port.
+fn url_of(target: &Target, secure: bool) -> String {
+    let scheme = if secure { "wss" } else { "ws" };
+    let host = if target.host.contains(':') {
+        format!("[{}]", target.host)
+    } else {
+        target.host.clone()
+    };
+    format!("{scheme}://{host}:{}{}", target.port, target.path_and_query)
 }
 
 /// Reads standard input on a thread: each line (lossy UTF-8, without its line ending) goes
@@ -328,6 +385,7 @@ where
     // The -w timer starts once the -x lines are sent (they are queued before the first poll).
     let deadline = wait.map(|w| tokio::time::Instant::now() + w);
     let mut interrupts = interrupts();
+    let mut pings = AskedPings::default();
     let mut input_open = true;
     let mut closing = false;
     let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
@@ -337,17 +395,27 @@ where
     let outcome = loop {
         tokio::select! {
             item = ws.next() => match item {
-                Some(Ok(message)) => show(&message, args.show_ping_pong),
+                Some(Ok(message)) => {
+                    let asked = matches!(&message, Message::Pong(data) if pings.answered(data));
+                    show(&message, args.show_ping_pong || asked);
+                }
                 Some(Err(err)) => break Err(err),
                 None => break Ok(()),
             },
             line = lines.recv(), if input_open && !closing => match line {
                 Some(line) => match parse_line(&line) {
                     Command::Send(message) => {
-                        if let Err(err) = ws.send(message).await {
-                            crate::status!("wsx: cannot send: {err}");
-                            if matches!(err, wsx::Error::Io(_) | wsx::Error::ConnectionClosed) {
-                                break Err(err);
+                        let ping = match &message {
+                            Message::Ping(data) => Some(data.clone()),
+                            _ => None,
+                        };
+                        match ws.send(message).await {
+                            Ok(()) => pings.sent(ping),
+                            Err(err) => {
+                                crate::status!("wsx: cannot send: {err}");
+                                if matches!(err, wsx::Error::Io(_) | wsx::Error::ConnectionClosed) {
+                                    break Err(err);
+                                }
                             }
                         }
                     }
@@ -379,6 +447,40 @@ where
         }
     };
     report(&ws, outcome)
+}
+
+/// The payloads of the `/ping` commands whose pong has not come back yet, oldest first, so
+/// that their pongs are printed even without `--show-ping-pong` (a user who types `/ping`
+/// wants to see the answer) while unsolicited pongs stay hidden.
+#[derive(Debug, Default)]
+struct AskedPings(std::collections::VecDeque<bytes::Bytes>);
+
+impl AskedPings {
+    /// At most this many are remembered: a peer that never answers costs no more memory.
+    const MAX: usize = 64;
+
+    /// Remembers the payload of a ping just sent (`None`: the message was not a ping).
+    fn sent(&mut self, ping: Option<bytes::Bytes>) {
+        if let Some(data) = ping {
+            if self.0.len() == Self::MAX {
+                self.0.pop_front();
+            }
+            self.0.push_back(data);
+        }
+    }
+
+    /// Whether a pong with `data` answers a ping we sent. RFC 6455 §5.5.3 lets the peer
+    /// answer only the most recent of several pings, so the matching ping and every older one
+    /// count as answered.
+    fn answered(&mut self, data: &[u8]) -> bool {
+        match self.0.iter().position(|sent| sent.as_ref() == data) {
+            Some(at) => {
+                self.0.drain(..=at);
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 /// Starts the close handshake with a normal close frame. A failure means it is closing or
@@ -455,6 +557,24 @@ mod tests {
         assert!(parse_seconds("-1").is_err());
         assert!(parse_seconds("nan").is_err());
         assert!(parse_seconds("x").is_err());
+    }
+
+    #[test]
+    fn only_pongs_of_our_pings_count_as_asked() {
+        let mut pings = AskedPings::default();
+        assert!(!pings.answered(b""), "an unsolicited pong");
+        pings.sent(Some(bytes::Bytes::from_static(b"a")));
+        pings.sent(None);
+        pings.sent(Some(bytes::Bytes::from_static(b"b")));
+        // The peer may answer only the latest ping: "a" is answered with it.
+        assert!(pings.answered(b"b"));
+        assert!(!pings.answered(b"a"));
+        for i in 0..100u8 {
+            pings.sent(Some(bytes::Bytes::from(vec![i])));
+        }
+        assert_eq!(pings.0.len(), AskedPings::MAX);
+        assert!(!pings.answered(&[0]), "forgotten: older than the last 64");
+        assert!(pings.answered(&[99]));
     }
 
     #[test]

@@ -41,6 +41,31 @@ pub fn client_config(trust: &Trust) -> Result<Arc<rustls::ClientConfig>> {
     }
 }
 
+/// Why a TLS handshake with `peer` failed, as the library words it: [`wsx::TlsError::NotTls`]
+/// for a peer that answered with something that is not TLS (a plain `ws://` server reached
+/// with `wss://`; rustls alone says "received corrupt message of type InvalidContentType"),
+/// else the rustls error or the I/O error.
+///
+/// The library makes the same distinction on its own connect path (`wsx::Client`), which
+/// keeps it crate-private; `wsx connect` runs its own TLS over the stream driver, so it
+/// classifies here, into the library's error type, so that both say the same thing.
+pub fn handshake_error(peer: &str, err: std::io::Error) -> wsx::TlsError {
+    let inner = err
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .cloned();
+    let peer = peer.to_owned();
+    match inner {
+        // The first byte of the answer is not a TLS record type (RFC 8446 §5.1): "HTTP/1.1
+        // 400 ..." starts with 'H' (0x48).
+        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+            wsx::TlsError::NotTls { server: peer }
+        }
+        Some(source) => wsx::TlsError::Handshake { peer, source },
+        None => wsx::TlsError::Io { peer, source: err },
+    }
+}
+
 /// Reads every certificate of a PEM file into a root store.
 fn load_roots(path: &Path) -> Result<rustls::RootCertStore> {
     let shown = path.display();

@@ -493,3 +493,47 @@ fn wrong_echo_length_is_counted() {
     assert_eq!(v["errors_by_kind"]["wrong_echo"], 1, "{v}");
     assert_eq!(v["messages"], 0, "{v}");
 }
+
+/// `--binary` is the default, so alone it changes nothing; it is there to undo an earlier
+/// `--text` (the last of the two wins), and each run reports and sends what it said.
+#[test]
+fn the_last_of_text_and_binary_wins() {
+    for (flags, opcode) in [
+        (["--text", "--binary"], "binary"),
+        (["--binary", "--text"], "text"),
+    ] {
+        let server = echo_server();
+        let url = server.url();
+        let mut args = vec![
+            "bench",
+            url.as_str(),
+            "--duration",
+            "0.3",
+            "--warmup",
+            "0",
+            "--conns",
+            "1",
+            "--json",
+        ];
+        args.extend(flags);
+        let run = wsx(&args, "", LIMIT);
+        assert_eq!(run.code, Some(0), "{flags:?}: {}", run.stderr);
+        let v = json_of(&run.stdout);
+        assert_eq!(v["opcode"], opcode, "{flags:?}: {v}");
+        let (texts, binaries) = (
+            server.texts.load(Ordering::Relaxed),
+            server.binaries.load(Ordering::Relaxed),
+        );
+        if opcode == "text" {
+            assert!(
+                texts > 0 && binaries == 0,
+                "{flags:?}: {texts} / {binaries}"
+            );
+        } else {
+            assert!(
+                binaries > 0 && texts == 0,
+                "{flags:?}: {texts} / {binaries}"
+            );
+        }
+    }
+}

@@ -4,35 +4,43 @@
 //! page to the other, the online count moves. `tests/browser/h2.mjs` loads the page over
 //! HTTPS/HTTP2 and checks that Chromium opened its WebSocket as an RFC 8441 extended CONNECT
 //! on that connection (DevTools sees a 200 handshake; the server saw HTTP/2). Skipped with a
-//! note when Chromium or the npm package is missing, unless `WSX_REQUIRE_BROWSER=1` (CI),
-//! which makes that a failure. `tests/browser/sio.mjs` runs the official Socket.IO browser
+//! `SKIPPED` line naming what is missing (Chromium, node, or the `npm ci` of tests/browser)
+//! unless `WSX_REQUIRE_BROWSER` is set (CI), which makes that a failure; `scripts/test_all.sh`
+//! installs them. `tests/browser/sio.mjs` runs the official Socket.IO browser
 //! client (from the npm package) against the wsx-sio server mounted at `/socket.io/`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
+mod skip;
 
 use common::serve::{Serve, TlsFiles};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The browser scripts' folder, or `None` (test skipped) when Chromium or the npm package is
-/// missing and the environment does not require them.
+/// The browser scripts' folder, or `None` (test skipped) when Chromium, node or the npm
+/// packages are missing and the environment does not require them; the skip names which.
 fn browser_dir() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let ready = Path::new(&chromium).exists() && dir.join("node_modules/playwright-core").exists();
-    if !ready {
-        assert!(
-            std::env::var_os("WSX_REQUIRE_BROWSER").is_none(),
-            "WSX_REQUIRE_BROWSER is set but {chromium} or tests/browser/node_modules is missing"
-        );
-        eprintln!(
-            "skipped: needs {chromium} and `npm ci` in {}",
-            dir.display()
-        );
-        return None;
-    }
-    Some(dir)
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    let missing = if !Path::new(&chromium).exists() {
+        format!(
+            "Chromium is not installed at {chromium} (Debian: apt-get install chromium; or set CHROMIUM to its path)"
+        )
+    } else if !node {
+        "node is not installed (Node.js 18+)".to_owned()
+    } else if !dir.join("node_modules/playwright-core").exists()
+        || !dir.join("node_modules/socket.io-client").exists()
+    {
+        "the npm packages of crates/wsx-cli/tests/browser are not installed (there: PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci)".to_owned()
+    } else {
+        return Some(dir);
+    };
+    skip::skip("WSX_REQUIRE_BROWSER", &missing);
+    None
 }
 
 /// Runs a browser script; returns its stdout, failing the test with its output if it failed.

@@ -114,8 +114,10 @@ fn close_command_from_stdin() {
     assert_eq!(run.stdout, "< x\n");
 }
 
+/// A user who types `/ping` wants to see the answer: its pong is printed without
+/// `--show-ping-pong` (which prints every ping and pong, solicited or not).
 #[test]
-fn pongs_are_hidden_without_show_ping_pong() {
+fn the_pong_of_a_ping_command_is_shown_without_show_ping_pong() {
     let server = echo_server();
     let run = wsx(
         &[
@@ -132,7 +134,10 @@ fn pongs_are_hidden_without_show_ping_pong() {
         LIMIT,
     );
     assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
-    assert_eq!(run.stdout, "< t\n");
+    // The pong may overtake the echo (it is answered below the handler): compare as a set.
+    let mut lines: Vec<&str> = run.stdout.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["< [pong] p", "< t"], "{}", run.stdout);
 }
 
 #[test]
@@ -252,4 +257,46 @@ fn ctrl_c_closes_with_a_close_handshake() {
         run.stderr
     );
     assert_eq!(server.next_close().0, 1000);
+}
+
+#[test]
+fn wss_to_a_plain_server_says_it_is_not_tls_and_gives_the_ws_url() {
+    let serve = common::serve::Serve::start(&[]);
+    let url = format!("wss://{}/echo", serve.hostport());
+    let run = wsx(&["connect", &url, "-x", "hi"], "", LIMIT);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("did not answer with TLS"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("try ws://{}/echo", serve.hostport())),
+        "{}",
+        run.stderr
+    );
+    // rustls' own wording is not what a user should have to decode.
+    assert!(!run.stderr.contains("InvalidContentType"), "{}", run.stderr);
+}
+
+#[test]
+fn a_path_that_is_not_a_websocket_endpoint_gets_a_hint() {
+    let serve = common::serve::Serve::start(&[]);
+    for (path, status) in [("/", "200 OK"), ("/nope", "404 Not Found")] {
+        let url = format!("ws://{}{path}", serve.hostport());
+        let run = wsx(&["connect", &url, "-x", "hi"], "", LIMIT);
+        assert_eq!(run.code, Some(1), "{path}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{path}: {}", run.stderr);
+        let expected = format!(
+            "wsx: error: {url} is not a WebSocket endpoint: the server answered {status}; check the path (the demo `wsx serve` serves /echo and /chat)"
+        );
+        assert_eq!(run.stderr.trim_end(), expected);
+    }
+    // The endpoint itself connects.
+    let url = format!("ws://{}/echo", serve.hostport());
+    let run = wsx(&["connect", &url, "-x", "hi", "-w", "0.3"], "", LIMIT);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.stdout, "< hi\n");
 }

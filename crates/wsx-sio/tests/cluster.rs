@@ -4,13 +4,15 @@
 //! raw Socket.IO clients on loopback; each test starts its own Redis on a free port.
 //!
 //! Needs `redis-server` (Debian package) and, for the mixed cluster, node with the packages
-//! `scripts/sio_cluster_setup.sh` installs. Without them the tests skip with a message, unless
-//! `WSX_REQUIRE_REDIS=1` (CI), which makes them fail.
+//! `scripts/sio_cluster_setup.sh` installs. Without them each test prints a `SKIPPED` line naming
+//! what is missing, unless `WSX_REQUIRE_REDIS` is set (CI), which makes them fail. Without
+//! `--features redis` none of this is built: `scripts/test_all.sh` runs it.
 #![cfg(feature = "redis")]
 
 mod common;
 #[path = "cluster/harness.rs"]
 mod harness;
+mod skip;
 
 use harness::{Client, RedisServer, missing, node_node, sio_demo_exe, wsx_node};
 use serde_json::{Value, json};
@@ -103,10 +105,12 @@ async fn cross_node_contract(a: &mut Client, b: &mut Client, a_name: &str, b_nam
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_wsx_nodes_share_rooms_and_a_dead_node_drops_out() {
     let Some(redis) = RedisServer::start() else {
-        return missing("redis-server");
+        return missing("redis-server is not installed");
     };
     let Some(demo) = sio_demo_exe() else {
-        return missing("examples/sio_demo built with --features redis");
+        return missing(
+            "examples/sio_demo is not built: run the whole package, `cargo test -p wsx-sio --features redis`, which builds it with the feature",
+        );
     };
     let node_a = wsx_node(&demo, &redis, "a");
     let mut node_b = wsx_node(&demo, &redis, "b");
@@ -152,10 +156,12 @@ async fn two_wsx_nodes_share_rooms_and_a_dead_node_drops_out() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_resumes_after_redis_restarts() {
     let Some(mut redis) = RedisServer::start() else {
-        return missing("redis-server");
+        return missing("redis-server is not installed");
     };
     let Some(demo) = sio_demo_exe() else {
-        return missing("examples/sio_demo built with --features redis");
+        return missing(
+            "examples/sio_demo is not built: run the whole package, `cargo test -p wsx-sio --features redis`, which builds it with the feature",
+        );
     };
     let node_a = wsx_node(&demo, &redis, "a");
     let node_b = wsx_node(&demo, &redis, "b");
@@ -212,13 +218,17 @@ async fn service_resumes_after_redis_restarts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wsx_node_and_a_node_socket_io_server_share_one_cluster() {
     let Some(redis) = RedisServer::start() else {
-        return missing("redis-server");
+        return missing("redis-server is not installed");
     };
     let Some(demo) = sio_demo_exe() else {
-        return missing("examples/sio_demo built with --features redis");
+        return missing(
+            "examples/sio_demo is not built: run the whole package, `cargo test -p wsx-sio --features redis`, which builds it with the feature",
+        );
     };
     let Some(node) = node_node(&redis, "node") else {
-        return missing("node with tests/cluster/node_modules");
+        return missing(
+            "node or the npm packages of crates/wsx-sio/tests/cluster/node_modules are not installed",
+        );
     };
     let wsx = wsx_node(&demo, &redis, "wsx");
     let mut a = Client::connect(wsx.addr).await;
@@ -271,7 +281,7 @@ async fn answer_question(client: &mut Client, reply: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_redis_is_down_emits_are_local_and_failures_are_counted_then_it_reconnects() {
     let Some(mut redis) = RedisServer::start() else {
-        return missing("redis-server");
+        return missing("redis-server is not installed");
     };
     let options = RedisOptions {
         requests_timeout: Duration::from_millis(500),

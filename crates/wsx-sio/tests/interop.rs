@@ -3,12 +3,14 @@
 //! long-polling, then the upgrade to WebSocket), and on polling only, against the demo's own
 //! code (`examples/sio_demo.rs`) served in-process on a multi-threaded runtime.
 //!
-//! The clients are installed by `scripts/sio_interop_setup.sh`. Without them these tests skip
-//! with a message, unless `WSX_REQUIRE_INTEROP=1` (CI), which makes them fail.
+//! The clients are installed by `scripts/sio_interop_setup.sh`. Without them each test prints a
+//! `SKIPPED` line naming the missing client, unless `WSX_REQUIRE_INTEROP` is set (CI), which
+//! makes them fail.
 
 #[path = "../examples/sio_demo.rs"]
 #[allow(dead_code)]
 mod sio_demo;
+mod skip;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,11 +26,10 @@ fn workspace_root() -> PathBuf {
 
 /// Skips (or fails, under `WSX_REQUIRE_INTEROP=1`) when a client is missing.
 fn missing(what: &str) {
-    let hint = format!("{what} missing: run scripts/sio_interop_setup.sh");
-    if std::env::var("WSX_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!("{hint} (WSX_REQUIRE_INTEROP=1)");
-    }
-    eprintln!("SKIPPED: {hint}");
+    skip::skip(
+        "WSX_REQUIRE_INTEROP",
+        &format!("{what} is not installed (scripts/sio_interop_setup.sh installs the clients)"),
+    );
 }
 
 async fn start_demo() -> SocketAddr {
@@ -67,7 +68,7 @@ async fn run_client(command: Command, what: &str) {
 async fn node_client(mode: &str) {
     let dir = interop_dir();
     if !dir.join("node_modules/socket.io-client").is_dir() {
-        return missing("npm socket.io-client");
+        return missing("npm socket.io-client (crates/wsx-sio/tests/interop/node_modules)");
     }
     if Command::new("node").arg("--version").output().is_err() {
         return missing("node");
@@ -88,13 +89,13 @@ async fn python_client(mode: &str) {
         PathBuf::from,
     );
     if !python.exists() {
-        return missing("python-socketio venv (target/sio-venv)");
+        return missing("the python-socketio venv target/sio-venv");
     }
     let probe = Command::new(&python)
         .args(["-c", "import socketio, websocket, requests"])
         .output();
     if !probe.is_ok_and(|o| o.status.success()) {
-        return missing("python-socketio, websocket-client or requests in the venv");
+        return missing("python-socketio, websocket-client or requests in target/sio-venv");
     }
     let addr = start_demo().await;
     let mut command = Command::new(python);
@@ -140,7 +141,7 @@ async fn python_client_on_polling_only_passes_the_contract() {
 async fn node_client_that_drops_and_reconnects_is_recovered_with_nothing_missed() {
     let dir = interop_dir();
     if !dir.join("node_modules/socket.io-client").is_dir() {
-        return missing("npm socket.io-client");
+        return missing("npm socket.io-client (crates/wsx-sio/tests/interop/node_modules)");
     }
     if Command::new("node").arg("--version").output().is_err() {
         return missing("node");

@@ -4,11 +4,12 @@
 //!
 //! The Python tests use the virtualenv `target/pyws-venv` (created on first use with
 //! `python3 -m venv target/pyws-venv && target/pyws-venv/bin/pip install websockets` when
-//! `python3` is present). Without Python they print why and pass, unless
-//! `WSX_REQUIRE_PYTHON=1` is set (as CI does), which makes them fail instead.
+//! `python3` is present). Without Python each prints a `SKIPPED` line saying why and passes,
+//! unless `WSX_REQUIRE_PYTHON` is set (as CI does), which makes them fail instead.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
+mod skip;
 
 use bytes::Bytes;
 use common::{
@@ -465,9 +466,7 @@ fn target_dir() -> PathBuf {
 
 /// Skips (or, with `WSX_REQUIRE_PYTHON=1`, fails) a test that needs Python.
 fn skip(why: &str) {
-    let required = std::env::var("WSX_REQUIRE_PYTHON").is_ok_and(|v| v == "1");
-    assert!(!required, "WSX_REQUIRE_PYTHON=1 but {why}");
-    eprintln!("SKIPPED: {why}");
+    skip::skip("WSX_REQUIRE_PYTHON", why);
 }
 
 /// The Python of `target/pyws-venv` with `websockets` installed, creating it if needed.

@@ -104,12 +104,14 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub pipeline: u32,
 
-    /// Send binary frames (the default).
-    #[arg(long, conflicts_with = "text")]
+    /// Send binary frames. This is the default: the flag only switches back after an earlier
+    /// --text (of --text and --binary, the last one given wins, so a wrapper script's --text
+    /// can be undone on its command line).
+    #[arg(long, overrides_with = "text")]
     pub binary: bool,
 
-    /// Send text frames (an ASCII payload) instead of binary.
-    #[arg(long)]
+    /// Send text frames (an ASCII payload) instead of binary (a later --binary undoes it).
+    #[arg(long, overrides_with = "binary")]
     pub text: bool,
 
     /// Print one JSON object instead of the summary, and no progress bar.

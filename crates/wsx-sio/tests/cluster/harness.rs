@@ -13,12 +13,12 @@ use crate::common::Raw;
 
 /// Skips (or fails, under `WSX_REQUIRE_REDIS=1`) when a peer is missing.
 pub fn missing(what: &str) {
-    let hint =
-        format!("{what} missing: install redis-server (apt) and run scripts/sio_cluster_setup.sh");
-    if std::env::var("WSX_REQUIRE_REDIS").as_deref() == Ok("1") {
-        panic!("{hint} (WSX_REQUIRE_REDIS=1)");
-    }
-    eprintln!("SKIPPED: {hint}");
+    crate::skip::skip(
+        "WSX_REQUIRE_REDIS",
+        &format!(
+            "{what} (scripts/sio_cluster_setup.sh installs redis-server and the npm packages)"
+        ),
+    );
 }
 
 fn free_port() -> u16 {
