@@ -2,6 +2,8 @@
 //! breaks connections.
 
 pub mod proxy;
+#[path = "../skip/mod.rs"]
+mod skip;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -24,13 +26,10 @@ fn node_dir() -> PathBuf {
 
 /// Skips (or fails, under `WSX_REQUIRE_INTEROP=1`) when a peer is missing.
 fn missing(what: &str) {
-    let hint = format!(
-        "{what} missing: run `npm ci` in crates/wsx-sio/tests/client (skipping the Node tests)"
+    skip::skip(
+        "WSX_REQUIRE_INTEROP",
+        &format!("{what} missing (npm ci in crates/wsx-sio/tests/client)"),
     );
-    if std::env::var("WSX_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!("{hint} (WSX_REQUIRE_INTEROP=1)");
-    }
-    eprintln!("SKIPPED: {hint}");
 }
 
 /// Node's socket.io demo server, stopped when dropped.
