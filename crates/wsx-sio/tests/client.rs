@@ -1,5 +1,5 @@
 //! wsx-sio's client (`wsx_sio::client`) against the sio_demo contract: the checks of
-//! `examples/sio_client_check.rs`, against the demo's own code (`examples/sio_demo.rs`)
+//! `examples/sio_client_check/checks.rs`, against the demo's own code (`examples/sio_demo.rs`)
 //! served in-process, and against Node's socket.io 4.8 (`tests/client/node_server.js`,
 //! installed by `npm ci` in tests/client), on each transport setting.
 //!
@@ -10,7 +10,7 @@
 #[allow(dead_code)]
 mod sio_demo;
 
-#[path = "../examples/sio_client_check.rs"]
+#[path = "../examples/sio_client_check/checks.rs"]
 #[allow(dead_code)]
 mod check;
 
