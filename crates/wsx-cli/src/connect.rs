@@ -162,7 +162,7 @@ async fn session(args: ConnectArgs) -> Result<ExitCode> {
         )
         .await
         .map_err(|_| Failure::new("TLS handshake timed out"))?
-        .map_err(|e| tls_failure(tls::handshake_error(&where_to, e), &target))?;
+        .map_err(|e| tls_failure(tls::handshake_error(&where_to, e), &target, &trust))?;
         let ws = handshake(stream, &target, &headers, &options, config, timeout).await?;
         talk(ws, &args).await
     } else {
@@ -203,15 +203,29 @@ where
     Ok(ws)
 }
 
-/// A failed TLS handshake, in the library's words; for a plain server reached with `wss://`,
-/// with the `ws://` URL to try instead.
-fn tls_failure(err: wsx::TlsError, target: &Target) -> Failure {
-    let plain = matches!(err, wsx::TlsError::NotTls { .. });
-    let mut message = wsx::Error::from(err).to_string();
-    if plain {
-        message.push_str(&format!("; try {}", refusal::url_of(target, false)));
-    }
-    Failure::new(message)
+/// A failed TLS handshake, in the library's words, with what to do about it: for a plain
+/// server reached with `wss://`, the `ws://` URL to try instead; for a certificate that is not
+/// trusted, the flags that trust it.
+fn tls_failure(err: wsx::TlsError, target: &Target, trust: &Trust) -> Failure {
+    let hint = match &err {
+        wsx::TlsError::NotTls { .. } => format!("; try {}", refusal::url_of(target, false)),
+        wsx::TlsError::Handshake {
+            source: rustls::Error::InvalidCertificate(_),
+            ..
+        } => match trust {
+            Trust::CaFile(path) => format!(
+                "; no CA certificate in {} vouches for it (for testing only: --insecure)",
+                path.display()
+            ),
+            Trust::System | Trust::Insecure => {
+                "; to trust a private CA or a self-signed certificate give it with --ca FILE \
+                 (for testing only: --insecure)"
+                    .to_owned()
+            }
+        },
+        _ => String::new(),
+    };
+    Failure::new(format!("{}{hint}", wsx::Error::from(err)))
 }
 
 /// A failed opening handshake: a refusal by HTTP status says what to check (see
