@@ -13,6 +13,7 @@
 
 use crate::failure::{Failure, Result};
 use crate::refusal;
+use crate::sniff::Sniff;
 use crate::tls::{self, Trust};
 use clap::Args;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -162,14 +163,26 @@ async fn session(args: ConnectArgs) -> Result<ExitCode> {
         )
         .await
         .map_err(|_| Failure::new("TLS handshake timed out"))?
-        .map_err(|e| tls_failure(tls::handshake_error(&where_to, e), &target, &trust))?;
+        .map_err(|e| tls::failure(tls::handshake_error(&where_to, e), &target, &trust))?;
         let ws = handshake(stream, &target, &headers, &options, config, timeout).await?;
         talk(ws, &args).await
     } else {
         if args.ca.is_some() || args.insecure {
             crate::status!("wsx: note: --ca/--insecure only apply to wss:// URLs");
         }
-        let ws = handshake(tcp, &target, &headers, &options, config, timeout).await?;
+        let (tcp, first) = Sniff::new(tcp);
+        let ws = handshake(tcp, &target, &headers, &options, config, timeout)
+            .await
+            .map_err(|failure| {
+                if first.look_like_tls() {
+                    Failure::new(format!(
+                        "{where_to} answered with TLS (is it a wss:// server?); try {}",
+                        refusal::url_of(&target, true)
+                    ))
+                } else {
+                    failure
+                }
+            })?;
         talk(ws, &args).await
     }
 }
@@ -201,31 +214,6 @@ where
     }
     crate::status!("connected to {}{note}", target.host_header());
     Ok(ws)
-}
-
-/// A failed TLS handshake, in the library's words, with what to do about it: for a plain
-/// server reached with `wss://`, the `ws://` URL to try instead; for a certificate that is not
-/// trusted, the flags that trust it.
-fn tls_failure(err: wsx::TlsError, target: &Target, trust: &Trust) -> Failure {
-    let hint = match &err {
-        wsx::TlsError::NotTls { .. } => format!("; try {}", refusal::url_of(target, false)),
-        wsx::TlsError::Handshake {
-            source: rustls::Error::InvalidCertificate(_),
-            ..
-        } => match trust {
-            Trust::CaFile(path) => format!(
-                "; no CA certificate in {} vouches for it (for testing only: --insecure)",
-                path.display()
-            ),
-            Trust::System | Trust::Insecure => {
-                "; to trust a private CA or a self-signed certificate give it with --ca FILE \
-                 (for testing only: --insecure)"
-                    .to_owned()
-            }
-        },
-        _ => String::new(),
-    };
-    Failure::new(format!("{}{hint}", wsx::Error::from(err)))
 }
 
 /// A failed opening handshake: a refusal by HTTP status says what to check (see

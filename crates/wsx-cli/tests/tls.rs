@@ -116,8 +116,21 @@ fn a_ca_file_that_does_not_vouch_for_the_server_says_so() {
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(
         run.stderr
-            .contains(&format!("no CA certificate in {ca} vouches for it")),
+            .contains(&format!("check that {ca} holds the CA that signed")),
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn ws_to_a_tls_server_says_it_speaks_tls_and_gives_the_wss_url() {
+    let (server, _) = tls_server();
+    let run = wsx(&["connect", &server.url(), "-x", "hi"], "", LIMIT);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    let expected = format!(
+        "answered with TLS (is it a wss:// server?); try wss://{}/",
+        server.addr
+    );
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
 }
