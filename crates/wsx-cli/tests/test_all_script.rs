@@ -113,3 +113,27 @@ fn every_require_variable_the_tests_read_is_set() {
         "tests read {unset:?}, which scripts/test_all.sh does not set to 1"
     );
 }
+
+/// Each crate has its own copy of the skip reporter (a test crate cannot share a module with
+/// another package): the copies say the same thing.
+#[test]
+fn the_skip_reporters_are_one_text() {
+    let copies: Vec<(PathBuf, String)> = test_files()
+        .into_iter()
+        .filter(|f| f.ends_with("skip/mod.rs"))
+        .map(|f| {
+            let text = std::fs::read_to_string(root().join(&f)).expect("readable");
+            (f, text)
+        })
+        .collect();
+    assert!(copies.len() >= 3, "found {copies:?}");
+    let (first_path, first) = &copies[0];
+    for (path, text) in &copies[1..] {
+        assert!(
+            text == first,
+            "{} differs from {}: copy one over the other",
+            path.display(),
+            first_path.display()
+        );
+    }
+}
