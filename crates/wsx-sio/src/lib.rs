@@ -76,6 +76,7 @@ pub use namespace::{
     AckFuture, AckSender, BroadcastOperator, DisconnectReason, Handshake, Hub, Namespace,
     RemoteSocket, Socket,
 };
+pub use packet::Parser;
 pub use recovery::{MemoryStore, Recovery, RecoveryStore};
 pub use rooms::{BroadcastOptions, Room};
 pub use server::{AllowOrigin, Config, Cors, EngineMessage, Server};

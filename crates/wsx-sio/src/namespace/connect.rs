@@ -71,6 +71,7 @@ pub(crate) fn connect_job(
         for middleware in middlewares {
             if let Err(refusal) = middleware(socket.clone()).await {
                 let _ = shared.outbox.push(frames(
+                    shared.parser,
                     &ns.name,
                     Body::ConnectError(refusal.payload()),
                     &[],
@@ -95,6 +96,7 @@ pub(crate) fn connect_job(
             answer.insert("pid".into(), Value::String(pid.to_string()));
         }
         let _ = shared.outbox.push(frames(
+            shared.parser,
             &ns.name,
             Body::Connect(Some(Value::Object(answer))),
             &[],

@@ -48,6 +48,8 @@ pub(crate) struct NsInner {
     pub(crate) server_side: RwLock<ServerSideHandlers>,
     /// Where sent packets are kept for connection state recovery, when it is on.
     pub(crate) recovery: Option<Arc<dyn crate::recovery::RecoveryStore>>,
+    /// How the server writes packets (its broadcasts are encoded once, in this form).
+    pub(crate) parser: crate::packet::Parser,
 }
 
 impl NsInner {
@@ -60,6 +62,7 @@ impl NsInner {
             middlewares: RwLock::default(),
             server_side: RwLock::default(),
             recovery: None,
+            parser: crate::packet::Parser::default(),
         }
     }
 

@@ -133,6 +133,7 @@ impl Server {
                 created = true;
                 let mut ns = NsInner::new(name.clone(), (self.0.adapter)(&name));
                 ns.recovery = self.0.config.recovery.as_ref().map(|r| r.store.clone());
+                ns.parser = self.0.config.parser;
                 Arc::new(ns)
             })
             .clone();
