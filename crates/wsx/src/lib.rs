@@ -163,6 +163,7 @@ pub use client::Client;
 pub use config::Config;
 pub use conn::{Conn, IntoPayload, MessageType, Messages, PreparedMessage};
 pub use error::{ConfigError, Error, HandshakeError, ProtocolError, Result, TlsError};
+pub use handshake::origin;
 pub use handshake_io::client::{client_handshake, connect, connect_with};
 pub use handshake_io::server::{accept, accept_with};
 /// The `http` crate wsx's handshake types come from (`HeaderMap`, `Request`, `Uri`...), so an

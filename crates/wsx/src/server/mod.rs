@@ -82,7 +82,14 @@ impl Server {
         let options = ServerOptions {
             max_head_size: config.max_handshake_size,
             subprotocols: config.subprotocols.clone(),
-            check_origin: config.check_origin.clone(),
+            // The event API's default is the same-origin check, not the handshake layer's
+            // "accept all" (see `Config::check_origin`).
+            check_origin: Some(
+                config
+                    .check_origin
+                    .clone()
+                    .unwrap_or_else(crate::origin::same_origin),
+            ),
             extensions: config.extensions(),
             ..ServerOptions::default()
         };
