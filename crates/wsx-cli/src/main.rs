@@ -14,7 +14,9 @@
 mod bench;
 mod connect;
 mod failure;
+mod refusal;
 mod serve;
+mod sniff;
 mod tls;
 
 use clap::{Parser, Subcommand};
