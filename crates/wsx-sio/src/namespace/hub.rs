@@ -20,7 +20,8 @@ use serde::Serialize;
 use serde_json::Value;
 use std::sync::{Arc, Weak};
 
-/// A hub that does not keep its namespace alive (for adapters: the namespace owns them).
+/// A hub that does not keep its namespace alive (for what the namespace itself owns, such as
+/// a task of its own; adapters get the namespace as a weak [`Host`] instead).
 #[derive(Clone, Debug, Default)]
 pub struct WeakHub(Weak<NsInner>);
 
