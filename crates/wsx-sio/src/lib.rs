@@ -53,6 +53,8 @@
 
 pub mod adapter;
 mod args;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod engine;
 mod error;
 mod frames;

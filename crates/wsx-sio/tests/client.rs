@@ -1,0 +1,73 @@
+//! wsx-sio's client (`wsx_sio::client`) against the sio_demo contract: the checks of
+//! `examples/sio_client_check/checks.rs`, against the demo's own code (`examples/sio_demo.rs`)
+//! served in-process, and against Node's socket.io 4.8 (`tests/client/node_server.js`,
+//! installed by `npm ci` in tests/client), on each transport setting.
+//!
+//! Without Node's server (no `tests/client/node_modules`) the Node tests skip with a message,
+//! unless `WSX_REQUIRE_INTEROP=1` (CI), which makes them fail.
+
+#[path = "../examples/sio_demo.rs"]
+#[allow(dead_code)]
+mod sio_demo;
+
+#[path = "../examples/sio_client_check/checks.rs"]
+#[allow(dead_code)]
+mod check;
+
+#[allow(dead_code)] // Each test file uses part of it.
+mod client_support;
+
+use client_support::{node_server, start_demo};
+use wsx_sio::client::Transports;
+
+async fn passes(url: &str, transport: Transports) {
+    let results = check::run(url, transport).await;
+    let failed: Vec<String> = results
+        .iter()
+        .filter_map(|(name, outcome)| outcome.as_ref().err().map(|why| format!("{name}: {why}")))
+        .collect();
+    assert!(failed.is_empty(), "{url} {transport:?}: {failed:#?}");
+    assert!(results.len() >= 15, "only {} checks ran", results.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_contract_against_wsx_sio_over_websocket() {
+    let addr = start_demo(sio_demo::server()).await;
+    passes(&format!("http://{addr}"), Transports::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_contract_against_wsx_sio_polling_then_upgrading() {
+    let addr = start_demo(sio_demo::server()).await;
+    passes(&format!("http://{addr}"), Transports::Default).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_contract_against_wsx_sio_over_polling_only() {
+    let addr = start_demo(sio_demo::server()).await;
+    passes(&format!("http://{addr}"), Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_contract_against_node_socket_io_over_websocket() {
+    let Some(server) = node_server(false) else {
+        return;
+    };
+    passes(&server.url, Transports::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_contract_against_node_socket_io_polling_then_upgrading() {
+    let Some(server) = node_server(false) else {
+        return;
+    };
+    passes(&server.url, Transports::Default).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_contract_against_node_socket_io_over_polling_only() {
+    let Some(server) = node_server(false) else {
+        return;
+    };
+    passes(&server.url, Transports::Polling).await;
+}
