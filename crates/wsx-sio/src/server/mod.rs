@@ -172,7 +172,7 @@ impl Server {
     /// unsubscribes). A connection may take as long as its handlers still due (at most 30 s)
     /// or, on long-polling, as a client takes to fetch (at most `pingInterval +
     /// pingTimeout`): wrap the call in a timeout to bound it. Engine.IO-only servers
-    /// ([`Self::engine_only`]) stop accepting only.
+    /// ([`Self::engine_only`]) stop accepting only. Calling it again waits for the same end.
     pub async fn shutdown(&self) {
         for conn in self.0.begin_shutdown() {
             conn.shut_down();
