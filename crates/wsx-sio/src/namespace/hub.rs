@@ -448,7 +448,7 @@ mod tests {
     /// wsx-sio --lib --no-run`, then `valgrind --tool=callgrind
     /// '--toggle-collect=*BroadcastOperator*emit_args*' <the test binary> --ignored --exact
     /// namespace::hub::tests::broadcast_to_a_thousand` and divide by 20,000. 762 before the
-    /// adapter's host trait (a lock and a socket handle clone per receiver), 730 after.
+    /// adapter's host trait (a lock and a socket handle clone per receiver), 612 after.
     #[test]
     #[ignore = "a measurement, run under callgrind"]
     fn broadcast_to_a_thousand() {
