@@ -4,9 +4,11 @@
 # Installs the official Socket.IO clients that crates/wsx-sio/tests/interop.rs drives against
 # the sio_demo server: npm `socket.io-client` (exact versions from the lockfile, `npm ci`)
 # under crates/wsx-sio/tests/interop/node_modules, and PyPI `python-socketio` with
-# `websocket-client` in a venv at target/sio-venv. Idempotent. Needs node/npm and python3.
-# Then `WSX_REQUIRE_INTEROP=1 cargo test -p wsx-sio --test interop` fails instead of skipping
-# when either client is missing.
+# `websocket-client` in a venv at target/sio-venv; and Node's `socket.io` server under
+# crates/wsx-sio/tests/client/node_modules, which tests/client*.rs check wsx-sio's own client
+# against. Idempotent. Needs node/npm and python3.
+# Then `WSX_REQUIRE_INTEROP=1 cargo test -p wsx-sio` fails instead of skipping when one of
+# them is missing.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,6 +18,8 @@ command -v node >/dev/null 2>&1 || { echo "node not found: install Node.js 18+" 
 command -v npm >/dev/null 2>&1 || { echo "npm not found" >&2; exit 1; }
 echo "== npm ci in crates/wsx-sio/tests/interop (node $(node --version))"
 (cd "$INTEROP" && npm ci --no-audit --no-fund --loglevel=error)
+echo "== npm ci in crates/wsx-sio/tests/client (Node's socket.io server)"
+(cd "$ROOT/crates/wsx-sio/tests/client" && npm ci --no-audit --no-fund --loglevel=error)
 
 VENV="$ROOT/target/sio-venv"
 echo "== python venv at target/sio-venv"

@@ -13,8 +13,9 @@
 #     Chromium and never downloads a browser; the Socket.IO browser client);
 #   - a venv target/pyws-venv with Python's `websockets` (crates/wsx/tests/deflate.rs,
 #     crates/wsx-cli/tests/python_peer.rs);
-#   - scripts/sio_interop_setup.sh (npm socket.io-client, python-socketio in target/sio-venv)
-#     and scripts/sio_cluster_setup.sh (npm socket.io + @socket.io/redis-adapter).
+#   - scripts/sio_interop_setup.sh (npm socket.io-client, python-socketio in target/sio-venv,
+#     npm socket.io for the client tests) and scripts/sio_cluster_setup.sh (npm socket.io +
+#     @socket.io/redis-adapter).
 # Needs node/npm (18+) and python3 with venv.
 #
 # Then: `cargo test --workspace`, and `cargo test -p wsx-sio --features redis`: the Redis

@@ -13,6 +13,7 @@
 
 use crate::failure::{Failure, Result};
 use crate::refusal;
+use crate::sniff::Sniff;
 use crate::tls::{self, Trust};
 use clap::Args;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -162,14 +163,26 @@ async fn session(args: ConnectArgs) -> Result<ExitCode> {
         )
         .await
         .map_err(|_| Failure::new("TLS handshake timed out"))?
-        .map_err(|e| tls_failure(tls::handshake_error(&where_to, e), &target))?;
+        .map_err(|e| tls::failure(tls::handshake_error(&where_to, e), &target, &trust))?;
         let ws = handshake(stream, &target, &headers, &options, config, timeout).await?;
         talk(ws, &args).await
     } else {
         if args.ca.is_some() || args.insecure {
             crate::status!("wsx: note: --ca/--insecure only apply to wss:// URLs");
         }
-        let ws = handshake(tcp, &target, &headers, &options, config, timeout).await?;
+        let (tcp, first) = Sniff::new(tcp);
+        let ws = handshake(tcp, &target, &headers, &options, config, timeout)
+            .await
+            .map_err(|failure| {
+                if first.look_like_tls() {
+                    Failure::new(format!(
+                        "{where_to} answered with TLS (is it a wss:// server?); try {}",
+                        refusal::url_of(&target, true)
+                    ))
+                } else {
+                    failure
+                }
+            })?;
         talk(ws, &args).await
     }
 }
@@ -201,17 +214,6 @@ where
     }
     crate::status!("connected to {}{note}", target.host_header());
     Ok(ws)
-}
-
-/// A failed TLS handshake, in the library's words; for a plain server reached with `wss://`,
-/// with the `ws://` URL to try instead.
-fn tls_failure(err: wsx::TlsError, target: &Target) -> Failure {
-    let plain = matches!(err, wsx::TlsError::NotTls { .. });
-    let mut message = wsx::Error::from(err).to_string();
-    if plain {
-        message.push_str(&format!("; try {}", refusal::url_of(target, false)));
-    }
-    Failure::new(message)
 }
 
 /// A failed opening handshake: a refusal by HTTP status says what to check (see

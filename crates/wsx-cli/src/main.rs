@@ -16,6 +16,7 @@ mod connect;
 mod failure;
 mod refusal;
 mod serve;
+mod sniff;
 mod tls;
 
 use clap::{Parser, Subcommand};

@@ -9,6 +9,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use std::path::Path;
 use std::sync::Arc;
+use wsx::handshake::Target;
 
 /// How to check the server's certificate.
 #[derive(Debug, Clone, Default)]
@@ -64,6 +65,32 @@ pub fn handshake_error(peer: &str, err: std::io::Error) -> wsx::TlsError {
         Some(source) => wsx::TlsError::Handshake { peer, source },
         None => wsx::TlsError::Io { peer, source: err },
     }
+}
+
+/// A failed TLS handshake, in the library's words, with what to do about it: for a plain
+/// server reached with `wss://`, the `ws://` URL to try instead; for a certificate that is not
+/// trusted, the flags that trust it.
+pub fn failure(err: wsx::TlsError, target: &Target, trust: &Trust) -> Failure {
+    let hint = match &err {
+        wsx::TlsError::NotTls { .. } => format!("; try {}", crate::refusal::url_of(target, false)),
+        wsx::TlsError::Handshake {
+            source: rustls::Error::InvalidCertificate(_),
+            ..
+        } => match trust {
+            Trust::CaFile(path) => format!(
+                "; check that {} holds the CA that signed the server's certificate (for testing only: \
+                 --insecure)",
+                path.display()
+            ),
+            Trust::System | Trust::Insecure => {
+                "; to trust a private CA or a self-signed certificate give it with --ca FILE \
+                 (for testing only: --insecure)"
+                    .to_owned()
+            }
+        },
+        _ => String::new(),
+    };
+    Failure::new(format!("{}{hint}", wsx::Error::from(err)))
 }
 
 /// Reads every certificate of a PEM file into a root store.

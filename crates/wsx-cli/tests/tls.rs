@@ -35,6 +35,12 @@ fn self_signed_is_refused_by_default() {
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(run.stderr.contains("TLS"), "{}", run.stderr);
+    // It says how to trust the certificate.
+    assert!(
+        run.stderr.contains("--ca FILE") && run.stderr.contains("--insecure"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -94,4 +100,37 @@ fn unreadable_ca_file_is_one_line() {
     assert_eq!(run.code, Some(1), "{}", run.stderr);
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert!(run.stderr.contains("CA file"), "{}", run.stderr);
+}
+
+#[test]
+fn a_ca_file_that_does_not_vouch_for_the_server_says_so() {
+    let (server, _) = tls_server();
+    // Another self-signed certificate: a valid CA file, but not the server's.
+    let (_other, other_pem) = tls_server();
+    let path = std::env::temp_dir().join(format!("wsx-cli-other-ca-{}.pem", std::process::id()));
+    std::fs::write(&path, other_pem).expect("write the CA file");
+    let ca = path.to_str().unwrap_or_default().to_owned();
+    let run = wsx(&["connect", &server.wss_url(), "--ca", &ca], "", LIMIT);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("check that {ca} holds the CA that signed")),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn ws_to_a_tls_server_says_it_speaks_tls_and_gives_the_wss_url() {
+    let (server, _) = tls_server();
+    let run = wsx(&["connect", &server.url(), "-x", "hi"], "", LIMIT);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    let expected = format!(
+        "answered with TLS (is it a wss:// server?); try wss://{}/",
+        server.addr
+    );
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
 }
