@@ -1,5 +1,8 @@
-//! The Socket.IO server: namespaces, sockets, handlers, acknowledgements, and the accept path
-//! (HTTP upgrade over wsx's sans-I/O handshake, then one task per connection).
+//! The server layer, the top of the crate: [`Server`] and its [`Config`], the accept path
+//! (HTTP upgrade over wsx's sans-I/O handshake, hyper for everything else), one task per
+//! connection (`connection.rs`) that feeds the namespace layer, and the graceful
+//! [`Server::shutdown`]. The namespace layer's types (`Socket`, `Namespace`, acknowledgements)
+//! are re-exported here too, where they always were.
 
 mod config;
 pub(crate) mod connection;
