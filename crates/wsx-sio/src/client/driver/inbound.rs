@@ -220,8 +220,11 @@ impl Driver {
                 }
                 return;
             }
-            // Connection state recovery: the server appends the offset as the last argument.
+            // Connection state recovery: the server appends the offset as the last argument
+            // (of events that ask for no ack: socket.io-client's `emitEvent` looks at the
+            // last argument, which is the ack function otherwise).
             if state.pid.is_some()
+                && ack.is_none()
                 && let Some(Value::String(offset)) = args.values.last()
             {
                 state.offset = Some(offset.clone());

@@ -317,20 +317,21 @@ impl Driver {
                 }
             }
             Err(err) => {
+                // Every failed attempt is a `connect_error` for the sockets (socket.io-client:
+                // the manager's `error` reaches each socket), and a `reconnect_error` for
+                // the manager when it was a reconnection.
+                let sockets: Vec<Socket> = self.sockets.values().cloned().collect();
+                for socket in &sockets {
+                    self.fire_connect_error(socket, ConnectError::Client(err.clone()));
+                }
                 if self.reconnecting {
                     let hooks = lock(&self.shared.hooks).reconnect_error.clone();
                     hooks.iter().for_each(|f| f(&err));
-                } else {
-                    let sockets: Vec<Socket> = self.sockets.values().cloned().collect();
-                    for socket in &sockets {
-                        self.fire_connect_error(socket, ConnectError::Client(err.clone()));
+                } else if !self.options().reconnection {
+                    for socket in sockets {
+                        lock(&socket.0.state).active = false;
                     }
-                    if !self.options().reconnection {
-                        for socket in sockets {
-                            lock(&socket.0.state).active = false;
-                        }
-                        self.sockets.clear();
-                    }
+                    self.sockets.clear();
                 }
                 self.schedule_reconnect();
             }
