@@ -22,6 +22,12 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::task::JoinHandle;
 
+/// The most packets one `POST` carries. The protocol sets no bound, but python-engineio
+/// refuses a payload of more than 16 packets (`Payload.max_decode_packets`, "Too many packets
+/// in payload", 400): a burst goes out in several `POST`s instead, one after the other, in
+/// order. (The official JavaScript client sends the burst in one and fails there.)
+const MAX_PACKETS_PER_POST: usize = 16;
+
 /// One HTTP/1.1 connection to the server, reopened on demand.
 pub(crate) struct Http {
     url: Arc<ServerUrl>,
@@ -301,11 +307,15 @@ async fn post_loop(
             },
         };
         // engine.io-client's `_getWritablePackets`: as many packets as fit in maxPayload
-        // (always at least one).
+        // (always at least one), and at most MAX_PACKETS_PER_POST.
         let mut size = first.payload_len();
         let mut body = String::with_capacity(size);
         first.encode_into(&mut body);
-        while let Ok(packet) = queue.try_recv() {
+        let mut count = 1;
+        while count < MAX_PACKETS_PER_POST
+            && let Ok(packet) = queue.try_recv()
+        {
+            count += 1;
             let len = packet.payload_len() + 1;
             if size + len > max_payload {
                 next = Some(packet);
