@@ -12,6 +12,7 @@
 //! cancelled; the process exits without waiting for it).
 
 use crate::failure::{Failure, Result};
+use crate::refusal;
 use crate::tls::{self, Trust};
 use clap::Args;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -40,10 +41,10 @@ Output: each message received is one line on stdout: `< TEXT`, or for binary
 `< [binary N bytes] HEX`; status lines go to stderr. Exit status 0 after a
 close handshake, 1 when the connection failed.
 
-Examples:
-  wsx connect ws://127.0.0.1:9001/
-  wsx connect ws://127.0.0.1:9001/ -x hello -x world -w 1
-  wsx connect wss://localhost:8443/chat --ca ca.pem -H 'Origin: https://localhost'")]
+Examples (`wsx serve` serves /echo and /chat on 127.0.0.1:8080):
+  wsx connect ws://127.0.0.1:8080/echo
+  wsx connect ws://127.0.0.1:8080/echo -x hello -x world -w 1
+  wsx connect wss://localhost:8080/chat --ca cert.pem -H 'Origin: https://localhost:8080'")]
 pub struct ConnectArgs {
     /// The server's URL: ws://HOST[:PORT]/PATH or wss://... (TLS).
     pub url: String,
@@ -208,52 +209,20 @@ fn tls_failure(err: wsx::TlsError, target: &Target) -> Failure {
     let plain = matches!(err, wsx::TlsError::NotTls { .. });
     let mut message = wsx::Error::from(err).to_string();
     if plain {
-        message.push_str(&format!("; try {}", url_of(target, false)));
+        message.push_str(&format!("; try {}", refusal::url_of(target, false)));
     }
     Failure::new(message)
 }
 
-/// A failed opening handshake. A server that answers the upgrade request with an ordinary
-/// HTTP status (a page, a redirect, 404) was most likely given a path that is not a WebSocket
-/// endpoint: say so, rather than only the status.
+/// A failed opening handshake: a refusal by HTTP status says what to check (see
+/// [`refusal::explain`]).
 fn handshake_failure(err: wsx::Error, target: &Target) -> Failure {
-    use wsx::HandshakeError;
-    let status = match &err {
-        wsx::Error::Handshake(HandshakeError::UnexpectedStatus(status)) => *status,
-        _ => return Failure::from(err),
-    };
-    let url = url_of(target, target.secure);
-    let shown = status.canonical_reason().map_or_else(
-        || status.as_str().to_owned(),
-        |reason| format!("{} {reason}", status.as_str()),
-    );
-    if status.is_success() || status.is_redirection() || status == http::StatusCode::NOT_FOUND {
-        Failure::new(format!(
-            "{url} is not a WebSocket endpoint: the server answered {shown}; check the path \
-             (the demo `wsx serve` serves /echo and /chat)"
-        ))
-    } else if status == http::StatusCode::UNAUTHORIZED || status == http::StatusCode::FORBIDDEN {
-        Failure::new(format!(
-            "{url}: the server refused the WebSocket handshake with {shown}; it may check the \
-             Origin or want credentials (add request headers with -H 'Name: value')"
-        ))
-    } else {
-        Failure::new(format!(
-            "{url}: the server refused the WebSocket handshake with {shown}"
-        ))
+    match &err {
+        wsx::Error::Handshake(wsx::HandshakeError::UnexpectedStatus(status)) => Failure::new(
+            refusal::explain(&refusal::url_of(target, target.secure), *status),
+        ),
+        _ => Failure::from(err),
     }
-}
-
-/// The URL of `target`, with `ws://` or `wss://`; the port is always written, so that the
-/// `ws://` form of a `wss://` URL reaches the same port.
-fn url_of(target: &Target, secure: bool) -> String {
-    let scheme = if secure { "wss" } else { "ws" };
-    let host = if target.host.contains(':') {
-        format!("[{}]", target.host)
-    } else {
-        target.host.clone()
-    };
-    format!("{scheme}://{host}:{}{}", target.port, target.path_and_query)
 }
 
 /// Reads standard input on a thread: each line (lossy UTF-8, without its line ending) goes

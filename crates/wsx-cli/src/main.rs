@@ -14,6 +14,7 @@
 mod bench;
 mod connect;
 mod failure;
+mod refusal;
 mod serve;
 mod tls;
 

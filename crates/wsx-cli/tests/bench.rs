@@ -537,3 +537,32 @@ fn the_last_of_text_and_binary_wins() {
         }
     }
 }
+
+#[test]
+fn a_path_that_is_not_a_websocket_endpoint_gets_a_hint() {
+    let serve = common::serve::Serve::start(&[]);
+    let url = format!("ws://{}/", serve.hostport());
+    let run = wsx(
+        &[
+            "bench",
+            &url,
+            "--duration",
+            "0.2",
+            "--warmup",
+            "0",
+            "-c",
+            "1",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "{url} is not a WebSocket endpoint: the server answered 200 OK; check the path"
+        )),
+        "{}",
+        run.stderr
+    );
+}

@@ -30,43 +30,55 @@
 //!
 //! # Layers
 //!
+//! Lowest first; each imports only from those before it (`scripts/sio_layers.py --check`
+//! holds the crate to it):
+//!
 //! - [`packet`]: the pure codecs (Engine.IO packets and payloads, Socket.IO packets, binary
 //!   placeholders); no I/O, fuzzed.
 //! - [`engine`]: Engine.IO sessions (open packet, heartbeat, `maxPayload`) over a
 //!   [`engine::transport::Transport`] (WebSocket on wsx's driver, or HTTP long-polling that
 //!   upgrades to WebSocket in place); the HTTP side runs on hyper 1.
-//! - [`Server`], [`Namespace`], [`Socket`]: Socket.IO (namespaces, handlers in arrival order,
-//!   acknowledgements, middlewares) — one task per connection.
-//! - [`Hub`] over an [`adapter::Adapter`]: rooms and broadcasts, encoded once; in memory, or
-//!   across servers through Redis (feature `redis`, wire-compatible with Node's
-//!   `@socket.io/redis-adapter`).
-//! - [`recovery`]: connection state recovery behind a [`RecoveryStore`].
+//! - plain data: [`Room`] and [`BroadcastOptions`], [`Args`], the frame encoders, the
+//!   [`recovery`] store (connection state recovery behind a [`RecoveryStore`]), the errors.
+//! - [`adapter`]: rooms and broadcasts behind the [`Adapter`] trait, encoded once; in memory,
+//!   or across servers through Redis (feature `redis`, wire-compatible with Node's
+//!   `@socket.io/redis-adapter`). An adapter reaches the namespace's sockets through the small
+//!   [`adapter::Host`] trait only.
+//! - the namespace: [`Namespace`], [`Hub`] (rooms and broadcasts), [`Socket`] (handlers in
+//!   arrival order, acknowledgements, middlewares).
+//! - [`server`]: [`Server`], the accept path, one task per connection, hyper mounting,
+//!   [`Config`].
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod adapter;
+mod args;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod engine;
 mod error;
-pub mod hub;
+mod frames;
 pub mod metrics;
+mod namespace;
 pub mod packet;
 pub mod recovery;
+mod rooms;
 pub mod server;
 mod sid;
 
-pub use adapter::{
-    Adapter, AdapterError, BroadcastOptions, MemoryAdapter, RemoteSocket, Room, SocketInfo,
-};
+pub use adapter::{Adapter, MemoryAdapter, ServerAck, SocketInfo};
+pub use args::{Args, FromArgs};
 pub use engine::EngineConfig;
-pub use error::{AckError, EmitError};
-pub use hub::{BroadcastOperator, Hub};
-pub use recovery::{MemoryStore, Recovery, RecoveryStore};
-pub use server::{
-    AckFuture, AckSender, AllowOrigin, Args, Config, ConnectError, Cors, DisconnectReason,
-    EngineMessage, FromArgs, Handshake, Namespace, Server, ServerAck, Socket,
+pub use error::{AckError, AdapterError, ConnectError, EmitError};
+/// `Hub`, `BroadcastOperator`, `WeakHub`, `LocalSockets`: a namespace's rooms and broadcasts.
+pub use namespace::hub;
+pub use namespace::{
+    AckFuture, AckSender, BroadcastOperator, DisconnectReason, Handshake, Hub, Namespace,
+    RemoteSocket, Socket,
 };
+pub use recovery::{MemoryStore, Recovery, RecoveryStore};
+pub use rooms::{BroadcastOptions, Room};
+pub use server::{AllowOrigin, Config, Cors, EngineMessage, Server};
 pub use sid::Sid;
 
 /// The README's example, compiled as a doc test so that it stays true.

@@ -18,8 +18,8 @@
 //! The packets and sessions live in a [`RecoveryStore`]; [`MemoryStore`] (the default) keeps
 //! them in this process. A networked store (the scale-out issue) implements the same trait.
 
-use crate::adapter::{BroadcastOptions, Room};
 use crate::engine::transport::Frame;
+use crate::rooms::{BroadcastOptions, Room};
 use crate::sid::Sid;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};

@@ -107,12 +107,14 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
-// `unsafe` is denied in the whole crate and forbidden in every module file except three, each
-// holding one `unsafe` block with its SAFETY comment and measured reason under a scoped
-// `allow`: `proto/message.rs` (`Utf8Bytes::as_str`), `proto/mask.rs` (the AVX2 copy of the
-// masking loop) and `conn/direct.rs` (a handler's replies encoded into its connection's write
-// buffer); and their ancestors (`proto/mod.rs`, `conn/mod.rs`, this file): a `forbid` there
-// would make those `allow`s impossible.
+// `unsafe` is denied in the whole crate and forbidden in every module file except four, whose
+// `unsafe` blocks each have a SAFETY comment and a measured reason under a scoped `allow`:
+// `proto/message.rs` (`Utf8Bytes::as_str`, and `Utf8Bytes::from_validated`, the `unsafe fn`
+// whose callers promise the UTF-8 that `as_str` relies on), `proto/decoder.rs` (its three calls
+// of `from_validated`, each after the decoder's own validation), `proto/mask.rs` (the AVX2 copy
+// of the masking loop) and `conn/direct.rs` (a handler's replies encoded into its connection's
+// write buffer); and their ancestors (`proto/mod.rs`, `conn/mod.rs`, this file): a `forbid`
+// there would make those `allow`s impossible.
 #![deny(unsafe_code)]
 // clippy::pedantic, with these exceptions (and a few single-site `allow`s, each with its
 // reason where it is):

@@ -1,15 +1,19 @@
 //! A handler's replies to its own connection are encoded into the connection's write buffer
-//! through a pointer the handler's window holds (`conn/direct.rs`, one of the crate's three
+//! through a pointer the handler's window holds (`conn/direct.rs`, one of the crate's few
 //! `unsafe` blocks). These tests run the event API over an in-memory pipe, with no socket and no
 //! I/O driver, so that `scripts/miri.sh` can run them under Miri too: the ways a handler's
 //! writes set, use and clear that pointer (replies within the buffer's room, a burst past it
 //! into the queue, a handler that panics with a direct reply written, a handler writing to
-//! another connection). The drop guard's clearing on unwind is not reached: it needs a panic
-//! in wsx's own code while a window is open.
+//! another connection, a handler running after the peer's close, whose window must not open
+//! for direct writes at all). The drop guard's clearing on unwind is not reached: it needs a
+//! panic in wsx's own code while a window is open.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod common;
+
+use common::{SAMPLE_KEY, close_payload, masked_frame, parse_frames, read_head, read_to_eof};
 use std::time::Duration;
-use tokio::io::DuplexStream;
+use tokio::io::{AsyncWriteExt, DuplexStream};
 use wsx::handshake::{ClientOptions, Target};
 use wsx::http::HeaderMap;
 use wsx::{CloseCode, Config, Conn, Message, MessageType, Server, WebSocket, WebSocketConfig};
@@ -150,4 +154,89 @@ fn a_handler_writing_to_another_connection_goes_through_its_queue() {
         // (the runtime ends with the connections open, so no `on_close` frees them).
         first.lock().unwrap().take();
     });
+}
+
+/// RFC 6455 §5.5.1: after sending a close frame, an endpoint MUST NOT send any more data
+/// frames. A handler that runs after the peer's close arrived, while the close reply still waits
+/// behind a peer that does not read (here: a message that waited for its handler, whose handler
+/// is registered then), must not get a data frame onto the wire behind the close frame: its
+/// reply is refused like a queued one. The direct path once skipped that check (issue 29).
+#[test]
+fn no_data_frame_follows_the_close_frame_when_a_handler_runs_after_the_peer_closed() {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        // The paused clock moves only when every task waits: the handler below is registered
+        // once the server has read the peer's close and is stuck writing its reply.
+        .start_paused(true)
+        .build()
+        .unwrap()
+        .block_on(async {
+            let server = Server::new(Config {
+                close_timeout: Duration::from_secs(60),
+                ..Config::default()
+            });
+            server.on_connection(|conn: Conn| {
+                // More than the pipe holds and less than the write buffer does: the write
+                // buffer keeps the rest, with nothing left queued, so the close reply goes in
+                // behind it and the window opens for direct writes.
+                conn.write_binary(vec![0u8; 8 * 1024]).unwrap();
+                let late = conn.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    late.on_message(|c: &Conn, kind: MessageType, data| {
+                        let _ = c.write_message(kind, data);
+                    });
+                });
+            });
+            let (mut client, server_end) = tokio::io::duplex(1024);
+            let serving = server.clone();
+            tokio::spawn(async move {
+                let _ = serving.serve_connection(server_end, None).await;
+            });
+            client
+                .write_all(
+                    format!(
+                        "GET / HTTP/1.1\r\nHost: in-memory\r\nUpgrade: websocket\r\n\
+                         Connection: Upgrade\r\nSec-WebSocket-Key: {SAMPLE_KEY}\r\n\
+                         Sec-WebSocket-Version: 13\r\n\r\n"
+                    )
+                    .as_bytes(),
+                )
+                .await
+                .unwrap();
+            let head = read_head(&mut client).await;
+            assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+            // A message with no handler yet (it waits for one), then our close; then this
+            // side stops reading for a while.
+            let mut frames = masked_frame(true, 0, 0x1, b"late");
+            frames.extend(masked_frame(true, 0, 0x8, &close_payload(1000, b"")));
+            client.write_all(&frames).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let wire =
+                tokio::time::timeout(Duration::from_secs(30), read_to_eof(&mut client, 1 << 20))
+                    .await
+                    .expect("the server did not end the connection")
+                    .unwrap();
+            let frames = parse_frames(&wire);
+            let close = frames
+                .iter()
+                .position(|f| f.opcode == 0x8)
+                .expect("no close frame");
+            assert_eq!(frames[close].close_code(), Some(1000));
+            assert!(
+                frames[close + 1..].is_empty(),
+                "frames after the close frame: {:?}",
+                frames[close + 1..]
+                    .iter()
+                    .map(|f| (f.opcode, String::from_utf8_lossy(&f.payload)))
+                    .collect::<Vec<_>>()
+            );
+            assert_eq!(
+                frames[..close]
+                    .iter()
+                    .map(|f| f.payload.len())
+                    .sum::<usize>(),
+                8 * 1024
+            );
+        });
 }

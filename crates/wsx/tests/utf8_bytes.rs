@@ -1,8 +1,9 @@
-//! `Utf8Bytes::as_str` is one of the crate's two `unsafe` blocks (`from_utf8_unchecked`, kept because a
+//! `Utf8Bytes::as_str` is one of the crate's `unsafe` blocks (`from_utf8_unchecked`, kept because a
 //! checked conversion costs a UTF-8 pass per call: measured with simdutf8 0.1.5 on this
 //! machine, about 25 ns for 32 bytes, 130-600 ns for 1 KiB and 4-19 us for 64 KiB, against a
 //! few hundred ns to echo a small message). Its soundness rests on one invariant: every way to
-//! obtain a `Utf8Bytes` yields valid UTF-8. These tests take every public way — the
+//! obtain a `Utf8Bytes` yields valid UTF-8 (the one unchecked constructor, `from_validated`, is
+//! an `unsafe fn` of the crate's own, called by the decoder after validating). These tests take every public way — the
 //! constructors, and text messages decoded by the core whole, fragmented (split inside a code
 //! point) and compressed — and check `as_str` against a checked conversion of the same bytes.
 //! Pure (no I/O, no tokio), so they also run under Miri: `scripts/miri.sh` (passes; by hand,

@@ -66,10 +66,10 @@ cpu_busy_pct (per core), steal_pct, client_cpu_pct, server_cpu_pct.
 The exit status is 0 when the load ran (errors are counted, not fatal), 1 when
 no connection could be opened or the arguments are unusable.
 
-Examples:
-  wsx bench ws://127.0.0.1:9001/ --conns 64 --size 1024 --duration 5
-  wsx bench ws://127.0.0.1:9001/ --conns 512 --ramp 1000 --rate 20000 --json
-  wsx bench ws://127.0.0.1:9001/ --idle 10000 --hold 2 --ready-file /tmp/up")]
+Examples (`wsx serve` echoes at ws://127.0.0.1:8080/echo):
+  wsx bench ws://127.0.0.1:8080/echo --conns 64 --size 1024 --duration 5
+  wsx bench ws://127.0.0.1:8080/echo --conns 512 --ramp 1000 --rate 20000 --json
+  wsx bench ws://127.0.0.1:8080/echo --idle 10000 --hold 2 --ready-file /tmp/up")]
 pub struct BenchArgs {
     /// The echo server's URL: ws://HOST[:PORT]/PATH (no TLS).
     pub url: String,

@@ -80,7 +80,13 @@ async fn handshake(mut stream: TcpStream, target: &Target) -> Result<Opened, (Ki
             Err(e) => return Err(failed(&e)),
         }
     };
-    handshake.validate(&response).map_err(|e| failed(&e))?;
+    handshake.validate(&response).map_err(|e| match e {
+        wsx::HandshakeError::UnexpectedStatus(status) => (
+            Kind::Handshake,
+            crate::refusal::explain(&crate::refusal::url_of(target, false), status),
+        ),
+        other => failed(&other),
+    })?;
     let rest = buf.split_off(head_len);
     Ok(Opened { stream, buf: rest })
 }

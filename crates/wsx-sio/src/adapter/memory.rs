@@ -3,7 +3,8 @@
 //! A socket's own id is not stored as a room (that would cost an entry per idle client): a
 //! room name that is the id of a local socket addresses that socket.
 
-use super::{Adapter, BroadcastOptions, LocalSockets, Room};
+use super::{Adapter, Host};
+use crate::rooms::{BroadcastOptions, Room};
 use crate::sid::Sid;
 use std::collections::{HashMap, HashSet};
 use std::sync::{PoisonError, RwLock};
@@ -42,13 +43,13 @@ impl MemoryAdapter {
     }
 
     /// The sockets in any of `rooms` (socket ids count as rooms).
-    fn members(rooms: &Rooms, names: &[Room], local: &LocalSockets, out: &mut HashSet<Sid>) {
+    fn members(rooms: &Rooms, names: &[Room], host: &dyn Host, out: &mut HashSet<Sid>) {
         for name in names {
             if let Some(sids) = rooms.members.get(name) {
                 out.extend(sids.iter().copied());
             }
             if let Some(sid) = Sid::parse(name)
-                && local.get(sid).is_some()
+                && host.has_socket(sid)
             {
                 out.insert(sid);
             }
@@ -105,19 +106,19 @@ impl Adapter for MemoryAdapter {
         self.read().members.keys().cloned().collect()
     }
 
-    fn local_targets(&self, opts: &BroadcastOptions, local: &LocalSockets) -> Vec<Sid> {
+    fn local_targets(&self, opts: &BroadcastOptions, host: &dyn Host) -> Vec<Sid> {
         let state = self.read();
         let mut except = HashSet::new();
-        Self::members(&state, &opts.except, local, &mut except);
+        Self::members(&state, &opts.except, host, &mut except);
         if opts.rooms.is_empty() {
-            return local
-                .ids()
+            return host
+                .sids()
                 .into_iter()
                 .filter(|sid| !except.contains(sid))
                 .collect();
         }
         let mut targets = HashSet::new();
-        Self::members(&state, &opts.rooms, local, &mut targets);
+        Self::members(&state, &opts.rooms, host, &mut targets);
         targets.retain(|sid| !except.contains(sid));
         targets.into_iter().collect()
     }
@@ -126,6 +127,35 @@ impl Adapter for MemoryAdapter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapter::{AckWait, ServerAck, SocketInfo};
+    use crate::args::Args;
+    use crate::engine::transport::Frame;
+    use std::time::Duration;
+
+    /// A host with no socket connected: rooms alone select.
+    struct NoSockets;
+
+    impl Host for NoSockets {
+        fn sids(&self) -> Vec<Sid> {
+            Vec::new()
+        }
+        fn has_socket(&self, _: Sid) -> bool {
+            false
+        }
+        fn push(&self, _: &[Sid], _: &[Frame]) -> usize {
+            0
+        }
+        fn disconnect(&self, _: &[Sid], _: bool) {}
+        fn describe(&self, _: Sid) -> Option<SocketInfo> {
+            None
+        }
+        fn emit_with_ack(&self, _: Sid, _: &str, _: Args, _: Duration) -> Option<AckWait> {
+            None
+        }
+        fn server_side(&self, _: Vec<serde_json::Value>, _: ServerAck) -> bool {
+            false
+        }
+    }
 
     #[test]
     fn rooms_are_kept_both_ways_and_emptied() {
@@ -137,7 +167,7 @@ mod tests {
             adapter.socket_rooms(a),
             vec!["x".to_owned(), "y".to_owned()]
         );
-        let local = LocalSockets::default();
+        let local = NoSockets;
         let mut in_x = adapter.local_targets(
             &BroadcastOptions {
                 rooms: vec!["x".into()],

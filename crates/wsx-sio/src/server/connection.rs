@@ -12,68 +12,32 @@
 //! - a panic in a handler is caught where the job is polled: it closes this connection only;
 //! - different clients are different tasks and never wait for each other.
 
-use super::ServerInner;
-use super::ack::AckSender;
-use super::args::Args;
-use super::connect::{connect_job, persist};
-use super::handshake::Handshake;
-use super::namespace::ConnectError;
-use super::outbox::{Item, Outbox};
-use super::reason::DisconnectReason;
-use super::socket::{Socket, frames};
+use super::state::ServerInner;
+use crate::args::Args;
 use crate::engine::transport::{CloseCause, Transport};
 use crate::engine::{CloseReason, Event, Session};
+use crate::error::ConnectError;
+use crate::frames::frames;
+use crate::namespace::conn::ConnShared;
+use crate::namespace::connect::{connect_job, persist};
+use crate::namespace::jobs::{Job, disconnect_job, event_job, job, run_disconnect_handlers};
+use crate::namespace::outbox::{Item, Outbox};
+use crate::namespace::{DisconnectReason, Handshake};
 use crate::packet::SocketError;
 use crate::packet::binary::{self, BinaryError, Reassembly};
 use crate::packet::socket::{self as sio, Body, Packet};
 use crate::sid::Sid;
 use bytes::Bytes;
-use futures_util::FutureExt as _;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 use wsx::Utf8Bytes;
 
-/// What the sockets of a connection share.
-#[derive(Debug)]
-pub(crate) struct ConnShared {
-    pub(crate) sid: Sid,
-    pub(crate) outbox: Outbox,
-    pub(crate) handshake: Handshake,
-    pub(crate) sockets: Mutex<Vec<Socket>>,
-    pub(crate) ack_timeout: Duration,
-}
-
-impl ConnShared {
-    /// The connected socket of a namespace.
-    pub(crate) fn socket(&self, namespace: &str) -> Option<Socket> {
-        self.sockets
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .find(|s| s.namespace() == namespace)
-            .cloned()
-    }
-
-    fn take_sockets(&self) -> Vec<Socket> {
-        std::mem::take(&mut *self.sockets.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
 /// How long the handlers still due when a connection ends may run.
 const FINISH_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A job: a handler run, caught if it panics.
-pub(super) type Job = Pin<Box<dyn Future<Output = std::thread::Result<()>> + Send>>;
-
-pub(super) fn job(future: impl Future<Output = ()> + Send + 'static) -> Job {
-    Box::pin(AssertUnwindSafe(future).catch_unwind())
-}
 
 /// Why the connection ends, and how the transport is closed.
 struct Ending {
@@ -156,8 +120,14 @@ async fn run<T: Transport>(
     shared: Arc<ConnShared>,
 ) {
     let config = &server.config;
+    // Seen by `Server::shutdown` from here on, or refused because it began.
+    if !server.register(shared.sid, &shared) {
+        tracing::debug!(sid = %shared.sid, "server shutting down; session refused");
+        return;
+    }
     if let Err(err) = session.open(&config.engine).await {
         tracing::debug!(%err, "could not send the open packet");
+        server.unregister(shared.sid);
         return;
     }
     let connect_timer = tokio::time::sleep(config.connect_timeout);
@@ -229,8 +199,7 @@ async fn run<T: Transport>(
                 // Socket.IO's connectTimeout: a client that joined no namespace in time is
                 // closed.
                 connect_checked = true;
-                if shared.sockets.lock().unwrap_or_else(PoisonError::into_inner).is_empty()
-                    && conn.current.is_none()
+                if shared.has_no_socket() && conn.current.is_none()
                 {
                     break Ending::because(DisconnectReason::ForcedServerClose, "no CONNECT in time");
                 }
@@ -239,6 +208,9 @@ async fn run<T: Transport>(
     };
     // Boxed: the closing path is taken once and must not weigh on every idle task.
     Box::pin(conn.finish(session, ending)).await;
+    // Not a drop guard: that would be state the task keeps for its whole life. A task
+    // dropped unfinished (its runtime shutting down) leaves a dead weak entry, harmless.
+    server.unregister(shared.sid);
 }
 
 /// Polls the current job; pending forever when there is none.
@@ -462,44 +434,6 @@ impl Connection {
     }
 }
 
-/// Runs an event's handlers (the socket is looked up when the job starts, so handlers
-/// registered by earlier jobs, such as a connection handler, are seen).
-fn event_job(
-    shared: Arc<ConnShared>,
-    namespace: String,
-    name: String,
-    args: Args,
-    ack: Option<u64>,
-) -> Job {
-    job(async move {
-        let Some(socket) = shared.socket(&namespace) else {
-            tracing::debug!(
-                namespace,
-                event = name,
-                "event for a namespace not connected; ignored"
-            );
-            return;
-        };
-        let (any, handler) = socket.handlers_for(&name);
-        for any in any {
-            any(socket.clone(), name.clone(), args.clone()).await;
-        }
-        if let Some(handler) = handler {
-            handler(socket.clone(), args, AckSender::new(socket, ack)).await;
-        }
-    })
-}
-
-fn disconnect_job(socket: Socket, reason: DisconnectReason) -> Job {
-    job(run_disconnect_handlers(socket, reason))
-}
-
-async fn run_disconnect_handlers(socket: Socket, reason: DisconnectReason) {
-    for handler in socket.take_disconnect_handlers() {
-        handler(socket.clone(), reason).await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -535,19 +469,5 @@ mod tests {
         let size = std::mem::size_of_val(&task);
         eprintln!("connection task future: {size} bytes");
         assert!(size < 3 * 1024, "{size} bytes");
-    }
-
-    #[test]
-    fn connect_error_payloads() {
-        assert_eq!(
-            ConnectError::new("Invalid namespace").payload(),
-            serde_json::json!({"message": "Invalid namespace"})
-        );
-        assert_eq!(
-            ConnectError::new("no")
-                .with_data(serde_json::json!({"code": 7}))
-                .payload(),
-            serde_json::json!({"message": "no", "data": {"code": 7}})
-        );
     }
 }

@@ -7,11 +7,11 @@
 
 use super::Server;
 use super::cors::Cors;
-use super::handshake::Handshake;
 use crate::engine::handshake::{EngineRequest, RequestError, TransportKind, parse_request};
 use crate::engine::transport::polling::{PollLimits, PollShared, Refusal};
 use crate::engine::transport::websocket::WsTransport;
 use crate::engine::transport::{CloseCause, Transport as _};
+use crate::namespace::Handshake;
 use crate::sid::Sid;
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};

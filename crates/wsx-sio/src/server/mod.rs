@@ -1,62 +1,37 @@
 //! The Socket.IO server: namespaces, sockets, handlers, acknowledgements, and the accept path
 //! (HTTP upgrade over wsx's sans-I/O handshake, then one task per connection).
 
-pub(crate) mod ack;
-pub(crate) mod args;
 mod config;
-mod connect;
 pub(crate) mod connection;
 mod cors;
 mod engine_only;
-pub(crate) mod handler;
-mod handshake;
 mod hyper;
-pub(crate) mod namespace;
-pub(crate) mod outbox;
 mod prefixed;
-mod reason;
-pub(crate) mod server_side;
-pub(crate) mod socket;
+mod state;
 
-pub use ack::{AckFuture, AckSender};
-pub use args::{Args, FromArgs};
+pub use crate::adapter::ServerAck;
+pub use crate::args::{Args, FromArgs};
+pub use crate::error::ConnectError;
+pub use crate::namespace::{AckFuture, AckSender, DisconnectReason, Handshake, Namespace, Socket};
 pub use config::Config;
 pub use cors::{AllowOrigin, Cors};
 pub use engine_only::EngineMessage;
-pub use handshake::Handshake;
-pub use namespace::{ConnectError, Namespace};
-pub use reason::DisconnectReason;
-pub use server_side::ServerAck;
-pub use socket::Socket;
 
-use crate::adapter::{Adapter, MemoryAdapter};
+use crate::adapter::{Adapter, Host, MemoryAdapter};
 use crate::engine::handshake::check_request;
-use crate::engine::transport::polling::Sessions;
 use crate::engine::transport::websocket::WsTransport;
+use crate::namespace::NsInner;
 use crate::sid::Sid;
 use bytes::BytesMut;
-use namespace::NsInner;
-use std::collections::HashMap;
+use state::ServerInner;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, Weak};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, ToSocketAddrs};
 use wsx::handshake::server as ws_handshake;
 use wsx::{Role, WebSocket};
-
-type AdapterFactory = Arc<dyn Fn(&str) -> Box<dyn Adapter> + Send + Sync>;
-
-pub(crate) struct ServerInner {
-    pub(crate) config: Config,
-    namespaces: RwLock<HashMap<String, Arc<NsInner>>>,
-    adapter: AdapterFactory,
-    /// The open HTTP long-polling sessions, by sid.
-    pub(crate) polling: Arc<Sessions>,
-    /// Set for an Engine.IO-only server ([`Server::engine_only`]).
-    engine_only: Option<engine_only::EngineHandler>,
-}
 
 impl ServerInner {
     /// Starts a session's task: Socket.IO, or the Engine.IO-only handler.
@@ -75,14 +50,6 @@ impl ServerInner {
             )),
             None => tokio::spawn(connection::start(self.clone(), sid, transport, handshake)),
         }
-    }
-
-    pub(crate) fn namespace(&self, name: &str) -> Option<Arc<NsInner>> {
-        self.namespaces
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(name)
-            .cloned()
     }
 }
 
@@ -120,13 +87,7 @@ impl Server {
     where
         F: Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static,
     {
-        let server = Self(Arc::new(ServerInner {
-            config,
-            namespaces: RwLock::default(),
-            adapter: Arc::new(factory),
-            polling: Arc::default(),
-            engine_only: None,
-        }));
+        let server = Self(Arc::new(ServerInner::new(config, Arc::new(factory), None)));
         let _ = server.of("/");
         server
     }
@@ -138,13 +99,11 @@ impl Server {
     where
         F: Fn(EngineMessage) -> Option<EngineMessage> + Send + Sync + 'static,
     {
-        Self(Arc::new(ServerInner {
+        Self(Arc::new(ServerInner::new(
             config,
-            namespaces: RwLock::default(),
-            adapter: Arc::new(|_| Box::new(MemoryAdapter::new())),
-            polling: Arc::default(),
-            engine_only: Some(Arc::new(handler)),
-        }))
+            Arc::new(|_| Box::new(MemoryAdapter::new())),
+            Some(Arc::new(handler)),
+        )))
     }
 
     /// The settings.
@@ -178,11 +137,11 @@ impl Server {
             })
             .clone();
         drop(namespaces);
-        let namespace = Namespace::new(inner);
         if created {
-            namespace.adapter().attach(&namespace.hub());
+            let host: Weak<dyn Host> = Arc::downgrade(&inner) as Weak<NsInner>;
+            inner.adapter.attach(host);
         }
-        namespace
+        Namespace::new(inner)
     }
 
     /// [`Namespace::on_connection`] of `/`.
@@ -203,7 +162,38 @@ impl Server {
         self.of("/").use_middleware(middleware);
     }
 
-    /// Binds `addr` and serves until an accept error that is not transient.
+    /// Shuts the server down gracefully, as Node's `io.close()`: the accept loops
+    /// ([`Self::serve`], [`Self::listen`]) return and no new session starts; every socket of
+    /// every connection gets its DISCONNECT packet, then its connection is closed (a
+    /// WebSocket with a close frame; a long-polling session answers its pending or next `GET`
+    /// with what was queued and the close packet, and ends); disconnect handlers run with
+    /// [`DisconnectReason::ServerShuttingDown`]. Returns once every connection ended, then
+    /// every namespace's adapter is closed ([`Adapter::close`]: the Redis adapter
+    /// unsubscribes). A connection may take as long as its handlers still due (at most 30 s)
+    /// or, on long-polling, as a client takes to fetch (at most `pingInterval +
+    /// pingTimeout`): wrap the call in a timeout to bound it. Engine.IO-only servers
+    /// ([`Self::engine_only`]) stop accepting only.
+    pub async fn shutdown(&self) {
+        for conn in self.0.begin_shutdown() {
+            conn.shut_down();
+        }
+        self.0.drained().await;
+        let namespaces: Vec<Arc<NsInner>> = self
+            .0
+            .namespaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for ns in namespaces {
+            if let Err(err) = ns.adapter.close().await {
+                tracing::warn!(namespace = ns.name, %err, "adapter did not close cleanly");
+            }
+        }
+    }
+
+    /// Binds `addr` and serves until [`Self::shutdown`].
     ///
     /// # Errors
     /// Binding failed.
@@ -212,14 +202,20 @@ impl Server {
         self.serve(listener).await
     }
 
-    /// Serves connections from `listener`: one task per connection.
+    /// Serves connections from `listener`, one task per connection, until [`Self::shutdown`]
+    /// (then it returns `Ok(())` and drops the listener).
     ///
     /// # Errors
-    /// Never returns in practice: accept errors (such as running out of file descriptors) are
-    /// logged and retried after a short pause.
+    /// None so far: accept errors (such as running out of file descriptors) are logged and
+    /// retried after a short pause.
     pub async fn serve(&self, listener: TcpListener) -> io::Result<()> {
+        let mut stop = self.0.stop.subscribe();
         loop {
-            match listener.accept().await {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = stop.wait_for(|stop| *stop) => return Ok(()),
+            };
+            match accepted {
                 Ok((tcp, remote)) => {
                     let _ = tcp.set_nodelay(true);
                     let server = self.clone();

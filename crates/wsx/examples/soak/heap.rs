@@ -1,7 +1,8 @@
 //! The server process's live heap, counted by a global allocator that forwards to the system
 //! allocator: what the program holds, independent of what the allocator keeps for reuse (RSS).
 //! The same pattern as the counting allocators of `tests/alloc_steady_state.rs` and
-//! `benches/deflate.rs`; the library crates themselves forbid `unsafe`.
+//! `benches/deflate.rs`; the library crates themselves forbid `unsafe` (`wsx` but for a few
+//! blocks, each with its SAFETY comment: see `crates/wsx/src/lib.rs`).
 #![allow(unsafe_code)]
 
 use std::alloc::{GlobalAlloc, Layout, System};

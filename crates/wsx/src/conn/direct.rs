@@ -15,7 +15,9 @@
 //! - The window borrows the `WebSocket` mutably for its whole life ([`Window`]'s lifetime):
 //!   nothing else can reach the write buffer while the pointer is set, and the pointer is
 //!   cleared before the borrow ends, by [`Window::close`] or by the drop guard when a panic
-//!   unwinds past it. No stale address is ever left behind.
+//!   unwinds past it. The window is a scope ([`with_window`]), not a value a caller holds, so
+//!   no `mem::forget` can skip that; and it is `!Send`, so it cannot be closed on another
+//!   thread than the one whose thread-locals it set. No stale address is ever left behind.
 //! - The window is open only on the thread running the connection's task, only while that
 //!   task runs handlers. On that thread, in that window, only that handler's code runs, so a
 //!   write to the connection from this thread then is the handler's own, and the pointer is
@@ -32,9 +34,15 @@
 //!   `write_buffer_size` through the window.
 //!
 //! Only a server connection without an extension takes direct writes: its frames need none
-//! of the connection's state (no mask, no compression context); and the connection's state
-//! cannot change while its handler runs (only its task changes it), so the window checks
-//! once, when it opens, that it may send.
+//! of the connection's state (no mask, no compression context). The window checks once, when
+//! it opens, that the connection may send a data message (RFC 6455 §5.5.1: none after our
+//! close frame; the check the queued path makes in `Protocol::send`): the connection's state
+//! cannot change while its handler runs (only its task changes it, and a close the handler
+//! asks for is queued, which sends the window's later writes through the queue too). Handlers
+//! do run after the peer's close or a protocol error queued our close frame, before the
+//! transport ends (a message that waited for its handler, an async handler finishing while
+//! the close reply waits for a peer that does not read): their replies are refused there,
+//! like queued ones (test: `event_direct_in_memory.rs`, issue 29).
 #![deny(unsafe_code)]
 
 use super::{Conn, Shared};
@@ -78,24 +86,53 @@ fn address(shared: &Arc<Shared>) -> usize {
     Arc::as_ptr(shared).addr()
 }
 
-/// The window in which a connection's task runs its handlers on this thread: opened by
-/// [`Window::open`], closed by [`Window::close`] or when dropped (a panic unwinding past it).
-/// It holds the connection's `WebSocket` borrowed for `'a`, for the pointer in [`OUT`].
-pub(crate) struct Window<'a> {
+/// Runs `run` (the handlers of `conn`) in a window on this thread that takes their replies
+/// directly, and closes it after, whether `run` returns or unwinds; returns what `run` returned
+/// and whether the handlers queued anything in the window (the task feeds the queue then).
+///
+/// Direct writes are taken when `direct` (the connection takes encoded frames), the
+/// connection may send a data message now ([`WebSocket::direct_out`]: no close frame sent or
+/// queued, the transport not ended), nothing older waits in the shared queue (`backlog`, or
+/// another task's write just queued) and the write buffer has room.
+///
+/// The window is a scope, not a value the caller holds: nothing can leak it (`mem::forget`)
+/// and leave [`OUT`] pointing at a buffer whose borrow ended.
+#[inline]
+pub(crate) fn with_window<S, R>(
+    conn: &Conn,
+    ws: &mut WebSocket<S>,
+    direct: bool,
+    backlog: bool,
+    run: impl FnOnce() -> R,
+) -> (R, bool)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let window = Window::open(conn, ws, direct, backlog);
+    let result = run();
+    (result, window.close())
+}
+
+/// The window in which a connection's task runs its handlers on this thread, while
+/// [`with_window`] runs them: opened by [`Window::open`], closed by [`Window::close`] or when
+/// dropped (a panic unwinding past it). It holds the connection's `WebSocket` borrowed for
+/// `'a`, for the pointer in [`OUT`], and it is neither `Send` nor `Sync`: the thread-locals it
+/// sets belong to the thread that opened it.
+struct Window<'a> {
     /// This window set [`WINDOW`]. A window opened while another is open on this thread (a
     /// handler that drives another connection's future to completion in place) does not: the
     /// writes made inside it belong to the outer handler's call.
     opened: bool,
     /// The write buffer [`OUT`] points to.
     out: PhantomData<&'a mut WriteBuffer>,
+    /// Not `Send`, not `Sync`.
+    thread: PhantomData<*const ()>,
 }
 
 impl<'a> Window<'a> {
-    /// Opens the window for `conn`'s handlers on this thread. Direct writes are taken when
-    /// `direct` (the connection takes encoded frames), nothing older waits in the shared
-    /// queue (`backlog`, or another task's write just queued) and the write buffer has room.
+    /// Opens the window for `conn`'s handlers on this thread (see [`with_window`]).
     #[inline]
-    pub fn open<S>(conn: &Conn, ws: &'a mut WebSocket<S>, direct: bool, backlog: bool) -> Self
+    fn open<S>(conn: &Conn, ws: &'a mut WebSocket<S>, direct: bool, backlog: bool) -> Self
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
@@ -103,28 +140,32 @@ impl<'a> Window<'a> {
             return Self {
                 opened: false,
                 out: PhantomData,
+                thread: PhantomData,
             };
         }
         let mut mode = Mode::Queueing;
-        if direct && !backlog && !conn.shared.signal.queued() {
-            let (out, limit) = ws.direct_out();
-            if out.len() < limit {
-                LIMIT.set(limit);
-                OUT.set(Some(NonNull::from(out)));
-                mode = Mode::Direct;
-            }
+        if direct
+            && !backlog
+            && !conn.shared.signal.queued()
+            && let Some((out, limit)) = ws.direct_out()
+            && out.len() < limit
+        {
+            LIMIT.set(limit);
+            OUT.set(Some(NonNull::from(out)));
+            mode = Mode::Direct;
         }
         WINDOW.set(address(&conn.shared) | mode as usize);
         Self {
             opened: true,
             out: PhantomData,
+            thread: PhantomData,
         }
     }
 
     /// Closes the window, giving the `WebSocket` back, and tells whether the handlers queued
-    /// anything in it (the task feeds the queue then).
+    /// anything in it.
     #[inline]
-    pub fn close(self) -> bool {
+    fn close(self) -> bool {
         if !self.opened {
             return false;
         }
@@ -163,27 +204,32 @@ pub(crate) enum Direct<T> {
 }
 
 /// Encodes a text or binary `message` of `len` payload bytes for `conn`'s handler running on
-/// this thread, if its window takes direct writes (taken apart by value: the payload is then
-/// dropped as `Bytes`, without a call to the message's generic drop).
+/// this thread, if its window takes direct writes (taken apart by value: a written payload is
+/// then dropped as `Bytes`, without a call to the message's generic drop; a `Message` kept
+/// whole across the write cost about 20 instructions per message, callgrind, issue 29).
 #[inline]
 pub(crate) fn try_write(conn: &Conn, message: Message, len: usize) -> Direct<Message> {
-    let (opcode, payload) = match message {
-        Message::Text(text) => (OpCode::Text, text.into_bytes()),
-        Message::Binary(data) => (OpCode::Binary, data),
+    // Text stays `Utf8Bytes`: no unchecked conversion back is needed when it is given back.
+    let payload: Result<Utf8Bytes, Bytes> = match message {
+        Message::Text(text) => Ok(text),
+        Message::Binary(data) => Err(data),
         other => return Direct::Queue(other),
+    };
+    let (opcode, bytes) = match &payload {
+        Ok(text) => (OpCode::Text, text.as_bytes()),
+        Err(data) => (OpCode::Binary, data),
     };
     // The largest frame of a copied payload: a 4-byte header (the 16-bit length form).
     let written = if WriteBuffer::copies(len) {
         write_direct(conn, len, len + 4, |out| {
-            out.put_small_unmasked_frame(0x80 | opcode as u8, &payload);
+            out.put_small_unmasked_frame(0x80 | opcode as u8, bytes);
         })
     } else {
         Direct::Queue(())
     };
-    let back = || match opcode {
-        // It was text, so it is UTF-8.
-        OpCode::Text => Message::Text(Utf8Bytes::from_validated(payload)),
-        _ => Message::Binary(payload),
+    let back = || match payload {
+        Ok(text) => Message::Text(text),
+        Err(data) => Message::Binary(data),
     };
     match written {
         Direct::Written => Direct::Written,

@@ -479,8 +479,8 @@ impl Conn {
     /// # Errors
     /// [`Error::Json`] when `data` cannot be serialised, and as [`Self::write_text`].
     pub fn emit(&self, event: &str, data: impl serde::Serialize) -> Result<(), Error> {
-        let json = serde_json::to_vec(&Envelope { event, data })?;
-        self.enqueue(Message::Text(Utf8Bytes::from_validated(Bytes::from(json))))
+        let json = serde_json::to_string(&Envelope { event, data })?;
+        self.enqueue(Message::Text(Utf8Bytes::from(json)))
     }
 
     #[inline]

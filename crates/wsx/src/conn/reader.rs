@@ -4,7 +4,7 @@
 //! the end, the timer); the turn's end is handled, and the next turn starts.
 #![forbid(unsafe_code)]
 
-use super::direct::Window;
+use super::direct::with_window;
 use super::dispatch::{Dispatch, PANIC_REASON, fire_error};
 use super::handlers::Panicked;
 use super::{Conn, ReaderSignal};
@@ -177,9 +177,8 @@ impl Reader {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let window = Window::open(conn, ws, self.direct, self.backlog);
-        let result = run();
-        if window.close() || self.backlog {
+        let (result, queued) = with_window(conn, ws, self.direct, self.backlog, run);
+        if queued || self.backlog {
             self.backlog = conn.feed_queued(ws);
         }
         result

@@ -3,7 +3,9 @@
 //!
 //! A single-frame message is handed out as a slice of the read buffer (`BytesMut::split_to`
 //! then `freeze`): no copy. Fragmented messages are copied into a reassembly buffer.
-#![forbid(unsafe_code)]
+// `unsafe` only to hand out text it has validated without a second pass: the calls of
+// `Decoder::message`, each right after its validation (see `Utf8Bytes::from_validated`).
+#![deny(unsafe_code)]
 
 use super::CloseFrame;
 use super::extension::Extension;
@@ -400,7 +402,9 @@ impl Decoder {
         if text && simdutf8::basic::from_utf8(&payload).is_err() {
             return Some(Err(ProtocolError::InvalidUtf8));
         }
-        Some(Ok(Self::message(text, payload)))
+        #[allow(unsafe_code)]
+        // SAFETY: text was validated just above.
+        Some(Ok(unsafe { Self::message(text, payload) }))
     }
 
     /// Checks a new frame's header against the connection state and the limits.
@@ -517,7 +521,10 @@ impl Decoder {
                     }
                     out
                 };
-                Ok(Some(Self::message(text, data.freeze())))
+                #[allow(unsafe_code)]
+                // SAFETY: text was validated whole by `utf8.finish` in either branch above
+                // (the frame's payload fed to `utf8` as it arrived, or the inflated message).
+                Ok(Some(unsafe { Self::message(text, data.freeze()) }))
             }
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 let Some(mut partial) = self.partial.take() else {
@@ -545,15 +552,25 @@ impl Decoder {
                 if text {
                     self.utf8.finish(&[])?;
                 }
-                Ok(Some(Self::message(text, partial.data.freeze())))
+                #[allow(unsafe_code)]
+                // SAFETY: every fragment of a text message was fed to `utf8` as it arrived
+                // (or as it was inflated), and `finish` just checked that none ends inside a
+                // character.
+                Ok(Some(unsafe { Self::message(text, partial.data.freeze()) }))
             }
         }
     }
 
+    /// A text (`text`) or binary message of `data`.
+    ///
+    /// # Safety
+    /// When `text`, `data` must be valid UTF-8 ([`Utf8Bytes::from_validated`]).
     #[inline]
-    fn message(text: bool, data: Bytes) -> Message {
+    #[allow(unsafe_code)]
+    unsafe fn message(text: bool, data: Bytes) -> Message {
         if text {
-            Message::Text(Utf8Bytes::from_validated(data))
+            // SAFETY: the caller's promise.
+            Message::Text(unsafe { Utf8Bytes::from_validated(data) })
         } else {
             Message::Binary(data)
         }

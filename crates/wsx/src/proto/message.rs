@@ -21,20 +21,28 @@ impl Utf8Bytes {
         }
     }
 
-    /// Wraps bytes the caller has already validated.
-    pub(crate) fn from_validated(bytes: Bytes) -> Self {
+    /// Wraps bytes the caller has already validated, without checking them again (the
+    /// decoder validates text as it arrives, incrementally: a second pass would cost one more
+    /// read of every text message).
+    ///
+    /// # Safety
+    /// `bytes` must be valid UTF-8. [`Self::as_str`] hands them out as a `str` unchecked:
+    /// invalid bytes there are undefined behaviour. (Checked in debug builds.)
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn from_validated(bytes: Bytes) -> Self {
         debug_assert!(std::str::from_utf8(&bytes).is_ok());
         Self(bytes)
     }
 
     /// The text.
     #[must_use]
-    // One of the crate's two `unsafe` blocks (the other: `proto/mask.rs`). Checking
-    // the bytes again on every read of a message's text would cost a UTF-8 pass per message.
+    // Checking the bytes again on every read of a message's text would cost a UTF-8 pass per
+    // message.
     #[allow(unsafe_code)]
     pub fn as_str(&self) -> &str {
-        // SAFETY: every constructor guarantees that the bytes are valid UTF-8, and `Bytes` is
-        // immutable.
+        // SAFETY: every constructor guarantees that the bytes are valid UTF-8 (the safe ones
+        // check them; `from_validated`, an `unsafe fn`, makes its callers promise it), and
+        // `Bytes` is immutable.
         unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 

@@ -347,11 +347,19 @@ impl Protocol {
     /// per message and stays small enough for the encoder to be inlined into it.
     #[inline]
     fn check_sendable(&self) -> Result<(), SendError> {
-        if matches!(self.phase, Phase::Open) && !self.eof {
+        if self.can_send() {
             Ok(())
         } else {
             Err(self.refusal())
         }
+    }
+
+    /// Whether [`Self::send`] would take a data message now: the connection is open (no close
+    /// frame sent, RFC 6455 §5.5.1) and the transport has not ended. Frames appended to the
+    /// write buffer by anything but `send` (the event API's direct replies) must ask first.
+    #[inline]
+    pub(crate) fn can_send(&self) -> bool {
+        matches!(self.phase, Phase::Open) && !self.eof
     }
 
     /// Why [`Self::check_sendable`] refuses: still closing, or closed.

@@ -18,10 +18,15 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     /// The write buffer, for frames appended in place by the event API's direct path, and
-    /// the length it may grow to.
+    /// the length it may grow to; `None` when the connection may not send a data message now
+    /// (its close frame is sent or queued, or the transport ended: RFC 6455 §5.5.1), the same
+    /// check [`crate::proto::Protocol::send`] makes for a queued message.
     #[inline]
-    pub(crate) fn direct_out(&mut self) -> (&mut crate::proto::WriteBuffer, usize) {
-        (self.proto.write_buffer(), self.config.write_buffer_size)
+    pub(crate) fn direct_out(&mut self) -> Option<(&mut crate::proto::WriteBuffer, usize)> {
+        if !self.proto.can_send() {
+            return None;
+        }
+        Some((self.proto.write_buffer(), self.config.write_buffer_size))
     }
 
     /// Whether this connection takes server frames encoded elsewhere

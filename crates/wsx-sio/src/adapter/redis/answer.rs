@@ -2,20 +2,18 @@
 //! leaves, disconnects, server-side events, broadcasts with acks), each done locally and, when
 //! the protocol wants an answer, answered on the response channel.
 
+use super::NsAdapter;
 use super::wire::{self, request_type as rt};
-use super::{NsAdapter, disconnect_local};
-use crate::adapter::{Adapter, BroadcastOptions, SocketInfo};
-use crate::hub::Hub;
-use crate::server::ServerAck;
+use crate::adapter::{Adapter, BroadcastOptions, Host, ServerAck};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
 impl NsAdapter {
     /// Handles a request from another server.
-    pub(super) fn on_request(self: &Arc<Self>, hub: &Hub, payload: &[u8]) {
+    pub(super) fn on_request(self: &Arc<Self>, host: &dyn Host, payload: &[u8]) {
         match wire::decode_ack_broadcast(payload) {
-            Ok(Some(request)) => return self.on_ack_broadcast(hub, request),
+            Ok(Some(request)) => return self.on_ack_broadcast(host, request),
             Ok(None) => {}
             Err(err) => {
                 tracing::debug!(%err, "redis adapter: request dropped");
@@ -32,7 +30,6 @@ impl NsAdapter {
         if wire::str_field(&request, "uid") == Some(&*self.uid) {
             return;
         }
-        let local = hub.local_sockets();
         let request_id = request.get("requestId").cloned().unwrap_or(Value::Null);
         let kind = request.get("type").and_then(Value::as_u64);
         let answer = match kind {
@@ -43,14 +40,14 @@ impl NsAdapter {
                 };
                 let ids: Vec<String> = self
                     .memory
-                    .local_targets(&opts, local)
+                    .local_targets(&opts, host)
                     .into_iter()
                     .map(|sid| sid.to_string())
                     .collect();
                 json!({"requestId": request_id, "sockets": ids})
             }
             Some(rt::ALL_ROOMS) => {
-                json!({"requestId": request_id, "rooms": self.local_rooms(local)})
+                json!({"requestId": request_id, "rooms": self.local_rooms(host)})
             }
             Some(kind @ (rt::REMOTE_JOIN | rt::REMOTE_LEAVE | rt::REMOTE_DISCONNECT)) => {
                 let opts = match request.get("opts") {
@@ -66,7 +63,7 @@ impl NsAdapter {
                 // The older form is answered by the server that holds the socket only.
                 let legacy = request.get("opts").is_none();
                 let held = |room: &String| {
-                    crate::sid::Sid::parse(room).is_some_and(|sid| local.get(sid).is_some())
+                    crate::sid::Sid::parse(room).is_some_and(|sid| host.has_socket(sid))
                 };
                 if legacy && !opts.rooms.first().is_some_and(held) {
                     return;
@@ -77,9 +74,9 @@ impl NsAdapter {
                     .collect::<Vec<_>>();
                 let close = request.get("close").and_then(Value::as_bool) == Some(true);
                 match kind {
-                    rt::REMOTE_JOIN => self.local_add(&opts, &rooms, local),
-                    rt::REMOTE_LEAVE => self.local_del(&opts, &rooms, local),
-                    _ => disconnect_local(self.memory.local_targets(&opts, local), close, local),
+                    rt::REMOTE_JOIN => self.local_add(&opts, &rooms, host),
+                    rt::REMOTE_LEAVE => self.local_del(&opts, &rooms, host),
+                    _ => host.disconnect(&self.memory.local_targets(&opts, host), close),
                 }
                 if !legacy {
                     return;
@@ -90,10 +87,10 @@ impl NsAdapter {
                 let opts = wire::request_opts(&request);
                 let sockets: Vec<Value> = self
                     .memory
-                    .local_targets(&opts, local)
+                    .local_targets(&opts, host)
                     .into_iter()
-                    .filter_map(|sid| local.get(sid))
-                    .map(|socket| SocketInfo::of_local(&socket).to_json())
+                    .filter_map(|sid| host.describe(sid))
+                    .map(|socket| socket.to_json())
                     .collect();
                 json!({"requestId": request_id, "sockets": sockets})
             }
@@ -116,7 +113,7 @@ impl NsAdapter {
                     }
                     None => ServerAck::none(),
                 };
-                hub.dispatch_server_side(data, ack);
+                host.server_side(data, ack);
                 return;
             }
             _ => return,
@@ -127,23 +124,26 @@ impl NsAdapter {
 
     /// Another node's broadcast with acknowledgements: our sockets get the event with an ack
     /// id each; the client count, then every acknowledgement, go back to that node.
-    fn on_ack_broadcast(self: &Arc<Self>, hub: &Hub, request: wire::AckBroadcast) {
+    fn on_ack_broadcast(self: &Arc<Self>, host: &dyn Host, request: wire::AckBroadcast) {
         if *request.uid == *self.uid {
             return;
         }
-        let local = hub.local_sockets();
         let targets: Vec<_> = self
             .memory
-            .local_targets(&request.opts, local)
+            .local_targets(&request.opts, host)
             .into_iter()
-            .filter_map(|sid| local.get(sid))
+            .filter(|sid| host.has_socket(*sid))
             .collect();
         let count =
             json!({"type": 8, "requestId": request.request_id, "clientCount": targets.len()});
         self.respond(&request.uid, count.to_string().into_bytes());
         let timeout = Duration::from_millis(request.timeout_ms.unwrap_or(5000).min(600_000));
-        for socket in targets {
-            let waiting = socket.emit_args_with_ack(&request.event, request.args.clone(), timeout);
+        for sid in targets {
+            let Some(waiting) =
+                host.emit_with_ack(sid, &request.event, request.args.clone(), timeout)
+            else {
+                continue;
+            };
             let (adapter, uid, id) = (
                 self.clone(),
                 request.uid.clone(),

@@ -8,7 +8,8 @@
 //!   `wsx_sio_redis_publish_failures_total`, and a warning.
 //! - subscribing: a pub/sub connection owned by one task that reconnects with backoff (100 ms
 //!   doubling to 2 s) and subscribes again to every registered namespace's channels, then hands
-//!   each message to the namespace whose channels it matches.
+//!   each message to the namespace whose channels it matches. A namespace closed with the
+//!   server ([`Link::unregister`]) is unsubscribed and left out of later resubscriptions.
 
 use super::NsAdapter;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -16,12 +17,21 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// At most this many messages wait to be published; past it, publishing fails at once.
 const QUEUE: usize = 1 << 16;
 /// At most this many messages go out in one pipeline.
 const BATCH: usize = 512;
+
+/// A change of the subscriptions, for the subscriber task.
+pub(crate) enum Change {
+    /// Subscribe a namespace's channels.
+    Subscribe(Arc<NsAdapter>),
+    /// Unsubscribe them; the sender learns when it is done (dropped: the connection is down,
+    /// so nothing is subscribed).
+    Unsubscribe(Arc<NsAdapter>, oneshot::Sender<()>),
+}
 
 /// A message to publish.
 pub(crate) struct Outgoing {
@@ -33,7 +43,7 @@ pub(crate) struct Outgoing {
 pub(crate) struct Link {
     publish: mpsc::Sender<Outgoing>,
     commands: ConnectionManager,
-    subscribe: mpsc::UnboundedSender<Arc<NsAdapter>>,
+    subscribe: mpsc::UnboundedSender<Change>,
     namespaces: RwLock<HashMap<String, Weak<NsAdapter>>>,
     failures: AtomicU64,
     subscribed: AtomicBool,
@@ -80,7 +90,25 @@ impl Link {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(adapter.nsp.clone(), Arc::downgrade(adapter));
-        let _ = self.subscribe.send(adapter.clone());
+        let _ = self.subscribe.send(Change::Subscribe(adapter.clone()));
+    }
+
+    /// Forgets a namespace's adapter and unsubscribes its channels; waits at most 2 s for
+    /// Redis to confirm.
+    pub(crate) async fn unregister(&self, adapter: &Arc<NsAdapter>) {
+        self.namespaces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&adapter.nsp);
+        let (done, confirmed) = oneshot::channel();
+        if self
+            .subscribe
+            .send(Change::Unsubscribe(adapter.clone(), done))
+            .is_ok()
+        {
+            let _ = tokio::time::timeout(Duration::from_secs(2), confirmed).await;
+        }
+        self.mark(adapter, false);
     }
 
     /// Queues a message; `false` (and counted) when the queue is full.
@@ -199,7 +227,7 @@ async fn subscriber(
     link: Weak<Link>,
     client: redis::Client,
     mut first: Option<redis::aio::PubSub>,
-    mut to_subscribe: mpsc::UnboundedReceiver<Arc<NsAdapter>>,
+    mut to_subscribe: mpsc::UnboundedReceiver<Change>,
 ) {
     use futures_util::StreamExt;
     let mut backoff = Duration::from_millis(100);
@@ -233,11 +261,17 @@ async fn subscriber(
                             }
                             None => break,
                         },
-                        adapter = to_subscribe.recv() => match adapter {
-                            Some(adapter) => {
+                        change = to_subscribe.recv() => match change {
+                            Some(Change::Subscribe(adapter)) => {
                                 if !subscribe(&link, &mut sink, &adapter).await {
                                     break;
                                 }
+                            }
+                            Some(Change::Unsubscribe(adapter, done)) => {
+                                if !unsubscribe(&mut sink, &adapter).await {
+                                    break;
+                                }
+                                let _ = done.send(());
                             }
                             None => return,
                         },
@@ -278,6 +312,16 @@ async fn subscribe(
         link.mark(adapter, true);
     }
     ok
+}
+
+/// Unsubscribes one namespace's channels; `false` when the connection failed.
+async fn unsubscribe(sink: &mut redis::aio::PubSubSink, adapter: &NsAdapter) -> bool {
+    let c = &adapter.channels;
+    sink.punsubscribe(c.pattern()).await.is_ok()
+        && sink
+            .unsubscribe(&[&c.request, &c.response, &c.specific_response])
+            .await
+            .is_ok()
 }
 
 fn dispatch(link: &Link, message: &redis::Msg) {

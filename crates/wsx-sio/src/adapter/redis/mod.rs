@@ -36,6 +36,9 @@
 //!   [`AdapterError::Timeout`]. A server that dies closes its subscription, so the next
 //!   requests no longer wait for it.
 //! - Messages from this server's own uid are ignored (it did the local part already).
+//! - [`crate::Server::shutdown`] closes each namespace's adapter: its channels are
+//!   unsubscribed (waiting at most 2 s for Redis), so the other servers stop counting this one
+//!   (`PUBSUB NUMSUB`) and their requests stop waiting for it.
 //! - The sharded variant (`SSUBSCRIBE`/`SPUBLISH`, Redis 7) is not implemented.
 
 mod answer;
@@ -44,13 +47,11 @@ mod requests;
 pub(crate) mod wire;
 
 use super::{
-    Adapter, AdapterError, AdapterFuture, BroadcastOptions, LocalSockets, MemoryAdapter, Room,
-    SocketInfo, deliver, disconnect_local,
+    Adapter, AdapterError, AdapterFuture, BroadcastOptions, Host, MemoryAdapter, Room, SocketInfo,
 };
+use crate::args::Args;
 use crate::engine::transport::Frame;
-use crate::hub::{Hub, WeakHub};
-use crate::server::Args;
-use crate::server::socket::broadcast_frames;
+use crate::frames::broadcast_frames;
 use crate::sid::Sid;
 use answer::string_list;
 use link::Link;
@@ -58,7 +59,7 @@ use requests::Pending;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 use wire::{Channels, request_type as rt};
 
@@ -132,7 +133,7 @@ impl Redis {
                 options: self.options.clone(),
                 memory: MemoryAdapter::new(),
                 link: self.link.clone(),
-                hub: OnceLock::new(),
+                host: OnceLock::new(),
                 pending: Mutex::default(),
                 subscribed: AtomicBool::new(false),
             }),
@@ -195,15 +196,16 @@ pub(crate) struct NsAdapter {
     /// This server's rooms.
     memory: MemoryAdapter,
     link: Arc<Link>,
-    hub: OnceLock<WeakHub>,
+    /// The namespace, once attached (weakly: the namespace owns its adapter).
+    host: OnceLock<Weak<dyn Host>>,
     pending: Mutex<HashMap<String, Pending>>,
     /// Whether its channels are subscribed on the current connection.
     pub(crate) subscribed: AtomicBool,
 }
 
 impl NsAdapter {
-    fn hub(&self) -> Option<Hub> {
-        self.hub.get()?.upgrade()
+    fn host(&self) -> Option<Arc<dyn Host>> {
+        self.host.get()?.upgrade()
     }
 
     /// Whether a channel is one of this namespace's.
@@ -215,25 +217,24 @@ impl NsAdapter {
 
     /// Handles a message from Redis (on the subscriber task: nothing here waits).
     pub(crate) fn on_message(self: &Arc<Self>, channel: &str, payload: &[u8]) {
-        let Some(hub) = self.hub() else { return };
+        let Some(host) = self.host() else { return };
         if channel.starts_with(&self.channels.response) {
             self.on_response(payload);
         } else if channel == self.channels.request {
-            self.on_request(&hub, payload);
+            self.on_request(&*host, payload);
         } else if let Some(room) = self.channels.room_of(channel) {
-            self.on_broadcast(&hub, room, payload);
+            self.on_broadcast(&*host, room, payload);
         }
     }
 
     /// Whether this server has a socket in `room` (a socket id is a room).
-    fn has_room(&self, room: &str, local: &LocalSockets) -> bool {
-        self.memory.has_room(room) || Sid::parse(room).is_some_and(|sid| local.get(sid).is_some())
+    fn has_room(&self, room: &str, host: &dyn Host) -> bool {
+        self.memory.has_room(room) || Sid::parse(room).is_some_and(|sid| host.has_socket(sid))
     }
 
-    fn on_broadcast(&self, hub: &Hub, room: &str, payload: &[u8]) {
-        let local = hub.local_sockets();
+    fn on_broadcast(&self, host: &dyn Host, room: &str, payload: &[u8]) {
         // Node's adapter drops a room channel's message early when it has no such room.
-        if !room.is_empty() && !self.has_room(room, local) {
+        if !room.is_empty() && !self.has_room(room, host) {
             return;
         }
         let message = match wire::decode_broadcast(payload) {
@@ -247,11 +248,7 @@ impl NsAdapter {
             return;
         }
         let (frames, _) = broadcast_frames(&self.nsp, &message.event, message.args);
-        let sent = deliver(
-            self.memory.local_targets(&message.opts, local),
-            &frames,
-            local,
-        );
+        let sent = host.push(&self.memory.local_targets(&message.opts, host), &frames);
         crate::metrics::events_sent(&self.nsp, sent);
     }
 
@@ -259,18 +256,18 @@ impl NsAdapter {
         self.link.publish(channel, payload)
     }
 
-    fn local_rooms(&self, local: &LocalSockets) -> Vec<Room> {
+    fn local_rooms(&self, host: &dyn Host) -> Vec<Room> {
         let mut rooms = self.memory.rooms();
-        rooms.extend(local.ids().into_iter().map(|sid| sid.to_string()));
+        rooms.extend(host.sids().into_iter().map(|sid| sid.to_string()));
         rooms
     }
 
-    fn local_add(&self, opts: &BroadcastOptions, rooms: &[Room], local: &LocalSockets) {
-        self.memory.add_sockets(opts, rooms, local);
+    fn local_add(&self, opts: &BroadcastOptions, rooms: &[Room], host: &dyn Host) {
+        self.memory.add_sockets(opts, rooms, host);
     }
 
-    fn local_del(&self, opts: &BroadcastOptions, rooms: &[Room], local: &LocalSockets) {
-        self.memory.del_sockets(opts, rooms, local);
+    fn local_del(&self, opts: &BroadcastOptions, rooms: &[Room], host: &dyn Host) {
+        self.memory.del_sockets(opts, rooms, host);
     }
 
     /// The number of servers: subscribers of the request channel.
@@ -323,8 +320,8 @@ fn random_id(len: usize) -> String {
 }
 
 impl Adapter for RedisAdapter {
-    fn attach(&self, hub: &Hub) {
-        if self.inner.hub.set(hub.downgrade()).is_ok() {
+    fn attach(&self, host: Weak<dyn Host>) {
+        if self.inner.host.set(host).is_ok() {
             self.inner.link.register(&self.inner);
         }
     }
@@ -349,8 +346,8 @@ impl Adapter for RedisAdapter {
         self.inner.memory.rooms()
     }
 
-    fn local_targets(&self, opts: &BroadcastOptions, local: &LocalSockets) -> Vec<Sid> {
-        self.inner.memory.local_targets(opts, local)
+    fn local_targets(&self, opts: &BroadcastOptions, host: &dyn Host) -> Vec<Sid> {
+        self.inner.memory.local_targets(opts, host)
     }
 
     fn broadcast(
@@ -359,10 +356,10 @@ impl Adapter for RedisAdapter {
         args: &Args,
         frames: &[Frame],
         opts: &BroadcastOptions,
-        local: &LocalSockets,
+        host: &dyn Host,
     ) -> Result<usize, AdapterError> {
         // Local delivery first: it never waits on Redis.
-        let sent = deliver(self.local_targets(opts, local), frames, local);
+        let sent = host.push(&self.local_targets(opts, host), frames);
         if !opts.local {
             let inner = &self.inner;
             let message = wire::encode_broadcast(&inner.uid, &inner.nsp, event, args, opts);
@@ -378,13 +375,12 @@ impl Adapter for RedisAdapter {
     fn fetch_sockets(
         &self,
         opts: &BroadcastOptions,
-        local: &LocalSockets,
+        host: &dyn Host,
     ) -> AdapterFuture<Vec<SocketInfo>> {
         let mut sockets: Vec<SocketInfo> = self
-            .local_targets(opts, local)
+            .local_targets(opts, host)
             .into_iter()
-            .filter_map(|sid| local.get(sid))
-            .map(|socket| SocketInfo::of_local(&socket))
+            .filter_map(|sid| host.describe(sid))
             .collect();
         if opts.local {
             return Box::pin(std::future::ready(Ok(sockets)));
@@ -405,8 +401,8 @@ impl Adapter for RedisAdapter {
         })
     }
 
-    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room], local: &LocalSockets) {
-        self.inner.local_add(opts, rooms, local);
+    fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room], host: &dyn Host) {
+        self.inner.local_add(opts, rooms, host);
         if !opts.local {
             self.inner.publish_request(object(
                 json!({"type": rt::REMOTE_JOIN, "opts": opts_json(opts), "rooms": rooms}),
@@ -414,8 +410,8 @@ impl Adapter for RedisAdapter {
         }
     }
 
-    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room], local: &LocalSockets) {
-        self.inner.local_del(opts, rooms, local);
+    fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room], host: &dyn Host) {
+        self.inner.local_del(opts, rooms, host);
         if !opts.local {
             self.inner.publish_request(object(
                 json!({"type": rt::REMOTE_LEAVE, "opts": opts_json(opts), "rooms": rooms}),
@@ -423,8 +419,8 @@ impl Adapter for RedisAdapter {
         }
     }
 
-    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool, local: &LocalSockets) {
-        disconnect_local(self.local_targets(opts, local), close, local);
+    fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool, host: &dyn Host) {
+        host.disconnect(&self.local_targets(opts, host), close);
         if !opts.local {
             self.inner.publish_request(object(
                 json!({"type": rt::REMOTE_DISCONNECT, "opts": opts_json(opts), "close": close}),
@@ -432,8 +428,8 @@ impl Adapter for RedisAdapter {
         }
     }
 
-    fn all_rooms(&self, local: &LocalSockets) -> AdapterFuture<Vec<Room>> {
-        let mut rooms = self.inner.local_rooms(local);
+    fn all_rooms(&self, host: &dyn Host) -> AdapterFuture<Vec<Room>> {
+        let mut rooms = self.inner.local_rooms(host);
         let inner = self.inner.clone();
         Box::pin(async move {
             let servers = inner.server_count().await?;
@@ -483,5 +479,13 @@ impl Adapter for RedisAdapter {
     fn server_count(&self) -> AdapterFuture<usize> {
         let inner = self.inner.clone();
         Box::pin(async move { inner.server_count().await })
+    }
+
+    fn close(&self) -> AdapterFuture<()> {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            inner.link.unregister(&inner).await;
+            Ok(())
+        })
     }
 }

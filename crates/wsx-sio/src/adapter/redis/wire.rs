@@ -12,9 +12,9 @@
 //! - Requests and responses are JSON objects `{uid, type, requestId, ...}`; a message that does
 //!   not start with `{` is MessagePack (Node encodes broadcast-with-ack traffic that way).
 
-use crate::adapter::{BroadcastOptions, Room};
+use crate::args::Args;
 use crate::packet::binary::Data;
-use crate::server::Args;
+use crate::rooms::{BroadcastOptions, Room};
 use bytes::Bytes;
 use rmpv::Value as Mp;
 use serde_json::{Map, Number, Value};

@@ -5,18 +5,20 @@
 //! connection. Everything goes through the `Adapter` trait, so a networked adapter changes
 //! nothing here.
 
-use crate::adapter::{
-    Adapter, AdapterError, AdapterFuture, BroadcastOptions, LocalSockets, RemoteSocket, Room,
-};
-use crate::error::EmitError;
-use crate::server::ServerAck;
-use crate::server::namespace::NsInner;
-use crate::server::socket::{broadcast_frames, kept_event_frames};
-use crate::server::{Args, Socket};
+use super::NsInner;
+pub use super::local::LocalSockets;
+use super::remote_socket::RemoteSocket;
+use super::socket::Socket;
+use crate::adapter::{Adapter, AdapterFuture, Host, ServerAck};
+use crate::args::Args;
+use crate::engine::transport::Frame;
+use crate::error::{AdapterError, EmitError};
+use crate::frames::{broadcast_frames, event_frames};
+use crate::rooms::{BroadcastOptions, Room};
 use crate::sid::Sid;
 use serde::Serialize;
 use serde_json::Value;
-use std::sync::{Arc, PoisonError, Weak};
+use std::sync::{Arc, Weak};
 
 /// A hub that does not keep its namespace alive (for adapters: the namespace owns them).
 #[derive(Clone, Debug, Default)]
@@ -76,31 +78,17 @@ impl Hub {
 
     /// Calls the handler of a server-side event another server sent (`packet` is
     /// `[event, ...args]`), on a task of its own. Returns whether there was one.
-    pub fn dispatch_server_side(&self, mut packet: Vec<Value>, ack: ServerAck) -> bool {
-        if packet.is_empty() {
-            return false;
-        }
-        let Value::String(event) = packet.remove(0) else {
-            return false;
-        };
-        let handler = self
-            .0
-            .server_side
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&event)
-            .cloned();
-        match handler {
-            Some(handler) => {
-                tokio::spawn(handler(packet, ack));
-                true
-            }
-            None => false,
-        }
+    pub fn dispatch_server_side(&self, packet: Vec<Value>, ack: ServerAck) -> bool {
+        self.0.dispatch_server_side(packet, ack)
     }
 
     pub(crate) fn adapter(&self) -> &dyn Adapter {
         &*self.0.adapter
+    }
+
+    /// The namespace as its adapter sees it.
+    pub(crate) fn host(&self) -> &dyn Host {
+        &*self.0
     }
 
     fn all(&self) -> BroadcastOperator {
@@ -152,7 +140,7 @@ impl Hub {
     /// Every room of the namespace on every server, socket ids included (Node's
     /// `adapter.allRooms()`).
     pub fn all_rooms(&self) -> AdapterFuture<Vec<Room>> {
-        self.adapter().all_rooms(self.local_sockets())
+        self.adapter().all_rooms(self.host())
     }
 
     /// How many servers serve this namespace, this one included (Node's `serverCount`).
@@ -277,13 +265,10 @@ impl BroadcastOperator {
         } else {
             broadcast_frames(self.hub.name(), event, args)
         };
-        let sent = self.hub.adapter().broadcast(
-            event,
-            &args,
-            &frames,
-            &self.opts,
-            self.hub.local_sockets(),
-        )?;
+        let sent =
+            self.hub
+                .adapter()
+                .broadcast(event, &args, &frames, &self.opts, self.hub.host())?;
         crate::metrics::events_sent(self.hub.name(), sent);
         Ok(sent)
     }
@@ -294,7 +279,7 @@ impl BroadcastOperator {
         let found = self
             .hub
             .adapter()
-            .fetch_sockets(&self.opts, self.hub.local_sockets());
+            .fetch_sockets(&self.opts, self.hub.host());
         Box::pin(async move {
             Ok(found
                 .await?
@@ -308,14 +293,14 @@ impl BroadcastOperator {
     pub fn sockets_join(&self, room: impl Into<Room>) {
         self.hub
             .adapter()
-            .add_sockets(&self.opts, &[room.into()], self.hub.local_sockets());
+            .add_sockets(&self.opts, &[room.into()], self.hub.host());
     }
 
     /// Makes the selected sockets leave `room`.
     pub fn sockets_leave(&self, room: impl Into<Room>) {
         self.hub
             .adapter()
-            .del_sockets(&self.opts, &[room.into()], self.hub.local_sockets());
+            .del_sockets(&self.opts, &[room.into()], self.hub.host());
     }
 
     /// Disconnects the selected sockets ("server namespace disconnect"), or with `close`
@@ -323,17 +308,36 @@ impl BroadcastOperator {
     pub fn disconnect_sockets(&self, close: bool) {
         self.hub
             .adapter()
-            .disconnect_sockets(&self.opts, close, self.hub.local_sockets());
+            .disconnect_sockets(&self.opts, close, self.hub.host());
     }
+}
+
+/// The frames of an event sent without an acknowledgement to the sockets `opts` selects;
+/// with connection state recovery on, an offset is appended to its arguments and the packet
+/// is kept for sockets that lose their connection ([`crate::recovery`]).
+pub(crate) fn kept_event_frames(
+    hub: &Hub,
+    opts: &BroadcastOptions,
+    event: &str,
+    mut args: Args,
+) -> Vec<Frame> {
+    let Some(store) = hub.recovery() else {
+        return event_frames(hub.name(), event, args, None);
+    };
+    let offset = crate::recovery::new_offset();
+    args.values.push(Value::String(offset.clone()));
+    let frames = event_frames(hub.name(), event, args, None);
+    store.store(hub.name(), &offset, opts, &frames);
+    frames
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::engine::transport::Frame;
-    use crate::server::Handshake;
-    use crate::server::connection::ConnShared;
-    use crate::server::outbox::{Item, Outbox};
+    use crate::namespace::Handshake;
+    use crate::namespace::conn::ConnShared;
+    use crate::namespace::outbox::{Item, Outbox};
     use std::sync::Mutex;
     use std::time::Duration;
 

@@ -3,10 +3,12 @@
 //! socket gets it back, [`crate::recovery`]), the CONNECT answer, the packets a recovered
 //! socket missed, then the connection handlers; and keeping a socket whose connection was lost.
 
-use super::connection::{ConnShared, Job, job};
-use super::namespace::NsInner;
-use super::socket::{Socket, frames};
-use crate::hub::Hub;
+use super::NsInner;
+use super::conn::ConnShared;
+use super::hub::Hub;
+use super::jobs::{Job, job};
+use super::socket::Socket;
+use crate::frames::frames;
 use crate::packet::socket::Body;
 use crate::recovery::SavedSession;
 use crate::sid::Sid;
@@ -14,7 +16,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// Keeps a socket whose connection was lost, for connection state recovery (when it is on).
-pub(super) fn persist(socket: &Socket) {
+pub(crate) fn persist(socket: &Socket) {
     if let (Some(store), Some(pid)) = (socket.hub().recovery(), socket.pid()) {
         store.persist(SavedSession {
             sid: socket.id(),
@@ -27,7 +29,7 @@ pub(super) fn persist(socket: &Socket) {
 
 /// Connects a socket: middlewares in order (unless a recovered socket skips them), then
 /// CONNECT answer, then the packets a recovered socket missed, then connection handlers.
-pub(super) fn connect_job(
+pub(crate) fn connect_job(
     ns: Arc<NsInner>,
     shared: Arc<ConnShared>,
     auth: Value,

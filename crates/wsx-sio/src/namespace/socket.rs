@@ -3,17 +3,18 @@
 //! id, handlers, rooms and acknowledgements).
 
 use super::ack::{AckFuture, AckSender, PendingAcks};
-use super::args::{Args, FromArgs};
-use super::connection::ConnShared;
+use super::conn::ConnShared;
 use super::handler::{self, Handlers};
 use super::handshake::Handshake;
+use super::hub::{BroadcastOperator, Hub, kept_event_frames};
 use super::outbox::Item;
 use super::reason::DisconnectReason;
-use crate::adapter::{BroadcastOptions, Room};
+use crate::args::{Args, FromArgs};
 use crate::engine::transport::Frame;
 use crate::error::{AckError, EmitError};
-use crate::hub::{BroadcastOperator, Hub};
-use crate::packet::socket::{self as sio, Body};
+use crate::frames::{event_frames, frames};
+use crate::packet::socket::Body;
+use crate::rooms::{BroadcastOptions, Room};
 use crate::sid::Sid;
 use bytes::Bytes;
 use serde::Serialize;
@@ -56,95 +57,6 @@ impl std::fmt::Debug for Socket {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every update under these locks is complete: a poisoned lock is still consistent.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The frames of a packet: its text as an Engine.IO message `4...`, then its attachments as
-/// binary messages.
-pub(crate) fn frames(namespace: &str, body: Body, attachments: &[Bytes]) -> Vec<Frame> {
-    let packet = sio::Packet {
-        namespace: namespace.to_owned(),
-        body,
-    };
-    let mut text = String::from("4");
-    sio::encode_into(&packet, &mut text);
-    let mut frames = Vec::with_capacity(1 + attachments.len());
-    frames.push(Frame::Text(text.into()));
-    frames.extend(attachments.iter().cloned().map(Frame::Binary));
-    frames
-}
-
-/// The frames of an event.
-pub(crate) fn event_frames(
-    namespace: &str,
-    event: &str,
-    args: Args,
-    ack: Option<u64>,
-) -> Vec<Frame> {
-    let attachments = args.has_binary().then_some(args.attachments.len());
-    frames(
-        namespace,
-        Body::Event {
-            name: event.to_owned(),
-            args: args.values,
-            ack,
-            attachments,
-        },
-        &args.attachments,
-    )
-}
-
-/// The frames of an event for a broadcast, and its arguments back (a networked adapter
-/// passes them on to other servers): encoded once, without copying the arguments.
-pub(crate) fn broadcast_frames(namespace: &str, event: &str, args: Args) -> (Vec<Frame>, Args) {
-    let Args {
-        values,
-        attachments,
-    } = args;
-    let binary = (!attachments.is_empty()).then_some(attachments.len());
-    let packet = sio::Packet {
-        namespace: namespace.to_owned(),
-        body: Body::Event {
-            name: event.to_owned(),
-            args: values,
-            ack: None,
-            attachments: binary,
-        },
-    };
-    let mut text = String::from("4");
-    sio::encode_into(&packet, &mut text);
-    let mut frames = Vec::with_capacity(1 + attachments.len());
-    frames.push(Frame::Text(text.into()));
-    frames.extend(attachments.iter().cloned().map(Frame::Binary));
-    let values = match packet.body {
-        Body::Event { args, .. } => args,
-        _ => Vec::new(),
-    };
-    (
-        frames,
-        Args {
-            values,
-            attachments,
-        },
-    )
-}
-
-/// The frames of an event sent without an acknowledgement to the sockets `opts` selects;
-/// with connection state recovery on, an offset is appended to its arguments and the packet
-/// is kept for sockets that lose their connection ([`crate::recovery`]).
-pub(crate) fn kept_event_frames(
-    hub: &Hub,
-    opts: &BroadcastOptions,
-    event: &str,
-    mut args: Args,
-) -> Vec<Frame> {
-    let Some(store) = hub.recovery() else {
-        return event_frames(hub.name(), event, args, None);
-    };
-    let offset = crate::recovery::new_offset();
-    args.values.push(Value::String(offset.clone()));
-    let frames = event_frames(hub.name(), event, args, None);
-    store.store(hub.name(), &offset, opts, &frames);
-    frames
 }
 
 impl Socket {
@@ -238,8 +150,15 @@ impl Socket {
 
     /// Handles `event` with `handler`, replacing an earlier handler of that event.
     ///
+    /// Unlike Node's `socket.on`, where listeners add up, an event has one handler here: it
+    /// owns the event's typed arguments and its [`AckSender`] (answered once), which several
+    /// listeners could not share. To run several things for one event, call them from the
+    /// handler, or add [`Self::on_any`] handlers (those add up, and run first).
+    ///
     /// `T` is any serde type (taken from the single argument, or from all of them as a tuple:
-    /// see [`FromArgs`]) or [`Args`] for the raw arguments, binary included. The handlers of
+    /// see [`FromArgs`]) or [`Args`] for the raw arguments, binary included. Arguments that do
+    /// not convert skip the handler: the event is logged at warn level, and a client that
+    /// asked for an acknowledgement gets `{"error": "<why>"}` at once. The handlers of
     /// one connection run one after the other, in the order the packets arrived; a handler
     /// that awaits delays the next packets of this connection only.
     pub fn on<T, F, Fut>(&self, event: impl Into<String>, handler: F)

@@ -2,19 +2,11 @@
 //! `io.serverSideEmit(event, ...args)` and `io.on(event, handler)`). They travel through the
 //! adapter (the in-memory one has no other server to reach); a namespace's handlers are called
 //! for the events other servers send, with a [`ServerAck`] that answers
-//! `serverSideEmitWithAck` (one value per server, as in Node's Redis adapter).
+//! `serverSideEmitWithAck` (one value per server, as in Node's Redis adapter). The adapter
+//! that received the event makes the `ServerAck`; the namespace stores the handlers.
 
-use super::handler::BoxFuture;
 use serde::Serialize;
 use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::Arc;
-
-/// A stored server-side event handler.
-pub(crate) type ServerSideFn = Arc<dyn Fn(Vec<Value>, ServerAck) -> BoxFuture + Send + Sync>;
-
-/// The registered server-side handlers of a namespace, by event name.
-pub(crate) type ServerSideHandlers = HashMap<String, ServerSideFn>;
 
 /// Answers a server-side event sent with an acknowledgement (a no-op otherwise). Only the
 /// first answer counts.

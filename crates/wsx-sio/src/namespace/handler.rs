@@ -4,10 +4,13 @@
 //! once, at registration; dispatch only calls through an `Arc<dyn Fn>`.
 
 use super::ack::AckSender;
-use super::args::{Args, FromArgs};
-use super::namespace::ConnectError;
 use super::reason::DisconnectReason;
 use super::socket::Socket;
+use crate::adapter::ServerAck;
+use crate::args::{Args, FromArgs};
+use crate::error::ConnectError;
+use serde_json::Value;
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,6 +24,11 @@ pub(crate) type DisconnectFn = Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture
 pub(crate) type ConnectionFn = Arc<dyn Fn(Socket) -> BoxFuture + Send + Sync>;
 pub(crate) type MiddlewareFn =
     Arc<dyn Fn(Socket) -> BoxFuture<Result<(), ConnectError>> + Send + Sync>;
+/// A stored server-side event handler ([`crate::Namespace::on_server_side`]).
+pub(crate) type ServerSideFn = Arc<dyn Fn(Vec<Value>, ServerAck) -> BoxFuture + Send + Sync>;
+
+/// The registered server-side handlers of a namespace, by event name.
+pub(crate) type ServerSideHandlers = HashMap<String, ServerSideFn>;
 
 /// The handlers registered on one socket. Few per socket: vectors, searched linearly, are
 /// smaller than maps.
@@ -60,7 +68,11 @@ impl Handlers {
     }
 }
 
-/// Wraps a typed event handler; arguments that do not convert skip the handler.
+/// Wraps a typed event handler. Arguments that do not convert skip the handler; the event is
+/// reported at warn level (a client and a server that disagree on an event's shape is a bug
+/// to see, not a debug detail), and when the client asked for an acknowledgement it gets one
+/// argument, `{"error": "<why>"}`, at once: it must not wait for its timeout to learn that
+/// nothing will answer.
 pub(crate) fn event_fn<T, F, Fut>(event: &str, handler: F) -> EventFn
 where
     T: FromArgs + Send + 'static,
@@ -71,7 +83,17 @@ where
     Arc::new(move |socket, args, ack| match T::from_args(args) {
         Ok(value) => Box::pin(handler(socket, value, ack)),
         Err(err) => {
-            tracing::debug!(event = %event, %err, "arguments do not fit the handler; skipped");
+            tracing::warn!(
+                event = %event,
+                socket = %socket.id(),
+                namespace = socket.namespace(),
+                %err,
+                "arguments do not fit the handler; skipped"
+            );
+            if ack.requested() {
+                let why = format!("arguments of \"{event}\" do not fit its handler: {err}");
+                let _ = ack.send(&serde_json::json!({ "error": why }));
+            }
             Box::pin(std::future::ready(()))
         }
     })

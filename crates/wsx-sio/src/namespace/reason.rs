@@ -25,6 +25,8 @@ pub enum DisconnectReason {
     ForcedServerClose,
     /// A handler of this connection panicked; the connection was closed.
     HandlerPanic,
+    /// The server shut down ([`crate::Server::shutdown`]); the client got DISCONNECT first.
+    ServerShuttingDown,
 }
 
 impl DisconnectReason {
@@ -40,6 +42,7 @@ impl DisconnectReason {
             Self::ParseError => "parse error",
             Self::ForcedServerClose => "forced server close",
             Self::HandlerPanic => "handler panic",
+            Self::ServerShuttingDown => "server shutting down",
         }
     }
 }

@@ -1,51 +1,42 @@
-//! Namespaces: where connection handlers and connect middlewares are registered
-//! (`io.of("/admin")`). A [`Namespace`] derefs to its [`Hub`] for rooms and broadcasts.
+//! The namespace layer: [`Namespace`] (where connection handlers and connect middlewares are
+//! registered, `io.of("/admin")`), its [`Hub`] (rooms and broadcasts, through the adapter),
+//! its [`Socket`]s with their handlers and acknowledgements, and the jobs a connection runs
+//! for them.
+//!
+//! This is the one layer whose files refer to each other in a circle, by nature: a socket
+//! holds its hub (to join rooms and broadcast), the hub hands out its sockets, a handler and
+//! an acknowledgement take the socket they answer for. Below it, the adapter sees the
+//! namespace only through [`crate::adapter::Host`] (implemented in `host.rs`); above it, the
+//! server layer (`crate::server`) accepts connections and feeds their packets in here.
 
-use super::handler::{ConnectionFn, MiddlewareFn};
-use super::server_side::{ServerAck, ServerSideHandlers};
-use super::socket::Socket;
-use crate::adapter::{Adapter, LocalSockets};
-use crate::hub::Hub;
+pub(crate) mod ack;
+pub(crate) mod conn;
+pub(crate) mod connect;
+pub(crate) mod handler;
+pub(crate) mod handshake;
+mod host;
+pub mod hub;
+pub(crate) mod jobs;
+pub(crate) mod local;
+pub(crate) mod outbox;
+pub(crate) mod reason;
+mod remote_socket;
+pub(crate) mod socket;
+
+pub use ack::{AckFuture, AckSender};
+pub use handshake::Handshake;
+pub use hub::{BroadcastOperator, Hub};
+pub use local::LocalSockets;
+pub use reason::DisconnectReason;
+pub use remote_socket::RemoteSocket;
+pub use socket::Socket;
+
+use crate::adapter::{Adapter, ServerAck};
+use crate::error::ConnectError;
+use handler::{ConnectionFn, MiddlewareFn, ServerSideHandlers};
 use serde_json::Value;
 use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock};
-
-/// A refusal by a connect middleware: the client gets CONNECT_ERROR
-/// `{"message": .., "data": ..}`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConnectError {
-    /// The message (`err.message` on the client).
-    pub message: String,
-    /// Extra data (`err.data` on the client).
-    pub data: Option<Value>,
-}
-
-impl ConnectError {
-    /// A refusal with a message.
-    pub fn new(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            data: None,
-        }
-    }
-
-    /// Adds data for the client.
-    #[must_use]
-    pub fn with_data(mut self, data: Value) -> Self {
-        self.data = Some(data);
-        self
-    }
-
-    /// The CONNECT_ERROR payload.
-    pub(crate) fn payload(&self) -> Value {
-        let mut map = serde_json::Map::new();
-        map.insert("message".into(), Value::String(self.message.clone()));
-        if let Some(data) = &self.data {
-            map.insert("data".into(), data.clone());
-        }
-        Value::Object(map)
-    }
-}
 
 /// The state of one namespace.
 pub(crate) struct NsInner {
@@ -85,9 +76,33 @@ impl NsInner {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+
+    /// Calls the handler of a server-side event another server sent (`packet` is
+    /// `[event, ...args]`), on a task of its own. Returns whether there was one.
+    pub(crate) fn dispatch_server_side(&self, mut packet: Vec<Value>, ack: ServerAck) -> bool {
+        if packet.is_empty() {
+            return false;
+        }
+        let Value::String(event) = packet.remove(0) else {
+            return false;
+        };
+        let handler = self
+            .server_side
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&event)
+            .cloned();
+        match handler {
+            Some(handler) => {
+                tokio::spawn(handler(packet, ack));
+                true
+            }
+            None => false,
+        }
+    }
 }
 
-/// A namespace of a [`super::Server`]. Derefs to its [`Hub`].
+/// A namespace of a [`crate::Server`]. Derefs to its [`Hub`].
 #[derive(Clone, Debug)]
 pub struct Namespace {
     hub: Hub,

@@ -5,8 +5,8 @@
 //! registers a waiter under a fresh id; the client's ACK resolves it, a timeout or a
 //! disconnect fails it ([`crate::AckError`]).
 
-use super::args::Args;
 use super::socket::Socket;
+use crate::args::Args;
 use crate::error::AckError;
 use crate::error::EmitError;
 use crate::packet::socket::Body;
@@ -26,6 +26,11 @@ pub struct AckFuture<T = Args>(Pin<Box<dyn Future<Output = Result<T, AckError>> 
 impl<T> AckFuture<T> {
     pub(crate) fn new(future: impl Future<Output = Result<T, AckError>> + Send + 'static) -> Self {
         Self(Box::pin(future))
+    }
+
+    /// The boxed future inside (for the adapter's [`crate::adapter::AckWait`], unboxed once).
+    pub(crate) fn into_inner(self) -> Pin<Box<dyn Future<Output = Result<T, AckError>> + Send>> {
+        self.0
     }
 }
 

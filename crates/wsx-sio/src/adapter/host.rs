@@ -1,0 +1,58 @@
+//! What an adapter sees of its namespace: the [`Host`] trait. The namespace implements it
+//! (over its sockets connected to this server); an adapter calls it to reach them, and a
+//! networked adapter keeps it (weakly) to deliver what other servers send.
+
+use super::info::SocketInfo;
+use super::server_side::ServerAck;
+use crate::args::Args;
+use crate::engine::transport::Frame;
+use crate::error::AckError;
+use crate::sid::Sid;
+use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// The acknowledgement of an event sent by [`Host::emit_with_ack`]: the client's arguments, or
+/// why they did not come.
+pub type AckWait = Pin<Box<dyn Future<Output = Result<Args, AckError>> + Send>>;
+
+/// The namespace as its adapter sees it: the sockets connected to this server, by id.
+///
+/// Implemented by the namespace; an adapter implementation only calls it. Every method is
+/// synchronous and cheap enough to call from a subscriber task (nothing waits on a client).
+pub trait Host: Send + Sync {
+    /// The ids of the namespace's sockets connected to this server.
+    fn sids(&self) -> Vec<Sid>;
+
+    /// Whether the socket `sid` is connected to this server (a room named after a socket id
+    /// addresses that socket).
+    fn has_socket(&self, sid: Sid) -> bool;
+
+    /// Queues `frames` (one packet, encoded once: each receiver gets `Bytes` clones) on each
+    /// socket of `sids` that is connected and has room in its queue. Returns how many took
+    /// them.
+    fn push(&self, sids: &[Sid], frames: &[Frame]) -> usize;
+
+    /// Disconnects the sockets of `sids` from the namespace ("server namespace disconnect"),
+    /// or with `close` closes their whole connections ("forced server close").
+    fn disconnect(&self, sids: &[Sid], close: bool);
+
+    /// Describes a socket connected to this server, as adapters exchange them.
+    fn describe(&self, sid: Sid) -> Option<SocketInfo>;
+
+    /// Emits `event` to the socket `sid`, asking for an acknowledgement within `timeout`
+    /// (another server's broadcast with acknowledgements). `None` when the socket is not
+    /// connected here.
+    fn emit_with_ack(
+        &self,
+        sid: Sid,
+        event: &str,
+        args: Args,
+        timeout: Duration,
+    ) -> Option<AckWait>;
+
+    /// Calls the namespace's handler of a server-side event another server sent (`packet` is
+    /// `[event, ...args]`), on a task of its own. Returns whether there was one.
+    fn server_side(&self, packet: Vec<Value>, ack: ServerAck) -> bool;
+}

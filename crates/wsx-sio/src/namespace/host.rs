@@ -1,0 +1,95 @@
+//! The namespace as its adapter's [`Host`]: the adapter reaches this server's sockets of the
+//! namespace only through these methods (see [`crate::adapter`]).
+
+use super::NsInner;
+use super::socket::Socket;
+use crate::adapter::{AckWait, Host, ServerAck, SocketInfo};
+use crate::args::Args;
+use crate::engine::transport::Frame;
+use crate::sid::Sid;
+use serde_json::{Map, Value, json};
+use std::time::{Duration, UNIX_EPOCH};
+
+impl Host for NsInner {
+    fn sids(&self) -> Vec<Sid> {
+        self.local.ids()
+    }
+
+    fn has_socket(&self, sid: Sid) -> bool {
+        self.local.contains(sid)
+    }
+
+    fn push(&self, sids: &[Sid], frames: &[Frame]) -> usize {
+        self.local.push(sids, frames)
+    }
+
+    fn disconnect(&self, sids: &[Sid], close: bool) {
+        for &sid in sids {
+            // Looked up one by one, the map's lock released: disconnecting leaves the map.
+            if let Some(socket) = self.local.get(sid) {
+                if close {
+                    socket.close_connection();
+                } else {
+                    socket.disconnect();
+                }
+            }
+        }
+    }
+
+    fn describe(&self, sid: Sid) -> Option<SocketInfo> {
+        self.local.get(sid).map(|socket| describe(&socket))
+    }
+
+    fn emit_with_ack(
+        &self,
+        sid: Sid,
+        event: &str,
+        args: Args,
+        timeout: Duration,
+    ) -> Option<AckWait> {
+        let socket = self.local.get(sid)?;
+        Some(socket.emit_args_with_ack(event, args, timeout).into_inner())
+    }
+
+    fn server_side(&self, packet: Vec<Value>, ack: ServerAck) -> bool {
+        self.dispatch_server_side(packet, ack)
+    }
+}
+
+/// A socket as adapters describe it to each other (Node's `fetchSockets` answer).
+pub(crate) fn describe(socket: &Socket) -> SocketInfo {
+    let handshake = socket.handshake();
+    let headers: Map<String, Value> = handshake
+        .headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), Value::from(value.to_str().ok()?)))
+        })
+        .collect();
+    let query: Map<String, Value> = handshake
+        .query
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+        .collect();
+    let issued = handshake
+        .issued
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let handshake = json!({
+        "headers": headers,
+        "time": issued.to_string(),
+        "address": handshake.remote_addr.map(|a| a.ip().to_string()).unwrap_or_default(),
+        "xdomain": handshake.headers.contains_key(http::header::ORIGIN),
+        "secure": false,
+        "issued": issued,
+        "url": handshake.uri.to_string(),
+        "query": query,
+        "auth": socket.auth(),
+    });
+    SocketInfo {
+        id: socket.id().to_string(),
+        handshake,
+        rooms: socket.rooms(),
+        data: Value::Object(Map::new()),
+    }
+}

@@ -1,0 +1,115 @@
+//! What a [`super::Server`] handle shares: its settings, its namespaces, the adapter factory,
+//! the open long-polling sessions, the running connections (for [`super::Server::shutdown`]).
+//! The connection task reads it; `mod.rs` builds it.
+
+use super::config::Config;
+use super::engine_only::EngineHandler;
+use crate::adapter::Adapter;
+use crate::engine::transport::polling::Sessions;
+use crate::namespace::NsInner;
+use crate::namespace::conn::ConnShared;
+use crate::sid::Sid;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use tokio::sync::{Notify, watch};
+
+/// Makes the adapter of a namespace, from its name.
+pub(crate) type AdapterFactory = Arc<dyn Fn(&str) -> Box<dyn Adapter> + Send + Sync>;
+
+pub(crate) struct ServerInner {
+    pub(crate) config: Config,
+    pub(crate) namespaces: RwLock<HashMap<String, Arc<NsInner>>>,
+    pub(crate) adapter: AdapterFactory,
+    /// The open HTTP long-polling sessions, by sid.
+    pub(crate) polling: Arc<Sessions>,
+    /// Set for an Engine.IO-only server ([`super::Server::engine_only`]).
+    pub(crate) engine_only: Option<EngineHandler>,
+    /// The Socket.IO connections running, by Engine.IO sid (weak: an entry keeps nothing
+    /// alive; one small map entry per connection).
+    pub(crate) conns: Mutex<HashMap<Sid, Weak<ConnShared>>>,
+    /// Set once [`super::Server::shutdown`] began: no new session starts.
+    pub(crate) closing: AtomicBool,
+    /// `true` once shutting down: the accept loops stop.
+    pub(crate) stop: watch::Sender<bool>,
+    /// Notified when the last connection ended.
+    pub(crate) drained: Notify,
+}
+
+impl ServerInner {
+    pub(crate) fn new(
+        config: Config,
+        adapter: AdapterFactory,
+        engine_only: Option<EngineHandler>,
+    ) -> Self {
+        Self {
+            config,
+            namespaces: RwLock::default(),
+            adapter,
+            polling: Arc::default(),
+            engine_only,
+            conns: Mutex::default(),
+            closing: AtomicBool::new(false),
+            stop: watch::Sender::new(false),
+            drained: Notify::new(),
+        }
+    }
+
+    /// Whether the server is shutting down.
+    pub(crate) fn closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    fn lock_conns(&self) -> std::sync::MutexGuard<'_, HashMap<Sid, Weak<ConnShared>>> {
+        self.conns.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers a connection that starts; `false` when the server is shutting down (the
+    /// connection must not start). Checked under the map's lock, so a connection is either
+    /// seen by the shutdown or refused.
+    pub(crate) fn register(&self, sid: Sid, conn: &Arc<ConnShared>) -> bool {
+        let mut conns = self.lock_conns();
+        if self.closing() {
+            return false;
+        }
+        conns.insert(sid, Arc::downgrade(conn));
+        true
+    }
+
+    /// Forgets a connection that ended.
+    pub(crate) fn unregister(&self, sid: Sid) {
+        let mut conns = self.lock_conns();
+        conns.remove(&sid);
+        if conns.is_empty() {
+            self.drained.notify_waiters();
+        }
+    }
+
+    /// Marks the server closing; returns the connections running.
+    pub(crate) fn begin_shutdown(&self) -> Vec<Arc<ConnShared>> {
+        let conns = self.lock_conns();
+        self.closing.store(true, Ordering::Release);
+        self.stop.send_replace(true);
+        conns.values().filter_map(Weak::upgrade).collect()
+    }
+
+    /// Waits until every registered connection ended.
+    pub(crate) async fn drained(&self) {
+        loop {
+            let notified = self.drained.notified();
+            if self.lock_conns().is_empty() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// The namespace `name`, if it was created.
+    pub(crate) fn namespace(&self, name: &str) -> Option<Arc<NsInner>> {
+        self.namespaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+}
