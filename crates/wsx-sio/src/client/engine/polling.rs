@@ -7,7 +7,7 @@
 //! Each task keeps one HTTP/1.1 keep-alive connection (hyper's client connection), opened
 //! again when the server closed it.
 
-use super::{Event, Outbound, Packet, Tag};
+use super::wire::{Event, Outbound, Packet, Tag};
 use crate::client::error::ClientError;
 use crate::client::options::{ClientOptions, ServerUrl};
 use crate::packet::engine as eio;

@@ -2,7 +2,7 @@
 //! (engine.io-protocol v4, "WebSocket"); what arrives is decoded on the connection's task and
 //! handed to the engine task through its channel.
 
-use super::{Event, Inbound, Outbound, Packet, Tag};
+use super::wire::{Event, Inbound, Outbound, Packet, Tag};
 use crate::client::error::ClientError;
 use crate::client::options::ClientOptions;
 use bytes::Bytes;
