@@ -208,7 +208,7 @@ impl Driver {
         socket.set_status(Status::Connected);
         let handler = lock(&socket.handlers).connect.clone();
         if let Some(handler) = handler {
-            self.spawn(handler());
+            self.spawn(|| handler());
         }
     }
 
@@ -236,17 +236,18 @@ impl Driver {
             (handlers.any.clone(), handlers.events.get(&name).cloned())
         };
         for f in any {
-            self.spawn(f(name.clone(), args.clone()));
+            let (name, args) = (name.clone(), args.clone());
+            self.spawn(move || f(name, args));
         }
         if let Some(handler) = handler {
-            self.spawn(handler(args, ack));
+            self.spawn(move || handler(args, ack));
         }
     }
 
     pub(super) fn fire_disconnect(&mut self, socket: &Arc<Core>, reason: DisconnectReason) {
         let handler = lock(&socket.handlers).disconnect.clone();
         if let Some(handler) = handler {
-            self.spawn(handler(reason));
+            self.spawn(move || handler(reason));
         }
     }
 
@@ -254,7 +255,7 @@ impl Driver {
         socket.set_status(Status::Failed(err.clone()));
         let handler = lock(&socket.handlers).connect_error.clone();
         if let Some(handler) = handler {
-            self.spawn(handler(err));
+            self.spawn(move || handler(err));
         }
     }
 }

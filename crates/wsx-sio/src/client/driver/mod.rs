@@ -138,8 +138,15 @@ impl Driver {
         &self.shared.ctx.options
     }
 
-    /// Starts a handler: polled once now (to its first `.await`), then with the others.
-    fn spawn(&mut self, future: BoxFuture<'static, ()>) {
+    /// Starts a handler: polled once now (to its first `.await`), then with the others; a
+    /// panic in it is caught and logged.
+    fn spawn(&mut self, start: impl FnOnce() -> BoxFuture<'static, ()>) {
+        // A handler's closure runs its code up to the `async` block when called: a panic
+        // there is caught too, not only in the future.
+        let Ok(future) = std::panic::catch_unwind(AssertUnwindSafe(start)) else {
+            tracing::error!("wsx-sio client: a handler panicked");
+            return;
+        };
         let guarded = AssertUnwindSafe(future).catch_unwind().map(|outcome| {
             if outcome.is_err() {
                 tracing::error!("wsx-sio client: a handler panicked");
