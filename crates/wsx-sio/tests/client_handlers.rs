@@ -1,7 +1,7 @@
 //! How the client runs handlers, against sio_demo: in arrival order, each to its first
 //! `.await` before the next event (so one that waits does not hold the next), `on_any` before
 //! the event's own handler, a panic contained to its handler (in its closure's synchronous
-//! part too), and a server's ack request answered with binary (a BINARY_ACK).
+//! part too) or manager callback, and a server's ack request answered with binary (a BINARY_ACK).
 
 #[path = "../examples/sio_demo.rs"]
 #[allow(dead_code)]
@@ -111,6 +111,19 @@ async fn a_panicking_handler_costs_only_its_own_call() {
         .await
         .expect("ack");
     assert_eq!(back, "still here");
+    // A manager callback's panic: the ping is still answered, the connection stays up.
+    let manager = s.manager();
+    manager.on_ping(|| panic!("a manager callback's own panic"));
+    let (pinged_tx, mut pinged) = unbounded_channel();
+    manager.on_ping(move || {
+        let _ = pinged_tx.send(());
+    });
+    for _ in 0..2 {
+        timeout(Duration::from_secs(5), pinged.recv())
+            .await
+            .expect("pings go on");
+    }
+    assert!(s.connected());
     s.disconnect();
 }
 

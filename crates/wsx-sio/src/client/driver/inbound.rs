@@ -3,7 +3,7 @@
 //! given to its namespace's socket (CONNECT answers, refusals, server disconnects, events to
 //! the handlers, acknowledgements), and the connection's end.
 
-use super::Driver;
+use super::{Driver, call_hooks};
 use crate::Args;
 use crate::client::engine::{CloseCause, EngineEvent, Inbound};
 use crate::client::error::{ClientError, ConnectError};
@@ -40,7 +40,7 @@ impl Driver {
             EngineEvent::Upgraded => *lock(&self.shared.transport) = Some("websocket"),
             EngineEvent::Ping => {
                 let hooks = lock(&self.shared.hooks).ping.clone();
-                hooks.iter().for_each(|f| f());
+                call_hooks(&hooks, |f| f());
             }
             EngineEvent::Closed(cause) => self.on_closed(match cause {
                 CloseCause::PingTimeout => DisconnectReason::PingTimeout,

@@ -112,6 +112,16 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: UnboundedReceiver<Com
     }
 }
 
+/// Calls the manager's callbacks; a panic in one is caught and logged (it must not end the
+/// manager's task).
+pub(super) fn call_hooks<F: ?Sized>(hooks: &[Arc<F>], call: impl Fn(&F)) {
+    for hook in hooks {
+        if std::panic::catch_unwind(AssertUnwindSafe(|| call(hook))).is_err() {
+            tracing::error!("wsx-sio client: a manager callback panicked");
+        }
+    }
+}
+
 async fn next_event(engine: &mut Option<Engine>) -> Option<EngineEvent> {
     match engine {
         Some(engine) => engine.events.recv().await,
@@ -260,7 +270,7 @@ impl Driver {
                     self.reconnecting = false;
                     self.backoff.reset();
                     let hooks = lock(&self.shared.hooks).reconnect.clone();
-                    hooks.iter().for_each(|f| f(attempts));
+                    call_hooks(&hooks, |f| f(attempts));
                 }
                 let sockets: Vec<Arc<Core>> = self.sockets.values().cloned().collect();
                 for socket in &sockets {
@@ -277,7 +287,7 @@ impl Driver {
                 }
                 if self.reconnecting {
                     let hooks = lock(&self.shared.hooks).reconnect_error.clone();
-                    hooks.iter().for_each(|f| f(&err));
+                    call_hooks(&hooks, |f| f(&err));
                 } else if !self.options().reconnection {
                     for socket in sockets {
                         lock(&socket.state).active = false;
@@ -300,7 +310,7 @@ impl Driver {
             self.backoff.reset();
             self.reconnecting = false;
             let hooks = lock(&self.shared.hooks).reconnect_failed.clone();
-            hooks.iter().for_each(|f| f());
+            call_hooks(&hooks, |f| f());
             return;
         }
         let delay = self.backoff.next();
@@ -312,7 +322,7 @@ impl Driver {
         self.reconnect_at = None;
         let attempt = self.backoff.attempts();
         let hooks = lock(&self.shared.hooks).reconnect_attempt.clone();
-        hooks.iter().for_each(|f| f(attempt));
+        call_hooks(&hooks, |f| f(attempt));
         self.open(true);
     }
 
