@@ -1,6 +1,7 @@
 //! The client's request options reach the server: the `path`, `extra_headers` (on polling
 //! requests and on the WebSocket handshake) and `query` (the URL's and the option's), on
-//! each transport setting, against a wsx-sio server that acknowledges what it saw.
+//! each transport setting, against a wsx-sio server that acknowledges what it saw; and the
+//! default setting's upgrade against a server with the default 25 s heartbeat.
 
 #[allow(dead_code)]
 mod client_support;
@@ -85,5 +86,33 @@ async fn the_wrong_path_is_an_http_error_not_a_hang() {
         let err = s.connect().await.expect_err("no server at /socket.io/");
         assert!(started.elapsed() < Duration::from_secs(3), "{err}");
         assert!(!s.active(), "still trying without reconnection");
+    }
+}
+
+/// Regression: the server answers the probe with one noop; when that noop ended a `GET`
+/// before the client had the `3probe`, the client's next `GET` waited for the server's next
+/// packet, the 25 s ping, and the upgrade with it (18 of 30 upgrades took over 3 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_upgrade_does_not_wait_for_the_next_ping() {
+    let addr = start_demo(Server::new(Config::default())).await;
+    for _ in 0..20 {
+        let options = ClientOptions {
+            reconnection: false,
+            timeout: Duration::from_secs(5),
+            ..ClientOptions::default()
+        };
+        let s = Manager::new(&format!("http://{addr}"), options)
+            .expect("manager")
+            .socket("/");
+        s.connect().await.expect("connect");
+        let started = std::time::Instant::now();
+        while s.manager().transport() != Some("websocket") {
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "no upgrade within 2 s"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        s.disconnect();
     }
 }

@@ -282,17 +282,20 @@ impl Driver {
                 // the manager's `error` reaches each socket), and a `reconnect_error` for
                 // the manager when it was a reconnection.
                 let sockets: Vec<Arc<Core>> = self.sockets.values().cloned().collect();
+                // Without reconnection this was the only try: the sockets are inactive by the
+                // time `connect` returns the error.
+                if !self.reconnecting && !self.options().reconnection {
+                    for socket in &sockets {
+                        lock(&socket.state).active = false;
+                    }
+                    self.sockets.clear();
+                }
                 for socket in &sockets {
                     self.fire_connect_error(socket, ConnectError::Client(err.clone()));
                 }
                 if self.reconnecting {
                     let hooks = lock(&self.shared.hooks).reconnect_error.clone();
                     call_hooks(&hooks, |f| f(&err));
-                } else if !self.options().reconnection {
-                    for socket in sockets {
-                        lock(&socket.state).active = false;
-                    }
-                    self.sockets.clear();
                 }
                 self.schedule_reconnect();
             }

@@ -192,6 +192,7 @@ async fn open_inner(ctx: &Context) -> Result<Engine, ClientError> {
         next_tag: 1,
         probe: None,
         probe_opening: None,
+        probe_deadline: None,
         paused: (false, false),
         upgrading: false,
         held: Vec::new(),
@@ -226,6 +227,8 @@ struct Task {
     probe: Option<(Tag, Option<WebSocket>)>,
     /// The upgrade's WebSocket being opened.
     probe_opening: Option<oneshot::Receiver<Result<WebSocket, ClientError>>>,
+    /// When a probe that got no `3probe` is given up (polling goes on).
+    probe_deadline: Option<Instant>,
     /// (the `GET` loop stopped, the writer drained) during the upgrade.
     paused: (bool, bool),
     /// Between `3probe` and the switch: writes are held.
@@ -274,6 +277,13 @@ impl Task {
                     Ok(())
                 }
                 () = tokio::time::sleep_until(self.ping_deadline) => Err(CloseCause::PingTimeout),
+                () = sleep_until(self.probe_deadline), if self.probe_deadline.is_some() => {
+                    tracing::debug!("wsx-sio client: no 3probe in time, staying on polling");
+                    self.probe_deadline = None;
+                    self.probe = None;
+                    self.set_probing(false);
+                    Ok(())
+                }
             };
             if let Err(cause) = flow {
                 break cause;
@@ -328,6 +338,7 @@ impl Task {
         match event {
             Event::Packet(Packet::Pong(data)) if data == "probe" && probe.is_some() => {
                 self.upgrading = true;
+                self.probe_deadline = None;
                 if let Active::Polling(polling) = &mut self.active {
                     polling.pause();
                 }
@@ -339,10 +350,12 @@ impl Task {
                 // engine.io-client's upgradeError: the session stays on polling.
                 tracing::debug!("wsx-sio client: upgrade failed: {err}");
                 self.probe = None;
+                self.set_probing(false);
                 Ok(())
             }
             Event::Closed => {
                 self.probe = None;
+                self.set_probing(false);
                 Ok(())
             }
             _ => Ok(()),
@@ -359,13 +372,24 @@ impl Task {
             Err(err) => Err(err),
         };
         match (sent, &mut self.probe) {
-            (Ok(ws), Some((_, probe))) => *probe = Some(ws),
+            (Ok(ws), Some((_, probe))) => {
+                *probe = Some(ws);
+                self.probe_deadline = Some(Instant::now() + self.heartbeat);
+                self.set_probing(true);
+            }
             (Err(err), _) => {
                 // engine.io-client's upgradeError: the session stays on polling.
                 tracing::debug!("wsx-sio client: upgrade failed: {err}");
                 self.probe = None;
             }
             (Ok(_), None) => {}
+        }
+    }
+
+    /// Tells the polling transport whether a probe is out.
+    fn set_probing(&self, probing: bool) {
+        if let Active::Polling(polling) = &self.active {
+            polling.set_probing(probing);
         }
     }
 
@@ -416,4 +440,12 @@ async fn probe_opened(
     };
     *opening = None;
     opened.unwrap_or(Err(ClientError::Closed))
+}
+
+/// Sleeps until `at`; pending forever when `None`.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
