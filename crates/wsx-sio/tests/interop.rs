@@ -3,7 +3,7 @@
 //! long-polling, then the upgrade to WebSocket), and on polling only, against the demo's own
 //! code (`examples/sio_demo.rs`) served in-process on a multi-threaded runtime; and the Node
 //! client with npm `socket.io-msgpack-parser` against the demo on `Parser::MsgPack`, over
-//! WebSocket and over polling; and the Node client against `Server::shutdown`
+//! WebSocket, over polling, and polling then upgrading; and the Node client against `Server::shutdown`
 //! (`tests/interop/shutdown.js`).
 //!
 //! The clients are installed by `scripts/sio_interop_setup.sh`. Without them each test prints a
@@ -152,6 +152,11 @@ async fn node_client_with_the_msgpack_parser_passes_the_contract_over_websocket(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn node_client_with_the_msgpack_parser_passes_the_contract_over_polling() {
     node_client_with("polling", wsx_sio::Parser::MsgPack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_client_with_the_msgpack_parser_polls_then_upgrades_and_passes_the_contract() {
+    node_client_with("default", wsx_sio::Parser::MsgPack).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
