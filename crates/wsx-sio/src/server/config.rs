@@ -19,7 +19,8 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// How long [`super::Socket::emit_with_ack`] waits (default 5 s).
     pub ack_timeout: Duration,
-    /// The most binary attachments one packet may announce (default 256).
+    /// The most binary attachments one packet may announce (default 256); with the msgpack
+    /// parser, the most binary values one packet may hold.
     pub max_attachments: usize,
     /// Bytes buffered per client, each way (default 16 MiB): outbound, emits to a client
     /// with this much queued fail with [`crate::EmitError::QueueFull`]; inbound, the server
