@@ -30,7 +30,8 @@ pub(crate) struct ServerInner {
     pub(crate) conns: Mutex<HashMap<Sid, Weak<ConnShared>>>,
     /// Set once [`super::Server::shutdown`] began: no new session starts.
     pub(crate) closing: AtomicBool,
-    /// `true` once shutting down: the accept loops stop.
+    /// `true` once the connections ended after a shutdown: the accept loops stop. (Not
+    /// before: a long-polling client may fetch its DISCONNECT on a new TCP connection.)
     pub(crate) stop: watch::Sender<bool>,
     /// Notified when the last connection ended.
     pub(crate) drained: Notify,
@@ -92,7 +93,6 @@ impl ServerInner {
         if self.closing.swap(true, Ordering::AcqRel) {
             return Vec::new();
         }
-        self.stop.send_replace(true);
         conns.values().filter_map(Weak::upgrade).collect()
     }
 
