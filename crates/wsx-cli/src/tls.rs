@@ -29,7 +29,7 @@ pub fn client_config(trust: &Trust) -> Result<Arc<rustls::ClientConfig>> {
         Trust::System => Ok(wsx::tls::default_client_config()?),
         Trust::CaFile(path) => Ok(wsx::tls::client_config(load_roots(path)?)?),
         Trust::Insecure => {
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let provider = wsx::tls::crypto_provider();
             let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
                 .with_safe_default_protocol_versions()
                 .map_err(|e| Failure::new(format!("TLS configuration: {e}")))?

@@ -1,7 +1,8 @@
 //! The client's RFC 8441 path (feature `hyper`, [`crate::Config::http2`]): WebSockets as
 //! HTTP/2 extended CONNECT streams, on hyper's HTTP/2 client. One HTTP/2 connection per origin
 //! is kept and shared by every WebSocket to it (each stream has its own flow control); a
-//! closed one is replaced on the next connect.
+//! closed one is replaced on the next connect. Connects to different origins never wait for
+//! each other ([`Pool`]).
 #![forbid(unsafe_code)]
 
 use crate::Conn;
@@ -11,24 +12,108 @@ use crate::handshake::{ClientHandshake, ClientOptions, Target};
 use crate::handshake_io::client::client_handshake;
 use crate::proto::Role;
 use crate::stream::{WebSocket, WebSocketConfig};
+use crate::sync::lock;
 use bytes::Bytes;
 use http_body_util::Empty;
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
 
 /// An origin: secure, host, port.
 type Origin = (bool, String, u16);
 
-/// The open HTTP/2 connections of a client, by origin. The lock is async and held while a
-/// connection is being made, so concurrent connects to one origin share it.
+/// The open HTTP/2 connections of a client, by origin, and the connects in progress.
+///
+/// The map's lock is a plain mutex held only to look up or change an entry, never across an
+/// await: a connect to an origin that hangs (a peer that takes TCP and never answers TLS or
+/// HTTP/2) holds no lock, so connects to other origins go on (issue 29: one async lock over the
+/// whole map, held across TCP and TLS connects, made every origin wait for the slowest). The
+/// first connect to an origin marks it [`Slot::Connecting`]; connects to that origin meanwhile
+/// wait for it to end (without a lock) and then share its connection, or try their own when it
+/// failed.
 #[derive(Default)]
-pub(crate) struct Pool(tokio::sync::Mutex<HashMap<Origin, SendRequest<Empty<Bytes>>>>);
+pub(crate) struct Pool {
+    slots: Mutex<HashMap<Origin, Slot>>,
+    /// Tells a connect in progress apart from a later one to the same origin.
+    next_id: AtomicU64,
+}
+
+/// An origin's entry in the [`Pool`].
+enum Slot {
+    /// An open HTTP/2 connection (replaced once closed).
+    Open(SendRequest<Empty<Bytes>>),
+    /// A connect in progress: its id, and a channel that closes when it ends.
+    Connecting(u64, watch::Receiver<()>),
+}
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Pool")
+    }
+}
+
+/// What a connect to an origin does, from the pool's view.
+enum Claim {
+    /// Use this open connection.
+    Open(SendRequest<Empty<Bytes>>),
+    /// Wait for the connect in progress to end, then look again.
+    Wait(watch::Receiver<()>),
+    /// Connect: this caller marked the origin as connecting.
+    Connect(Connecting),
+}
+
+impl Pool {
+    /// Looks `origin` up, marking it as connecting when no connection is open or in progress.
+    fn claim(self: &Arc<Self>, origin: &Origin) -> Claim {
+        let mut slots = lock(&self.slots);
+        match slots.get(origin) {
+            Some(Slot::Open(sender)) if !sender.is_closed() => {
+                return Claim::Open(sender.clone());
+            }
+            Some(Slot::Connecting(_, done)) => return Claim::Wait(done.clone()),
+            _ => {}
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (done, waiting) = watch::channel(());
+        slots.insert(origin.clone(), Slot::Connecting(id, waiting));
+        Claim::Connect(Connecting {
+            pool: self.clone(),
+            origin: origin.clone(),
+            id,
+            _done: done,
+        })
+    }
+}
+
+/// A connect in progress to an origin. Dropped (with or without an open connection put in its
+/// place by [`Connecting::open`]), it lets the waiting connects go: they look again.
+struct Connecting {
+    pool: Arc<Pool>,
+    origin: Origin,
+    id: u64,
+    /// Closes the waiters' channel when dropped.
+    _done: watch::Sender<()>,
+}
+
+impl Connecting {
+    /// The connect succeeded: the origin's connection is `sender` from now on.
+    fn open(self, sender: SendRequest<Empty<Bytes>>) {
+        let mut slots = lock(&self.pool.slots);
+        slots.insert(self.origin.clone(), Slot::Open(sender));
+    }
+}
+
+impl Drop for Connecting {
+    fn drop(&mut self) {
+        // A failed or abandoned connect (an error, a timeout that dropped its future, ALPN
+        // chose HTTP/1.1) leaves no mark; a successful one left its connection (`open`).
+        let mut slots = lock(&self.pool.slots);
+        if matches!(slots.get(&self.origin), Some(Slot::Connecting(id, _)) if *id == self.id) {
+            slots.remove(&self.origin);
+        }
     }
 }
 
@@ -102,17 +187,21 @@ impl Client {
         ))
     }
 
-    /// The HTTP/2 connection to `target`'s origin: the open one, or a new one.
+    /// The HTTP/2 connection to `target`'s origin: the open one, the one a connect in
+    /// progress makes, or a new one.
     async fn h2_transport(&self, target: &Target, addr: &str) -> Result<Transport, Error> {
         let origin = (target.secure, target.host.clone(), target.port);
-        let mut pool = self.h2.0.lock().await;
-        if let Some(sender) = pool.get(&origin) {
-            if !sender.is_closed() {
+        let connecting = loop {
+            match self.h2.claim(&origin) {
                 // The peer address is the connection's; it is not kept per origin.
-                return Ok(Transport::H2(sender.clone(), None));
+                Claim::Open(sender) => return Ok(Transport::H2(sender, None)),
+                Claim::Wait(mut done) => {
+                    // Ends (with an error: the sender is gone) when that connect ends.
+                    let _ = done.changed().await;
+                }
+                Claim::Connect(connecting) => break connecting,
             }
-            pool.remove(&origin);
-        }
+        };
         let tcp = self.open_tcp(target, addr).await?;
         let remote = tcp.peer_addr().ok();
         let sender = if target.secure {
@@ -135,7 +224,7 @@ impl Client {
             // ws:// over HTTP/2 is prior knowledge (RFC 9113 §3.3): there is no upgrade to it.
             handshake(TokioIo::new(tcp)).await?
         };
-        pool.insert(origin, sender.clone());
+        connecting.open(sender.clone());
         Ok(Transport::H2(sender, remote))
     }
 }

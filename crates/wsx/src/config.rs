@@ -68,8 +68,14 @@ pub struct Config {
     pub write_timeout: Duration,
     /// Time allowed for the close handshake once a close frame is sent. Default 5 s.
     pub close_timeout: Duration,
-    /// Decides whether a request's `Origin` is accepted (server only); `None` accepts all.
-    /// A refused request gets `403 Forbidden`.
+    /// Decides whether a request's `Origin` is accepted (server only); a refused request gets
+    /// `403 Forbidden`, counted in `wsx_handshakes_total{result="failed",status="403"}`.
+    /// `None`, the default, is [`crate::origin::same_origin`] (as gorilla/websocket's nil
+    /// `CheckOrigin`): a browser page of another host or port is refused (it would otherwise
+    /// talk to the server with its user's cookies: cross-site WebSocket hijacking), clients
+    /// that send no `Origin` (not browsers) pass. `Some(`[`crate::origin::allow`]`([..]))`
+    /// accepts a list of origins besides, `Some(`[`crate::origin::any`]`())` every origin, or
+    /// any `Fn(&http::Request<()>) -> bool` of yours decides.
     pub check_origin: Option<OriginCheck>,
     /// Subprotocols: on a server, those it supports in order of preference; on a client, those
     /// it offers.

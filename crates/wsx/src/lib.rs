@@ -25,7 +25,10 @@
 //!             c.set_state(Nick(nick.to_owned()));
 //!         } else if kind == MessageType::Text {
 //!             let from = c.state::<Nick>().map_or("anon".to_owned(), |n| n.0);
-//!             let _ = hub.broadcast_except(MessageType::Text, format!("{from}: {text}"), c);
+//!             // Queued for everyone else but those whose queue is full (they stopped
+//!             // reading: skipped, not waited for); the count says how many it reached.
+//!             let reached = hub.broadcast_except(MessageType::Text, format!("{from}: {text}"), c);
+//!             println!("{from} reached {}", reached.unwrap_or(0));
 //!         }
 //!     });
 //!     conn.on_close(|c, code, reason| println!("{} left: {code} {reason}", c.id()));
@@ -51,10 +54,26 @@
 //! # }
 //! ```
 //!
-//! Handlers run on the connection's reader task, in arrival order; [`Conn::on_message_async`]
+//! Handlers run on the connection's task, in arrival order; [`Conn::on_message_async`]
 //! takes an async closure for work that awaits, still one message at a time. A handler that
 //! panics fails its connection with 1011 and nothing else. Writes never block: they go onto a
-//! bounded outbound queue ([`Config::max_pending_bytes`]).
+//! bounded outbound queue ([`Config::max_pending_bytes`]), and a write to a full one fails with
+//! [`Error::QueueFull`], the message not sent. Handle it: wait for room with [`Conn::send`]
+//! (from an async handler or a task), drop the message on purpose, or close the client that
+//! does not keep up:
+//!
+//! ```no_run
+//! # use wsx::{CloseCode, Conn, Error, MessageType};
+//! # fn reply(c: &Conn) {
+//! if let Err(Error::QueueFull { queued, limit }) = c.write_text("reply") {
+//!     let _ = c.close(CloseCode::TRY_AGAIN_LATER, &format!("{queued} of {limit} bytes queued"));
+//! }
+//! # }
+//! # async fn wait(c: &Conn) -> Result<(), Error> {
+//! c.send(MessageType::Text, "reply").await?; // waits while the queue is full
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # The layers below
 //!
@@ -70,7 +89,7 @@
 //!   [`WsReader`] and [`WsWriter`], [`accept`] and [`connect`] to get one, and [`tls`] for
 //!   `wss://`. It reports the crate's one error type, [`Error`].
 //! - The event API: [`Server`], [`Client`], [`Conn`] (handlers, the bounded outbound queue,
-//!   keep-alive and idle timers driven from tokio's clock on each connection's reader task),
+//!   keep-alive and idle timers driven from tokio's clock on each connection's task),
 //!   [`Config`], custom [`events`]. It runs over TCP and TLS, hyper upgrades, or any
 //!   transport the application hands it ([`Server::serve_connection`],
 //!   [`Client::connect_io`]): on an in-memory pipe with tokio's clock paused, a timing test
@@ -163,6 +182,7 @@ pub use client::Client;
 pub use config::Config;
 pub use conn::{Conn, IntoPayload, MessageType, Messages, PreparedMessage};
 pub use error::{ConfigError, Error, HandshakeError, ProtocolError, Result, TlsError};
+pub use handshake::origin;
 pub use handshake_io::client::{client_handshake, connect, connect_with};
 pub use handshake_io::server::{accept, accept_with};
 /// The `http` crate wsx's handshake types come from (`HeaderMap`, `Request`, `Uri`...), so an

@@ -2,7 +2,10 @@
 //! (Prometheus, StatsD...; `wsx serve` uses `metrics-exporter-prometheus`), and with none
 //! installed every update is a no-op. Install the recorder before creating the first
 //! [`crate::Server`] or [`crate::Client`]: the handles of the per-message metrics are
-//! registered once, at that point.
+//! registered once, at that point. Then call [`describe`]: it gives every metric its help text
+//! and unit and registers the families at zero, so the first scrape of a fresh server lists them
+//! all (a Prometheus exporter renders only what was registered: without it, `/metrics` stays
+//! empty until the first connection).
 //!
 //! | name | kind | labels | what |
 //! |---|---|---|---|
@@ -20,7 +23,10 @@
 //! | `wsx_rate_limited_total` | counter | `limit` (`messages`, `bytes`, `connections`, `connections_per_ip`) | messages or connections refused by a rate limit or cap |
 #![forbid(unsafe_code)]
 
-use metrics::{Counter, Gauge, Histogram, counter, gauge, histogram};
+use metrics::{
+    Counter, Gauge, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram,
+    gauge, histogram,
+};
 use std::sync::OnceLock;
 
 /// The per-message metrics' handles, registered once.
@@ -62,6 +68,75 @@ pub(crate) fn get() -> &'static Metrics {
         ping_rtt: histogram!("wsx_ping_rtt_seconds"),
         queue_full: counter!("wsx_queue_full_total"),
     })
+}
+
+/// Describes every metric of the table above to the installed recorder (its `# HELP` text and
+/// unit) and registers each family at zero: the unlabelled ones, the per-`type` ones for both
+/// types, `wsx_handshakes_total{result="ok"}`, `wsx_close_codes_*{code="1000"}` and
+/// `wsx_rate_limited_total` for every limit. Call it once, after installing the recorder and
+/// before serving; it changes no value (calling it later, or twice, is harmless).
+///
+/// ```no_run
+/// // e.g. with metrics-exporter-prometheus:
+/// // let handle = PrometheusBuilder::new().install_recorder()?;
+/// wsx::metrics::describe();
+/// // handle.render() now lists every wsx family, at zero.
+/// ```
+pub fn describe() {
+    describe_gauge!("wsx_connections_active", "Open connections (event API).");
+    describe_counter!("wsx_connections_total", "Connections opened.");
+    describe_counter!(
+        "wsx_handshakes_total",
+        "Server handshakes by result (ok, failed); failed ones by the HTTP status answered \
+         (timeout when none)."
+    );
+    describe_counter!(
+        "wsx_messages_received_total",
+        "Data messages received, by type (text, binary)."
+    );
+    describe_counter!(
+        "wsx_bytes_received_total",
+        Unit::Bytes,
+        "Payload bytes of the data messages received, by type."
+    );
+    describe_counter!(
+        "wsx_messages_sent_total",
+        "Data messages queued for sending, by type (a broadcast counts once per connection)."
+    );
+    describe_counter!(
+        "wsx_bytes_sent_total",
+        Unit::Bytes,
+        "Payload bytes of the data messages queued for sending, by type."
+    );
+    describe_counter!(
+        "wsx_close_codes_received_total",
+        "Close frames received, by close code."
+    );
+    describe_counter!(
+        "wsx_close_codes_sent_total",
+        "Close frames sent by close(), timers and failures, by close code."
+    );
+    describe_histogram!(
+        "wsx_ping_rtt_seconds",
+        Unit::Seconds,
+        "Keep-alive ping to its pong."
+    );
+    describe_counter!(
+        "wsx_queue_full_total",
+        "Writes refused with Error::QueueFull."
+    );
+    describe_counter!(
+        "wsx_rate_limited_total",
+        "Messages or connections refused by a rate limit or cap, by limit."
+    );
+    // Registered at zero (an increment of 0 registers a series without changing it).
+    let _ = get();
+    counter!("wsx_handshakes_total", "result" => "ok").increment(0);
+    counter!("wsx_close_codes_received_total", "code" => "1000").increment(0);
+    counter!("wsx_close_codes_sent_total", "code" => "1000").increment(0);
+    for limit in ["messages", "bytes", "connections", "connections_per_ip"] {
+        counter!("wsx_rate_limited_total", "limit" => limit).increment(0);
+    }
 }
 
 impl Metrics {

@@ -1,5 +1,7 @@
-//! TLS for `wss://` with rustls (ring provider): the default client configuration trusts the
-//! Mozilla root store from `webpki-roots`; servers bring their own `rustls::ServerConfig`.
+//! TLS for `wss://` with rustls: the default client configuration trusts the Mozilla root
+//! store from `webpki-roots`; servers bring their own `rustls::ServerConfig`. The crypto
+//! provider is the process default when the application installed one, *ring* otherwise
+//! ([`crypto_provider`]).
 #![forbid(unsafe_code)]
 
 use crate::error::{Error, TlsError};
@@ -42,19 +44,32 @@ pub(crate) async fn connect(
     Ok(stream)
 }
 
-/// The crypto provider wsx builds its TLS configurations with.
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+/// The crypto provider wsx builds its TLS configurations with: the process default when the
+/// application installed one (rustls' `CryptoProvider::install_default`: aws-lc-rs, for its
+/// post-quantum key exchange, say), else *ring*, the provider wsx enables.
+///
+/// rustls 0.23.48 deprecates `rustls::crypto::ring::default_provider` for its lack of
+/// post-quantum key exchange, with no other way to build the *ring* provider in 0.23; the
+/// fallback calls it, without passing the deprecation on to the crates that build wsx (an
+/// application that wants post-quantum key exchange installs aws-lc-rs as the default).
+#[must_use]
+pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    if let Some(installed) = rustls::crypto::CryptoProvider::get_default() {
+        return installed.clone();
+    }
+    #[allow(deprecated)]
+    let ring = rustls::crypto::ring::default_provider();
+    Arc::new(ring)
 }
 
 /// A client configuration trusting `roots`, offering HTTP/1.1 by ALPN (RFC 6455 runs over
 /// HTTP/1.1).
 ///
 /// # Errors
-/// [`Error::Tls`] when rustls refuses the protocol versions (it does not, with the ring
-/// provider).
+/// [`Error::Tls`] when rustls refuses the protocol versions (it does not, with the *ring* or
+/// aws-lc-rs provider).
 pub fn client_config(roots: rustls::RootCertStore) -> Result<Arc<rustls::ClientConfig>, Error> {
-    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+    let mut config = rustls::ClientConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()
         .map_err(TlsError::Config)?
         .with_root_certificates(roots)
@@ -82,7 +97,7 @@ pub fn server_config(
     cert_chain: Vec<rustls::pki_types::CertificateDer<'static>>,
     key: rustls::pki_types::PrivateKeyDer<'static>,
 ) -> Result<Arc<rustls::ServerConfig>, Error> {
-    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+    let mut config = rustls::ServerConfig::builder_with_provider(crypto_provider())
         .with_safe_default_protocol_versions()
         .map_err(TlsError::Config)?
         .with_no_client_auth()

@@ -3,6 +3,8 @@
 //! on its own stream, closing one leaves the others; `wss://` negotiates h2 by ALPN (with a
 //! hyper server, and with wsx's own `Server::serve_tls`, which serves HTTP/1.1 upgrades on the
 //! same port), and falls back to an HTTP/1.1 upgrade when the server only speaks HTTP/1.1.
+//! Concurrent connects to one origin share its connection; a connect to an origin that hangs
+//! holds up no connect to another origin, and once abandoned leaves nothing behind.
 #![cfg(feature = "hyper")]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -12,6 +14,7 @@ use bytes::Bytes;
 use event_support::hyper_serve::{hyper_server, hyper_tls_server};
 use event_support::{echo_server, next, within};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 use wsx::{Client, Config, Conn};
 
@@ -143,6 +146,88 @@ async fn wss_negotiates_h2_by_alpn_or_falls_back_to_http11() {
             .unwrap();
         assert_eq!(conn.http_version(), http::Version::HTTP_11);
         echoes(&conn, "wss over http/1.1").await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_connects_to_one_origin_share_its_connection() {
+    within(async {
+        let server = echo_server(Config::default());
+        let addr = hyper_server(server.clone()).await;
+        let client = h2_client();
+        let url = format!("ws://{addr}/ws");
+        let (a, b, c) = tokio::join!(
+            client.connect_url(&url),
+            client.connect_url(&url),
+            client.connect_url(&url)
+        );
+        for (i, conn) in [a.unwrap(), b.unwrap(), c.unwrap()].iter().enumerate() {
+            echoes(conn, &format!("together {i}")).await;
+        }
+        let peers: std::collections::HashSet<_> = server
+            .connections()
+            .iter()
+            .map(wsx::Conn::remote_addr)
+            .collect();
+        assert_eq!(
+            peers.len(),
+            1,
+            "one TCP connection for the three: {peers:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_origin_holds_up_no_connect_to_another_origin() {
+    within(async {
+        // An origin that takes TCP connections and never answers the TLS handshake.
+        let hang = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let hang_url = format!("wss://127.0.0.1:{}/", hang.local_addr().unwrap().port());
+        let (accepted_tx, mut accepted) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((tcp, _)) = hang.accept().await {
+                held.push(tcp);
+                let _ = accepted_tx.send(());
+            }
+        });
+        let server = echo_server(Config::default());
+        let addr = hyper_server(server.clone()).await;
+        let client = Client::new(Config {
+            http2: true,
+            // Longer than the test: the hanging connect stays in its TLS handshake.
+            handshake_timeout: Duration::from_secs(60),
+            ..Config::default()
+        });
+        let hanging = {
+            let client = client.clone();
+            let url = hang_url.clone();
+            tokio::spawn(async move { client.connect_url(&url).await })
+        };
+        next(&mut accepted, "the hanging origin's TCP connection").await;
+
+        let conn = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.connect_url(&format!("ws://{addr}/ws")),
+        )
+        .await
+        .expect("the connect to another origin waited for the hanging one")
+        .unwrap();
+        echoes(&conn, "not held up").await;
+        assert!(!hanging.is_finished(), "the hanging connect ended");
+
+        // Abandoned (its future dropped, as a timeout drops it), the hanging connect leaves
+        // no mark: the next connect to that origin tries again instead of waiting for it.
+        hanging.abort();
+        let _ = hanging.await;
+        let again = {
+            let client = client.clone();
+            tokio::spawn(async move { client.connect_url(&hang_url).await })
+        };
+        next(&mut accepted, "a new TCP connection to the hanging origin").await;
+        again.abort();
     })
     .await;
 }

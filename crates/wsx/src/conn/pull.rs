@@ -57,7 +57,10 @@ impl Conn {
     /// # async fn run(conn: wsx::Conn) {
     /// let mut messages = conn.messages();
     /// while let Some((kind, data)) = messages.recv().await {
-    ///     let _ = conn.write_message(kind, data);
+    ///     // Waits for room in the outbound queue instead of failing with `QueueFull`.
+    ///     if conn.send(kind, data).await.is_err() {
+    ///         break; // closed
+    ///     }
     /// }
     /// let (code, reason) = conn.closed().await;
     /// # }

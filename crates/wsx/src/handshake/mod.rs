@@ -10,6 +10,8 @@
 //! - [`client`]: [`ClientHandshake::new`] builds the request bytes, [`ClientHandshake::parse_response`] and [`ClientHandshake::validate`] check
 //!   the answer.
 //! - [`accept`]: the `Sec-WebSocket-Key` nonce and its `Sec-WebSocket-Accept` answer.
+//! - [`origin`]: which `Origin`s a server accepts ([`origin::same_origin`], the event API's
+//!   default; [`origin::allow`] a list; [`origin::any`]).
 //!
 //! "Accept" names three things here, after the RFC: [`server::accept`] validates a request and
 //! negotiates (the server's half of the handshake), the [`accept`] module computes the
@@ -59,6 +61,7 @@ pub mod accept;
 pub mod client;
 pub mod extended_connect;
 mod header;
+pub mod origin;
 pub mod server;
 pub mod target;
 #[cfg(test)]

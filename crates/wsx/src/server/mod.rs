@@ -27,7 +27,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{Notify, watch};
 
 type ConnectionHandler = Arc<dyn Fn(Conn) + Send + Sync>;
@@ -82,7 +82,14 @@ impl Server {
         let options = ServerOptions {
             max_head_size: config.max_handshake_size,
             subprotocols: config.subprotocols.clone(),
-            check_origin: config.check_origin.clone(),
+            // The event API's default is the same-origin check, not the handshake layer's
+            // "accept all" (see `Config::check_origin`).
+            check_origin: Some(
+                config
+                    .check_origin
+                    .clone()
+                    .unwrap_or_else(crate::origin::same_origin),
+            ),
             extensions: config.extensions(),
             ..ServerOptions::default()
         };
@@ -116,13 +123,15 @@ impl Server {
         write(&self.inner.options).extensions.push(factory);
     }
 
-    /// Listens on `addr` (e.g. `"127.0.0.1:8080"`, `"[::1]:0"`) over plain TCP (`ws://`) and
-    /// serves until [`Self::shutdown`].
+    /// Listens on `addr` over plain TCP (`ws://`) and serves until [`Self::shutdown`]. `addr`
+    /// is anything tokio resolves (`ToSocketAddrs`, as `wsx_sio::Server::listen` takes): a
+    /// `&str` or `String` such as `"127.0.0.1:8080"` or `"[::1]:0"`, a `SocketAddr`, a
+    /// `(host, port)` pair; the first resolved address that binds is used.
     ///
     /// # Errors
     /// [`Error::Config`] for an invalid configuration, [`Error::Io`] when the address cannot
     /// be bound.
-    pub async fn listen(&self, addr: &str) -> Result<(), Error> {
+    pub async fn listen(&self, addr: impl ToSocketAddrs) -> Result<(), Error> {
         self.inner.config.validate()?;
         self.serve(bind(addr).await?).await
     }
@@ -133,7 +142,7 @@ impl Server {
     /// As [`Self::listen`].
     pub async fn listen_tls(
         &self,
-        addr: &str,
+        addr: impl ToSocketAddrs,
         tls: impl Into<Arc<rustls::ServerConfig>>,
     ) -> Result<(), Error> {
         self.inner.config.validate()?;
@@ -442,7 +451,7 @@ const LISTEN_BACKLOG: u32 = 1024;
 
 /// Binds a listener on `addr` (the first of its resolved addresses that binds), with
 /// [`LISTEN_BACKLOG`] and `SO_REUSEADDR` as `TcpListener::bind` sets it.
-async fn bind(addr: &str) -> std::io::Result<TcpListener> {
+async fn bind(addr: impl ToSocketAddrs) -> std::io::Result<TcpListener> {
     let mut last = None;
     for addr in tokio::net::lookup_host(addr).await? {
         let socket = if addr.is_ipv4() {
