@@ -1,16 +1,27 @@
 //! Feeds arbitrary input to wsx-sio's packet layer (Engine.IO frames and polling payloads,
-//! Socket.IO packets, binary placeholders): it must never panic, and whatever decodes must
-//! encode to text that decodes to the same packet.
+//! Socket.IO packets in both parsers' forms, binary placeholders): it must never panic, and
+//! whatever decodes must encode to text (JSON parser) or bytes (msgpack parser) that decode
+//! to the same packet.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsx_sio::packet::{binary, engine, socket};
+use wsx_sio::packet::{binary, engine, msgpack, socket};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&control, rest)) = data.split_first() else {
         return;
     };
     let _ = engine::decode_binary(rest);
+    // The msgpack parser reads binary messages, whatever their bytes.
+    let max_binaries = usize::from(control);
+    if let Ok((packet, attachments)) = msgpack::decode(rest, max_binaries) {
+        assert_eq!(packet.attachments(), attachments.len());
+        let again = msgpack::encode(&packet, &attachments);
+        assert_eq!(
+            msgpack::decode(&again, max_binaries),
+            Ok((packet, attachments))
+        );
+    }
     let Ok(text) = std::str::from_utf8(rest) else {
         return;
     };

@@ -1,10 +1,12 @@
 //! wsx-sio's client (`wsx_sio::client`) against the sio_demo contract: the checks of
 //! `examples/sio_client_check/checks.rs`, against the demo's own code (`examples/sio_demo.rs`)
-//! served in-process, and against Node's socket.io 4.8 (`tests/client/node_server.js`,
-//! installed by `npm ci` in tests/client), on each transport setting.
+//! served in-process, against Node's socket.io 4.8 (`tests/client/node_server.js`, installed
+//! by `npm ci` in tests/client) and against python-socketio 5.18 (`tests/client/python_server.py`,
+//! a venv at target/sio-client-venv with tests/client/requirements.txt), on each transport
+//! setting.
 //!
-//! Without Node's server (no `tests/client/node_modules`) the Node tests skip with a message,
-//! unless `WSX_REQUIRE_INTEROP=1` (CI), which makes them fail.
+//! Without Node's or Python's server the tests on it skip with a message, unless
+//! `WSX_REQUIRE_INTEROP=1` (CI), which makes them fail.
 
 #[path = "../examples/sio_demo.rs"]
 #[allow(dead_code)]
@@ -17,7 +19,7 @@ mod check;
 #[allow(dead_code)] // Each test file uses part of it.
 mod client_support;
 
-use client_support::{node_server, start_demo};
+use client_support::{node_server, python_server, start_demo};
 use wsx_sio::client::Transports;
 
 async fn passes(url: &str, transport: Transports) {
@@ -67,6 +69,30 @@ async fn passes_the_contract_against_node_socket_io_polling_then_upgrading() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passes_the_contract_against_node_socket_io_over_polling_only() {
     let Some(server) = node_server(false) else {
+        return;
+    };
+    passes(&server.url, Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_contract_against_python_socketio_over_websocket() {
+    let Some(server) = python_server() else {
+        return;
+    };
+    passes(&server.url, Transports::WebSocket).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_contract_against_python_socketio_polling_then_upgrading() {
+    let Some(server) = python_server() else {
+        return;
+    };
+    passes(&server.url, Transports::Default).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_contract_against_python_socketio_over_polling_only() {
+    let Some(server) = python_server() else {
         return;
     };
     passes(&server.url, Transports::Polling).await;

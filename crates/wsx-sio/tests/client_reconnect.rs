@@ -246,3 +246,44 @@ async fn the_auth_payload_reaches_the_server() {
         s.disconnect();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_disconnect_is_final_and_closes_an_unused_connection() {
+    let io = wsx_sio::Server::new(wsx_sio::Config::default());
+    io.on_connection(|socket: wsx_sio::Socket| async move {
+        socket.on("kick", |s: wsx_sio::Socket, _: Args| async move {
+            s.disconnect();
+        });
+    });
+    let addr = start_demo(io).await;
+    let s = Manager::new(&format!("http://{addr}"), options())
+        .expect("manager")
+        .socket("/");
+    let attempts = Arc::new(Mutex::new(0));
+    let a = attempts.clone();
+    s.manager()
+        .on_reconnect_attempt(move |_| *a.lock().expect("lock") += 1);
+    let mut gone = disconnects(&s);
+    s.connect().await.expect("connect");
+    s.emit("kick", &()).expect("emit");
+    let reason = timeout(Duration::from_secs(5), gone.recv())
+        .await
+        .expect("in time");
+    assert_eq!(reason, Some(DisconnectReason::IoServerDisconnect));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        *attempts.lock().expect("lock"),
+        0,
+        "reconnected after the server's disconnect"
+    );
+    assert!(!s.connected() && !s.active());
+    assert_eq!(
+        s.manager().transport(),
+        None,
+        "the connection is still open"
+    );
+    // It can connect again when asked.
+    s.connect().await.expect("connect again");
+    assert!(s.connected());
+    s.disconnect();
+}

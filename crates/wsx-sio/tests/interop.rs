@@ -1,7 +1,8 @@
 //! The official clients against the sio_demo contract: npm `socket.io-client` (Node) and
 //! `python-socketio`, each on the WebSocket transport, with its default options (HTTP
 //! long-polling, then the upgrade to WebSocket), and on polling only, against the demo's own
-//! code (`examples/sio_demo.rs`) served in-process on a multi-threaded runtime.
+//! code (`examples/sio_demo.rs`) served in-process on a multi-threaded runtime; and the Node
+//! client against `Server::shutdown` (`tests/interop/shutdown.js`).
 //!
 //! The clients are installed by `scripts/sio_interop_setup.sh`. Without them each test prints a
 //! `SKIPPED` line naming the missing client, unless `WSX_REQUIRE_INTEROP` is set (CI), which
@@ -162,4 +163,57 @@ async fn node_client_that_drops_and_reconnects_is_recovered_with_nothing_missed(
         .arg("recovery.js")
         .arg(format!("http://{addr}"));
     run_checks(command, "socket.io-client recovery", 5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_clients_get_their_disconnect_when_the_server_shuts_down() {
+    let dir = interop_dir();
+    if !dir.join("node_modules/socket.io-client").is_dir() {
+        return missing("npm socket.io-client (crates/wsx-sio/tests/interop/node_modules)");
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return missing("node");
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let io = wsx_sio::Server::default();
+    let (shut, shut_down) = tokio::sync::oneshot::channel();
+    let shut = std::sync::Mutex::new(Some(shut));
+    let shut = std::sync::Arc::new(shut);
+    io.on_connection(move |socket: wsx_sio::Socket| {
+        let shut = shut.clone();
+        async move {
+            socket.on_with_ack("shutdown", move |_s: wsx_sio::Socket, (): (), ack| {
+                let shut = shut.lock().expect("lock").take();
+                async move {
+                    let _ = ack.send(&true);
+                    if let Some(shut) = shut {
+                        let _ = shut.send(());
+                    }
+                }
+            });
+        }
+    });
+    let serving = tokio::spawn({
+        let io = io.clone();
+        async move { io.serve(listener).await }
+    });
+    let shutting = tokio::spawn({
+        let io = io.clone();
+        async move {
+            if shut_down.await.is_ok() {
+                io.shutdown().await;
+            }
+        }
+    });
+    let mut command = Command::new("node");
+    command
+        .current_dir(&dir)
+        .arg("shutdown.js")
+        .arg(format!("http://{addr}"));
+    run_checks(command, "socket.io-client and Server::shutdown", 7).await;
+    shutting.await.expect("shutdown");
+    assert!(matches!(serving.await, Ok(Ok(()))), "serve returned");
 }

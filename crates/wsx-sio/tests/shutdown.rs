@@ -99,6 +99,10 @@ async fn shutdown_disconnects_every_client_then_closes_and_stops_accepting() {
         .expect("serve returned");
     assert!(matches!(served, Ok(Ok(()))));
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    // Once more: nothing left to wait for.
+    tokio::time::timeout(Duration::from_secs(1), io.shutdown())
+        .await
+        .expect("a second shutdown returns at once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,14 +1,15 @@
 //! [`Manager`]: one Engine.IO connection shared by the sockets of several namespaces
 //! (socket.io-client's `Manager`), its reconnection events, and [`io`].
 
-use super::driver::{self, Command, Hooks, Shared};
+use super::driver;
 use super::engine::{self, Context};
-use super::error::{ClientError, EmitError};
+use super::error::ClientError;
 use super::options::{ClientOptions, ServerUrl};
-use super::socket::{self, Socket, lock};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
-use tokio::sync::mpsc::{self, UnboundedSender};
+use super::shared::{Command, Hooks, Link, Shared};
+use super::socket::Socket;
+use super::socket_core::{Core, lock};
+use std::sync::Arc;
+use tokio::sync::mpsc;
 
 /// A connection to a Socket.IO server, multiplexing the namespaces of its [`Socket`]s.
 /// Cheap to clone (clones are the same manager).
@@ -17,14 +18,7 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 /// disconnects; in between, a lost connection is reopened with exponential backoff (the
 /// `reconnection*` options) and every socket that was connected connects again.
 #[derive(Clone)]
-pub struct Manager(Arc<Inner>);
-
-struct Inner {
-    shared: Arc<Shared>,
-    commands: UnboundedSender<Command>,
-    /// The sockets handed out, by namespace (weak: the task holds the connected ones).
-    sockets: Mutex<HashMap<String, Weak<socket::Inner>>>,
-}
+pub struct Manager(Arc<Link>);
 
 impl std::fmt::Debug for Manager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,11 +48,7 @@ impl Manager {
         }));
         let (commands, rx) = mpsc::unbounded_channel();
         tokio::spawn(driver::run(shared.clone(), rx));
-        Ok(Self(Arc::new(Inner {
-            shared,
-            commands,
-            sockets: Mutex::default(),
-        })))
+        Ok(Self(Arc::new(Link { shared, commands })))
     }
 
     /// The socket of `namespace` (`/` when empty; a leading `/` is added), the same one for
@@ -71,18 +61,24 @@ impl Manager {
         } else {
             format!("/{namespace}")
         };
-        let mut sockets = lock(&self.0.sockets);
-        if let Some(socket) = sockets.get(&namespace).and_then(Weak::upgrade) {
-            return Socket(socket);
+        let mut sockets = lock(&self.0.shared.sockets);
+        let core = match sockets.get(&namespace).and_then(std::sync::Weak::upgrade) {
+            Some(core) => core,
+            None => {
+                let core = Arc::new(Core::new(namespace.clone()));
+                sockets.insert(namespace, Arc::downgrade(&core));
+                core
+            }
+        };
+        Socket {
+            core,
+            link: self.0.clone(),
         }
-        let socket = Socket::new(namespace.clone(), self.clone());
-        sockets.insert(namespace, Arc::downgrade(&socket.0));
-        socket
     }
 
     /// Disconnects every socket and closes the connection; no reconnection follows.
     pub fn close(&self) {
-        let _ = self.command(Command::Close);
+        let _ = self.0.command(Command::Close);
     }
 
     /// The transport in use (`"polling"` or `"websocket"`), `None` while not connected.
@@ -125,13 +121,13 @@ impl Manager {
     fn hooks(&self) -> std::sync::MutexGuard<'_, Hooks> {
         lock(&self.0.shared.hooks)
     }
+}
 
-    pub(crate) fn options(&self) -> &ClientOptions {
-        &self.0.shared.ctx.options
-    }
-
-    pub(crate) fn command(&self, command: Command) -> Result<(), EmitError> {
-        self.0.commands.send(command).map_err(|_| EmitError::Closed)
+impl Socket {
+    /// The manager whose connection this socket uses.
+    #[must_use]
+    pub fn manager(&self) -> Manager {
+        Manager(self.link.clone())
     }
 }
 

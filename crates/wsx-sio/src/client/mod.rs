@@ -22,12 +22,20 @@
 //! ```
 //!
 //! # Layers
+//! Lowest first; each file imports only from those before it (no import circle:
+//! `scripts/sio_layers.py --check`).
+//! - `error.rs`, `options.rs`, `backoff.rs`, `reason.rs`: plain data and rules;
 //! - `engine/`: Engine.IO v4 over HTTP long-polling (hyper's HTTP/1.1 client connection) or
-//!   WebSocket (`wsx::Client`), the heartbeat and the upgrade; one task per connection;
-//! - the manager's task (`driver.rs`): Socket.IO packets on [`crate::packet`]'s codecs,
+//!   WebSocket (`wsx::Client`), the heartbeat and the upgrade; one task per connection
+//!   (`wire.rs` is what its transports and its task pass each other);
+//! - `socket_core.rs`: a socket's state, type-erased handlers and pending acks, shared by its
+//!   handles and the manager's task; `shared.rs`: what a manager's handles and its task share,
+//!   and the commands;
+//! - `driver/`: the manager's task: Socket.IO packets on [`crate::packet`]'s codecs,
 //!   namespaces multiplexed on one connection, handlers, acknowledgements, reconnection and
 //!   connection state recovery;
-//! - [`Manager`] and [`Socket`]: the handles the application holds.
+//! - `ack.rs`, `socket.rs`, `manager.rs`: the handles the application holds ([`AckFuture`],
+//!   [`AckSender`], [`Socket`], [`Manager`]).
 
 mod ack;
 mod backoff;
@@ -36,11 +44,15 @@ mod engine;
 mod error;
 mod manager;
 mod options;
+mod reason;
+mod shared;
 mod socket;
+mod socket_core;
 
 pub use crate::{Args, FromArgs};
 pub use ack::{AckFuture, AckSender};
 pub use error::{AckError, ClientError, ConnectError, EmitError};
 pub use manager::{Manager, io};
 pub use options::{ClientOptions, Transports};
-pub use socket::{DisconnectReason, Socket, Volatile};
+pub use reason::DisconnectReason;
+pub use socket::{Socket, Volatile};

@@ -61,9 +61,11 @@ pub struct ClientOptions {
     /// Default 100 MB.
     pub max_message_size: usize,
     /// The `wsx` client the WebSocket transport opens connections with (TLS roots, proxy,
-    /// permessage-deflate); `None` uses one with defaults and [`Self::max_message_size`].
+    /// permessage-deflate); `None` uses one with defaults, [`Self::max_message_size`] and
+    /// [`Self::tls`].
     pub websocket: Option<wsx::Client>,
-    /// The TLS configuration for `https://` long-polling; `None` trusts the webpki roots.
+    /// The TLS configuration for `https://` and `wss://` (build one with
+    /// [`wsx::tls::client_config`] to trust your own roots); `None` trusts the webpki roots.
     pub tls: Option<std::sync::Arc<wsx::tls::rustls::ClientConfig>>,
 }
 

@@ -7,6 +7,9 @@ use crate::sid::Sid;
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
+/// Receivers served per read lock of the map in [`LocalSockets::push`].
+const PUSH_BATCH: usize = 256;
+
 /// The sockets of one namespace connected to this server.
 #[derive(Debug, Default)]
 pub struct LocalSockets {
@@ -50,15 +53,23 @@ impl LocalSockets {
         self.read().values().cloned().collect()
     }
 
-    /// Queues shared frames on each of `sids` here; returns how many took them. One read
-    /// lock for the whole broadcast, no socket handle cloned per receiver; the outbox's own
-    /// lock is taken inside it (nothing takes this map's lock while holding an outbox's).
+    /// Queues shared frames on each of `sids` here; returns how many took them. No socket
+    /// handle is cloned per receiver, and the map's read lock is taken once per
+    /// [`PUSH_BATCH`] receivers: few lock operations, and a socket that connects or leaves
+    /// (the write lock) waits for one batch at most, not for a whole large broadcast. The
+    /// outbox's own lock is taken inside (nothing takes this map's lock while holding an
+    /// outbox's).
     pub(crate) fn push(&self, sids: &[Sid], frames: &[Frame]) -> usize {
-        let map = self.read();
-        sids.iter()
-            .filter_map(|sid| map.get(sid))
-            .filter(|socket| socket.push(frames.iter().cloned()).is_ok())
-            .count()
+        sids.chunks(PUSH_BATCH)
+            .map(|batch| {
+                let map = self.read();
+                batch
+                    .iter()
+                    .filter_map(|sid| map.get(sid))
+                    .filter(|socket| socket.push(frames.iter().cloned()).is_ok())
+                    .count()
+            })
+            .sum()
     }
 
     pub(crate) fn insert(&self, socket: Socket) {

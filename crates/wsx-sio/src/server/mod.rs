@@ -1,5 +1,8 @@
-//! The Socket.IO server: namespaces, sockets, handlers, acknowledgements, and the accept path
-//! (HTTP upgrade over wsx's sans-I/O handshake, then one task per connection).
+//! The server layer, the top of the crate: [`Server`] and its [`Config`], the accept path
+//! (HTTP upgrade over wsx's sans-I/O handshake, hyper for everything else), one task per
+//! connection (`connection.rs`) that feeds the namespace layer, and the graceful
+//! [`Server::shutdown`]. The namespace layer's types (`Socket`, `Namespace`, acknowledgements)
+//! are re-exported here too, where they always were.
 
 mod config;
 pub(crate) mod connection;
@@ -172,7 +175,7 @@ impl Server {
     /// unsubscribes). A connection may take as long as its handlers still due (at most 30 s)
     /// or, on long-polling, as a client takes to fetch (at most `pingInterval +
     /// pingTimeout`): wrap the call in a timeout to bound it. Engine.IO-only servers
-    /// ([`Self::engine_only`]) stop accepting only.
+    /// ([`Self::engine_only`]) stop accepting only. Calling it again waits for the same end.
     pub async fn shutdown(&self) {
         for conn in self.0.begin_shutdown() {
             conn.shut_down();

@@ -85,10 +85,13 @@ impl ServerInner {
         }
     }
 
-    /// Marks the server closing; returns the connections running.
+    /// Marks the server closing; returns the connections running, the first time only (a
+    /// second shutdown waits for the same connections and sends nothing twice).
     pub(crate) fn begin_shutdown(&self) -> Vec<Arc<ConnShared>> {
         let conns = self.lock_conns();
-        self.closing.store(true, Ordering::Release);
+        if self.closing.swap(true, Ordering::AcqRel) {
+            return Vec::new();
+        }
         self.stop.send_replace(true);
         conns.values().filter_map(Weak::upgrade).collect()
     }

@@ -32,25 +32,58 @@ fn missing(what: &str) {
     );
 }
 
-/// Node's socket.io demo server, stopped when dropped.
-pub struct NodeServer {
+/// A demo-contract server in another language (Node, Python), stopped when dropped.
+pub struct PeerServer {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
     child: Child,
 }
 
-impl Drop for NodeServer {
+impl PeerServer {
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("a peer's address")
+    }
+}
+
+impl Drop for PeerServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// Starts `tests/client/node_server.js` (with connection state recovery when `recovery`),
-/// or returns `None` after [`missing`] when Node or its modules are not installed.
-pub fn node_server(recovery: bool) -> Option<NodeServer> {
-    let dir = node_dir();
-    if !dir.join("node_modules/socket.io").is_dir() {
+/// Starts `command` (in tests/client) and waits for its `listening on ADDR` line.
+fn start(mut command: Command) -> PeerServer {
+    command
+        .current_dir(node_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = command.spawn().expect("the peer server starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the peer server prints its address");
+    let Some(addr) = line.trim().strip_prefix("listening on ") else {
+        let _ = child.kill();
+        panic!("the peer server said {line:?}");
+    };
+    PeerServer {
+        url: format!("http://{addr}"),
+        child,
+    }
+}
+
+/// Starts `tests/client/node_server.js` (socket.io 4.8; with connection state recovery when
+/// `recovery`), or returns `None` after [`missing`] when Node or its modules are not
+/// installed.
+pub fn node_server(recovery: bool) -> Option<PeerServer> {
+    if !node_dir().join("node_modules/socket.io").is_dir() {
         missing("npm socket.io (tests/client/node_modules)");
         return None;
     }
@@ -59,28 +92,34 @@ pub fn node_server(recovery: bool) -> Option<NodeServer> {
         return None;
     }
     let mut command = Command::new("node");
-    command
-        .current_dir(&dir)
-        .arg("node_server.js")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+    command.arg("node_server.js");
     if recovery {
         command.arg("--recovery");
     }
-    let mut child = command.spawn().expect("node starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("node_server prints its address");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("node_server said {line:?}"))
-        .to_owned();
-    Some(NodeServer {
-        url: format!("http://{addr}"),
-        child,
-    })
+    Some(start(command))
+}
+
+/// Starts `tests/client/python_server.py` (python-socketio 5.18 on uvicorn) with the venv's
+/// Python (`WSX_SIO_SERVER_PYTHON`, or target/sio-client-venv), or returns `None` after
+/// [`missing`] when it is not there.
+pub fn python_server() -> Option<PeerServer> {
+    let python = std::env::var_os("WSX_SIO_SERVER_PYTHON").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/sio-client-venv/bin/python"),
+        PathBuf::from,
+    );
+    let ready = Command::new(&python)
+        .args(["-c", "import socketio, uvicorn, wsproto"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ready {
+        skip::skip(
+            "WSX_REQUIRE_INTEROP",
+            "python-socketio and uvicorn missing (a venv at target/sio-client-venv with \
+             pip install -r crates/wsx-sio/tests/client/requirements.txt)",
+        );
+        return None;
+    }
+    let mut command = Command::new(python);
+    command.arg("python_server.py");
+    Some(start(command))
 }

@@ -3,15 +3,16 @@
 //! given to its namespace's socket (CONNECT answers, refusals, server disconnects, events to
 //! the handlers, acknowledgements), and the connection's end.
 
-use super::Driver;
+use super::{Driver, call_hooks};
 use crate::Args;
-use crate::client::ack::AckSender;
 use crate::client::engine::{CloseCause, EngineEvent, Inbound};
 use crate::client::error::{ClientError, ConnectError};
-use crate::client::socket::{DisconnectReason, Socket, Status, lock};
+use crate::client::reason::DisconnectReason;
+use crate::client::socket_core::{Core, Status, lock};
 use crate::packet::binary::{self, Reassembly};
 use crate::packet::socket::{self as sio, Body, DEFAULT_MAX_ATTACHMENTS, Packet};
 use serde_json::Value;
+use std::sync::Arc;
 
 impl Driver {
     pub(super) fn on_engine(&mut self, event: EngineEvent) {
@@ -39,7 +40,7 @@ impl Driver {
             EngineEvent::Upgraded => *lock(&self.shared.transport) = Some("websocket"),
             EngineEvent::Ping => {
                 let hooks = lock(&self.shared.hooks).ping.clone();
-                hooks.iter().for_each(|f| f());
+                call_hooks(&hooks, |f| f());
             }
             EngineEvent::Closed(cause) => self.on_closed(match cause {
                 CloseCause::PingTimeout => DisconnectReason::PingTimeout,
@@ -70,17 +71,17 @@ impl Driver {
         self.partial = None;
         *lock(&self.shared.transport) = None;
         *lock(&self.shared.engine_id) = None;
-        let sockets: Vec<Socket> = self.sockets.values().cloned().collect();
+        let sockets: Vec<Arc<Core>> = self.sockets.values().cloned().collect();
         for socket in &sockets {
             let was_connected = {
-                let mut state = lock(&socket.0.state);
+                let mut state = lock(&socket.state);
                 let was = state.connected;
                 state.connected = false;
                 state.id = None;
                 state.received.clear();
                 was
             };
-            lock(&socket.0.acks).fail_sent();
+            lock(&socket.acks).fail_sent();
             if was_connected {
                 self.fire_disconnect(socket, reason.clone());
             } else {
@@ -111,24 +112,24 @@ impl Driver {
                     ),
                     other => (other.to_string(), None),
                 };
-                self.sockets.remove(socket.namespace());
-                lock(&socket.0.state).active = false;
+                self.sockets.remove(&socket.namespace);
+                lock(&socket.state).active = false;
                 self.fire_connect_error(&socket, ConnectError::Refused { message, data });
                 if self.sockets.is_empty() {
                     self.close_engine();
                 }
             }
             Body::Disconnect => {
-                self.sockets.remove(socket.namespace());
+                self.sockets.remove(&socket.namespace);
                 let was_connected = {
-                    let mut state = lock(&socket.0.state);
+                    let mut state = lock(&socket.state);
                     let was = state.connected;
                     state.active = false;
                     state.connected = false;
                     state.id = None;
                     was
                 };
-                lock(&socket.0.acks).fail_all();
+                lock(&socket.acks).fail_all();
                 if was_connected {
                     self.fire_disconnect(&socket, DisconnectReason::IoServerDisconnect);
                 }
@@ -157,7 +158,7 @@ impl Driver {
                 if binary::check_placeholders(&args, attachments.len()).is_err() {
                     return self.parse_error("a placeholder refers to no attachment");
                 }
-                lock(&socket.0.acks).resolve(
+                lock(&socket.acks).resolve(
                     id,
                     Args {
                         values: args,
@@ -168,15 +169,15 @@ impl Driver {
         }
     }
 
-    fn on_connect(&mut self, socket: &Socket, payload: Option<Value>) {
+    fn on_connect(&mut self, socket: &Arc<Core>, payload: Option<Value>) {
         let sid = payload
             .as_ref()
             .and_then(|p| p.get("sid"))
             .and_then(Value::as_str);
         let Some(sid) = sid else {
             // socket.io-client: a CONNECT without sid is a v2 server.
-            self.sockets.remove(socket.namespace());
-            lock(&socket.0.state).active = false;
+            self.sockets.remove(&socket.namespace);
+            lock(&socket.state).active = false;
             let err =
                 ClientError::Protocol("CONNECT without a sid (a Socket.IO v2 server?)".into());
             return self.fire_connect_error(socket, ConnectError::Client(err));
@@ -187,7 +188,7 @@ impl Driver {
             .and_then(Value::as_str)
             .map(str::to_owned);
         let (received, buffered) = {
-            let mut state = lock(&socket.0.state);
+            let mut state = lock(&socket.state);
             state.id = Some(sid.to_owned());
             state.recovered = pid.is_some() && state.pid == pid;
             state.pid = pid;
@@ -205,53 +206,56 @@ impl Driver {
             self.write(socket, packet);
         }
         socket.set_status(Status::Connected);
-        let handler = lock(&socket.0.handlers).connect.clone();
+        let handler = lock(&socket.handlers).connect.clone();
         if let Some(handler) = handler {
-            self.spawn(handler(socket.clone()));
+            self.spawn(|| handler());
         }
     }
 
-    fn on_event(&mut self, socket: &Socket, name: String, args: Args, ack: Option<u64>) {
+    fn on_event(&mut self, socket: &Arc<Core>, name: String, args: Args, ack: Option<u64>) {
         {
-            let mut state = lock(&socket.0.state);
+            let mut state = lock(&socket.state);
             if !state.connected {
                 if state.active {
                     state.received.push((name, args, ack));
                 }
                 return;
             }
-            // Connection state recovery: the server appends the offset as the last argument.
+            // Connection state recovery: the server appends the offset as the last argument
+            // (of events that ask for no ack: socket.io-client's `emitEvent` looks at the
+            // last argument, which is the ack function otherwise).
             if state.pid.is_some()
+                && ack.is_none()
                 && let Some(Value::String(offset)) = args.values.last()
             {
                 state.offset = Some(offset.clone());
             }
         }
         let (any, handler) = {
-            let handlers = lock(&socket.0.handlers);
+            let handlers = lock(&socket.handlers);
             (handlers.any.clone(), handlers.events.get(&name).cloned())
         };
         for f in any {
-            self.spawn(f(socket.clone(), name.clone(), args.clone()));
+            let (name, args) = (name.clone(), args.clone());
+            self.spawn(move || f(name, args));
         }
         if let Some(handler) = handler {
-            let ack = AckSender::new(socket.clone(), ack);
-            self.spawn(handler(socket.clone(), args, ack));
+            self.spawn(move || handler(args, ack));
         }
     }
 
-    pub(super) fn fire_disconnect(&mut self, socket: &Socket, reason: DisconnectReason) {
-        let handler = lock(&socket.0.handlers).disconnect.clone();
+    pub(super) fn fire_disconnect(&mut self, socket: &Arc<Core>, reason: DisconnectReason) {
+        let handler = lock(&socket.handlers).disconnect.clone();
         if let Some(handler) = handler {
-            self.spawn(handler(socket.clone(), reason));
+            self.spawn(move || handler(reason));
         }
     }
 
-    pub(super) fn fire_connect_error(&mut self, socket: &Socket, err: ConnectError) {
+    pub(super) fn fire_connect_error(&mut self, socket: &Arc<Core>, err: ConnectError) {
         socket.set_status(Status::Failed(err.clone()));
-        let handler = lock(&socket.0.handlers).connect_error.clone();
+        let handler = lock(&socket.handlers).connect_error.clone();
         if let Some(handler) = handler {
-            self.spawn(handler(socket.clone(), err));
+            self.spawn(move || handler(err));
         }
     }
 }

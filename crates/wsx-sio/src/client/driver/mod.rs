@@ -21,10 +21,11 @@
 mod inbound;
 
 use super::backoff::Backoff;
-use super::engine::{self, Context, Engine, EngineEvent, Outbound};
+use super::engine::{self, Engine, EngineEvent, Outbound};
 use super::error::{ClientError, ConnectError};
-use super::socket::{DisconnectReason, Socket, Status, lock};
-use crate::Args;
+use super::reason::DisconnectReason;
+use super::shared::{Command, Shared};
+use super::socket_core::{Core, Outgoing, Status, lock};
 use crate::packet::binary::Reassembly;
 use crate::packet::socket::{self as sio, Body, Packet};
 use futures_util::future::BoxFuture;
@@ -34,66 +35,9 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
-
-/// A packet a socket sends.
-#[derive(Debug)]
-pub(crate) enum Outgoing {
-    Event {
-        name: String,
-        args: Args,
-        ack: Option<u64>,
-    },
-    Ack {
-        id: u64,
-        args: Args,
-    },
-}
-
-/// What sockets and the manager ask of the task.
-pub(crate) enum Command {
-    Connect(Socket),
-    Disconnect(Socket),
-    Emit {
-        socket: Socket,
-        packet: Outgoing,
-        volatile: bool,
-    },
-    Close,
-}
-
-type Hook<F> = Vec<Arc<F>>;
-
-/// The manager's event callbacks.
-#[derive(Default)]
-pub(crate) struct Hooks {
-    pub reconnect_attempt: Hook<dyn Fn(u32) + Send + Sync>,
-    pub reconnect: Hook<dyn Fn(u32) + Send + Sync>,
-    pub reconnect_error: Hook<dyn Fn(&ClientError) + Send + Sync>,
-    pub reconnect_failed: Hook<dyn Fn() + Send + Sync>,
-    pub ping: Hook<dyn Fn() + Send + Sync>,
-}
-
-/// What the manager's handles and its task share.
-pub(crate) struct Shared {
-    pub ctx: Arc<Context>,
-    pub hooks: Mutex<Hooks>,
-    pub transport: Mutex<Option<&'static str>>,
-    pub engine_id: Mutex<Option<String>>,
-}
-
-impl Shared {
-    pub fn new(ctx: Context) -> Self {
-        Self {
-            ctx: Arc::new(ctx),
-            hooks: Mutex::default(),
-            transport: Mutex::default(),
-            engine_id: Mutex::default(),
-        }
-    }
-}
 
 /// A binary packet waiting for its attachments.
 type Partial = Reassembly<Packet>;
@@ -107,7 +51,7 @@ struct Driver {
     reconnect_at: Option<Instant>,
     backoff: Backoff,
     /// The active sockets (connected, or to connect on the next connection).
-    sockets: HashMap<String, Socket>,
+    sockets: HashMap<String, Arc<Core>>,
     partial: Option<Partial>,
     handlers: FuturesUnordered<BoxFuture<'static, ()>>,
 }
@@ -168,6 +112,16 @@ pub(crate) async fn run(shared: Arc<Shared>, mut commands: UnboundedReceiver<Com
     }
 }
 
+/// Calls the manager's callbacks; a panic in one is caught and logged (it must not end the
+/// manager's task).
+pub(super) fn call_hooks<F: ?Sized>(hooks: &[Arc<F>], call: impl Fn(&F)) {
+    for hook in hooks {
+        if std::panic::catch_unwind(AssertUnwindSafe(|| call(hook))).is_err() {
+            tracing::error!("wsx-sio client: a manager callback panicked");
+        }
+    }
+}
+
 async fn next_event(engine: &mut Option<Engine>) -> Option<EngineEvent> {
     match engine {
         Some(engine) => engine.events.recv().await,
@@ -194,8 +148,15 @@ impl Driver {
         &self.shared.ctx.options
     }
 
-    /// Starts a handler: polled once now (to its first `.await`), then with the others.
-    fn spawn(&mut self, future: BoxFuture<'static, ()>) {
+    /// Starts a handler: polled once now (to its first `.await`), then with the others; a
+    /// panic in it is caught and logged.
+    fn spawn(&mut self, start: impl FnOnce() -> BoxFuture<'static, ()>) {
+        // A handler's closure runs its code up to the `async` block when called: a panic
+        // there is caught too, not only in the future.
+        let Ok(future) = std::panic::catch_unwind(AssertUnwindSafe(start)) else {
+            tracing::error!("wsx-sio client: a handler panicked");
+            return;
+        };
         let guarded = AssertUnwindSafe(future).catch_unwind().map(|outcome| {
             if outcome.is_err() {
                 tracing::error!("wsx-sio client: a handler panicked");
@@ -210,11 +171,11 @@ impl Driver {
             Command::Connect(socket) => self.connect(socket),
             Command::Disconnect(socket) => self.disconnect(&socket),
             Command::Emit {
-                socket,
+                core: socket,
                 packet,
                 volatile,
             } => {
-                let mut state = lock(&socket.0.state);
+                let mut state = lock(&socket.state);
                 if state.connected && self.engine.is_some() {
                     drop(state);
                     self.write(&socket, packet);
@@ -225,7 +186,7 @@ impl Driver {
                 }
             }
             Command::Close => {
-                let sockets: Vec<Socket> = self.sockets.values().cloned().collect();
+                let sockets: Vec<Arc<Core>> = self.sockets.values().cloned().collect();
                 for socket in sockets {
                     self.disconnect(&socket);
                 }
@@ -234,16 +195,16 @@ impl Driver {
         }
     }
 
-    fn connect(&mut self, socket: Socket) {
+    fn connect(&mut self, socket: Arc<Core>) {
         {
-            let mut state = lock(&socket.0.state);
+            let mut state = lock(&socket.state);
             if state.active {
                 return;
             }
             state.active = true;
         }
         self.sockets
-            .insert(socket.namespace().to_owned(), socket.clone());
+            .insert(socket.namespace.clone(), socket.clone());
         if self.engine.is_some() {
             self.send_connect(&socket);
         } else if self.opening.is_none() && self.reconnect_at.is_none() {
@@ -251,10 +212,10 @@ impl Driver {
         }
     }
 
-    fn disconnect(&mut self, socket: &Socket) {
-        self.sockets.remove(socket.namespace());
+    fn disconnect(&mut self, socket: &Arc<Core>) {
+        self.sockets.remove(&socket.namespace);
         let was_connected = {
-            let mut state = lock(&socket.0.state);
+            let mut state = lock(&socket.state);
             let was = state.connected;
             state.active = false;
             state.connected = false;
@@ -263,10 +224,10 @@ impl Driver {
         };
         if was_connected {
             self.write_packet(
-                Packet::new(socket.namespace(), Body::Disconnect),
+                Packet::new(socket.namespace.clone(), Body::Disconnect),
                 Vec::new(),
             );
-            lock(&socket.0.acks).fail_all();
+            lock(&socket.acks).fail_all();
             self.fire_disconnect(socket, DisconnectReason::IoClientDisconnect);
         }
         socket.set_status(Status::Disconnected);
@@ -309,28 +270,32 @@ impl Driver {
                     self.reconnecting = false;
                     self.backoff.reset();
                     let hooks = lock(&self.shared.hooks).reconnect.clone();
-                    hooks.iter().for_each(|f| f(attempts));
+                    call_hooks(&hooks, |f| f(attempts));
                 }
-                let sockets: Vec<Socket> = self.sockets.values().cloned().collect();
+                let sockets: Vec<Arc<Core>> = self.sockets.values().cloned().collect();
                 for socket in &sockets {
                     self.send_connect(socket);
                 }
             }
             Err(err) => {
+                // Every failed attempt is a `connect_error` for the sockets (socket.io-client:
+                // the manager's `error` reaches each socket), and a `reconnect_error` for
+                // the manager when it was a reconnection.
+                let sockets: Vec<Arc<Core>> = self.sockets.values().cloned().collect();
+                // Without reconnection this was the only try: the sockets are inactive by the
+                // time `connect` returns the error.
+                if !self.reconnecting && !self.options().reconnection {
+                    for socket in &sockets {
+                        lock(&socket.state).active = false;
+                    }
+                    self.sockets.clear();
+                }
+                for socket in &sockets {
+                    self.fire_connect_error(socket, ConnectError::Client(err.clone()));
+                }
                 if self.reconnecting {
                     let hooks = lock(&self.shared.hooks).reconnect_error.clone();
-                    hooks.iter().for_each(|f| f(&err));
-                } else {
-                    let sockets: Vec<Socket> = self.sockets.values().cloned().collect();
-                    for socket in &sockets {
-                        self.fire_connect_error(socket, ConnectError::Client(err.clone()));
-                    }
-                    if !self.options().reconnection {
-                        for socket in sockets {
-                            lock(&socket.0.state).active = false;
-                        }
-                        self.sockets.clear();
-                    }
+                    call_hooks(&hooks, |f| f(&err));
                 }
                 self.schedule_reconnect();
             }
@@ -348,7 +313,7 @@ impl Driver {
             self.backoff.reset();
             self.reconnecting = false;
             let hooks = lock(&self.shared.hooks).reconnect_failed.clone();
-            hooks.iter().for_each(|f| f());
+            call_hooks(&hooks, |f| f());
             return;
         }
         let delay = self.backoff.next();
@@ -360,16 +325,16 @@ impl Driver {
         self.reconnect_at = None;
         let attempt = self.backoff.attempts();
         let hooks = lock(&self.shared.hooks).reconnect_attempt.clone();
-        hooks.iter().for_each(|f| f(attempt));
+        call_hooks(&hooks, |f| f(attempt));
         self.open(true);
     }
 
     /// CONNECT for `socket`'s namespace, with the auth payload and, once the server gave a
     /// `pid`, the recovery fields.
-    fn send_connect(&mut self, socket: &Socket) {
+    fn send_connect(&mut self, socket: &Arc<Core>) {
         let auth = self.options().auth.clone();
         let payload = {
-            let state = lock(&socket.0.state);
+            let state = lock(&socket.state);
             match &state.pid {
                 Some(pid) => {
                     let mut map = Map::new();
@@ -384,16 +349,16 @@ impl Driver {
             }
         };
         self.write_packet(
-            Packet::new(socket.namespace(), Body::Connect(payload)),
+            Packet::new(socket.namespace.clone(), Body::Connect(payload)),
             Vec::new(),
         );
     }
 
-    fn write(&mut self, socket: &Socket, packet: Outgoing) {
+    fn write(&mut self, socket: &Arc<Core>, packet: Outgoing) {
         let (body, attachments) = match packet {
             Outgoing::Event { name, args, ack } => {
                 if let Some(id) = ack {
-                    lock(&socket.0.acks).mark_sent(id);
+                    lock(&socket.acks).mark_sent(id);
                 }
                 let count = args.attachments.len();
                 (
@@ -418,7 +383,7 @@ impl Driver {
                 )
             }
         };
-        self.write_packet(Packet::new(socket.namespace(), body), attachments);
+        self.write_packet(Packet::new(socket.namespace.clone(), body), attachments);
     }
 
     fn write_packet(&mut self, packet: Packet, attachments: Vec<bytes::Bytes>) {

@@ -13,111 +13,21 @@
 
 mod polling;
 mod websocket;
+mod wire;
 
 pub(crate) use websocket::ws_client;
+pub(crate) use wire::{Inbound, Outbound};
 
 use super::error::ClientError;
 use super::options::{ClientOptions, ServerUrl, Transports};
-use crate::packet::engine as eio;
-use bytes::Bytes;
 use polling::{Http, Polling};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use websocket::WebSocket;
-
-/// Which transport an event comes from (a new one per transport opened).
-pub(crate) type Tag = u32;
-
-/// A message the server sent: a Socket.IO packet's text, or a binary attachment.
-#[derive(Debug, Clone)]
-pub(crate) enum Inbound {
-    /// The text after the Engine.IO type `4`.
-    Text(String),
-    /// A binary message.
-    Binary(Bytes),
-}
-
-/// An Engine.IO packet, owned.
-#[derive(Debug)]
-pub(crate) enum Packet {
-    Open(String),
-    Close,
-    Ping(String),
-    Pong(String),
-    Message(Inbound),
-    Upgrade,
-    Noop,
-}
-
-impl Packet {
-    /// Decodes one text packet.
-    pub fn decode(text: &str) -> Result<Self, String> {
-        eio::decode_text(text)
-            .map(Self::from_eio)
-            .map_err(|e| e.to_string())
-    }
-
-    pub fn from_eio(packet: eio::Packet<'_>) -> Self {
-        match packet {
-            eio::Packet::Open(p) => Self::Open(p.to_owned()),
-            eio::Packet::Close => Self::Close,
-            eio::Packet::Ping(p) => Self::Ping(p.to_owned()),
-            eio::Packet::Pong(p) => Self::Pong(p.to_owned()),
-            eio::Packet::Message(p) => Self::Message(Inbound::Text(p.to_owned())),
-            eio::Packet::Binary(data) => {
-                Self::Message(Inbound::Binary(Bytes::from(data.into_owned())))
-            }
-            eio::Packet::Upgrade => Self::Upgrade,
-            eio::Packet::Noop => Self::Noop,
-        }
-    }
-}
-
-/// What a transport reports to the engine task.
-pub(crate) enum Event {
-    Packet(Packet),
-    Error(ClientError),
-    /// The WebSocket ended.
-    Closed,
-    /// Polling's `GET` loop stopped for the upgrade.
-    Paused,
-    /// Polling's writer sent everything queued before the pause.
-    Drained,
-    /// The upgrade's WebSocket is open.
-    ProbeOpened(WebSocket),
-}
-
-/// A packet to send: a whole Engine.IO text packet (type digit included), or a binary
-/// message.
-#[derive(Debug, Clone)]
-pub(crate) enum Outbound {
-    /// `<type><payload>`.
-    Text(String),
-    /// A binary message (a Socket.IO attachment).
-    Binary(Bytes),
-}
-
-impl Outbound {
-    /// Its size in a polling payload (binary grows by a third in base64).
-    pub fn payload_len(&self) -> usize {
-        match self {
-            Self::Text(text) => text.len(),
-            Self::Binary(data) => data.len().div_ceil(3) * 4 + 1,
-        }
-    }
-
-    /// Appends its polling encoding (`b<base64>` for binary).
-    pub fn encode_into(&self, out: &mut String) {
-        match self {
-            Self::Text(text) => out.push_str(text),
-            Self::Binary(data) => {
-                eio::encode_text_into(&eio::Packet::Binary(data.as_ref().into()), out);
-            }
-        }
-    }
-}
+use wire::{Event, Packet, Tag};
 
 /// Why an Engine.IO connection ended (socket.io-client's disconnect reasons).
 #[derive(Debug, Clone)]
@@ -281,6 +191,8 @@ async fn open_inner(ctx: &Context) -> Result<Engine, ClientError> {
         active_tag: 0,
         next_tag: 1,
         probe: None,
+        probe_opening: None,
+        probe_deadline: None,
         paused: (false, false),
         upgrading: false,
         held: Vec::new(),
@@ -313,6 +225,10 @@ struct Task {
     next_tag: Tag,
     /// The upgrade's WebSocket once open, and its tag.
     probe: Option<(Tag, Option<WebSocket>)>,
+    /// The upgrade's WebSocket being opened.
+    probe_opening: Option<oneshot::Receiver<Result<WebSocket, ClientError>>>,
+    /// When a probe that got no `3probe` is given up (polling goes on).
+    probe_deadline: Option<Instant>,
     /// (the `GET` loop stopped, the writer drained) during the upgrade.
     paused: (bool, bool),
     /// Between `3probe` and the switch: writes are held.
@@ -338,12 +254,10 @@ impl Task {
         let client = ctx.ws.clone();
         let options = ctx.options.clone();
         let events = self.inbound_tx.clone();
+        let (opened, opening) = oneshot::channel();
+        self.probe_opening = Some(opening);
         tokio::spawn(async move {
-            let event = match WebSocket::open(&client, &url, &options, tag, events.clone()).await {
-                Ok(ws) => Event::ProbeOpened(ws),
-                Err(err) => Event::Error(err),
-            };
-            let _ = events.send((tag, event));
+            let _ = opened.send(WebSocket::open(&client, &url, &options, tag, events).await);
         });
     }
 
@@ -358,7 +272,18 @@ impl Task {
                     }
                 },
                 Some((tag, event)) = self.inbound.recv() => self.on_event(tag, event).await,
+                opened = probe_opened(&mut self.probe_opening) => {
+                    self.on_probe_opened(opened).await;
+                    Ok(())
+                }
                 () = tokio::time::sleep_until(self.ping_deadline) => Err(CloseCause::PingTimeout),
+                () = sleep_until(self.probe_deadline), if self.probe_deadline.is_some() => {
+                    tracing::debug!("wsx-sio client: no 3probe in time, staying on polling");
+                    self.probe_deadline = None;
+                    self.probe = None;
+                    self.set_probing(false);
+                    Ok(())
+                }
             };
             if let Err(cause) = flow {
                 break cause;
@@ -401,7 +326,7 @@ impl Task {
                     self.paused.1 = true;
                     self.finish_upgrade().await
                 }
-                Event::Packet(_) | Event::ProbeOpened(_) => Ok(()),
+                Event::Packet(_) => Ok(()),
             };
         }
         let Some((probe_tag, probe)) = &mut self.probe else {
@@ -411,16 +336,9 @@ impl Task {
             return Ok(());
         }
         match event {
-            Event::ProbeOpened(ws) => {
-                if ws.send(vec![Outbound::Text("2probe".into())]).await.is_ok() {
-                    *probe = Some(ws);
-                } else {
-                    self.probe = None;
-                }
-                Ok(())
-            }
             Event::Packet(Packet::Pong(data)) if data == "probe" && probe.is_some() => {
                 self.upgrading = true;
+                self.probe_deadline = None;
                 if let Active::Polling(polling) = &mut self.active {
                     polling.pause();
                 }
@@ -432,13 +350,46 @@ impl Task {
                 // engine.io-client's upgradeError: the session stays on polling.
                 tracing::debug!("wsx-sio client: upgrade failed: {err}");
                 self.probe = None;
+                self.set_probing(false);
                 Ok(())
             }
             Event::Closed => {
                 self.probe = None;
+                self.set_probing(false);
                 Ok(())
             }
             _ => Ok(()),
+        }
+    }
+
+    /// The upgrade's WebSocket opened (or not): send the probe on it.
+    async fn on_probe_opened(&mut self, opened: Result<WebSocket, ClientError>) {
+        let sent = match opened {
+            Ok(ws) => match ws.send(vec![Outbound::Text("2probe".into())]).await {
+                Ok(()) => Ok(ws),
+                Err(err) => Err(err),
+            },
+            Err(err) => Err(err),
+        };
+        match (sent, &mut self.probe) {
+            (Ok(ws), Some((_, probe))) => {
+                *probe = Some(ws);
+                self.probe_deadline = Some(Instant::now() + self.heartbeat);
+                self.set_probing(true);
+            }
+            (Err(err), _) => {
+                // engine.io-client's upgradeError: the session stays on polling.
+                tracing::debug!("wsx-sio client: upgrade failed: {err}");
+                self.probe = None;
+            }
+            (Ok(_), None) => {}
+        }
+    }
+
+    /// Tells the polling transport whether a probe is out.
+    fn set_probing(&self, probing: bool) {
+        if let Active::Polling(polling) = &self.active {
+            polling.set_probing(probing);
         }
     }
 
@@ -475,5 +426,26 @@ impl Task {
                 let _ = polling.send(close);
             }
         }
+    }
+}
+
+/// The upgrade's WebSocket once opened (taking the receiver); pending when none is being
+/// opened.
+async fn probe_opened(
+    opening: &mut Option<oneshot::Receiver<Result<WebSocket, ClientError>>>,
+) -> Result<WebSocket, ClientError> {
+    let opened = match opening {
+        Some(rx) => rx.await,
+        None => std::future::pending().await,
+    };
+    *opening = None;
+    opened.unwrap_or(Err(ClientError::Closed))
+}
+
+/// Sleeps until `at`; pending forever when `None`.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

@@ -7,7 +7,7 @@
 //! Each task keeps one HTTP/1.1 keep-alive connection (hyper's client connection), opened
 //! again when the server closed it.
 
-use super::{Event, Outbound, Packet, Tag};
+use super::wire::{Event, Outbound, Packet, Tag};
 use crate::client::error::ClientError;
 use crate::client::options::{ClientOptions, ServerUrl};
 use crate::packet::engine as eio;
@@ -19,8 +19,15 @@ use hyper_util::rt::TokioIo;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::task::JoinHandle;
+
+/// The most packets one `POST` carries. The protocol sets no bound, but python-engineio
+/// refuses a payload of more than 16 packets (`Payload.max_decode_packets`, "Too many packets
+/// in payload", 400): a burst goes out in several `POST`s instead, one after the other, in
+/// order. (The official JavaScript client sends the burst in one and fails there.)
+const MAX_PACKETS_PER_POST: usize = 16;
 
 /// One HTTP/1.1 connection to the server, reopened on demand.
 pub(crate) struct Http {
@@ -170,9 +177,19 @@ pub(crate) fn decode_body(body: &[u8]) -> Result<Vec<Packet>, ClientError> {
     Ok(packets.into_iter().map(Packet::from_eio).collect())
 }
 
+/// What the engine task tells the `GET` loop about the upgrade.
+#[derive(Default)]
+struct Control {
+    /// Stop after the pending `GET` (the upgrade goes on).
+    stop: AtomicBool,
+    /// A probe is out on the WebSocket.
+    probing: AtomicBool,
+    changed: Notify,
+}
+
 /// A running polling transport: its `GET` loop and its `POST` writer.
 pub(crate) struct Polling {
-    stop: Arc<AtomicBool>,
+    control: Arc<Control>,
     poller: JoinHandle<()>,
     post: Option<UnboundedSender<Outbound>>,
 }
@@ -189,13 +206,13 @@ impl Polling {
         tag: Tag,
         events: UnboundedSender<(Tag, Event)>,
     ) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
+        let control = Arc::new(Control::default());
         let poller = tokio::spawn(poll_loop(
             get,
             url.clone(),
             options.clone(),
             sid.to_owned(),
-            stop.clone(),
+            control.clone(),
             tag,
             events.clone(),
         ));
@@ -212,7 +229,7 @@ impl Polling {
             events,
         ));
         Self {
-            stop,
+            control,
             poller,
             post: Some(post),
         }
@@ -231,8 +248,15 @@ impl Polling {
     /// ends it with a `noop` once it has the probe) with [`Event::Paused`], the writer after
     /// what is queued with [`Event::Drained`].
     pub fn pause(&mut self) {
-        self.stop.store(true, Ordering::Release);
+        self.control.stop.store(true, Ordering::Release);
+        self.control.changed.notify_waiters();
         self.post = None;
+    }
+
+    /// A probe is out (or is over): see the `GET` loop's wait after a noop.
+    pub fn set_probing(&self, probing: bool) {
+        self.control.probing.store(probing, Ordering::Release);
+        self.control.changed.notify_waiters();
     }
 }
 
@@ -247,12 +271,12 @@ async fn poll_loop(
     url: Arc<ServerUrl>,
     options: Arc<ClientOptions>,
     sid: String,
-    stop: Arc<AtomicBool>,
+    control: Arc<Control>,
     tag: Tag,
     events: UnboundedSender<(Tag, Event)>,
 ) {
     loop {
-        if stop.load(Ordering::Acquire) {
+        if control.stop.load(Ordering::Acquire) {
             let _ = events.send((tag, Event::Paused));
             return;
         }
@@ -268,10 +292,29 @@ async fn poll_loop(
                 return;
             }
         };
+        let mut noop = false;
         for packet in packets {
             let close = matches!(packet, Packet::Close);
+            noop |= matches!(packet, Packet::Noop);
             if events.send((tag, Event::Packet(packet))).is_err() || close {
                 return;
+            }
+        }
+        // A noop while a probe is out: the server has the probe and its `3probe` is on the
+        // way on the WebSocket. Another `GET` now would wait for the server's next packet
+        // (wsx-sio's and python-engineio's servers send the upgrade's noop once, Node's every
+        // 100 ms), often the next ping, holding the upgrade that long: wait for the pause (or
+        // the probe's failure) instead.
+        if noop {
+            loop {
+                let changed = control.changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if control.stop.load(Ordering::Acquire) || !control.probing.load(Ordering::Acquire)
+                {
+                    break;
+                }
+                changed.await;
             }
         }
     }
@@ -301,11 +344,15 @@ async fn post_loop(
             },
         };
         // engine.io-client's `_getWritablePackets`: as many packets as fit in maxPayload
-        // (always at least one).
+        // (always at least one), and at most MAX_PACKETS_PER_POST.
         let mut size = first.payload_len();
         let mut body = String::with_capacity(size);
         first.encode_into(&mut body);
-        while let Ok(packet) = queue.try_recv() {
+        let mut count = 1;
+        while count < MAX_PACKETS_PER_POST
+            && let Ok(packet) = queue.try_recv()
+        {
+            count += 1;
             let len = packet.payload_len() + 1;
             if size + len > max_payload {
                 next = Some(packet);

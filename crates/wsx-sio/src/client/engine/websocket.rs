@@ -2,7 +2,7 @@
 //! (engine.io-protocol v4, "WebSocket"); what arrives is decoded on the connection's task and
 //! handed to the engine task through its channel.
 
-use super::{Event, Inbound, Outbound, Packet, Tag};
+use super::wire::{Event, Inbound, Outbound, Packet, Tag};
 use crate::client::error::ClientError;
 use crate::client::options::ClientOptions;
 use bytes::Bytes;
@@ -11,7 +11,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use wsx::MessageType;
 
 /// The wsx client a manager opens its WebSockets with: the application's, or one made for
-/// Engine.IO (no WebSocket pings: Engine.IO has its own heartbeat; large messages).
+/// Engine.IO (no WebSocket pings: Engine.IO has its own heartbeat; large messages; the `tls`
+/// option's configuration).
 pub(crate) fn ws_client(options: &ClientOptions) -> wsx::Client {
     if let Some(client) = &options.websocket {
         return client.clone();
@@ -30,7 +31,12 @@ pub(crate) fn ws_client(options: &ClientOptions) -> wsx::Client {
         write_timeout: Duration::from_secs(30),
         ..wsx::Config::default()
     };
-    wsx::Client::new(config)
+    let client = wsx::Client::new(config);
+    // `wss://` trusts what `https://` polling trusts.
+    match &options.tls {
+        Some(tls) => client.with_tls_config(tls.clone()),
+        None => client,
+    }
 }
 
 /// An open WebSocket transport. Dropping it closes the connection (1000).
