@@ -18,10 +18,9 @@ Each file belongs to the layer of LAYERS below (the first prefix that matches wi
 points up when it goes from a lower layer to a higher one. Printed: the layer of each file,
 every import circle (strongly connected component of more than one file), every import that
 points up. With --check the exit status is 1 when the rule of the crate is broken:
-- the only circles allowed are one inside the namespace layer (Socket <-> Hub, their acks and
-  handlers: a socket holds its hub, the hub hands out sockets) and its counterpart on the
-  client side, one inside the client layer (the client's Socket <-> its manager and driver),
-  besides the split modules of SPLIT_MODULES, and
+- the only circle allowed is one inside the namespace layer (Socket <-> Hub, their acks and
+  handlers: a socket holds its hub, the hub hands out sockets), besides the split modules of
+  SPLIT_MODULES, and
 - at most MAX_UP imports point up (today none does).
 """
 
@@ -52,7 +51,7 @@ LAYERS = [
     ("root", ["lib.rs"]),
 ]
 # The layers whose files may form one circle each.
-CIRCLE_LAYERS = ("namespace", "client")
+CIRCLE_LAYERS = ("namespace",)
 # Folders whose files are one module split over files, its mod.rs and its children referring
 # to each other; a circle that stays inside one of them is allowed (and printed as such).
 SPLIT_MODULES = {
@@ -60,8 +59,6 @@ SPLIT_MODULES = {
     "engine/transport/": "the Transport trait and its two transports",
     # The subscription link dispatches to the namespace adapters that publish through it.
     "adapter/redis/": "the Redis adapter: its link, requests and answers",
-    # The client's Engine.IO transports and the session over them.
-    "client/engine/": "the client's Engine.IO session and its two transports",
 }
 MAX_UP = 2
 
@@ -416,7 +413,7 @@ def self_test():
     circle["adapter/host.rs"] = "use crate::namespace::hub::Hub;\n"
     circle["namespace/hub.rs"] = "use super::socket::Socket; use crate::adapter::Host;\n"
     status, out = run(circle)
-    assert status == 1 and "a circle outside one namespace or client layer" in out, out
+    assert status == 1 and "a circle outside one namespace layer" in out, out
     two = dict(clean)
     two["namespace/mod.rs"] = "mod socket; mod hub; mod a; mod b;\n"
     two["namespace/a.rs"] = "use super::b::B;\n"

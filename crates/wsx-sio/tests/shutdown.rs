@@ -1,5 +1,6 @@
 //! `Server::shutdown`: every client gets its DISCONNECT and then its connection closed, on
-//! WebSocket and on long-polling; disconnect handlers run with "server shutting down"; the
+//! WebSocket and on long-polling (fetched over a new TCP connection: the accept loop serves
+//! until the sessions ended); disconnect handlers run with "server shutting down"; then the
 //! accept loop returns and nothing new is accepted.
 
 mod common;
@@ -50,8 +51,6 @@ async fn shutdown_disconnects_every_client_then_closes_and_stops_accepting() {
     let url = session_url(PATH, &sid);
     assert_eq!(post(addr, &url, "40").await.text(), "ok");
     assert!(get(addr, &url).await.text().starts_with("40{"));
-    let pending_get = tokio::spawn(async move { get(addr, &url).await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
     // The clients read while the server shuts down, as real ones do (a WebSocket's close
     // handshake waits for the client's answer).
     let ws_reader = tokio::spawn(async move {
@@ -61,9 +60,10 @@ async fn shutdown_disconnects_every_client_then_closes_and_stops_accepting() {
     });
     let idle_reader = tokio::spawn(async move { idle.closed().await });
 
-    tokio::time::timeout(Duration::from_secs(10), io.shutdown())
-        .await
-        .expect("shutdown in time");
+    let shutting = tokio::spawn({
+        let io = io.clone();
+        async move { io.shutdown().await }
+    });
 
     // WebSocket: DISCONNECT of each namespace, then the close frame.
     let (disconnects, close) = ws_reader.await.expect("WebSocket client");
@@ -73,9 +73,13 @@ async fn shutdown_disconnects_every_client_then_closes_and_stops_accepting() {
         idle_reader.await.expect("idle client").is_some(),
         "a close frame"
     );
-    // Long-polling: the waiting GET gets the DISCONNECT and the close packet.
-    let payload = pending_get.await.expect("GET").text();
-    assert_eq!(payload, "41\u{1e}1");
+    // Long-polling: a GET made once the shutdown began, on a new TCP connection, gets the
+    // DISCONNECT and the close packet; the session ends.
+    assert_eq!(get(addr, &url).await.text(), "41\u{1e}1");
+    tokio::time::timeout(Duration::from_secs(10), shutting)
+        .await
+        .expect("shutdown in time")
+        .expect("shutdown");
 
     let mut reasons = reasons.lock().expect("lock").clone();
     reasons.sort_by(|a, b| a.0.cmp(&b.0));

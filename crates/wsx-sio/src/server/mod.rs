@@ -166,14 +166,15 @@ impl Server {
         self.of("/").use_middleware(middleware);
     }
 
-    /// Shuts the server down gracefully, as Node's `io.close()`: the accept loops
-    /// ([`Self::serve`], [`Self::listen`]) return and no new session starts; every socket of
-    /// every connection gets its DISCONNECT packet, then its connection is closed (a
-    /// WebSocket with a close frame; a long-polling session answers its pending or next `GET`
-    /// with what was queued and the close packet, and ends); disconnect handlers run with
-    /// [`DisconnectReason::ServerShuttingDown`]. Returns once every connection ended, then
-    /// every namespace's adapter is closed ([`Adapter::close`]: the Redis adapter
-    /// unsubscribes). A connection may take as long as its handlers still due (at most 30 s)
+    /// Shuts the server down gracefully, as Node's `io.close()`: no new session starts;
+    /// every socket of every connection gets its DISCONNECT packet, then its connection is
+    /// closed (a WebSocket with a close frame; a long-polling session answers its pending or
+    /// next `GET` with what was queued and the close packet, and ends); disconnect handlers
+    /// run with [`DisconnectReason::ServerShuttingDown`]. Once every connection ended, the
+    /// accept loops ([`Self::serve`], [`Self::listen`]) return (they keep accepting until
+    /// then: a polling client may fetch its DISCONNECT over a new TCP connection; new
+    /// sessions are refused), and every namespace's adapter is closed ([`Adapter::close`]: the
+    /// Redis adapter unsubscribes); then this returns. A connection may take as long as its handlers still due (at most 30 s)
     /// or, on long-polling, as a client takes to fetch (at most `pingInterval +
     /// pingTimeout`): wrap the call in a timeout to bound it. Engine.IO-only servers
     /// ([`Self::engine_only`]) stop accepting only. Calling it again waits for the same end.
@@ -182,6 +183,7 @@ impl Server {
             conn.shut_down();
         }
         self.0.drained().await;
+        self.0.stop.send_replace(true);
         let namespaces: Vec<Arc<NsInner>> = self
             .0
             .namespaces

@@ -30,7 +30,8 @@ pub(crate) struct ServerInner {
     pub(crate) conns: Mutex<HashMap<Sid, Weak<ConnShared>>>,
     /// Set once [`super::Server::shutdown`] began: no new session starts.
     pub(crate) closing: AtomicBool,
-    /// `true` once shutting down: the accept loops stop.
+    /// `true` once the connections ended after a shutdown: the accept loops stop. (Not
+    /// before: a long-polling client may fetch its DISCONNECT on a new TCP connection.)
     pub(crate) stop: watch::Sender<bool>,
     /// Notified when the last connection ended.
     pub(crate) drained: Notify,
@@ -38,10 +39,14 @@ pub(crate) struct ServerInner {
 
 impl ServerInner {
     pub(crate) fn new(
-        config: Config,
+        mut config: Config,
         adapter: AdapterFactory,
         engine_only: Option<EngineHandler>,
     ) -> Self {
+        if config.ws_handshake.check_origin.is_none() {
+            config.ws_handshake.check_origin =
+                Some(super::cors::websocket_origins(config.cors.as_ref()));
+        }
         Self {
             config,
             namespaces: RwLock::default(),
@@ -92,7 +97,6 @@ impl ServerInner {
         if self.closing.swap(true, Ordering::AcqRel) {
             return Vec::new();
         }
-        self.stop.send_replace(true);
         conns.values().filter_map(Weak::upgrade).collect()
     }
 

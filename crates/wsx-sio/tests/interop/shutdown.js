@@ -35,11 +35,15 @@ async function main() {
   };
   const reasons = {};
   let reconnects = 0;
-  for (const [name, s] of Object.entries(clients)) {
-    await within(new Promise((resolve) => s.once("connect", resolve)), 5000, `${name} connects`);
+  // Every listener is on before the first await: a client may connect while another is
+  // awaited.
+  const connects = Object.entries(clients).map(([name, s]) => {
     s.on("disconnect", (reason) => (reasons[name] = reason));
     s.io.on("reconnect_attempt", () => reconnects++);
-  }
+    const connected = s.connected ? Promise.resolve() : new Promise((resolve) => s.once("connect", resolve));
+    return within(connected, 10000, `${name} connects`);
+  });
+  await Promise.all(connects);
   // The default client upgrades first, so that its shutdown is seen on WebSocket.
   await within(
     (async () => {
