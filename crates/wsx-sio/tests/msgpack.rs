@@ -1,9 +1,20 @@
 //! A server on `Parser::MsgPack` against a raw client that writes socket.io-msgpack-parser's
 //! packets by hand (the bytes the official client's encoder produces, quirks included), over
 //! WebSocket and HTTP long-polling: connect, events, acks both ways, binary, broadcasts,
-//! namespaces, server-side disconnect, and what it does with text or malformed packets.
+//! namespaces, server-side disconnect, and what it does with text or malformed packets. And
+//! wsx-sio's own client on the msgpack parser through the demo contract (feature `client`).
 
 mod common;
+
+#[cfg(feature = "client")]
+#[path = "../examples/sio_demo.rs"]
+#[allow(dead_code)]
+mod sio_demo;
+
+#[cfg(feature = "client")]
+#[path = "../examples/sio_client_check/checks.rs"]
+#[allow(dead_code)]
+mod check;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -327,4 +338,40 @@ async fn events_and_acks_over_polling() {
             (event("/", "echo", vec![json!("two")], None), vec![]),
         ]
     );
+}
+
+/// wsx-sio's own client on its msgpack parser runs the demo contract
+/// (`examples/sio_client_check/checks.rs`) against the demo on `Parser::MsgPack`, on each
+/// transport setting: the two ends share `packet::msgpack`, and the Node tests check each end
+/// against npm's parser.
+#[cfg(feature = "client")]
+mod own_client {
+    use super::{check, sio_demo};
+    use wsx_sio::client::Transports;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn wsx_sio_client_passes_the_contract_against_the_msgpack_demo() {
+        let io = sio_demo::server_with(sio_demo::config().parser(wsx_sio::Parser::MsgPack));
+        let addr = crate::common::start(&io).await;
+        for transport in [
+            Transports::WebSocket,
+            Transports::Default,
+            Transports::Polling,
+        ] {
+            let results = check::run(
+                &format!("http://{addr}"),
+                transport,
+                wsx_sio::client::Parser::MsgPack,
+            )
+            .await;
+            let failed: Vec<String> = results
+                .iter()
+                .filter_map(|(name, outcome)| {
+                    outcome.as_ref().err().map(|why| format!("{name}: {why}"))
+                })
+                .collect();
+            assert!(failed.is_empty(), "{transport:?}: {failed:#?}");
+            assert!(results.len() >= 15, "only {} checks ran", results.len());
+        }
+    }
 }
