@@ -22,6 +22,9 @@
 //!     returns `r` it emits `server-ask-ok(r)` (an ack that never comes is tolerated);
 //!   - `recovered` with an ack -> whether the socket was recovered (beyond the contract);
 //! - namespace `/admin`: `whoami` with an ack -> the ack gets the socket's id;
+//! - every namespace matching `^/dyn-[0-9]+$` (a dynamic namespace, `Server::of_matching`):
+//!   the events of `/` above (`echo`, `echo-ack`, `join`, `to-room`, `broadcast`, the
+//!   connect-time `server-ask`), each scoped to its own namespace;
 //! - any other namespace -> CONNECT_ERROR `{"message":"Invalid namespace"}`.
 //!
 //! Cluster events (namespace `/`; with `--redis URL` (feature `redis`) they span every server
@@ -231,6 +234,13 @@ fn install(io: &Server, name: String) {
             let _ = ack.send(&s.id().as_str());
         });
     });
+
+    // Dynamic namespaces: every `/dyn-<digits>` is created on its first CONNECT and behaves
+    // as `/` for the contract's events, within itself.
+    match wsx_sio::Regex::new(r"^/dyn-[0-9]+$") {
+        Ok(pattern) => io.of_matching(pattern).on_connection(contract_handlers),
+        Err(err) => eprintln!("sio_demo: dynamic namespaces off: {err}"),
+    }
 }
 
 /// The contract's events of namespace `/`.

@@ -77,6 +77,9 @@ pub use namespace::{
     RemoteSocket, Socket,
 };
 pub use recovery::{MemoryStore, Recovery, RecoveryStore};
+/// The pattern type of [`Server::of_matching`] (the `regex` crate's), re-exported so that an
+/// application needs no dependency of its own to make one.
+pub use regex::Regex;
 pub use rooms::{BroadcastOptions, Room};
 pub use server::{AllowOrigin, Config, Cors, EngineMessage, Server};
 pub use sid::Sid;

@@ -12,6 +12,7 @@
 pub(crate) mod ack;
 pub(crate) mod conn;
 pub(crate) mod connect;
+pub(crate) mod dynamic;
 pub(crate) mod handler;
 pub(crate) mod handshake;
 mod host;
@@ -48,6 +49,9 @@ pub(crate) struct NsInner {
     pub(crate) server_side: RwLock<ServerSideHandlers>,
     /// Where sent packets are kept for connection state recovery, when it is on.
     pub(crate) recovery: Option<Arc<dyn crate::recovery::RecoveryStore>>,
+    /// The parent namespace of a dynamic namespace ([`dynamic`]): its middlewares and
+    /// connection handlers run first.
+    pub(crate) parent: Option<Arc<NsInner>>,
 }
 
 impl NsInner {
@@ -60,21 +64,42 @@ impl NsInner {
             middlewares: RwLock::default(),
             server_side: RwLock::default(),
             recovery: None,
+            parent: None,
         }
     }
 
+    /// The connection handlers: the parent's (of a dynamic namespace), then its own.
     pub(crate) fn connection_handlers(&self) -> Vec<ConnectionFn> {
-        self.on_connection
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        let mut handlers = self
+            .parent
+            .as_ref()
+            .map(|parent| parent.connection_handlers())
+            .unwrap_or_default();
+        handlers.extend(
+            self.on_connection
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .cloned(),
+        );
+        handlers
     }
 
+    /// The connect middlewares: the parent's (of a dynamic namespace), then its own.
     pub(crate) fn middleware_list(&self) -> Vec<MiddlewareFn> {
-        self.middlewares
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        let mut middlewares = self
+            .parent
+            .as_ref()
+            .map(|parent| parent.middleware_list())
+            .unwrap_or_default();
+        middlewares.extend(
+            self.middlewares
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .cloned(),
+        );
+        middlewares
     }
 
     /// Calls the handler of a server-side event another server sent (`packet` is

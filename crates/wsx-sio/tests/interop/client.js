@@ -220,6 +220,47 @@ async function main() {
     admin.disconnect();
   });
 
+  await check("/dyn-N namespaces: echo, echo-ack, join, to-room, broadcast, each in its own", async () => {
+    const [a, b, c, other, root] = [
+      connect("/dyn-1"),
+      connect("/dyn-1"),
+      connect("/dyn-1"),
+      connect("/dyn-2"),
+      connect("/"),
+    ];
+    await Promise.all([a, b, c, other, root].map(connected));
+    a.emit("echo", 1, { bin: Buffer.from([5]) });
+    assert.deepStrictEqual(await once(a, "echo"), [1, { bin: Buffer.from([5]) }]);
+    assert.deepStrictEqual(await a.timeout(5000).emitWithAck("echo-ack", { k: "dyn" }), { k: "dyn" });
+    for (const s of [a, b, other, root]) {
+      assert.equal(await s.timeout(5000).emitWithAck("join", "dyn-room"), true);
+    }
+    const outside = [a, c, other, root].map((s) => collect(s, "room-msg", 500));
+    a.emit("to-room", "dyn-room", "only /dyn-1");
+    assert.deepStrictEqual(await once(b, "room-msg"), ["only /dyn-1"]);
+    for (const got of await Promise.all(outside)) assert.deepEqual(got, []);
+
+    const elsewhere = [other, root].map((s) => collect(s, "broadcast", 500));
+    const all = [a, b, c].map((s) => once(s, "broadcast"));
+    b.emit("broadcast", { to: "/dyn-1" });
+    for (const got of await Promise.all(all)) assert.deepStrictEqual(got, [{ to: "/dyn-1" }]);
+    for (const got of await Promise.all(elsewhere)) assert.deepEqual(got, []);
+    [a, b, c, other, root].forEach((s) => s.disconnect());
+  });
+
+  await check("/dyn-x, /dyn- and /dyn-12a get CONNECT_ERROR Invalid namespace", async () => {
+    for (const ns of ["/dyn-x", "/dyn-", "/dyn-12a"]) {
+      const s = connect(ns);
+      const err = await within(
+        new Promise((resolve) => s.once("connect_error", resolve)),
+        5000,
+        `connect_error for ${ns}`,
+      );
+      assert.equal(err.message, "Invalid namespace", ns);
+      s.disconnect();
+    }
+  });
+
   await check("another namespace gets CONNECT_ERROR Invalid namespace", async () => {
     const s = connect("/nope");
     const err = await within(
