@@ -4,7 +4,8 @@
 # Runs under Miri the tests that check wsx's `unsafe` blocks: tests/utf8_bytes.rs (the invariant
 # behind `Utf8Bytes::as_str`, through every public way to build a `Utf8Bytes`) and
 # tests/event_direct_in_memory.rs (the pointer through which a handler's replies are encoded
-# into its connection's write buffer, `conn/direct.rs`: the event API over an in-memory pipe).
+# into its connection's write buffer, `event/conn/window.rs`: the event API over an in-memory
+# pipe).
 # The AVX2 masking copy is not run: Miri does not emulate those intrinsics. Needs a nightly
 # toolchain with the miri and rust-src components; skips with a message when there is none (the
 # project's machines have one stable toolchain, so this is run by hand, not by .ci/run). It

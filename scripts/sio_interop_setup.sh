@@ -28,4 +28,10 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$INTEROP/requirements.txt"
 "$VENV/bin/python" -c 'import socketio, websocket; print("python-socketio", socketio.__version__ if hasattr(socketio, "__version__") else "installed")'
+SERVER_VENV="$ROOT/target/sio-client-venv"
+echo "== python venv at target/sio-client-venv (python-socketio's server for tests/client.rs)"
+if [[ ! -x "$SERVER_VENV/bin/python" ]]; then
+    python3 -m venv "$SERVER_VENV"
+fi
+"$SERVER_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/crates/wsx-sio/tests/client/requirements.txt"
 echo "interop clients ready"

@@ -20,15 +20,22 @@ mod check;
 mod client_support;
 
 use client_support::{node_server, python_server, start_demo};
-use wsx_sio::client::Transports;
+use wsx_sio::client::{Parser, Transports};
 
 async fn passes(url: &str, transport: Transports) {
-    let results = check::run(url, transport).await;
+    passes_with(url, transport, Parser::Json).await;
+}
+
+async fn passes_with(url: &str, transport: Transports, parser: Parser) {
+    let results = check::run(url, transport, parser).await;
     let failed: Vec<String> = results
         .iter()
         .filter_map(|(name, outcome)| outcome.as_ref().err().map(|why| format!("{name}: {why}")))
         .collect();
-    assert!(failed.is_empty(), "{url} {transport:?}: {failed:#?}");
+    assert!(
+        failed.is_empty(),
+        "{url} {transport:?} {parser:?}: {failed:#?}"
+    );
     assert!(results.len() >= 15, "only {} checks ran", results.len());
 }
 
@@ -52,7 +59,7 @@ async fn passes_the_contract_against_wsx_sio_over_polling_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passes_the_contract_against_node_socket_io_over_websocket() {
-    let Some(server) = node_server(false) else {
+    let Some(server) = node_server(&[]) else {
         return;
     };
     passes(&server.url, Transports::WebSocket).await;
@@ -60,7 +67,7 @@ async fn passes_the_contract_against_node_socket_io_over_websocket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passes_the_contract_against_node_socket_io_polling_then_upgrading() {
-    let Some(server) = node_server(false) else {
+    let Some(server) = node_server(&[]) else {
         return;
     };
     passes(&server.url, Transports::Default).await;
@@ -68,7 +75,7 @@ async fn passes_the_contract_against_node_socket_io_polling_then_upgrading() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passes_the_contract_against_node_socket_io_over_polling_only() {
-    let Some(server) = node_server(false) else {
+    let Some(server) = node_server(&[]) else {
         return;
     };
     passes(&server.url, Transports::Polling).await;
@@ -96,4 +103,18 @@ async fn passes_the_contract_against_python_socketio_over_polling_only() {
         return;
     };
     passes(&server.url, Transports::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passes_the_contract_against_node_socket_io_with_the_msgpack_parser_on_every_transport() {
+    let Some(server) = node_server(&["--msgpack"]) else {
+        return;
+    };
+    for transport in [
+        Transports::WebSocket,
+        Transports::Default,
+        Transports::Polling,
+    ] {
+        passes_with(&server.url, transport, Parser::MsgPack).await;
+    }
 }

@@ -154,7 +154,7 @@ async fn recovers_after_a_dropped_connection(server: SocketAddr) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recovers_against_node_socket_io_with_nothing_missed() {
-    let Some(node) = node_server(true) else {
+    let Some(node) = node_server(&["--recovery"]) else {
         return;
     };
     let addr: SocketAddr = node

@@ -72,7 +72,7 @@ pub enum Error {
     /// A message from the peer went past a per-connection rate limit and was dropped
     /// ([`crate::OnRateExceeded::Drop`]).
     #[error("a message went past the {} rate limit and was dropped", .0.as_str())]
-    RateLimited(crate::limit::LimitKind),
+    RateLimited(crate::event::limit::LimitKind),
     /// The proxy did not open the tunnel to the server (boxed, as `Tls`).
     #[error("proxy failed: {0}")]
     Proxy(Box<crate::proxy::ProxyError>),

@@ -131,9 +131,9 @@
 // `proto/message.rs` (`Utf8Bytes::as_str`, and `Utf8Bytes::from_validated`, the `unsafe fn`
 // whose callers promise the UTF-8 that `as_str` relies on), `proto/decoder.rs` (its three calls
 // of `from_validated`, each after the decoder's own validation), `proto/mask.rs` (the AVX2 copy
-// of the masking loop) and `conn/direct.rs` (a handler's replies encoded into its connection's
-// write buffer); and their ancestors (`proto/mod.rs`, `conn/mod.rs`, this file): a `forbid`
-// there would make those `allow`s impossible.
+// of the masking loop) and `event/conn/window.rs` (a handler's replies encoded into its
+// connection's write buffer); and their ancestors (`proto/mod.rs`, `event/mod.rs`,
+// `event/conn/mod.rs`, this file): a `forbid` there would make those `allow`s impossible.
 #![deny(unsafe_code)]
 // clippy::pedantic, with these exceptions (and a few single-site `allow`s, each with its
 // reason where it is):
@@ -157,40 +157,31 @@
     )
 )]
 
-mod client;
-#[cfg(feature = "hyper")]
-mod client_h2;
-mod config;
-mod conn;
 pub mod error;
-pub mod events;
+mod event;
 pub mod handshake;
 mod handshake_io;
 mod id;
-pub mod limit;
-pub mod metrics;
 pub mod proto;
 pub mod proxy;
-mod server;
 mod stream;
 mod sync;
 pub mod tls;
 #[cfg(feature = "hyper")]
 pub mod upgrade;
 
-pub use client::Client;
-pub use config::Config;
-pub use conn::{Conn, IntoPayload, MessageType, Messages, PreparedMessage};
 pub use error::{ConfigError, Error, HandshakeError, ProtocolError, Result, TlsError};
+pub use event::{Client, Config, Server};
+pub use event::{Conn, IntoPayload, MessageType, Messages, PreparedMessage};
+pub use event::{OnRateExceeded, Rate, RateLimits};
+pub use event::{events, limit, metrics};
 pub use handshake::origin;
 pub use handshake_io::client::{client_handshake, connect, connect_with};
 pub use handshake_io::server::{accept, accept_with};
 /// The `http` crate wsx's handshake types come from (`HeaderMap`, `Request`, `Uri`...), so an
 /// application needs no separate dependency on a matching version.
 pub use http;
-pub use limit::{OnRateExceeded, Rate, RateLimits};
 pub use proto::{CloseCode, CloseFrame, Limits, Message, Role, Utf8Bytes};
-pub use server::Server;
 pub use stream::{ReuniteError, WebSocket, WebSocketConfig, WsReader, WsWriter};
 
 /// The README's examples, compiled as doc tests so they stay true.

@@ -1,5 +1,5 @@
 //! A handler's replies to its own connection are encoded into the connection's write buffer
-//! through a pointer the handler's window holds (`conn/direct.rs`, one of the crate's few
+//! through a pointer the handler's window holds (`event/conn/window.rs`, one of the crate's few
 //! `unsafe` blocks). These tests run the event API over an in-memory pipe, with no socket and no
 //! I/O driver, so that `scripts/miri.sh` can run them under Miri too: the ways a handler's
 //! writes set, use and clear that pointer (replies within the buffer's room, a burst past it

@@ -1,6 +1,6 @@
 //! A handler's replies to its own connection skip the outbound queue (they are encoded into the
-//! write buffer while the handler runs, `conn/direct.rs`). What the queue guaranteed must still
-//! hold: order across the direct path and the queue (a large payload, a ping, a close), the
+//! write buffer while the handler runs, `event/conn/window.rs`). What the queue guaranteed must
+//! still hold: order across the direct path and the queue (a large payload, a ping, a close), the
 //! queue's byte bound, nothing lost past the write buffer's room, and writes to another
 //! connection from inside a handler reaching it. Checked with a raw client that sees every
 //! frame as sent.

@@ -7,16 +7,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use wsx_sio::client::{
-    Args, ClientOptions, ConnectError, DisconnectReason, Manager, Socket, Transports,
+    Args, ClientOptions, ConnectError, DisconnectReason, Manager, Parser, Socket, Transports,
 };
 
 type Outcome = Result<(), String>;
 
 /// Runs every check against `url`, printing a line for each; returns (name, outcome) pairs.
-pub async fn run(url: &str, transport: Transports) -> Vec<(String, Outcome)> {
+pub async fn run(url: &str, transport: Transports, parser: Parser) -> Vec<(String, Outcome)> {
     let checks = Checks {
         url: url.trim_end_matches('/').to_owned(),
         transport,
+        parser,
     };
     let mut results = Vec::new();
     macro_rules! check {
@@ -93,6 +94,7 @@ pub async fn run(url: &str, transport: Transports) -> Vec<(String, Outcome)> {
 struct Checks {
     url: String,
     transport: Transports,
+    parser: Parser,
 }
 
 fn ensure(ok: bool, why: impl FnOnce() -> String) -> Outcome {
@@ -154,6 +156,7 @@ impl Checks {
     fn options(&self) -> ClientOptions {
         ClientOptions {
             transports: self.transport,
+            parser: self.parser,
             reconnection: false,
             timeout: Duration::from_secs(5),
             ack_timeout: Duration::from_secs(5),
@@ -258,7 +261,7 @@ impl Checks {
         let s = self.manager()?.socket("/");
         let mut echo = collect(&s, "echo");
         s.connect().await.map_err(show)?;
-        let values = vec![
+        let mut values = vec![
             json!(9_007_199_254_740_991_i64),
             json!(-9_007_199_254_740_991_i64),
             json!(0),
@@ -276,6 +279,12 @@ impl Checks {
             json!(false),
             Value::Null,
         ];
+        if self.parser == Parser::MsgPack {
+            // notepack.io 2.2 (socket.io-msgpack-parser's encoder) writes a whole number of
+            // 2^64 or more as a uint64 of garbage (1e300 comes back 0): the Node server could
+            // not echo it to any client.
+            values.retain(|v| *v != json!(1e300));
+        }
         let args = Args {
             values: values.clone(),
             attachments: Vec::new(),

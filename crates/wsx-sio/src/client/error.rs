@@ -30,6 +30,9 @@ pub enum ClientError {
     /// The client was closed.
     #[error("client closed")]
     Closed,
+    /// A manager was made outside a Tokio runtime (its task has nowhere to run).
+    #[error("not within a Tokio runtime")]
+    NoRuntime,
 }
 
 /// Why a namespace could not be joined.

@@ -34,11 +34,11 @@ impl Manager {
     /// connects. Must be called within a Tokio runtime (the manager's task is spawned).
     ///
     /// # Errors
-    /// [`ClientError::InvalidUrl`]; [`ClientError::Closed`] outside a Tokio runtime.
+    /// [`ClientError::InvalidUrl`]; [`ClientError::NoRuntime`] outside a Tokio runtime.
     pub fn new(url: &str, options: ClientOptions) -> Result<Self, ClientError> {
         let url = ServerUrl::parse(url)?;
         if tokio::runtime::Handle::try_current().is_err() {
-            return Err(ClientError::Closed);
+            return Err(ClientError::NoRuntime);
         }
         let ws = engine::ws_client(&options);
         let shared = Arc::new(Shared::new(Context {
@@ -140,4 +140,33 @@ impl Socket {
 pub fn io(url: &str, options: ClientOptions) -> Result<Socket, ClientError> {
     let namespace = ServerUrl::parse(url)?.namespace;
     Ok(Manager::new(url, options)?.socket(&namespace))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manager_needs_a_url_and_a_runtime() {
+        let bad = Manager::new("ftp://127.0.0.1", ClientOptions::default());
+        assert!(matches!(bad, Err(ClientError::InvalidUrl(_))));
+        let outside = Manager::new("http://127.0.0.1:1", ClientOptions::default());
+        assert!(matches!(outside, Err(ClientError::NoRuntime)));
+    }
+
+    #[tokio::test]
+    async fn socket_gives_the_same_socket_per_namespace() {
+        let manager =
+            Manager::new("http://127.0.0.1:1", ClientOptions::default()).expect("manager");
+        let a = manager.socket("admin");
+        assert_eq!(a.namespace(), "/admin");
+        assert!(Arc::ptr_eq(&a.core, &manager.socket("/admin").core));
+        assert!(!Arc::ptr_eq(&a.core, &manager.socket("/").core));
+        assert_eq!(
+            io("http://127.0.0.1:1/chat?x=1", ClientOptions::default())
+                .expect("io")
+                .namespace(),
+            "/chat"
+        );
+    }
 }

@@ -53,6 +53,6 @@ pub use crate::{Args, FromArgs};
 pub use ack::{AckFuture, AckSender};
 pub use error::{AckError, ClientError, ConnectError, EmitError};
 pub use manager::{Manager, io};
-pub use options::{ClientOptions, Transports};
+pub use options::{ClientOptions, Parser, Transports};
 pub use reason::DisconnectReason;
 pub use socket::{Socket, Volatile};

@@ -20,6 +20,18 @@ pub enum Transports {
     Polling,
 }
 
+/// How Socket.IO packets are written (socket.io-client's `parser`); the server must use the
+/// same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Parser {
+    /// socket.io-parser's JSON text, binary as attachments (the default).
+    #[default]
+    Json,
+    /// npm `socket.io-msgpack-parser` 3: each packet one MessagePack binary message, binary
+    /// in place ([`crate::packet::msgpack`]).
+    MsgPack,
+}
+
 /// How the client connects and reconnects. `Default` is socket.io-client's defaults.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -28,6 +40,8 @@ pub struct ClientOptions {
     pub path: String,
     /// The transports (`transports`). Default: polling, then the upgrade.
     pub transports: Transports,
+    /// The packet format (`parser`). Default JSON.
+    pub parser: Parser,
     /// Headers sent with every HTTP request and the WebSocket handshake (`extraHeaders`).
     pub extra_headers: HeaderMap,
     /// Query parameters added to every request's URL (`query`), after those of the URL.
@@ -74,6 +88,7 @@ impl Default for ClientOptions {
         Self {
             path: "/socket.io".to_owned(),
             transports: Transports::Default,
+            parser: Parser::Json,
             extra_headers: HeaderMap::new(),
             query: Vec::new(),
             auth: None,

@@ -30,7 +30,9 @@ pub struct Config {
     pub max_queued_events: usize,
     /// How long the HTTP upgrade request may take to arrive (default 10 s).
     pub handshake_timeout: Duration,
-    /// The WebSocket handshake options (header limits, origin check).
+    /// The WebSocket handshake options (header limits, origin check). Without a
+    /// `check_origin` of its own, a page's WebSocket is allowed from the origins that
+    /// [`Self::cors`] allows, or from the server's own origin only without `cors`.
     pub ws_handshake: ServerOptions,
     /// Whether clients may use HTTP long-polling (default `true`). Without it a polling
     /// request is refused with "Transport unknown", as the Node server with
@@ -51,7 +53,9 @@ pub struct Config {
     /// client handlers see (as with the Node server).
     pub recovery: Option<crate::recovery::Recovery>,
     /// Cross-origin rules for the polling requests (default none: no CORS headers, as the
-    /// Node server without its `cors` option).
+    /// Node server without its `cors` option), and the origins whose pages may open a
+    /// WebSocket (unless [`Self::ws_handshake`] has its own check): with none, a page of
+    /// another origin is refused with 403, where Node's server lets it open the WebSocket.
     pub cors: Option<Cors>,
     /// Bytes of encoded frames buffered before a write waits for the socket (default
     /// 64 KiB).

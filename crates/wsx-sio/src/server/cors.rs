@@ -1,9 +1,27 @@
 //! Cross-origin resource sharing for the polling requests, as the Node server does it with
 //! its `cors` option (the npm `cors` middleware): the allowed origins (any, or a list), and
-//! whether credentials (cookies) may be sent. WebSocket openings are not subject to CORS;
-//! their `Origin` is checked by the WebSocket handshake options.
+//! whether credentials (cookies) may be sent.
+//!
+//! WebSocket openings are not subject to CORS: a browser lets any page open a WebSocket to
+//! any host, with that host's cookies (cross-site WebSocket hijacking, RFC 6455 §10.2). So
+//! unless [`crate::Config::ws_handshake`] sets its own `check_origin`, the WebSocket transport
+//! follows the same rule as the polling one ([`websocket_origins`]): without `cors`, only the
+//! server's own origin (and clients that send no `Origin`: Node, Python, Rust, mobile apps);
+//! with `cors`, the origins it allows. A refused handshake gets `403 Forbidden`.
 
 use http::{HeaderMap, HeaderValue, Method, header};
+use wsx::handshake::OriginCheck;
+
+/// The origins whose pages may open a WebSocket, following the polling transport's `cors`:
+/// none (same origin only, [`wsx::origin::same_origin`]), any, or the listed ones (and the
+/// same origin). A request without `Origin` passes in every case: it is not from a page.
+pub(crate) fn websocket_origins(cors: Option<&Cors>) -> OriginCheck {
+    match cors.map(|cors| &cors.origin) {
+        None => wsx::origin::same_origin(),
+        Some(AllowOrigin::Any) => wsx::origin::any(),
+        Some(AllowOrigin::List(list)) => wsx::origin::allow(list),
+    }
+}
 
 /// Which origins may call the server from a browser.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -44,10 +44,14 @@ pub(crate) struct ServerInner {
 
 impl ServerInner {
     pub(crate) fn new(
-        config: Config,
+        mut config: Config,
         adapter: AdapterFactory,
         engine_only: Option<EngineHandler>,
     ) -> Self {
+        if config.ws_handshake.check_origin.is_none() {
+            config.ws_handshake.check_origin =
+                Some(super::cors::websocket_origins(config.cors.as_ref()));
+        }
         Self {
             config,
             namespaces: RwLock::default(),

@@ -1,20 +1,23 @@
 // Node's socket.io 4.8 running the sio_demo contract (crates/wsx-sio/examples/sio_demo.rs
 // lists the events), for crates/wsx-sio/tests/client.rs: wsx-sio's client against the
 // reference server.
-// Usage: node node_server.js [--recovery]   (prints "listening on 127.0.0.1:PORT" on a free
-// port; --recovery turns connection state recovery on). Stops on SIGTERM or when stdin closes.
+// Usage: node node_server.js [--recovery] [--msgpack]   (prints "listening on 127.0.0.1:PORT"
+// on a free port; --recovery turns connection state recovery on, --msgpack uses
+// socket.io-msgpack-parser). Stops on SIGTERM or when stdin closes.
 "use strict";
 
 const { createServer } = require("node:http");
 const { Server } = require("socket.io");
 
 const recovery = process.argv.includes("--recovery");
+const msgpack = process.argv.includes("--msgpack");
 const httpServer = createServer();
 const io = new Server(httpServer, {
   pingInterval: 2000,
   pingTimeout: 2000,
   maxHttpBufferSize: 2_000_000,
   serveClient: false,
+  ...(msgpack ? { parser: require("socket.io-msgpack-parser") } : {}),
   ...(recovery
     ? { connectionStateRecovery: { maxDisconnectionDuration: 60_000, skipMiddlewares: true } }
     : {}),

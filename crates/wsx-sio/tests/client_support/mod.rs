@@ -79,11 +79,14 @@ fn start(mut command: Command) -> PeerServer {
     }
 }
 
-/// Starts `tests/client/node_server.js` (socket.io 4.8; with connection state recovery when
-/// `recovery`), or returns `None` after [`missing`] when Node or its modules are not
+/// Starts `tests/client/node_server.js` (socket.io 4.8) with `flags` (`--recovery`,
+/// `--msgpack`), or returns `None` after [`missing`] when Node or its modules are not
 /// installed.
-pub fn node_server(recovery: bool) -> Option<PeerServer> {
-    if !node_dir().join("node_modules/socket.io").is_dir() {
+pub fn node_server(flags: &[&str]) -> Option<PeerServer> {
+    if !node_dir()
+        .join("node_modules/socket.io-msgpack-parser")
+        .is_dir()
+    {
         missing("npm socket.io (tests/client/node_modules)");
         return None;
     }
@@ -92,10 +95,7 @@ pub fn node_server(recovery: bool) -> Option<PeerServer> {
         return None;
     }
     let mut command = Command::new("node");
-    command.arg("node_server.js");
-    if recovery {
-        command.arg("--recovery");
-    }
+    command.arg("node_server.js").args(flags);
     Some(start(command))
 }
 

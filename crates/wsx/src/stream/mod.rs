@@ -34,7 +34,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
 
-mod direct;
+mod owner;
 mod split;
 
 pub use split::{ReuniteError, WsReader, WsWriter};

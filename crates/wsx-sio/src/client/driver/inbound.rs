@@ -7,15 +7,31 @@ use super::{Driver, call_hooks};
 use crate::Args;
 use crate::client::engine::{CloseCause, EngineEvent, Inbound};
 use crate::client::error::{ClientError, ConnectError};
+use crate::client::options::Parser;
 use crate::client::reason::DisconnectReason;
 use crate::client::socket_core::{Core, Status, lock};
 use crate::packet::binary::{self, Reassembly};
+use crate::packet::msgpack;
 use crate::packet::socket::{self as sio, Body, DEFAULT_MAX_ATTACHMENTS, Packet};
 use serde_json::Value;
 use std::sync::Arc;
 
 impl Driver {
     pub(super) fn on_engine(&mut self, event: EngineEvent) {
+        if self.shared.ctx.options.parser == Parser::MsgPack
+            && let EngineEvent::Message(message) = event
+        {
+            // socket.io-msgpack-parser: every packet is one binary message.
+            return match message {
+                Inbound::Binary(data) => {
+                    match msgpack::decode_bytes(&data, DEFAULT_MAX_ATTACHMENTS) {
+                        Ok((packet, attachments)) => self.dispatch(packet, attachments),
+                        Err(err) => self.parse_error(&err.to_string()),
+                    }
+                }
+                Inbound::Text(_) => self.parse_error("a text message with the msgpack parser"),
+            };
+        }
         match event {
             EngineEvent::Message(Inbound::Text(text)) => {
                 if self.partial.is_some() {

@@ -23,10 +23,12 @@ mod inbound;
 use super::backoff::Backoff;
 use super::engine::{self, Engine, EngineEvent, Outbound};
 use super::error::{ClientError, ConnectError};
+use super::options::Parser;
 use super::reason::DisconnectReason;
 use super::shared::{Command, Shared};
 use super::socket_core::{Core, Outgoing, Status, lock};
 use crate::packet::binary::Reassembly;
+use crate::packet::msgpack;
 use crate::packet::socket::{self as sio, Body, Packet};
 use futures_util::future::BoxFuture;
 use futures_util::stream::FuturesUnordered;
@@ -390,11 +392,20 @@ impl Driver {
         let Some(engine) = &self.engine else {
             return;
         };
-        let mut text = String::from("4");
-        sio::encode_into(&packet, &mut text);
-        let mut out = Vec::with_capacity(1 + attachments.len());
-        out.push(Outbound::Text(text));
-        out.extend(attachments.into_iter().map(Outbound::Binary));
+        let out = match self.shared.ctx.options.parser {
+            Parser::Json => {
+                let mut text = String::from("4");
+                sio::encode_into(&packet, &mut text);
+                let mut out = Vec::with_capacity(1 + attachments.len());
+                out.push(Outbound::Text(text));
+                out.extend(attachments.into_iter().map(Outbound::Binary));
+                out
+            }
+            // One binary message, binary values in place.
+            Parser::MsgPack => vec![Outbound::Binary(
+                msgpack::encode(&packet, &attachments).into(),
+            )],
+        };
         engine.send(out);
     }
 }

@@ -14,7 +14,6 @@
 //! task and the socket are released. Other connections never notice.
 #![deny(unsafe_code)]
 
-mod direct;
 mod dispatch;
 mod handlers;
 mod payload;
@@ -24,6 +23,7 @@ mod reader;
 pub(crate) mod run;
 mod signal;
 mod state;
+mod window;
 
 pub(crate) use dispatch::PANIC_REASON;
 pub use handlers::MessageType;
@@ -37,7 +37,7 @@ pub(crate) use signal::ReaderSignal;
 use state::StateMap;
 
 use crate::error::Error;
-use crate::events::Envelope;
+use crate::event::events::Envelope;
 use crate::proto::frame::check_control_payload;
 use crate::proto::{CloseCode, CloseFrame, Message, Utf8Bytes};
 use bytes::Bytes;
@@ -240,7 +240,7 @@ impl Conn {
     /// Payload bytes waiting in the outbound queue.
     #[must_use]
     pub fn queued_bytes(&self) -> usize {
-        self.shared.queued.load(Ordering::Acquire) + direct::taken(self)
+        self.shared.queued.load(Ordering::Acquire) + window::taken(self)
     }
 
     // ---- handlers -------------------------------------------------------------------------
@@ -469,7 +469,7 @@ impl Conn {
         if self.is_closed() || self.shared.closing.swap(true, Ordering::AcqRel) {
             return Err(Error::ConnectionClosed);
         }
-        crate::metrics::close_sent(frame.code.into());
+        crate::event::metrics::close_sent(frame.code.into());
         self.push(Outbound::Message(Message::Close(Some(frame)), 0))
             .map_err(|_| Error::ConnectionClosed)
     }
@@ -532,15 +532,15 @@ impl Conn {
             Message::Close(_) => (0, false),
         };
         // A handler's reply to its own connection goes straight into the write buffer.
-        let message = match direct::try_write(self, message, len) {
-            direct::Direct::Written => {
+        let message = match window::try_write(self, message, len) {
+            window::Direct::Written => {
                 count_sent(binary, len);
                 return Ok(());
             }
-            direct::Direct::Full(queued, message) => {
+            window::Direct::Full(queued, message) => {
                 return Err((self.queue_full(queued), message));
             }
-            direct::Direct::Queue(message) => message,
+            window::Direct::Queue(message) => message,
         };
         if let Err(err) = self.reserve(len) {
             return Err((err, message));
@@ -571,13 +571,13 @@ impl Conn {
             return Err(Error::ConnectionClosed);
         }
         let len = prepared.frame.len();
-        match direct::try_write_frame(self, &prepared.frame, len) {
-            direct::Direct::Written => {
+        match window::try_write_frame(self, &prepared.frame, len) {
+            window::Direct::Written => {
                 count_prepared(&prepared.message);
                 return Ok(());
             }
-            direct::Direct::Full(queued, ()) => return Err(self.queue_full(queued)),
-            direct::Direct::Queue(()) => {}
+            window::Direct::Full(queued, ()) => return Err(self.queue_full(queued)),
+            window::Direct::Queue(()) => {}
         }
         self.reserve(len)?;
         count_prepared(&prepared.message);
@@ -601,8 +601,8 @@ fn count_prepared(message: &Message) {
 /// Counts a data message queued for sending.
 #[inline]
 fn count_sent(binary: bool, len: usize) {
-    let metrics = crate::metrics::get();
-    let kind = crate::metrics::Metrics::kind(binary);
+    let metrics = crate::event::metrics::get();
+    let kind = crate::event::metrics::Metrics::kind(binary);
     metrics.messages_sent[kind].increment(1);
     metrics.bytes_sent[kind].increment(len as u64);
 }

@@ -391,6 +391,19 @@ fn parse_node(value: &str) -> Option<IpAddr> {
     value.rsplit_once(':')?.0.parse().ok()
 }
 
+/// The handshake error an admission refusal is answered with (503 or 429, `Retry-After`),
+/// counted in `wsx_rate_limited_total`.
+pub(crate) fn refusal_error(refusal: Refusal, retry_after: u64) -> crate::HandshakeError {
+    crate::event::metrics::rate_limited(match refusal {
+        Refusal::Busy => "connections",
+        Refusal::TooMany => "connections_per_ip",
+    });
+    match refusal {
+        Refusal::Busy => crate::HandshakeError::ServerBusy { retry_after },
+        Refusal::TooMany => crate::HandshakeError::TooManyRequests { retry_after },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

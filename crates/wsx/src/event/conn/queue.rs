@@ -4,7 +4,7 @@
 //! it). Order is kept: one task takes items out, in the order they were queued.
 #![forbid(unsafe_code)]
 
-use super::direct;
+use super::window;
 use super::{Conn, ReaderSignal};
 use crate::error::Error;
 use crate::proto::Message;
@@ -43,7 +43,7 @@ impl Conn {
         }
         self.queue().push_back(item);
         // After the push: the task that takes the flag then finds the item.
-        if direct::queueing(self) {
+        if window::queueing(self) {
             self.shared.signal.raise(ReaderSignal::QUEUED);
         }
         Ok(())
@@ -84,8 +84,8 @@ impl Conn {
     /// Takes `len` bytes of room in the queue, if they [`fit`](Self::fits).
     #[inline]
     pub(super) fn reserve(&self, len: usize) -> Result<(), Error> {
-        // What this thread's handler wrote directly counts too (see `direct.rs`).
-        let direct = direct::taken(self);
+        // What this thread's handler wrote directly counts too (see `window.rs`).
+        let direct = window::taken(self);
         self.shared
             .queued
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| {
@@ -106,7 +106,7 @@ impl Conn {
     /// A write refused by the byte bound, with `queued` bytes queued.
     #[cold]
     pub(super) fn queue_full(&self, queued: usize) -> Error {
-        crate::metrics::get().queue_full.increment(1);
+        crate::event::metrics::get().queue_full.increment(1);
         Error::QueueFull {
             queued,
             limit: self.shared.max_pending,

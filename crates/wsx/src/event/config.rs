@@ -3,8 +3,8 @@
 #![forbid(unsafe_code)]
 
 use crate::error::{ConfigError, Error};
+use crate::event::limit::RateLimits;
 use crate::handshake::OriginCheck;
-use crate::limit::RateLimits;
 use crate::proto::Limits;
 use crate::proto::deflate::{DeflateConfig, PerMessageDeflate};
 use crate::stream::WebSocketConfig;

@@ -5,8 +5,6 @@
 //! each other ([`Pool`]).
 #![forbid(unsafe_code)]
 
-use crate::Conn;
-use crate::client::Client;
 use crate::error::{Error, HandshakeError, TlsError};
 use crate::handshake::{ClientHandshake, ClientOptions, Target};
 use crate::handshake_io::client::client_handshake;
@@ -18,8 +16,10 @@ use http_body_util::Empty;
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 /// An origin: secure, host, port.
@@ -132,101 +132,118 @@ fn h2_error(e: &hyper::Error) -> Error {
     Error::Io(std::io::Error::other(format!("HTTP/2: {e}")))
 }
 
-impl Client {
-    /// Opens a WebSocket to `target` over HTTP/2 (or HTTP/1.1 when ALPN says so).
-    pub(crate) async fn connect_h2(
-        &self,
-        target: &Target,
-        headers: &http::HeaderMap,
-        options: &ClientOptions,
-        ws_config: WebSocketConfig,
-        addr: &str,
-    ) -> Result<Conn, Error> {
-        let (mut sender, remote) = match self.h2_transport(target, addr).await? {
-            Transport::H2(sender, remote) => (sender, remote),
-            Transport::Http11(stream, remote) => {
-                let (ws, response) =
-                    client_handshake(*stream, target, headers, options, ws_config).await?;
-                return Ok(self.start(ws, response, remote, target, http::Version::HTTP_11));
-            }
-        };
-        let (handshake, request) = ClientHandshake::extended_connect(target, headers, options);
-        let (mut parts, ()) = request.into_parts();
-        // RFC 8441 §4: the :protocol pseudo-header, as hyper carries it.
-        parts
-            .extensions
-            .insert(hyper::ext::Protocol::from_static("websocket"));
-        let request = http::Request::from_parts(parts, Empty::<Bytes>::new());
-        sender.ready().await.map_err(|e| h2_error(&e))?;
-        let mut response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| h2_error(&e))?;
-        let mut head = http::Response::new(());
-        *head.status_mut() = response.status();
-        *head.version_mut() = response.version();
-        *head.headers_mut() = response.headers().clone();
-        let negotiated = handshake.validate_extended_connect(&head)?;
-        let upgraded = hyper::upgrade::on(&mut response)
-            .await
-            .map_err(|e| h2_error(&e))?;
-        let ws = WebSocket::from_raw(
-            TokioIo::new(upgraded),
-            Role::Client,
-            ws_config,
-            &[],
-            negotiated.extension,
-            negotiated.subprotocol,
-        );
-        Ok(self.start(
-            ws,
-            negotiated.response,
-            remote,
-            target,
-            http::Version::HTTP_2,
-        ))
-    }
+/// A WebSocket opened by [`open`], for the client to start.
+pub(super) enum Opened {
+    /// An extended CONNECT stream of the origin's HTTP/2 connection. (Both boxed: a
+    /// `WebSocket` is large, and this is a connect, not a message.)
+    H2(Box<Upgraded>, http::Response<()>, Option<SocketAddr>),
+    /// The TLS server chose HTTP/1.1 by ALPN: an HTTP/1.1 upgrade on that stream.
+    Http11(Box<Tls>, http::Response<()>, Option<SocketAddr>),
+}
 
-    /// The HTTP/2 connection to `target`'s origin: the open one, the one a connect in
-    /// progress makes, or a new one.
-    async fn h2_transport(&self, target: &Target, addr: &str) -> Result<Transport, Error> {
-        let origin = (target.secure, target.host.clone(), target.port);
-        let connecting = loop {
-            match self.h2.claim(&origin) {
-                // The peer address is the connection's; it is not kept per origin.
-                Claim::Open(sender) => return Ok(Transport::H2(sender, None)),
-                Claim::Wait(mut done) => {
-                    // Ends (with an error: the sender is gone) when that connect ends.
-                    let _ = done.changed().await;
-                }
-                Claim::Connect(connecting) => break connecting,
+/// A WebSocket over an HTTP/2 stream.
+pub(super) type Upgraded = WebSocket<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// A WebSocket over TLS, upgraded over HTTP/1.1.
+pub(super) type Tls = WebSocket<tokio_rustls::client::TlsStream<TcpStream>>;
+
+/// Opens a WebSocket to `target` over HTTP/2 (or HTTP/1.1 when ALPN says so): on the
+/// origin's connection in `pool`, or on a new one over `tcp` (a connect not started yet:
+/// awaited only when a connection must be made) with `tls` for `wss://` (the default client
+/// configuration when `None`).
+pub(super) async fn open(
+    pool: &Arc<Pool>,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    tcp: impl Future<Output = Result<TcpStream, Error>>,
+    target: &Target,
+    headers: &http::HeaderMap,
+    options: &ClientOptions,
+    ws_config: WebSocketConfig,
+) -> Result<Opened, Error> {
+    let (mut sender, remote) = match transport(pool, tls, tcp, target).await? {
+        Transport::H2(sender, remote) => (sender, remote),
+        Transport::Http11(stream, remote) => {
+            let (ws, response) =
+                client_handshake(*stream, target, headers, options, ws_config).await?;
+            return Ok(Opened::Http11(Box::new(ws), response, remote));
+        }
+    };
+    let (handshake, request) = ClientHandshake::extended_connect(target, headers, options);
+    let (mut parts, ()) = request.into_parts();
+    // RFC 8441 §4: the :protocol pseudo-header, as hyper carries it.
+    parts
+        .extensions
+        .insert(hyper::ext::Protocol::from_static("websocket"));
+    let request = http::Request::from_parts(parts, Empty::<Bytes>::new());
+    sender.ready().await.map_err(|e| h2_error(&e))?;
+    let mut response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| h2_error(&e))?;
+    let mut head = http::Response::new(());
+    *head.status_mut() = response.status();
+    *head.version_mut() = response.version();
+    *head.headers_mut() = response.headers().clone();
+    let negotiated = handshake.validate_extended_connect(&head)?;
+    let upgraded = hyper::upgrade::on(&mut response)
+        .await
+        .map_err(|e| h2_error(&e))?;
+    let ws = WebSocket::from_raw(
+        TokioIo::new(upgraded),
+        Role::Client,
+        ws_config,
+        &[],
+        negotiated.extension,
+        negotiated.subprotocol,
+    );
+    Ok(Opened::H2(Box::new(ws), negotiated.response, remote))
+}
+
+/// The HTTP/2 connection to `target`'s origin: the open one, the one a connect in progress
+/// makes, or a new one over `tcp`.
+async fn transport(
+    pool: &Arc<Pool>,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    tcp: impl Future<Output = Result<TcpStream, Error>>,
+    target: &Target,
+) -> Result<Transport, Error> {
+    let origin = (target.secure, target.host.clone(), target.port);
+    let connecting = loop {
+        match pool.claim(&origin) {
+            // The peer address is the connection's; it is not kept per origin.
+            Claim::Open(sender) => return Ok(Transport::H2(sender, None)),
+            Claim::Wait(mut done) => {
+                // Ends (with an error: the sender is gone) when that connect ends.
+                let _ = done.changed().await;
             }
+            Claim::Connect(connecting) => break connecting,
+        }
+    };
+    let tcp = tcp.await?;
+    let remote = tcp.peer_addr().ok();
+    let sender = if target.secure {
+        let mut tls = match tls {
+            Some(tls) => (**tls).clone(),
+            None => (*crate::tls::default_client_config()?).clone(),
         };
-        let tcp = self.open_tcp(target, addr).await?;
-        let remote = tcp.peer_addr().ok();
-        let sender = if target.secure {
-            let mut tls = match &self.tls {
-                Some(tls) => (**tls).clone(),
-                None => (*crate::tls::default_client_config()?).clone(),
-            };
-            tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-            let name = rustls::pki_types::ServerName::try_from(target.host.clone())
-                .map_err(|_| TlsError::InvalidServerName(target.host.clone()))?;
-            let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
-                .connect(name, tcp)
-                .await
-                .map_err(|e| TlsError::from_handshake(addr.to_owned(), e))?;
-            if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
-                return Ok(Transport::Http11(Box::new(stream), remote));
-            }
-            handshake(TokioIo::new(stream)).await?
-        } else {
-            // ws:// over HTTP/2 is prior knowledge (RFC 9113 §3.3): there is no upgrade to it.
-            handshake(TokioIo::new(tcp)).await?
-        };
-        connecting.open(sender.clone());
-        Ok(Transport::H2(sender, remote))
-    }
+        tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let name = rustls::pki_types::ServerName::try_from(target.host.clone())
+            .map_err(|_| TlsError::InvalidServerName(target.host.clone()))?;
+        let addr = format!("{}:{}", target.host, target.port);
+        let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
+            .connect(name, tcp)
+            .await
+            .map_err(|e| TlsError::from_handshake(addr, e))?;
+        if stream.get_ref().1.alpn_protocol() != Some(b"h2") {
+            return Ok(Transport::Http11(Box::new(stream), remote));
+        }
+        handshake(TokioIo::new(stream)).await?
+    } else {
+        // ws:// over HTTP/2 is prior knowledge (RFC 9113 §3.3): there is no upgrade to it.
+        handshake(TokioIo::new(tcp)).await?
+    };
+    connecting.open(sender.clone());
+    Ok(Transport::H2(sender, remote))
 }
 
 /// The HTTP/2 client handshake; the connection is driven by its own task.

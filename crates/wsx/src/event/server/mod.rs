@@ -1,23 +1,24 @@
 //! [`Server`]: accepts connections (plain TCP or TLS), runs the handshake under a timeout, and
-//! hands every new [`Conn`] to the `on_connection` handler. One task per connection reads, one
-//! writes; there is no global lock on the message path (the connection registry is touched
-//! only when a connection starts or ends).
+//! hands every new [`Conn`] to the `on_connection` handler (`listener.rs`); upgrades requests a
+//! hyper or axum server received (`hyper_side.rs`). One task per connection reads, runs its
+//! handlers and writes; there is no global lock on the message path (the connection registry
+//! is touched only when a connection starts or ends).
 #![forbid(unsafe_code)]
 
-mod accept;
 #[cfg(feature = "hyper")]
-mod upgrade;
+mod hyper_side;
+mod listener;
 
-use crate::config::Config;
-use crate::conn::run::{Running, start};
-use crate::conn::{
+use crate::error::Error;
+use crate::event::config::Config;
+use crate::event::conn::run::{Running, start};
+use crate::event::conn::{
     Conn, Info, IntoPayload, MessageType, PANIC_REASON, PreparedMessage, ReaderSignal, guarded,
 };
-use crate::error::Error;
-use crate::events::Envelope;
+use crate::event::events::Envelope;
+use crate::event::limit::Admission;
 use crate::handshake::ServerOptions;
 use crate::handshake_io::server::accept_with;
-use crate::limit::Admission;
 use crate::proto::{CloseCode, ExtensionFactory};
 use crate::stream::WebSocket;
 use crate::sync::{lock as locked, read, write};
@@ -368,13 +369,13 @@ where
         Ok(Ok((ws, request))) => Ok(start_conn(inner, ws, request, remote_addr)),
         Ok(Err(err)) => {
             match &err {
-                Error::Handshake(e) => crate::metrics::handshake(Some(e.status().as_str())),
-                _ => crate::metrics::handshake(Some("error")),
+                Error::Handshake(e) => crate::event::metrics::handshake(Some(e.status().as_str())),
+                _ => crate::event::metrics::handshake(Some("error")),
             }
             Err(err)
         }
         Err(_) => {
-            crate::metrics::handshake(Some("timeout"));
+            crate::event::metrics::handshake(Some("timeout"));
             Err(Error::Timeout("opening handshake"))
         }
     }
@@ -392,7 +393,7 @@ fn start_conn<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    crate::metrics::handshake(None);
+    crate::event::metrics::handshake(None);
     let (parts, ()) = request.into_parts();
     let info = Info {
         id: crate::id::next_id(),

@@ -8,7 +8,7 @@ use super::Conn;
 use super::dispatch::Dispatch;
 use super::handlers::{Panicked, guarded};
 use super::reader::{End, Reader, read_loop};
-use crate::config::Config;
+use crate::event::config::Config;
 use crate::proto::CloseCode;
 use crate::stream::WebSocket;
 use std::future::Future;
@@ -43,7 +43,7 @@ where
     /// `on_end` (the server's bookkeeping). A handler's panic is caught and fails the
     /// connection (1011); every path ends there, with the socket released.
     pub(crate) fn drive<F: FnOnce()>(self, conn: Conn, config: &Config, on_end: F) -> Drive<S, F> {
-        let metrics = crate::metrics::get();
+        let metrics = crate::event::metrics::get();
         metrics.connections_total.increment(1);
         metrics.connections_active.increment(1.0);
         let span = tracing::debug_span!("wsx.conn", id = conn.id(), peer = ?conn.remote_addr());
@@ -162,7 +162,9 @@ fn finish(conn: &Conn, end: &End) {
     drop(handlers);
     conn.clear_state();
     conn.shared.room.notify_waiters();
-    crate::metrics::get().connections_active.decrement(1.0);
+    crate::event::metrics::get()
+        .connections_active
+        .decrement(1.0);
 }
 
 /// A guarded call of `on_open`.

@@ -7,7 +7,7 @@
 use super::Conn;
 use super::handlers::{HandlerFuture, MessageType, OnEvent, OnMessage, Panicked, guarded};
 use crate::error::Error;
-use crate::events::parse_event;
+use crate::event::events::parse_event;
 use crate::proto::{CloseCode, Message};
 use bytes::Bytes;
 use futures_util::FutureExt;
@@ -303,7 +303,7 @@ pub(crate) fn fire_error(conn: &Conn, err: &Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::conn::Info;
+    use crate::event::conn::Info;
     use std::sync::{Arc, Mutex};
 
     fn conn() -> Conn {

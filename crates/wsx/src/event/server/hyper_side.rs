@@ -3,12 +3,10 @@
 //! [`Server::serve_tls`].
 #![forbid(unsafe_code)]
 
-use super::accept::refusal_error;
 use super::{Server, spawn_conn, start_conn};
-use crate::limit::forwarded_client;
+use crate::event::limit::{forwarded_client, refusal_error};
 use crate::sync::read;
 use std::net::SocketAddr;
-use tokio::io::{AsyncRead, AsyncWrite};
 
 impl Server {
     /// Upgrades a request that arrived on a hyper (or axum) server into a connection of this
@@ -88,35 +86,6 @@ fn refused_upgrade(
     peer: Option<SocketAddr>,
 ) -> http::Response<crate::upgrade::Body> {
     tracing::debug!(?peer, "handshake refused: {}", refused.error);
-    crate::metrics::handshake(Some(refused.error.status().as_str()));
+    crate::event::metrics::handshake(Some(refused.error.status().as_str()));
     refused.into_response()
-}
-
-/// Serves an HTTP/2 connection (TLS, ALPN `h2`) on hyper: every extended CONNECT for
-/// `websocket` becomes a connection of `server` (RFC 8441); anything else gets `426` (a
-/// WebSocket server, not a web server).
-pub(super) async fn serve_h2<S>(server: Server, stream: S, peer: SocketAddr)
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-        let response = if crate::upgrade::is_upgrade_request(&req) {
-            server.upgrade(req, Some(peer))
-        } else {
-            let mut response =
-                http::Response::new(crate::upgrade::Body::from("a WebSocket endpoint\n"));
-            *response.status_mut() = http::StatusCode::UPGRADE_REQUIRED;
-            response
-        };
-        async move { Ok::<_, std::convert::Infallible>(response) }
-    });
-    let mut builder =
-        hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
-    builder.enable_connect_protocol();
-    if let Err(e) = builder
-        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-        .await
-    {
-        tracing::debug!(%peer, "HTTP/2 connection ended: {e}");
-    }
 }

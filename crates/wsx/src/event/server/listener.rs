@@ -3,14 +3,12 @@
 //! their status.
 #![forbid(unsafe_code)]
 
-#[cfg(feature = "hyper")]
-use super::upgrade::serve_h2;
 use super::{Handshaken, Inner, Registered, Server, spawn_conn, start_handshaken};
-use crate::conn::Conn;
-use crate::conn::run::Running;
 use crate::error::Error;
+use crate::event::conn::Conn;
+use crate::event::conn::run::Running;
+use crate::event::limit::{Admission, Refusal, Slot, forwarded_client, refusal_error};
 use crate::handshake_io::server::accept_with;
-use crate::limit::{Admission, Refusal, Slot, forwarded_client};
 use crate::stream::WebSocket;
 use crate::sync::{lock as locked, read};
 use std::net::SocketAddr;
@@ -200,19 +198,6 @@ fn admit_forwarded(
     })
 }
 
-/// The handshake error an admission refusal is answered with (503 or 429, `Retry-After`),
-/// counted in `wsx_rate_limited_total`.
-pub(super) fn refusal_error(refusal: Refusal, retry_after: u64) -> crate::HandshakeError {
-    crate::metrics::rate_limited(match refusal {
-        Refusal::Busy => "connections",
-        Refusal::TooMany => "connections_per_ip",
-    });
-    match refusal {
-        Refusal::Busy => crate::HandshakeError::ServerBusy { retry_after },
-        Refusal::TooMany => crate::HandshakeError::TooManyRequests { retry_after },
-    }
-}
-
 /// Most refusals written at once; past it a refused socket is closed without an answer.
 const MAX_REFUSING: usize = 1024;
 
@@ -221,7 +206,7 @@ const MAX_REFUSING: usize = 1024;
 /// a second, so that closing does not reset the connection before the client read it.
 fn refuse(inner: &Arc<Inner>, tcp: TcpStream, refusal: Refusal, retry_after: u64) {
     let err = refusal_error(refusal, retry_after);
-    crate::metrics::handshake(Some(err.status().as_str()));
+    crate::event::metrics::handshake(Some(err.status().as_str()));
     if inner.refusing.fetch_add(1, Ordering::AcqRel) >= MAX_REFUSING {
         inner.refusing.fetch_sub(1, Ordering::AcqRel);
         return;
@@ -241,4 +226,34 @@ fn refuse(inner: &Arc<Inner>, tcp: TcpStream, refusal: Refusal, retry_after: u64
         .await;
         inner.refusing.fetch_sub(1, Ordering::AcqRel);
     });
+}
+
+#[cfg(feature = "hyper")]
+/// Serves an HTTP/2 connection (TLS, ALPN `h2`) on hyper: every extended CONNECT for
+/// `websocket` becomes a connection of `server` (RFC 8441); anything else gets `426` (a
+/// WebSocket server, not a web server).
+async fn serve_h2<S>(server: Server, stream: S, peer: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let response = if crate::upgrade::is_upgrade_request(&req) {
+            server.upgrade(req, Some(peer))
+        } else {
+            let mut response =
+                http::Response::new(crate::upgrade::Body::from("a WebSocket endpoint\n"));
+            *response.status_mut() = http::StatusCode::UPGRADE_REQUIRED;
+            response
+        };
+        async move { Ok::<_, std::convert::Infallible>(response) }
+    });
+    let mut builder =
+        hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
+    builder.enable_connect_protocol();
+    if let Err(e) = builder
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .await
+    {
+        tracing::debug!(%peer, "HTTP/2 connection ended: {e}");
+    }
 }

@@ -1,16 +1,16 @@
 //! The read loop of a connection's task: a turn reads and handles data messages (running the
-//! handlers in their window, `direct.rs`), feeds the outbound queue into the write buffer and
+//! handlers in their window, `window.rs`), feeds the outbound queue into the write buffer and
 //! writes it out, until something rare ends it (a handler registered or finished, an error,
 //! the end, the timer); the turn's end is handled, and the next turn starts.
 #![forbid(unsafe_code)]
 
-use super::direct::with_window;
 use super::dispatch::{Dispatch, PANIC_REASON, fire_error};
 use super::handlers::Panicked;
+use super::window::with_window;
 use super::{Conn, ReaderSignal};
-use crate::config::Config;
 use crate::error::Error;
-use crate::limit::{ConnLimiter, OnRateExceeded};
+use crate::event::config::Config;
+use crate::event::limit::{ConnLimiter, OnRateExceeded};
 use crate::proto::{CloseCode, KeepAlive, Message, Timeout};
 use crate::stream::WebSocket;
 use bytes::Bytes;
@@ -76,7 +76,7 @@ pub(super) struct Reader {
     outcome: Option<(CloseCode, String)>,
     /// Queued items wait for room in the write buffer (or another task queued some).
     backlog: bool,
-    /// The connection takes its handlers' replies directly (see `direct.rs`).
+    /// The connection takes its handlers' replies directly (see `window.rs`).
     direct: bool,
     /// Reading is held while more than this waits for a handler.
     max_message_size: usize,
@@ -88,7 +88,7 @@ pub(super) struct Reader {
 
 impl Reader {
     /// The read loop's state for a connection opened now with `config`; `direct`: it takes
-    /// its handlers' replies directly (see `direct.rs`).
+    /// its handlers' replies directly (see `window.rs`).
     pub fn new(config: &Config, direct: bool) -> Self {
         Self {
             timers: keepalive(config),
@@ -121,10 +121,10 @@ impl Reader {
     ) where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let metrics = crate::metrics::get();
+        let metrics = crate::event::metrics::get();
         if let Some(len) = data_len(&message) {
             self.timers.on_data(now);
-            let kind = crate::metrics::Metrics::kind(matches!(message, Message::Binary(_)));
+            let kind = crate::event::metrics::Metrics::kind(matches!(message, Message::Binary(_)));
             metrics.messages_received[kind].increment(1);
             metrics.bytes_received[kind].increment(len as u64);
             if self.rate_closed {
@@ -133,7 +133,7 @@ impl Reader {
             if let Some(limiter) = &self.limiter
                 && let Err(which) = limiter.admit(len)
             {
-                crate::metrics::rate_limited(which.as_str());
+                crate::event::metrics::rate_limited(which.as_str());
                 match limiter.action {
                     OnRateExceeded::Drop => fire_error(conn, &Error::RateLimited(which)),
                     OnRateExceeded::Close => {
@@ -152,7 +152,9 @@ impl Reader {
             if let Message::Close(frame) = message {
                 // The peer's close: no handler hears of it until `on_close`, which reports it
                 // (unless a handler's panic failed the connection first).
-                crate::metrics::close_received(frame.as_ref().map_or(1005, |f| f.code.into()));
+                crate::event::metrics::close_received(
+                    frame.as_ref().map_or(1005, |f| f.code.into()),
+                );
                 if !dispatch.failed {
                     self.outcome = Some(match frame {
                         Some(f) => (f.code, f.reason),
@@ -165,7 +167,7 @@ impl Reader {
         self.run_handlers(conn, ws, || dispatch.dispatch(conn, message));
     }
 
-    /// Runs handlers (`run`) in a window that takes their replies directly (`direct.rs`), then
+    /// Runs handlers (`run`) in a window that takes their replies directly (`window.rs`), then
     /// encodes what they queued, behind the direct replies.
     #[inline]
     fn run_handlers<S, R>(

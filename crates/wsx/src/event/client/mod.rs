@@ -1,10 +1,14 @@
-//! [`Client`]: connects to `ws://` and `wss://` URLs and returns a running [`Conn`].
+//! [`Client`]: connects to `ws://` and `wss://` URLs and returns a running [`Conn`]; over
+//! HTTP/2 with [`Config::http2`] (`h2.rs`).
 #![forbid(unsafe_code)]
 
-use crate::config::Config;
-use crate::conn::run::start;
-use crate::conn::{Conn, Info, Owner};
+#[cfg(feature = "hyper")]
+mod h2;
+
 use crate::error::Error;
+use crate::event::config::Config;
+use crate::event::conn::run::start;
+use crate::event::conn::{Conn, Info, Owner};
 use crate::handshake::{ClientOptions, Target};
 use crate::handshake_io::client::client_handshake;
 use crate::proto::ExtensionFactory;
@@ -25,14 +29,14 @@ type Live = Mutex<HashMap<u64, Arc<Owner>>>;
 /// [`Client::connect`] returned is alive; once all are dropped it closes with 1000.
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) config: Arc<Config>,
-    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
+    config: Arc<Config>,
+    tls: Option<Arc<rustls::ClientConfig>>,
     extensions: Vec<Arc<dyn ExtensionFactory>>,
     live: Arc<Live>,
     proxy: ProxySetting,
     /// Open HTTP/2 connections by origin, shared by the WebSockets to it (RFC 8441).
     #[cfg(feature = "hyper")]
-    pub(crate) h2: Arc<crate::client_h2::Pool>,
+    h2: Arc<h2::Pool>,
 }
 
 /// Where a client's connections go through.
@@ -95,7 +99,7 @@ impl Client {
     }
 
     /// Opens the TCP connection to `target`, through the proxy if there is one.
-    pub(crate) async fn open_tcp(&self, target: &Target, addr: &str) -> Result<TcpStream, Error> {
+    async fn open_tcp(&self, target: &Target, addr: &str) -> Result<TcpStream, Error> {
         let proxy = match &self.proxy {
             ProxySetting::Direct => None,
             ProxySetting::Env => Proxy::from_env(&target.host, target.secure),
@@ -182,7 +186,29 @@ impl Client {
         let addr = format!("{}:{}", target.host, target.port);
         #[cfg(feature = "hyper")]
         if self.config.http2 {
-            let h2 = self.connect_h2(&target, &headers, &options, ws_config, &addr);
+            let h2 = async {
+                let tcp = self.open_tcp(&target, &addr);
+                Ok(
+                    match h2::open(
+                        &self.h2,
+                        self.tls.as_ref(),
+                        tcp,
+                        &target,
+                        &headers,
+                        &options,
+                        ws_config,
+                    )
+                    .await?
+                    {
+                        h2::Opened::H2(ws, response, remote) => {
+                            self.start(*ws, response, remote, &target, http::Version::HTTP_2)
+                        }
+                        h2::Opened::Http11(ws, response, remote) => {
+                            self.start(*ws, response, remote, &target, http::Version::HTTP_11)
+                        }
+                    },
+                )
+            };
             return tokio::time::timeout(self.config.handshake_timeout, h2)
                 .await
                 .map_err(|_| Error::Timeout("opening handshake"))?;
@@ -253,7 +279,7 @@ impl Client {
         }
     }
 
-    pub(crate) fn start<S>(
+    fn start<S>(
         &self,
         ws: WebSocket<S>,
         response: http::Response<()>,
