@@ -81,8 +81,8 @@ async fn node_client(mode: &str) {
         .arg("client.js")
         .arg(format!("http://{addr}"))
         .arg(mode);
-    // Every check of client.js (the dynamic namespaces' two included) must have run.
-    run_checks(command, &format!("socket.io-client (Node, {mode})"), 17).await;
+    // Every check of client.js (the dynamic namespaces' and ask-room's included) must run.
+    run_checks(command, &format!("socket.io-client (Node, {mode})"), 20).await;
 }
 
 async fn python_client(mode: &str) {

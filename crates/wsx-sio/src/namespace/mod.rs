@@ -10,6 +10,7 @@
 //! server layer (`crate::server`) accepts connections and feeds their packets in here.
 
 pub(crate) mod ack;
+pub(crate) mod broadcast_ack;
 pub(crate) mod conn;
 pub(crate) mod connect;
 pub(crate) mod dynamic;
@@ -25,6 +26,7 @@ mod remote_socket;
 pub(crate) mod socket;
 
 pub use ack::{AckFuture, AckSender};
+pub use broadcast_ack::BroadcastAcks;
 pub use handshake::Handshake;
 pub use hub::{BroadcastOperator, Hub};
 pub use local::LocalSockets;

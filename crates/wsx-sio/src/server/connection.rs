@@ -493,4 +493,3 @@ mod tests {
         assert!(size < 3 * 1024, "{size} bytes");
     }
 }
-
