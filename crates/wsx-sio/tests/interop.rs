@@ -98,9 +98,11 @@ async fn node_client_with(mode: &str, parser: wsx_sio::Parser) {
         .arg(format!("http://{addr}"))
         .arg(mode)
         .arg(parser_arg);
-    run_client(
+    // Every check of client.js (the dynamic namespaces' and ask-room's included) must run.
+    run_checks(
         command,
         &format!("socket.io-client (Node, {mode}, {parser_arg} parser)"),
+        20,
     )
     .await;
 }
