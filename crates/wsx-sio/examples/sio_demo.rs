@@ -21,7 +21,15 @@
 //!   - on connect the server emits `server-ask(v)` with a number and an ack; when the ack
 //!     returns `r` it emits `server-ask-ok(r)` (an ack that never comes is tolerated);
 //!   - `recovered` with an ack -> whether the socket was recovered (beyond the contract);
+//!   - `ask-room(room, payload)` with an ack -> `question(payload)` to every socket in the
+//!     room, the sender too if it is in it, on every server, each asked for an ack within
+//!     1,500 ms; then the sender's ack gets `{"timedOut": bool, "responses": [..]}` (each
+//!     answer's first argument, binary included), as soon as every answer is in, or at the
+//!     timeout with the answers that came (a broadcast with acknowledgements);
 //! - namespace `/admin`: `whoami` with an ack -> the ack gets the socket's id;
+//! - every namespace matching `^/dyn-[0-9]+$` (a dynamic namespace, `Server::of_matching`):
+//!   the events of `/` above (`echo`, `echo-ack`, `join`, `to-room`, `broadcast`, the
+//!   connect-time `server-ask`), each scoped to its own namespace;
 //! - any other namespace -> CONNECT_ERROR `{"message":"Invalid namespace"}`.
 //!
 //! Cluster events (namespace `/`; with `--redis URL` (feature `redis`) they span every server
@@ -231,6 +239,13 @@ fn install(io: &Server, name: String) {
             let _ = ack.send(&s.id().as_str());
         });
     });
+
+    // Dynamic namespaces: every `/dyn-<digits>` is created on its first CONNECT and behaves
+    // as `/` for the contract's events, within itself.
+    match wsx_sio::Regex::new(r"^/dyn-[0-9]+$") {
+        Ok(pattern) => io.of_matching(pattern).on_connection(contract_handlers),
+        Err(err) => eprintln!("sio_demo: dynamic namespaces off: {err}"),
+    }
 }
 
 /// The contract's events of namespace `/`.
@@ -265,6 +280,11 @@ async fn contract_handlers(socket: Socket) {
         socket.on("broadcast", |s: Socket, args: Args| async move {
             let _ = s.hub().emit_args("broadcast", args);
         });
+        socket.on_with_ack("ask-room", |s: Socket, args: Args, ack| async move {
+            // On a task of its own: the wait (up to 1,500 ms) must not hold this client's
+            // next events, and concurrent asks are independent.
+            tokio::spawn(ask_room(s, args, ack));
+        });
         // Beyond the contract: whether this socket was recovered (connection state recovery).
         socket.on_with_ack("recovered", |s: Socket, _: Args, ack| async move {
             let _ = ack.send(&s.recovered());
@@ -277,6 +297,58 @@ async fn contract_handlers(socket: Socket) {
             }
         });
     }
+}
+
+/// `ask-room(room, payload)`: a broadcast with acknowledgements to the room; the ack gets
+/// `{"timedOut", "responses"}`.
+async fn ask_room(s: Socket, args: Args, ack: wsx_sio::AckSender) {
+    use wsx_sio::packet::binary::Data;
+    let Args {
+        mut values,
+        attachments,
+    } = args;
+    let room = match values.first().and_then(serde_json::Value::as_str) {
+        Some(room) => room.to_owned(),
+        None => {
+            let _ = ack.send(&serde_json::json!({"error": "ask-room(room, payload)"}));
+            return;
+        }
+    };
+    values.remove(0);
+    let payload = Args {
+        values,
+        attachments,
+    };
+    let asked = s
+        .hub()
+        .to(room)
+        .timeout(Duration::from_millis(1500))
+        .emit_args_with_ack("question", payload)
+        .await;
+    let acks = match asked {
+        Ok(acks) => acks,
+        Err(err) => {
+            let _ = ack.send(&serde_json::json!({"error": err.to_string()}));
+            return;
+        }
+    };
+    // Each answer's first argument (as Node's `responses`), its binary kept.
+    let responses = acks
+        .responses
+        .into_iter()
+        .map(|answer| {
+            answer
+                .into_data()
+                .ok()
+                .and_then(|data| data.into_iter().next())
+                .unwrap_or(Data::Json(serde_json::Value::Null))
+        })
+        .collect();
+    let answer = Data::Object(vec![
+        ("timedOut".to_owned(), Data::Json(acks.timed_out.into())),
+        ("responses".to_owned(), Data::Array(responses)),
+    ]);
+    let _ = ack.send_args(Args::from_data(vec![answer]));
 }
 
 /// The official Socket.IO protocol suite's settings.

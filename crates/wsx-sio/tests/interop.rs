@@ -81,7 +81,8 @@ async fn node_client(mode: &str) {
         .arg("client.js")
         .arg(format!("http://{addr}"))
         .arg(mode);
-    run_client(command, &format!("socket.io-client (Node, {mode})")).await;
+    // Every check of client.js (the dynamic namespaces' and ask-room's included) must run.
+    run_checks(command, &format!("socket.io-client (Node, {mode})"), 20).await;
 }
 
 async fn python_client(mode: &str) {

@@ -19,7 +19,7 @@ use crate::engine::{CloseReason, Event, Session};
 use crate::error::ConnectError;
 use crate::frames::frames;
 use crate::namespace::conn::ConnShared;
-use crate::namespace::connect::{connect_job, persist};
+use crate::namespace::connect::{connect, connect_job, persist};
 use crate::namespace::jobs::{Job, disconnect_job, event_job, job, run_disconnect_handlers};
 use crate::namespace::outbox::{Item, Outbox};
 use crate::namespace::{DisconnectReason, Handshake};
@@ -339,12 +339,33 @@ impl Connection {
     }
 
     fn on_connect(&mut self, namespace: String, auth: Option<Value>) {
+        let auth = auth.unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+        let skip_middlewares = self
+            .server
+            .config
+            .recovery
+            .as_ref()
+            .is_some_and(|r| r.skip_middlewares);
         let Some(ns) = self.server.namespace(&namespace) else {
-            let refusal = ConnectError::new("Invalid namespace").payload();
-            let _ = self
-                .shared
-                .outbox
-                .push(frames(&namespace, Body::ConnectError(refusal), &[]));
+            if self.server.parents.is_empty() {
+                refuse_namespace(&self.shared, &namespace);
+            } else {
+                // A dynamic namespace: its parents' rules may await, so they run as a job, in
+                // order with the connection's other packets.
+                let (server, shared) = (self.server.clone(), self.shared.clone());
+                self.push_job(
+                    job(async move {
+                        match server.parents.find(&namespace, &auth).await {
+                            Some(parent) => {
+                                let ns = server.namespace_or_create(&namespace, Some(parent));
+                                connect(ns, shared, auth, skip_middlewares).await;
+                            }
+                            None => refuse_namespace(&shared, &namespace),
+                        }
+                    }),
+                    0,
+                );
+            }
             return;
         };
         if self.shared.socket(&namespace).is_some() {
@@ -354,13 +375,6 @@ impl Connection {
             );
             return;
         }
-        let auth = auth.unwrap_or_else(|| Value::Object(serde_json::Map::new()));
-        let skip_middlewares = self
-            .server
-            .config
-            .recovery
-            .as_ref()
-            .is_some_and(|r| r.skip_middlewares);
         self.push_job(
             connect_job(ns, self.shared.clone(), auth, skip_middlewares),
             0,
@@ -432,6 +446,14 @@ impl Connection {
             tracing::warn!(%sid, "handlers still running {FINISH_TIMEOUT:?} after the connection closed; dropped");
         }
     }
+}
+
+/// CONNECT_ERROR "Invalid namespace": no such namespace, and no dynamic namespace takes it.
+fn refuse_namespace(shared: &ConnShared, namespace: &str) {
+    let refusal = ConnectError::new("Invalid namespace").payload();
+    let _ = shared
+        .outbox
+        .push(frames(namespace, Body::ConnectError(refusal), &[]));
 }
 
 #[cfg(test)]
