@@ -16,6 +16,7 @@
 
 mod dispatch;
 mod handlers;
+mod headers;
 mod payload;
 mod pull;
 mod queue;
@@ -29,6 +30,7 @@ pub(crate) use dispatch::PANIC_REASON;
 pub use handlers::MessageType;
 pub(crate) use handlers::guarded;
 use handlers::{HandlerFuture, Handlers, OnEvent, OnMessage};
+pub(crate) use headers::Headers;
 pub use payload::{IntoPayload, PreparedMessage};
 pub use pull::Messages;
 pub(crate) use queue::Outbound;
@@ -52,9 +54,9 @@ use tokio::sync::Notify;
 pub(crate) struct Info {
     pub id: u64,
     pub remote_addr: Option<SocketAddr>,
-    pub subprotocol: Option<String>,
-    /// Server: the request's headers; client: the response's.
-    pub headers: http::HeaderMap,
+    pub subprotocol: Option<Box<str>>,
+    /// Server: the request's headers (packed until asked for); client: the response's.
+    pub headers: Headers,
     /// Server: the request URI; client: the URL's path and query.
     pub uri: http::Uri,
     /// The HTTP version the WebSocket was opened over: HTTP/1.1 (an upgrade) or HTTP/2 (an
@@ -212,10 +214,11 @@ impl Conn {
     }
 
     /// On a server, the headers of the client's handshake request (cookies, auth, user agent);
-    /// on a client, the headers of the server's 101 response.
+    /// on a client, the headers of the server's 101 response. A server connection keeps them
+    /// packed and builds the map on the first call (it then stays, about 0.8 KiB).
     #[must_use]
     pub fn headers(&self) -> &http::HeaderMap {
-        &self.shared.info.headers
+        self.shared.info.headers.get()
     }
 
     /// On a server, the request URI (path and query); on a client, the URL's path and query.

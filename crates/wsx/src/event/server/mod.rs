@@ -13,7 +13,8 @@ use crate::error::Error;
 use crate::event::config::Config;
 use crate::event::conn::run::{Running, start};
 use crate::event::conn::{
-    Conn, Info, IntoPayload, MessageType, PANIC_REASON, PreparedMessage, ReaderSignal, guarded,
+    Conn, Headers, Info, IntoPayload, MessageType, PANIC_REASON, PreparedMessage, ReaderSignal,
+    guarded,
 };
 use crate::event::events::Envelope;
 use crate::event::limit::Admission;
@@ -412,8 +413,8 @@ where
     let info = Info {
         id: crate::id::next_id(),
         remote_addr: peer,
-        subprotocol: ws.subprotocol().map(str::to_owned),
-        headers: parts.headers,
+        subprotocol: ws.subprotocol().map(Box::from),
+        headers: Headers::packed(parts.headers),
         uri: parts.uri,
         version: parts.version.max(http::Version::HTTP_11),
         extension: ws.has_extension(),
