@@ -1,8 +1,11 @@
 //! The Socket.IO demo server the interop tests drive with the official clients.
 //!
 //! Usage: `cargo run --release -p wsx-sio --example sio_demo -- --addr 127.0.0.1:PORT
-//! [--protocol-test]` (port 0 picks a free port). Prints `listening on ADDR` once it accepts
-//! connections.
+//! [--parser json|msgpack] [--protocol-test]` (port 0 picks a free port). Prints
+//! `listening on ADDR` once it accepts connections.
+//!
+//! `--parser msgpack` speaks npm `socket.io-msgpack-parser` instead of the default JSON parser
+//! (the clients need the same `parser` option); the contract is the same.
 //!
 //! `--protocol-test` serves instead what the official Socket.IO protocol suite
 //! (`test-suite/` of socketio/socket.io-protocol) expects: pingInterval 300 ms, pingTimeout
@@ -21,7 +24,15 @@
 //!   - on connect the server emits `server-ask(v)` with a number and an ack; when the ack
 //!     returns `r` it emits `server-ask-ok(r)` (an ack that never comes is tolerated);
 //!   - `recovered` with an ack -> whether the socket was recovered (beyond the contract);
+//!   - `ask-room(room, payload)` with an ack -> `question(payload)` to every socket in the
+//!     room, the sender too if it is in it, on every server, each asked for an ack within
+//!     1,500 ms; then the sender's ack gets `{"timedOut": bool, "responses": [..]}` (each
+//!     answer's first argument, binary included), as soon as every answer is in, or at the
+//!     timeout with the answers that came (a broadcast with acknowledgements);
 //! - namespace `/admin`: `whoami` with an ack -> the ack gets the socket's id;
+//! - every namespace matching `^/dyn-[0-9]+$` (a dynamic namespace, `Server::of_matching`):
+//!   the events of `/` above (`echo`, `echo-ack`, `join`, `to-room`, `broadcast`, the
+//!   connect-time `server-ask`), each scoped to its own namespace;
 //! - any other namespace -> CONNECT_ERROR `{"message":"Invalid namespace"}`.
 //!
 //! Cluster events (namespace `/`; with `--redis URL` (feature `redis`) they span every server
@@ -36,10 +47,12 @@
 //!   each other server answers `{"node": name, "got": payload}`; the ack gets the answers.
 
 use std::time::Duration;
-use wsx_sio::{Args, Config, EngineConfig, Server, Socket};
+use wsx_sio::{Args, Config, EngineConfig, Parser, Server, Socket};
 
 fn usage() -> ! {
-    eprintln!("usage: sio_demo [--addr HOST:PORT] [--redis URL] [--name NAME] [--protocol-test]");
+    eprintln!(
+        "usage: sio_demo [--addr HOST:PORT] [--redis URL] [--name NAME] [--parser json|msgpack] [--protocol-test]"
+    );
     std::process::exit(2);
 }
 
@@ -48,6 +61,7 @@ fn main() {
     let mut redis = None;
     let mut name = "wsx".to_owned();
     let mut protocol_test = false;
+    let mut parser = Parser::Json;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -55,6 +69,13 @@ fn main() {
             "--redis" => redis = Some(args.next().unwrap_or_else(|| usage())),
             "--name" => name = args.next().unwrap_or_else(|| usage()),
             "--protocol-test" => protocol_test = true,
+            "--parser" => {
+                parser = match args.next().as_deref() {
+                    Some("json") => Parser::Json,
+                    Some("msgpack") => Parser::MsgPack,
+                    _ => usage(),
+                }
+            }
             _ => usage(),
         }
     }
@@ -68,7 +89,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(err) = runtime.block_on(run(&addr, redis.as_deref(), name, protocol_test)) {
+    if let Err(err) = runtime.block_on(run(&addr, redis.as_deref(), name, parser, protocol_test)) {
         eprintln!("sio_demo: {err}");
         std::process::exit(1);
     }
@@ -78,16 +99,17 @@ async fn run(
     addr: &str,
     redis: Option<&str>,
     name: String,
+    parser: Parser,
     protocol_test: bool,
 ) -> std::io::Result<()> {
     let io = match redis {
         None if protocol_test => protocol_test_server(),
         None => {
-            let io = Server::new(config());
+            let io = Server::new(config().parser(parser));
             install(&io, name);
             io
         }
-        Some(url) => redis_server(url, name).await?,
+        Some(url) => redis_server(url, name, parser).await?,
     };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("listening on {}", listener.local_addr()?);
@@ -109,7 +131,7 @@ pub fn config() -> Config {
 /// The demo server on the Redis adapter; returns once its namespaces are subscribed, so that
 /// its first clients miss nothing the other servers send.
 #[cfg(feature = "redis")]
-async fn redis_server(url: &str, name: String) -> std::io::Result<Server> {
+async fn redis_server(url: &str, name: String, parser: Parser) -> std::io::Result<Server> {
     use wsx_sio::adapter::redis::{Redis, RedisOptions};
     let options = RedisOptions {
         requests_timeout: Duration::from_secs(3),
@@ -118,7 +140,7 @@ async fn redis_server(url: &str, name: String) -> std::io::Result<Server> {
     let redis = Redis::connect(url, options)
         .await
         .map_err(std::io::Error::other)?;
-    let io = Server::with_adapter(config(), redis.factory());
+    let io = Server::with_adapter(config().parser(parser), redis.factory());
     install(&io, name);
     if !redis.wait_subscribed(Duration::from_secs(10)).await {
         return Err(std::io::Error::other("not subscribed to Redis within 10 s"));
@@ -127,7 +149,7 @@ async fn redis_server(url: &str, name: String) -> std::io::Result<Server> {
 }
 
 #[cfg(not(feature = "redis"))]
-async fn redis_server(_url: &str, _name: String) -> std::io::Result<Server> {
+async fn redis_server(_url: &str, _name: String, _parser: Parser) -> std::io::Result<Server> {
     Err(std::io::Error::other(
         "--redis needs the `redis` feature (cargo run --features redis ...)",
     ))
@@ -231,6 +253,13 @@ fn install(io: &Server, name: String) {
             let _ = ack.send(&s.id().as_str());
         });
     });
+
+    // Dynamic namespaces: every `/dyn-<digits>` is created on its first CONNECT and behaves
+    // as `/` for the contract's events, within itself.
+    match wsx_sio::Regex::new(r"^/dyn-[0-9]+$") {
+        Ok(pattern) => io.of_matching(pattern).on_connection(contract_handlers),
+        Err(err) => eprintln!("sio_demo: dynamic namespaces off: {err}"),
+    }
 }
 
 /// The contract's events of namespace `/`.
@@ -265,6 +294,11 @@ async fn contract_handlers(socket: Socket) {
         socket.on("broadcast", |s: Socket, args: Args| async move {
             let _ = s.hub().emit_args("broadcast", args);
         });
+        socket.on_with_ack("ask-room", |s: Socket, args: Args, ack| async move {
+            // On a task of its own: the wait (up to 1,500 ms) must not hold this client's
+            // next events, and concurrent asks are independent.
+            tokio::spawn(ask_room(s, args, ack));
+        });
         // Beyond the contract: whether this socket was recovered (connection state recovery).
         socket.on_with_ack("recovered", |s: Socket, _: Args, ack| async move {
             let _ = ack.send(&s.recovered());
@@ -277,6 +311,58 @@ async fn contract_handlers(socket: Socket) {
             }
         });
     }
+}
+
+/// `ask-room(room, payload)`: a broadcast with acknowledgements to the room; the ack gets
+/// `{"timedOut", "responses"}`.
+async fn ask_room(s: Socket, args: Args, ack: wsx_sio::AckSender) {
+    use wsx_sio::packet::binary::Data;
+    let Args {
+        mut values,
+        attachments,
+    } = args;
+    let room = match values.first().and_then(serde_json::Value::as_str) {
+        Some(room) => room.to_owned(),
+        None => {
+            let _ = ack.send(&serde_json::json!({"error": "ask-room(room, payload)"}));
+            return;
+        }
+    };
+    values.remove(0);
+    let payload = Args {
+        values,
+        attachments,
+    };
+    let asked = s
+        .hub()
+        .to(room)
+        .timeout(Duration::from_millis(1500))
+        .emit_args_with_ack("question", payload)
+        .await;
+    let acks = match asked {
+        Ok(acks) => acks,
+        Err(err) => {
+            let _ = ack.send(&serde_json::json!({"error": err.to_string()}));
+            return;
+        }
+    };
+    // Each answer's first argument (as Node's `responses`), its binary kept.
+    let responses = acks
+        .responses
+        .into_iter()
+        .map(|answer| {
+            answer
+                .into_data()
+                .ok()
+                .and_then(|data| data.into_iter().next())
+                .unwrap_or(Data::Json(serde_json::Value::Null))
+        })
+        .collect();
+    let answer = Data::Object(vec![
+        ("timedOut".to_owned(), Data::Json(acks.timed_out.into())),
+        ("responses".to_owned(), Data::Array(responses)),
+    ]);
+    let _ = ack.send_args(Args::from_data(vec![answer]));
 }
 
 /// The official Socket.IO protocol suite's settings.

@@ -73,10 +73,14 @@ pub use error::{AckError, AdapterError, ConnectError, EmitError};
 /// `Hub`, `BroadcastOperator`, `WeakHub`, `LocalSockets`: a namespace's rooms and broadcasts.
 pub use namespace::hub;
 pub use namespace::{
-    AckFuture, AckSender, BroadcastOperator, DisconnectReason, Handshake, Hub, Namespace,
-    RemoteSocket, Socket,
+    AckFuture, AckSender, BroadcastAcks, BroadcastOperator, DisconnectReason, Handshake, Hub,
+    Namespace, RemoteSocket, Socket,
 };
+pub use packet::Parser;
 pub use recovery::{MemoryStore, Recovery, RecoveryStore};
+/// The pattern type of [`Server::of_matching`] (the `regex` crate's), re-exported so that an
+/// application needs no dependency of its own to make one.
+pub use regex::Regex;
 pub use rooms::{BroadcastOptions, Room};
 pub use server::{AllowOrigin, Config, Cors, EngineMessage, Server};
 pub use sid::Sid;

@@ -19,6 +19,7 @@
 //! (`fetch_sockets`, `all_rooms`, `server_side_emit_with_ack`, `server_count`: an
 //! [`AdapterFuture`] that resolves when every server answered, or fails after a timeout).
 
+mod broadcast_ack;
 mod host;
 mod info;
 pub mod memory;
@@ -32,9 +33,11 @@ use crate::sid::Sid;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Weak;
+use std::time::Duration;
 
 pub use crate::error::AdapterError;
 pub use crate::rooms::{BroadcastOptions, Room};
+pub use broadcast_ack::{AckBroadcast, AckReport};
 pub use host::{AckWait, Host};
 pub use info::SocketInfo;
 pub use memory::MemoryAdapter;
@@ -87,6 +90,27 @@ pub trait Adapter: Send + Sync + 'static {
     ) -> Result<usize, AdapterError> {
         let _ = (event, args);
         Ok(host.push(&self.local_targets(opts, host), frames))
+    }
+
+    /// Sends `event` with `args` to every socket `opts` addresses, each asked for an
+    /// acknowledgement within `timeout`; returns what to wait for (see [`AckBroadcast`]).
+    /// This server's sockets get it before this returns. A networked adapter publishes it
+    /// to the other servers and feeds their reports in (with `opts.local`, it must not).
+    ///
+    /// # Errors
+    /// A networked adapter could not publish it (local delivery was done all the same; the
+    /// caller then waits for this server's answers only).
+    fn broadcast_with_ack(
+        &self,
+        event: &str,
+        args: &Args,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+        host: &dyn Host,
+    ) -> Result<AckBroadcast, AdapterError> {
+        Ok(AckBroadcast::local_only(local_acks(
+            self, event, args, opts, timeout, host,
+        )))
     }
 
     /// The sockets `opts` addresses, on every server.
@@ -162,4 +186,22 @@ pub trait Adapter: Send + Sync + 'static {
     fn close(&self) -> AdapterFuture<()> {
         Box::pin(std::future::ready(Ok(())))
     }
+}
+
+/// Emits `event` to each of this server's sockets that `opts` addresses, asking each for an
+/// acknowledgement (the local part of [`Adapter::broadcast_with_ack`], for adapters that
+/// override it). Each socket gets a packet of its own: an acknowledgement id is the socket's.
+pub fn local_acks<A: Adapter + ?Sized>(
+    adapter: &A,
+    event: &str,
+    args: &Args,
+    opts: &BroadcastOptions,
+    timeout: Duration,
+    host: &dyn Host,
+) -> Vec<AckWait> {
+    adapter
+        .local_targets(opts, host)
+        .into_iter()
+        .filter_map(|sid| host.emit_with_ack(sid, event, args.clone(), timeout))
+        .collect()
 }

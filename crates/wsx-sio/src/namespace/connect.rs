@@ -35,7 +35,17 @@ pub(crate) fn connect_job(
     auth: Value,
     skip_middlewares: bool,
 ) -> Job {
-    job(async move {
+    job(connect(ns, shared, auth, skip_middlewares))
+}
+
+/// What [`connect_job`] runs (a dynamic namespace's job runs it once the namespace exists).
+pub(crate) async fn connect(
+    ns: Arc<NsInner>,
+    shared: Arc<ConnShared>,
+    auth: Value,
+    skip_middlewares: bool,
+) {
+    {
         let hub = Hub(ns.clone());
         // Connection state recovery: a CONNECT with the `pid` and `offset` of a lost session.
         let restored = ns.recovery.as_ref().and_then(|store| {
@@ -71,6 +81,7 @@ pub(crate) fn connect_job(
         for middleware in middlewares {
             if let Err(refusal) = middleware(socket.clone()).await {
                 let _ = shared.outbox.push(frames(
+                    shared.parser,
                     &ns.name,
                     Body::ConnectError(refusal.payload()),
                     &[],
@@ -95,6 +106,7 @@ pub(crate) fn connect_job(
             answer.insert("pid".into(), Value::String(pid.to_string()));
         }
         let _ = shared.outbox.push(frames(
+            shared.parser,
             &ns.name,
             Body::Connect(Some(Value::Object(answer))),
             &[],
@@ -105,5 +117,5 @@ pub(crate) fn connect_job(
         for handler in ns.connection_handlers() {
             handler(socket.clone()).await;
         }
-    })
+    }
 }

@@ -54,6 +54,10 @@ impl Host for NsInner {
     fn server_side(&self, packet: Vec<Value>, ack: ServerAck) -> bool {
         self.dispatch_server_side(packet, ack)
     }
+
+    fn parser(&self) -> crate::packet::Parser {
+        self.parser
+    }
 }
 
 /// A socket as adapters describe it to each other (Node's `fetchSockets` answer).

@@ -19,6 +19,13 @@ use crate::sid::Sid;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+pub use super::broadcast_ack::BroadcastAcks;
+
+/// How long [`BroadcastOperator::emit_with_ack`] waits without a
+/// [`BroadcastOperator::timeout`]: 5 s, as [`crate::Config::ack_timeout`]'s default.
+pub const DEFAULT_BROADCAST_ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A hub that does not keep its namespace alive (for what the namespace itself owns, such as
 /// a task of its own; adapters get the namespace as a weak [`Host`] instead).
@@ -96,6 +103,7 @@ impl Hub {
         BroadcastOperator {
             hub: self.clone(),
             opts: BroadcastOptions::default(),
+            timeout: None,
         }
     }
 
@@ -131,6 +139,13 @@ impl Hub {
     #[must_use]
     pub fn local(&self) -> BroadcastOperator {
         self.all().local()
+    }
+
+    /// A broadcast to every socket whose acknowledgements are awaited at most `timeout`
+    /// (`io.timeout(ms)`); see [`BroadcastOperator::emit_with_ack`].
+    #[must_use]
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.all().timeout(timeout)
     }
 
     /// Every socket of the namespace (on every server, with a networked adapter).
@@ -211,6 +226,9 @@ impl Hub {
 pub struct BroadcastOperator {
     hub: Hub,
     opts: BroadcastOptions,
+    /// How long [`Self::emit_with_ack`] waits (not part of the options: it never crosses
+    /// servers, and a plain broadcast ignores it).
+    timeout: Option<Duration>,
 }
 
 impl BroadcastOperator {
@@ -233,6 +251,58 @@ impl BroadcastOperator {
     pub fn local(mut self) -> Self {
         self.opts.local = true;
         self
+    }
+
+    /// How long [`Self::emit_with_ack`] waits for the acknowledgements (Node's
+    /// `timeout(ms)`); without it, [`DEFAULT_BROADCAST_ACK_TIMEOUT`].
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Emits `event` with one argument to the selected sockets, each asked for an
+    /// acknowledgement, and waits for them at most the [`Self::timeout`] (Node's
+    /// `io.to(room).timeout(ms).emitWithAck(..)`, or `emit` with a callback `(err,
+    /// responses)`): the result holds every answer that arrived in time, and whether one
+    /// did not ([`BroadcastAcks::timed_out`]). It returns as soon as every socket answered
+    /// (at once when none was selected). Across servers, as `@socket.io/redis-adapter`: the
+    /// other servers report how many sockets got it, then forward each answer. Each socket
+    /// gets a packet of its own (acknowledgement ids are per socket); a plain
+    /// [`Self::emit`] is encoded once and pays for none of this.
+    ///
+    /// # Errors
+    /// `data` is not JSON; or a networked adapter could not publish it (see
+    /// [`Self::emit_args_with_ack`]).
+    pub async fn emit_with_ack(
+        &self,
+        event: &str,
+        data: &impl Serialize,
+    ) -> Result<BroadcastAcks, EmitError> {
+        let args = Args::one(data)?;
+        self.emit_args_with_ack(event, args).await
+    }
+
+    /// Like [`Self::emit_with_ack`], with any arguments, binary included.
+    ///
+    /// # Errors
+    /// A networked adapter could not publish the packet to the other servers
+    /// ([`EmitError::Adapter`]); this server's sockets got it, and their answers are lost
+    /// with the error. Never for the in-memory adapter.
+    pub async fn emit_args_with_ack(
+        &self,
+        event: &str,
+        args: Args,
+    ) -> Result<BroadcastAcks, EmitError> {
+        let timeout = self.timeout.unwrap_or(DEFAULT_BROADCAST_ACK_TIMEOUT);
+        let sent = self.hub.adapter().broadcast_with_ack(
+            event,
+            &args,
+            &self.opts,
+            timeout,
+            self.hub.host(),
+        )?;
+        Ok(super::broadcast_ack::collect(sent, timeout).await)
     }
 
     /// The selection.
@@ -264,7 +334,7 @@ impl BroadcastOperator {
             let frames = kept_event_frames(&self.hub, &self.opts, event, args.clone());
             (frames, args)
         } else {
-            broadcast_frames(self.hub.name(), event, args)
+            broadcast_frames(self.hub.0.parser, self.hub.name(), event, args)
         };
         let sent =
             self.hub
@@ -323,11 +393,11 @@ pub(crate) fn kept_event_frames(
     mut args: Args,
 ) -> Vec<Frame> {
     let Some(store) = hub.recovery() else {
-        return event_frames(hub.name(), event, args, None);
+        return event_frames(hub.0.parser, hub.name(), event, args, None);
     };
     let offset = crate::recovery::new_offset();
     args.values.push(Value::String(offset.clone()));
-    let frames = event_frames(hub.name(), event, args, None);
+    let frames = event_frames(hub.0.parser, hub.name(), event, args, None);
     store.store(hub.name(), &offset, opts, &frames);
     frames
 }
@@ -349,6 +419,7 @@ mod tests {
             handshake: Handshake::from_request(http::Request::new(()), None),
             sockets: Mutex::new(Vec::new()),
             ack_timeout: Duration::from_secs(1),
+            parser: crate::packet::Parser::Json,
         });
         let socket = Socket::new(
             Sid::random(),

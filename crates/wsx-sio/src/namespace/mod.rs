@@ -10,8 +10,10 @@
 //! server layer (`crate::server`) accepts connections and feeds their packets in here.
 
 pub(crate) mod ack;
+pub(crate) mod broadcast_ack;
 pub(crate) mod conn;
 pub(crate) mod connect;
+pub(crate) mod dynamic;
 pub(crate) mod handler;
 pub(crate) mod handshake;
 mod host;
@@ -24,6 +26,7 @@ mod remote_socket;
 pub(crate) mod socket;
 
 pub use ack::{AckFuture, AckSender};
+pub use broadcast_ack::BroadcastAcks;
 pub use handshake::Handshake;
 pub use hub::{BroadcastOperator, Hub};
 pub use local::LocalSockets;
@@ -48,6 +51,11 @@ pub(crate) struct NsInner {
     pub(crate) server_side: RwLock<ServerSideHandlers>,
     /// Where sent packets are kept for connection state recovery, when it is on.
     pub(crate) recovery: Option<Arc<dyn crate::recovery::RecoveryStore>>,
+    /// How the server writes packets (its broadcasts are encoded once, in this form).
+    pub(crate) parser: crate::packet::Parser,
+    /// The parent namespace of a dynamic namespace ([`dynamic`]): its middlewares and
+    /// connection handlers run first.
+    pub(crate) parent: Option<Arc<NsInner>>,
 }
 
 impl NsInner {
@@ -60,21 +68,43 @@ impl NsInner {
             middlewares: RwLock::default(),
             server_side: RwLock::default(),
             recovery: None,
+            parser: crate::packet::Parser::default(),
+            parent: None,
         }
     }
 
+    /// The connection handlers: the parent's (of a dynamic namespace), then its own.
     pub(crate) fn connection_handlers(&self) -> Vec<ConnectionFn> {
-        self.on_connection
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        let mut handlers = self
+            .parent
+            .as_ref()
+            .map(|parent| parent.connection_handlers())
+            .unwrap_or_default();
+        handlers.extend(
+            self.on_connection
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .cloned(),
+        );
+        handlers
     }
 
+    /// The connect middlewares: the parent's (of a dynamic namespace), then its own.
     pub(crate) fn middleware_list(&self) -> Vec<MiddlewareFn> {
-        self.middlewares
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        let mut middlewares = self
+            .parent
+            .as_ref()
+            .map(|parent| parent.middleware_list())
+            .unwrap_or_default();
+        middlewares.extend(
+            self.middlewares
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .cloned(),
+        );
+        middlewares
     }
 
     /// Calls the handler of a server-side event another server sent (`packet` is

@@ -19,13 +19,13 @@ use crate::engine::{CloseReason, Event, Session};
 use crate::error::ConnectError;
 use crate::frames::frames;
 use crate::namespace::conn::ConnShared;
-use crate::namespace::connect::{connect_job, persist};
+use crate::namespace::connect::{connect, connect_job, persist};
 use crate::namespace::jobs::{Job, disconnect_job, event_job, job, run_disconnect_handlers};
 use crate::namespace::outbox::{Item, Outbox};
 use crate::namespace::{DisconnectReason, Handshake};
-use crate::packet::SocketError;
 use crate::packet::binary::{self, BinaryError, Reassembly};
 use crate::packet::socket::{self as sio, Body, Packet};
+use crate::packet::{MsgPackError, Parser, SocketError, msgpack};
 use crate::sid::Sid;
 use bytes::Bytes;
 use serde_json::Value;
@@ -68,6 +68,11 @@ enum PacketError {
     Socket(#[from] SocketError),
     #[error(transparent)]
     Binary(#[from] BinaryError),
+    #[error(transparent)]
+    MsgPack(#[from] MsgPackError),
+    /// A text message where the msgpack parser expects binary ones only.
+    #[error("text message with the msgpack parser")]
+    TextWithMsgPack,
 }
 
 /// A binary packet waiting for its attachments, and the bytes it holds so far.
@@ -108,6 +113,7 @@ pub(crate) fn start<T: Transport>(
         handshake,
         sockets: Mutex::new(Vec::new()),
         ack_timeout: config.ack_timeout,
+        parser: config.parser,
     });
     let session = Session::new(sid, transport, &config.engine);
     run(server, session, shared)
@@ -228,8 +234,11 @@ impl Connection {
         self.jobs.push_back((job, bytes));
     }
 
-    /// A text message: a Socket.IO packet.
+    /// A text message: a Socket.IO packet (JSON parser only).
     fn on_text(&mut self, text: &Utf8Bytes) -> Result<(), PacketError> {
+        if self.shared.parser == Parser::MsgPack {
+            return Err(PacketError::TextWithMsgPack);
+        }
         if let Some(partial) = &self.partial {
             return Err(BinaryError::MissingAttachments {
                 missing: partial.waiting.missing(),
@@ -248,8 +257,14 @@ impl Connection {
         self.dispatch(packet, Vec::new(), text.len())
     }
 
-    /// A binary message: the next attachment of the waiting packet.
+    /// A binary message: the next attachment of the waiting packet, or with the msgpack
+    /// parser a whole packet (its binary values share `data`'s buffer).
     fn on_binary(&mut self, data: Bytes) -> Result<(), PacketError> {
+        if self.shared.parser == Parser::MsgPack {
+            let max = self.server.config.max_attachments;
+            let (packet, attachments) = msgpack::decode_bytes(&data, max)?;
+            return self.dispatch(packet, attachments, data.len());
+        }
         let Partial { waiting, bytes } = *self
             .partial
             .take()
@@ -339,12 +354,33 @@ impl Connection {
     }
 
     fn on_connect(&mut self, namespace: String, auth: Option<Value>) {
+        let auth = auth.unwrap_or_else(|| Value::Object(serde_json::Map::new()));
+        let skip_middlewares = self
+            .server
+            .config
+            .recovery
+            .as_ref()
+            .is_some_and(|r| r.skip_middlewares);
         let Some(ns) = self.server.namespace(&namespace) else {
-            let refusal = ConnectError::new("Invalid namespace").payload();
-            let _ = self
-                .shared
-                .outbox
-                .push(frames(&namespace, Body::ConnectError(refusal), &[]));
+            if self.server.parents.is_empty() {
+                refuse_namespace(&self.shared, &namespace);
+            } else {
+                // A dynamic namespace: its parents' rules may await, so they run as a job, in
+                // order with the connection's other packets.
+                let (server, shared) = (self.server.clone(), self.shared.clone());
+                self.push_job(
+                    job(async move {
+                        match server.parents.find(&namespace, &auth).await {
+                            Some(parent) => {
+                                let ns = server.namespace_or_create(&namespace, Some(parent));
+                                connect(ns, shared, auth, skip_middlewares).await;
+                            }
+                            None => refuse_namespace(&shared, &namespace),
+                        }
+                    }),
+                    0,
+                );
+            }
             return;
         };
         if self.shared.socket(&namespace).is_some() {
@@ -354,13 +390,6 @@ impl Connection {
             );
             return;
         }
-        let auth = auth.unwrap_or_else(|| Value::Object(serde_json::Map::new()));
-        let skip_middlewares = self
-            .server
-            .config
-            .recovery
-            .as_ref()
-            .is_some_and(|r| r.skip_middlewares);
         self.push_job(
             connect_job(ns, self.shared.clone(), auth, skip_middlewares),
             0,
@@ -432,6 +461,17 @@ impl Connection {
             tracing::warn!(%sid, "handlers still running {FINISH_TIMEOUT:?} after the connection closed; dropped");
         }
     }
+}
+
+/// CONNECT_ERROR "Invalid namespace": no such namespace, and no dynamic namespace takes it.
+fn refuse_namespace(shared: &ConnShared, namespace: &str) {
+    let refusal = ConnectError::new("Invalid namespace").payload();
+    let _ = shared.outbox.push(frames(
+        shared.parser,
+        namespace,
+        Body::ConnectError(refusal),
+        &[],
+    ));
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ use crate::adapter::{Adapter, Host, MemoryAdapter};
 use crate::engine::handshake::check_request;
 use crate::engine::transport::websocket::WsTransport;
 use crate::namespace::NsInner;
+use crate::namespace::dynamic::Matcher;
 use crate::sid::Sid;
 use bytes::BytesMut;
 use state::ServerInner;
@@ -115,35 +116,57 @@ impl Server {
         &self.0.config
     }
 
-    /// The namespace `name` (a leading `/` is added if missing), created on first use.
-    /// Clients that CONNECT to a namespace that was never created get CONNECT_ERROR
-    /// `{"message":"Invalid namespace"}`.
+    /// The namespace `name` (a leading `/` is added if missing), created on first use (or
+    /// the child a dynamic namespace created under that name). Clients that CONNECT to a
+    /// namespace that was never created, and that no dynamic namespace ([`Self::of_matching`],
+    /// [`Self::of_fn`]) accepts, get CONNECT_ERROR `{"message":"Invalid namespace"}`.
     pub fn of(&self, name: &str) -> Namespace {
         let name = if name.starts_with('/') {
             name.to_owned()
         } else {
             format!("/{name}")
         };
-        let mut namespaces = self
-            .0
-            .namespaces
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        let mut created = false;
-        let inner = namespaces
-            .entry(name.clone())
-            .or_insert_with(|| {
-                created = true;
-                let mut ns = NsInner::new(name.clone(), (self.0.adapter)(&name));
-                ns.recovery = self.0.config.recovery.as_ref().map(|r| r.store.clone());
-                Arc::new(ns)
-            })
-            .clone();
-        drop(namespaces);
-        if created {
-            let host: Weak<dyn Host> = Arc::downgrade(&inner) as Weak<NsInner>;
-            inner.adapter.attach(host);
-        }
+        Namespace::new(self.0.namespace_or_create(&name, None))
+    }
+
+    /// A parent namespace for every name `pattern` matches, as Node's
+    /// `io.of(/^\/tenant-\d+$/)`: the first client to CONNECT to such a name (one that was
+    /// not created with [`Self::of`]) creates it as a child namespace, whose middlewares and
+    /// connection handlers are this parent's (then the child's own, if any were added with
+    /// [`Self::of`] since). A child is an ordinary namespace: its own rooms, sockets and
+    /// adapter; [`Socket::namespace`] and [`Socket::hub`] are the child's. The pattern is
+    /// matched against the whole name, leading `/` included, anywhere unless anchored (`^`,
+    /// `$`). Parents are tried in the order they were made. The parent itself is not a
+    /// namespace clients can connect to, and its [`Hub`](crate::Hub) reaches no socket:
+    /// broadcast through each child's. A child stays once created.
+    pub fn of_matching(&self, pattern: regex::Regex) -> Namespace {
+        self.parent(Matcher::Pattern(pattern))
+    }
+
+    /// A parent namespace for every name `accepts` answers `true` for, given the name (with
+    /// its `/`) and the CONNECT's auth payload (`{}` when none), as Node's
+    /// `io.of((name, auth, next) => next(null, ok))`; the rule is awaited on the
+    /// connection's task, before the client's next packets. Otherwise as
+    /// [`Self::of_matching`].
+    pub fn of_fn<F, Fut>(&self, accepts: F) -> Namespace
+    where
+        F: Fn(String, serde_json::Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
+        self.parent(Matcher::Function(Arc::new(move |name, auth| {
+            Box::pin(accepts(name, auth))
+        })))
+    }
+
+    fn parent(&self, matcher: Matcher) -> Namespace {
+        // Named as Node names them; never in the map of namespaces, so never connected to.
+        let name = format!("/_{}", self.0.parents.len());
+        let mut ns = NsInner::new(name, Box::new(MemoryAdapter::new()));
+        ns.parser = self.0.config.parser;
+        let inner = Arc::new(ns);
+        let host: Weak<dyn Host> = Arc::downgrade(&inner) as Weak<NsInner>;
+        inner.adapter.attach(host);
+        self.0.parents.push(matcher, inner.clone());
         Namespace::new(inner)
     }
 

@@ -5,9 +5,11 @@
 use super::config::Config;
 use super::engine_only::EngineHandler;
 use crate::adapter::Adapter;
+use crate::adapter::Host;
 use crate::engine::transport::polling::Sessions;
 use crate::namespace::NsInner;
 use crate::namespace::conn::ConnShared;
+use crate::namespace::dynamic::Parents;
 use crate::sid::Sid;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +22,9 @@ pub(crate) type AdapterFactory = Arc<dyn Fn(&str) -> Box<dyn Adapter> + Send + S
 pub(crate) struct ServerInner {
     pub(crate) config: Config,
     pub(crate) namespaces: RwLock<HashMap<String, Arc<NsInner>>>,
+    /// The parent namespaces of dynamic namespaces (not in `namespaces`: a client cannot
+    /// connect to a parent itself).
+    pub(crate) parents: Parents,
     pub(crate) adapter: AdapterFactory,
     /// The open HTTP long-polling sessions, by sid.
     pub(crate) polling: Arc<Sessions>,
@@ -50,6 +55,7 @@ impl ServerInner {
         Self {
             config,
             namespaces: RwLock::default(),
+            parents: Parents::default(),
             adapter,
             polling: Arc::default(),
             engine_only,
@@ -118,5 +124,37 @@ impl ServerInner {
             .unwrap_or_else(PoisonError::into_inner)
             .get(name)
             .cloned()
+    }
+
+    /// The namespace `name` (with its leading `/`), created if missing, with `parent` when it
+    /// is a dynamic namespace's child (an existing namespace is returned as it is: a name
+    /// created by `Server::of` wins over the patterns, as in Node).
+    pub(crate) fn namespace_or_create(
+        &self,
+        name: &str,
+        parent: Option<Arc<NsInner>>,
+    ) -> Arc<NsInner> {
+        let mut namespaces = self
+            .namespaces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut created = false;
+        let inner = namespaces
+            .entry(name.to_owned())
+            .or_insert_with(|| {
+                created = true;
+                let mut ns = NsInner::new(name.to_owned(), (self.adapter)(name));
+                ns.recovery = self.config.recovery.as_ref().map(|r| r.store.clone());
+                ns.parent = parent;
+                ns.parser = self.config.parser;
+                Arc::new(ns)
+            })
+            .clone();
+        drop(namespaces);
+        if created {
+            let host: Weak<dyn Host> = Arc::downgrade(&inner) as Weak<NsInner>;
+            inner.adapter.attach(host);
+        }
+        inner
     }
 }
