@@ -98,8 +98,8 @@ pub trait Adapter: Send + Sync + 'static {
     /// to the other servers and feeds their reports in (with `opts.local`, it must not).
     ///
     /// # Errors
-    /// A networked adapter could not publish it (local delivery was done all the same; the
-    /// caller then waits for this server's answers only).
+    /// A networked adapter could not publish it: then nothing was sent, not even to this
+    /// server's sockets (their answers could not be told apart from a partial result).
     fn broadcast_with_ack(
         &self,
         event: &str,

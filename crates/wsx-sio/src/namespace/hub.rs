@@ -287,8 +287,7 @@ impl BroadcastOperator {
     ///
     /// # Errors
     /// A networked adapter could not publish the packet to the other servers
-    /// ([`EmitError::Adapter`]); this server's sockets got it, and their answers are lost
-    /// with the error. Never for the in-memory adapter.
+    /// ([`EmitError::Adapter`]; then no socket got it). Never for the in-memory adapter.
     pub async fn emit_args_with_ack(
         &self,
         event: &str,
