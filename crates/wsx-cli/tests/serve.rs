@@ -196,3 +196,26 @@ fn bad_tls_files_are_one_clear_line_and_a_failure_status() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("/nonexistent.pem"), "{stderr}");
 }
+
+#[test]
+fn a_fresh_servers_metrics_list_every_family_at_zero() {
+    let serve = Serve::start(&[]);
+    let (status, body) = serve.get("/metrics");
+    assert_eq!(status, 200);
+    for family in [
+        "wsx_connections_active",
+        "wsx_connections_total",
+        "wsx_handshakes_total",
+        "wsx_messages_received_total",
+        "wsx_messages_sent_total",
+        "wsx_bytes_received_total",
+        "wsx_bytes_sent_total",
+    ] {
+        assert!(
+            body.contains(&format!("# HELP {family} "))
+                && body.contains(&format!("# TYPE {family} ")),
+            "{family} is not described before the first connection:\n{body}"
+        );
+    }
+    assert_eq!(serve.metric("wsx_connections_total"), 0.0);
+}

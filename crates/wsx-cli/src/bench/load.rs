@@ -41,7 +41,8 @@ pub struct Shared {
 }
 
 impl Shared {
-    fn phase(&self) -> u8 {
+    /// The current phase.
+    pub(super) fn phase(&self) -> u8 {
         self.phase.load(Ordering::Relaxed)
     }
 }
@@ -66,13 +67,13 @@ pub struct LoadPlan {
 }
 
 /// Paces a connection's sends with `--rate`: returns when each message is due.
-struct Pacer {
+pub(super) struct Pacer {
     next: Instant,
     period: Option<Duration>,
 }
 
 impl Pacer {
-    fn new(period: Option<Duration>, offset: Duration) -> Self {
+    pub(super) fn new(period: Option<Duration>, offset: Duration) -> Self {
         Self {
             next: Instant::now() + offset,
             period,
@@ -80,7 +81,7 @@ impl Pacer {
     }
 
     /// Waits until the next message is due; returns the time it was due (now, unpaced).
-    async fn due(&mut self) -> Instant {
+    pub(super) async fn due(&mut self) -> Instant {
         let Some(period) = self.period else {
             return Instant::now();
         };

@@ -14,6 +14,9 @@
 //! frame header (one masking key per run, as the yardstick's wsload does; servers cannot tell).
 //! The opening handshake is wsx's sans-I/O one, so its checks are the library's.
 //!
+//! `--sio URL` drives a Socket.IO server instead (`sio.rs`): N clients of `wsx_sio::client`
+//! make `echo-ack` round trips.
+//!
 //! `--idle N --hold S` instead opens N connections, holds them idle for S seconds and closes
 //! them, for measuring a server's memory per idle connection (the caller reads the server's
 //! RSS; `--ready-file` tells it when the connections are up).
@@ -21,6 +24,7 @@
 mod cpu;
 mod load;
 mod open;
+mod sio;
 mod stats;
 mod summary;
 mod wire;
@@ -66,19 +70,39 @@ cpu_busy_pct (per core), steal_pct, client_cpu_pct, server_cpu_pct.
 The exit status is 0 when the load ran (errors are counted, not fatal), 1 when
 no connection could be opened or the arguments are unusable.
 
+
+Socket.IO mode (--sio URL): each client is a wsx_sio::client socket that
+emits `echo-ack` with a --size byte string and times the acknowledgement (the
+server must answer `echo-ack` with its arguments, as examples/sio_demo.rs and
+socket.io servers of that contract do). Same summary and JSON fields (mode
+sio, no mb_per_sec), plus connect_p50_ms/connect_p99_ms/connect_max_ms (one client's
+connect, from the TCP connect to the namespace's CONNECT answer) and transport.
+
 Examples (`wsx serve` echoes at ws://127.0.0.1:8080/echo):
   wsx bench ws://127.0.0.1:8080/echo --conns 64 --size 1024 --duration 5
   wsx bench ws://127.0.0.1:8080/echo --conns 512 --ramp 1000 --rate 20000 --json
-  wsx bench ws://127.0.0.1:8080/echo --idle 10000 --hold 2 --ready-file /tmp/up")]
+  wsx bench ws://127.0.0.1:8080/echo --idle 10000 --hold 2 --ready-file /tmp/up
+  wsx bench --sio http://127.0.0.1:3000 --clients 10000 --rate 10000 --duration 20")]
 pub struct BenchArgs {
-    /// The echo server's URL: ws://HOST[:PORT]/PATH (no TLS).
-    pub url: String,
+    /// The echo server's URL: ws://HOST[:PORT]/PATH (no TLS). Not with --sio.
+    #[arg(required_unless_present = "sio", conflicts_with = "sio")]
+    pub url: Option<String>,
 
-    /// Connections, all opened before the load starts.
-    #[arg(long, short = 'c', default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    /// Socket.IO mode: the server's URL, http://HOST[:PORT][/NAMESPACE] (or ws://; no TLS).
+    #[arg(long, value_name = "URL", conflicts_with_all = ["raw", "idle", "text", "binary"])]
+    pub sio: Option<String>,
+
+    /// Socket.IO mode: the transports, as socket.io-client's `transports` (default
+    /// websocket only: what a load of many clients is about; `default` is polling, then the
+    /// upgrade).
+    #[arg(long, value_enum, default_value_t = SioTransport::Websocket)]
+    pub transport: SioTransport,
+
+    /// Connections (Socket.IO clients with --sio), all opened before the load starts.
+    #[arg(long, short = 'c', visible_alias = "clients", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub conns: u32,
 
-    /// Payload bytes per message.
+    /// Payload bytes per message (with --sio: the length of the string emitted).
     #[arg(long, short = 's', default_value_t = 16, value_parser = clap::value_parser!(u32).range(0..=16_777_216))]
     pub size: u32,
 
@@ -155,18 +179,43 @@ pub struct BenchArgs {
     pub label: Option<String>,
 }
 
+/// Socket.IO transports (`--transport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SioTransport {
+    /// WebSocket only.
+    Websocket,
+    /// HTTP long-polling, then the upgrade to WebSocket.
+    Default,
+    /// HTTP long-polling only.
+    Polling,
+}
+
+impl BenchArgs {
+    /// The URL under load (the positional one, or `--sio`'s).
+    pub fn target_url(&self) -> &str {
+        self.sio.as_deref().or(self.url.as_deref()).unwrap_or("")
+    }
+}
+
 /// At most one day per phase: every run is bounded.
 const MAX_PHASE: Duration = Duration::from_secs(86_400);
 
 /// Checks what clap cannot.
 fn validate(args: &BenchArgs) -> Result<Target> {
-    let target = Target::parse(&args.url)
-        .map_err(|e| Failure::new(format!("invalid URL {:?}: {e}", args.url)))?;
+    let url = args.target_url();
+    let target =
+        Target::parse(url).map_err(|e| Failure::new(format!("invalid URL {url:?}: {e}")))?;
     if target.secure {
         return Err(Failure::new(
             "wsx bench speaks ws:// only (a TLS client would cost more than the server it measures)",
         ));
     }
+    validate_numbers(args)?;
+    Ok(target)
+}
+
+/// The checks of the durations and rates, for every mode.
+fn validate_numbers(args: &BenchArgs) -> Result<()> {
     for (name, value) in [
         ("--duration", args.duration),
         ("--warmup", args.warmup),
@@ -195,13 +244,12 @@ fn validate(args: &BenchArgs) -> Result<Target> {
             )));
         }
     }
-    Ok(target)
+    Ok(())
 }
 
-/// Runs `wsx bench`.
-pub fn run(args: BenchArgs) -> Result<ExitCode> {
-    let target = validate(&args)?;
-    let runtime = if args.threads == 1 {
+/// The load generator's runtime: `--threads` workers, or a current-thread runtime for 1.
+fn runtime(args: &BenchArgs) -> Result<tokio::runtime::Runtime> {
+    Ok(if args.threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
@@ -210,7 +258,29 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             .worker_threads(usize::from(args.threads))
             .enable_all()
             .build()?
-    };
+    })
+}
+
+/// Prints the report on stdout.
+fn print(report: &str) {
+    // A closed stdout (`| head`) is not a reason to panic.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{report}");
+    let _ = out.flush();
+}
+
+/// Runs `wsx bench`.
+pub fn run(args: BenchArgs) -> Result<ExitCode> {
+    if let Some(url) = &args.sio {
+        validate_numbers(&args)?;
+        let runtime = runtime(&args)?;
+        let report = runtime.block_on(sio::run(&args, url))?;
+        runtime.shutdown_background();
+        print(&report);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let target = validate(&args)?;
+    let runtime = runtime(&args)?;
     let report = runtime.block_on(async {
         let addr = tokio::net::lookup_host((target.host.as_str(), target.port))
             .await
@@ -231,10 +301,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     })?;
     // Connections still closing are not waited for.
     runtime.shutdown_background();
-    // A closed stdout (`| head`) is not a reason to panic.
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{report}");
-    let _ = out.flush();
+    print(&report);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -362,6 +429,49 @@ async fn load(args: &BenchArgs, open_plan: Arc<OpenPlan>) -> Result<String> {
         })
         .collect();
 
+    let window = clock(
+        args,
+        &shared,
+        start,
+        &bar,
+        &format!("{conns_ok} conns up"),
+        "msg/s",
+    )
+    .await;
+    bar.set_message("closing connections");
+    let mut total = ConnStats::default();
+    total.errors.merge(connect_errors);
+    for task in tasks {
+        match task.await {
+            Ok(stats) => total.merge(stats),
+            Err(e) => total.errors.add(stats::Kind::Io, e),
+        }
+    }
+    bar.finish_and_clear();
+    let (usage, elapsed) = window;
+    Ok(summarize(
+        args,
+        &total,
+        conns_ok,
+        connect_time,
+        elapsed,
+        usage.as_ref(),
+        opcode,
+    ))
+}
+
+/// The clock of a load: warm-up, measured window, stop (the phases in `shared`), with the
+/// progress line meanwhile (`up` says what is connected, `unit` what `shared.done` counts per
+/// second). Returns the CPU usage over the measured window and its length.
+async fn clock(
+    args: &BenchArgs,
+    shared: &Shared,
+    start: Instant,
+    bar: &ProgressBar,
+    up: &str,
+    unit: &str,
+) -> (Option<cpu::Usage>, Duration) {
+    let end = start + args.warmup + args.duration;
     // The clock: warm-up, measured window, stop; the progress line meanwhile.
     let measure_at = start + args.warmup;
     let mut last = (Instant::now(), 0u64);
@@ -389,7 +499,7 @@ async fn load(args: &BenchArgs, open_plan: Arc<OpenPlan>) -> Result<String> {
             "measuring"
         };
         bar.set_message(format!(
-            "{phase} {:.1}/{:.1} s · {conns_ok} conns up · {} msg/s",
+            "{phase} {:.1}/{:.1} s · {up} · {} {unit}",
             (now - start).as_secs_f64(),
             (end - start).as_secs_f64(),
             thousands(rate)
@@ -401,26 +511,7 @@ async fn load(args: &BenchArgs, open_plan: Arc<OpenPlan>) -> Result<String> {
         }
         tokio::time::sleep_until(wake).await;
     }
-    bar.set_message("closing connections");
-    let mut total = ConnStats::default();
-    total.errors.merge(connect_errors);
-    for task in tasks {
-        match task.await {
-            Ok(stats) => total.merge(stats),
-            Err(e) => total.errors.add(stats::Kind::Io, e),
-        }
-    }
-    bar.finish_and_clear();
-    let (usage, elapsed) = window.unwrap_or((None, args.duration));
-    Ok(summarize(
-        args,
-        &total,
-        conns_ok,
-        connect_time,
-        elapsed,
-        usage.as_ref(),
-        opcode,
-    ))
+    window.unwrap_or((None, args.duration))
 }
 
 /// Idle mode: open, report ready, hold, close.
@@ -480,7 +571,7 @@ async fn idle(args: &BenchArgs, open_plan: Arc<OpenPlan>, count: usize) -> Resul
         return Ok(json!({
             "label": args.label,
             "mode": "idle",
-            "url": args.url,
+            "url": args.target_url(),
             "conns": count,
             "conns_ok": conns_ok,
             "connect_s": round(connect_time.as_secs_f64(), 3),
@@ -493,7 +584,7 @@ async fn idle(args: &BenchArgs, open_plan: Arc<OpenPlan>, count: usize) -> Resul
     }
     Ok(format!(
         "wsx bench {} --idle: {conns_ok}/{count} connections up in {:.3} s, held {:.1} s\n{}",
-        args.url,
+        args.target_url(),
         connect_time.as_secs_f64(),
         args.hold.as_secs_f64(),
         errors_line(&errors)

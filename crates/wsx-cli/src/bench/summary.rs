@@ -48,7 +48,7 @@ pub(super) fn summarize(
         let mut out = json!({
             "label": args.label,
             "mode": if args.raw { "raw" } else { "ws" },
-            "url": args.url,
+            "url": args.target_url(),
             "conns": args.conns,
             "conns_ok": conns_ok,
             "size": args.size,
@@ -88,7 +88,7 @@ pub(super) fn summarize(
     }
     let mut text = format!(
         "wsx bench {}: {} conns × {} B {opcode_name}, pipeline {}{}, {:.1} s measured after {:.1} s warm-up\n",
-        args.url,
+        args.target_url(),
         args.conns,
         args.size,
         args.pipeline,

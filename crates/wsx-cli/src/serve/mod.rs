@@ -79,6 +79,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode, Failure> {
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| Failure::new(format!("cannot install the metrics recorder: {e}")))?;
+    // Every family with its HELP and TYPE at zero, so that a scrape of a server no client
+    // reached yet shows what it will count (a dashboard or an alert finds its series).
+    wsx::metrics::describe();
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(http::tls_config(cert, key)?),
         _ => None,
