@@ -100,9 +100,14 @@ impl Hub {
     }
 
     fn all(&self) -> BroadcastOperator {
+        self.select(BroadcastOptions::default())
+    }
+
+    /// The sockets `opts` selects.
+    pub(crate) fn select(&self, opts: BroadcastOptions) -> BroadcastOperator {
         BroadcastOperator {
             hub: self.clone(),
-            opts: BroadcastOptions::default(),
+            opts,
             timeout: None,
         }
     }

@@ -21,6 +21,7 @@ pub mod hub;
 pub(crate) mod jobs;
 pub(crate) mod local;
 pub(crate) mod outbox;
+mod parent_adapter;
 pub(crate) mod reason;
 mod remote_socket;
 pub(crate) mod socket;
