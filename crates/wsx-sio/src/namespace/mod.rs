@@ -55,6 +55,8 @@ pub(crate) struct NsInner {
     /// The parent namespace of a dynamic namespace ([`dynamic`]): its middlewares and
     /// connection handlers run first.
     pub(crate) parent: Option<Arc<NsInner>>,
+    /// The next ack id of a broadcast with acknowledgements (see `ack::BROADCAST_ACK_IDS`).
+    pub(crate) next_broadcast_ack: std::sync::atomic::AtomicU64,
 }
 
 impl NsInner {
@@ -68,6 +70,7 @@ impl NsInner {
             server_side: RwLock::default(),
             recovery: None,
             parent: None,
+            next_broadcast_ack: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

@@ -245,6 +245,34 @@ impl Socket {
     pub fn emit_args_with_ack(&self, event: &str, args: Args, timeout: Duration) -> AckFuture {
         let (id, rx) = lock(&self.0.acks).register();
         let sent = self.push(event_frames(self.namespace(), event, args, Some(id)));
+        self.await_ack(id, rx, sent, timeout)
+    }
+
+    /// Queues the frames of a broadcast with acknowledgements (encoded once for every
+    /// receiver, with the ack id `id` they share) and waits for this socket's answer at most
+    /// `timeout`. `None` when the socket is not connected or already waits under that id.
+    pub(crate) fn emit_frames_with_ack(
+        &self,
+        id: u64,
+        frames: &[Frame],
+        timeout: Duration,
+    ) -> Option<AckFuture> {
+        if !self.connected() {
+            return None;
+        }
+        let rx = lock(&self.0.acks).register_at(id)?;
+        let sent = self.push(frames.iter().cloned());
+        Some(self.await_ack(id, rx, sent, timeout))
+    }
+
+    /// The wait for the answer under `id` to an event whose queueing gave `sent`.
+    fn await_ack(
+        &self,
+        id: u64,
+        rx: tokio::sync::oneshot::Receiver<Args>,
+        sent: Result<(), EmitError>,
+        timeout: Duration,
+    ) -> AckFuture {
         if sent.is_err() {
             lock(&self.0.acks).forget(id);
         } else {
