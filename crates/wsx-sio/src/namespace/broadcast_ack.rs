@@ -15,6 +15,7 @@ use futures_util::stream::FuturesUnordered;
 use serde::Serialize;
 use std::future::Future;
 use std::time::Duration;
+use tokio::time::Instant;
 
 /// How long [`BroadcastOperator::emit_with_ack`] waits without a
 /// [`BroadcastOperator::timeout`]: 5 s, as [`crate::Config::ack_timeout`]'s default.
@@ -67,13 +68,15 @@ impl BroadcastOperator {
         wait_for_acks(self.send_with_ack(event, &args))
     }
 
-    /// Sends a broadcast with acknowledgements: what to wait for, and for how long.
+    /// Sends a broadcast with acknowledgements: what to wait for, and until when (the
+    /// timeout runs from the call, not from the first poll).
     fn send_with_ack(
         &self,
         event: &str,
         args: &Args,
-    ) -> Result<(AckBroadcast, Duration), EmitError> {
+    ) -> Result<(AckBroadcast, Instant), EmitError> {
         let timeout = self.timeout.unwrap_or(DEFAULT_BROADCAST_ACK_TIMEOUT);
+        let deadline = Instant::now() + timeout;
         let sent = self.hub.adapter().broadcast_with_ack(
             event,
             args,
@@ -81,16 +84,16 @@ impl BroadcastOperator {
             timeout,
             self.hub.host(),
         )?;
-        Ok((sent, timeout))
+        Ok((sent, deadline))
     }
 }
 
 /// Waits for the answers of a broadcast sent (or fails with why it was not).
 async fn wait_for_acks(
-    sent: Result<(AckBroadcast, Duration), EmitError>,
+    sent: Result<(AckBroadcast, Instant), EmitError>,
 ) -> Result<BroadcastAcks, EmitError> {
-    let (sent, timeout) = sent?;
-    Ok(collect(sent, timeout).await)
+    let (sent, deadline) = sent?;
+    Ok(collect(sent, deadline).await)
 }
 
 /// The answers to a broadcast with acknowledgements: Node's `(err, responses)`.
@@ -105,8 +108,8 @@ pub struct BroadcastAcks {
 }
 
 /// Waits for the answers of a broadcast that was sent.
-async fn collect(broadcast: AckBroadcast, timeout: Duration) -> BroadcastAcks {
-    let deadline = tokio::time::sleep(timeout);
+async fn collect(broadcast: AckBroadcast, deadline: Instant) -> BroadcastAcks {
+    let deadline = tokio::time::sleep_until(deadline);
     tokio::pin!(deadline);
     let AckBroadcast {
         local,
