@@ -566,3 +566,33 @@ fn a_path_that_is_not_a_websocket_endpoint_gets_a_hint() {
         run.stderr
     );
 }
+
+#[test]
+fn a_rate_slower_than_the_run_is_not_stuck() {
+    let server = echo_server();
+    // 4 connections at 0.5 msg/s: a period of 8 s per connection, the last one's first
+    // message due at 6 s, past the end (0.5 s) and the grace period (5 s). Messages due after
+    // the end are not sent, and nothing waits for them.
+    let run = wsx(
+        &[
+            "bench",
+            &server.url(),
+            "--conns",
+            "4",
+            "--rate",
+            "0.5",
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let v = json_of(&run.stdout);
+    assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(v["messages"], 1, "{v}");
+    assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
+}

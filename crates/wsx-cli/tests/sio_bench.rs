@@ -19,6 +19,9 @@ enum Answer {
     Same,
     /// With a string of another length.
     Wrong,
+    /// With the arguments, but each socket is disconnected by the server 300 ms after it
+    /// connected.
+    Disconnect,
 }
 
 /// A wsx-sio server on its own runtime, counting what it saw.
@@ -63,12 +66,19 @@ fn sio_server(answer: Answer) -> SioServer {
         let (connections, acks, disconnects) = counters.clone();
         async move {
             connections.fetch_add(1, Ordering::Relaxed);
+            if answer == Answer::Disconnect {
+                let socket = socket.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    socket.disconnect();
+                });
+            }
             socket.on_with_ack("echo-ack", move |_s: Socket, args: Args, ack| {
                 let acks = acks.clone();
                 async move {
                     acks.fetch_add(1, Ordering::Relaxed);
                     let _ = match answer {
-                        Answer::Same => ack.send_args(args),
+                        Answer::Same | Answer::Disconnect => ack.send_args(args),
                         Answer::Wrong => ack.send(&"not what was sent"),
                     };
                 }
@@ -289,4 +299,73 @@ fn a_dead_url_or_unknown_namespace_is_a_clear_error() {
         let run = wsx(args, "", LIMIT);
         assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
     }
+}
+
+#[test]
+fn a_client_the_server_disconnects_is_an_error_even_between_emits() {
+    let server = sio_server(Answer::Disconnect);
+    // 2 clients at 1 emit/s: each has one emit due in the 1.5 s (at 0 and 1 s), and the
+    // server disconnects both at 0.3 s, while they wait for their next emit (due after the
+    // end for the first: a wait past the end is not `stuck`).
+    let run = wsx(
+        &[
+            "bench",
+            "--sio",
+            &server.url,
+            "--clients",
+            "2",
+            "--rate",
+            "1",
+            "--duration",
+            "1.5",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let v = json_of(&run.stdout);
+    assert_eq!(
+        v["errors_by_kind"],
+        serde_json::json!({"server_closed": 2}),
+        "{v}"
+    );
+    let first = v["first_error"].as_str().expect("first error");
+    assert_eq!(
+        first,
+        "server_closed: disconnected during the load: io server disconnect"
+    );
+    assert!(run.elapsed < Duration::from_secs(5), "{:?}", run.elapsed);
+}
+
+#[test]
+fn a_rate_slower_than_the_run_is_not_stuck() {
+    let server = sio_server(Answer::Same);
+    // 4 clients at 2 emits/s: a period of 2 s per client, longer than the 0.5 s run; the
+    // emits due after the end are not sent and nothing waits for them.
+    let run = wsx(
+        &[
+            "bench",
+            "--sio",
+            &server.url,
+            "--clients",
+            "4",
+            "--rate",
+            "2",
+            "--duration",
+            "0.5",
+            "--warmup",
+            "0",
+            "--json",
+        ],
+        "",
+        LIMIT,
+    );
+    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
+    let v = json_of(&run.stdout);
+    assert_eq!(v["errors"], 0, "{v}");
+    assert_eq!(v["messages"], 1, "{v}");
+    assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
 }

@@ -1,8 +1,11 @@
 //! The Socket.IO demo server the interop tests drive with the official clients.
 //!
 //! Usage: `cargo run --release -p wsx-sio --example sio_demo -- --addr 127.0.0.1:PORT
-//! [--protocol-test]` (port 0 picks a free port). Prints `listening on ADDR` once it accepts
-//! connections.
+//! [--parser json|msgpack] [--protocol-test]` (port 0 picks a free port). Prints
+//! `listening on ADDR` once it accepts connections.
+//!
+//! `--parser msgpack` speaks npm `socket.io-msgpack-parser` instead of the default JSON parser
+//! (the clients need the same `parser` option); the contract is the same.
 //!
 //! `--protocol-test` serves instead what the official Socket.IO protocol suite
 //! (`test-suite/` of socketio/socket.io-protocol) expects: pingInterval 300 ms, pingTimeout
@@ -44,10 +47,12 @@
 //!   each other server answers `{"node": name, "got": payload}`; the ack gets the answers.
 
 use std::time::Duration;
-use wsx_sio::{Args, Config, EngineConfig, Server, Socket};
+use wsx_sio::{Args, Config, EngineConfig, Parser, Server, Socket};
 
 fn usage() -> ! {
-    eprintln!("usage: sio_demo [--addr HOST:PORT] [--redis URL] [--name NAME] [--protocol-test]");
+    eprintln!(
+        "usage: sio_demo [--addr HOST:PORT] [--redis URL] [--name NAME] [--parser json|msgpack] [--protocol-test]"
+    );
     std::process::exit(2);
 }
 
@@ -56,6 +61,7 @@ fn main() {
     let mut redis = None;
     let mut name = "wsx".to_owned();
     let mut protocol_test = false;
+    let mut parser = Parser::Json;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -63,6 +69,13 @@ fn main() {
             "--redis" => redis = Some(args.next().unwrap_or_else(|| usage())),
             "--name" => name = args.next().unwrap_or_else(|| usage()),
             "--protocol-test" => protocol_test = true,
+            "--parser" => {
+                parser = match args.next().as_deref() {
+                    Some("json") => Parser::Json,
+                    Some("msgpack") => Parser::MsgPack,
+                    _ => usage(),
+                }
+            }
             _ => usage(),
         }
     }
@@ -76,7 +89,7 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(err) = runtime.block_on(run(&addr, redis.as_deref(), name, protocol_test)) {
+    if let Err(err) = runtime.block_on(run(&addr, redis.as_deref(), name, parser, protocol_test)) {
         eprintln!("sio_demo: {err}");
         std::process::exit(1);
     }
@@ -86,16 +99,17 @@ async fn run(
     addr: &str,
     redis: Option<&str>,
     name: String,
+    parser: Parser,
     protocol_test: bool,
 ) -> std::io::Result<()> {
     let io = match redis {
         None if protocol_test => protocol_test_server(),
         None => {
-            let io = Server::new(config());
+            let io = Server::new(config().parser(parser));
             install(&io, name);
             io
         }
-        Some(url) => redis_server(url, name).await?,
+        Some(url) => redis_server(url, name, parser).await?,
     };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("listening on {}", listener.local_addr()?);
@@ -117,7 +131,7 @@ pub fn config() -> Config {
 /// The demo server on the Redis adapter; returns once its namespaces are subscribed, so that
 /// its first clients miss nothing the other servers send.
 #[cfg(feature = "redis")]
-async fn redis_server(url: &str, name: String) -> std::io::Result<Server> {
+async fn redis_server(url: &str, name: String, parser: Parser) -> std::io::Result<Server> {
     use wsx_sio::adapter::redis::{Redis, RedisOptions};
     let options = RedisOptions {
         requests_timeout: Duration::from_secs(3),
@@ -126,7 +140,7 @@ async fn redis_server(url: &str, name: String) -> std::io::Result<Server> {
     let redis = Redis::connect(url, options)
         .await
         .map_err(std::io::Error::other)?;
-    let io = Server::with_adapter(config(), redis.factory());
+    let io = Server::with_adapter(config().parser(parser), redis.factory());
     install(&io, name);
     if !redis.wait_subscribed(Duration::from_secs(10)).await {
         return Err(std::io::Error::other("not subscribed to Redis within 10 s"));
@@ -135,7 +149,7 @@ async fn redis_server(url: &str, name: String) -> std::io::Result<Server> {
 }
 
 #[cfg(not(feature = "redis"))]
-async fn redis_server(_url: &str, _name: String) -> std::io::Result<Server> {
+async fn redis_server(_url: &str, _name: String, _parser: Parser) -> std::io::Result<Server> {
     Err(std::io::Error::other(
         "--redis needs the `redis` feature (cargo run --features redis ...)",
     ))

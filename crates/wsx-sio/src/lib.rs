@@ -76,6 +76,7 @@ pub use namespace::{
     AckFuture, AckSender, BroadcastAcks, BroadcastOperator, DisconnectReason, Handshake, Hub,
     Namespace, RemoteSocket, Socket,
 };
+pub use packet::Parser;
 pub use recovery::{MemoryStore, Recovery, RecoveryStore};
 /// The pattern type of [`Server::of_matching`] (the `regex` crate's), re-exported so that an
 /// application needs no dependency of its own to make one.

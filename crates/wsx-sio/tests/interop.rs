@@ -2,7 +2,9 @@
 //! `python-socketio`, each on the WebSocket transport, with its default options (HTTP
 //! long-polling, then the upgrade to WebSocket), and on polling only, against the demo's own
 //! code (`examples/sio_demo.rs`) served in-process on a multi-threaded runtime; and the Node
-//! client against `Server::shutdown` (`tests/interop/shutdown.js`).
+//! client with npm `socket.io-msgpack-parser` against the demo on `Parser::MsgPack`, over
+//! WebSocket, over polling, and polling then upgrading; and the Node client against `Server::shutdown`
+//! (`tests/interop/shutdown.js`).
 //!
 //! The clients are installed by `scripts/sio_interop_setup.sh`. Without them each test prints a
 //! `SKIPPED` line naming the missing client, unless `WSX_REQUIRE_INTEROP` is set (CI), which
@@ -34,11 +36,15 @@ fn missing(what: &str) {
 }
 
 async fn start_demo() -> SocketAddr {
+    start_demo_with(sio_demo::config()).await
+}
+
+async fn start_demo_with(config: wsx_sio::Config) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let io = sio_demo::server();
+    let io = sio_demo::server_with(config);
     tokio::spawn(async move { io.serve(listener).await });
     addr
 }
@@ -67,22 +73,38 @@ async fn run_client(command: Command, what: &str) {
 }
 
 async fn node_client(mode: &str) {
+    node_client_with(mode, wsx_sio::Parser::Json).await;
+}
+
+async fn node_client_with(mode: &str, parser: wsx_sio::Parser) {
     let dir = interop_dir();
-    if !dir.join("node_modules/socket.io-client").is_dir() {
-        return missing("npm socket.io-client (crates/wsx-sio/tests/interop/node_modules)");
+    let (package, parser_arg) = match parser {
+        wsx_sio::Parser::MsgPack => ("socket.io-msgpack-parser", "msgpack"),
+        _ => ("socket.io-client", "json"),
+    };
+    if !dir.join("node_modules").join(package).is_dir() {
+        return missing(&format!(
+            "npm {package} (crates/wsx-sio/tests/interop/node_modules)"
+        ));
     }
     if Command::new("node").arg("--version").output().is_err() {
         return missing("node");
     }
-    let addr = start_demo().await;
+    let addr = start_demo_with(sio_demo::config().parser(parser)).await;
     let mut command = Command::new("node");
     command
         .current_dir(&dir)
         .arg("client.js")
         .arg(format!("http://{addr}"))
-        .arg(mode);
+        .arg(mode)
+        .arg(parser_arg);
     // Every check of client.js (the dynamic namespaces' and ask-room's included) must run.
-    run_checks(command, &format!("socket.io-client (Node, {mode})"), 20).await;
+    run_checks(
+        command,
+        &format!("socket.io-client (Node, {mode}, {parser_arg} parser)"),
+        20,
+    )
+    .await;
 }
 
 async fn python_client(mode: &str) {
@@ -122,6 +144,21 @@ async fn node_client_with_default_options_polls_then_upgrades_and_passes_the_con
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn node_client_on_polling_only_passes_the_contract() {
     node_client("polling").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_client_with_the_msgpack_parser_passes_the_contract_over_websocket() {
+    node_client_with("websocket", wsx_sio::Parser::MsgPack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_client_with_the_msgpack_parser_passes_the_contract_over_polling() {
+    node_client_with("polling", wsx_sio::Parser::MsgPack).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn node_client_with_the_msgpack_parser_polls_then_upgrades_and_passes_the_contract() {
+    node_client_with("default", wsx_sio::Parser::MsgPack).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -62,6 +62,8 @@ pub struct LoadPlan {
     pub pipeline: usize,
     /// Time between two messages of one connection (`--rate`); `None`: as fast as echoes come.
     pub period: Option<Duration>,
+    /// The end of the measured window: no message is due after it.
+    pub end: Instant,
     /// After this, the connection is cut off and counted `stuck`.
     pub hard_deadline: Instant,
 }
@@ -253,7 +255,11 @@ async fn run_sequential(
     mut pacer: Pacer,
 ) -> Result<(), Failed> {
     while shared.phase() != STOP {
-        let start = pacer.due().await;
+        // With --rate, a message may be due after the end (a period longer than the run):
+        // it is not sent, and the wait is not an error.
+        let Ok(start) = tokio::time::timeout_at(plan.end, pacer.due()).await else {
+            break;
+        };
         if shared.phase() == STOP {
             break;
         }
@@ -282,7 +288,9 @@ async fn run_pipelined(
     let (due_tx, mut due_rx) = mpsc::channel::<Instant>(plan.pipeline);
     let write = async move {
         while shared.phase() != STOP {
-            let start = pacer.due().await;
+            let Ok(start) = tokio::time::timeout_at(plan.end, pacer.due()).await else {
+                break;
+            };
             if shared.phase() == STOP || due_tx.send(start).await.is_err() {
                 break;
             }

@@ -415,6 +415,7 @@ async fn load(args: &BenchArgs, open_plan: Arc<OpenPlan>) -> Result<String> {
         period: args
             .rate
             .map(|r| Duration::from_secs_f64((conns_ok as f64 / r).min(MAX_PHASE.as_secs_f64()))),
+        end,
         hard_deadline: end + GRACE,
     });
     let tasks: Vec<_> = opened
@@ -545,6 +546,7 @@ async fn idle(args: &BenchArgs, open_plan: Arc<OpenPlan>, count: usize) -> Resul
         raw: args.raw,
         pipeline: 1,
         period: None,
+        end: Instant::now(),
         hard_deadline: Instant::now() + GRACE,
     });
     let shared = Arc::new(Shared::default());

@@ -21,10 +21,10 @@ use super::{BenchArgs, GRACE, MAX_PHASE, SioTransport, clock, progress_bar};
 use crate::failure::{Failure, Result};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::time::Instant;
 use wsx_sio::client::{
     AckError, ClientError, ClientOptions, ConnectError, EmitError, Socket, Transports, io,
@@ -39,10 +39,11 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 /// The event of the demo contract whose acknowledgement carries its arguments back.
 const EVENT: &str = "echo-ack";
 
-/// A connected client and how long its connect took.
+/// A connected client, how long its connect took, and its disconnect's reason when it comes.
 struct Opened {
     socket: Socket,
     connect: Duration,
+    lost: oneshot::Receiver<String>,
 }
 
 /// The clients' options: no reconnection (a lost client is an error of the run, not a
@@ -78,10 +79,21 @@ async fn open_one(
 ) -> std::result::Result<Opened, (Kind, String)> {
     let started = Instant::now();
     let socket = io(url, options).map_err(|e| (Kind::Connect, e.to_string()))?;
+    // A client lost while idle (a ping timeout, the server closing) is an error of the run
+    // even when it has no emit waiting at the time.
+    let (tell, lost) = oneshot::channel();
+    let tell = Mutex::new(Some(tell));
+    socket.on_disconnect(move |_s, reason| {
+        if let Some(tell) = tell.lock().ok().and_then(|mut t| t.take()) {
+            let _ = tell.send(reason.to_string());
+        }
+        std::future::ready(())
+    });
     match socket.connect().await {
         Ok(()) => Ok(Opened {
             socket,
             connect: started.elapsed(),
+            lost,
         }),
         Err(err) => {
             // Ends the manager's task whatever state it is in.
@@ -134,6 +146,8 @@ async fn open_all(
 struct Plan {
     payload: String,
     period: Option<Duration>,
+    /// The end of the measured window: no emit is due after it.
+    end: Instant,
     hard_deadline: Instant,
 }
 
@@ -150,16 +164,21 @@ fn ack_failure(err: AckError) -> (Kind, String) {
 
 /// One client's round trips until the end of the load, then its disconnect.
 async fn drive(
-    socket: Socket,
+    client: Opened,
     plan: Arc<Plan>,
     shared: Arc<Shared>,
     offset: Duration,
 ) -> ConnStats {
+    let Opened { socket, lost, .. } = client;
     let mut stats = ConnStats::default();
     let mut pacer = Pacer::new(plan.period, offset);
     let load = async {
         while shared.phase() != STOP {
-            let start = pacer.due().await;
+            // With --rate, a client's next emit may be due after the end (a period longer
+            // than the run): it is not sent, and the wait is not an error.
+            let Ok(start) = tokio::time::timeout_at(plan.end, pacer.due()).await else {
+                break;
+            };
             if shared.phase() == STOP {
                 break;
             }
@@ -190,6 +209,12 @@ async fn drive(
             }
         }
         Ok(())
+    };
+    let load = async {
+        tokio::select! {
+            done = load => done,
+            Ok(reason) = lost => Err((Kind::ServerClosed, format!("disconnected during the load: {reason}"))),
+        }
     };
     match tokio::time::timeout_at(plan.hard_deadline, load).await {
         Ok(Ok(())) => {}
@@ -270,6 +295,7 @@ pub(super) async fn run(args: &BenchArgs, url: &str) -> Result<String> {
         period: args
             .rate
             .map(|r| Duration::from_secs_f64((clients_ok as f64 / r).min(MAX_PHASE.as_secs_f64()))),
+        end: start + args.warmup + args.duration,
         hard_deadline: start + args.warmup + args.duration + GRACE,
     });
     let sockets: Vec<Socket> = opened.iter().map(|c| c.socket.clone()).collect();
@@ -281,7 +307,7 @@ pub(super) async fn run(args: &BenchArgs, url: &str) -> Result<String> {
             let offset = plan
                 .period
                 .map_or(Duration::ZERO, |p| p.mul_f64(i as f64 / clients_ok as f64));
-            tokio::spawn(drive(client.socket, plan.clone(), shared.clone(), offset))
+            tokio::spawn(drive(client, plan.clone(), shared.clone(), offset))
         })
         .collect();
     let (usage, elapsed) = clock(

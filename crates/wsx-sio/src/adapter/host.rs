@@ -7,6 +7,7 @@ use super::server_side::ServerAck;
 use crate::args::Args;
 use crate::engine::transport::Frame;
 use crate::error::AckError;
+use crate::packet::Parser;
 use crate::sid::Sid;
 use serde_json::Value;
 use std::future::Future;
@@ -71,4 +72,8 @@ pub trait Host: Send + Sync {
     /// Calls the namespace's handler of a server-side event another server sent (`packet` is
     /// `[event, ...args]`), on a task of its own. Returns whether there was one.
     fn server_side(&self, packet: Vec<Value>, ack: ServerAck) -> bool;
+
+    /// How this server writes packets ([`crate::Config::parser`]): a networked adapter
+    /// encodes what another server broadcast in this form before [`Self::push`].
+    fn parser(&self) -> Parser;
 }

@@ -155,6 +155,9 @@ mod tests {
         fn server_side(&self, _: Vec<serde_json::Value>, _: ServerAck) -> bool {
             false
         }
+        fn parser(&self) -> crate::packet::Parser {
+            crate::packet::Parser::Json
+        }
     }
 
     #[test]

@@ -20,17 +20,9 @@ pub enum Transports {
     Polling,
 }
 
-/// How Socket.IO packets are written (socket.io-client's `parser`); the server must use the
-/// same.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Parser {
-    /// socket.io-parser's JSON text, binary as attachments (the default).
-    #[default]
-    Json,
-    /// npm `socket.io-msgpack-parser` 3: each packet one MessagePack binary message, binary
-    /// in place ([`crate::packet::msgpack`]).
-    MsgPack,
-}
+/// How Socket.IO packets are written (socket.io-client's `parser`): the server's
+/// [`crate::Parser`], one type for both sides; the server must use the same.
+pub use crate::packet::Parser;
 
 /// How the client connects and reconnects. `Default` is socket.io-client's defaults.
 #[derive(Debug, Clone)]

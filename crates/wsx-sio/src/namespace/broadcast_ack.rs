@@ -196,6 +196,7 @@ mod tests {
             handshake: Handshake::from_request(http::Request::new(()), None),
             sockets: Mutex::new(Vec::new()),
             ack_timeout: Duration::from_secs(1),
+            parser: crate::packet::Parser::Json,
         });
         let socket = Socket::new(
             Sid::random(),

@@ -7,6 +7,7 @@ use super::outbox::{Item, Outbox};
 use super::reason::DisconnectReason;
 use super::socket::Socket;
 use crate::frames::frames;
+use crate::packet::Parser;
 use crate::packet::socket::Body;
 use crate::sid::Sid;
 use std::sync::{Mutex, PoisonError};
@@ -20,6 +21,8 @@ pub(crate) struct ConnShared {
     pub(crate) handshake: Handshake,
     pub(crate) sockets: Mutex<Vec<Socket>>,
     pub(crate) ack_timeout: Duration,
+    /// How packets are written and read on this connection (the server's parser).
+    pub(crate) parser: Parser,
 }
 
 impl ConnShared {
@@ -50,9 +53,12 @@ impl ConnShared {
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
         for socket in sockets {
-            let _ = self
-                .outbox
-                .push(frames(socket.namespace(), Body::Disconnect, &[]));
+            let _ = self.outbox.push(frames(
+                self.parser,
+                socket.namespace(),
+                Body::Disconnect,
+                &[],
+            ));
         }
         self.outbox
             .control(Item::Close(DisconnectReason::ServerShuttingDown));

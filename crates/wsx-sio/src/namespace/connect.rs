@@ -81,6 +81,7 @@ pub(crate) async fn connect(
         for middleware in middlewares {
             if let Err(refusal) = middleware(socket.clone()).await {
                 let _ = shared.outbox.push(frames(
+                    shared.parser,
                     &ns.name,
                     Body::ConnectError(refusal.payload()),
                     &[],
@@ -105,6 +106,7 @@ pub(crate) async fn connect(
             answer.insert("pid".into(), Value::String(pid.to_string()));
         }
         let _ = shared.outbox.push(frames(
+            shared.parser,
             &ns.name,
             Body::Connect(Some(Value::Object(answer))),
             &[],

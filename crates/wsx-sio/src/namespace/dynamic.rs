@@ -45,10 +45,14 @@ pub(crate) struct Parent {
 
 impl Parent {
     /// A parent namespace named `name` (never in the server's map of namespaces).
-    pub(crate) fn new(name: String) -> Self {
+    pub(crate) fn new(name: String, parser: crate::packet::Parser) -> Self {
         let children = ParentAdapter::default();
-        let ns = Arc::new(NsInner::new(name, Box::new(children.clone())));
-        Self { ns, children }
+        let mut ns = NsInner::new(name, Box::new(children.clone()));
+        ns.parser = parser;
+        Self {
+            ns: Arc::new(ns),
+            children,
+        }
     }
 }
 

@@ -67,7 +67,7 @@ impl Host for NsInner {
         let id = BROADCAST_ACK_IDS
             + self.next_broadcast_ack.fetch_add(1, Ordering::Relaxed)
                 % (MAX_ACK_ID + 1 - BROADCAST_ACK_IDS);
-        let frames = event_frames(&self.name, event, args.clone(), Some(id));
+        let frames = event_frames(self.parser, &self.name, event, args.clone(), Some(id));
         let mut waits = Vec::with_capacity(sids.len());
         for &sid in sids {
             let Some(socket) = self.local.get(sid) else {
@@ -92,6 +92,10 @@ impl Host for NsInner {
 
     fn server_side(&self, packet: Vec<Value>, ack: ServerAck) -> bool {
         self.dispatch_server_side(packet, ack)
+    }
+
+    fn parser(&self) -> crate::packet::Parser {
+        self.parser
     }
 }
 

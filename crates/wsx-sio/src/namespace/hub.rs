@@ -283,7 +283,7 @@ impl BroadcastOperator {
             let frames = kept_event_frames(&self.hub, &self.opts, event, args.clone());
             (frames, args)
         } else {
-            broadcast_frames(self.hub.name(), event, args)
+            broadcast_frames(self.hub.0.parser, self.hub.name(), event, args)
         };
         let sent =
             self.hub
@@ -342,11 +342,11 @@ pub(crate) fn kept_event_frames(
     mut args: Args,
 ) -> Vec<Frame> {
     let Some(store) = hub.recovery() else {
-        return event_frames(hub.name(), event, args, None);
+        return event_frames(hub.0.parser, hub.name(), event, args, None);
     };
     let offset = crate::recovery::new_offset();
     args.values.push(Value::String(offset.clone()));
-    let frames = event_frames(hub.name(), event, args, None);
+    let frames = event_frames(hub.0.parser, hub.name(), event, args, None);
     store.store(hub.name(), &offset, opts, &frames);
     frames
 }
@@ -368,6 +368,7 @@ mod tests {
             handshake: Handshake::from_request(http::Request::new(()), None),
             sockets: Mutex::new(Vec::new()),
             ack_timeout: Duration::from_secs(1),
+            parser: crate::packet::Parser::Json,
         });
         let socket = Socket::new(
             Sid::random(),

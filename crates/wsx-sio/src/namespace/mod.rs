@@ -52,6 +52,8 @@ pub(crate) struct NsInner {
     pub(crate) server_side: RwLock<ServerSideHandlers>,
     /// Where sent packets are kept for connection state recovery, when it is on.
     pub(crate) recovery: Option<Arc<dyn crate::recovery::RecoveryStore>>,
+    /// How the server writes packets (its broadcasts are encoded once, in this form).
+    pub(crate) parser: crate::packet::Parser,
     /// The parent namespace of a dynamic namespace ([`dynamic`]): its middlewares and
     /// connection handlers run first.
     pub(crate) parent: Option<Arc<NsInner>>,
@@ -69,6 +71,7 @@ impl NsInner {
             middlewares: RwLock::default(),
             server_side: RwLock::default(),
             recovery: None,
+            parser: crate::packet::Parser::default(),
             parent: None,
             next_broadcast_ack: std::sync::atomic::AtomicU64::new(0),
         }

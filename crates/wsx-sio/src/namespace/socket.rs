@@ -244,7 +244,13 @@ impl Socket {
     /// Emits with any arguments and waits for the acknowledgement at most `timeout`.
     pub fn emit_args_with_ack(&self, event: &str, args: Args, timeout: Duration) -> AckFuture {
         let (id, rx) = lock(&self.0.acks).register();
-        let sent = self.push(event_frames(self.namespace(), event, args, Some(id)));
+        let sent = self.push(event_frames(
+            self.0.conn.parser,
+            self.namespace(),
+            event,
+            args,
+            Some(id),
+        ));
         self.await_ack(id, rx, sent, timeout)
     }
 
@@ -355,7 +361,7 @@ impl Socket {
     /// connection stays open for its other namespaces.
     pub fn disconnect(&self) {
         if self.mark_disconnected() {
-            let frames = frames(self.namespace(), Body::Disconnect, &[]);
+            let frames = frames(self.0.conn.parser, self.namespace(), Body::Disconnect, &[]);
             let _ = self.0.conn.outbox.push(frames);
             self.0.conn.outbox.control(Item::Disconnected(
                 self.clone(),
@@ -374,7 +380,12 @@ impl Socket {
 
     /// Sends a packet of this socket's namespace.
     pub(crate) fn send_packet(&self, body: Body, attachments: &[Bytes]) -> Result<(), EmitError> {
-        self.push(frames(self.namespace(), body, attachments))
+        self.push(frames(
+            self.0.conn.parser,
+            self.namespace(),
+            body,
+            attachments,
+        ))
     }
 
     /// Queues frames encoded elsewhere (a broadcast shares them among its receivers).

@@ -131,6 +131,9 @@ struct Reader<'a, 'f> {
     input: &'a [u8],
     pos: usize,
     attachments: Vec<Bytes>,
+    /// Whether a map key was given twice or set to `undefined` since the attachments were
+    /// last taken: the value it dropped may have held some of them.
+    dropped: bool,
     max_binaries: usize,
     slice: &'f dyn Fn(&'a [u8]) -> Bytes,
 }
@@ -144,6 +147,7 @@ fn decode_with<'a>(
         input: data,
         pos: 0,
         attachments: Vec::new(),
+        dropped: false,
         max_binaries,
         slice,
     };
@@ -164,13 +168,22 @@ fn decode_with<'a>(
         // Later keys win, as in the JavaScript object notepack builds. Only `data` keeps its
         // binaries (those of an ignored key, or of a `data` a later one replaces, go).
         let binaries = std::mem::take(&mut rd.attachments);
+        let dropped = std::mem::take(&mut rd.dropped);
         match key.as_str() {
             "type" => kind = value,
             "nsp" => nsp = value,
             "id" => id = value,
             "data" => {
-                attachments = binaries;
                 payload = value;
+                attachments = match &mut payload {
+                    // Binaries of a dropped value must not stay attachments: renumber.
+                    Some(value) if dropped => {
+                        let mut kept = Vec::new();
+                        renumber(value, &binaries, &mut kept);
+                        kept
+                    }
+                    _ => binaries,
+                };
             }
             _ => {}
         }
@@ -436,15 +449,12 @@ impl<'a> Reader<'a, '_> {
         let mut map = Map::new();
         for _ in 0..len {
             let key = self.key(depth + 1)?;
-            match self.item(depth + 1)? {
+            let old = match self.item(depth + 1)? {
                 // `JSON.stringify({k: undefined})` is `{}`.
-                Item::Undefined => {
-                    map.remove(&key);
-                }
-                Item::Value(v) => {
-                    map.insert(key, v);
-                }
-            }
+                Item::Undefined => map.remove(&key),
+                Item::Value(v) => map.insert(key, v),
+            };
+            self.dropped |= old.is_some();
         }
         let map = Value::Object(map);
         if placeholder_num(&map).is_some() {
@@ -479,6 +489,24 @@ impl<'a> Reader<'a, '_> {
             Value::from(i8::from_be_bytes([kind])),
             data,
         ]))
+    }
+}
+
+/// Renumbers the placeholders in `value` in depth-first order, moving the attachments they
+/// refer to from `old` to `kept` (every placeholder here was made by [`Reader::binary`]: a
+/// peer's placeholder-shaped map is refused).
+fn renumber(value: &mut Value, old: &[Bytes], kept: &mut Vec<Bytes>) {
+    if let Some(Ok(n)) = placeholder_num(value) {
+        if let Some(bin) = old.get(n) {
+            kept.push(bin.clone());
+            *value = placeholder(kept.len() - 1);
+        }
+        return;
+    }
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(|v| renumber(v, old, kept)),
+        Value::Object(map) => map.values_mut().for_each(|v| renumber(v, old, kept)),
+        _ => {}
     }
 }
 

@@ -474,6 +474,44 @@ fn only_the_kept_data_holds_binaries() {
     assert_eq!(attachments, bins(&[&[0xaa], &[0xbb]]));
 }
 
+/// A map key given twice keeps the last value, as in JavaScript; binaries of the value it
+/// replaced (or that `undefined` removed) are dropped and the rest renumbered in order.
+/// Regression: the fuzzer found attachments that no placeholder referred to, which changed
+/// numbering when encoded again.
+#[test]
+fn a_replaced_map_value_drops_its_binaries() {
+    let cases: Vec<(&str, Value, Vec<Bytes>)> = vec![
+        (
+            "83 a161 c401aa a162 c401bb a161 c401cc",
+            json!({"a": ph(0), "b": ph(1)}),
+            bins(&[&[0xcc], &[0xbb]]),
+        ),
+        ("82 a161 92 c401aa c401bb a161 d40000", json!({}), vec![]),
+        (
+            "83 a161 c401aa a161 01 a162 c401bb",
+            json!({"a": 1, "b": ph(0)}),
+            bins(&[&[0xbb]]),
+        ),
+    ];
+    for (map_hex, want, want_bins) in cases {
+        let bytes = hex(&format!(
+            "83 a474797065 02 a464617461 93 a178 {map_hex} c403010203 a36e7370 a12f"
+        ));
+        let (packet, attachments) = decode(&bytes, 16).unwrap_or_else(|e| panic!("{map_hex}: {e}"));
+        let mut all = want_bins.clone();
+        all.push(Bytes::from_static(&[1, 2, 3]));
+        let last = ph(all.len() - 1);
+        assert_eq!(
+            packet,
+            event("/", "x", vec![want, last], None, all.len()),
+            "{map_hex}"
+        );
+        assert_eq!(attachments, all, "{map_hex}");
+        let again = encode(&packet, &attachments);
+        assert_eq!(decode(&again, 16), Ok((packet, attachments)), "{map_hex}");
+    }
+}
+
 /// A placeholder without an attachment is written as the map it is (which the decoder
 /// refuses); binary event and ack types go out as EVENT and ACK.
 #[test]

@@ -2,6 +2,7 @@
 
 use super::cors::Cors;
 use crate::engine::EngineConfig;
+use crate::packet::Parser;
 use std::time::Duration;
 use wsx::handshake::ServerOptions;
 use wsx::{Limits, WebSocketConfig};
@@ -18,7 +19,8 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// How long [`super::Socket::emit_with_ack`] waits (default 5 s).
     pub ack_timeout: Duration,
-    /// The most binary attachments one packet may announce (default 256).
+    /// The most binary attachments one packet may announce (default 256); with the msgpack
+    /// parser, the most binary values one packet may hold.
     pub max_attachments: usize,
     /// Bytes buffered per client, each way (default 16 MiB): outbound, emits to a client
     /// with this much queued fail with [`crate::EmitError::QueueFull`]; inbound, the server
@@ -64,6 +66,10 @@ pub struct Config {
     /// for large frames, and lets a grown buffer go once traffic is small again; an idle
     /// Socket.IO client (pings and pongs only) keeps just this much.
     pub read_buffer_size: usize,
+    /// How Socket.IO packets are written and read (default [`Parser::Json`]; Node's `parser`
+    /// option). Clients must use the same one: with [`Parser::MsgPack`], the JS client's
+    /// `parser: require("socket.io-msgpack-parser")`.
+    pub parser: Parser,
 }
 
 impl Default for Config {
@@ -86,11 +92,19 @@ impl Default for Config {
             recovery: None,
             write_buffer_size: 64 * 1024,
             read_buffer_size: 1024,
+            parser: Parser::Json,
         }
     }
 }
 
 impl Config {
+    /// Sets [`Self::parser`]: `Config::default().parser(Parser::MsgPack)`.
+    #[must_use]
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.parser = parser;
+        self
+    }
+
     /// The WebSocket driver settings: messages and frames are limited to `maxPayload`, so a
     /// larger message fails the connection (close code 1009) before it is buffered; a client
     /// that takes no byte for `pingInterval + pingTimeout` is dropped (the heartbeat cannot

@@ -23,9 +23,9 @@ use crate::namespace::connect::{connect, connect_job, persist};
 use crate::namespace::jobs::{Job, disconnect_job, event_job, job, run_disconnect_handlers};
 use crate::namespace::outbox::{Item, Outbox};
 use crate::namespace::{DisconnectReason, Handshake};
-use crate::packet::SocketError;
 use crate::packet::binary::{self, BinaryError, Reassembly};
 use crate::packet::socket::{self as sio, Body, Packet};
+use crate::packet::{MsgPackError, Parser, SocketError, msgpack};
 use crate::sid::Sid;
 use bytes::Bytes;
 use serde_json::Value;
@@ -68,6 +68,11 @@ enum PacketError {
     Socket(#[from] SocketError),
     #[error(transparent)]
     Binary(#[from] BinaryError),
+    #[error(transparent)]
+    MsgPack(#[from] MsgPackError),
+    /// A text message where the msgpack parser expects binary ones only.
+    #[error("text message with the msgpack parser")]
+    TextWithMsgPack,
 }
 
 /// A binary packet waiting for its attachments, and the bytes it holds so far.
@@ -108,6 +113,7 @@ pub(crate) fn start<T: Transport>(
         handshake,
         sockets: Mutex::new(Vec::new()),
         ack_timeout: config.ack_timeout,
+        parser: config.parser,
     });
     let session = Session::new(sid, transport, &config.engine);
     run(server, session, shared)
@@ -228,8 +234,11 @@ impl Connection {
         self.jobs.push_back((job, bytes));
     }
 
-    /// A text message: a Socket.IO packet.
+    /// A text message: a Socket.IO packet (JSON parser only).
     fn on_text(&mut self, text: &Utf8Bytes) -> Result<(), PacketError> {
+        if self.shared.parser == Parser::MsgPack {
+            return Err(PacketError::TextWithMsgPack);
+        }
         if let Some(partial) = &self.partial {
             return Err(BinaryError::MissingAttachments {
                 missing: partial.waiting.missing(),
@@ -248,8 +257,14 @@ impl Connection {
         self.dispatch(packet, Vec::new(), text.len())
     }
 
-    /// A binary message: the next attachment of the waiting packet.
+    /// A binary message: the next attachment of the waiting packet, or with the msgpack
+    /// parser a whole packet (its binary values share `data`'s buffer).
     fn on_binary(&mut self, data: Bytes) -> Result<(), PacketError> {
+        if self.shared.parser == Parser::MsgPack {
+            let max = self.server.config.max_attachments;
+            let (packet, attachments) = msgpack::decode_bytes(&data, max)?;
+            return self.dispatch(packet, attachments, data.len());
+        }
         let Partial { waiting, bytes } = *self
             .partial
             .take()
@@ -451,9 +466,12 @@ impl Connection {
 /// CONNECT_ERROR "Invalid namespace": no such namespace, and no dynamic namespace takes it.
 fn refuse_namespace(shared: &ConnShared, namespace: &str) {
     let refusal = ConnectError::new("Invalid namespace").payload();
-    let _ = shared
-        .outbox
-        .push(frames(namespace, Body::ConnectError(refusal), &[]));
+    let _ = shared.outbox.push(frames(
+        shared.parser,
+        namespace,
+        Body::ConnectError(refusal),
+        &[],
+    ));
 }
 
 #[cfg(test)]

@@ -161,7 +161,7 @@ impl Server {
 
     fn parent(&self, matcher: Matcher) -> Namespace {
         // Named as Node names them; never in the map of namespaces, so never connected to.
-        let parent = Parent::new(format!("/_{}", self.0.parents.len()));
+        let parent = Parent::new(format!("/_{}", self.0.parents.len()), self.0.config.parser);
         let ns = parent.ns.clone();
         let host: Weak<dyn Host> = Arc::downgrade(&ns) as Weak<NsInner>;
         ns.adapter.attach(host);

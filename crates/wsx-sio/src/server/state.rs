@@ -142,6 +142,7 @@ impl ServerInner {
                 let mut ns = NsInner::new(name.to_owned(), (self.adapter)(name));
                 ns.recovery = self.config.recovery.as_ref().map(|r| r.store.clone());
                 ns.parent = parent.map(|p| p.ns.clone());
+                ns.parser = self.config.parser;
                 Arc::new(ns)
             })
             .clone();

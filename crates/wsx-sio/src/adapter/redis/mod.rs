@@ -259,7 +259,7 @@ impl NsAdapter {
         if *message.uid == *self.uid || message.nsp != self.nsp {
             return;
         }
-        let (frames, _) = broadcast_frames(&self.nsp, &message.event, message.args);
+        let (frames, _) = broadcast_frames(host.parser(), &self.nsp, &message.event, message.args);
         let sent = host.push(&self.memory.local_targets(&message.opts, host), &frames);
         crate::metrics::events_sent(&self.nsp, sent);
     }
