@@ -83,6 +83,25 @@ async fn cross_node_contract(a: &mut Client, b: &mut Client, a_name: &str, b_nam
     b.emit(r#"["to-room","moved-too","you too"]"#).await;
     assert_eq!(a.expect("42").await, r#"42["room-msg","you too"]"#);
 
+    // Broadcasts with acknowledgements collect both servers' answers, asked from either.
+    for (id, asker_first) in [(950, true), (951, false)] {
+        let (asker, other) = if asker_first {
+            (&mut *a, &mut *b)
+        } else {
+            (&mut *b, &mut *a)
+        };
+        asker
+            .raw
+            .send(&format!(r#"42{id}["ask-room","r","q?"]"#))
+            .await;
+        answer_question(asker, "asker").await;
+        answer_question(other, "other").await;
+        assert_eq!(
+            ask_result(asker, &format!("43{id}")).await,
+            (false, vec!["asker".to_owned(), "other".to_owned()])
+        );
+    }
+
     // Server-side events reach the other server only, with and without acks.
     a.emit(r#"["server-side","from a"]"#).await;
     assert_eq!(b.expect("42").await, r#"42["relayed","from a"]"#);
@@ -255,16 +274,68 @@ async fn a_wsx_node_and_a_node_socket_io_server_share_one_cluster() {
     c.raw.send(r#"42900["ask-room","s","q?"]"#).await;
     answer_question(&mut c, "from node").await;
     answer_question(&mut d, "from wsx").await;
-    let answer = c.expect("43900").await;
-    let json: Value = serde_json::from_str(&answer["43900".len()..]).expect("ack JSON");
-    let mut got: Vec<String> = json[0]
+    assert_eq!(
+        ask_result(&mut c, "43900").await,
+        (false, vec!["from node".to_owned(), "from wsx".to_owned()])
+    );
+    // And a wsx broadcast with acknowledgements: the Node node reports its client count,
+    // then forwards its client's ack.
+    d.raw.send(r#"42901["ask-room","s","q?"]"#).await;
+    answer_question(&mut c, "node answers wsx").await;
+    answer_question(&mut d, "wsx answers wsx").await;
+    assert_eq!(
+        ask_result(&mut d, "43901").await,
+        (
+            false,
+            vec!["node answers wsx".to_owned(), "wsx answers wsx".to_owned()]
+        )
+    );
+    // A silent member on the other node: the ask times out (1,500 ms) with the answer that
+    // came, from either side.
+    ask_with_a_silent_member(&mut d, &mut c, 902).await;
+    ask_with_a_silent_member(&mut c, &mut d, 903).await;
+    // An empty room, from the wsx side: at once, nothing timed out.
+    d.raw.send(r#"42904["ask-room","nobody","q?"]"#).await;
+    assert_eq!(ask_result(&mut d, "43904").await, (false, Vec::new()));
+}
+
+/// `asker` asks room `s`, answers its own question; `silent` (on the other node) does not:
+/// the ask times out at 1,500 ms with the one answer.
+async fn ask_with_a_silent_member(asker: &mut Client, silent: &mut Client, id: u32) {
+    asker
+        .raw
+        .send(&format!(r#"42{id}["ask-room","s","q?"]"#))
+        .await;
+    let started = std::time::Instant::now();
+    answer_question(asker, "only me").await;
+    let question = silent.expect("42").await;
+    assert!(question.ends_with(r#"["question","q?"]"#), "{question}");
+    assert_eq!(
+        ask_result(asker, &format!("43{id}")).await,
+        (true, vec!["only me".to_owned()])
+    );
+    assert!(started.elapsed() >= Duration::from_millis(1400));
+}
+
+/// Reads the ack `prefix[{"timedOut": .., "responses": [..]}]` of an `ask-room`: whether it
+/// timed out, and the (string) responses, sorted.
+async fn ask_result(client: &mut Client, prefix: &str) -> (bool, Vec<String>) {
+    let answer = client.expect(prefix).await;
+    let json: Value = serde_json::from_str(&answer[prefix.len()..]).expect("ack JSON");
+    let result = &json[0];
+    let mut got: Vec<String> = result["responses"]
         .as_array()
-        .unwrap_or_else(|| panic!("no acks: {answer}"))
+        .unwrap_or_else(|| panic!("no responses: {answer}"))
         .iter()
         .map(|v| v.as_str().unwrap_or_default().to_owned())
         .collect();
     got.sort();
-    assert_eq!(got, ["from node", "from wsx"]);
+    (
+        result["timedOut"]
+            .as_bool()
+            .unwrap_or_else(|| panic!("no timedOut: {answer}")),
+        got,
+    )
 }
 
 /// Waits for `42<id>["question","q?"]` and answers it.

@@ -152,3 +152,54 @@ async fn a_function_decides_from_the_name_and_the_auth() {
         r#"42/org-static,["static","/org-static"]"#
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_parent_does_reaches_every_child() {
+    let io = tenant_server();
+    let parent = io.of_matching(Regex::new(r"^/p-[0-9]+$").expect("pattern"));
+    parent.on_connection(|socket: Socket| async move {
+        socket.on_with_ack("join", |s: Socket, room: String, ack| async move {
+            s.join(room);
+            let _ = ack.send(&true);
+        });
+    });
+    let addr = start(&io).await;
+    let mut one = Raw::connect(addr).await;
+    let mut two = Raw::connect(addr).await;
+    let mut other = Raw::connect(addr).await;
+    assert!(
+        connect_to(&mut one, "/p-1", None)
+            .await
+            .starts_with("40/p-1,")
+    );
+    assert!(
+        connect_to(&mut two, "/p-2", None)
+            .await
+            .starts_with("40/p-2,")
+    );
+    // A child of another parent is not reached.
+    assert!(
+        connect_to(&mut other, "/t-1", None)
+            .await
+            .starts_with("40/t-1,")
+    );
+
+    // Each child's sockets get it under their own namespace.
+    assert_eq!(parent.emit("all", &1).ok(), Some(2));
+    assert_eq!(one.text().await, r#"42/p-1,["all",1]"#);
+    assert_eq!(two.text().await, r#"42/p-2,["all",1]"#);
+
+    two.send(r#"42/p-2,1["join","vip"]"#).await;
+    assert_eq!(two.text().await, "43/p-2,1[true]");
+    assert_eq!(parent.to("vip").emit("vip", &2).ok(), Some(1));
+    assert_eq!(two.text().await, r#"42/p-2,["vip",2]"#);
+    let found = parent.fetch_sockets().await.expect("in memory");
+    assert_eq!(found.len(), 2);
+
+    // The other parent's child heard nothing: its next packet is its own ack.
+    other.send(r#"42/t-1,3["where"]"#).await;
+    assert_eq!(other.text().await, r#"43/t-1,3["/t-1"]"#);
+    // Nor did `one` hear the room emit.
+    one.send(r#"42/p-1,4["join","x"]"#).await;
+    assert_eq!(one.text().await, "43/p-1,4[true]");
+}

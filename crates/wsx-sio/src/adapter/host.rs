@@ -53,6 +53,22 @@ pub trait Host: Send + Sync {
         timeout: Duration,
     ) -> Option<AckWait>;
 
+    /// Emits `event` to each socket of `sids` connected here, asking each for an
+    /// acknowledgement within `timeout` (a broadcast with acknowledgements): one wait per
+    /// socket that got it. The namespace encodes the packet once for all of them (the
+    /// default, for other hosts, emits to each in turn).
+    fn emit_many_with_ack(
+        &self,
+        sids: &[Sid],
+        event: &str,
+        args: &Args,
+        timeout: Duration,
+    ) -> Vec<AckWait> {
+        sids.iter()
+            .filter_map(|&sid| self.emit_with_ack(sid, event, args.clone(), timeout))
+            .collect()
+    }
+
     /// Calls the namespace's handler of a server-side event another server sent (`packet` is
     /// `[event, ...args]`), on a task of its own. Returns whether there was one.
     fn server_side(&self, packet: Vec<Value>, ack: ServerAck) -> bool;

@@ -98,8 +98,8 @@ pub trait Adapter: Send + Sync + 'static {
     /// to the other servers and feeds their reports in (with `opts.local`, it must not).
     ///
     /// # Errors
-    /// A networked adapter could not publish it (local delivery was done all the same; the
-    /// caller then waits for this server's answers only).
+    /// A networked adapter could not publish it: then nothing was sent, not even to this
+    /// server's sockets (their answers could not be told apart from a partial result).
     fn broadcast_with_ack(
         &self,
         event: &str,
@@ -190,7 +190,7 @@ pub trait Adapter: Send + Sync + 'static {
 
 /// Emits `event` to each of this server's sockets that `opts` addresses, asking each for an
 /// acknowledgement (the local part of [`Adapter::broadcast_with_ack`], for adapters that
-/// override it). Each socket gets a packet of its own: an acknowledgement id is the socket's.
+/// override it), through [`Host::emit_many_with_ack`].
 pub fn local_acks<A: Adapter + ?Sized>(
     adapter: &A,
     event: &str,
@@ -199,9 +199,9 @@ pub fn local_acks<A: Adapter + ?Sized>(
     timeout: Duration,
     host: &dyn Host,
 ) -> Vec<AckWait> {
-    adapter
-        .local_targets(opts, host)
-        .into_iter()
-        .filter_map(|sid| host.emit_with_ack(sid, event, args.clone(), timeout))
-        .collect()
+    let targets = adapter.local_targets(opts, host);
+    if targets.is_empty() {
+        return Vec::new();
+    }
+    host.emit_many_with_ack(&targets, event, args, timeout)
 }

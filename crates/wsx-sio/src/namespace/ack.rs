@@ -94,6 +94,11 @@ impl AckSender {
     }
 }
 
+/// Where the ack ids of broadcasts with acknowledgements start: 2^52. A socket's own ids
+/// count from 0 below it, a namespace's broadcasts from it up to 2^53 - 1 (both wrap), so
+/// one broadcast id can be registered on every receiver without meeting a socket's own.
+pub(crate) const BROADCAST_ACK_IDS: u64 = 1 << 52;
+
 /// A socket's acknowledgements awaited from the client.
 #[derive(Debug, Default)]
 pub(crate) struct PendingAcks {
@@ -105,11 +110,23 @@ impl PendingAcks {
     /// Registers a waiter under a fresh id.
     pub(crate) fn register(&mut self) -> (u64, oneshot::Receiver<Args>) {
         let id = self.next;
-        // Ids stay below 2^53 (what JavaScript clients can echo exactly).
-        self.next = (self.next + 1) % crate::packet::socket::MAX_ACK_ID;
+        // A socket's own ids stay below BROADCAST_ACK_IDS (and so below 2^53, what
+        // JavaScript clients can echo exactly); the ids above are its namespace's broadcasts'.
+        self.next = (self.next + 1) % BROADCAST_ACK_IDS;
         let (tx, rx) = oneshot::channel();
         self.waiting.insert(id, tx);
         (id, rx)
+    }
+
+    /// Registers a waiter under an id a broadcast chose (the same for every receiver, so
+    /// that the packet is encoded once); `None` if that id is taken.
+    pub(crate) fn register_at(&mut self, id: u64) -> Option<oneshot::Receiver<Args>> {
+        if self.waiting.contains_key(&id) {
+            return None;
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiting.insert(id, tx);
+        Some(rx)
     }
 
     /// Resolves the waiter of `id`, if any is still waiting.

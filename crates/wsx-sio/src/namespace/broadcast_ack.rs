@@ -6,11 +6,95 @@
 //! report. Done as soon as every other server reported and every counted socket answered, or
 //! at the timeout.
 
+use super::hub::BroadcastOperator;
 use crate::adapter::{AckBroadcast, AckReport, AckWait};
 use crate::args::Args;
+use crate::error::EmitError;
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
+use serde::Serialize;
+use std::future::Future;
 use std::time::Duration;
+use tokio::time::Instant;
+
+/// How long [`BroadcastOperator::emit_with_ack`] waits without a
+/// [`BroadcastOperator::timeout`]: 5 s, as [`crate::Config::ack_timeout`]'s default.
+pub const DEFAULT_BROADCAST_ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl BroadcastOperator {
+    /// How long [`Self::emit_with_ack`] waits for the acknowledgements (Node's
+    /// `timeout(ms)`); without it, [`DEFAULT_BROADCAST_ACK_TIMEOUT`].
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Emits `event` with one argument to the selected sockets, each asked for an
+    /// acknowledgement, and waits for them at most the [`Self::timeout`] (Node's
+    /// `io.to(room).timeout(ms).emitWithAck(..)`, or `emit` with a callback `(err,
+    /// responses)`): the result holds every answer that arrived in time, and whether one
+    /// did not ([`BroadcastAcks::timed_out`]). It completes as soon as every socket answered
+    /// (at once when none was selected). Across servers, as `@socket.io/redis-adapter`: the
+    /// other servers report how many sockets got it, then forward each answer. The packet
+    /// is sent when this is called (the future only waits, and borrows nothing: spawn it or
+    /// await it later), encoded once with one ack id for every receiver; a plain
+    /// [`Self::emit`] pays for none of this.
+    ///
+    /// # Errors
+    /// `data` is not JSON; or a networked adapter could not publish it (see
+    /// [`Self::emit_args_with_ack`]).
+    pub fn emit_with_ack(
+        &self,
+        event: &str,
+        data: &impl Serialize,
+    ) -> impl Future<Output = Result<BroadcastAcks, EmitError>> + Send + 'static {
+        let sent = Args::one(data)
+            .map_err(EmitError::from)
+            .and_then(|args| self.send_with_ack(event, &args));
+        wait_for_acks(sent)
+    }
+
+    /// Like [`Self::emit_with_ack`], with any arguments, binary included.
+    ///
+    /// # Errors
+    /// A networked adapter could not publish the packet to the other servers
+    /// ([`EmitError::Adapter`]; then no socket got it). Never for the in-memory adapter.
+    pub fn emit_args_with_ack(
+        &self,
+        event: &str,
+        args: Args,
+    ) -> impl Future<Output = Result<BroadcastAcks, EmitError>> + Send + 'static {
+        wait_for_acks(self.send_with_ack(event, &args))
+    }
+
+    /// Sends a broadcast with acknowledgements: what to wait for, and until when (the
+    /// timeout runs from the call, not from the first poll).
+    fn send_with_ack(
+        &self,
+        event: &str,
+        args: &Args,
+    ) -> Result<(AckBroadcast, Instant), EmitError> {
+        let timeout = self.timeout.unwrap_or(DEFAULT_BROADCAST_ACK_TIMEOUT);
+        let deadline = Instant::now() + timeout;
+        let sent = self.hub.adapter().broadcast_with_ack(
+            event,
+            args,
+            &self.opts,
+            timeout,
+            self.hub.host(),
+        )?;
+        Ok((sent, deadline))
+    }
+}
+
+/// Waits for the answers of a broadcast sent (or fails with why it was not).
+async fn wait_for_acks(
+    sent: Result<(AckBroadcast, Instant), EmitError>,
+) -> Result<BroadcastAcks, EmitError> {
+    let (sent, deadline) = sent?;
+    Ok(collect(sent, deadline).await)
+}
 
 /// The answers to a broadcast with acknowledgements: Node's `(err, responses)`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -24,8 +108,8 @@ pub struct BroadcastAcks {
 }
 
 /// Waits for the answers of a broadcast that was sent.
-pub(crate) async fn collect(broadcast: AckBroadcast, timeout: Duration) -> BroadcastAcks {
-    let deadline = tokio::time::sleep(timeout);
+async fn collect(broadcast: AckBroadcast, deadline: Instant) -> BroadcastAcks {
+    let deadline = tokio::time::sleep_until(deadline);
     tokio::pin!(deadline);
     let AckBroadcast {
         local,
@@ -90,5 +174,82 @@ pub(crate) async fn collect(broadcast: AckBroadcast, timeout: Duration) -> Broad
     BroadcastAcks {
         responses,
         timed_out: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::transport::Frame;
+    use crate::namespace::Handshake;
+    use crate::namespace::conn::ConnShared;
+    use crate::namespace::hub::Hub;
+    use crate::namespace::outbox::{Item, Outbox};
+    use crate::namespace::socket::Socket;
+    use crate::sid::Sid;
+    use std::sync::{Arc, Mutex};
+
+    fn connected_socket(hub: &Hub) -> (Socket, Arc<ConnShared>) {
+        let conn = Arc::new(ConnShared {
+            sid: Sid::random(),
+            outbox: Outbox::new(1 << 20),
+            handshake: Handshake::from_request(http::Request::new(()), None),
+            sockets: Mutex::new(Vec::new()),
+            ack_timeout: Duration::from_secs(1),
+            parser: crate::packet::Parser::Json,
+        });
+        let socket = Socket::new(
+            Sid::random(),
+            hub.clone(),
+            conn.clone(),
+            serde_json::Value::Null,
+        );
+        socket.mark_connected();
+        (socket, conn)
+    }
+
+    fn frames(conn: &ConnShared) -> Vec<Frame> {
+        conn.outbox
+            .take()
+            .into_iter()
+            .filter_map(|item| match item {
+                Item::Frame(frame) => Some(frame),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn address(frame: &Frame) -> *const u8 {
+        match frame {
+            Frame::Text(t) => t.as_bytes().as_ptr(),
+            Frame::Binary(b) => b.as_ptr(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_broadcast_with_acks_is_encoded_once_with_one_id_for_all() {
+        let server = crate::Server::default();
+        let hub = server.of("/").hub();
+        let receivers: Vec<_> = (0..3).map(|_| connected_socket(&hub)).collect();
+        // A socket's own pending ack (id 0) does not meet the broadcast's.
+        let own = receivers[0].0.emit_with_ack("own", &0);
+        drop(frames(&receivers[0].1));
+        // Sent at the call, before the future is polled.
+        let asking = hub.timeout(Duration::from_secs(5)).emit_with_ack("q", &1);
+        let got: Vec<Vec<Frame>> = receivers.iter().map(|(_, conn)| frames(conn)).collect();
+        for frames in &got {
+            assert_eq!(frames.len(), 1);
+            assert_eq!(address(&frames[0]), address(&got[0][0]));
+        }
+        let id = crate::namespace::ack::BROADCAST_ACK_IDS;
+        assert!(matches!(&got[0][0], Frame::Text(t) if t.as_str() == format!(r#"42{id}["q",1]"#)));
+        for (n, (socket, _)) in receivers.iter().enumerate() {
+            socket.resolve_ack(id, Args::new().arg(n));
+        }
+        let acks = asking.await.expect("in memory");
+        assert!(!acks.timed_out);
+        assert_eq!(acks.responses.len(), 3);
+        receivers[0].0.resolve_ack(0, Args::new().arg("mine"));
+        assert_eq!(own.await.expect("answered"), Args::new().arg("mine"));
     }
 }

@@ -7,11 +7,15 @@
 //! then its own. Parents are tried in the order they were made; a name that no parent
 //! accepts is refused with CONNECT_ERROR "Invalid namespace", as a name never created is.
 //!
+//! What is done to the parent's own selection (`parent.emit(..)`, `parent.to(room)..`) is
+//! done to every child's (`parent_adapter.rs`), as Node's parent namespaces do.
+//!
 //! A child is kept once created (as Node does by default, without
 //! `cleanupEmptyChildNamespaces`): one namespace per tenant name that ever connected.
 
 use super::NsInner;
 use super::handler::BoxFuture;
+use super::parent_adapter::ParentAdapter;
 use serde_json::Value;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -32,13 +36,33 @@ impl Matcher {
     }
 }
 
+/// A parent namespace: its state, and its adapter's list of children.
+#[derive(Clone)]
+pub(crate) struct Parent {
+    pub(crate) ns: Arc<NsInner>,
+    pub(crate) children: ParentAdapter,
+}
+
+impl Parent {
+    /// A parent namespace named `name` (never in the server's map of namespaces).
+    pub(crate) fn new(name: String, parser: crate::packet::Parser) -> Self {
+        let children = ParentAdapter::default();
+        let mut ns = NsInner::new(name, Box::new(children.clone()));
+        ns.parser = parser;
+        Self {
+            ns: Arc::new(ns),
+            children,
+        }
+    }
+}
+
 /// The parent namespaces of a server, in the order they were made.
 #[derive(Default)]
-pub(crate) struct Parents(RwLock<Vec<(Arc<Matcher>, Arc<NsInner>)>>);
+pub(crate) struct Parents(RwLock<Vec<(Arc<Matcher>, Parent)>>);
 
 impl Parents {
     /// Adds a parent.
-    pub(crate) fn push(&self, matcher: Matcher, parent: Arc<NsInner>) {
+    pub(crate) fn push(&self, matcher: Matcher, parent: Parent) {
         self.0
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -57,7 +81,7 @@ impl Parents {
 
     /// The first parent whose rule accepts `name` (the rules run one after another, outside
     /// the lock: a function may await).
-    pub(crate) async fn find(&self, name: &str, auth: &Value) -> Option<Arc<NsInner>> {
+    pub(crate) async fn find(&self, name: &str, auth: &Value) -> Option<Parent> {
         let parents = self
             .0
             .read()

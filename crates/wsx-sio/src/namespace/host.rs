@@ -2,12 +2,16 @@
 //! namespace only through these methods (see [`crate::adapter`]).
 
 use super::NsInner;
+use super::ack::BROADCAST_ACK_IDS;
 use super::socket::Socket;
 use crate::adapter::{AckWait, Host, ServerAck, SocketInfo};
 use crate::args::Args;
 use crate::engine::transport::Frame;
+use crate::frames::event_frames;
+use crate::packet::socket::MAX_ACK_ID;
 use crate::sid::Sid;
 use serde_json::{Map, Value, json};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, UNIX_EPOCH};
 
 impl Host for NsInner {
@@ -49,6 +53,41 @@ impl Host for NsInner {
     ) -> Option<AckWait> {
         let socket = self.local.get(sid)?;
         Some(socket.emit_args_with_ack(event, args, timeout).into_inner())
+    }
+
+    fn emit_many_with_ack(
+        &self,
+        sids: &[Sid],
+        event: &str,
+        args: &Args,
+        timeout: Duration,
+    ) -> Vec<AckWait> {
+        // One id for every receiver, from the namespace's range (above any socket's own),
+        // so that the packet is encoded once, as Node's broadcastWithAck does.
+        let id = BROADCAST_ACK_IDS
+            + self.next_broadcast_ack.fetch_add(1, Ordering::Relaxed)
+                % (MAX_ACK_ID + 1 - BROADCAST_ACK_IDS);
+        let frames = event_frames(self.parser, &self.name, event, args.clone(), Some(id));
+        let mut waits = Vec::with_capacity(sids.len());
+        for &sid in sids {
+            let Some(socket) = self.local.get(sid) else {
+                continue;
+            };
+            match socket.emit_frames_with_ack(id, &frames, timeout) {
+                Some(wait) => waits.push(wait.into_inner()),
+                // The id is still taken on this socket (a broadcast 2^52 broadcasts ago that
+                // is still unanswered): a packet of its own.
+                None if socket.connected() => {
+                    waits.push(
+                        socket
+                            .emit_args_with_ack(event, args.clone(), timeout)
+                            .into_inner(),
+                    );
+                }
+                None => {}
+            }
+        }
+        waits
     }
 
     fn server_side(&self, packet: Vec<Value>, ack: ServerAck) -> bool {

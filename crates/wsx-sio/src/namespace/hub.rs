@@ -21,11 +21,7 @@ use serde_json::Value;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-pub use super::broadcast_ack::BroadcastAcks;
-
-/// How long [`BroadcastOperator::emit_with_ack`] waits without a
-/// [`BroadcastOperator::timeout`]: 5 s, as [`crate::Config::ack_timeout`]'s default.
-pub const DEFAULT_BROADCAST_ACK_TIMEOUT: Duration = Duration::from_secs(5);
+pub use super::broadcast_ack::{BroadcastAcks, DEFAULT_BROADCAST_ACK_TIMEOUT};
 
 /// A hub that does not keep its namespace alive (for what the namespace itself owns, such as
 /// a task of its own; adapters get the namespace as a weak [`Host`] instead).
@@ -100,9 +96,14 @@ impl Hub {
     }
 
     fn all(&self) -> BroadcastOperator {
+        self.select(BroadcastOptions::default())
+    }
+
+    /// The sockets `opts` selects.
+    pub(crate) fn select(&self, opts: BroadcastOptions) -> BroadcastOperator {
         BroadcastOperator {
             hub: self.clone(),
-            opts: BroadcastOptions::default(),
+            opts,
             timeout: None,
         }
     }
@@ -224,11 +225,11 @@ impl Hub {
 /// A selection of sockets of one namespace (`to`, `except`), and what can be done to them.
 #[derive(Debug, Clone)]
 pub struct BroadcastOperator {
-    hub: Hub,
-    opts: BroadcastOptions,
+    pub(super) hub: Hub,
+    pub(super) opts: BroadcastOptions,
     /// How long [`Self::emit_with_ack`] waits (not part of the options: it never crosses
-    /// servers, and a plain broadcast ignores it).
-    timeout: Option<Duration>,
+    /// servers, and a plain broadcast ignores it; `broadcast_ack.rs`).
+    pub(super) timeout: Option<Duration>,
 }
 
 impl BroadcastOperator {
@@ -251,58 +252,6 @@ impl BroadcastOperator {
     pub fn local(mut self) -> Self {
         self.opts.local = true;
         self
-    }
-
-    /// How long [`Self::emit_with_ack`] waits for the acknowledgements (Node's
-    /// `timeout(ms)`); without it, [`DEFAULT_BROADCAST_ACK_TIMEOUT`].
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Emits `event` with one argument to the selected sockets, each asked for an
-    /// acknowledgement, and waits for them at most the [`Self::timeout`] (Node's
-    /// `io.to(room).timeout(ms).emitWithAck(..)`, or `emit` with a callback `(err,
-    /// responses)`): the result holds every answer that arrived in time, and whether one
-    /// did not ([`BroadcastAcks::timed_out`]). It returns as soon as every socket answered
-    /// (at once when none was selected). Across servers, as `@socket.io/redis-adapter`: the
-    /// other servers report how many sockets got it, then forward each answer. Each socket
-    /// gets a packet of its own (acknowledgement ids are per socket); a plain
-    /// [`Self::emit`] is encoded once and pays for none of this.
-    ///
-    /// # Errors
-    /// `data` is not JSON; or a networked adapter could not publish it (see
-    /// [`Self::emit_args_with_ack`]).
-    pub async fn emit_with_ack(
-        &self,
-        event: &str,
-        data: &impl Serialize,
-    ) -> Result<BroadcastAcks, EmitError> {
-        let args = Args::one(data)?;
-        self.emit_args_with_ack(event, args).await
-    }
-
-    /// Like [`Self::emit_with_ack`], with any arguments, binary included.
-    ///
-    /// # Errors
-    /// A networked adapter could not publish the packet to the other servers
-    /// ([`EmitError::Adapter`]); this server's sockets got it, and their answers are lost
-    /// with the error. Never for the in-memory adapter.
-    pub async fn emit_args_with_ack(
-        &self,
-        event: &str,
-        args: Args,
-    ) -> Result<BroadcastAcks, EmitError> {
-        let timeout = self.timeout.unwrap_or(DEFAULT_BROADCAST_ACK_TIMEOUT);
-        let sent = self.hub.adapter().broadcast_with_ack(
-            event,
-            &args,
-            &self.opts,
-            timeout,
-            self.hub.host(),
-        )?;
-        Ok(super::broadcast_ack::collect(sent, timeout).await)
     }
 
     /// The selection.

@@ -21,6 +21,7 @@ pub mod hub;
 pub(crate) mod jobs;
 pub(crate) mod local;
 pub(crate) mod outbox;
+mod parent_adapter;
 pub(crate) mod reason;
 mod remote_socket;
 pub(crate) mod socket;
@@ -56,6 +57,8 @@ pub(crate) struct NsInner {
     /// The parent namespace of a dynamic namespace ([`dynamic`]): its middlewares and
     /// connection handlers run first.
     pub(crate) parent: Option<Arc<NsInner>>,
+    /// The next ack id of a broadcast with acknowledgements (see `ack::BROADCAST_ACK_IDS`).
+    pub(crate) next_broadcast_ack: std::sync::atomic::AtomicU64,
 }
 
 impl NsInner {
@@ -70,6 +73,7 @@ impl NsInner {
             recovery: None,
             parser: crate::packet::Parser::default(),
             parent: None,
+            next_broadcast_ack: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

@@ -372,7 +372,7 @@ impl Connection {
                     job(async move {
                         match server.parents.find(&namespace, &auth).await {
                             Some(parent) => {
-                                let ns = server.namespace_or_create(&namespace, Some(parent));
+                                let ns = server.namespace_or_create(&namespace, Some(&parent));
                                 connect(ns, shared, auth, skip_middlewares).await;
                             }
                             None => refuse_namespace(&shared, &namespace),

@@ -24,7 +24,7 @@ use crate::adapter::{Adapter, Host, MemoryAdapter};
 use crate::engine::handshake::check_request;
 use crate::engine::transport::websocket::WsTransport;
 use crate::namespace::NsInner;
-use crate::namespace::dynamic::Matcher;
+use crate::namespace::dynamic::{Matcher, Parent};
 use crate::sid::Sid;
 use bytes::BytesMut;
 use state::ServerInner;
@@ -137,8 +137,9 @@ impl Server {
     /// adapter; [`Socket::namespace`] and [`Socket::hub`] are the child's. The pattern is
     /// matched against the whole name, leading `/` included, anywhere unless anchored (`^`,
     /// `$`). Parents are tried in the order they were made. The parent itself is not a
-    /// namespace clients can connect to, and its [`Hub`](crate::Hub) reaches no socket:
-    /// broadcast through each child's. A child stays once created.
+    /// namespace clients can connect to; what its [`Hub`](crate::Hub) does (`emit`, `to`,
+    /// `fetch_sockets`, `sockets_join`, ..) is done to every child, as in Node. A child
+    /// stays once created.
     pub fn of_matching(&self, pattern: regex::Regex) -> Namespace {
         self.parent(Matcher::Pattern(pattern))
     }
@@ -160,14 +161,12 @@ impl Server {
 
     fn parent(&self, matcher: Matcher) -> Namespace {
         // Named as Node names them; never in the map of namespaces, so never connected to.
-        let name = format!("/_{}", self.0.parents.len());
-        let mut ns = NsInner::new(name, Box::new(MemoryAdapter::new()));
-        ns.parser = self.0.config.parser;
-        let inner = Arc::new(ns);
-        let host: Weak<dyn Host> = Arc::downgrade(&inner) as Weak<NsInner>;
-        inner.adapter.attach(host);
-        self.0.parents.push(matcher, inner.clone());
-        Namespace::new(inner)
+        let parent = Parent::new(format!("/_{}", self.0.parents.len()), self.0.config.parser);
+        let ns = parent.ns.clone();
+        let host: Weak<dyn Host> = Arc::downgrade(&ns) as Weak<NsInner>;
+        ns.adapter.attach(host);
+        self.0.parents.push(matcher, parent);
+        Namespace::new(ns)
     }
 
     /// [`Namespace::on_connection`] of `/`.

@@ -9,7 +9,7 @@ use crate::adapter::Host;
 use crate::engine::transport::polling::Sessions;
 use crate::namespace::NsInner;
 use crate::namespace::conn::ConnShared;
-use crate::namespace::dynamic::Parents;
+use crate::namespace::dynamic::{Parent, Parents};
 use crate::sid::Sid;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -129,11 +129,7 @@ impl ServerInner {
     /// The namespace `name` (with its leading `/`), created if missing, with `parent` when it
     /// is a dynamic namespace's child (an existing namespace is returned as it is: a name
     /// created by `Server::of` wins over the patterns, as in Node).
-    pub(crate) fn namespace_or_create(
-        &self,
-        name: &str,
-        parent: Option<Arc<NsInner>>,
-    ) -> Arc<NsInner> {
+    pub(crate) fn namespace_or_create(&self, name: &str, parent: Option<&Parent>) -> Arc<NsInner> {
         let mut namespaces = self
             .namespaces
             .write()
@@ -145,7 +141,7 @@ impl ServerInner {
                 created = true;
                 let mut ns = NsInner::new(name.to_owned(), (self.adapter)(name));
                 ns.recovery = self.config.recovery.as_ref().map(|r| r.store.clone());
-                ns.parent = parent;
+                ns.parent = parent.map(|p| p.ns.clone());
                 ns.parser = self.config.parser;
                 Arc::new(ns)
             })
@@ -154,6 +150,9 @@ impl ServerInner {
         if created {
             let host: Weak<dyn Host> = Arc::downgrade(&inner) as Weak<NsInner>;
             inner.adapter.attach(host);
+            if let Some(parent) = parent {
+                parent.children.adopt(&inner);
+            }
         }
         inner
     }

@@ -89,7 +89,7 @@ pub struct Config {
     /// context takeover it costs about 56 KB of memory per connection once it has compressed
     /// and inflated (the inflater and the last 8 KiB sent; the compressor is shared by a
     /// thread's connections by default, 428 KB each when dedicated; see
-    /// [`crate::proto::deflate`]) against about 3.7 KiB for an idle connection without it.
+    /// [`crate::proto::deflate`]) against about 3 KiB for an idle connection without it.
     /// Turn it on where bandwidth matters more than memory.
     pub compression: Option<DeflateConfig>,
     /// Rate limits and connection caps (server): per-connection message and byte rates,

@@ -5,6 +5,8 @@
 use super::NsAdapter;
 use super::wire::{self, request_type as rt};
 use crate::adapter::{Adapter, BroadcastOptions, Host, ServerAck};
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,33 +130,30 @@ impl NsAdapter {
         if *request.uid == *self.uid {
             return;
         }
-        let targets: Vec<_> = self
-            .memory
-            .local_targets(&request.opts, host)
-            .into_iter()
-            .filter(|sid| host.has_socket(*sid))
-            .collect();
-        let count =
-            json!({"type": 8, "requestId": request.request_id, "clientCount": targets.len()});
-        self.respond(&request.uid, count.to_string().into_bytes());
+        let targets = self.memory.local_targets(&request.opts, host);
         let timeout = Duration::from_millis(request.timeout_ms.unwrap_or(5000).min(600_000));
-        for sid in targets {
-            let Some(waiting) =
-                host.emit_with_ack(sid, &request.event, request.args.clone(), timeout)
-            else {
-                continue;
-            };
-            let (adapter, uid, id) = (
-                self.clone(),
-                request.uid.clone(),
-                request.request_id.clone(),
-            );
-            tokio::spawn(async move {
-                if let Ok(args) = waiting.await {
+        // Encoded once for every target (Host::emit_many_with_ack); the count says how many
+        // got it, and is published before any of their acknowledgements.
+        let waits = if targets.is_empty() {
+            Vec::new()
+        } else {
+            host.emit_many_with_ack(&targets, &request.event, &request.args, timeout)
+        };
+        let count = json!({"type": 8, "requestId": request.request_id, "clientCount": waits.len()});
+        self.respond(&request.uid, count.to_string().into_bytes());
+        if waits.is_empty() {
+            return;
+        }
+        let (adapter, uid, id) = (self.clone(), request.uid, request.request_id);
+        // One task per broadcast, not per socket: the waits are polled together.
+        tokio::spawn(async move {
+            let mut waits: FuturesUnordered<_> = waits.into_iter().collect();
+            while let Some(answer) = waits.next().await {
+                if let Ok(args) = answer {
                     adapter.respond(&uid, wire::encode_broadcast_ack(&id, args));
                 }
-            });
-        }
+            }
+        });
     }
 
     /// Publishes an answer to a request from `requester`.

@@ -3,7 +3,7 @@
 //! pub/sub one; see `wire.rs` beside this file for the format). A wsx-sio server and a Node `socket.io` server
 //! with that adapter can sit in the same cluster: broadcasts, `fetchSockets`, `socketsJoin`,
 //! `socketsLeave`, `disconnectSockets`, `allRooms`, `serverSideEmit` (with or without acks)
-//! and broadcasts with acknowledgements from Node all cross between them.
+//! and broadcasts with acknowledgements (started on either side) all cross between them.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,15 +39,21 @@
 //! - [`crate::Server::shutdown`] closes each namespace's adapter: its channels are
 //!   unsubscribed (waiting at most 2 s for Redis), so the other servers stop counting this one
 //!   (`PUBSUB NUMSUB`) and their requests stop waiting for it.
+//! - A broadcast with acknowledgements (`ack_requests.rs`) counts the other servers with
+//!   `PUBSUB NUMSUB` as requests do, and waits for their client counts and acknowledgements
+//!   until its own timeout (a server that does not report makes it time out, with the
+//!   answers that came).
 //! - The sharded variant (`SSUBSCRIBE`/`SPUBLISH`, Redis 7) is not implemented.
 
+mod ack_requests;
 mod answer;
 mod link;
 mod requests;
 pub(crate) mod wire;
 
 use super::{
-    Adapter, AdapterError, AdapterFuture, BroadcastOptions, Host, MemoryAdapter, Room, SocketInfo,
+    AckBroadcast, AckReport, Adapter, AdapterError, AdapterFuture, BroadcastOptions, Host,
+    MemoryAdapter, Room, SocketInfo,
 };
 use crate::args::Args;
 use crate::engine::transport::Frame;
@@ -135,6 +141,7 @@ impl Redis {
                 link: self.link.clone(),
                 host: OnceLock::new(),
                 pending: Mutex::default(),
+                ack_requests: Mutex::default(),
                 subscribed: AtomicBool::new(false),
             }),
         }
@@ -199,6 +206,9 @@ pub(crate) struct NsAdapter {
     /// The namespace, once attached (weakly: the namespace owns its adapter).
     host: OnceLock<Weak<dyn Host>>,
     pending: Mutex<HashMap<String, Pending>>,
+    /// Our broadcasts with acknowledgements waiting for reports, by request id
+    /// (`ack_requests.rs`).
+    ack_requests: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<AckReport>>>,
     /// Whether its channels are subscribed on the current connection.
     pub(crate) subscribed: AtomicBool,
 }
@@ -219,7 +229,9 @@ impl NsAdapter {
     pub(crate) fn on_message(self: &Arc<Self>, channel: &str, payload: &[u8]) {
         let Some(host) = self.host() else { return };
         if channel.starts_with(&self.channels.response) {
-            self.on_response(payload);
+            if !self.on_ack_response(payload) {
+                self.on_response(payload);
+            }
         } else if channel == self.channels.request {
             self.on_request(&*host, payload);
         } else if let Some(room) = self.channels.room_of(channel) {
@@ -370,6 +382,39 @@ impl Adapter for RedisAdapter {
             }
         }
         Ok(sent)
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        event: &str,
+        args: &Args,
+        opts: &BroadcastOptions,
+        timeout: Duration,
+        host: &dyn Host,
+    ) -> Result<AckBroadcast, AdapterError> {
+        // Published first, so that the other servers' reports find the request registered
+        // (they cannot answer before it is published); this server's sockets get it next,
+        // without waiting on Redis.
+        let reports = if opts.local {
+            None
+        } else {
+            Some(
+                self.inner
+                    .request_ack_broadcast(event, args, opts, timeout)?,
+            )
+        };
+        let local = super::local_acks(self, event, args, opts, timeout, host);
+        let Some(reports) = reports else {
+            return Ok(AckBroadcast::local_only(local));
+        };
+        let inner = self.inner.clone();
+        Ok(AckBroadcast {
+            local,
+            other_servers: Box::pin(
+                async move { Ok(inner.server_count().await?.saturating_sub(1)) },
+            ),
+            reports: Some(reports),
+        })
     }
 
     fn fetch_sockets(

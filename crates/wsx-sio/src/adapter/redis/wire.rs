@@ -137,7 +137,7 @@ pub(crate) fn encode_broadcast(
 }
 
 /// `[event, ...args]` with the binary values in place.
-fn event_data(event: &str, args: &Args) -> Mp {
+pub(super) fn event_data(event: &str, args: &Args) -> Mp {
     let mut data = vec![Mp::from(event)];
     match args.clone().into_data() {
         Ok(values) => data.extend(values.iter().map(data_to_mp)),
@@ -148,7 +148,7 @@ fn event_data(event: &str, args: &Args) -> Mp {
 }
 
 /// `{rooms, except, flags}` as Node's adapter sends them.
-fn raw_opts(opts: &BroadcastOptions) -> Mp {
+pub(super) fn raw_opts(opts: &BroadcastOptions) -> Mp {
     let rooms = |list: &[Room]| Mp::Array(list.iter().map(|r| Mp::from(r.as_str())).collect());
     Mp::Map(vec![
         (Mp::from("rooms"), rooms(&opts.rooms)),
@@ -157,7 +157,7 @@ fn raw_opts(opts: &BroadcastOptions) -> Mp {
     ])
 }
 
-fn write(value: &Mp) -> Vec<u8> {
+pub(super) fn write(value: &Mp) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
     // Writing to a Vec cannot fail.
     let _ = rmpv::encode::write_value(&mut out, value);
@@ -309,19 +309,19 @@ fn rooms(value: Option<Mp>) -> Vec<Room> {
         .collect()
 }
 
-fn map_entries(value: Mp) -> Option<Vec<(Mp, Mp)>> {
+pub(super) fn map_entries(value: Mp) -> Option<Vec<(Mp, Mp)>> {
     match value {
         Mp::Map(entries) => Some(entries),
         _ => None,
     }
 }
 
-fn take(entries: &mut Vec<(Mp, Mp)>, key: &str) -> Option<Mp> {
+pub(super) fn take(entries: &mut Vec<(Mp, Mp)>, key: &str) -> Option<Mp> {
     let at = entries.iter().position(|(k, _)| k.as_str() == Some(key))?;
     Some(entries.swap_remove(at).1)
 }
 
-fn read(message: &[u8]) -> Result<Mp, WireError> {
+pub(super) fn read(message: &[u8]) -> Result<Mp, WireError> {
     let mut reader = message;
     let value = rmpv::decode::read_value_with_max_depth(&mut reader, MAX_DEPTH)
         .map_err(|e| WireError::MessagePack(e.to_string()))?;
@@ -420,7 +420,7 @@ fn key_string(key: Mp) -> Result<String, WireError> {
 
 /// A MessagePack value as [`Data`]: `bin` becomes a binary leaf; a subtree without binary
 /// stays one JSON value.
-fn mp_to_data(value: Mp) -> Result<Data, WireError> {
+pub(super) fn mp_to_data(value: Mp) -> Result<Data, WireError> {
     Ok(match value {
         Mp::Binary(bytes) => Data::Binary(Bytes::from(bytes)),
         Mp::Array(items) => {

@@ -8,7 +8,7 @@ mod h2;
 use crate::error::Error;
 use crate::event::config::Config;
 use crate::event::conn::run::start;
-use crate::event::conn::{Conn, Info, Owner};
+use crate::event::conn::{Conn, Headers, Info, Owner};
 use crate::handshake::{ClientOptions, Target};
 use crate::handshake_io::client::client_handshake;
 use crate::proto::ExtensionFactory;
@@ -293,8 +293,8 @@ impl Client {
         let info = Info {
             id: crate::id::next_id(),
             remote_addr,
-            subprotocol: ws.subprotocol().map(str::to_owned),
-            headers: response.into_parts().0.headers,
+            subprotocol: ws.subprotocol().map(Box::from),
+            headers: Headers::eager(response.into_parts().0.headers),
             uri: target.path_and_query.parse().unwrap_or_default(),
             version,
             extension: ws.has_extension(),

@@ -303,7 +303,7 @@ pub(crate) fn fire_error(conn: &Conn, err: &Error) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::conn::Info;
+    use crate::event::conn::{Headers, Info};
     use std::sync::{Arc, Mutex};
 
     fn conn() -> Conn {
@@ -311,7 +311,7 @@ mod tests {
             id: 0,
             remote_addr: None,
             subprotocol: None,
-            headers: http::HeaderMap::new(),
+            headers: Headers::eager(http::HeaderMap::new()),
             uri: http::Uri::default(),
             version: http::Version::HTTP_11,
             extension: false,

@@ -16,6 +16,7 @@
 
 mod dispatch;
 mod handlers;
+mod headers;
 mod payload;
 mod pull;
 mod queue;
@@ -29,6 +30,7 @@ pub(crate) use dispatch::PANIC_REASON;
 pub use handlers::MessageType;
 pub(crate) use handlers::guarded;
 use handlers::{HandlerFuture, Handlers, OnEvent, OnMessage};
+pub(crate) use headers::Headers;
 pub use payload::{IntoPayload, PreparedMessage};
 pub use pull::Messages;
 pub(crate) use queue::Outbound;
@@ -52,9 +54,9 @@ use tokio::sync::Notify;
 pub(crate) struct Info {
     pub id: u64,
     pub remote_addr: Option<SocketAddr>,
-    pub subprotocol: Option<String>,
-    /// Server: the request's headers; client: the response's.
-    pub headers: http::HeaderMap,
+    pub subprotocol: Option<Box<str>>,
+    /// Server: the request's headers (packed until asked for); client: the response's.
+    pub headers: Headers,
     /// Server: the request URI; client: the URL's path and query.
     pub uri: http::Uri,
     /// The HTTP version the WebSocket was opened over: HTTP/1.1 (an upgrade) or HTTP/2 (an
@@ -212,10 +214,11 @@ impl Conn {
     }
 
     /// On a server, the headers of the client's handshake request (cookies, auth, user agent);
-    /// on a client, the headers of the server's 101 response.
+    /// on a client, the headers of the server's 101 response. A server connection keeps them
+    /// packed and builds the map on the first call (it then stays, about 0.8 KiB).
     #[must_use]
     pub fn headers(&self) -> &http::HeaderMap {
-        &self.shared.info.headers
+        self.shared.info.headers.get()
     }
 
     /// On a server, the request URI (path and query); on a client, the URL's path and query.
@@ -564,24 +567,37 @@ impl Conn {
     /// # Errors
     /// As [`Self::write_text`].
     pub fn write_prepared(&self, prepared: &PreparedMessage) -> Result<(), Error> {
+        if self.write_prepared_uncounted(prepared)? {
+            count_prepared(&prepared.message, 1);
+        }
+        Ok(())
+    }
+
+    /// [`Self::write_prepared`] leaving the metrics of the shared frame to the caller: a
+    /// broadcast counts its deliveries once ([`count_prepared`]), not with two counter updates
+    /// per recipient. `Ok(true)`: the shared frame was written or queued and is not counted
+    /// yet; `Ok(false)`: the message went its own way (a connection with an extension encodes
+    /// it itself) and was counted there.
+    #[inline]
+    pub(crate) fn write_prepared_uncounted(
+        &self,
+        prepared: &PreparedMessage,
+    ) -> Result<bool, Error> {
         if self.shared.info.extension {
-            return self.enqueue(prepared.message.clone());
+            return self.enqueue(prepared.message.clone()).map(|()| false);
         }
         if self.is_closed() || self.shared.closing.load(Ordering::Acquire) {
             return Err(Error::ConnectionClosed);
         }
         let len = prepared.frame.len();
         match window::try_write_frame(self, &prepared.frame, len) {
-            window::Direct::Written => {
-                count_prepared(&prepared.message);
-                return Ok(());
-            }
+            window::Direct::Written => return Ok(true),
             window::Direct::Full(queued, ()) => return Err(self.queue_full(queued)),
             window::Direct::Queue(()) => {}
         }
         self.reserve(len)?;
-        count_prepared(&prepared.message);
         self.push(Outbound::Frame(prepared.frame.clone(), len))
+            .map(|()| true)
             .map_err(|_| {
                 self.release(len);
                 Error::ConnectionClosed
@@ -589,13 +605,20 @@ impl Conn {
     }
 }
 
-/// Counts a message prepared for many connections, sent to one.
-fn count_prepared(message: &Message) {
-    match message {
-        Message::Text(t) => count_sent(false, t.len()),
-        Message::Binary(b) => count_sent(true, b.len()),
-        _ => {}
+/// Counts a message prepared for many connections, sent to `n` of them.
+pub(crate) fn count_prepared(message: &Message, n: usize) {
+    if n == 0 {
+        return;
     }
+    let metrics = crate::event::metrics::get();
+    let (binary, len) = match message {
+        Message::Text(t) => (false, t.len()),
+        Message::Binary(b) => (true, b.len()),
+        _ => return,
+    };
+    let kind = crate::event::metrics::Metrics::kind(binary);
+    metrics.messages_sent[kind].increment(n as u64);
+    metrics.bytes_sent[kind].increment((len * n) as u64);
 }
 
 /// Counts a data message queued for sending.
