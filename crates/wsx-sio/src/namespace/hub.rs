@@ -355,48 +355,7 @@ pub(crate) fn kept_event_frames(
 mod tests {
     use super::*;
     use crate::engine::transport::Frame;
-    use crate::namespace::Handshake;
-    use crate::namespace::conn::ConnShared;
-    use crate::namespace::outbox::{Item, Outbox};
-    use std::sync::Mutex;
-    use std::time::Duration;
-
-    fn connected_socket(hub: &Hub) -> (Socket, Arc<ConnShared>) {
-        let conn = Arc::new(ConnShared {
-            sid: Sid::random(),
-            outbox: Outbox::new(1 << 20),
-            handshake: Handshake::from_request(http::Request::new(()), None),
-            sockets: Mutex::new(Vec::new()),
-            ack_timeout: Duration::from_secs(1),
-            parser: crate::packet::Parser::Json,
-        });
-        let socket = Socket::new(
-            Sid::random(),
-            hub.clone(),
-            conn.clone(),
-            serde_json::Value::Null,
-        );
-        socket.mark_connected();
-        (socket, conn)
-    }
-
-    fn frames(conn: &ConnShared) -> Vec<Frame> {
-        conn.outbox
-            .take()
-            .into_iter()
-            .filter_map(|item| match item {
-                Item::Frame(frame) => Some(frame),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn address(frame: &Frame) -> *const u8 {
-        match frame {
-            Frame::Text(t) => t.as_bytes().as_ptr(),
-            Frame::Binary(b) => b.as_ptr(),
-        }
-    }
+    use crate::namespace::test_support::{address, connected_socket, frames};
 
     #[test]
     fn a_broadcast_is_encoded_once_and_its_bytes_shared() {

@@ -25,6 +25,8 @@ mod parent_adapter;
 pub(crate) mod reason;
 mod remote_socket;
 pub(crate) mod socket;
+#[cfg(test)]
+mod test_support;
 
 pub use ack::{AckFuture, AckSender};
 pub use broadcast_ack::BroadcastAcks;
