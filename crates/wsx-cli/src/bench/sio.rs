@@ -16,11 +16,11 @@
 
 use super::load::{MEASURE, Pacer, STOP, Shared, WARMUP};
 use super::stats::{ConnStats, Errors, Kind, Latency, new_histogram};
-use super::summary::{errors_json, errors_line, round, thousands};
+use super::summary::{add_usage_json, errors_json, errors_line, round, thousands, usage_line};
 use super::{BenchArgs, GRACE, MAX_PHASE, SioTransport, clock, progress_bar};
 use crate::failure::{Failure, Result};
 use hdrhistogram::Histogram;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -412,19 +412,7 @@ fn summary(
             "errors_by_kind": errors_json(&total.errors),
             "first_error": total.errors.first(),
         });
-        if let (Some(u), Value::Object(map)) = (usage, &mut out) {
-            let cores: Vec<f64> = u.cores.iter().map(|c| round(*c, 1)).collect();
-            map.insert("cpu_busy_pct".into(), json!(cores));
-            map.insert("steal_pct".into(), json!(round(u.steal, 1)));
-            map.insert(
-                "client_cpu_pct".into(),
-                json!(u.client.map(|c| round(c, 1))),
-            );
-            map.insert(
-                "server_cpu_pct".into(),
-                json!(u.server.map(|c| round(c, 1))),
-            );
-        }
+        add_usage_json(&mut out, usage);
         return out.to_string();
     }
     let mut text = format!(
@@ -457,15 +445,7 @@ fn summary(
     );
     text += &errors_line(&total.errors);
     if let Some(u) = usage {
-        let cores: Vec<String> = u.cores.iter().map(|c| format!("{c:.0}%")).collect();
-        text += &format!(
-            "\n  cpu          cores busy [{}], this process {}",
-            cores.join(" "),
-            u.client.map_or("?".into(), |c| format!("{c:.0}%"))
-        );
-        if let Some(s) = u.server {
-            text += &format!(", server {s:.0}%");
-        }
+        text += &usage_line(u);
     }
     text
 }

@@ -71,19 +71,7 @@ pub(super) fn summarize(
             "errors_by_kind": errors_json(&total.errors),
             "first_error": total.errors.first(),
         });
-        if let (Some(u), Value::Object(map)) = (usage, &mut out) {
-            let cores: Vec<f64> = u.cores.iter().map(|c| round(*c, 1)).collect();
-            map.insert("cpu_busy_pct".into(), json!(cores));
-            map.insert("steal_pct".into(), json!(round(u.steal, 1)));
-            map.insert(
-                "client_cpu_pct".into(),
-                json!(u.client.map(|c| round(c, 1))),
-            );
-            map.insert(
-                "server_cpu_pct".into(),
-                json!(u.server.map(|c| round(c, 1))),
-            );
-        }
+        add_usage_json(&mut out, usage);
         return out.to_string();
     }
     let mut text = format!(
@@ -114,17 +102,41 @@ pub(super) fn summarize(
     );
     text += &errors_line(&total.errors);
     if let Some(u) = usage {
-        let cores: Vec<String> = u.cores.iter().map(|c| format!("{c:.0}%")).collect();
-        text += &format!(
-            "\n  cpu          cores busy [{}], this process {}",
-            cores.join(" "),
-            u.client.map_or("?".into(), |c| format!("{c:.0}%"))
-        );
-        if let Some(s) = u.server {
-            text += &format!(", server {s:.0}%");
-        }
+        text += &usage_line(u);
     }
     text
+}
+
+/// Adds the CPU figures of the run (`usage`, when measured) to the JSON summary `out`.
+pub(super) fn add_usage_json(out: &mut Value, usage: Option<&cpu::Usage>) {
+    if let (Some(u), Value::Object(map)) = (usage, out) {
+        let cores: Vec<f64> = u.cores.iter().map(|c| round(*c, 1)).collect();
+        map.insert("cpu_busy_pct".into(), json!(cores));
+        map.insert("steal_pct".into(), json!(round(u.steal, 1)));
+        map.insert(
+            "client_cpu_pct".into(),
+            json!(u.client.map(|c| round(c, 1))),
+        );
+        map.insert(
+            "server_cpu_pct".into(),
+            json!(u.server.map(|c| round(c, 1))),
+        );
+    }
+}
+
+/// The summary's CPU line (after the errors line): each core's busy share, this process's and
+/// the server's when its pid was given.
+pub(super) fn usage_line(u: &cpu::Usage) -> String {
+    let cores: Vec<String> = u.cores.iter().map(|c| format!("{c:.0}%")).collect();
+    let mut line = format!(
+        "\n  cpu          cores busy [{}], this process {}",
+        cores.join(" "),
+        u.client.map_or("?".into(), |c| format!("{c:.0}%"))
+    );
+    if let Some(s) = u.server {
+        line += &format!(", server {s:.0}%");
+    }
+    line
 }
 
 /// Errors by kind as a JSON object: `{"io": 2, "stuck": 1}`.
