@@ -14,6 +14,7 @@
 
 const { io, Manager } = require("socket.io-client");
 const assert = require("node:assert/strict");
+const { sleep, within } = require("./support");
 
 const url = process.argv[2];
 const mode = process.argv[3] || "websocket";
@@ -36,14 +37,6 @@ function connect(ns = "/") {
   const socket = io(url + ns, opts);
   open.push(socket);
   return socket;
-}
-
-function within(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function once(socket, event, ms = 5000) {
@@ -75,7 +68,6 @@ function collect(socket, event, ms) {
   );
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 let failures = 0;
 
 async function check(name, body) {

@@ -9,6 +9,7 @@
 
 const { io } = require("socket.io-client");
 const assert = require("node:assert/strict");
+const { sleep, within } = require("./support");
 
 const url = process.argv[2];
 if (!url) {
@@ -16,15 +17,6 @@ if (!url) {
   process.exit(2);
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function within(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 function connected(socket) {
   return within(new Promise((resolve) => socket.once("connect", resolve)), 5000, "connect");
