@@ -74,10 +74,15 @@ impl Host for NsInner {
                 continue;
             };
             match socket.emit_frames_with_ack(id, &frames, timeout) {
-                Some(wait) => waits.push(wait.into_inner()),
+                Some(wait) => {
+                    // Node's broadcastWithAck calls the outgoing listeners too.
+                    socket.notify_outgoing(event, args);
+                    waits.push(wait.into_inner());
+                }
                 // The id is still taken on this socket (a broadcast 2^52 broadcasts ago that
                 // is still unanswered): a packet of its own.
                 None if socket.connected() => {
+                    // (Its outgoing listeners are called there.)
                     waits.push(
                         socket
                             .emit_args_with_ack(event, args.clone(), timeout)
@@ -133,6 +138,6 @@ pub(crate) fn describe(socket: &Socket) -> SocketInfo {
         id: socket.id().to_string(),
         handshake,
         rooms: socket.rooms(),
-        data: Value::Object(Map::new()),
+        data: socket.data(),
     }
 }

@@ -14,6 +14,8 @@ pub(crate) mod broadcast_ack;
 pub(crate) mod conn;
 pub(crate) mod connect;
 pub(crate) mod dynamic;
+pub(crate) mod emitter;
+pub(crate) mod flags;
 pub(crate) mod handler;
 pub(crate) mod handshake;
 mod host;
@@ -30,6 +32,9 @@ mod test_support;
 
 pub use ack::{AckFuture, AckSender};
 pub use broadcast_ack::BroadcastAcks;
+pub use emitter::SocketEmitter;
+pub use flags::EmitFlags;
+pub use handler::ListenerId;
 pub use handshake::Handshake;
 pub use hub::{BroadcastOperator, Hub};
 pub use local::LocalSockets;
@@ -61,6 +66,9 @@ pub(crate) struct NsInner {
     pub(crate) parent: Option<Arc<NsInner>>,
     /// The next ack id of a broadcast with acknowledgements (see `ack::BROADCAST_ACK_IDS`).
     pub(crate) next_broadcast_ack: std::sync::atomic::AtomicU64,
+    /// How many sockets have outgoing listeners ([`Socket::on_any_outgoing`]): while none
+    /// has, a plain broadcast skips looking for them (`flags.rs`).
+    pub(crate) outgoing_sockets: std::sync::atomic::AtomicUsize,
 }
 
 impl NsInner {
@@ -76,6 +84,7 @@ impl NsInner {
             parser: crate::packet::Parser::default(),
             parent: None,
             next_broadcast_ack: std::sync::atomic::AtomicU64::new(0),
+            outgoing_sockets: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 

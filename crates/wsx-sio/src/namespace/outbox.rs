@@ -80,6 +80,25 @@ impl Outbox {
         Ok(())
     }
 
+    /// Queues the frames of a volatile packet (Node's `volatile` flag) only if nothing is
+    /// waiting to be written: a client whose queue is not empty is slow (or being written
+    /// to), and a volatile packet is worth sending only at once. Returns whether it was
+    /// queued.
+    pub(crate) fn push_volatile(&self, frames: impl IntoIterator<Item = Frame>) -> bool {
+        {
+            let mut state = self.lock();
+            if state.closed || !state.queue.is_empty() {
+                return false;
+            }
+            for frame in frames {
+                state.bytes += frame.len();
+                state.queue.push_back(Item::Frame(frame));
+            }
+        }
+        self.notify.notify_one();
+        true
+    }
+
     /// Queues a control item (ignored once closed).
     pub(crate) fn control(&self, item: Item) {
         {

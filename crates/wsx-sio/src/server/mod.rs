@@ -10,6 +10,7 @@ mod cors;
 mod engine_only;
 mod hyper;
 mod prefixed;
+mod scheduler;
 mod state;
 
 pub use crate::adapter::ServerAck;
