@@ -7,6 +7,12 @@
 //! `--parser msgpack` speaks npm `socket.io-msgpack-parser` instead of the default JSON parser
 //! (the clients need the same `parser` option); the contract is the same.
 //!
+//! `--admin-ui` serves the admin UI (npm `@socket.io/admin-ui`, [`wsx_sio::admin`]) on
+//! namespace `/admin-ui`, development mode, basic authentication as user `admin` with password
+//! `changeit`; `--admin-ui-origin ORIGIN` (repeatable) lets the pages of ORIGIN (where the
+//! dashboard is served, e.g. `http://127.0.0.1:8080`) connect, besides
+//! `https://admin.socket.io`. Not with `--protocol-test`.
+//!
 //! `--protocol-test` serves instead what the official Socket.IO protocol suite
 //! (`test-suite/` of socketio/socket.io-protocol) expects: pingInterval 300 ms, pingTimeout
 //! 200 ms, connectTimeout 1000 ms, maxPayload 1,000,000; on connection to `/` or `/custom`
@@ -51,7 +57,7 @@ use wsx_sio::{Args, Config, EngineConfig, Parser, Server, Socket};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sio_demo [--addr HOST:PORT] [--redis URL] [--name NAME] [--parser json|msgpack] [--protocol-test]"
+        "usage: sio_demo [--addr HOST:PORT] [--redis URL] [--name NAME] [--parser json|msgpack] [--admin-ui [--admin-ui-origin ORIGIN]...] [--protocol-test]"
     );
     std::process::exit(2);
 }
@@ -62,6 +68,7 @@ fn main() {
     let mut name = "wsx".to_owned();
     let mut protocol_test = false;
     let mut parser = Parser::Json;
+    let mut admin_ui: Option<Vec<String>> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -69,6 +76,11 @@ fn main() {
             "--redis" => redis = Some(args.next().unwrap_or_else(|| usage())),
             "--name" => name = args.next().unwrap_or_else(|| usage()),
             "--protocol-test" => protocol_test = true,
+            "--admin-ui" => admin_ui = Some(admin_ui.unwrap_or_default()),
+            "--admin-ui-origin" => {
+                let origin = args.next().unwrap_or_else(|| usage());
+                admin_ui.get_or_insert_with(Vec::new).push(origin);
+            }
             "--parser" => {
                 parser = match args.next().as_deref() {
                     Some("json") => Parser::Json,
@@ -89,28 +101,53 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(err) = runtime.block_on(run(&addr, redis.as_deref(), name, parser, protocol_test)) {
+    let options = Options {
+        redis,
+        name,
+        parser,
+        protocol_test,
+        admin_ui,
+    };
+    if let Err(err) = runtime.block_on(run(&addr, options)) {
         eprintln!("sio_demo: {err}");
         std::process::exit(1);
     }
 }
 
-async fn run(
-    addr: &str,
-    redis: Option<&str>,
+/// The command line's settings.
+struct Options {
+    redis: Option<String>,
     name: String,
     parser: Parser,
     protocol_test: bool,
-) -> std::io::Result<()> {
+    /// `--admin-ui`: the origins given with `--admin-ui-origin`.
+    admin_ui: Option<Vec<String>>,
+}
+
+async fn run(addr: &str, options: Options) -> std::io::Result<()> {
+    let Options {
+        redis,
+        name,
+        parser,
+        protocol_test,
+        admin_ui,
+    } = options;
+    let mut config = config().parser(parser);
+    if let Some(origins) = &admin_ui {
+        config = admin_ui_config(config, origins);
+    }
     let io = match redis {
         None if protocol_test => protocol_test_server(),
         None => {
-            let io = Server::new(config().parser(parser));
+            let io = Server::new(config);
             install(&io, name);
             io
         }
-        Some(url) => redis_server(url, name, parser).await?,
+        Some(url) => redis_server(&url, name, config).await?,
     };
+    if admin_ui.is_some() && !protocol_test {
+        admin_ui_instrument(&io).map_err(std::io::Error::other)?;
+    }
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("listening on {}", listener.local_addr()?);
     io.serve(listener).await
@@ -131,7 +168,7 @@ pub fn config() -> Config {
 /// The demo server on the Redis adapter; returns once its namespaces are subscribed, so that
 /// its first clients miss nothing the other servers send.
 #[cfg(feature = "redis")]
-async fn redis_server(url: &str, name: String, parser: Parser) -> std::io::Result<Server> {
+async fn redis_server(url: &str, name: String, config: Config) -> std::io::Result<Server> {
     use wsx_sio::adapter::redis::{Redis, RedisOptions};
     let options = RedisOptions {
         requests_timeout: Duration::from_secs(3),
@@ -140,7 +177,7 @@ async fn redis_server(url: &str, name: String, parser: Parser) -> std::io::Resul
     let redis = Redis::connect(url, options)
         .await
         .map_err(std::io::Error::other)?;
-    let io = Server::with_adapter(config().parser(parser), redis.factory());
+    let io = Server::with_adapter(config, redis.factory());
     install(&io, name);
     if !redis.wait_subscribed(Duration::from_secs(10)).await {
         return Err(std::io::Error::other("not subscribed to Redis within 10 s"));
@@ -149,10 +186,41 @@ async fn redis_server(url: &str, name: String, parser: Parser) -> std::io::Resul
 }
 
 #[cfg(not(feature = "redis"))]
-async fn redis_server(_url: &str, _name: String, _parser: Parser) -> std::io::Result<Server> {
+async fn redis_server(_url: &str, _name: String, _config: Config) -> std::io::Result<Server> {
     Err(std::io::Error::other(
         "--redis needs the `redis` feature (cargo run --features redis ...)",
     ))
+}
+
+/// The bcrypt hash of the admin UI's password, `changeit` (bcryptjs `hashSync("changeit",
+/// 10)`, as Node's admin UI takes it).
+pub const ADMIN_UI_PASSWORD_HASH: &str =
+    "$2a$10$/Il/Bs1ET8CPQC4iDvO4q.NSLESWBkL8EC510VJLBTVIMUBVznh2O";
+
+/// `--admin-ui`'s settings: the dashboard's pages (of `origins` and of
+/// <https://admin.socket.io>) may connect, with credentials, as the dashboard asks.
+pub fn admin_ui_config(config: Config, origins: &[String]) -> Config {
+    let mut allowed = vec!["https://admin.socket.io".to_owned()];
+    allowed.extend(origins.iter().cloned());
+    Config {
+        cors: Some(wsx_sio::Cors::origins(allowed).with_credentials()),
+        ..config
+    }
+}
+
+/// `--admin-ui`: the admin UI on `/admin-ui`, development mode, user `admin`, password
+/// `changeit`.
+pub fn admin_ui_instrument(io: &Server) -> Result<(), wsx_sio::admin::AdminError> {
+    use wsx_sio::admin::{AdminAuth, AdminMode, AdminOptions, instrument};
+    instrument(
+        io,
+        AdminOptions {
+            namespace: "/admin-ui".to_owned(),
+            auth: AdminAuth::basic("admin", ADMIN_UI_PASSWORD_HASH)?,
+            mode: AdminMode::Development,
+            ..AdminOptions::default()
+        },
+    )
 }
 
 /// The demo server, with the contract's handlers (the interop tests run this very code).

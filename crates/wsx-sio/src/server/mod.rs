@@ -9,6 +9,7 @@ pub(crate) mod connection;
 mod cors;
 mod engine_only;
 mod hyper;
+pub(crate) mod instrument;
 mod prefixed;
 mod state;
 
