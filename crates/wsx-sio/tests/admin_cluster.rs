@@ -3,10 +3,13 @@
 //! first sees the second's sockets (`all_sockets` through `fetch_sockets`, with their client
 //! id and transport from `data._admin`), its `server_stats` and its events, and its operations
 //! reach the second's sockets (`sockets_join`, room emits, `disconnect_sockets` through the
-//! adapter's requests).
+//! adapter's requests). Then the same in a mixed cluster whose other node is Node's socket.io
+//! instrumented by `@socket.io/admin-ui` 0.5.1 itself (`tests/admin_ui/node_admin_node.mjs`),
+//! with a dashboard on each side.
 //!
-//! Needs `redis-server`; without it the test prints a `SKIPPED` line, unless
-//! `WSX_REQUIRE_REDIS` is set (CI), which makes it fail.
+//! Needs `redis-server`, and node with the `npm ci` of tests/admin_ui for the mixed cluster;
+//! without them the tests print a `SKIPPED` line, unless `WSX_REQUIRE_REDIS` is set (CI),
+//! which makes them fail.
 #![cfg(feature = "redis")]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -18,8 +21,10 @@ mod harness;
 mod skip;
 
 use admin_support::{HASH, dashboard, events, next, next_where, socket};
-use harness::{RedisServer, missing};
+use harness::{Process, RedisServer, missing};
 use serde_json::{Value, json};
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 use wsx_sio::adapter::redis::{Redis, RedisOptions};
 use wsx_sio::admin::{AdminAuth, AdminOptions, instrument};
@@ -126,4 +131,87 @@ async fn a_dashboard_on_one_node_sees_and_operates_the_other() {
         ]
     );
     assert!(on_a.connected() && late.connected());
+}
+
+/// The Node node of tests/admin_ui, instrumented by `@socket.io/admin-ui`; `None` (skipped)
+/// when node or the packages are missing.
+fn node_admin_node(redis: &RedisServer) -> Option<Process> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/admin_ui");
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !node || !dir.join("node_modules/@socket.io/redis-adapter").exists() {
+        missing("node or the npm packages of tests/admin_ui (there: npm ci)");
+        return None;
+    }
+    let mut command = Command::new("node");
+    command
+        .current_dir(&dir)
+        .args(["node_admin_node.mjs", &redis.url()]);
+    Some(Process::start(command))
+}
+
+/// Finds the socket `id` in an `all_sockets` answer.
+fn listed(all: &[Value], id: &str) -> Value {
+    all[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("{id} not in {all:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wsx_and_node_admin_uis_see_and_operate_each_others_sockets() {
+    let Some(redis) = RedisServer::start() else {
+        missing("redis-server is not installed");
+        return;
+    };
+    let Some(node_node) = node_admin_node(&redis) else {
+        return;
+    };
+    let wsx_url = node(&redis, "a").await;
+    let node_url = format!("http://{}", node_node.addr);
+    let on_wsx = socket(&wsx_url, "/", Value::Null);
+    let on_node = socket(&node_url, "/", Value::Null);
+    on_wsx.connect().await.unwrap();
+    on_node.connect().await.unwrap();
+    for client in [&on_wsx, &on_node] {
+        let _: bool = client.emit_with_ack_as("join", &"lobby").await.unwrap();
+    }
+    let (wsx_id, node_id) = (on_wsx.id().unwrap(), on_node.id().unwrap());
+
+    // Each side's dashboard lists the other side's socket, with the client id its own
+    // instrumentation keeps in `data._admin`, receives the other's stats, and makes the
+    // other's socket join a room (reported by the other node).
+    for (dashboard_url, other_id, other_server) in
+        [(&wsx_url, &node_id, "node"), (&node_url, &wsx_id, "a")]
+    {
+        let (admin, mut rx) = dashboard(dashboard_url).await;
+        let all = next(&mut rx, "all_sockets").await;
+        let seen = listed(&all, other_id);
+        assert_eq!(seen["rooms"], json!([other_id, "lobby"]), "{seen}");
+        assert_eq!(seen["transport"], "websocket", "{seen}");
+        let client_id = seen["clientId"].as_str().unwrap();
+        assert!(client_id.len() == 12 && client_id != other_id, "{seen}");
+        assert_eq!(seen["data"], json!({}), "{seen}");
+        next_where(&mut rx, "server_stats", |args| {
+            args[0]["serverId"] == other_server
+        })
+        .await;
+        admin
+            .emit_args(
+                "join",
+                Args::new().arg("/").arg("vip").arg(other_id.as_str()),
+            )
+            .unwrap();
+        let joined = next_where(&mut rx, "room_joined", |args| {
+            args[1] == "vip" && args[2] == **other_id
+        })
+        .await;
+        assert_eq!(joined[0], "/");
+        admin.disconnect();
+    }
 }
