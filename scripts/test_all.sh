@@ -12,6 +12,8 @@
 #     as root or through sudo;
 #   - `npm ci` in crates/wsx-cli/tests/browser (playwright-core, which drives Debian's
 #     Chromium and never downloads a browser; the Socket.IO browser client);
+#   - `npm ci` in crates/wsx-sio/tests/admin_ui (the @socket.io/admin-ui dashboard that
+#     crates/wsx-sio/tests/admin_ui.rs opens in that Chromium; playwright-core again);
 #   - a venv target/pyws-venv with Python's `websockets` (crates/wsx/tests/deflate.rs,
 #     crates/wsx-cli/tests/python_peer.rs);
 #   - scripts/sio_interop_setup.sh (npm socket.io-client, python-socketio in target/sio-venv,
@@ -79,6 +81,10 @@ if ((setup)); then
     command -v npm >/dev/null 2>&1 || { echo "npm not found" >&2; exit 1; }
     section "npm ci in crates/wsx-cli/tests/browser (playwright-core; never downloads a browser)"
     (cd crates/wsx-cli/tests/browser &&
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+
+    section "npm ci in crates/wsx-sio/tests/admin_ui (@socket.io/admin-ui's dashboard, playwright-core)"
+    (cd crates/wsx-sio/tests/admin_ui &&
         PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 
     target="${CARGO_TARGET_DIR:-$ROOT/target}"

@@ -10,6 +10,7 @@ mod cors;
 mod engine_only;
 pub mod forward;
 mod hyper;
+pub(crate) mod instrument;
 mod prefixed;
 mod state;
 
