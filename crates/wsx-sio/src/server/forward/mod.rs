@@ -354,3 +354,85 @@ async fn advertising(inner: Weak<Inner>) {
 fn random_tag() -> String {
     Sid::random().as_str()[..NODE_TAG_LEN].to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// An in-memory directory that counts its lookups.
+    #[derive(Default, Clone)]
+    struct Table(Arc<(Mutex<HashMap<String, String>>, AtomicUsize)>);
+
+    impl Directory for Table {
+        fn advertise<'a>(
+            &'a self,
+            node: &'a str,
+            address: &'a str,
+            _ttl: Duration,
+        ) -> DirectoryFuture<'a, ()> {
+            let mut table = self.0.0.lock().unwrap_or_else(PoisonError::into_inner);
+            table.insert(node.to_owned(), address.to_owned());
+            Box::pin(async { Ok(()) })
+        }
+
+        fn lookup<'a>(&'a self, node: &'a str) -> DirectoryFuture<'a, Option<String>> {
+            self.0.1.fetch_add(1, Ordering::Relaxed);
+            let table = self.0.0.lock().unwrap_or_else(PoisonError::into_inner);
+            let found = table.get(node).cloned();
+            Box::pin(async move { Ok(found) })
+        }
+
+        fn withdraw<'a>(&'a self, node: &'a str) -> DirectoryFuture<'a, ()> {
+            let mut table = self.0.0.lock().unwrap_or_else(PoisonError::into_inner);
+            table.remove(node);
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn options() -> ForwardOptions {
+        ForwardOptions {
+            advertise_interval: Duration::from_millis(20),
+            ..ForwardOptions::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn ids_name_their_node_and_other_nodes_ids_are_forwarded_once() {
+        let table = Table::default();
+        let a = Forwarding::start(table.clone(), "10.0.0.1:3000", options())
+            .await
+            .expect("a");
+        let b = Forwarding::start(table.clone(), "10.0.0.2:3000", options())
+            .await
+            .expect("b");
+        assert_ne!(a.node(), b.node());
+        let sid = a.new_sid();
+        assert!(sid.as_str().starts_with(a.node()), "{sid}");
+        let plain = http::HeaderMap::new();
+        assert_eq!(a.owner_elsewhere(&sid, &plain), None);
+        assert_eq!(b.owner_elsewhere(&sid, &plain), Some(a.node().to_owned()));
+        let mut forwarded = http::HeaderMap::new();
+        forwarded.insert(FORWARDED_HEADER, http::HeaderValue::from_static("x"));
+        assert_eq!(b.owner_elsewhere(&sid, &forwarded), None, "never twice");
+
+        // b finds a once, then from its cache.
+        let looked_up = table.0.1.load(Ordering::Relaxed);
+        for _ in 0..3 {
+            assert_eq!(
+                b.resolve(a.node()).await.ok().flatten().as_deref(),
+                Some("10.0.0.1:3000")
+            );
+        }
+        assert_eq!(table.0.1.load(Ordering::Relaxed), looked_up + 1);
+
+        // A node gone from the directory: asked twice (an interval apart), then unknown.
+        a.withdraw().await;
+        let gone = Forwarding::start(Table::default(), "10.0.0.3:3000", options())
+            .await
+            .expect("gone");
+        let before = table.0.1.load(Ordering::Relaxed);
+        assert_eq!(b.resolve(gone.node()).await.ok().flatten(), None);
+        assert_eq!(table.0.1.load(Ordering::Relaxed), before + 2);
+    }
+}
