@@ -1,7 +1,7 @@
 //! The Socket.IO demo server the interop tests drive with the official clients.
 //!
 //! Usage: `cargo run --release -p wsx-sio --example sio_demo -- --addr 127.0.0.1:PORT
-//! [--parser json|msgpack] [--admin-ui [--admin-ui-origin ORIGIN]...] [--protocol-test] [--ping-interval MS] [--ping-timeout MS]
+//! [--parser json|msgpack] [--protocol-test] [--ping-interval MS] [--ping-timeout MS]
 //! [--redis URL [--name NAME] [--advertise HOST:PORT|auto] [--forward-timeout MS]]` (port 0
 //! picks a free port). Prints `listening on ADDR` once it accepts connections.
 //!
@@ -71,16 +71,19 @@ fn usage() -> ! {
     std::process::exit(2);
 }
 
-/// The command line's settings beyond the address.
-#[derive(Default)]
+/// The command line's settings.
 struct Options {
     redis: Option<String>,
-    ping_interval: Option<Duration>,
-    ping_timeout: Option<Duration>,
-    advertise: Option<String>,
-    forward_timeout: Option<Duration>,
+    name: String,
+    parser: Parser,
+    protocol_test: bool,
     /// `--admin-ui`: the origins given with `--admin-ui-origin`.
     admin_ui: Option<Vec<String>>,
+    ping_interval: Option<Duration>,
+    ping_timeout: Option<Duration>,
+    /// `--advertise`: forwarding on, this address advertised (`auto`: the one listened on).
+    advertise: Option<String>,
+    forward_timeout: Option<Duration>,
 }
 
 fn millis(value: Option<String>) -> Duration {
@@ -92,17 +95,24 @@ fn millis(value: Option<String>) -> Duration {
 
 fn main() {
     let mut addr = "127.0.0.1:3000".to_owned();
-    let mut options = Options::default();
-    let mut name = "wsx".to_owned();
-    let mut protocol_test = false;
-    let mut parser = Parser::Json;
+    let mut options = Options {
+        redis: None,
+        name: "wsx".to_owned(),
+        parser: Parser::Json,
+        protocol_test: false,
+        admin_ui: None,
+        ping_interval: None,
+        ping_timeout: None,
+        advertise: None,
+        forward_timeout: None,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--addr" => addr = args.next().unwrap_or_else(|| usage()),
             "--redis" => options.redis = Some(args.next().unwrap_or_else(|| usage())),
-            "--name" => name = args.next().unwrap_or_else(|| usage()),
-            "--protocol-test" => protocol_test = true,
+            "--name" => options.name = args.next().unwrap_or_else(|| usage()),
+            "--protocol-test" => options.protocol_test = true,
             "--admin-ui" => options.admin_ui = Some(options.admin_ui.unwrap_or_default()),
             "--admin-ui-origin" => {
                 let origin = args.next().unwrap_or_else(|| usage());
@@ -113,7 +123,7 @@ fn main() {
             "--advertise" => options.advertise = Some(args.next().unwrap_or_else(|| usage())),
             "--forward-timeout" => options.forward_timeout = Some(millis(args.next())),
             "--parser" => {
-                parser = match args.next().as_deref() {
+                options.parser = match args.next().as_deref() {
                     Some("json") => Parser::Json,
                     Some("msgpack") => Parser::MsgPack,
                     _ => usage(),
@@ -121,6 +131,10 @@ fn main() {
             }
             _ => usage(),
         }
+    }
+    if options.advertise.is_some() && options.redis.is_none() {
+        eprintln!("sio_demo: --advertise needs --redis (the nodes find each other there)");
+        std::process::exit(2);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -132,26 +146,16 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if options.advertise.is_some() && options.redis.is_none() {
-        eprintln!("sio_demo: --advertise needs --redis (the nodes find each other there)");
-        std::process::exit(2);
-    }
-    if let Err(err) = runtime.block_on(run(&addr, options, name, parser, protocol_test)) {
+    if let Err(err) = runtime.block_on(run(&addr, options)) {
         eprintln!("sio_demo: {err}");
         std::process::exit(1);
     }
 }
 
-async fn run(
-    addr: &str,
-    options: Options,
-    name: String,
-    parser: Parser,
-    protocol_test: bool,
-) -> std::io::Result<()> {
+async fn run(addr: &str, options: Options) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let mut config = config().parser(parser);
+    let mut config = config().parser(options.parser);
     if let Some(interval) = options.ping_interval {
         config.engine.ping_interval = interval;
     }
@@ -162,15 +166,15 @@ async fn run(
         config = admin_ui_config(config, origins);
     }
     let io = match options.redis.as_deref() {
-        None if protocol_test => protocol_test_server(),
+        None if options.protocol_test => protocol_test_server(),
         None => {
             let io = Server::new(config);
-            install(&io, name);
+            install(&io, options.name.clone());
             io
         }
-        Some(url) => redis_server(url, name, config, &options, local).await?,
+        Some(url) => redis_server(url, config, &options, local).await?,
     };
-    if options.admin_ui.is_some() && !protocol_test {
+    if options.admin_ui.is_some() && !options.protocol_test {
         admin_ui_instrument(&io).map_err(std::io::Error::other)?;
     }
     println!("listening on {local}");
@@ -187,6 +191,60 @@ pub fn config() -> Config {
         },
         ..Config::default()
     }
+}
+
+/// The demo server on the Redis adapter, with forwarding when `--advertise` asks for it;
+/// returns once its namespaces are subscribed, so that its first clients miss nothing the
+/// other servers send.
+#[cfg(feature = "redis")]
+async fn redis_server(
+    url: &str,
+    mut config: Config,
+    options: &Options,
+    local: std::net::SocketAddr,
+) -> std::io::Result<Server> {
+    use wsx_sio::adapter::redis::{Redis, RedisOptions};
+    use wsx_sio::server::{ForwardOptions, Forwarding};
+    let redis_options = RedisOptions {
+        requests_timeout: Duration::from_secs(3),
+        ..RedisOptions::default()
+    };
+    let redis = Redis::connect(url, redis_options)
+        .await
+        .map_err(std::io::Error::other)?;
+    if let Some(advertise) = &options.advertise {
+        let address = match advertise.as_str() {
+            "auto" => local.to_string(),
+            other => other.to_owned(),
+        };
+        let mut forward = ForwardOptions::default();
+        if let Some(timeout) = options.forward_timeout {
+            forward.timeout = timeout;
+        }
+        let forwarding = Forwarding::start(redis.clone(), address, forward)
+            .await
+            .map_err(std::io::Error::other)?;
+        println!("node {} at {}", forwarding.node(), forwarding.address());
+        config.forwarding = Some(forwarding);
+    }
+    let io = Server::with_adapter(config, redis.factory());
+    install(&io, options.name.clone());
+    if !redis.wait_subscribed(Duration::from_secs(10)).await {
+        return Err(std::io::Error::other("not subscribed to Redis within 10 s"));
+    }
+    Ok(io)
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_server(
+    _url: &str,
+    _config: Config,
+    _options: &Options,
+    _local: std::net::SocketAddr,
+) -> std::io::Result<Server> {
+    Err(std::io::Error::other(
+        "--redis needs the `redis` feature (cargo run --features redis ...)",
+    ))
 }
 
 /// The bcrypt hash of the admin UI's password, `changeit` (bcryptjs `hashSync("changeit",
@@ -218,61 +276,6 @@ pub fn admin_ui_instrument(io: &Server) -> Result<(), wsx_sio::admin::AdminError
             ..AdminOptions::default()
         },
     )
-}
-
-/// The demo server on the Redis adapter; returns once its namespaces are subscribed, so that
-/// its first clients miss nothing the other servers send.
-#[cfg(feature = "redis")]
-async fn redis_server(
-    url: &str,
-    name: String,
-    mut config: Config,
-    options: &Options,
-    local: std::net::SocketAddr,
-) -> std::io::Result<Server> {
-    use wsx_sio::adapter::redis::{Redis, RedisOptions};
-    use wsx_sio::server::{ForwardOptions, Forwarding};
-    let redis_options = RedisOptions {
-        requests_timeout: Duration::from_secs(3),
-        ..RedisOptions::default()
-    };
-    let redis = Redis::connect(url, redis_options)
-        .await
-        .map_err(std::io::Error::other)?;
-    if let Some(advertise) = &options.advertise {
-        let address = match advertise.as_str() {
-            "auto" => local.to_string(),
-            other => other.to_owned(),
-        };
-        let mut forward = ForwardOptions::default();
-        if let Some(timeout) = options.forward_timeout {
-            forward.timeout = timeout;
-        }
-        let forwarding = Forwarding::start(redis.clone(), address, forward)
-            .await
-            .map_err(std::io::Error::other)?;
-        println!("node {} at {}", forwarding.node(), forwarding.address());
-        config.forwarding = Some(forwarding);
-    }
-    let io = Server::with_adapter(config, redis.factory());
-    install(&io, name);
-    if !redis.wait_subscribed(Duration::from_secs(10)).await {
-        return Err(std::io::Error::other("not subscribed to Redis within 10 s"));
-    }
-    Ok(io)
-}
-
-#[cfg(not(feature = "redis"))]
-async fn redis_server(
-    _url: &str,
-    _name: String,
-    _config: Config,
-    _options: &Options,
-    _local: std::net::SocketAddr,
-) -> std::io::Result<Server> {
-    Err(std::io::Error::other(
-        "--redis needs the `redis` feature (cargo run --features redis ...)",
-    ))
 }
 
 /// The demo server, with the contract's handlers (the interop tests run this very code).

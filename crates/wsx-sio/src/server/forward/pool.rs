@@ -1,7 +1,8 @@
 //! The keep-alive HTTP/1.1 connections from this node to the owners of forwarded sessions:
-//! at most [`IDLE_MAX`] idle ones per owner, each reused for at most [`IDLE_FOR`] (a node
-//! closes a connection that sends no request for `Config::handshake_timeout`, 10 s by
-//! default; reusing one that old would race that close).
+//! at most [`IDLE_MAX`] idle ones per owner, each reused for at most [`IDLE_FOR`] (a node may
+//! close a connection that sends no request for `Config::handshake_timeout`, 10 s by
+//! default; reusing one that old would race that close. Should it happen anyway, the request
+//! comes back unsent and goes on a new connection: see `proxy.rs`).
 
 use bytes::Bytes;
 use http_body_util::Full;
