@@ -36,11 +36,19 @@
 //! - any other namespace -> CONNECT_ERROR `{"message":"Invalid namespace"}`.
 //!
 //! Cluster events (namespace `/`; with `--redis URL` (feature `redis`) they span every server
-//! on that Redis, Node's `tests/cluster/node_server.js` included):
+//! on that Redis, Node's `tests/cluster/node_server.js` included). `--redis-adapter` picks
+//! the adapter: `classic` (the default: pub/sub, Node's `createAdapter`), `sharded-dynamic`
+//! or `sharded` (Redis 7 sharded pub/sub, Node's `createShardedAdapter` with its default
+//! `subscriptionMode: "dynamic"`), `sharded-static` (`subscriptionMode: "static"`).
+//! `--redis-cluster` (sharded adapters only) takes `--redis` as a comma-separated list of
+//! Redis Cluster nodes.
 //! - `node-name` with an ack -> the `--name` of the server the socket is on;
 //! - `fetch-sockets(room or null)` with an ack -> the sorted ids of the sockets in the room
 //!   (or all), on every server (`{"error": ..}` when a server did not answer in time);
 //! - `sockets-join(sid, room)` with an ack -> that socket joins, wherever it is; ack `true`;
+//! - `sockets-leave(sid, room)` with an ack -> that socket leaves, wherever it is; ack `true`;
+//! - `disconnect-sockets(room)` with an ack -> every socket in the room, on every server, is
+//!   disconnected from `/`; ack `true`;
 //! - `server-side(payload)` -> server-side event `relay(payload)` to the other servers, which
 //!   emit `relayed(payload)` to their own sockets;
 //! - `server-side-ack(payload)` with an ack -> server-side `ping-nodes(payload)` with an ack;
@@ -51,7 +59,7 @@ use wsx_sio::{Args, Config, EngineConfig, Parser, Server, Socket};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sio_demo [--addr HOST:PORT] [--redis URL] [--name NAME] [--parser json|msgpack] [--protocol-test]"
+        "usage: sio_demo [--addr HOST:PORT] [--redis URL[,URL..]] [--redis-adapter classic|sharded|sharded-dynamic|sharded-static] [--redis-cluster] [--name NAME] [--parser json|msgpack] [--protocol-test]"
     );
     std::process::exit(2);
 }
@@ -59,6 +67,8 @@ fn usage() -> ! {
 fn main() {
     let mut addr = "127.0.0.1:3000".to_owned();
     let mut redis = None;
+    let mut adapter = RedisAdapterKind::Classic;
+    let mut cluster = false;
     let mut name = "wsx".to_owned();
     let mut protocol_test = false;
     let mut parser = Parser::Json;
@@ -67,6 +77,15 @@ fn main() {
         match arg.as_str() {
             "--addr" => addr = args.next().unwrap_or_else(|| usage()),
             "--redis" => redis = Some(args.next().unwrap_or_else(|| usage())),
+            "--redis-adapter" => {
+                adapter = match args.next().as_deref() {
+                    Some("classic") => RedisAdapterKind::Classic,
+                    Some("sharded" | "sharded-dynamic") => RedisAdapterKind::ShardedDynamic,
+                    Some("sharded-static") => RedisAdapterKind::ShardedStatic,
+                    _ => usage(),
+                }
+            }
+            "--redis-cluster" => cluster = true,
             "--name" => name = args.next().unwrap_or_else(|| usage()),
             "--protocol-test" => protocol_test = true,
             "--parser" => {
@@ -89,15 +108,40 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(err) = runtime.block_on(run(&addr, redis.as_deref(), name, parser, protocol_test)) {
+    if cluster && adapter == RedisAdapterKind::Classic {
+        usage();
+    }
+    let redis = redis.map(|url| RedisChoice {
+        url,
+        adapter,
+        cluster,
+    });
+    if let Err(err) = runtime.block_on(run(&addr, redis.as_ref(), name, parser, protocol_test)) {
         eprintln!("sio_demo: {err}");
         std::process::exit(1);
     }
 }
 
+/// Which Redis adapter `--redis-adapter` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RedisAdapterKind {
+    Classic,
+    ShardedDynamic,
+    ShardedStatic,
+}
+
+/// `--redis`, `--redis-adapter`, `--redis-cluster` (read only with the `redis` feature).
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+struct RedisChoice {
+    url: String,
+    adapter: RedisAdapterKind,
+    cluster: bool,
+}
+
 async fn run(
     addr: &str,
-    redis: Option<&str>,
+    redis: Option<&RedisChoice>,
     name: String,
     parser: Parser,
     protocol_test: bool,
@@ -109,7 +153,7 @@ async fn run(
             install(&io, name);
             io
         }
-        Some(url) => redis_server(url, name, parser).await?,
+        Some(choice) => redis_server(choice, name, parser).await?,
     };
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("listening on {}", listener.local_addr()?);
@@ -131,15 +175,45 @@ pub fn config() -> Config {
 /// The demo server on the Redis adapter; returns once its namespaces are subscribed, so that
 /// its first clients miss nothing the other servers send.
 #[cfg(feature = "redis")]
-async fn redis_server(url: &str, name: String, parser: Parser) -> std::io::Result<Server> {
+async fn redis_server(
+    choice: &RedisChoice,
+    name: String,
+    parser: Parser,
+) -> std::io::Result<Server> {
+    use wsx_sio::adapter::redis::sharded::{ShardedOptions, ShardedRedis, SubscriptionMode};
     use wsx_sio::adapter::redis::{Redis, RedisOptions};
-    let options = RedisOptions {
-        requests_timeout: Duration::from_secs(3),
-        ..RedisOptions::default()
+    let timeout = Duration::from_secs(3);
+    let mode = match choice.adapter {
+        RedisAdapterKind::Classic => {
+            let options = RedisOptions {
+                requests_timeout: timeout,
+                ..RedisOptions::default()
+            };
+            let redis = Redis::connect(&choice.url, options)
+                .await
+                .map_err(std::io::Error::other)?;
+            let io = Server::with_adapter(config().parser(parser), redis.factory());
+            install(&io, name);
+            if !redis.wait_subscribed(Duration::from_secs(10)).await {
+                return Err(std::io::Error::other("not subscribed to Redis within 10 s"));
+            }
+            return Ok(io);
+        }
+        RedisAdapterKind::ShardedDynamic => SubscriptionMode::Dynamic,
+        RedisAdapterKind::ShardedStatic => SubscriptionMode::Static,
     };
-    let redis = Redis::connect(url, options)
-        .await
-        .map_err(std::io::Error::other)?;
+    let options = ShardedOptions {
+        subscription_mode: mode,
+        requests_timeout: timeout,
+        ..ShardedOptions::default()
+    };
+    let redis = if choice.cluster {
+        let nodes: Vec<&str> = choice.url.split(',').collect();
+        ShardedRedis::connect_cluster(&nodes, options).await
+    } else {
+        ShardedRedis::connect(&choice.url, options).await
+    }
+    .map_err(std::io::Error::other)?;
     let io = Server::with_adapter(config().parser(parser), redis.factory());
     install(&io, name);
     if !redis.wait_subscribed(Duration::from_secs(10)).await {
@@ -149,7 +223,11 @@ async fn redis_server(url: &str, name: String, parser: Parser) -> std::io::Resul
 }
 
 #[cfg(not(feature = "redis"))]
-async fn redis_server(_url: &str, _name: String, _parser: Parser) -> std::io::Result<Server> {
+async fn redis_server(
+    _choice: &RedisChoice,
+    _name: String,
+    _parser: Parser,
+) -> std::io::Result<Server> {
     Err(std::io::Error::other(
         "--redis needs the `redis` feature (cargo run --features redis ...)",
     ))
@@ -198,6 +276,20 @@ fn cluster_handlers(socket: &Socket, name: &std::sync::Arc<str>) {
         "sockets-join",
         |s: Socket, (sid, room): (String, String), ack| async move {
             s.hub().to(sid).sockets_join(room);
+            let _ = ack.send(&true);
+        },
+    );
+    socket.on_with_ack(
+        "sockets-leave",
+        |s: Socket, (sid, room): (String, String), ack| async move {
+            s.hub().to(sid).sockets_leave(&room);
+            let _ = ack.send(&true);
+        },
+    );
+    socket.on_with_ack(
+        "disconnect-sockets",
+        |s: Socket, room: String, ack| async move {
+            s.hub().to(room).disconnect_sockets(false);
             let _ = ack.send(&true);
         },
     );

@@ -43,7 +43,9 @@
 //!   `PUBSUB NUMSUB` as requests do, and waits for their client counts and acknowledgements
 //!   until its own timeout (a server that does not report makes it time out, with the
 //!   answers that came).
-//! - The sharded variant (`SSUBSCRIBE`/`SPUBLISH`, Redis 7) is not implemented.
+//! - The sharded variant (`SSUBSCRIBE`/`SPUBLISH`, Redis 7, and Redis Cluster) is
+//!   [`sharded`]: another protocol (socket.io-adapter's `ClusterAdapter` messages), so the
+//!   servers of one cluster all use one or all use the other.
 
 mod ack_requests;
 mod answer;
@@ -51,6 +53,7 @@ mod exchange;
 mod link;
 mod publisher;
 mod requests;
+pub mod sharded;
 pub(crate) mod wire;
 
 use super::{

@@ -26,6 +26,9 @@ struct Outgoing {
 pub(super) enum Batching {
     /// One pipeline (one server: one round trip for the batch).
     Pipeline,
+    /// One command after the other (a Redis Cluster: each channel's slot may live on another
+    /// node, and redis-rs routes a pipeline as a whole).
+    OneByOne,
 }
 
 /// The queue in front of the publishing task. Dropping it ends the task.
@@ -104,6 +107,22 @@ async fn run<C: ConnectionLike>(
                     .await
                     .err()
                     .map(|err| (batch.len(), err))
+            }
+            Batching::OneByOne => {
+                let mut failed = None;
+                for (i, message) in batch.iter().enumerate() {
+                    let mut pipe = redis::pipe();
+                    pipe.cmd(command)
+                        .arg(&message.channel)
+                        .arg(&message.payload)
+                        .ignore();
+                    if let Err(err) = send(&mut conn, &pipe).await {
+                        // The connection is down: the rest of the batch would fail too.
+                        failed = Some((batch.len() - i, err));
+                        break;
+                    }
+                }
+                failed
             }
         };
         if let Some((n, err)) = failed {
