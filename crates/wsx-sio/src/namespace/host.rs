@@ -3,12 +3,14 @@
 
 use super::NsInner;
 use super::ack::BROADCAST_ACK_IDS;
+use super::observe::NsEvent;
 use super::socket::Socket;
 use crate::adapter::{AckWait, Host, ServerAck, SocketInfo};
 use crate::args::Args;
 use crate::engine::transport::Frame;
 use crate::frames::event_frames;
 use crate::packet::socket::MAX_ACK_ID;
+use crate::rooms::Room;
 use crate::sid::Sid;
 use serde_json::{Map, Value, json};
 use std::sync::atomic::Ordering;
@@ -99,6 +101,18 @@ impl Host for NsInner {
         self.dispatch_server_side(packet, ack)
     }
 
+    fn rooms_joined(&self, sid: Sid, rooms: &[Room]) {
+        for room in rooms {
+            self.notify(NsEvent::Joined(sid, room));
+        }
+    }
+
+    fn rooms_left(&self, sid: Sid, rooms: &[Room]) {
+        for room in rooms {
+            self.notify(NsEvent::Left(sid, room));
+        }
+    }
+
     fn parser(&self) -> crate::packet::Parser {
         self.parser
     }
@@ -134,10 +148,20 @@ pub(crate) fn describe(socket: &Socket) -> SocketInfo {
         "query": query,
         "auth": socket.auth(),
     });
+    // The application's `socket.data`, and what observers keep in it (the admin UI's
+    // `_admin`), as Node's do (which cannot add a key to data that is not an object either).
+    let mut data = socket.data();
+    if let Value::Object(map) = &mut data {
+        for observer in socket.hub().0.observers() {
+            if let Some((key, value)) = observer.data(socket) {
+                map.insert(key, value);
+            }
+        }
+    }
     SocketInfo {
         id: socket.id().to_string(),
         handshake,
         rooms: socket.rooms(),
-        data: socket.data(),
+        data,
     }
 }

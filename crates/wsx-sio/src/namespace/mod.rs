@@ -21,7 +21,9 @@ pub(crate) mod handshake;
 mod host;
 pub mod hub;
 pub(crate) mod jobs;
+mod listeners;
 pub(crate) mod local;
+pub(crate) mod observe;
 pub(crate) mod outbox;
 mod parent_adapter;
 pub(crate) mod reason;
@@ -69,6 +71,8 @@ pub(crate) struct NsInner {
     /// How many sockets have outgoing listeners ([`Socket::on_any_outgoing`]): while none
     /// has, a plain broadcast skips looking for them (`flags.rs`).
     pub(crate) outgoing_sockets: std::sync::atomic::AtomicUsize,
+    /// Who is told what happens to the sockets (the admin UI; [`observe`]).
+    pub(crate) observers: RwLock<Vec<observe::SharedObserver>>,
 }
 
 impl NsInner {
@@ -85,6 +89,39 @@ impl NsInner {
             parent: None,
             next_broadcast_ack: std::sync::atomic::AtomicU64::new(0),
             outgoing_sockets: std::sync::atomic::AtomicUsize::new(0),
+            observers: RwLock::default(),
+        }
+    }
+
+    /// Adds an observer of this namespace's sockets ([`observe`]).
+    pub(crate) fn observe(&self, observer: observe::SharedObserver) {
+        self.observers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(observer);
+    }
+
+    /// The observers (cloned: none is called under the lock).
+    pub(crate) fn observers(&self) -> Vec<observe::SharedObserver> {
+        self.observers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether anyone observes this namespace.
+    pub(crate) fn observed(&self) -> bool {
+        !self
+            .observers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+
+    /// Tells the observers about `event`.
+    pub(crate) fn notify(&self, event: observe::NsEvent<'_>) {
+        for observer in self.observers() {
+            observer.event(&self.name, event);
         }
     }
 

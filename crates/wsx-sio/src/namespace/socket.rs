@@ -6,9 +6,10 @@ use super::ack::{AckFuture, AckSender, PendingAcks};
 use super::conn::ConnShared;
 use super::emitter::SocketEmitter;
 use super::flags::EmitFlags;
-use super::handler::{self, Handlers, ListenerId};
+use super::handler::{self, Handlers};
 use super::handshake::Handshake;
 use super::hub::{BroadcastOperator, Hub, kept_event_frames};
+use super::observe::NsEvent;
 use super::outbox::Item;
 use super::reason::DisconnectReason;
 use crate::args::{Args, FromArgs};
@@ -211,122 +212,6 @@ impl Socket {
         lock(&self.0.handlers).set(event, handler);
     }
 
-    /// Adds a handler called for every event the client sends (before the event's own
-    /// handler), with its name (Node's `onAny`). Returns its id, for [`Self::off_any`].
-    pub fn on_any<F, Fut>(&self, handler: F) -> ListenerId
-    where
-        F: Fn(Socket, String, Args) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        self.add_any(handler, false)
-    }
-
-    /// Like [`Self::on_any`], called before the handlers added so far (Node's `prependAny`).
-    pub fn prepend_any<F, Fut>(&self, handler: F) -> ListenerId
-    where
-        F: Fn(Socket, String, Args) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        self.add_any(handler, true)
-    }
-
-    fn add_any<F, Fut>(&self, handler: F, prepend: bool) -> ListenerId
-    where
-        F: Fn(Socket, String, Args) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let handler: handler::AnyFn =
-            Arc::new(move |s, name, args| Box::pin(handler(s, name, args)));
-        lock(&self.0.handlers).any.add(handler, prepend)
-    }
-
-    /// Removes the [`Self::on_any`] handler `id` (Node's `offAny(listener)`); returns
-    /// whether it was there. Events already started still run it.
-    pub fn off_any(&self, id: ListenerId) -> bool {
-        lock(&self.0.handlers).any.remove(Some(id))
-    }
-
-    /// Removes every [`Self::on_any`] handler (Node's `offAny()`).
-    pub fn off_any_all(&self) {
-        lock(&self.0.handlers).any.remove(None);
-    }
-
-    /// Adds a listener called for every event sent to this client (Node's
-    /// `onAnyOutgoing`): its own emits ([`Self::emit`], [`Self::emit_with_ack`], with flags)
-    /// and the broadcasts of this server that reach it (not acknowledgements, as in Node).
-    /// Called synchronously as the event is sent, with its name and arguments (a volatile
-    /// event that is dropped included, as in Node; with connection state recovery on, without
-    /// the offset). A broadcast another server of a cluster started reaches the socket without
-    /// calling it. Returns its id, for [`Self::off_any_outgoing`].
-    pub fn on_any_outgoing<F>(&self, listener: F) -> ListenerId
-    where
-        F: Fn(&Socket, &str, &Args) + Send + Sync + 'static,
-    {
-        self.add_outgoing(Arc::new(listener), false)
-    }
-
-    /// Like [`Self::on_any_outgoing`], called before the listeners added so far (Node's
-    /// `prependAnyOutgoing`).
-    pub fn prepend_any_outgoing<F>(&self, listener: F) -> ListenerId
-    where
-        F: Fn(&Socket, &str, &Args) + Send + Sync + 'static,
-    {
-        self.add_outgoing(Arc::new(listener), true)
-    }
-
-    /// Removes the outgoing listener `id` (Node's `offAnyOutgoing(listener)`); returns
-    /// whether it was there.
-    pub fn off_any_outgoing(&self, id: ListenerId) -> bool {
-        self.remove_outgoing(Some(id))
-    }
-
-    /// Removes every outgoing listener (Node's `offAnyOutgoing()`).
-    pub fn off_any_outgoing_all(&self) {
-        self.remove_outgoing(None);
-    }
-
-    fn add_outgoing(&self, listener: handler::OutgoingFn, prepend: bool) -> ListenerId {
-        let mut handlers = lock(&self.0.handlers);
-        let id = handlers.outgoing.add(listener, prepend);
-        self.set_outgoing(true);
-        id
-    }
-
-    fn remove_outgoing(&self, id: Option<ListenerId>) -> bool {
-        let mut handlers = lock(&self.0.handlers);
-        let removed = handlers.outgoing.remove(id);
-        self.set_outgoing(!handlers.outgoing.is_empty());
-        removed
-    }
-
-    /// Records whether the socket has outgoing listeners, here and in its namespace's count
-    /// (a broadcast takes its slower, listening path only when some socket has one). Called
-    /// under the handlers' lock.
-    fn set_outgoing(&self, has: bool) {
-        let had = self.0.outgoing.swap(has, Ordering::AcqRel);
-        let count = &self.0.hub.0.outgoing_sockets;
-        match (had, has) {
-            (false, true) => {
-                count.fetch_add(1, Ordering::AcqRel);
-            }
-            (true, false) => {
-                count.fetch_sub(1, Ordering::AcqRel);
-            }
-            _ => {}
-        }
-    }
-
-    /// Calls the outgoing listeners, if any, with an event sent to this client.
-    pub(crate) fn notify_outgoing(&self, event: &str, args: &Args) {
-        if !self.0.outgoing.load(Ordering::Acquire) {
-            return;
-        }
-        let listeners = lock(&self.0.handlers).outgoing.to_vec();
-        for listener in listeners {
-            listener(self, event, args);
-        }
-    }
-
     /// Adds a handler called once when the socket is disconnected, with the reason.
     pub fn on_disconnect<F, Fut>(&self, handler: F)
     where
@@ -511,15 +396,40 @@ impl Socket {
     /// disconnected: a refused or gone socket must not stay in a room.
     pub fn join(&self, room: impl Into<Room>) {
         if self.connected() {
-            self.0.hub.adapter().add_all(self.id(), &[room.into()]);
+            let room = room.into();
+            let ns = &self.0.hub.0;
+            // Observers hear of a room the socket was not in only (as Node's `join-room`).
+            let new = ns.observed() && !self.in_room(&room);
+            self.0
+                .hub
+                .adapter()
+                .add_all(self.id(), std::slice::from_ref(&room));
             crate::metrics::room_joined(self.namespace(), 1);
+            if new {
+                ns.notify(NsEvent::Joined(self.id(), &room));
+            }
         }
     }
 
     /// Leaves a room.
     pub fn leave(&self, room: &str) {
+        let ns = &self.0.hub.0;
+        let was_in = ns.observed() && self.in_room(room);
         self.0.hub.adapter().del(self.id(), room);
         crate::metrics::room_left(self.namespace());
+        if was_in {
+            ns.notify(NsEvent::Left(self.id(), room));
+        }
+    }
+
+    /// Whether the socket is in `room` (its own id aside).
+    fn in_room(&self, room: &str) -> bool {
+        self.0
+            .hub
+            .adapter()
+            .socket_rooms(self.id())
+            .iter()
+            .any(|r| r == room)
     }
 
     /// The rooms this socket is in, its own id first (every socket is addressable by its id).
@@ -600,6 +510,16 @@ impl Socket {
         self.0.conn.outbox.push_volatile(frames.iter().cloned())
     }
 
+    /// The socket's handlers (for `listeners.rs`).
+    pub(super) fn handlers(&self) -> MutexGuard<'_, Handlers> {
+        lock(&self.0.handlers)
+    }
+
+    /// Whether the socket has outgoing listeners (an emit checks this, not the lock).
+    pub(super) fn outgoing_flag(&self) -> &AtomicBool {
+        &self.0.outgoing
+    }
+
     /// The handlers to run for an event.
     pub(crate) fn handlers_for(
         &self,
@@ -633,6 +553,14 @@ impl Socket {
         self.0.hub.local_sockets().remove(self.id());
         lock(&self.0.conn.sockets).retain(|s| s.id() != self.id());
         lock(&self.0.acks).fail_all();
+        let ns = &self.0.hub.0;
+        if ns.observed() {
+            // Every room left, its own id first, as Node's `leaveAll` reports them.
+            ns.notify(NsEvent::Left(self.id(), self.id().as_str()));
+            for room in self.rooms_at_disconnect() {
+                ns.notify(NsEvent::Left(self.id(), &room));
+            }
+        }
         true
     }
 
