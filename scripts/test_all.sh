@@ -7,8 +7,9 @@
 #
 # The peers (all idempotent; nothing is reinstalled when present):
 #   - Debian packages tinyproxy (crates/wsx/tests/client_proxy.rs), chromium
-#     (crates/wsx-cli/tests/browser.rs) and redis-server (crates/wsx-sio/tests/cluster.rs),
-#     with apt-get, as root or through sudo;
+#     (crates/wsx-cli/tests/browser.rs), redis-server (crates/wsx-sio/tests/cluster.rs) and
+#     nginx (the round-robin balancer of crates/wsx-sio/tests/round_robin.rs), with apt-get,
+#     as root or through sudo;
 #   - `npm ci` in crates/wsx-cli/tests/browser (playwright-core, which drives Debian's
 #     Chromium and never downloads a browser; the Socket.IO browser client);
 #   - `npm ci` in crates/wsx-sio/tests/admin_ui (the @socket.io/admin-ui dashboard that
@@ -54,11 +55,12 @@ as_root() {
 }
 
 if ((setup)); then
-    section "Debian packages: tinyproxy, chromium, redis-server"
+    section "Debian packages: tinyproxy, chromium, redis-server, nginx"
     missing=()
     command -v tinyproxy >/dev/null 2>&1 || [[ -x /usr/sbin/tinyproxy ]] || missing+=(tinyproxy)
     [[ -x /usr/bin/chromium ]] || missing+=(chromium)
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+    command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
     if ((${#missing[@]})); then
         echo "installing: ${missing[*]}"
         as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -66,9 +68,10 @@ if ((setup)); then
     else
         echo "already installed"
     fi
-    # The packages start system instances (tinyproxy on 8888, redis on 6379) that no test uses;
-    # the tests start their own on free loopback ports. Stopped by their pid files only.
-    for pidfile in /run/tinyproxy/tinyproxy.pid /var/run/tinyproxy/tinyproxy.pid; do
+    # The packages start system instances (tinyproxy on 8888, redis on 6379, nginx on 80) that
+    # no test uses; the tests start their own on free loopback ports. Stopped by their pid
+    # files only.
+    for pidfile in /run/tinyproxy/tinyproxy.pid /var/run/tinyproxy/tinyproxy.pid /run/nginx.pid; do
         if [[ -f $pidfile ]]; then
             as_root kill "$(cat "$pidfile")" 2>/dev/null || true
         fi
@@ -102,7 +105,7 @@ fi
 
 # A missing peer now fails its test instead of skipping it.
 export WSX_REQUIRE_PROXIES=1 WSX_REQUIRE_BROWSER=1 WSX_REQUIRE_PYTHON=1
-export WSX_REQUIRE_INTEROP=1 WSX_REQUIRE_REDIS=1
+export WSX_REQUIRE_INTEROP=1 WSX_REQUIRE_REDIS=1 WSX_REQUIRE_NGINX=1
 
 section "cargo test --workspace $*"
 cargo test --workspace "$@"

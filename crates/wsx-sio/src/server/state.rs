@@ -77,6 +77,14 @@ impl ServerInner {
         }
     }
 
+    /// A new session id: random, or with forwarding on, starting with this node's tag.
+    pub(crate) fn new_sid(&self) -> Sid {
+        match &self.config.forwarding {
+            Some(forwarding) => forwarding.new_sid(),
+            None => Sid::random(),
+        }
+    }
+
     /// Whether the server is shutting down.
     pub(crate) fn closing(&self) -> bool {
         self.closing.load(Ordering::Acquire)

@@ -111,6 +111,11 @@ impl Link {
         self.mark(adapter, false);
     }
 
+    /// The commands connection (it reconnects by itself), for plain key commands.
+    pub(crate) fn commands(&self) -> ConnectionManager {
+        self.commands.clone()
+    }
+
     /// Queues a message; `false` (and counted) when the queue is full.
     pub(crate) fn publish(&self, channel: String, payload: Vec<u8>) -> bool {
         match self.publish.try_send(Outgoing { channel, payload }) {

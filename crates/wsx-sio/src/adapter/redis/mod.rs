@@ -48,6 +48,7 @@
 mod ack_requests;
 mod answer;
 mod link;
+mod nodes;
 mod requests;
 pub(crate) mod wire;
 
