@@ -446,7 +446,8 @@ async fn forwarding_fails_fast_while_redis_is_down_then_resumes() {
         text.contains("cannot look up node") && text.contains("Redis"),
         "{text}"
     );
-    assert!(took < Duration::from_millis(1500), "503 after {took:?}");
+    // The lookup is bounded by 1 s; the margin is for a loaded machine.
+    assert!(took < Duration::from_millis(2500), "503 after {took:?}");
 
     cluster.redis.restart();
     // The nodes advertise every 2 s: within a few seconds a finds b.
