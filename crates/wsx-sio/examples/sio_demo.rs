@@ -66,7 +66,7 @@ use wsx_sio::{Args, Config, EngineConfig, Parser, Server, Socket};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sio_demo [--addr HOST:PORT] [--redis URL] [--name NAME] [--parser json|msgpack] [--admin-ui [--admin-ui-origin ORIGIN]...] [--protocol-test] [--ping-interval MS] [--ping-timeout MS] [--advertise HOST:PORT|auto] [--forward-timeout MS]"
+        "usage: sio_demo [--addr HOST:PORT] [--redis URL[,URL..]] [--redis-adapter classic|sharded|sharded-dynamic|sharded-static] [--redis-cluster] [--name NAME] [--parser json|msgpack] [--admin-ui [--admin-ui-origin ORIGIN]...] [--protocol-test] [--ping-interval MS] [--ping-timeout MS] [--advertise HOST:PORT|auto] [--forward-timeout MS]"
     );
     std::process::exit(2);
 }
@@ -84,6 +84,19 @@ struct Options {
     /// `--advertise`: forwarding on, this address advertised (`auto`: the one listened on).
     advertise: Option<String>,
     forward_timeout: Option<Duration>,
+    /// `--redis-adapter`: which Redis adapter (classic by default).
+    adapter: RedisAdapterKind,
+    /// `--redis-cluster`: `--redis` lists the nodes of a Redis Cluster (sharded adapters only).
+    cluster: bool,
+}
+
+/// Which Redis adapter `--redis-adapter` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+enum RedisAdapterKind {
+    Classic,
+    ShardedDynamic,
+    ShardedStatic,
 }
 
 fn millis(value: Option<String>) -> Duration {
@@ -105,6 +118,8 @@ fn main() {
         ping_timeout: None,
         advertise: None,
         forward_timeout: None,
+        adapter: RedisAdapterKind::Classic,
+        cluster: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -121,6 +136,15 @@ fn main() {
             "--ping-interval" => options.ping_interval = Some(millis(args.next())),
             "--ping-timeout" => options.ping_timeout = Some(millis(args.next())),
             "--advertise" => options.advertise = Some(args.next().unwrap_or_else(|| usage())),
+            "--redis-adapter" => {
+                options.adapter = match args.next().as_deref() {
+                    Some("classic") => RedisAdapterKind::Classic,
+                    Some("sharded" | "sharded-dynamic") => RedisAdapterKind::ShardedDynamic,
+                    Some("sharded-static") => RedisAdapterKind::ShardedStatic,
+                    _ => usage(),
+                }
+            }
+            "--redis-cluster" => options.cluster = true,
             "--forward-timeout" => options.forward_timeout = Some(millis(args.next())),
             "--parser" => {
                 options.parser = match args.next().as_deref() {
@@ -146,6 +170,9 @@ fn main() {
             std::process::exit(1);
         }
     };
+    if options.cluster && options.adapter == RedisAdapterKind::Classic {
+        usage();
+    }
     if let Err(err) = runtime.block_on(run(&addr, options)) {
         eprintln!("sio_demo: {err}");
         std::process::exit(1);
@@ -203,8 +230,39 @@ async fn redis_server(
     options: &Options,
     local: std::net::SocketAddr,
 ) -> std::io::Result<Server> {
+    use wsx_sio::adapter::redis::sharded::{ShardedOptions, ShardedRedis, SubscriptionMode};
     use wsx_sio::adapter::redis::{Redis, RedisOptions};
     use wsx_sio::server::{ForwardOptions, Forwarding};
+    let mode = match options.adapter {
+        RedisAdapterKind::Classic => None,
+        RedisAdapterKind::ShardedDynamic => Some(SubscriptionMode::Dynamic),
+        RedisAdapterKind::ShardedStatic => Some(SubscriptionMode::Static),
+    };
+    if let Some(subscription_mode) = mode {
+        if options.advertise.is_some() {
+            return Err(std::io::Error::other(
+                "--advertise (forwarding) runs on the classic adapter's Redis connection; use --redis-adapter classic",
+            ));
+        }
+        let sharded_options = ShardedOptions {
+            subscription_mode,
+            requests_timeout: Duration::from_secs(3),
+            ..ShardedOptions::default()
+        };
+        let redis = if options.cluster {
+            let nodes: Vec<&str> = url.split(',').collect();
+            ShardedRedis::connect_cluster(&nodes, sharded_options).await
+        } else {
+            ShardedRedis::connect(url, sharded_options).await
+        }
+        .map_err(std::io::Error::other)?;
+        let io = Server::with_adapter(config, redis.factory());
+        install(&io, options.name.clone());
+        if !redis.wait_subscribed(Duration::from_secs(10)).await {
+            return Err(std::io::Error::other("not subscribed to Redis within 10 s"));
+        }
+        return Ok(io);
+    }
     let redis_options = RedisOptions {
         requests_timeout: Duration::from_secs(3),
         ..RedisOptions::default()

@@ -5,16 +5,14 @@
 //! `tests/admin_ui.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use serde_json::{Map, Value, json};
-use std::time::Duration;
-use tokio::sync::mpsc;
-use wsx_sio::admin::{AdminAuth, AdminError, AdminMode, AdminOptions, instrument};
-use wsx_sio::client::{self, ClientOptions, ConnectError, Transports};
-use wsx_sio::{Args, Server, Socket};
+mod admin_support;
 
-/// `s3cret` hashed by bcryptjs at cost 4 (cheap to check in a debug build).
-const HASH: &str = "$2a$04$J.W2YPLIEwZMMwoZAlvIqOui/m3hCZvYOuTInVW/gzEhMP.soH5Ie";
-const WAIT: Duration = Duration::from_secs(5);
+use admin_support::{HASH, dashboard, events, next, next_where, socket, socket_on};
+use serde_json::{Value, json};
+use std::time::Duration;
+use wsx_sio::admin::{AdminAuth, AdminError, AdminMode, AdminOptions, instrument};
+use wsx_sio::client::{ConnectError, Transports};
+use wsx_sio::{Args, Server, Socket};
 
 /// A server whose `/` sockets join and leave rooms on request, instrumented with `options`
 /// on `/admin`; its address.
@@ -46,80 +44,6 @@ fn basic() -> AdminOptions {
         stats_interval: Duration::from_millis(300),
         ..AdminOptions::default()
     }
-}
-
-/// A client socket of `namespace`, over WebSocket, with this CONNECT auth.
-fn socket(url: &str, namespace: &str, auth: Value) -> client::Socket {
-    let auth: Option<Map<String, Value>> = match auth {
-        Value::Object(map) => Some(map),
-        _ => None,
-    };
-    let options = ClientOptions {
-        transports: Transports::WebSocket,
-        reconnection: false,
-        auth,
-        ..ClientOptions::default()
-    };
-    client::io(&format!("{url}{namespace}"), options).unwrap()
-}
-
-/// Every event the socket gets, in order: `(name, args)`.
-fn events(socket: &client::Socket) -> mpsc::UnboundedReceiver<(String, Vec<Value>)> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    socket.on_any(move |_s, name: String, args: Args| {
-        let _ = tx.send((name, args.values));
-        async {}
-    });
-    rx
-}
-
-/// The next event named `name` (others are skipped).
-async fn next(rx: &mut mpsc::UnboundedReceiver<(String, Vec<Value>)>, name: &str) -> Vec<Value> {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let (got, args) = rx.recv().await.expect("socket gone");
-            if got == name {
-                return args;
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no `{name}` within {WAIT:?}"))
-}
-
-/// The next event named `name` whose arguments `pick` accepts.
-async fn next_where(
-    rx: &mut mpsc::UnboundedReceiver<(String, Vec<Value>)>,
-    name: &str,
-    pick: impl Fn(&[Value]) -> bool,
-) -> Vec<Value> {
-    tokio::time::timeout(WAIT, async {
-        loop {
-            let (got, args) = rx.recv().await.expect("socket gone");
-            if got == name && pick(&args) {
-                return args;
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("no matching `{name}` within {WAIT:?}"))
-}
-
-/// A logged-in dashboard and its events.
-async fn dashboard(
-    url: &str,
-) -> (
-    client::Socket,
-    mpsc::UnboundedReceiver<(String, Vec<Value>)>,
-) {
-    let admin = socket(
-        url,
-        "/admin",
-        json!({"username": "admin", "password": "s3cret"}),
-    );
-    let rx = events(&admin);
-    admin.connect().await.unwrap();
-    (admin, rx)
 }
 
 fn refusal(result: Result<(), ConnectError>) -> String {
@@ -271,6 +195,49 @@ async fn sockets_and_rooms_are_reported_as_they_change() {
         &gone[..3],
         &[json!("/"), json!(id), json!("client namespace disconnect")]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_client_is_shown_on_polling_and_its_upgrade_reported() {
+    let (_io, url) = start(basic()).await;
+    let (_admin, mut rx) = dashboard(&url).await;
+    next(&mut rx, "all_sockets").await;
+
+    let polling = socket_on(&url, "/", Transports::Polling);
+    polling.connect().await.unwrap();
+    let connected = next_where(&mut rx, "socket_connected", |args| args[0]["nsp"] == "/").await;
+    assert_eq!(connected[0]["transport"], "polling");
+    next_where(&mut rx, "server_stats", |args| {
+        args[0]["pollingClientsCount"] == 1 && args[0]["clientsCount"] == 2
+    })
+    .await;
+
+    let upgrading = socket_on(&url, "/", Transports::Default);
+    upgrading.connect().await.unwrap();
+    let id = upgrading.id().unwrap();
+    let connected = next_where(&mut rx, "socket_connected", |args| args[0]["id"] == id).await;
+    // Connected before or after its upgrade, depending on timing; if before, the next stats
+    // tick reports it.
+    if connected[0]["transport"] == "polling" {
+        let updated = next_where(&mut rx, "socket_updated", |args| args[0]["id"] == id).await;
+        assert_eq!(
+            updated[0],
+            json!({"id": id, "nsp": "/", "transport": "websocket"})
+        );
+    }
+    // Either way, a dashboard that connects now sees it on WebSocket, the other on polling.
+    let (_second, mut rx) = dashboard(&url).await;
+    let all = next(&mut rx, "all_sockets").await;
+    let transport = |id: &str| {
+        all[0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["id"] == id)
+            .map(|s| s["transport"].clone())
+    };
+    assert_eq!(transport(&id), Some(json!("websocket")));
+    assert_eq!(transport(&polling.id().unwrap()), Some(json!("polling")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
