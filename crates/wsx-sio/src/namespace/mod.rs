@@ -20,6 +20,7 @@ mod host;
 pub mod hub;
 pub(crate) mod jobs;
 pub(crate) mod local;
+pub(crate) mod observe;
 pub(crate) mod outbox;
 mod parent_adapter;
 pub(crate) mod reason;
@@ -61,6 +62,8 @@ pub(crate) struct NsInner {
     pub(crate) parent: Option<Arc<NsInner>>,
     /// The next ack id of a broadcast with acknowledgements (see `ack::BROADCAST_ACK_IDS`).
     pub(crate) next_broadcast_ack: std::sync::atomic::AtomicU64,
+    /// Who is told what happens to the sockets (the admin UI; [`observe`]).
+    pub(crate) observers: RwLock<Vec<observe::SharedObserver>>,
 }
 
 impl NsInner {
@@ -76,6 +79,39 @@ impl NsInner {
             parser: crate::packet::Parser::default(),
             parent: None,
             next_broadcast_ack: std::sync::atomic::AtomicU64::new(0),
+            observers: RwLock::default(),
+        }
+    }
+
+    /// Adds an observer of this namespace's sockets ([`observe`]).
+    pub(crate) fn observe(&self, observer: observe::SharedObserver) {
+        self.observers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(observer);
+    }
+
+    /// The observers (cloned: none is called under the lock).
+    pub(crate) fn observers(&self) -> Vec<observe::SharedObserver> {
+        self.observers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether anyone observes this namespace.
+    pub(crate) fn observed(&self) -> bool {
+        !self
+            .observers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+
+    /// Tells the observers about `event`.
+    pub(crate) fn notify(&self, event: observe::NsEvent<'_>) {
+        for observer in self.observers() {
+            observer.event(&self.name, event);
         }
     }
 

@@ -78,6 +78,11 @@ pub struct Config {
     /// option). Clients must use the same one: with [`Parser::MsgPack`], the JS client's
     /// `parser: require("socket.io-msgpack-parser")`.
     pub parser: Parser,
+    /// Forwarding to the node that owns a session, for clusters behind a balancer without
+    /// sticky sessions (default none: one node, or sticky sessions; see
+    /// [`super::forward`]). With it, session ids start with this node's tag, and a request
+    /// for a session of another node is forwarded there instead of refused.
+    pub forwarding: Option<super::forward::Forwarding>,
 }
 
 impl Default for Config {
@@ -102,6 +107,7 @@ impl Default for Config {
             write_buffer_size: 64 * 1024,
             read_buffer_size: 1024,
             parser: Parser::Json,
+            forwarding: None,
         }
     }
 }

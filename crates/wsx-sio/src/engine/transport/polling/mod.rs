@@ -70,6 +70,21 @@ impl Sessions {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
+    /// How many polling sessions are open and not upgraded (Node's admin UI's
+    /// `pollingClientsCount`).
+    #[must_use]
+    pub fn polling_count(&self) -> usize {
+        let sessions: Vec<Arc<PollShared>> = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        // Each session's own lock is taken with the map's released.
+        sessions.iter().filter(|s| !s.upgraded()).count()
+    }
+
     /// Whether no polling session is open.
     #[must_use]
     pub fn is_empty(&self) -> bool {

@@ -305,6 +305,12 @@ impl PollShared {
         self.fail(&mut lock(&self.state), PollingError::TooLarge);
     }
 
+    /// Whether the session moved to its WebSocket (the client sent `5`).
+    #[must_use]
+    pub fn upgraded(&self) -> bool {
+        lock(&self.state).phase == Phase::Upgraded
+    }
+
     /// A WebSocket with this sid asks to upgrade.
     ///
     /// # Errors
