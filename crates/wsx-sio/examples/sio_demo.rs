@@ -57,6 +57,9 @@
 //! - `fetch-sockets(room or null)` with an ack -> the sorted ids of the sockets in the room
 //!   (or all), on every server (`{"error": ..}` when a server did not answer in time);
 //! - `sockets-join(sid, room)` with an ack -> that socket joins, wherever it is; ack `true`;
+//! - `sockets-leave(sid, room)` with an ack -> that socket leaves, wherever it is; ack `true`;
+//! - `disconnect-sockets(room)` with an ack -> every socket in the room, on every server, is
+//!   disconnected from `/`; ack `true`;
 //! - `server-side(payload)` -> server-side event `relay(payload)` to the other servers, which
 //!   emit `relayed(payload)` to their own sockets;
 //! - `server-side-ack(payload)` with an ack -> server-side `ping-nodes(payload)` with an ack;
@@ -390,6 +393,20 @@ fn cluster_handlers(socket: &Socket, name: &std::sync::Arc<str>) {
         "sockets-join",
         |s: Socket, (sid, room): (String, String), ack| async move {
             s.hub().to(sid).sockets_join(room);
+            let _ = ack.send(&true);
+        },
+    );
+    socket.on_with_ack(
+        "sockets-leave",
+        |s: Socket, (sid, room): (String, String), ack| async move {
+            s.hub().to(sid).sockets_leave(&room);
+            let _ = ack.send(&true);
+        },
+    );
+    socket.on_with_ack(
+        "disconnect-sockets",
+        |s: Socket, room: String, ack| async move {
+            s.hub().to(room).disconnect_sockets(false);
             let _ = ack.send(&true);
         },
     );

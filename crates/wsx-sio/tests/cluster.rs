@@ -609,3 +609,100 @@ async fn the_sharded_adapter_spreads_its_channels_over_a_redis_cluster() {
         assert_eq!(a.expect("42").await, expected);
     }
 }
+
+/// In-process, the sharded adapter's dynamic mode: a room's channel is subscribed while the
+/// room has a socket on this server (on its first join, until its last leave or disconnect),
+/// never for a room named like a socket id (20 characters: Node publishes those on the
+/// namespace channel); the static mode subscribes the namespace's two channels only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dynamic_mode_subscribes_a_room_channel_while_the_room_has_a_local_socket() {
+    use wsx_sio::adapter::redis::sharded::{ShardedOptions, ShardedRedis, SubscriptionMode};
+    let Some(redis) = RedisServer::start() else {
+        return missing("redis-server is not installed");
+    };
+    for mode in [SubscriptionMode::Dynamic, SubscriptionMode::Static] {
+        let options = ShardedOptions {
+            subscription_mode: mode,
+            ..ShardedOptions::default()
+        };
+        let handle = ShardedRedis::connect(&redis.url(), options)
+            .await
+            .expect("connects");
+        let io = Server::with_adapter(Config::default(), handle.factory());
+        io.on_connection(|socket: Socket| async move {
+            socket.on_with_ack("join", |s: Socket, room: String, ack| async move {
+                s.join(room);
+                let _ = ack.send(&true);
+            });
+            socket.on_with_ack("leave", |s: Socket, room: String, ack| async move {
+                s.leave(&room);
+                let _ = ack.send(&true);
+            });
+        });
+        let addr = common::start(&io).await;
+        let mut a = Client::connect(addr).await;
+        let mut b = Client::connect(addr).await;
+        assert!(handle.wait_subscribed(Duration::from_secs(10)).await);
+        let own = vec![
+            "socket.io#/#".to_owned(),
+            format!("socket.io#/#{}#", handle.uid()),
+        ];
+        let mut with_room = own.clone();
+        if mode == SubscriptionMode::Dynamic {
+            with_room.push("socket.io#/#r#".to_owned());
+        }
+        let sorted = |mut channels: Vec<String>| {
+            channels.sort();
+            channels
+        };
+        let (own, with_room) = (sorted(own), sorted(with_room));
+        let channels = || {
+            let handle = handle.clone();
+            async move {
+                assert!(handle.wait_subscribed(Duration::from_secs(10)).await);
+                handle.subscribed_channels()
+            }
+        };
+        assert_eq!(channels().await, own, "{mode:?}");
+        for client in [&mut a, &mut b] {
+            assert_eq!(client.call(r#"["join","r"]"#).await, json!([true]));
+        }
+        let like_a_sid = "abcdefghij0123456789";
+        assert_eq!(
+            a.call(&json!(["join", like_a_sid]).to_string()).await,
+            json!([true])
+        );
+        assert_eq!(channels().await, with_room, "{mode:?}");
+        // Redis counts this server on the room's channel.
+        let expected = usize::from(mode == SubscriptionMode::Dynamic);
+        assert_eq!(
+            harness::shard_subscribers(&[redis.port], "socket.io#/#r#"),
+            expected
+        );
+        // One socket leaves: the room still has the other.
+        assert_eq!(a.call(r#"["leave","r"]"#).await, json!([true]));
+        assert_eq!(channels().await, with_room, "{mode:?}");
+        // The last one disconnects: the channel is unsubscribed.
+        drop(b);
+        let mut now = Vec::new();
+        for _ in 0..100 {
+            now = handle.subscribed_channels();
+            if now == own {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(now, own, "{mode:?}");
+        let mut count = usize::MAX;
+        for _ in 0..100 {
+            count = harness::shard_subscribers(&[redis.port], "socket.io#/#r#");
+            if count == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(count, 0, "{mode:?}");
+        drop(a);
+        io.shutdown().await;
+    }
+}
