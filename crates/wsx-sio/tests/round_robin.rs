@@ -199,8 +199,9 @@ fn run_checks(mut command: Command, what: &str, min_checks: usize) {
     );
 }
 
-/// The official Node client through nginx: `mode` is `default` or `polling`.
-fn node_clients(mode: &str) {
+/// The official Node client through nginx: `mode` is `default` or `polling`; `extra`: the
+/// nodes' extra arguments.
+fn node_clients(mode: &str, extra: &[&str]) {
     let dir = interop_dir();
     if !dir.join("node_modules/socket.io-client").is_dir() {
         return interop_missing("npm socket.io-client (crates/wsx-sio/tests/interop/node_modules)");
@@ -208,7 +209,9 @@ fn node_clients(mode: &str) {
     if Command::new("node").arg("--version").output().is_err() {
         return interop_missing("node");
     }
-    let Some(cluster) = cluster(&[]) else { return };
+    let Some(cluster) = cluster(extra) else {
+        return;
+    };
     let mut command = Command::new("node");
     command
         .current_dir(&dir)
@@ -248,12 +251,19 @@ fn python_clients(mode: &str) {
 
 #[test]
 fn node_clients_with_default_options_need_no_sticky_sessions() {
-    node_clients("default");
+    node_clients("default", &[]);
 }
 
 #[test]
 fn node_clients_on_polling_only_need_no_sticky_sessions() {
-    node_clients("polling");
+    node_clients("polling", &[]);
+}
+
+/// The same on the sharded adapter (`SSUBSCRIBE`/`SPUBLISH`): forwarding uses its
+/// connection for the address book.
+#[test]
+fn node_clients_on_polling_only_need_no_sticky_sessions_on_the_sharded_adapter() {
+    node_clients("polling", &["--redis-adapter", "sharded"]);
 }
 
 #[test]

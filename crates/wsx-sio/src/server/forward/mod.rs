@@ -15,7 +15,8 @@
 //!   node reads the owner from the id alone: no lookup per session.
 //! - **Where**: the tag's address, `host:port` that the other nodes can reach
 //!   ([`Forwarding::start`]'s `advertise`), is kept in a [`Directory`]. The Redis one (the
-//!   adapter's own connection, feature `redis`) keeps the key `<key>#wsx-node#<tag>` with a
+//!   adapter's own connection, the classic [`crate::adapter::redis::Redis`] or the sharded
+//!   [`crate::adapter::redis::sharded::ShardedRedis`], feature `redis`) keeps the key `<key>#wsx-node#<tag>` with a
 //!   time to live, refreshed every [`ForwardOptions::advertise_interval`] (so a Redis that
 //!   restarted empty has it again within that time; while advertising fails it is retried
 //!   every 250 ms), deleted by [`crate::Server::shutdown`].
