@@ -29,9 +29,10 @@ impl SocketEmitter {
     }
 
     /// Drops the event when the client cannot take it at once ([`EmitFlags::volatile`]):
-    /// its outbound queue is not empty, or it is not connected. A dropped event is not an
-    /// error (`Ok`, as Node's `volatile` is silent); awaited with an acknowledgement, it times
-    /// out.
+    /// something sent to it is not taken yet (queued, being written, or waiting for its next
+    /// poll), or it is not connected. A dropped event is not an error (`Ok`, as Node's
+    /// `volatile` is silent; `wsx_sio_volatile_dropped_total` counts it); awaited with an
+    /// acknowledgement, it times out.
     pub fn volatile(mut self) -> Self {
         self.flags.volatile = true;
         self

@@ -22,10 +22,11 @@ use std::time::Duration;
 /// and broadcasts alike).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EmitFlags {
-    /// Dropped for a receiver that cannot take it at once: one whose outbound queue is not
-    /// empty (it is slow, or being written) or that is not connected; Node's `volatile`,
-    /// for data that is stale soon anyway (positions, ticks). A volatile event is not kept
-    /// for connection state recovery either, as in Node.
+    /// Dropped for a receiver that cannot take it at once: something sent to it is not
+    /// taken yet (queued, being written, or waiting for its next poll; `outbox.rs`) or it is
+    /// not connected; Node's `volatile` (dropped when the transport is not writable), for
+    /// data that is stale soon anyway (positions, ticks). A volatile event is not kept for
+    /// connection state recovery either, as in Node.
     pub volatile: bool,
     /// Whether the message may be compressed (default `true`; Node's `compress(bool)`).
     /// Kept and passed down to the delivery, where it has no effect yet: this server's

@@ -272,12 +272,12 @@ impl BroadcastOperator {
         self
     }
 
-    /// Drops the event for each receiver on this server that cannot take it at once: its
-    /// outbound queue is not empty (it is slow, or being written), or it is not connected
-    /// (Node's `volatile`). Not kept for connection state recovery. Other servers of a
-    /// cluster deliver it as a plain broadcast (their wire format carries no flags from
-    /// here). Applies to [`Self::emit`] and [`Self::emit_args`], not to broadcasts with
-    /// acknowledgements.
+    /// Drops the event for each receiver on this server that cannot take it at once:
+    /// something sent to it is not taken yet (queued, being written, or waiting for its next
+    /// poll), or it is not connected (Node's `volatile`). Not kept for connection state
+    /// recovery. Other servers of a cluster deliver it as a plain broadcast (their wire
+    /// format carries no flags from here). Applies to [`Self::emit`] and [`Self::emit_args`],
+    /// not to broadcasts with acknowledgements.
     #[must_use]
     pub fn volatile(mut self) -> Self {
         self.flags.volatile = true;

@@ -75,7 +75,7 @@ impl LocalSockets {
     }
 
     /// Like [`Self::push`], for a broadcast with flags or to sockets with outgoing listeners
-    /// (`flags.rs`): a volatile packet goes only to receivers whose queue is empty, and the
+    /// (`flags.rs`): a volatile packet goes only to receivers for which nothing else waits, and the
     /// outgoing listeners of each connected receiver are called with `event` and `args`
     /// (a dropped volatile packet included, as in Node). The map's lock is
     /// released before any listener runs (a listener may broadcast in turn).

@@ -270,7 +270,7 @@ impl Socket {
             }
             self.notify_outgoing(event, &args);
             let frames = event_frames(self.0.conn.parser, self.namespace(), event, args, None);
-            if self.0.conn.outbox.push_volatile(frames) {
+            if let Ok(true) = self.0.conn.outbox.push_volatile(frames) {
                 crate::metrics::events_sent(self.namespace(), 1);
             }
             return Ok(());
@@ -323,7 +323,8 @@ impl Socket {
         let (id, rx) = lock(&self.0.acks).register();
         let frames = event_frames(self.0.conn.parser, self.namespace(), event, args, Some(id));
         let sent = if flags.volatile && self.connected() {
-            self.0.conn.outbox.push_volatile(frames);
+            // Dropped or not, the wait ends at the timeout or with a disconnect.
+            let _ = self.0.conn.outbox.push_volatile(frames);
             Ok(())
         } else {
             self.push(frames)
@@ -505,9 +506,13 @@ impl Socket {
         self.0.conn.outbox.push(frames)
     }
 
-    /// Queues the shared frames of a volatile broadcast if this client's queue is empty.
+    /// Queues the shared frames of a volatile broadcast if nothing else waits for this
+    /// client; returns whether it did.
     pub(crate) fn push_volatile(&self, frames: &[Frame]) -> bool {
-        self.0.conn.outbox.push_volatile(frames.iter().cloned())
+        matches!(
+            self.0.conn.outbox.push_volatile(frames.iter().cloned()),
+            Ok(true)
+        )
     }
 
     /// The socket's handlers (for `listeners.rs`).

@@ -208,7 +208,7 @@ impl Server {
         let sid = self.0.new_sid();
         let engine = &config.engine;
         let limits = PollLimits {
-            queue_limit: config.max_buffered,
+            queue_limit: config.max_pending_bytes,
             stall_timeout: engine.ping_interval + engine.ping_timeout,
             max_poll_packets: config.max_poll_packets,
         };
