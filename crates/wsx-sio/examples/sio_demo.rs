@@ -7,8 +7,9 @@
 //!
 //! `--ping-interval` and `--ping-timeout` replace the demo's 2000 ms heartbeat settings.
 //!
-//! `--advertise` (with `--redis`) turns on forwarding (`wsx_sio::server::forward`): the node
-//! advertises `HOST:PORT` (`auto`: the address it listens on) through Redis, and serves a
+//! `--advertise` (with `--redis`, either adapter) turns on forwarding
+//! (`wsx_sio::server::forward`): the node advertises `HOST:PORT` (`auto`: the address it
+//! listens on) through Redis, and serves a
 //! request for a session another node owns by forwarding it there, so that the nodes can sit
 //! behind a balancer without sticky sessions. `--forward-timeout` is how long an owner may
 //! take to answer (default 10,000 ms; a poll gets the ping interval more).
@@ -56,6 +57,9 @@
 //! - `fetch-sockets(room or null)` with an ack -> the sorted ids of the sockets in the room
 //!   (or all), on every server (`{"error": ..}` when a server did not answer in time);
 //! - `sockets-join(sid, room)` with an ack -> that socket joins, wherever it is; ack `true`;
+//! - `sockets-leave(sid, room)` with an ack -> that socket leaves, wherever it is; ack `true`;
+//! - `disconnect-sockets(room)` with an ack -> every socket in the room, on every server, is
+//!   disconnected from `/`; ack `true`;
 //! - `server-side(payload)` -> server-side event `relay(payload)` to the other servers, which
 //!   emit `relayed(payload)` to their own sockets;
 //! - `server-side-ack(payload)` with an ack -> server-side `ping-nodes(payload)` with an ack;
@@ -232,18 +236,12 @@ async fn redis_server(
 ) -> std::io::Result<Server> {
     use wsx_sio::adapter::redis::sharded::{ShardedOptions, ShardedRedis, SubscriptionMode};
     use wsx_sio::adapter::redis::{Redis, RedisOptions};
-    use wsx_sio::server::{ForwardOptions, Forwarding};
     let mode = match options.adapter {
         RedisAdapterKind::Classic => None,
         RedisAdapterKind::ShardedDynamic => Some(SubscriptionMode::Dynamic),
         RedisAdapterKind::ShardedStatic => Some(SubscriptionMode::Static),
     };
     if let Some(subscription_mode) = mode {
-        if options.advertise.is_some() {
-            return Err(std::io::Error::other(
-                "--advertise (forwarding) runs on the classic adapter's Redis connection; use --redis-adapter classic",
-            ));
-        }
         let sharded_options = ShardedOptions {
             subscription_mode,
             requests_timeout: Duration::from_secs(3),
@@ -256,6 +254,7 @@ async fn redis_server(
             ShardedRedis::connect(url, sharded_options).await
         }
         .map_err(std::io::Error::other)?;
+        config.forwarding = forwarding(&redis, options, local).await?;
         let io = Server::with_adapter(config, redis.factory());
         install(&io, options.name.clone());
         if !redis.wait_subscribed(Duration::from_secs(10)).await {
@@ -270,27 +269,42 @@ async fn redis_server(
     let redis = Redis::connect(url, redis_options)
         .await
         .map_err(std::io::Error::other)?;
-    if let Some(advertise) = &options.advertise {
-        let address = match advertise.as_str() {
-            "auto" => local.to_string(),
-            other => other.to_owned(),
-        };
-        let mut forward = ForwardOptions::default();
-        if let Some(timeout) = options.forward_timeout {
-            forward.timeout = timeout;
-        }
-        let forwarding = Forwarding::start(redis.clone(), address, forward)
-            .await
-            .map_err(std::io::Error::other)?;
-        println!("node {} at {}", forwarding.node(), forwarding.address());
-        config.forwarding = Some(forwarding);
-    }
+    config.forwarding = forwarding(&redis, options, local).await?;
     let io = Server::with_adapter(config, redis.factory());
     install(&io, options.name.clone());
     if !redis.wait_subscribed(Duration::from_secs(10)).await {
         return Err(std::io::Error::other("not subscribed to Redis within 10 s"));
     }
     Ok(io)
+}
+
+/// With `--advertise`, forwarding on the adapter's Redis connection (either adapter's).
+#[cfg(feature = "redis")]
+async fn forwarding<D>(
+    redis: &D,
+    options: &Options,
+    local: std::net::SocketAddr,
+) -> std::io::Result<Option<wsx_sio::server::Forwarding>>
+where
+    D: wsx_sio::server::Directory + Clone,
+{
+    use wsx_sio::server::{ForwardOptions, Forwarding};
+    let Some(advertise) = &options.advertise else {
+        return Ok(None);
+    };
+    let address = match advertise.as_str() {
+        "auto" => local.to_string(),
+        other => other.to_owned(),
+    };
+    let mut forward = ForwardOptions::default();
+    if let Some(timeout) = options.forward_timeout {
+        forward.timeout = timeout;
+    }
+    let forwarding = Forwarding::start(redis.clone(), address, forward)
+        .await
+        .map_err(std::io::Error::other)?;
+    println!("node {} at {}", forwarding.node(), forwarding.address());
+    Ok(Some(forwarding))
 }
 
 #[cfg(not(feature = "redis"))]
@@ -379,6 +393,20 @@ fn cluster_handlers(socket: &Socket, name: &std::sync::Arc<str>) {
         "sockets-join",
         |s: Socket, (sid, room): (String, String), ack| async move {
             s.hub().to(sid).sockets_join(room);
+            let _ = ack.send(&true);
+        },
+    );
+    socket.on_with_ack(
+        "sockets-leave",
+        |s: Socket, (sid, room): (String, String), ack| async move {
+            s.hub().to(sid).sockets_leave(&room);
+            let _ = ack.send(&true);
+        },
+    );
+    socket.on_with_ack(
+        "disconnect-sockets",
+        |s: Socket, room: String, ack| async move {
+            s.hub().to(room).disconnect_sockets(false);
             let _ = ack.send(&true);
         },
     );

@@ -105,16 +105,9 @@ async fn cross_node_contract(
         assert_eq!(got, [r#"42["broadcast",1]"#, r#"42["broadcast",2]"#]);
     }
 
-    // Binary crosses as binary (MessagePack bin between the servers).
-    a.raw
-        .send(r#"451-["to-room","r",{"_placeholder":true,"num":0}]"#)
-        .await;
-    a.raw.send_binary(&[1, 2, 3]).await;
-    assert_eq!(
-        b.expect("45").await,
-        r#"451-["room-msg",{"_placeholder":true,"num":0}]"#
-    );
-    assert_eq!(b.binary().await, vec![1, 2, 3]);
+    // Binary crosses as binary (MessagePack bin between the servers), both ways.
+    binary_across(a, b, &[1, 2, 3]).await;
+    binary_across(b, a, &[4, 5, 6]).await;
 
     // fetchSockets sees both servers' sockets, from either side.
     let both = sorted(&[&a.sid, &b.sid]);
@@ -181,6 +174,19 @@ async fn cross_node_contract(
         b.call(r#"["server-side-ack",7]"#).await,
         json!([[{"node": a_name, "got": 7}]])
     );
+}
+
+/// `from` sends a room message with one binary attachment: `to` gets it, binary as binary.
+async fn binary_across(from: &mut Client, to: &mut Client, bytes: &[u8]) {
+    from.raw
+        .send(r#"451-["to-room","r",{"_placeholder":true,"num":0}]"#)
+        .await;
+    from.raw.send_binary(bytes).await;
+    assert_eq!(
+        to.expect("45").await,
+        r#"451-["room-msg",{"_placeholder":true,"num":0}]"#
+    );
+    assert_eq!(to.binary().await, bytes.to_vec());
 }
 
 /// Asks `client`'s server for the sockets in `room` until they are `want` (sorted ids), for
@@ -607,5 +613,102 @@ async fn the_sharded_adapter_spreads_its_channels_over_a_redis_cluster() {
         assert_eq!(b.expect("42").await, expected);
         b.emit(&json!(["to-room", room, room]).to_string()).await;
         assert_eq!(a.expect("42").await, expected);
+    }
+}
+
+/// In-process, the sharded adapter's dynamic mode: a room's channel is subscribed while the
+/// room has a socket on this server (on its first join, until its last leave or disconnect),
+/// never for a room named like a socket id (20 characters: Node publishes those on the
+/// namespace channel); the static mode subscribes the namespace's two channels only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dynamic_mode_subscribes_a_room_channel_while_the_room_has_a_local_socket() {
+    use wsx_sio::adapter::redis::sharded::{ShardedOptions, ShardedRedis, SubscriptionMode};
+    let Some(redis) = RedisServer::start() else {
+        return missing("redis-server is not installed");
+    };
+    for mode in [SubscriptionMode::Dynamic, SubscriptionMode::Static] {
+        let options = ShardedOptions {
+            subscription_mode: mode,
+            ..ShardedOptions::default()
+        };
+        let handle = ShardedRedis::connect(&redis.url(), options)
+            .await
+            .expect("connects");
+        let io = Server::with_adapter(Config::default(), handle.factory());
+        io.on_connection(|socket: Socket| async move {
+            socket.on_with_ack("join", |s: Socket, room: String, ack| async move {
+                s.join(room);
+                let _ = ack.send(&true);
+            });
+            socket.on_with_ack("leave", |s: Socket, room: String, ack| async move {
+                s.leave(&room);
+                let _ = ack.send(&true);
+            });
+        });
+        let addr = common::start(&io).await;
+        let mut a = Client::connect(addr).await;
+        let mut b = Client::connect(addr).await;
+        assert!(handle.wait_subscribed(Duration::from_secs(10)).await);
+        let own = vec![
+            "socket.io#/#".to_owned(),
+            format!("socket.io#/#{}#", handle.uid()),
+        ];
+        let mut with_room = own.clone();
+        if mode == SubscriptionMode::Dynamic {
+            with_room.push("socket.io#/#r#".to_owned());
+        }
+        let sorted = |mut channels: Vec<String>| {
+            channels.sort();
+            channels
+        };
+        let (own, with_room) = (sorted(own), sorted(with_room));
+        let channels = || {
+            let handle = handle.clone();
+            async move {
+                assert!(handle.wait_subscribed(Duration::from_secs(10)).await);
+                handle.subscribed_channels()
+            }
+        };
+        assert_eq!(channels().await, own, "{mode:?}");
+        for client in [&mut a, &mut b] {
+            assert_eq!(client.call(r#"["join","r"]"#).await, json!([true]));
+        }
+        let like_a_sid = "abcdefghij0123456789";
+        assert_eq!(
+            a.call(&json!(["join", like_a_sid]).to_string()).await,
+            json!([true])
+        );
+        assert_eq!(channels().await, with_room, "{mode:?}");
+        // Redis counts this server on the room's channel.
+        let expected = usize::from(mode == SubscriptionMode::Dynamic);
+        assert_eq!(
+            harness::shard_subscribers(&[redis.port], "socket.io#/#r#"),
+            expected
+        );
+        // One socket leaves: the room still has the other.
+        assert_eq!(a.call(r#"["leave","r"]"#).await, json!([true]));
+        assert_eq!(channels().await, with_room, "{mode:?}");
+        // The last one disconnects: the channel is unsubscribed.
+        drop(b);
+        let mut now = Vec::new();
+        for _ in 0..100 {
+            now = handle.subscribed_channels();
+            if now == own {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(now, own, "{mode:?}");
+        let mut count = usize::MAX;
+        for _ in 0..100 {
+            count = harness::shard_subscribers(&[redis.port], "socket.io#/#r#");
+            if count == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(count, 0, "{mode:?}");
+        drop(a);
+        io.shutdown().await;
     }
 }

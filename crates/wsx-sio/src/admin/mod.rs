@@ -166,6 +166,8 @@ struct Admin {
     server: crate::server::instrument::WeakServer,
     hub: crate::namespace::hub::WeakHub,
     mode: AdminMode,
+    /// Whether the operations are served ([`AdminOptions::read_only`] off).
+    operations: bool,
     features: Vec<&'static str>,
     stats: stats::Stats,
 }
@@ -191,6 +193,7 @@ pub fn instrument(server: &Server, options: AdminOptions) -> Result<(), AdminErr
         server: server.downgrade(),
         hub: namespace.hub().downgrade(),
         mode: options.mode,
+        operations: !options.read_only,
         features,
         stats: stats::Stats::new(server, options.server_id),
     });
@@ -216,7 +219,7 @@ impl Admin {
     /// A dashboard connected: its operations, then `config`, `server_stats` and (development
     /// mode) `all_sockets`.
     async fn greet(self: Arc<Self>, socket: crate::namespace::Socket) {
-        if !self.features.is_empty() && self.features[0] == "EMIT" {
+        if self.operations {
             ops::register(&socket, self.server.clone());
         }
         let _ = socket.emit(

@@ -1,7 +1,8 @@
 //! The namespace layer: [`Namespace`] (where connection handlers and connect middlewares are
 //! registered, `io.of("/admin")`), its [`Hub`] (rooms and broadcasts, through the adapter),
 //! its [`Socket`]s with their handlers and acknowledgements, and the jobs a connection runs
-//! for them.
+//! for them; `observe.rs` reports what happens to the sockets (connect, disconnect, rooms) to
+//! instrumentation, the admin UI (`crate::admin`, a layer above the server, which holds it).
 //!
 //! This is the one layer whose files refer to each other in a circle, by nature: a socket
 //! holds its hub (to join rooms and broadcast), the hub hands out its sockets, a handler and

@@ -15,7 +15,8 @@
 //!   node reads the owner from the id alone: no lookup per session.
 //! - **Where**: the tag's address, `host:port` that the other nodes can reach
 //!   ([`Forwarding::start`]'s `advertise`), is kept in a [`Directory`]. The Redis one (the
-//!   adapter's own connection, feature `redis`) keeps the key `<key>#wsx-node#<tag>` with a
+//!   adapter's own connection, the classic [`crate::adapter::redis::Redis`] or the sharded
+//!   [`crate::adapter::redis::sharded::ShardedRedis`], feature `redis`) keeps the key `<key>#wsx-node#<tag>` with a
 //!   time to live, refreshed every [`ForwardOptions::advertise_interval`] (so a Redis that
 //!   restarted empty has it again within that time; while advertising fails it is retried
 //!   every 250 ms), deleted by [`crate::Server::shutdown`].
@@ -48,11 +49,13 @@
 //!   entry.
 //! - A forwarded request: one more hop on a warm connection, and the answer read whole before
 //!   it is passed on. Measured on loopback (debug build, a 2-core machine shared with other
-//!   builds), 200 one-packet `POST`s one at a time: 0.37-0.39 ms median straight to the
-//!   owner, 0.89-0.98 ms through the other node, so about 0.5-0.6 ms added per forwarded
-//!   poll; across hosts add one network round trip between the nodes. Command:
-//!   `cargo test -p wsx-sio --features redis --test round_robin forwarded_poll_latency --
-//!   --nocapture` (after `cargo build -p wsx-sio --features redis --example sio_demo`).
+//!   builds, so the figures move from run to run), 200 one-packet `POST`s one at a time, a
+//!   new client connection each, medians over 5 runs: 0.37-0.47 ms straight to the owner,
+//!   0.89-1.16 ms through the other node, so 0.45-0.73 ms added per forwarded poll (one more
+//!   run, slowed by the machine's load, added 3 ms). Command: `cargo test -p wsx-sio
+//!   --features redis --test round_robin forwarded_poll_latency -- --nocapture` (after
+//!   `cargo build -p wsx-sio --features redis --example sio_demo`). Across hosts add one
+//!   network round trip between the nodes.
 //! - A long poll held for the owner holds one node-to-node connection while it waits (as
 //!   long as the owner holds the `GET`, at most `pingInterval`).
 //! - A tunnelled WebSocket passes through two nodes for its whole life: one more TCP

@@ -24,12 +24,13 @@ const IDLE_FOR: Duration = Duration::from_secs(4);
 pub(super) struct Pool(Mutex<HashMap<String, Vec<(Sender, Instant)>>>);
 
 impl Pool {
-    /// An idle connection to `address` that is ready for a request, if any.
+    /// An idle connection to `address` that is still open, if any (await its `ready` before
+    /// sending: the connection's task may not have seen the end of the last answer yet).
     pub(super) fn take(&self, address: &str) -> Option<Sender> {
         let mut idle = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let list = idle.get_mut(address)?;
         while let Some((sender, since)) = list.pop() {
-            if since.elapsed() < IDLE_FOR && sender.is_ready() {
+            if since.elapsed() < IDLE_FOR && !sender.is_closed() {
                 return Some(sender);
             }
         }

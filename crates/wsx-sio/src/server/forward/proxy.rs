@@ -113,7 +113,9 @@ impl Forwarding {
         address: &str,
         mut request: http::Request<Full<Bytes>>,
     ) -> Result<Response, Failure> {
-        if let Some(mut sender) = self.0.pool.take(address) {
+        if let Some(mut sender) = self.0.pool.take(address)
+            && sender.ready().await.is_ok()
+        {
             match sender.try_send_request(request).await {
                 Ok(response) => return self.finish(address, sender, response).await,
                 // The owner closed the idle connection just as it was taken: the request

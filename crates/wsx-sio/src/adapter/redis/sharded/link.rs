@@ -244,6 +244,18 @@ impl ShardLink {
         Ok(numsub_count(&value, channel))
     }
 
+    /// Runs a plain command on the commands connection (on a cluster, on the node that owns
+    /// its key): the forwarding's address book (`nodes.rs`).
+    pub(crate) async fn query<T: redis::FromRedisValue>(
+        &self,
+        cmd: &redis::Cmd,
+    ) -> redis::RedisResult<T> {
+        match self.commands.clone() {
+            Commands::Single(mut conn) => cmd.query_async(&mut conn).await,
+            Commands::Cluster(mut conn) => cmd.query_async(&mut conn).await,
+        }
+    }
+
     /// Messages that could not be published since the start.
     pub(crate) fn publish_failures(&self) -> u64 {
         self.publisher.failures()

@@ -55,6 +55,7 @@
 mod answer;
 mod link;
 mod message;
+mod nodes;
 
 use super::exchange::{AckRequests, Requests};
 use super::{MemoryAdapter, random_id};
