@@ -194,8 +194,10 @@ impl Socket {
         F: Fn(Socket, T) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let event = event.into();
-        let handler = handler::event_fn(&event, move |socket, args, _ack| handler(socket, args));
+        let event: Arc<str> = event.into().into();
+        let handler = handler::event_fn(event.clone(), move |socket, args, _ack| {
+            handler(socket, args)
+        });
         lock(&self.0.handlers).set(event, handler);
     }
 
@@ -207,8 +209,8 @@ impl Socket {
         F: Fn(Socket, T, AckSender) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let event = event.into();
-        let handler = handler::event_fn(&event, handler);
+        let event: Arc<str> = event.into().into();
+        let handler = handler::event_fn(event.clone(), handler);
         lock(&self.0.handlers).set(event, handler);
     }
 
