@@ -54,7 +54,7 @@
 
 mod answer;
 mod link;
-mod message;
+pub(super) mod message;
 mod nodes;
 
 use super::exchange::{AckRequests, Requests};
