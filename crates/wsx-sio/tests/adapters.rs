@@ -1,6 +1,6 @@
 //! One adapter test suite, run against every adapter, as socketioxide runs its adapters': the
-//! in-memory adapter (one server), the Redis adapter and the sharded Redis adapter in both
-//! subscription modes (feature `redis`: two servers on a real `redis-server`). Broadcasts (rooms, exceptions, `local`), rooms (`socketsJoin`,
+//! in-memory adapter (one server), the Redis adapter, the sharded Redis adapter in both
+//! subscription modes and the Streams adapter (feature `redis`: two servers on a real `redis-server`). Broadcasts (rooms, exceptions, `local`), rooms (`socketsJoin`,
 //! `socketsLeave`, `allRooms`), `fetchSockets` (and a `RemoteSocket`'s operations), requests
 //! (`serverCount`, server-side events with acks), acknowledgements both ways,
 //! `disconnectSockets`, and `shutdown` closing the adapter.
@@ -365,5 +365,35 @@ async fn sharded(mode: wsx_sio::adapter::redis::sharded::SubscriptionMode) {
         })
     }));
     suite(cluster).await;
+    drop(redis_server);
+}
+
+/// The Streams adapter: broadcasts and room changes through one Redis stream, requests over
+/// sharded pub/sub.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_redis_adapter() {
+    use wsx_sio::adapter::redis::streams::{StreamsOptions, StreamsRedis};
+    let Some(redis_server) = harness::RedisServer::start() else {
+        harness::missing("redis-server is not installed");
+        return;
+    };
+    let mut servers = Vec::new();
+    let mut links = Vec::new();
+    for _ in 0..2 {
+        let redis = StreamsRedis::connect(&redis_server.url(), StreamsOptions::default())
+            .await
+            .expect("Redis");
+        servers.push(Server::with_adapter(
+            wsx_sio::Config::default(),
+            redis.factory(),
+        ));
+        links.push(redis);
+    }
+    for redis in &links {
+        assert!(redis.wait_subscribed(Duration::from_secs(10)).await);
+    }
+    suite(Cluster::start(servers).await).await;
+    assert_eq!(links[0].publish_failures() + links[1].publish_failures(), 0);
     drop(redis_server);
 }

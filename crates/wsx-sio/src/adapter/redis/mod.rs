@@ -55,7 +55,7 @@ mod nodes;
 mod publisher;
 mod requests;
 pub mod sharded;
-pub(crate) mod streams;
+pub mod streams;
 pub(crate) mod wire;
 
 use super::{

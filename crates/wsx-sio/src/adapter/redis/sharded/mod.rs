@@ -373,6 +373,14 @@ impl ShardedNs {
     }
 }
 
+impl ShardedAdapter {
+    /// Handles a message that came another way than this adapter's channels (the Streams
+    /// adapter reads its broadcasts and room changes from a stream, `super::streams`).
+    pub(in crate::adapter::redis) fn on_message(&self, message: message::Message) {
+        self.inner.on_message(message);
+    }
+}
+
 impl Adapter for ShardedAdapter {
     fn attach(&self, host: Weak<dyn Host>) {
         if self.inner.host.set(host).is_ok() {

@@ -117,6 +117,7 @@ pub(crate) fn decode<'a>(
 
 /// Whether `offset` is a stream entry id (`<ms>-<seq>`, both decimal), the only offsets
 /// Node's `restoreSession` accepts.
+#[cfg_attr(not(test), allow(dead_code))] // for restore (module docs)
 pub(crate) fn is_offset(offset: &str) -> bool {
     offset
         .split_once('-')
@@ -129,6 +130,7 @@ fn decimal(part: &str) -> bool {
 
 /// The smallest id after `offset`, for an exclusive `XRANGE` that works before Redis 6.2
 /// (which added the `(` prefix), as Node's `nextOffset`. `None` when `offset` is not an id.
+#[cfg_attr(not(test), allow(dead_code))] // for restore (module docs)
 pub(crate) fn next_offset(offset: &str) -> Option<String> {
     let (ms, seq) = offset.split_once('-')?;
     let ms: u64 = ms.parse().ok()?;
@@ -141,6 +143,7 @@ pub(crate) fn next_offset(offset: &str) -> Option<String> {
 
 /// Whether a packet broadcast to `rooms` except `except` reached a socket that was in
 /// `session_rooms` (its own id room among them), Node's `shouldIncludePacket`.
+#[cfg_attr(not(test), allow(dead_code))] // for restore (module docs)
 pub(crate) fn reached(session_rooms: &[String], rooms: &[String], except: &[String]) -> bool {
     let included = rooms.is_empty() || session_rooms.iter().any(|r| rooms.contains(r));
     included && !session_rooms.iter().any(|r| except.contains(r))
