@@ -105,16 +105,9 @@ async fn cross_node_contract(
         assert_eq!(got, [r#"42["broadcast",1]"#, r#"42["broadcast",2]"#]);
     }
 
-    // Binary crosses as binary (MessagePack bin between the servers).
-    a.raw
-        .send(r#"451-["to-room","r",{"_placeholder":true,"num":0}]"#)
-        .await;
-    a.raw.send_binary(&[1, 2, 3]).await;
-    assert_eq!(
-        b.expect("45").await,
-        r#"451-["room-msg",{"_placeholder":true,"num":0}]"#
-    );
-    assert_eq!(b.binary().await, vec![1, 2, 3]);
+    // Binary crosses as binary (MessagePack bin between the servers), both ways.
+    binary_across(a, b, &[1, 2, 3]).await;
+    binary_across(b, a, &[4, 5, 6]).await;
 
     // fetchSockets sees both servers' sockets, from either side.
     let both = sorted(&[&a.sid, &b.sid]);
@@ -181,6 +174,19 @@ async fn cross_node_contract(
         b.call(r#"["server-side-ack",7]"#).await,
         json!([[{"node": a_name, "got": 7}]])
     );
+}
+
+/// `from` sends a room message with one binary attachment: `to` gets it, binary as binary.
+async fn binary_across(from: &mut Client, to: &mut Client, bytes: &[u8]) {
+    from.raw
+        .send(r#"451-["to-room","r",{"_placeholder":true,"num":0}]"#)
+        .await;
+    from.raw.send_binary(bytes).await;
+    assert_eq!(
+        to.expect("45").await,
+        r#"451-["room-msg",{"_placeholder":true,"num":0}]"#
+    );
+    assert_eq!(to.binary().await, bytes.to_vec());
 }
 
 /// Asks `client`'s server for the sockets in `room` until they are `want` (sorted ids), for
