@@ -195,6 +195,13 @@ impl StreamsRedis {
         self.pubsub.uid()
     }
 
+    /// The sharded pub/sub connection under this adapter (its requests go there): a
+    /// [`crate::server::Directory`] for forwarding, as the sharded adapter's.
+    #[must_use]
+    pub fn pubsub(&self) -> &ShardedRedis {
+        &self.pubsub
+    }
+
     /// Messages that could not be sent since the start (Redis down, or a queue full).
     #[must_use]
     pub fn publish_failures(&self) -> u64 {
