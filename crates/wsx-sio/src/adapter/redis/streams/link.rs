@@ -1,6 +1,6 @@
 //! The Streams adapter's two Redis connections: one that appends our messages to the stream
-//! (`XADD .. MAXLEN ~ n *`, one at a time from a queue, so that the stream holds them in the
-//! order they were sent), and one that reads it (`XREAD BLOCK .. COUNT .. STREAMS s <id>`) and
+//! (`XADD .. MAXLEN ~ n *`, pipelined in batches from a queue, so that the stream holds them
+//! in the order they were sent, retried once on a dropped connection as the publisher does), and one that reads it (`XREAD BLOCK .. COUNT .. STREAMS s <id>`) and
 //! hands each entry to its namespace's adapter.
 //!
 //! The reader starts from the stream's last entry as it was when the link connected (not `$`
@@ -21,6 +21,8 @@ use tokio::sync::mpsc;
 
 /// How many messages may wait to be appended before an emit reports the queue full.
 const QUEUE: usize = 4096;
+/// At most this many entries go out in one pipeline.
+const BATCH: usize = 256;
 
 /// One server's stream link, shared by its namespaces' adapters.
 pub(crate) struct StreamLink {
@@ -126,24 +128,32 @@ async fn reader_connection(
         .await
 }
 
+/// Appends queued entries, a batch in one pipeline, in order; a batch that cannot be sent
+/// (after the shared publisher's one retry on a dropped connection) is counted and dropped.
 async fn write(
     mut conn: redis::aio::ConnectionManager,
     options: Arc<StreamsOptions>,
     mut to_write: mpsc::Receiver<Vec<(&'static str, String)>>,
     failures: Arc<AtomicU64>,
 ) {
-    while let Some(fields) = to_write.recv().await {
-        let mut cmd = redis::cmd("XADD");
-        cmd.arg(&options.stream_name)
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(options.max_len)
-            .arg("*");
-        for (name, value) in fields {
-            cmd.arg(name).arg(value);
+    let mut batch = Vec::with_capacity(BATCH);
+    while to_write.recv_many(&mut batch, BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        for fields in batch.drain(..) {
+            let cmd = pipe
+                .cmd("XADD")
+                .arg(&options.stream_name)
+                .arg("MAXLEN")
+                .arg("~")
+                .arg(options.max_len)
+                .arg("*");
+            for (name, value) in fields {
+                cmd.arg(name).arg(value);
+            }
+            cmd.ignore();
         }
-        if let Err(err) = cmd.query_async::<Rv>(&mut conn).await {
-            failures.fetch_add(1, Ordering::Relaxed);
+        if let Err(err) = super::super::publisher::send(&mut conn, &pipe).await {
+            failures.fetch_add(pipe.len() as u64, Ordering::Relaxed);
             tracing::debug!(%err, "redis streams adapter: XADD failed");
         }
     }

@@ -50,7 +50,7 @@
 //!   recovery window; `restoreSession(pid, offset)` takes the key (`GET`+`DEL`), checks that
 //!   `offset` is still in the stream (`XRANGE s offset offset`), then reads on with `XRANGE s
 //!   next(offset) +` (at most 100 calls) and keeps the broadcasts of the namespace that
-//!   reached the session's rooms ([`entry::reached`]), each with its entry id appended.
+//!   reached the session's rooms (`entry.rs`, `reached`), each with its entry id appended.
 //!
 //! # Fitting wsx-sio's recovery (`crate::recovery`)
 //! Two things in wsx-sio's recovery path assume one server, and change with this adapter:
