@@ -56,6 +56,9 @@
 //! - `node-name` with an ack -> the `--name` of the server the socket is on;
 //! - `fetch-sockets(room or null)` with an ack -> the sorted ids of the sockets in the room
 //!   (or all), on every server (`{"error": ..}` when a server did not answer in time);
+//! - `set-data(value)` with an ack -> the socket's `data` becomes `value`; ack `true`;
+//! - `fetch-data` with an ack -> `[{id, data}]` of every socket on every server, sorted by id
+//!   (`socket.data` as `fetchSockets` carries it between servers);
 //! - `sockets-join(sid, room)` with an ack -> that socket joins, wherever it is; ack `true`;
 //! - `sockets-leave(sid, room)` with an ack -> that socket leaves, wherever it is; ack `true`;
 //! - `disconnect-sockets(room)` with an ack -> every socket in the room, on every server, is
@@ -400,6 +403,26 @@ fn cluster_handlers(socket: &Socket, name: &std::sync::Arc<str>) {
         async move {
             let _ = ack.send(&name.as_ref());
         }
+    });
+    socket.on_with_ack(
+        "set-data",
+        |s: Socket, data: serde_json::Value, ack| async move {
+            s.set_data(data);
+            let _ = ack.send(&true);
+        },
+    );
+    socket.on_with_ack("fetch-data", |s: Socket, (), ack| async move {
+        let _ = match s.hub().fetch_sockets().await {
+            Ok(found) => {
+                let mut entries: Vec<serde_json::Value> = found
+                    .iter()
+                    .map(|r| serde_json::json!({"id": r.id(), "data": r.data()}))
+                    .collect();
+                entries.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+                ack.send(&entries)
+            }
+            Err(err) => ack.send(&serde_json::json!({"error": err.to_string()})),
+        };
     });
     socket.on_with_ack(
         "fetch-sockets",

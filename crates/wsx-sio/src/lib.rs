@@ -77,8 +77,8 @@ pub use error::{AckError, AdapterError, ConnectError, EmitError};
 /// `Hub`, `BroadcastOperator`, `WeakHub`, `LocalSockets`: a namespace's rooms and broadcasts.
 pub use namespace::hub;
 pub use namespace::{
-    AckFuture, AckSender, BroadcastAcks, BroadcastOperator, DisconnectReason, Handshake, Hub,
-    Namespace, RemoteSocket, Socket,
+    AckFuture, AckSender, BroadcastAcks, BroadcastOperator, DisconnectReason, EmitFlags, Handshake,
+    Hub, ListenerId, Namespace, RemoteSocket, Socket, SocketEmitter,
 };
 pub use packet::Parser;
 pub use recovery::{MemoryStore, Recovery, RecoveryStore};

@@ -3,7 +3,8 @@
 //! subscription modes and the Streams adapter (feature `redis`: two servers on a real `redis-server`). Broadcasts (rooms, exceptions, `local`), rooms (`socketsJoin`,
 //! `socketsLeave`, `allRooms`), `fetchSockets` (and a `RemoteSocket`'s operations), requests
 //! (`serverCount`, server-side events with acks), acknowledgements both ways,
-//! `disconnectSockets`, and `shutdown` closing the adapter.
+//! `disconnectSockets`, `socket.data` seen through `fetchSockets`, and `shutdown` closing the
+//! adapter.
 //!
 //! The expectations are written for a cluster of `n` servers with a client on each (three on
 //! the first), so that one suite says what every adapter must do; with one server the
@@ -36,6 +37,8 @@ struct Cluster {
 fn install(io: &Server, name: &str) {
     let name = name.to_owned();
     io.on_connection(|socket: Socket| async move {
+        // Node's `socket.data`, which fetchSockets carries across servers.
+        socket.set_data(json!({ "user": format!("u-{}", socket.id()) }));
         socket.on_with_ack("join", |s: Socket, room: String, ack| async move {
             s.join(room);
             let _ = ack.send(&true);
@@ -161,6 +164,11 @@ async fn suite(cluster: Cluster) {
     );
     for socket in &found {
         assert_eq!(socket.rooms()[0], socket.id(), "its own id first");
+        assert_eq!(
+            socket.data(),
+            &json!({ "user": format!("u-{}", socket.id()) }),
+            "socket.data, from any server"
+        );
         let local = clients[..on_first].iter().any(|c| c.sid == socket.id());
         assert_eq!(
             socket.local().is_some(),

@@ -115,6 +115,19 @@ async fn cross_node_contract(
     assert_eq!(b.call(r#"["fetch-sockets","r"]"#).await, json!([both]));
     assert_eq!(a.call(r#"["fetch-sockets","nobody"]"#).await, json!([[]]));
 
+    // socket.data crosses in fetchSockets, both ways (Node's adapter sends `data` too).
+    for (client, name) in [(&mut *a, a_name), (&mut *b, b_name)] {
+        let set = json!(["set-data", {"from": name, "n": [1, 2]}]).to_string();
+        assert_eq!(client.call(&set).await, json!([true]));
+    }
+    let mut want = vec![
+        json!({"id": a.sid, "data": {"from": a_name, "n": [1, 2]}}),
+        json!({"id": b.sid, "data": {"from": b_name, "n": [1, 2]}}),
+    ];
+    want.sort_by(|x, y| x["id"].as_str().cmp(&y["id"].as_str()));
+    assert_eq!(a.call(r#"["fetch-data"]"#).await, json!([want]));
+    assert_eq!(b.call(r#"["fetch-data"]"#).await, json!([want]));
+
     // socketsJoin on one server moves a socket held by the other (once the other server has
     // done it: a fetch it answers says so), and socketsLeave takes it out again.
     let join = json!(["sockets-join", b.sid, "moved"]).to_string();

@@ -15,7 +15,7 @@ pub struct SocketInfo {
     pub handshake: Value,
     /// The rooms it is in, its own id included (as Node's `socket.rooms`).
     pub rooms: Vec<Room>,
-    /// The application's data attached to the socket (Node's `socket.data`; `{}` here).
+    /// The application's data attached to the socket (Node's `socket.data`, `{}` unless set).
     pub data: Value,
 }
 

@@ -10,6 +10,7 @@ use crate::frames::frames;
 use crate::packet::Parser;
 use crate::packet::socket::Body;
 use crate::sid::Sid;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -23,6 +24,9 @@ pub(crate) struct ConnShared {
     pub(crate) ack_timeout: Duration,
     /// How packets are written and read on this connection (the server's parser).
     pub(crate) parser: Parser,
+    /// Raised while a CONNECT has not answered yet: the connection starts no job behind it
+    /// (`crate::server::scheduler`; [`super::jobs::connect_barrier`]).
+    pub(crate) connecting: AtomicBool,
 }
 
 impl ConnShared {
@@ -34,6 +38,11 @@ impl ConnShared {
             .iter()
             .find(|s| s.namespace() == namespace)
             .cloned()
+    }
+
+    /// A CONNECT answered (or was refused): the jobs behind it may start.
+    pub(crate) fn answered(&self) {
+        self.connecting.store(false, Ordering::Relaxed);
     }
 
     /// Whether no socket is connected over this connection.

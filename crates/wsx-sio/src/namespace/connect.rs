@@ -6,7 +6,7 @@
 use super::NsInner;
 use super::conn::ConnShared;
 use super::hub::Hub;
-use super::jobs::{Job, job};
+use super::jobs::{Job, connect_barrier};
 use super::observe::NsEvent;
 use super::socket::Socket;
 use crate::frames::frames;
@@ -29,14 +29,15 @@ pub(crate) fn persist(socket: &Socket) {
 }
 
 /// Connects a socket: middlewares in order (unless a recovered socket skips them), then
-/// CONNECT answer, then the packets a recovered socket missed, then connection handlers.
+/// CONNECT answer, then the packets a recovered socket missed, then connection handlers. The
+/// jobs behind it start once it answered ([`connect_barrier`]).
 pub(crate) fn connect_job(
     ns: Arc<NsInner>,
     shared: Arc<ConnShared>,
     auth: Value,
     skip_middlewares: bool,
 ) -> Job {
-    job(connect(ns, shared, auth, skip_middlewares))
+    connect_barrier(shared.clone(), connect(ns, shared, auth, skip_middlewares))
 }
 
 /// What [`connect_job`] runs (a dynamic namespace's job runs it once the namespace exists).
@@ -120,6 +121,8 @@ pub(crate) async fn connect(
             ns.notify(NsEvent::Joined(socket.id(), socket.id().as_str()));
             ns.notify(NsEvent::Connected(&socket));
         }
+        // The client may send events from here on: they start as the handlers await.
+        shared.answered();
         for handler in ns.connection_handlers() {
             handler(socket.clone()).await;
         }

@@ -14,12 +14,15 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A boxed handler future.
 pub(crate) type BoxFuture<T = ()> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 pub(crate) type EventFn = Arc<dyn Fn(Socket, Args, AckSender) -> BoxFuture + Send + Sync>;
 pub(crate) type AnyFn = Arc<dyn Fn(Socket, String, Args) -> BoxFuture + Send + Sync>;
+/// An outgoing listener ([`Socket::on_any_outgoing`]): called synchronously, as Node's.
+pub(crate) type OutgoingFn = Arc<dyn Fn(&Socket, &str, &Args) + Send + Sync>;
 pub(crate) type DisconnectFn = Arc<dyn Fn(Socket, DisconnectReason) -> BoxFuture + Send + Sync>;
 pub(crate) type ConnectionFn = Arc<dyn Fn(Socket) -> BoxFuture + Send + Sync>;
 pub(crate) type MiddlewareFn =
@@ -30,12 +33,71 @@ pub(crate) type ServerSideFn = Arc<dyn Fn(Vec<Value>, ServerAck) -> BoxFuture + 
 /// The registered server-side handlers of a namespace, by event name.
 pub(crate) type ServerSideHandlers = HashMap<String, ServerSideFn>;
 
+/// Names a catch-all listener ([`Socket::on_any`], [`Socket::on_any_outgoing`]) so that it
+/// can be removed ([`Socket::off_any`]): Rust closures have no identity to compare, as
+/// Node's `offAny(listener)` compares functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenerId(u64);
+
+impl ListenerId {
+    fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// Catch-all listeners in call order, each with its id.
+pub(crate) struct Listeners<F>(Vec<(ListenerId, F)>);
+
+impl<F> Default for Listeners<F> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<F: Clone> Listeners<F> {
+    /// Adds a listener last (`prepend`: first).
+    pub(crate) fn add(&mut self, listener: F, prepend: bool) -> ListenerId {
+        let id = ListenerId::next();
+        if prepend {
+            self.0.insert(0, (id, listener));
+        } else {
+            self.0.push((id, listener));
+        }
+        id
+    }
+
+    /// Removes one listener (`Some`) or all (`None`); returns whether any was removed.
+    pub(crate) fn remove(&mut self, id: Option<ListenerId>) -> bool {
+        let before = self.0.len();
+        match id {
+            Some(id) => self.0.retain(|(i, _)| *i != id),
+            None => self.0 = Vec::new(),
+        }
+        self.0.len() != before
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// The listeners, in call order.
+    pub(crate) fn to_vec(&self) -> Vec<F> {
+        self.0.iter().map(|(_, f)| f.clone()).collect()
+    }
+}
+
 /// The handlers registered on one socket. Few per socket: vectors, searched linearly, are
 /// smaller than maps.
 #[derive(Default)]
 pub(crate) struct Handlers {
     pub(crate) events: Vec<(Box<str>, EventFn)>,
-    pub(crate) any: Vec<AnyFn>,
+    pub(crate) any: Listeners<AnyFn>,
+    pub(crate) outgoing: Listeners<OutgoingFn>,
     pub(crate) disconnect: Vec<DisconnectFn>,
 }
 
@@ -45,6 +107,7 @@ impl std::fmt::Debug for Handlers {
         f.debug_struct("Handlers")
             .field("events", &names)
             .field("any", &self.any.len())
+            .field("outgoing", &self.outgoing.len())
             .field("disconnect", &self.disconnect.len())
             .finish()
     }

@@ -76,10 +76,15 @@ impl Host for NsInner {
                 continue;
             };
             match socket.emit_frames_with_ack(id, &frames, timeout) {
-                Some(wait) => waits.push(wait.into_inner()),
+                Some(wait) => {
+                    // Node's broadcastWithAck calls the outgoing listeners too.
+                    socket.notify_outgoing(event, args);
+                    waits.push(wait.into_inner());
+                }
                 // The id is still taken on this socket (a broadcast 2^52 broadcasts ago that
                 // is still unanswered): a packet of its own.
                 None if socket.connected() => {
+                    // (Its outgoing listeners are called there.)
                     waits.push(
                         socket
                             .emit_args_with_ack(event, args.clone(), timeout)
@@ -143,17 +148,20 @@ pub(crate) fn describe(socket: &Socket) -> SocketInfo {
         "query": query,
         "auth": socket.auth(),
     });
-    let mut data = Map::new();
-    // What observers keep in `socket.data` (the admin UI's `_admin`), as Node's do.
-    for observer in socket.hub().0.observers() {
-        if let Some((key, value)) = observer.data(socket) {
-            data.insert(key, value);
+    // The application's `socket.data`, and what observers keep in it (the admin UI's
+    // `_admin`), as Node's do (which cannot add a key to data that is not an object either).
+    let mut data = socket.data();
+    if let Value::Object(map) = &mut data {
+        for observer in socket.hub().0.observers() {
+            if let Some((key, value)) = observer.data(socket) {
+                map.insert(key, value);
+            }
         }
     }
     SocketInfo {
         id: socket.id().to_string(),
         handshake,
         rooms: socket.rooms(),
-        data: Value::Object(data),
+        data,
     }
 }

@@ -22,6 +22,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 pub use super::broadcast_ack::{BroadcastAcks, DEFAULT_BROADCAST_ACK_TIMEOUT};
+use super::flags::{Delivery, EmitFlags};
+use std::sync::atomic::Ordering;
 
 /// A hub that does not keep its namespace alive (for what the namespace itself owns, such as
 /// a task of its own; adapters get the namespace as a weak [`Host`] instead).
@@ -105,6 +107,7 @@ impl Hub {
             hub: self.clone(),
             opts,
             timeout: None,
+            flags: EmitFlags::default(),
         }
     }
 
@@ -134,6 +137,19 @@ impl Hub {
     /// See [`BroadcastOperator::emit_args`].
     pub fn emit_args(&self, event: &str, args: Args) -> Result<usize, EmitError> {
         self.all().emit_args(event, args)
+    }
+
+    /// A broadcast whose receivers drop it if they cannot take it at once (Node's
+    /// `io.volatile`; see [`BroadcastOperator::volatile`]).
+    #[must_use]
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.all().volatile()
+    }
+
+    /// A broadcast with Node's `compress` flag (see [`EmitFlags::compress`]).
+    #[must_use]
+    pub fn compress(&self, compress: bool) -> BroadcastOperator {
+        self.all().compress(compress)
     }
 
     /// A broadcast to this server's sockets only (Socket.IO's `io.local`).
@@ -230,6 +246,8 @@ pub struct BroadcastOperator {
     /// How long [`Self::emit_with_ack`] waits (not part of the options: it never crosses
     /// servers, and a plain broadcast ignores it; `broadcast_ack.rs`).
     pub(super) timeout: Option<Duration>,
+    /// `volatile` and `compress` (applied on this server: `flags.rs`).
+    pub(super) flags: EmitFlags,
 }
 
 impl BroadcastOperator {
@@ -252,6 +270,32 @@ impl BroadcastOperator {
     pub fn local(mut self) -> Self {
         self.opts.local = true;
         self
+    }
+
+    /// Drops the event for each receiver on this server that cannot take it at once: its
+    /// outbound queue is not empty (it is slow, or being written), or it is not connected
+    /// (Node's `volatile`). Not kept for connection state recovery. Other servers of a
+    /// cluster deliver it as a plain broadcast (their wire format carries no flags from
+    /// here). Applies to [`Self::emit`] and [`Self::emit_args`], not to broadcasts with
+    /// acknowledgements.
+    #[must_use]
+    pub fn volatile(mut self) -> Self {
+        self.flags.volatile = true;
+        self
+    }
+
+    /// Sets whether the event may be compressed (Node's `compress(bool)`; see
+    /// [`EmitFlags::compress`]: no effect yet).
+    #[must_use]
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.flags.compress = compress;
+        self
+    }
+
+    /// The flags set so far.
+    #[must_use]
+    pub fn flags(&self) -> EmitFlags {
+        self.flags
     }
 
     /// The selection.
@@ -279,16 +323,33 @@ impl BroadcastOperator {
         // kept for sockets that lose their connection; other servers get the arguments
         // without it (the offset means something to this server's store only; Node's Redis
         // adapter does no recovery either).
-        let (frames, args) = if self.hub.recovery().is_some() {
+        // A volatile packet is not kept: it is stale by design (as in Node).
+        let (frames, args) = if self.hub.recovery().is_some() && !self.flags.volatile {
             let frames = kept_event_frames(&self.hub, &self.opts, event, args.clone());
             (frames, args)
         } else {
             broadcast_frames(self.hub.0.parser, self.hub.name(), event, args)
         };
-        let sent =
-            self.hub
-                .adapter()
-                .broadcast(event, &args, &frames, &self.opts, self.hub.host())?;
+        let ns = &*self.hub.0;
+        // A plain broadcast where no socket listens to its outgoing events goes straight to
+        // the sockets; otherwise through a host that applies flags and calls listeners.
+        let delivery;
+        let host: &dyn crate::adapter::Host =
+            if self.flags.is_plain() && ns.outgoing_sockets.load(Ordering::Acquire) == 0 {
+                ns
+            } else {
+                delivery = Delivery {
+                    ns,
+                    flags: self.flags,
+                    event,
+                    args: &args,
+                };
+                &delivery
+            };
+        let sent = self
+            .hub
+            .adapter()
+            .broadcast(event, &args, &frames, &self.opts, host)?;
         crate::metrics::events_sent(self.hub.name(), sent);
         Ok(sent)
     }

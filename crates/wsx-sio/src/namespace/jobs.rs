@@ -1,6 +1,6 @@
-//! The jobs a connection runs for its sockets, one after the other in arrival order (see
-//! `crate::server::connection`): an event's handlers, a socket's disconnect handlers. A job is
-//! a handler run, caught if it panics.
+//! The jobs a connection runs for its sockets, started in arrival order (see
+//! `crate::server::scheduler`): an event's handlers, a CONNECT, a socket's disconnect
+//! handlers. A job is a handler run, caught if it panics.
 
 use super::ack::AckSender;
 use super::conn::ConnShared;
@@ -12,6 +12,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// A job: a handler run, caught if it panics.
 pub(crate) type Job = Pin<Box<dyn Future<Output = std::thread::Result<()>> + Send>>;
@@ -19,6 +20,27 @@ pub(crate) type Job = Pin<Box<dyn Future<Output = std::thread::Result<()>> + Sen
 /// Makes a job of a future.
 pub(crate) fn job(future: impl Future<Output = ()> + Send + 'static) -> Job {
     Box::pin(AssertUnwindSafe(future).catch_unwind())
+}
+
+/// Makes a job of a CONNECT: until it calls [`ConnShared::answered`] (before its connection
+/// handlers) or ends, no job behind it starts, so that no event of a namespace runs before
+/// its socket exists (its middlewares may await). Ending, a panic included, lowers the flag.
+pub(crate) fn connect_barrier(
+    shared: Arc<ConnShared>,
+    connect: impl Future<Output = ()> + Send + 'static,
+) -> Job {
+    /// Lowers the flag when the job ends or is dropped.
+    struct Answered(Arc<ConnShared>);
+    impl Drop for Answered {
+        fn drop(&mut self) {
+            self.0.answered();
+        }
+    }
+    job(async move {
+        shared.connecting.store(true, Ordering::Relaxed);
+        let _answered = Answered(shared);
+        connect.await;
+    })
 }
 
 /// Runs an event's handlers (the socket is looked up when the job starts, so handlers

@@ -1,7 +1,9 @@
 //! The sockets of one namespace connected to this server, by id: what the namespace's
 //! [`crate::adapter::Host`] implementation answers from.
 
+use super::flags::EmitFlags;
 use super::socket::Socket;
+use crate::args::Args;
 use crate::engine::transport::Frame;
 use crate::sid::Sid;
 use std::collections::HashMap;
@@ -70,6 +72,44 @@ impl LocalSockets {
                     .count()
             })
             .sum()
+    }
+
+    /// Like [`Self::push`], for a broadcast with flags or to sockets with outgoing listeners
+    /// (`flags.rs`): a volatile packet goes only to receivers whose queue is empty, and the
+    /// outgoing listeners of each connected receiver are called with `event` and `args`
+    /// (a dropped volatile packet included, as in Node). The map's lock is
+    /// released before any listener runs (a listener may broadcast in turn).
+    pub(crate) fn push_flagged(
+        &self,
+        sids: &[Sid],
+        frames: &[Frame],
+        flags: EmitFlags,
+        event: &str,
+        args: &Args,
+    ) -> usize {
+        // `flags.compress` has no effect here yet: see `EmitFlags::compress`.
+        let mut sent = 0;
+        for batch in sids.chunks(PUSH_BATCH) {
+            let sockets: Vec<Socket> = {
+                let map = self.read();
+                batch
+                    .iter()
+                    .filter_map(|sid| map.get(sid).cloned())
+                    .collect()
+            };
+            for socket in sockets {
+                let queued = if flags.volatile {
+                    socket.connected() && socket.push_volatile(frames)
+                } else {
+                    socket.push(frames.iter().cloned()).is_ok()
+                };
+                if socket.connected() {
+                    socket.notify_outgoing(event, args);
+                }
+                sent += usize::from(queued);
+            }
+        }
+        sent
     }
 
     pub(crate) fn insert(&self, socket: Socket) {

@@ -15,11 +15,14 @@ pub(crate) mod broadcast_ack;
 pub(crate) mod conn;
 pub(crate) mod connect;
 pub(crate) mod dynamic;
+pub(crate) mod emitter;
+pub(crate) mod flags;
 pub(crate) mod handler;
 pub(crate) mod handshake;
 mod host;
 pub mod hub;
 pub(crate) mod jobs;
+mod listeners;
 pub(crate) mod local;
 pub(crate) mod observe;
 pub(crate) mod outbox;
@@ -32,6 +35,9 @@ mod test_support;
 
 pub use ack::{AckFuture, AckSender};
 pub use broadcast_ack::BroadcastAcks;
+pub use emitter::SocketEmitter;
+pub use flags::EmitFlags;
+pub use handler::ListenerId;
 pub use handshake::Handshake;
 pub use hub::{BroadcastOperator, Hub};
 pub use local::LocalSockets;
@@ -63,6 +69,9 @@ pub(crate) struct NsInner {
     pub(crate) parent: Option<Arc<NsInner>>,
     /// The next ack id of a broadcast with acknowledgements (see `ack::BROADCAST_ACK_IDS`).
     pub(crate) next_broadcast_ack: std::sync::atomic::AtomicU64,
+    /// How many sockets have outgoing listeners ([`Socket::on_any_outgoing`]): while none
+    /// has, a plain broadcast skips looking for them (`flags.rs`).
+    pub(crate) outgoing_sockets: std::sync::atomic::AtomicUsize,
     /// Who is told what happens to the sockets (the admin UI; [`observe`]).
     pub(crate) observers: RwLock<Vec<observe::SharedObserver>>,
 }
@@ -80,6 +89,7 @@ impl NsInner {
             parser: crate::packet::Parser::default(),
             parent: None,
             next_broadcast_ack: std::sync::atomic::AtomicU64::new(0),
+            outgoing_sockets: std::sync::atomic::AtomicUsize::new(0),
             observers: RwLock::default(),
         }
     }

@@ -4,6 +4,8 @@
 
 use super::ack::{AckFuture, AckSender, PendingAcks};
 use super::conn::ConnShared;
+use super::emitter::SocketEmitter;
+use super::flags::EmitFlags;
 use super::handler::{self, Handlers};
 use super::handshake::Handshake;
 use super::hub::{BroadcastOperator, Hub, kept_event_frames};
@@ -39,7 +41,11 @@ struct Inner {
     conn: Arc<ConnShared>,
     auth: Value,
     connected: AtomicBool,
+    /// Whether [`Handlers::outgoing`] has a listener: an emit checks this, not the lock.
+    outgoing: AtomicBool,
     handlers: Mutex<Handlers>,
+    /// The application's data (Node's `socket.data`), `{}` at first.
+    data: Mutex<Value>,
     acks: Mutex<PendingAcks>,
     /// The rooms the socket was in when it disconnected (for its disconnect handlers).
     rooms_at_disconnect: Mutex<Vec<Room>>,
@@ -84,7 +90,9 @@ impl Socket {
             conn,
             auth,
             connected: AtomicBool::new(false),
+            outgoing: AtomicBool::new(false),
             handlers: Mutex::new(Handlers::default()),
+            data: Mutex::new(Value::Object(serde_json::Map::new())),
             acks: Mutex::new(PendingAcks::default()),
             rooms_at_disconnect: Mutex::new(Vec::new()),
         }))
@@ -143,6 +151,20 @@ impl Socket {
         &self.0.auth
     }
 
+    /// The application's data attached to the socket (Node's `socket.data`; `{}` until set).
+    /// Other servers of a cluster see it in [`crate::Hub::fetch_sockets`] (as
+    /// [`crate::RemoteSocket::data`]), as Node's adapters send it, and so do Node servers of
+    /// a mixed cluster.
+    #[must_use]
+    pub fn data(&self) -> Value {
+        lock(&self.0.data).clone()
+    }
+
+    /// Replaces the socket's data (see [`Self::data`]).
+    pub fn set_data(&self, data: Value) {
+        *lock(&self.0.data) = data;
+    }
+
     /// The Engine.IO session id of the connection this socket runs on.
     #[must_use]
     pub fn engine_id(&self) -> Sid {
@@ -159,9 +181,13 @@ impl Socket {
     /// `T` is any serde type (taken from the single argument, or from all of them as a tuple:
     /// see [`FromArgs`]) or [`Args`] for the raw arguments, binary included. Arguments that do
     /// not convert skip the handler: the event is logged at warn level, and a client that
-    /// asked for an acknowledgement gets `{"error": "<why>"}` at once. The handlers of
-    /// one connection run one after the other, in the order the packets arrived; a handler
-    /// that awaits delays the next packets of this connection only.
+    /// asked for an acknowledgement gets `{"error": "<why>"}` at once.
+    ///
+    /// The handlers of one connection are started in the order the packets arrived, on the
+    /// connection's task, and each runs until its first await before the next one starts,
+    /// as in Node: emits made before an await keep the order of the events, and a handler
+    /// that awaits (say [`Self::emit_with_ack`]) does not hold the events behind it. With
+    /// [`crate::Config::sequential_handlers`], each runs to its end before the next starts.
     pub fn on<T, F, Fut>(&self, event: impl Into<String>, handler: F)
     where
         T: FromArgs + Send + 'static,
@@ -184,19 +210,6 @@ impl Socket {
         let event = event.into();
         let handler = handler::event_fn(&event, handler);
         lock(&self.0.handlers).set(event, handler);
-    }
-
-    /// Adds a handler called for every event (before the event's own handler), with its name.
-    pub fn on_any<F, Fut>(&self, handler: F)
-    where
-        F: Fn(Socket, String, Args) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        lock(&self.0.handlers)
-            .any
-            .push(Arc::new(move |s, name, args| {
-                Box::pin(handler(s, name, args))
-            }));
     }
 
     /// Adds a handler called once when the socket is disconnected, with the reason.
@@ -223,6 +236,46 @@ impl Socket {
     /// # Errors
     /// [`EmitError`]: disconnected or queue full.
     pub fn emit_args(&self, event: &str, args: Args) -> Result<(), EmitError> {
+        self.emit_flagged(event, args, EmitFlags::default())
+    }
+
+    /// An emit to this socket with Node's `volatile` flag: dropped if the client cannot take
+    /// it at once (see [`SocketEmitter::volatile`]).
+    pub fn volatile(&self) -> SocketEmitter {
+        SocketEmitter::new(self.clone()).volatile()
+    }
+
+    /// An emit to this socket with Node's `compress` flag (see [`EmitFlags::compress`]).
+    pub fn compress(&self, compress: bool) -> SocketEmitter {
+        SocketEmitter::new(self.clone()).compress(compress)
+    }
+
+    /// An emit whose acknowledgement is awaited at most `timeout` (Node's
+    /// `socket.timeout(ms).emitWithAck(..)`).
+    pub fn timeout(&self, timeout: Duration) -> SocketEmitter {
+        SocketEmitter::new(self.clone()).timeout(timeout)
+    }
+
+    /// What [`Self::emit_args`] and [`SocketEmitter::emit_args`] do.
+    pub(crate) fn emit_flagged(
+        &self,
+        event: &str,
+        args: Args,
+        flags: EmitFlags,
+    ) -> Result<(), EmitError> {
+        if flags.volatile {
+            // Node keeps no volatile packet for recovery: it is stale by design.
+            if !self.connected() {
+                return Ok(());
+            }
+            self.notify_outgoing(event, &args);
+            let frames = event_frames(self.0.conn.parser, self.namespace(), event, args, None);
+            if self.0.conn.outbox.push_volatile(frames) {
+                crate::metrics::events_sent(self.namespace(), 1);
+            }
+            return Ok(());
+        }
+        self.notify_outgoing(event, &args);
         let to_self = BroadcastOptions {
             rooms: vec![Room::from(self)],
             except: Vec::new(),
@@ -234,7 +287,12 @@ impl Socket {
     }
 
     /// Emits `event` with one argument and waits for the client's acknowledgement, at most
-    /// the server's `ack_timeout`. The packet is queued before this returns.
+    /// `Config::ack_timeout` (5 s by default; [`Self::timeout`] sets another). **Differs from
+    /// Node**, whose `emitWithAck` without a timeout waits forever: a future that may never
+    /// end would hold its handler (and the handler's memory) as long as the connection
+    /// lives. To wait as Node does, set `Config::ack_timeout` (or the timeout) to
+    /// `Duration::MAX`; a disconnect still ends the wait. The packet is queued before this
+    /// returns.
     pub fn emit_with_ack(&self, event: &str, data: &impl Serialize) -> AckFuture {
         match Args::one(data) {
             Ok(args) => self.emit_args_with_ack(event, args, self.0.conn.ack_timeout),
@@ -244,14 +302,32 @@ impl Socket {
 
     /// Emits with any arguments and waits for the acknowledgement at most `timeout`.
     pub fn emit_args_with_ack(&self, event: &str, args: Args, timeout: Duration) -> AckFuture {
+        self.emit_args_with_ack_flagged(event, args, timeout, EmitFlags::default())
+    }
+
+    /// The server's `ack_timeout`.
+    pub(crate) fn ack_timeout(&self) -> Duration {
+        self.0.conn.ack_timeout
+    }
+
+    /// What [`Self::emit_args_with_ack`] and [`SocketEmitter::emit_args_with_ack`] do. A
+    /// volatile event that was dropped times out, as in Node (the client never saw it).
+    pub(crate) fn emit_args_with_ack_flagged(
+        &self,
+        event: &str,
+        args: Args,
+        timeout: Duration,
+        flags: EmitFlags,
+    ) -> AckFuture {
+        self.notify_outgoing(event, &args);
         let (id, rx) = lock(&self.0.acks).register();
-        let sent = self.push(event_frames(
-            self.0.conn.parser,
-            self.namespace(),
-            event,
-            args,
-            Some(id),
-        ));
+        let frames = event_frames(self.0.conn.parser, self.namespace(), event, args, Some(id));
+        let sent = if flags.volatile && self.connected() {
+            self.0.conn.outbox.push_volatile(frames);
+            Ok(())
+        } else {
+            self.push(frames)
+        };
         self.await_ack(id, rx, sent, timeout)
     }
 
@@ -376,6 +452,13 @@ impl Socket {
         self.broadcast().to(room)
     }
 
+    /// A broadcast to every socket of the namespace on this server but this one (Node's
+    /// `socket.local`): nothing goes to the other servers of a cluster.
+    #[must_use]
+    pub fn local(&self) -> BroadcastOperator {
+        self.broadcast().local()
+    }
+
     /// A broadcast to every socket of the namespace but this one (`socket.broadcast`).
     #[must_use]
     pub fn broadcast(&self) -> BroadcastOperator {
@@ -422,13 +505,28 @@ impl Socket {
         self.0.conn.outbox.push(frames)
     }
 
+    /// Queues the shared frames of a volatile broadcast if this client's queue is empty.
+    pub(crate) fn push_volatile(&self, frames: &[Frame]) -> bool {
+        self.0.conn.outbox.push_volatile(frames.iter().cloned())
+    }
+
+    /// The socket's handlers (for `listeners.rs`).
+    pub(super) fn handlers(&self) -> MutexGuard<'_, Handlers> {
+        lock(&self.0.handlers)
+    }
+
+    /// Whether the socket has outgoing listeners (an emit checks this, not the lock).
+    pub(super) fn outgoing_flag(&self) -> &AtomicBool {
+        &self.0.outgoing
+    }
+
     /// The handlers to run for an event.
     pub(crate) fn handlers_for(
         &self,
         event: &str,
     ) -> (Vec<handler::AnyFn>, Option<handler::EventFn>) {
         let handlers = lock(&self.0.handlers);
-        (handlers.any.clone(), handlers.get(event))
+        (handlers.any.to_vec(), handlers.get(event))
     }
 
     /// Resolves an acknowledgement from the client.
@@ -472,6 +570,7 @@ impl Socket {
         let mut handlers = lock(&self.0.handlers);
         let taken = std::mem::take(&mut handlers.disconnect);
         *handlers = Handlers::default();
+        self.set_outgoing(false);
         taken
     }
 }

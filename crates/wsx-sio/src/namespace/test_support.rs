@@ -21,6 +21,7 @@ pub(crate) fn connected_socket(hub: &Hub) -> (Socket, Arc<ConnShared>) {
         sockets: Mutex::new(Vec::new()),
         ack_timeout: Duration::from_secs(1),
         parser: crate::packet::Parser::Json,
+        connecting: std::sync::atomic::AtomicBool::new(false),
     });
     let socket = Socket::new(
         Sid::random(),

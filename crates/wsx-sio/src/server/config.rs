@@ -17,7 +17,9 @@ pub struct Config {
     /// How long a client may take to CONNECT to a namespace before the connection is closed
     /// (default 45 s, as the Node server's `connectTimeout`).
     pub connect_timeout: Duration,
-    /// How long [`super::Socket::emit_with_ack`] waits (default 5 s).
+    /// How long [`super::Socket::emit_with_ack`] waits (default 5 s). Node's `emitWithAck`
+    /// without a timeout waits forever; `Duration::MAX` here does the same (a disconnect
+    /// still ends the wait).
     pub ack_timeout: Duration,
     /// The most binary attachments one packet may announce (default 256); with the msgpack
     /// parser, the most binary values one packet may hold.
@@ -35,9 +37,19 @@ pub struct Config {
     /// so that a client that stops reading costs the server at most this and one packet,
     /// and a client that stays connected has missed nothing. Node has no such bound.
     pub max_pending_bytes: usize,
-    /// Events of one client queued behind a busy handler before the server stops reading
-    /// from that client (backpressure; default 1024).
+    /// Events of one client whose handlers have not ended (started and awaiting, or not
+    /// started yet) before the server stops reading from that client (backpressure; default
+    /// 1024).
     pub max_queued_events: usize,
+    /// Whether a client's handlers run strictly one at a time (default `false`). By default
+    /// they run as in Node: each handler is started in arrival order and runs until its
+    /// first await, then the next one starts, and those awaiting are polled together on the
+    /// connection's task; emits made before an await keep the order of the events, and a
+    /// handler awaiting an acknowledgement from its own client does not hold the client's
+    /// next events. With `true`, a handler starts only once the one before it ended: every
+    /// emit keeps the order of the events, and a handler that awaits holds the client's next
+    /// events (acknowledgements and heartbeats are still handled at once).
+    pub sequential_handlers: bool,
     /// How long the HTTP upgrade request may take to arrive (default 10 s).
     pub handshake_timeout: Duration,
     /// The WebSocket handshake options (header limits, origin check). Without a
@@ -96,6 +108,7 @@ impl Default for Config {
             max_buffered: 16 << 20,
             max_pending_bytes: 4 << 20,
             max_queued_events: 1024,
+            sequential_handlers: false,
             handshake_timeout: Duration::from_secs(10),
             ws_handshake: ServerOptions::default(),
             polling: true,
@@ -117,6 +130,13 @@ impl Config {
     #[must_use]
     pub fn parser(mut self, parser: Parser) -> Self {
         self.parser = parser;
+        self
+    }
+
+    /// Sets [`Self::sequential_handlers`].
+    #[must_use]
+    pub fn sequential_handlers(mut self, sequential: bool) -> Self {
+        self.sequential_handlers = sequential;
         self
     }
 

@@ -2,16 +2,18 @@
 //! single task.
 //!
 //! The task reads packets in arrival order and turns each into a job (connect, event,
-//! disconnect) in one FIFO queue; it runs the jobs one after the other, polling the current
-//! one alongside the transport, the outbound queue and the timers. So:
-//! - handlers of one client run strictly in arrival order, on any runtime (never a task per
-//!   event, which is how emits get reordered);
-//! - a handler that awaits (even on an acknowledgement from this very client) does not stop
-//!   the task from reading: acknowledgements and heartbeats are handled at once, only events
-//!   wait for their turn;
+//! disconnect); its [`Scheduler`] starts the jobs in that order and polls the pending ones
+//! together, alongside the transport, the outbound queue and the timers. So:
+//! - handlers of one client are started in arrival order and each runs to its first await
+//!   before the next starts, as in Node, on any runtime (never a task per event, which is how
+//!   emits get reordered); with `Config::sequential_handlers`, each runs to its end first;
+//! - a handler that awaits (even on an acknowledgement from this very client) holds neither
+//!   the task's reading nor the next events: acknowledgements and heartbeats are handled at
+//!   once, and the next events start;
 //! - a panic in a handler is caught where the job is polled: it closes this connection only;
 //! - different clients are different tasks and never wait for each other.
 
+use super::scheduler::{Panicked, Scheduler};
 use super::state::ServerInner;
 use crate::args::Args;
 use crate::engine::transport::{CloseCause, Transport};
@@ -20,7 +22,9 @@ use crate::error::ConnectError;
 use crate::frames::frames;
 use crate::namespace::conn::ConnShared;
 use crate::namespace::connect::{connect, connect_job, persist};
-use crate::namespace::jobs::{Job, disconnect_job, event_job, job, run_disconnect_handlers};
+use crate::namespace::jobs::{
+    Job, connect_barrier, disconnect_job, event_job, run_disconnect_handlers,
+};
 use crate::namespace::outbox::{Item, Outbox};
 use crate::namespace::{DisconnectReason, Handshake};
 use crate::packet::binary::{self, BinaryError, Reassembly};
@@ -29,10 +33,9 @@ use crate::packet::{MsgPackError, Parser, SocketError, msgpack};
 use crate::sid::Sid;
 use bytes::Bytes;
 use serde_json::Value;
-use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
 use std::time::Duration;
 use wsx::Utf8Bytes;
 
@@ -87,14 +90,10 @@ struct Connection {
     shared: Arc<ConnShared>,
     /// A binary packet waiting for its attachments.
     partial: Option<Box<Partial>>,
-    /// Jobs waiting, with the bytes of the packet each holds.
-    jobs: VecDeque<(Job, usize)>,
-    current: Option<Job>,
-    current_bytes: usize,
-    /// Bytes of packets held by jobs (waiting and current): reading stops past
-    /// `Config::max_buffered`, so a client that floods a slow handler is slowed down, not
-    /// buffered without bound.
-    queued_bytes: usize,
+    /// The jobs not ended, with the bytes of the packet each holds: reading stops past
+    /// `Config::max_queued_events` jobs or `Config::max_buffered` bytes, so a client that
+    /// floods slow handlers is slowed down, not buffered without bound.
+    jobs: Scheduler,
 }
 
 /// The task of a connection whose transport is already accepted. The session is built here,
@@ -114,6 +113,7 @@ pub(crate) fn start<T: Transport>(
         sockets: Mutex::new(Vec::new()),
         ack_timeout: config.ack_timeout,
         parser: config.parser,
+        connecting: AtomicBool::new(false),
     });
     let session = Session::new(sid, transport, &config.engine);
     run(server, session, shared)
@@ -144,26 +144,15 @@ async fn run<T: Transport>(
         server: server.clone(),
         shared: shared.clone(),
         partial: None,
-        jobs: VecDeque::new(),
-        current: None,
-        current_bytes: 0,
-        queued_bytes: 0,
+        jobs: Scheduler::new(config.sequential_handlers),
     };
     let max_bytes = config.max_buffered;
 
     let ending = loop {
-        if conn.current.is_none()
-            && let Some((job, bytes)) = conn.jobs.pop_front()
-        {
-            conn.current = Some(job);
-            conn.current_bytes = bytes;
-        }
         tokio::select! {
             biased;
-            result = poll_job(&mut conn.current) => {
-                conn.current = None;
-                conn.queued_bytes -= std::mem::take(&mut conn.current_bytes);
-                if result.is_err() {
+            result = std::future::poll_fn(|cx| conn.jobs.poll_next_done(cx, &shared.connecting)) => {
+                if let Err(Panicked) = result {
                     break Ending::because(DisconnectReason::HandlerPanic, "a handler panicked");
                 }
             }
@@ -172,7 +161,7 @@ async fn run<T: Transport>(
                     break ending;
                 }
             }
-            event = session.recv(), if conn.jobs.len() < max_jobs && conn.queued_bytes <= max_bytes => match event {
+            event = session.recv(), if conn.jobs.len() < max_jobs && conn.jobs.bytes() <= max_bytes => match event {
                 Event::Text(text) => {
                     if let Err(err) = conn.on_text(&text) {
                         break Ending::because(DisconnectReason::ParseError, err);
@@ -192,7 +181,7 @@ async fn run<T: Transport>(
                 // Socket.IO's connectTimeout: a client that joined no namespace in time is
                 // closed.
                 connect_checked = true;
-                if shared.has_no_socket() && conn.current.is_none()
+                if shared.has_no_socket() && conn.jobs.is_idle()
                 {
                     break Ending::because(DisconnectReason::ForcedServerClose, "no CONNECT in time");
                 }
@@ -206,22 +195,13 @@ async fn run<T: Transport>(
     server.unregister(shared.sid);
 }
 
-/// Polls the current job; pending forever when there is none.
-async fn poll_job(current: &mut Option<Job>) -> std::thread::Result<()> {
-    std::future::poll_fn(|cx| match current {
-        Some(job) => job.as_mut().poll(cx),
-        None => Poll::Pending,
-    })
-    .await
-}
-
 /// Writes out what the outbox holds, until it is empty (disconnect handlers it holds join
 /// `jobs`); returns why the connection ends, if it does. A write that waits for a client that
 /// does not read ends at once when the client becomes a slow consumer (the outbox's bound),
 /// so that its memory is let go.
 async fn write_out<T: Transport>(
     shared: &ConnShared,
-    jobs: &mut VecDeque<(Job, usize)>,
+    jobs: &mut Scheduler,
     session: &mut Session<T>,
 ) -> Option<Ending> {
     let outbox = &shared.outbox;
@@ -240,7 +220,7 @@ async fn write_out<T: Transport>(
                     out.push(frame);
                 }
                 Item::Disconnected(socket, reason) => {
-                    jobs.push_back((disconnect_job(socket, reason), 0));
+                    jobs.push(disconnect_job(socket, reason), 0);
                 }
                 Item::Close(reason) => close = Some(reason),
             }
@@ -265,8 +245,7 @@ async fn write_out<T: Transport>(
 
 impl Connection {
     fn push_job(&mut self, job: Job, bytes: usize) {
-        self.queued_bytes += bytes;
-        self.jobs.push_back((job, bytes));
+        self.jobs.push(job, bytes);
     }
 
     /// A text message: a Socket.IO packet (JSON parser only).
@@ -342,7 +321,7 @@ impl Connection {
                 } else {
                     let shared = self.shared.clone();
                     self.push_job(
-                        job(async move {
+                        crate::namespace::jobs::job(async move {
                             if let Some(socket) = shared.socket(&namespace)
                                 && socket.mark_disconnected()
                             {
@@ -404,7 +383,7 @@ impl Connection {
                 // order with the connection's other packets.
                 let (server, shared) = (self.server.clone(), self.shared.clone());
                 self.push_job(
-                    job(async move {
+                    connect_barrier(shared.clone(), async move {
                         match server.parents.find(&namespace, &auth).await {
                             Some(parent) => {
                                 let ns = server.namespace_or_create(&namespace, Some(&parent));
@@ -478,24 +457,10 @@ impl Connection {
             }
         }
         session.close(cause).await;
-        if reason == DisconnectReason::HandlerPanic {
-            // The panicking job is gone; the others still run.
-            self.current = None;
-        }
-        // Handlers still due get a bounded time: one that never ends must not keep the
-        // connection's memory forever.
+        // A panicking job is gone already; the others still run. Handlers still due get a
+        // bounded time: one that never ends must not keep the connection's memory forever.
         let sid = self.shared.sid;
-        let drain = async {
-            while let Some(job) = self
-                .current
-                .take()
-                .or_else(|| self.jobs.pop_front().map(|(job, _)| job))
-            {
-                if job.await.is_err() {
-                    tracing::warn!(%sid, "a handler panicked while the connection closed");
-                }
-            }
-        };
+        let drain = self.jobs.drain(&self.shared.connecting, sid);
         if tokio::time::timeout(FINISH_TIMEOUT, drain).await.is_err() {
             tracing::warn!(%sid, "handlers still running {FINISH_TIMEOUT:?} after the connection closed; dropped");
         }

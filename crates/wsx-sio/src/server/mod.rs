@@ -12,6 +12,7 @@ pub mod forward;
 mod hyper;
 pub(crate) mod instrument;
 mod prefixed;
+mod scheduler;
 mod state;
 
 pub use crate::adapter::ServerAck;

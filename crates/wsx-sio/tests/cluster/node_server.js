@@ -65,6 +65,20 @@ async function main() {
         ack({ error: String(err) });
       }
     });
+    socket.on("set-data", (data, ack) => {
+      socket.data = data;
+      ack(true);
+    });
+    socket.on("fetch-data", async (ack) => {
+      try {
+        const found = await io.fetchSockets();
+        const entries = found.map((s) => ({ id: s.id, data: s.data }));
+        entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        ack(entries);
+      } catch (err) {
+        ack({ error: String(err) });
+      }
+    });
     socket.on("sockets-join", (sid, room, ack) => {
       io.in(sid).socketsJoin(room);
       ack(true);
