@@ -4,7 +4,7 @@
 #
 # Socket.IO benchmarks: wsx-sio's sio_demo against Node's socket.io server running the same
 # contract (crates/wsx-sio/bench/node/sio_demo.js, installed from its lockfile), in one run,
-# with the same load generator (examples/sio_load.rs, the wire protocol by hand over wsx):
+# with the same load generator (examples/sio_load.rs, on wsx_sio::client, WebSocket only):
 #   - memory per idle client: server RSS with IDLE_CLIENTS clients connected to `/` (after their
 #     server-ask acks and a heartbeat), minus its RSS before, divided by the count;
 #   - broadcast fan-out: one emit to N sockets, time until the last has it, deliveries/s;

@@ -45,6 +45,8 @@ LAYERS = [
     ("namespace", ["namespace/"]),
     # Accept path, connection task, hyper, config.
     ("server", ["server/"]),
+    # The admin UI's protocol, on a Server and the namespace layer's hooks.
+    ("admin", ["admin/"]),
     # The Socket.IO client (on packet/ and engine/ only).
     ("client", ["client/", "client.rs"]),
     # The facade: re-exports.
@@ -59,6 +61,8 @@ SPLIT_MODULES = {
     "engine/transport/": "the Transport trait and its two transports",
     # The subscription link dispatches to the namespace adapters that publish through it.
     "adapter/redis/": "the Redis adapter: its link, requests and answers",
+    # The options and shared state (mod.rs) and the parts that use and extend them.
+    "admin/": "the admin UI: its state, authentication, events and statistics",
 }
 MAX_UP = 2
 

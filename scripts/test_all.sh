@@ -7,10 +7,13 @@
 #
 # The peers (all idempotent; nothing is reinstalled when present):
 #   - Debian packages tinyproxy (crates/wsx/tests/client_proxy.rs), chromium
-#     (crates/wsx-cli/tests/browser.rs) and redis-server (crates/wsx-sio/tests/cluster.rs),
-#     with apt-get, as root or through sudo;
+#     (crates/wsx-cli/tests/browser.rs), redis-server (crates/wsx-sio/tests/cluster.rs) and
+#     nginx (the round-robin balancer of crates/wsx-sio/tests/round_robin.rs), with apt-get,
+#     as root or through sudo;
 #   - `npm ci` in crates/wsx-cli/tests/browser (playwright-core, which drives Debian's
 #     Chromium and never downloads a browser; the Socket.IO browser client);
+#   - `npm ci` in crates/wsx-sio/tests/admin_ui (the @socket.io/admin-ui dashboard that
+#     crates/wsx-sio/tests/admin_ui.rs opens in that Chromium; playwright-core again);
 #   - a venv target/pyws-venv with Python's `websockets` (crates/wsx/tests/deflate.rs,
 #     crates/wsx-cli/tests/python_peer.rs);
 #   - scripts/sio_interop_setup.sh (npm socket.io-client, python-socketio in target/sio-venv,
@@ -52,11 +55,12 @@ as_root() {
 }
 
 if ((setup)); then
-    section "Debian packages: tinyproxy, chromium, redis-server"
+    section "Debian packages: tinyproxy, chromium, redis-server, nginx"
     missing=()
     command -v tinyproxy >/dev/null 2>&1 || [[ -x /usr/sbin/tinyproxy ]] || missing+=(tinyproxy)
     [[ -x /usr/bin/chromium ]] || missing+=(chromium)
     command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+    command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
     if ((${#missing[@]})); then
         echo "installing: ${missing[*]}"
         as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
@@ -64,9 +68,10 @@ if ((setup)); then
     else
         echo "already installed"
     fi
-    # The packages start system instances (tinyproxy on 8888, redis on 6379) that no test uses;
-    # the tests start their own on free loopback ports. Stopped by their pid files only.
-    for pidfile in /run/tinyproxy/tinyproxy.pid /var/run/tinyproxy/tinyproxy.pid; do
+    # The packages start system instances (tinyproxy on 8888, redis on 6379, nginx on 80) that
+    # no test uses; the tests start their own on free loopback ports. Stopped by their pid
+    # files only.
+    for pidfile in /run/tinyproxy/tinyproxy.pid /var/run/tinyproxy/tinyproxy.pid /run/nginx.pid; do
         if [[ -f $pidfile ]]; then
             as_root kill "$(cat "$pidfile")" 2>/dev/null || true
         fi
@@ -76,6 +81,10 @@ if ((setup)); then
     command -v npm >/dev/null 2>&1 || { echo "npm not found" >&2; exit 1; }
     section "npm ci in crates/wsx-cli/tests/browser (playwright-core; never downloads a browser)"
     (cd crates/wsx-cli/tests/browser &&
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+
+    section "npm ci in crates/wsx-sio/tests/admin_ui (@socket.io/admin-ui's dashboard, playwright-core)"
+    (cd crates/wsx-sio/tests/admin_ui &&
         PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 
     target="${CARGO_TARGET_DIR:-$ROOT/target}"
@@ -96,7 +105,7 @@ fi
 
 # A missing peer now fails its test instead of skipping it.
 export WSX_REQUIRE_PROXIES=1 WSX_REQUIRE_BROWSER=1 WSX_REQUIRE_PYTHON=1
-export WSX_REQUIRE_INTEROP=1 WSX_REQUIRE_REDIS=1
+export WSX_REQUIRE_INTEROP=1 WSX_REQUIRE_REDIS=1 WSX_REQUIRE_NGINX=1
 
 section "cargo test --workspace $*"
 cargo test --workspace "$@"

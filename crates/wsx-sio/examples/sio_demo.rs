@@ -1,11 +1,27 @@
 //! The Socket.IO demo server the interop tests drive with the official clients.
 //!
 //! Usage: `cargo run --release -p wsx-sio --example sio_demo -- --addr 127.0.0.1:PORT
-//! [--parser json|msgpack] [--protocol-test]` (port 0 picks a free port). Prints
-//! `listening on ADDR` once it accepts connections.
+//! [--parser json|msgpack] [--protocol-test] [--ping-interval MS] [--ping-timeout MS]
+//! [--redis URL [--name NAME] [--advertise HOST:PORT|auto] [--forward-timeout MS]]` (port 0
+//! picks a free port). Prints `listening on ADDR` once it accepts connections.
+//!
+//! `--ping-interval` and `--ping-timeout` replace the demo's 2000 ms heartbeat settings.
+//!
+//! `--advertise` (with `--redis`, either adapter) turns on forwarding
+//! (`wsx_sio::server::forward`): the node advertises `HOST:PORT` (`auto`: the address it
+//! listens on) through Redis, and serves a
+//! request for a session another node owns by forwarding it there, so that the nodes can sit
+//! behind a balancer without sticky sessions. `--forward-timeout` is how long an owner may
+//! take to answer (default 10,000 ms; a poll gets the ping interval more).
 //!
 //! `--parser msgpack` speaks npm `socket.io-msgpack-parser` instead of the default JSON parser
 //! (the clients need the same `parser` option); the contract is the same.
+//!
+//! `--admin-ui` serves the admin UI (npm `@socket.io/admin-ui`, [`wsx_sio::admin`]) on
+//! namespace `/admin-ui`, development mode, basic authentication as user `admin` with password
+//! `changeit`; `--admin-ui-origin ORIGIN` (repeatable) lets the pages of ORIGIN (where the
+//! dashboard is served, e.g. `http://127.0.0.1:8080`) connect, besides
+//! `https://admin.socket.io`. Not with `--protocol-test`.
 //!
 //! `--protocol-test` serves instead what the official Socket.IO protocol suite
 //! (`test-suite/` of socketio/socket.io-protocol) expects: pingInterval 300 ms, pingTimeout
@@ -41,6 +57,9 @@
 //! - `fetch-sockets(room or null)` with an ack -> the sorted ids of the sockets in the room
 //!   (or all), on every server (`{"error": ..}` when a server did not answer in time);
 //! - `sockets-join(sid, room)` with an ack -> that socket joins, wherever it is; ack `true`;
+//! - `sockets-leave(sid, room)` with an ack -> that socket leaves, wherever it is; ack `true`;
+//! - `disconnect-sockets(room)` with an ack -> every socket in the room, on every server, is
+//!   disconnected from `/`; ack `true`;
 //! - `server-side(payload)` -> server-side event `relay(payload)` to the other servers, which
 //!   emit `relayed(payload)` to their own sockets;
 //! - `server-side-ack(payload)` with an ack -> server-side `ping-nodes(payload)` with an ack;
@@ -51,26 +70,88 @@ use wsx_sio::{Args, Config, EngineConfig, Parser, Server, Socket};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sio_demo [--addr HOST:PORT] [--redis URL] [--name NAME] [--parser json|msgpack] [--protocol-test]"
+        "usage: sio_demo [--addr HOST:PORT] [--redis URL[,URL..]] [--redis-adapter classic|sharded|sharded-dynamic|sharded-static] [--redis-cluster] [--name NAME] [--parser json|msgpack] [--admin-ui [--admin-ui-origin ORIGIN]...] [--protocol-test] [--ping-interval MS] [--ping-timeout MS] [--advertise HOST:PORT|auto] [--forward-timeout MS]"
     );
     std::process::exit(2);
 }
 
+/// The command line's settings.
+struct Options {
+    redis: Option<String>,
+    name: String,
+    parser: Parser,
+    protocol_test: bool,
+    /// `--admin-ui`: the origins given with `--admin-ui-origin`.
+    admin_ui: Option<Vec<String>>,
+    ping_interval: Option<Duration>,
+    ping_timeout: Option<Duration>,
+    /// `--advertise`: forwarding on, this address advertised (`auto`: the one listened on).
+    advertise: Option<String>,
+    forward_timeout: Option<Duration>,
+    /// `--redis-adapter`: which Redis adapter (classic by default).
+    adapter: RedisAdapterKind,
+    /// `--redis-cluster`: `--redis` lists the nodes of a Redis Cluster (sharded adapters only).
+    cluster: bool,
+}
+
+/// Which Redis adapter `--redis-adapter` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+enum RedisAdapterKind {
+    Classic,
+    ShardedDynamic,
+    ShardedStatic,
+}
+
+fn millis(value: Option<String>) -> Duration {
+    match value.and_then(|v| v.parse().ok()) {
+        Some(ms) => Duration::from_millis(ms),
+        None => usage(),
+    }
+}
+
 fn main() {
     let mut addr = "127.0.0.1:3000".to_owned();
-    let mut redis = None;
-    let mut name = "wsx".to_owned();
-    let mut protocol_test = false;
-    let mut parser = Parser::Json;
+    let mut options = Options {
+        redis: None,
+        name: "wsx".to_owned(),
+        parser: Parser::Json,
+        protocol_test: false,
+        admin_ui: None,
+        ping_interval: None,
+        ping_timeout: None,
+        advertise: None,
+        forward_timeout: None,
+        adapter: RedisAdapterKind::Classic,
+        cluster: false,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--addr" => addr = args.next().unwrap_or_else(|| usage()),
-            "--redis" => redis = Some(args.next().unwrap_or_else(|| usage())),
-            "--name" => name = args.next().unwrap_or_else(|| usage()),
-            "--protocol-test" => protocol_test = true,
+            "--redis" => options.redis = Some(args.next().unwrap_or_else(|| usage())),
+            "--name" => options.name = args.next().unwrap_or_else(|| usage()),
+            "--protocol-test" => options.protocol_test = true,
+            "--admin-ui" => options.admin_ui = Some(options.admin_ui.unwrap_or_default()),
+            "--admin-ui-origin" => {
+                let origin = args.next().unwrap_or_else(|| usage());
+                options.admin_ui.get_or_insert_with(Vec::new).push(origin);
+            }
+            "--ping-interval" => options.ping_interval = Some(millis(args.next())),
+            "--ping-timeout" => options.ping_timeout = Some(millis(args.next())),
+            "--advertise" => options.advertise = Some(args.next().unwrap_or_else(|| usage())),
+            "--redis-adapter" => {
+                options.adapter = match args.next().as_deref() {
+                    Some("classic") => RedisAdapterKind::Classic,
+                    Some("sharded" | "sharded-dynamic") => RedisAdapterKind::ShardedDynamic,
+                    Some("sharded-static") => RedisAdapterKind::ShardedStatic,
+                    _ => usage(),
+                }
+            }
+            "--redis-cluster" => options.cluster = true,
+            "--forward-timeout" => options.forward_timeout = Some(millis(args.next())),
             "--parser" => {
-                parser = match args.next().as_deref() {
+                options.parser = match args.next().as_deref() {
                     Some("json") => Parser::Json,
                     Some("msgpack") => Parser::MsgPack,
                     _ => usage(),
@@ -78,6 +159,10 @@ fn main() {
             }
             _ => usage(),
         }
+    }
+    if options.advertise.is_some() && options.redis.is_none() {
+        eprintln!("sio_demo: --advertise needs --redis (the nodes find each other there)");
+        std::process::exit(2);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -89,30 +174,41 @@ fn main() {
             std::process::exit(1);
         }
     };
-    if let Err(err) = runtime.block_on(run(&addr, redis.as_deref(), name, parser, protocol_test)) {
+    if options.cluster && options.adapter == RedisAdapterKind::Classic {
+        usage();
+    }
+    if let Err(err) = runtime.block_on(run(&addr, options)) {
         eprintln!("sio_demo: {err}");
         std::process::exit(1);
     }
 }
 
-async fn run(
-    addr: &str,
-    redis: Option<&str>,
-    name: String,
-    parser: Parser,
-    protocol_test: bool,
-) -> std::io::Result<()> {
-    let io = match redis {
-        None if protocol_test => protocol_test_server(),
+async fn run(addr: &str, options: Options) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let mut config = config().parser(options.parser);
+    if let Some(interval) = options.ping_interval {
+        config.engine.ping_interval = interval;
+    }
+    if let Some(timeout) = options.ping_timeout {
+        config.engine.ping_timeout = timeout;
+    }
+    if let Some(origins) = &options.admin_ui {
+        config = admin_ui_config(config, origins);
+    }
+    let io = match options.redis.as_deref() {
+        None if options.protocol_test => protocol_test_server(),
         None => {
-            let io = Server::new(config().parser(parser));
-            install(&io, name);
+            let io = Server::new(config);
+            install(&io, options.name.clone());
             io
         }
-        Some(url) => redis_server(url, name, parser).await?,
+        Some(url) => redis_server(url, config, &options, local).await?,
     };
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    println!("listening on {}", listener.local_addr()?);
+    if options.admin_ui.is_some() && !options.protocol_test {
+        admin_ui_instrument(&io).map_err(std::io::Error::other)?;
+    }
+    println!("listening on {local}");
     io.serve(listener).await
 }
 
@@ -128,31 +224,130 @@ pub fn config() -> Config {
     }
 }
 
-/// The demo server on the Redis adapter; returns once its namespaces are subscribed, so that
-/// its first clients miss nothing the other servers send.
+/// The demo server on the Redis adapter, with forwarding when `--advertise` asks for it;
+/// returns once its namespaces are subscribed, so that its first clients miss nothing the
+/// other servers send.
 #[cfg(feature = "redis")]
-async fn redis_server(url: &str, name: String, parser: Parser) -> std::io::Result<Server> {
+async fn redis_server(
+    url: &str,
+    mut config: Config,
+    options: &Options,
+    local: std::net::SocketAddr,
+) -> std::io::Result<Server> {
+    use wsx_sio::adapter::redis::sharded::{ShardedOptions, ShardedRedis, SubscriptionMode};
     use wsx_sio::adapter::redis::{Redis, RedisOptions};
-    let options = RedisOptions {
+    let mode = match options.adapter {
+        RedisAdapterKind::Classic => None,
+        RedisAdapterKind::ShardedDynamic => Some(SubscriptionMode::Dynamic),
+        RedisAdapterKind::ShardedStatic => Some(SubscriptionMode::Static),
+    };
+    if let Some(subscription_mode) = mode {
+        let sharded_options = ShardedOptions {
+            subscription_mode,
+            requests_timeout: Duration::from_secs(3),
+            ..ShardedOptions::default()
+        };
+        let redis = if options.cluster {
+            let nodes: Vec<&str> = url.split(',').collect();
+            ShardedRedis::connect_cluster(&nodes, sharded_options).await
+        } else {
+            ShardedRedis::connect(url, sharded_options).await
+        }
+        .map_err(std::io::Error::other)?;
+        config.forwarding = forwarding(&redis, options, local).await?;
+        let io = Server::with_adapter(config, redis.factory());
+        install(&io, options.name.clone());
+        if !redis.wait_subscribed(Duration::from_secs(10)).await {
+            return Err(std::io::Error::other("not subscribed to Redis within 10 s"));
+        }
+        return Ok(io);
+    }
+    let redis_options = RedisOptions {
         requests_timeout: Duration::from_secs(3),
         ..RedisOptions::default()
     };
-    let redis = Redis::connect(url, options)
+    let redis = Redis::connect(url, redis_options)
         .await
         .map_err(std::io::Error::other)?;
-    let io = Server::with_adapter(config().parser(parser), redis.factory());
-    install(&io, name);
+    config.forwarding = forwarding(&redis, options, local).await?;
+    let io = Server::with_adapter(config, redis.factory());
+    install(&io, options.name.clone());
     if !redis.wait_subscribed(Duration::from_secs(10)).await {
         return Err(std::io::Error::other("not subscribed to Redis within 10 s"));
     }
     Ok(io)
 }
 
+/// With `--advertise`, forwarding on the adapter's Redis connection (either adapter's).
+#[cfg(feature = "redis")]
+async fn forwarding<D>(
+    redis: &D,
+    options: &Options,
+    local: std::net::SocketAddr,
+) -> std::io::Result<Option<wsx_sio::server::Forwarding>>
+where
+    D: wsx_sio::server::Directory + Clone,
+{
+    use wsx_sio::server::{ForwardOptions, Forwarding};
+    let Some(advertise) = &options.advertise else {
+        return Ok(None);
+    };
+    let address = match advertise.as_str() {
+        "auto" => local.to_string(),
+        other => other.to_owned(),
+    };
+    let mut forward = ForwardOptions::default();
+    if let Some(timeout) = options.forward_timeout {
+        forward.timeout = timeout;
+    }
+    let forwarding = Forwarding::start(redis.clone(), address, forward)
+        .await
+        .map_err(std::io::Error::other)?;
+    println!("node {} at {}", forwarding.node(), forwarding.address());
+    Ok(Some(forwarding))
+}
+
 #[cfg(not(feature = "redis"))]
-async fn redis_server(_url: &str, _name: String, _parser: Parser) -> std::io::Result<Server> {
+async fn redis_server(
+    _url: &str,
+    _config: Config,
+    _options: &Options,
+    _local: std::net::SocketAddr,
+) -> std::io::Result<Server> {
     Err(std::io::Error::other(
         "--redis needs the `redis` feature (cargo run --features redis ...)",
     ))
+}
+
+/// The bcrypt hash of the admin UI's password, `changeit` (bcryptjs `hashSync("changeit",
+/// 10)`, as Node's admin UI takes it).
+pub const ADMIN_UI_PASSWORD_HASH: &str =
+    "$2a$10$/Il/Bs1ET8CPQC4iDvO4q.NSLESWBkL8EC510VJLBTVIMUBVznh2O";
+
+/// `--admin-ui`'s settings: the dashboard's pages (of `origins` and of
+/// <https://admin.socket.io>) may connect, with credentials, as the dashboard asks.
+pub fn admin_ui_config(config: Config, origins: &[String]) -> Config {
+    let mut allowed = vec!["https://admin.socket.io".to_owned()];
+    allowed.extend(origins.iter().cloned());
+    Config {
+        cors: Some(wsx_sio::Cors::origins(allowed).with_credentials()),
+        ..config
+    }
+}
+
+/// `--admin-ui`: the admin UI on `/admin-ui`, development mode, user `admin`, password
+/// `changeit`.
+pub fn admin_ui_instrument(io: &Server) -> Result<(), wsx_sio::admin::AdminError> {
+    use wsx_sio::admin::{AdminAuth, AdminMode, AdminOptions, instrument};
+    instrument(
+        io,
+        AdminOptions {
+            namespace: "/admin-ui".to_owned(),
+            auth: AdminAuth::basic("admin", ADMIN_UI_PASSWORD_HASH)?,
+            mode: AdminMode::Development,
+            ..AdminOptions::default()
+        },
+    )
 }
 
 /// The demo server, with the contract's handlers (the interop tests run this very code).
@@ -198,6 +393,20 @@ fn cluster_handlers(socket: &Socket, name: &std::sync::Arc<str>) {
         "sockets-join",
         |s: Socket, (sid, room): (String, String), ack| async move {
             s.hub().to(sid).sockets_join(room);
+            let _ = ack.send(&true);
+        },
+    );
+    socket.on_with_ack(
+        "sockets-leave",
+        |s: Socket, (sid, room): (String, String), ack| async move {
+            s.hub().to(sid).sockets_leave(&room);
+            let _ = ack.send(&true);
+        },
+    );
+    socket.on_with_ack(
+        "disconnect-sockets",
+        |s: Socket, room: String, ack| async move {
+            s.hub().to(room).disconnect_sockets(false);
             let _ = ack.send(&true);
         },
     );

@@ -1,6 +1,8 @@
 //! A Socket.IO load generator for servers that implement the sio_demo contract (ours, or Node's
-//! socket.io running `benches/node/sio_demo.js`), used by `scripts/sio_bench.sh`. It speaks the
-//! wire protocol by hand over wsx (Engine.IO v4, WebSocket transport): no client library cost.
+//! socket.io running `benches/node/sio_demo.js`), used by `scripts/sio_bench.sh` and
+//! `scripts/sio_cluster_bench.sh`. Every client is a [`wsx_sio::client`] socket on its own
+//! manager (its own connection, as `io()` with `forceNew`), WebSocket transport only, no
+//! reconnection: the same client against every server, the one applications use.
 //!
 //! Usage:
 //!   sio_load idle      --addr HOST:PORT --clients N [--hold SECS]
@@ -13,13 +15,18 @@
 //! client had it and deliveries per second; with several addresses (servers of one cluster) the
 //! receivers are spread over them in turn and the sender is on the first. `roundtrip` runs `echo-ack` round trips on N
 //! clients for S seconds and prints round trips per second.
+//!
+//! Each client's manager task answers the heartbeat as soon as the client joined: with
+//! thousands of clients the ramp takes longer than a heartbeat, and a client that does not
+//! answer its pings meanwhile is dropped by the server.
 
-use std::sync::Arc;
+use serde_json::json;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
 use tokio::sync::{Notify, Semaphore};
-use wsx::{Message, WebSocket};
+use wsx_sio::client::{Args, ClientOptions, Socket, Transports, io};
 
 struct Opts {
     mode: String,
@@ -81,51 +88,86 @@ fn main() {
             _ => usage(),
         }
     });
+    // The clients are not disconnected one by one: the process ends, and with it their
+    // connections (what the servers under test see as transport closes).
     std::process::exit(code);
 }
 
-type Ws = WebSocket<TcpStream>;
+/// How many clients were disconnected, by reason (a connected client of a load generator
+/// has no reason to be: each one is a failure of the run, reported on stderr).
+static LOST: Mutex<BTreeMap<String, usize>> = Mutex::new(BTreeMap::new());
 
-/// Connects and joins `/`.
-async fn join(addr: &str) -> Result<Ws, String> {
-    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-    let (mut ws, _) = wsx::connect(&url).await.map_err(|e| e.to_string())?;
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) if t.starts_with('0') => break,
-            Some(Ok(_)) => {}
-            _ => return Err("closed before the open packet".into()),
-        }
+/// Reports the clients lost so far on stderr, if any.
+fn report_lost() {
+    let lost = LOST.lock().map(|l| l.clone()).unwrap_or_default();
+    if !lost.is_empty() {
+        let by_reason: Vec<String> = lost.iter().map(|(why, n)| format!("{n} {why}")).collect();
+        eprintln!("sio_load: clients disconnected: {}", by_reason.join(", "));
     }
-    ws.send(Message::text("40"))
-        .await
-        .map_err(|e| e.to_string())?;
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) if t.starts_with("40") => return Ok(ws),
-            Some(Ok(_)) => {}
-            _ => return Err("closed before the CONNECT answer".into()),
+}
+
+/// Called for every `broadcast` a client receives.
+type OnBroadcast = Arc<dyn Fn() + Send + Sync>;
+
+/// The clients' options: WebSocket only (no HTTP requests), no reconnection (a lost client
+/// is a failure of the run, not one to bring back).
+fn options() -> ClientOptions {
+    ClientOptions {
+        transports: Transports::WebSocket,
+        reconnection: false,
+        ..ClientOptions::default()
+    }
+}
+
+/// Connects one client to `/` of `addr`; it answers the server's `server-ask` (the demo
+/// contract asks every socket on connection) and calls `on_broadcast` for each `broadcast`.
+async fn join(addr: &str, on_broadcast: Option<OnBroadcast>) -> Result<Socket, String> {
+    let socket = io(&format!("http://{addr}"), options()).map_err(|e| e.to_string())?;
+    socket.on_with_ack("server-ask", |_s, _question: Args, ack| {
+        let _ = ack.send(&1);
+        std::future::ready(())
+    });
+    socket.on_disconnect(|_s, reason| {
+        if let Ok(mut lost) = LOST.lock() {
+            *lost.entry(reason.to_string()).or_default() += 1;
+        }
+        std::future::ready(())
+    });
+    if let Some(on_broadcast) = on_broadcast {
+        socket.on("broadcast", move |_s, _payload: Args| {
+            on_broadcast();
+            std::future::ready(())
+        });
+    }
+    match socket.connect().await {
+        Ok(()) => Ok(socket),
+        Err(err) => {
+            // Ends the manager's task whatever state it is in.
+            socket.disconnect();
+            Err(err.to_string())
         }
     }
 }
 
-/// Connects `n` clients, at most 200 handshakes at a time.
-async fn join_all(addr: &str, n: usize) -> Vec<Ws> {
+/// Connects `n` clients to `addr`, at most 200 handshakes at a time; those that could not
+/// connect are reported on stderr and left out.
+async fn join_all(addr: &str, n: usize, on_broadcast: Option<OnBroadcast>) -> Vec<Socket> {
     let gate = Arc::new(Semaphore::new(200));
     let tasks: Vec<_> = (0..n)
         .map(|_| {
             let gate = gate.clone();
             let addr = addr.to_owned();
+            let on_broadcast = on_broadcast.clone();
             tokio::spawn(async move {
                 let _permit = gate.acquire_owned().await;
-                join(&addr).await
+                join(&addr, on_broadcast).await
             })
         })
         .collect();
     let mut out = Vec::with_capacity(n);
     for task in tasks {
         match task.await {
-            Ok(Ok(ws)) => out.push(ws),
+            Ok(Ok(socket)) => out.push(socket),
             Ok(Err(err)) => eprintln!("sio_load: connect failed: {err}"),
             Err(err) => eprintln!("sio_load: task failed: {err}"),
         }
@@ -133,73 +175,12 @@ async fn join_all(addr: &str, n: usize) -> Vec<Ws> {
     out
 }
 
-/// Connects `n` clients, each driven (pings answered, `on_text` called) as soon as it joined:
-/// with thousands of clients the ramp takes longer than a heartbeat, and a client that does not
-/// answer its pings meanwhile is dropped by the server. Returns how many joined.
-async fn join_all_driven(addr: &str, n: usize, on_text: Arc<dyn Fn(&str) + Send + Sync>) -> usize {
-    let gate = Arc::new(Semaphore::new(200));
-    let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let gate = gate.clone();
-            let addr = addr.to_owned();
-            let on_text = on_text.clone();
-            tokio::spawn(async move {
-                let joined = {
-                    let _permit = gate.acquire_owned().await;
-                    join(&addr).await
-                };
-                match joined {
-                    Ok(ws) => {
-                        drive(ws, move |t| on_text(t));
-                        true
-                    }
-                    Err(err) => {
-                        eprintln!("sio_load: connect failed: {err}");
-                        false
-                    }
-                }
-            })
-        })
-        .collect();
-    let mut joined = 0;
-    for task in tasks {
-        if matches!(task.await, Ok(true)) {
-            joined += 1;
-        }
-    }
-    joined
-}
-
-/// What a client does with a message besides counting it: answers pings and `server-ask`.
-async fn housekeeping(ws: &mut Ws, text: &str) {
-    if text == "2" {
-        let _ = ws.send(Message::text("3")).await;
-    } else if let Some(rest) = text.strip_prefix("42")
-        && let Some(bracket) = rest.find('[')
-        && rest[bracket..].starts_with("[\"server-ask\"")
-        && bracket > 0
-    {
-        let id = &rest[..bracket];
-        let _ = ws.send(Message::text(format!("43{id}[1]"))).await;
-    }
-}
-
-/// Keeps a client alive, calling `on_text` for each text message.
-fn drive(mut ws: Ws, on_text: impl Fn(&str) + Send + 'static) {
-    tokio::spawn(async move {
-        while let Some(Ok(message)) = ws.next().await {
-            if let Message::Text(t) = message {
-                housekeeping(&mut ws, &t).await;
-                on_text(&t);
-            }
-        }
-    });
-}
-
 async fn idle(opts: &Opts) -> i32 {
-    let n = join_all_driven(&opts.addr, opts.clients, Arc::new(|_| {})).await;
+    let clients = join_all(&opts.addr, opts.clients, None).await;
+    let n = clients.len();
     println!("ready {n}");
     tokio::time::sleep(Duration::from_secs(opts.hold)).await;
+    report_lost();
     i32::from(n != opts.clients)
 }
 
@@ -207,28 +188,30 @@ async fn fanout(opts: &Opts) -> i32 {
     let got = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(Notify::new());
     let target = Arc::new(AtomicUsize::new(usize::MAX));
-    let on_text = {
+    let on_broadcast: OnBroadcast = {
         let (got, done, target) = (got.clone(), done.clone(), target.clone());
-        Arc::new(move |t: &str| {
-            if t.starts_with("42[\"broadcast\"")
-                && got.fetch_add(1, Ordering::AcqRel) + 1 == target.load(Ordering::Acquire)
-            {
+        Arc::new(move || {
+            if got.fetch_add(1, Ordering::AcqRel) + 1 == target.load(Ordering::Acquire) {
                 done.notify_one();
             }
         })
     };
-    // Receivers first, the sender last (it is not driven while it waits).
     let addrs: Vec<&str> = opts.addr.split(',').collect();
     let count = opts.clients.saturating_sub(1);
-    let mut receivers = 0;
+    let mut receivers = Vec::with_capacity(count);
     for (i, addr) in addrs.iter().enumerate() {
         let share = count / addrs.len() + usize::from(i < count % addrs.len());
-        receivers += join_all_driven(addr, share, on_text.clone()).await;
+        receivers.extend(join_all(addr, share, Some(on_broadcast.clone())).await);
     }
-    let Ok(mut sender) = join(addrs[0]).await else {
-        return 1;
+    // The sender counts its own copy like any receiver.
+    let sender = match join(addrs[0], Some(on_broadcast)).await {
+        Ok(sender) => sender,
+        Err(err) => {
+            eprintln!("sio_load: connect failed: {err}");
+            return 1;
+        }
     };
-    let n = receivers + 1;
+    let n = receivers.len() + 1;
     target.store(n, Ordering::Release);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut latencies = Vec::with_capacity(opts.rounds);
@@ -236,26 +219,10 @@ async fn fanout(opts: &Opts) -> i32 {
     for round in 0..opts.rounds {
         got.store(0, Ordering::Release);
         let t0 = Instant::now();
-        let packet =
-            format!("42[\"broadcast\",{{\"round\":{round},\"pad\":\"0123456789abcdef\"}}]");
-        if sender.send(Message::text(packet)).await.is_err() {
+        let payload = json!({"round": round, "pad": "0123456789abcdef"});
+        if sender.emit("broadcast", &payload).is_err() || !sender.connected() {
+            eprintln!("sio_load: round {round}: the sender is disconnected");
             return 1;
-        }
-        // The sender's own copy.
-        loop {
-            match sender.next().await {
-                Some(Ok(Message::Text(t))) => {
-                    housekeeping(&mut sender, &t).await;
-                    if t.starts_with("42[\"broadcast\"") {
-                        if got.fetch_add(1, Ordering::AcqRel) + 1 == n {
-                            done.notify_one();
-                        }
-                        break;
-                    }
-                }
-                Some(Ok(_)) => {}
-                _ => return 1,
-            }
         }
         if tokio::time::timeout(Duration::from_secs(30), done.notified())
             .await
@@ -266,6 +233,7 @@ async fn fanout(opts: &Opts) -> i32 {
                 "sio_load: round {round}: {} of {n} got it",
                 got.load(Ordering::Acquire)
             );
+            report_lost();
             return 1;
         }
         latencies.push(t0.elapsed());
@@ -273,7 +241,10 @@ async fn fanout(opts: &Opts) -> i32 {
     let total = started.elapsed();
     latencies.sort();
     let mean = latencies.iter().sum::<Duration>() / latencies.len().max(1) as u32;
-    let p50 = latencies[latencies.len() / 2];
+    let p50 = latencies
+        .get(latencies.len() / 2)
+        .copied()
+        .unwrap_or_default();
     let deliveries = (n * opts.rounds) as f64 / total.as_secs_f64();
     println!(
         "fanout clients={n} rounds={} last-delivery mean={:.2}ms p50={:.2}ms deliveries/s={:.0}",
@@ -286,33 +257,20 @@ async fn fanout(opts: &Opts) -> i32 {
 }
 
 async fn roundtrip(opts: &Opts) -> i32 {
-    let clients = join_all(&opts.addr, opts.clients).await;
+    let clients = join_all(&opts.addr, opts.clients, None).await;
     let count = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(opts.seconds);
     let tasks: Vec<_> = clients
         .into_iter()
-        .map(|mut ws| {
+        .map(|socket| {
             let count = count.clone();
             tokio::spawn(async move {
                 let mut id: u64 = 0;
                 while Instant::now() < deadline {
                     id += 1;
-                    let packet = format!("42{id}[\"echo-ack\",{{\"n\":{id}}}]");
-                    if ws.send(Message::text(packet)).await.is_err() {
+                    if let Err(err) = socket.emit_with_ack("echo-ack", &json!({"n": id})).await {
+                        eprintln!("sio_load: echo-ack: {err}");
                         return;
-                    }
-                    let want = format!("43{id}[");
-                    loop {
-                        match ws.next().await {
-                            Some(Ok(Message::Text(t))) => {
-                                if t.starts_with(&want) {
-                                    break;
-                                }
-                                housekeeping(&mut ws, &t).await;
-                            }
-                            Some(Ok(_)) => {}
-                            _ => return,
-                        }
                     }
                     count.fetch_add(1, Ordering::Relaxed);
                 }

@@ -48,10 +48,14 @@
 //!   arrival order, acknowledgements, middlewares).
 //! - [`server`]: [`Server`], the accept path, one task per connection, hyper mounting,
 //!   [`Config`].
+//! - [`admin`] (feature `admin`, on by default): the admin UI's protocol (npm
+//!   `@socket.io/admin-ui`) on top of a [`Server`], through hooks of the namespace layer.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod adapter;
+#[cfg(feature = "admin")]
+pub mod admin;
 mod args;
 #[cfg(feature = "client")]
 pub mod client;

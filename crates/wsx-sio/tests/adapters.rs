@@ -1,6 +1,6 @@
 //! One adapter test suite, run against every adapter, as socketioxide runs its adapters': the
-//! in-memory adapter (one server) and the Redis adapter (feature `redis`: two servers on a
-//! real `redis-server`). Broadcasts (rooms, exceptions, `local`), rooms (`socketsJoin`,
+//! in-memory adapter (one server), the Redis adapter and the sharded Redis adapter in both
+//! subscription modes (feature `redis`: two servers on a real `redis-server`). Broadcasts (rooms, exceptions, `local`), rooms (`socketsJoin`,
 //! `socketsLeave`, `allRooms`), `fetchSockets` (and a `RemoteSocket`'s operations), requests
 //! (`serverCount`, server-side events with acks), acknowledgements both ways,
 //! `disconnectSockets`, and `shutdown` closing the adapter.
@@ -21,10 +21,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use wsx_sio::{Args, Server, Socket};
 
+/// Waits until what the servers subscribe to is subscribed (the sharded adapter's dynamic
+/// mode subscribes a room's channel when a socket joins it, in the background).
+type Settle = Box<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// The servers of one cluster, each serving on loopback.
 struct Cluster {
     servers: Vec<Server>,
     addrs: Vec<SocketAddr>,
+    sync: Option<Settle>,
 }
 
 /// The handlers every server of the suite has.
@@ -58,7 +63,11 @@ impl Cluster {
             install(io, &format!("s{i}"));
             addrs.push(common::start(io).await);
         }
-        Self { servers, addrs }
+        Self {
+            servers,
+            addrs,
+            sync: None,
+        }
     }
 }
 
@@ -112,6 +121,9 @@ async fn suite(cluster: Cluster) {
     let in_r = [1, clients.len() - 1];
     for &i in &in_r {
         assert_eq!(clients[i].call(r#"["join","r"]"#).await, json!([true]));
+    }
+    if let Some(sync) = &cluster.sync {
+        sync().await;
     }
 
     // Broadcasts: the whole namespace, from the last server.
@@ -302,5 +314,56 @@ async fn redis_adapter() {
         assert!(redis.wait_subscribed(Duration::from_secs(10)).await);
     }
     suite(Cluster::start(servers).await).await;
+    drop(redis_server);
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharded_redis_adapter() {
+    sharded(wsx_sio::adapter::redis::sharded::SubscriptionMode::Dynamic).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_sharded_redis_adapter() {
+    sharded(wsx_sio::adapter::redis::sharded::SubscriptionMode::Static).await;
+}
+
+#[cfg(feature = "redis")]
+async fn sharded(mode: wsx_sio::adapter::redis::sharded::SubscriptionMode) {
+    use wsx_sio::adapter::redis::sharded::{ShardedOptions, ShardedRedis};
+    let Some(redis_server) = harness::RedisServer::start() else {
+        harness::missing("redis-server is not installed");
+        return;
+    };
+    let options = ShardedOptions {
+        subscription_mode: mode,
+        ..ShardedOptions::default()
+    };
+    let mut servers = Vec::new();
+    let mut links = Vec::new();
+    for _ in 0..2 {
+        let redis = ShardedRedis::connect(&redis_server.url(), options.clone())
+            .await
+            .expect("Redis");
+        servers.push(Server::with_adapter(
+            wsx_sio::Config::default(),
+            redis.factory(),
+        ));
+        links.push(redis);
+    }
+    for redis in &links {
+        assert!(redis.wait_subscribed(Duration::from_secs(10)).await);
+    }
+    let mut cluster = Cluster::start(servers).await;
+    cluster.sync = Some(Box::new(move || {
+        let links = links.clone();
+        Box::pin(async move {
+            for redis in &links {
+                assert!(redis.wait_subscribed(Duration::from_secs(10)).await);
+            }
+        })
+    }));
+    suite(cluster).await;
     drop(redis_server);
 }

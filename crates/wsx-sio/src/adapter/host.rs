@@ -8,6 +8,7 @@ use crate::args::Args;
 use crate::engine::transport::Frame;
 use crate::error::AckError;
 use crate::packet::Parser;
+use crate::rooms::Room;
 use crate::sid::Sid;
 use serde_json::Value;
 use std::future::Future;
@@ -72,6 +73,20 @@ pub trait Host: Send + Sync {
     /// Calls the namespace's handler of a server-side event another server sent (`packet` is
     /// `[event, ...args]`), on a task of its own. Returns whether there was one.
     fn server_side(&self, packet: Vec<Value>, ack: ServerAck) -> bool;
+
+    /// The local socket `sid` joined `rooms`, which it was not in, through
+    /// [`super::Adapter::add_sockets`] (`sockets_join`, this server's or another's): the
+    /// namespace tells its observers (the admin UI). An adapter that overrides `add_sockets`
+    /// without calling the default's local part calls this itself. Default: nothing.
+    fn rooms_joined(&self, sid: Sid, rooms: &[Room]) {
+        let _ = (sid, rooms);
+    }
+
+    /// The local socket `sid` left `rooms`, which it was in, through
+    /// [`super::Adapter::del_sockets`]; as [`Self::rooms_joined`].
+    fn rooms_left(&self, sid: Sid, rooms: &[Room]) {
+        let _ = (sid, rooms);
+    }
 
     /// How this server writes packets ([`crate::Config::parser`]): a networked adapter
     /// encodes what another server broadcast in this form before [`Self::push`].

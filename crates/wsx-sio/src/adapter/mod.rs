@@ -128,17 +128,37 @@ pub trait Adapter: Send + Sync + 'static {
     }
 
     /// Makes the sockets `opts` addresses join `rooms`.
+    /// The host hears of the rooms each socket was not in ([`Host::rooms_joined`]).
     fn add_sockets(&self, opts: &BroadcastOptions, rooms: &[Room], host: &dyn Host) {
         for sid in self.local_targets(opts, host) {
+            let had = self.socket_rooms(sid);
             self.add_all(sid, rooms);
+            let mut joined: Vec<Room> = Vec::new();
+            for room in rooms {
+                if !had.contains(room) && !joined.contains(room) {
+                    joined.push(room.clone());
+                }
+            }
+            if !joined.is_empty() {
+                host.rooms_joined(sid, &joined);
+            }
         }
     }
 
-    /// Makes the sockets `opts` addresses leave `rooms`.
+    /// Makes the sockets `opts` addresses leave `rooms`. The host hears of the rooms each
+    /// socket was in ([`Host::rooms_left`]).
     fn del_sockets(&self, opts: &BroadcastOptions, rooms: &[Room], host: &dyn Host) {
         for sid in self.local_targets(opts, host) {
+            let had = self.socket_rooms(sid);
+            let mut left: Vec<Room> = Vec::new();
             for room in rooms {
                 self.del(sid, room);
+                if had.contains(room) && !left.contains(room) {
+                    left.push(room.clone());
+                }
+            }
+            if !left.is_empty() {
+                host.rooms_left(sid, &left);
             }
         }
     }

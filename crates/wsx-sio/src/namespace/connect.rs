@@ -7,6 +7,7 @@ use super::NsInner;
 use super::conn::ConnShared;
 use super::hub::Hub;
 use super::jobs::{Job, job};
+use super::observe::NsEvent;
 use super::socket::Socket;
 use crate::frames::frames;
 use crate::packet::socket::Body;
@@ -113,6 +114,11 @@ pub(crate) async fn connect(
         ));
         for packet in missed {
             let _ = shared.outbox.push(packet);
+        }
+        if ns.observed() {
+            // Node's socket joins the room of its own id as it connects.
+            ns.notify(NsEvent::Joined(socket.id(), socket.id().as_str()));
+            ns.notify(NsEvent::Connected(&socket));
         }
         for handler in ns.connection_handlers() {
             handler(socket.clone()).await;

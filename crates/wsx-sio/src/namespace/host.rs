@@ -3,12 +3,14 @@
 
 use super::NsInner;
 use super::ack::BROADCAST_ACK_IDS;
+use super::observe::NsEvent;
 use super::socket::Socket;
 use crate::adapter::{AckWait, Host, ServerAck, SocketInfo};
 use crate::args::Args;
 use crate::engine::transport::Frame;
 use crate::frames::event_frames;
 use crate::packet::socket::MAX_ACK_ID;
+use crate::rooms::Room;
 use crate::sid::Sid;
 use serde_json::{Map, Value, json};
 use std::sync::atomic::Ordering;
@@ -94,6 +96,18 @@ impl Host for NsInner {
         self.dispatch_server_side(packet, ack)
     }
 
+    fn rooms_joined(&self, sid: Sid, rooms: &[Room]) {
+        for room in rooms {
+            self.notify(NsEvent::Joined(sid, room));
+        }
+    }
+
+    fn rooms_left(&self, sid: Sid, rooms: &[Room]) {
+        for room in rooms {
+            self.notify(NsEvent::Left(sid, room));
+        }
+    }
+
     fn parser(&self) -> crate::packet::Parser {
         self.parser
     }
@@ -129,10 +143,17 @@ pub(crate) fn describe(socket: &Socket) -> SocketInfo {
         "query": query,
         "auth": socket.auth(),
     });
+    let mut data = Map::new();
+    // What observers keep in `socket.data` (the admin UI's `_admin`), as Node's do.
+    for observer in socket.hub().0.observers() {
+        if let Some((key, value)) = observer.data(socket) {
+            data.insert(key, value);
+        }
+    }
     SocketInfo {
         id: socket.id().to_string(),
         handshake,
         rooms: socket.rooms(),
-        data: Value::Object(Map::new()),
+        data: Value::Object(data),
     }
 }

@@ -56,6 +56,10 @@ pub(crate) fn disconnect_job(socket: Socket, reason: DisconnectReason) -> Job {
 
 /// The disconnect handlers of a socket, in the order they were added (each once).
 pub(crate) async fn run_disconnect_handlers(socket: Socket, reason: DisconnectReason) {
+    socket
+        .hub()
+        .0
+        .notify(super::observe::NsEvent::Disconnected(&socket, reason));
     for handler in socket.take_disconnect_handlers() {
         handler(socket.clone(), reason).await;
     }

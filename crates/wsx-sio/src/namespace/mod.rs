@@ -1,7 +1,8 @@
 //! The namespace layer: [`Namespace`] (where connection handlers and connect middlewares are
 //! registered, `io.of("/admin")`), its [`Hub`] (rooms and broadcasts, through the adapter),
 //! its [`Socket`]s with their handlers and acknowledgements, and the jobs a connection runs
-//! for them.
+//! for them; `observe.rs` reports what happens to the sockets (connect, disconnect, rooms) to
+//! instrumentation, the admin UI (`crate::admin`, a layer above the server, which holds it).
 //!
 //! This is the one layer whose files refer to each other in a circle, by nature: a socket
 //! holds its hub (to join rooms and broadcast), the hub hands out its sockets, a handler and
@@ -20,6 +21,7 @@ mod host;
 pub mod hub;
 pub(crate) mod jobs;
 pub(crate) mod local;
+pub(crate) mod observe;
 pub(crate) mod outbox;
 mod parent_adapter;
 pub(crate) mod reason;
@@ -61,6 +63,8 @@ pub(crate) struct NsInner {
     pub(crate) parent: Option<Arc<NsInner>>,
     /// The next ack id of a broadcast with acknowledgements (see `ack::BROADCAST_ACK_IDS`).
     pub(crate) next_broadcast_ack: std::sync::atomic::AtomicU64,
+    /// Who is told what happens to the sockets (the admin UI; [`observe`]).
+    pub(crate) observers: RwLock<Vec<observe::SharedObserver>>,
 }
 
 impl NsInner {
@@ -76,6 +80,39 @@ impl NsInner {
             parser: crate::packet::Parser::default(),
             parent: None,
             next_broadcast_ack: std::sync::atomic::AtomicU64::new(0),
+            observers: RwLock::default(),
+        }
+    }
+
+    /// Adds an observer of this namespace's sockets ([`observe`]).
+    pub(crate) fn observe(&self, observer: observe::SharedObserver) {
+        self.observers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(observer);
+    }
+
+    /// The observers (cloned: none is called under the lock).
+    pub(crate) fn observers(&self) -> Vec<observe::SharedObserver> {
+        self.observers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether anyone observes this namespace.
+    pub(crate) fn observed(&self) -> bool {
+        !self
+            .observers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
+    }
+
+    /// Tells the observers about `event`.
+    pub(crate) fn notify(&self, event: observe::NsEvent<'_>) {
+        for observer in self.observers() {
+            observer.event(&self.name, event);
         }
     }
 

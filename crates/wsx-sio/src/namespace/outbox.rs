@@ -3,16 +3,29 @@
 //!
 //! A mutex-guarded `VecDeque` rather than a channel: an idle connection's queue owns no
 //! memory (the connection takes the whole queue on each wake-up), and a packet's frames (its
-//! text and its attachments) are pushed together, so packets never interleave. The queue is
-//! bounded in bytes, in the spirit of uWebSockets' DROPPED: a peer that does not read cannot
-//! make the server buffer without limit.
+//! text and its attachments) are pushed together, so packets never interleave.
+//!
+//! The queue is bounded in bytes (`Config::max_pending_bytes`), and the bound counts every
+//! byte sent to the client that it has not taken yet: the frames queued here, those the
+//! connection's task is writing (they count until the write returned), and those the
+//! transport keeps after a write (long-polling's queue for the next `GET`,
+//! [`crate::engine::transport::Transport::held`]). A peer that does not read cannot make the
+//! server buffer more than the bound and one packet. The policy past the bound (a slow
+//! consumer):
+//! - a volatile packet ([`Outbox::push_volatile`], Node's `socket.volatile.emit`) is dropped
+//!   for this client, as Node drops it when the transport is not writable: it is only queued
+//!   when nothing else waits for the client;
+//! - any other packet is refused with [`EmitError::QueueFull`] and the connection is closed
+//!   with [`DisconnectReason::SlowConsumer`] (counted in `wsx_sio_slow_consumers_total`): what
+//!   was queued for it is let go at once, and a client is never left connected with a hole in
+//!   what it was sent. (Node has no bound: its queue grows until the heartbeat gives up.)
 
 use super::reason::DisconnectReason;
 use super::socket::Socket;
-use crate::engine::transport::Frame;
+use crate::engine::transport::{Frame, Held};
 use crate::error::EmitError;
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 /// What the connection's task takes from the queue.
@@ -30,8 +43,11 @@ pub(crate) enum Item {
 #[derive(Debug, Default)]
 struct State {
     queue: VecDeque<Item>,
+    /// Bytes of frames queued or being written (until [`Outbox::written`]).
     bytes: usize,
     closed: bool,
+    /// Closed because the client passed the bound.
+    overflowed: bool,
 }
 
 /// See the module docs.
@@ -40,14 +56,47 @@ pub(crate) struct Outbox {
     state: Mutex<State>,
     notify: Notify,
     limit: usize,
+    /// What the transport keeps after a write (long-polling), counted in the bound.
+    held: Option<Arc<Held>>,
 }
 
 impl Outbox {
-    pub(crate) fn new(limit: usize) -> Self {
+    /// A queue bounded at `limit` bytes, counting `held` too.
+    pub(crate) fn new(limit: usize, held: Option<Arc<Held>>) -> Self {
         Self {
             state: Mutex::new(State::default()),
             notify: Notify::new(),
             limit,
+            held,
+        }
+    }
+
+    /// The bytes sent to the client and not taken by it yet.
+    fn pending(&self, state: &State) -> usize {
+        state.bytes + self.held.as_ref().map_or(0, |held| held.get())
+    }
+
+    /// The client passed the bound: it is closed as a slow consumer, and what was queued for
+    /// it is let go now (control items still run).
+    #[cold]
+    fn overflow(&self, state: &mut State, pending: usize) -> EmitError {
+        tracing::debug!(
+            pending,
+            limit = self.limit,
+            "slow consumer: connection closed"
+        );
+        crate::metrics::slow_consumer();
+        state.closed = true;
+        state.overflowed = true;
+        state.bytes = 0;
+        state.queue.retain(|item| !matches!(item, Item::Frame(_)));
+        state
+            .queue
+            .push_back(Item::Close(DisconnectReason::SlowConsumer));
+        self.notify.notify_one();
+        EmitError::QueueFull {
+            queued: pending,
+            limit: self.limit,
         }
     }
 
@@ -58,18 +107,17 @@ impl Outbox {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Queues the frames of one packet, all or none.
+    /// Queues the frames of one packet, all or none. Past the bound the client is closed as
+    /// a slow consumer (see the module docs).
     pub(crate) fn push(&self, frames: impl IntoIterator<Item = Frame>) -> Result<(), EmitError> {
         {
             let mut state = self.lock();
             if state.closed {
                 return Err(EmitError::Disconnected);
             }
-            if state.bytes > self.limit {
-                return Err(EmitError::QueueFull {
-                    queued: state.bytes,
-                    limit: self.limit,
-                });
+            let pending = self.pending(&state);
+            if pending > self.limit {
+                return Err(self.overflow(&mut state, pending));
             }
             for frame in frames {
                 state.bytes += frame.len();
@@ -78,6 +126,34 @@ impl Outbox {
         }
         self.notify.notify_one();
         Ok(())
+    }
+
+    /// Queues the frames of a volatile packet when nothing else waits for the client (Node:
+    /// when its transport is writable); otherwise drops them (`wsx_sio_volatile_dropped_total`).
+    /// Returns whether they were queued.
+    // For the volatile flag of emits (`socket.volatile.emit`), which another branch adds.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn push_volatile(
+        &self,
+        frames: impl IntoIterator<Item = Frame>,
+    ) -> Result<bool, EmitError> {
+        {
+            let mut state = self.lock();
+            if state.closed {
+                return Err(EmitError::Disconnected);
+            }
+            if self.pending(&state) > 0 {
+                drop(state);
+                crate::metrics::volatile_dropped();
+                return Ok(false);
+            }
+            for frame in frames {
+                state.bytes += frame.len();
+                state.queue.push_back(Item::Frame(frame));
+            }
+        }
+        self.notify.notify_one();
+        Ok(true)
     }
 
     /// Queues a control item (ignored once closed).
@@ -92,11 +168,17 @@ impl Outbox {
         self.notify.notify_one();
     }
 
-    /// Takes everything queued.
+    /// Takes everything queued. The frames' bytes still count against the bound until
+    /// [`Self::written`] says they left.
     pub(crate) fn take(&self) -> VecDeque<Item> {
+        std::mem::take(&mut self.lock().queue)
+    }
+
+    /// `bytes` of taken frames were handed to the transport (written out, or kept by it and
+    /// counted as [`Held`]).
+    pub(crate) fn written(&self, bytes: usize) {
         let mut state = self.lock();
-        state.bytes = 0;
-        std::mem::take(&mut state.queue)
+        state.bytes = state.bytes.saturating_sub(bytes);
     }
 
     /// Refuses further frames; returns what was queued.
@@ -115,5 +197,101 @@ impl Outbox {
     /// Waits until something was queued (a wake-up that came while nobody waited is kept).
     pub(crate) async fn notified(&self) {
         self.notify.notified().await;
+    }
+
+    /// Waits until the client passed the bound. It takes the wake-ups of [`Self::notified`]
+    /// meanwhile: whoever waits on this takes the queue again after.
+    pub(crate) async fn overflowed(&self) {
+        loop {
+            if self.lock().overflowed {
+                return;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(len: usize) -> Frame {
+        Frame::Text("x".repeat(len).into())
+    }
+
+    fn frames(items: VecDeque<Item>) -> usize {
+        items
+            .iter()
+            .filter(|item| matches!(item, Item::Frame(_)))
+            .count()
+    }
+
+    #[test]
+    fn the_bound_counts_frames_until_written_and_closes_a_slow_consumer() {
+        let outbox = Outbox::new(100, None);
+        outbox.push([frame(60)]).expect("under the bound");
+        outbox
+            .push([frame(60)])
+            .expect("at 60 bytes, one more packet fits");
+        // Taken but not written: still counted.
+        assert_eq!(frames(outbox.take()), 2);
+        let err = outbox.push([frame(1)]).expect_err("over the bound");
+        assert!(
+            matches!(
+                err,
+                EmitError::QueueFull {
+                    queued: 120,
+                    limit: 100
+                }
+            ),
+            "{err:?}"
+        );
+        // Closed: later packets are refused, and the connection is told why.
+        assert!(matches!(
+            outbox.push([frame(1)]),
+            Err(EmitError::Disconnected)
+        ));
+        let items = outbox.take();
+        assert!(matches!(
+            items.back(),
+            Some(Item::Close(DisconnectReason::SlowConsumer))
+        ));
+    }
+
+    #[test]
+    fn written_bytes_leave_the_bound() {
+        let outbox = Outbox::new(100, None);
+        for _ in 0..10 {
+            outbox.push([frame(60)]).expect("written before the next");
+            drop(outbox.take());
+            outbox.written(60);
+        }
+    }
+
+    #[test]
+    fn what_the_transport_holds_counts() {
+        let held = Arc::new(Held::default());
+        let outbox = Outbox::new(100, Some(held.clone()));
+        held.add(150);
+        assert!(matches!(
+            outbox.push([frame(1)]),
+            Err(EmitError::QueueFull { queued: 150, .. })
+        ));
+    }
+
+    #[test]
+    fn volatile_packets_go_only_to_a_client_with_nothing_waiting() {
+        let held = Arc::new(Held::default());
+        let outbox = Outbox::new(100, Some(held.clone()));
+        assert!(outbox.push_volatile([frame(10)]).expect("open"));
+        assert!(!outbox.push_volatile([frame(10)]).expect("open"), "dropped");
+        drop(outbox.take());
+        outbox.written(10);
+        held.add(10);
+        assert!(!outbox.push_volatile([frame(10)]).expect("open"), "dropped");
+        held.sub(10);
+        assert!(outbox.push_volatile([frame(10)]).expect("open"));
+        // Never a reason to close the client.
+        assert!(!outbox.is_closed());
     }
 }

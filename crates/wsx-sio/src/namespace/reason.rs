@@ -27,6 +27,10 @@ pub enum DisconnectReason {
     HandlerPanic,
     /// The server shut down ([`crate::Server::shutdown`]); the client got DISCONNECT first.
     ServerShuttingDown,
+    /// The client took what it was sent slower than the server sent it, past
+    /// `Config::max_pending_bytes`: the connection was closed (a wsx-sio reason; Node has no
+    /// such bound).
+    SlowConsumer,
 }
 
 impl DisconnectReason {
@@ -43,6 +47,7 @@ impl DisconnectReason {
             Self::ForcedServerClose => "forced server close",
             Self::HandlerPanic => "handler panic",
             Self::ServerShuttingDown => "server shutting down",
+            Self::SlowConsumer => "slow consumer",
         }
     }
 }

@@ -7,6 +7,7 @@ use super::conn::ConnShared;
 use super::handler::{self, Handlers};
 use super::handshake::Handshake;
 use super::hub::{BroadcastOperator, Hub, kept_event_frames};
+use super::observe::NsEvent;
 use super::outbox::Item;
 use super::reason::DisconnectReason;
 use crate::args::{Args, FromArgs};
@@ -319,15 +320,40 @@ impl Socket {
     /// disconnected: a refused or gone socket must not stay in a room.
     pub fn join(&self, room: impl Into<Room>) {
         if self.connected() {
-            self.0.hub.adapter().add_all(self.id(), &[room.into()]);
+            let room = room.into();
+            let ns = &self.0.hub.0;
+            // Observers hear of a room the socket was not in only (as Node's `join-room`).
+            let new = ns.observed() && !self.in_room(&room);
+            self.0
+                .hub
+                .adapter()
+                .add_all(self.id(), std::slice::from_ref(&room));
             crate::metrics::room_joined(self.namespace(), 1);
+            if new {
+                ns.notify(NsEvent::Joined(self.id(), &room));
+            }
         }
     }
 
     /// Leaves a room.
     pub fn leave(&self, room: &str) {
+        let ns = &self.0.hub.0;
+        let was_in = ns.observed() && self.in_room(room);
         self.0.hub.adapter().del(self.id(), room);
         crate::metrics::room_left(self.namespace());
+        if was_in {
+            ns.notify(NsEvent::Left(self.id(), room));
+        }
+    }
+
+    /// Whether the socket is in `room` (its own id aside).
+    fn in_room(&self, room: &str) -> bool {
+        self.0
+            .hub
+            .adapter()
+            .socket_rooms(self.id())
+            .iter()
+            .any(|r| r == room)
     }
 
     /// The rooms this socket is in, its own id first (every socket is addressable by its id).
@@ -429,6 +455,14 @@ impl Socket {
         self.0.hub.local_sockets().remove(self.id());
         lock(&self.0.conn.sockets).retain(|s| s.id() != self.id());
         lock(&self.0.acks).fail_all();
+        let ns = &self.0.hub.0;
+        if ns.observed() {
+            // Every room left, its own id first, as Node's `leaveAll` reports them.
+            ns.notify(NsEvent::Left(self.id(), self.id().as_str()));
+            for room in self.rooms_at_disconnect() {
+                ns.notify(NsEvent::Left(self.id(), &room));
+            }
+        }
         true
     }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 pub(crate) fn connected_socket(hub: &Hub) -> (Socket, Arc<ConnShared>) {
     let conn = Arc::new(ConnShared {
         sid: Sid::random(),
-        outbox: Outbox::new(1 << 20),
+        outbox: Outbox::new(1 << 20, None),
         handshake: Handshake::from_request(http::Request::new(()), None),
         sockets: Mutex::new(Vec::new()),
         ack_timeout: Duration::from_secs(1),
@@ -32,16 +32,19 @@ pub(crate) fn connected_socket(hub: &Hub) -> (Socket, Arc<ConnShared>) {
     (socket, conn)
 }
 
-/// The frames queued for `conn` so far (taken).
+/// The frames queued for `conn` so far (taken, and counted as written).
 pub(crate) fn frames(conn: &ConnShared) -> Vec<Frame> {
-    conn.outbox
+    let frames: Vec<Frame> = conn
+        .outbox
         .take()
         .into_iter()
         .filter_map(|item| match item {
             Item::Frame(frame) => Some(frame),
             _ => None,
         })
-        .collect()
+        .collect();
+    conn.outbox.written(frames.iter().map(Frame::len).sum());
+    frames
 }
 
 /// Where a frame's bytes live: equal for frames that share one allocation.

@@ -22,11 +22,19 @@ pub struct Config {
     /// The most binary attachments one packet may announce (default 256); with the msgpack
     /// parser, the most binary values one packet may hold.
     pub max_attachments: usize,
-    /// Bytes buffered per client, each way (default 16 MiB): outbound, emits to a client
-    /// with this much queued fail with [`crate::EmitError::QueueFull`]; inbound, the server
-    /// stops reading from a client whose packets waiting for their handlers hold this much,
-    /// and one packet's binary attachments may not exceed it in total.
+    /// Bytes buffered per client inbound (default 16 MiB): the server stops reading from a
+    /// client whose packets waiting for their handlers hold this much, and one packet's
+    /// binary attachments may not exceed it in total. Outbound is [`Self::max_pending_bytes`].
     pub max_buffered: usize,
+    /// Bytes sent to one client and not taken by it yet, past which it is a slow consumer
+    /// (default 4 MiB): over WebSocket the bytes queued and being written, over long-polling
+    /// also those waiting for the client's next `GET`. Past it a volatile packet is dropped
+    /// for that client (as Node drops one when the transport is not writable) and any other
+    /// packet closes the connection with [`crate::DisconnectReason::SlowConsumer`] (the emit
+    /// fails with [`crate::EmitError::QueueFull`]; `wsx_sio_slow_consumers_total` counts it),
+    /// so that a client that stops reading costs the server at most this and one packet,
+    /// and a client that stays connected has missed nothing. Node has no such bound.
+    pub max_pending_bytes: usize,
     /// Events of one client queued behind a busy handler before the server stops reading
     /// from that client (backpressure; default 1024).
     pub max_queued_events: usize,
@@ -70,6 +78,11 @@ pub struct Config {
     /// option). Clients must use the same one: with [`Parser::MsgPack`], the JS client's
     /// `parser: require("socket.io-msgpack-parser")`.
     pub parser: Parser,
+    /// Forwarding to the node that owns a session, for clusters behind a balancer without
+    /// sticky sessions (default none: one node, or sticky sessions; see
+    /// [`super::forward`]). With it, session ids start with this node's tag, and a request
+    /// for a session of another node is forwarded there instead of refused.
+    pub forwarding: Option<super::forward::Forwarding>,
 }
 
 impl Default for Config {
@@ -81,6 +94,7 @@ impl Default for Config {
             ack_timeout: Duration::from_secs(5),
             max_attachments: crate::packet::socket::DEFAULT_MAX_ATTACHMENTS,
             max_buffered: 16 << 20,
+            max_pending_bytes: 4 << 20,
             max_queued_events: 1024,
             handshake_timeout: Duration::from_secs(10),
             ws_handshake: ServerOptions::default(),
@@ -93,6 +107,7 @@ impl Default for Config {
             write_buffer_size: 64 * 1024,
             read_buffer_size: 1024,
             parser: Parser::Json,
+            forwarding: None,
         }
     }
 }

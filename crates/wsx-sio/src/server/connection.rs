@@ -109,7 +109,7 @@ pub(crate) fn start<T: Transport>(
     let config = &server.config;
     let shared = Arc::new(ConnShared {
         sid,
-        outbox: Outbox::new(config.max_buffered),
+        outbox: Outbox::new(config.max_pending_bytes, transport.held()),
         handshake,
         sockets: Mutex::new(Vec::new()),
         ack_timeout: config.ack_timeout,
@@ -168,21 +168,8 @@ async fn run<T: Transport>(
                 }
             }
             () = shared.outbox.notified() => {
-                let mut out = Vec::new();
-                let mut close = None;
-                for item in shared.outbox.take() {
-                    match item {
-                        Item::Frame(frame) => out.push(frame),
-                        Item::Disconnected(socket, reason) => conn.push_job(disconnect_job(socket, reason), 0),
-                        Item::Close(reason) => close = Some(reason),
-                    }
-                }
-                if !out.is_empty() && let Err(err) = session.send(out).await {
-                    let reason = CloseReason::from(err);
-                    break Ending::because(DisconnectReason::from(&reason), reason);
-                }
-                if let Some(reason) = close {
-                    break Ending::new(reason);
+                if let Some(ending) = write_out(&shared, &mut conn.jobs, &mut session).await {
+                    break ending;
                 }
             }
             event = session.recv(), if conn.jobs.len() < max_jobs && conn.queued_bytes <= max_bytes => match event {
@@ -226,6 +213,54 @@ async fn poll_job(current: &mut Option<Job>) -> std::thread::Result<()> {
         None => Poll::Pending,
     })
     .await
+}
+
+/// Writes out what the outbox holds, until it is empty (disconnect handlers it holds join
+/// `jobs`); returns why the connection ends, if it does. A write that waits for a client that
+/// does not read ends at once when the client becomes a slow consumer (the outbox's bound),
+/// so that its memory is let go.
+async fn write_out<T: Transport>(
+    shared: &ConnShared,
+    jobs: &mut VecDeque<(Job, usize)>,
+    session: &mut Session<T>,
+) -> Option<Ending> {
+    let outbox = &shared.outbox;
+    loop {
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        let mut close = None;
+        let items = outbox.take();
+        if items.is_empty() {
+            return None;
+        }
+        for item in items {
+            match item {
+                Item::Frame(frame) => {
+                    bytes += frame.len();
+                    out.push(frame);
+                }
+                Item::Disconnected(socket, reason) => {
+                    jobs.push_back((disconnect_job(socket, reason), 0));
+                }
+                Item::Close(reason) => close = Some(reason),
+            }
+        }
+        if !out.is_empty() {
+            let sent = tokio::select! {
+                biased;
+                sent = session.send(out) => sent,
+                () = outbox.overflowed() => return Some(Ending::new(DisconnectReason::SlowConsumer)),
+            };
+            outbox.written(bytes);
+            if let Err(err) = sent {
+                let reason = CloseReason::from(err);
+                return Some(Ending::because(DisconnectReason::from(&reason), reason));
+            }
+        }
+        if let Some(reason) = close {
+            return Some(Ending::new(reason));
+        }
+    }
 }
 
 impl Connection {
@@ -417,12 +452,12 @@ impl Connection {
                 CloseCause::PeerError(detail.as_deref().unwrap_or("parse error"))
             }
             DisconnectReason::HandlerPanic => CloseCause::ServerError("handler panic"),
+            DisconnectReason::SlowConsumer => CloseCause::Overflow,
             DisconnectReason::TransportClose
             | DisconnectReason::TransportError
             | DisconnectReason::PingTimeout => CloseCause::PeerGone,
             _ => CloseCause::Normal,
         };
-        session.close(cause).await;
         // Socket.IO: these ends leave the socket recoverable (connection state recovery).
         let recoverable = matches!(
             reason,
@@ -431,6 +466,9 @@ impl Connection {
                 | DisconnectReason::PingTimeout
                 | DisconnectReason::ForcedServerClose
         );
+        // The sockets leave their rooms before the transport's close, which may wait for the
+        // client (a slow consumer's close frame, up to `close_timeout`): broadcasts stop
+        // targeting them at once.
         for socket in self.shared.take_sockets() {
             if socket.mark_disconnected() {
                 if recoverable {
@@ -439,6 +477,7 @@ impl Connection {
                 self.push_job(disconnect_job(socket, reason), 0);
             }
         }
+        session.close(cause).await;
         if reason == DisconnectReason::HandlerPanic {
             // The panicking job is gone; the others still run.
             self.current = None;

@@ -92,6 +92,16 @@ impl Server {
         match request {
             EngineRequest {
                 transport: TransportKind::WebSocket,
+                sid: Some(sid),
+            } if self.0.polling.get(&sid).is_none() => {
+                // Another node's session (forwarding on): its upgrade is tunnelled there.
+                if let Some((forwarding, owner)) = self.owner_elsewhere(&sid, req.headers()) {
+                    return forwarding.tunnel(&owner, req).await;
+                }
+                refusal(RequestError::UnknownSid)
+            }
+            EngineRequest {
+                transport: TransportKind::WebSocket,
                 sid,
             } => self.open_websocket(&mut req, sid, remote),
             EngineRequest {
@@ -107,6 +117,10 @@ impl Server {
                 sid: Some(sid),
             } => {
                 let Some(session) = self.0.polling.get(&sid) else {
+                    // Another node's session (forwarding on): served there.
+                    if let Some((forwarding, owner)) = self.owner_elsewhere(&sid, req.headers()) {
+                        return forwarding.forward(&owner, req, config).await;
+                    }
                     return refusal(RequestError::UnknownSid);
                 };
                 match *req.method() {
@@ -118,6 +132,18 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// With forwarding on, the node that owns `sid` when it is not this one (and the request
+    /// was not forwarded already).
+    fn owner_elsewhere(
+        &self,
+        sid: &Sid,
+        headers: &http::HeaderMap,
+    ) -> Option<(&super::Forwarding, String)> {
+        let forwarding = self.0.config.forwarding.as_ref()?;
+        let owner = forwarding.owner_elsewhere(sid, headers)?;
+        Some((forwarding, owner))
     }
 
     /// A WebSocket opening: a new session, or with `sid` the upgrade of a polling session.
@@ -179,10 +205,10 @@ impl Server {
     /// The first `GET` of a polling session: opens it, answers with the open packet.
     async fn open_polling(&self, head: http::Request<()>, remote: Option<SocketAddr>) -> Response {
         let config = &self.0.config;
-        let sid = Sid::random();
+        let sid = self.0.new_sid();
         let engine = &config.engine;
         let limits = PollLimits {
-            queue_limit: config.max_buffered,
+            queue_limit: config.max_pending_bytes,
             stall_timeout: engine.ping_interval + engine.ping_timeout,
             max_poll_packets: config.max_poll_packets,
         };

@@ -8,7 +8,9 @@ mod config;
 pub(crate) mod connection;
 mod cors;
 mod engine_only;
+pub mod forward;
 mod hyper;
+pub(crate) mod instrument;
 mod prefixed;
 mod state;
 
@@ -19,6 +21,7 @@ pub use crate::namespace::{AckFuture, AckSender, DisconnectReason, Handshake, Na
 pub use config::Config;
 pub use cors::{AllowOrigin, Cors};
 pub use engine_only::EngineMessage;
+pub use forward::{Directory, ForwardOptions, Forwarding};
 
 use crate::adapter::{Adapter, Host, MemoryAdapter};
 use crate::engine::handshake::check_request;
@@ -218,6 +221,9 @@ impl Server {
                 tracing::warn!(namespace = ns.name, %err, "adapter did not close cleanly");
             }
         }
+        if let Some(forwarding) = &self.0.config.forwarding {
+            forwarding.withdraw().await;
+        }
     }
 
     /// Binds `addr` and serves until [`Self::shutdown`].
@@ -392,7 +398,7 @@ impl Server {
         remote: Option<SocketAddr>,
     ) -> tokio::task::JoinHandle<()> {
         let handshake = Handshake::from_request(request, remote);
-        self.0.spawn_session(Sid::random(), transport, handshake)
+        self.0.spawn_session(self.0.new_sid(), transport, handshake)
     }
 }
 

@@ -10,9 +10,10 @@ use crate::engine::transport::polling::Sessions;
 use crate::namespace::NsInner;
 use crate::namespace::conn::ConnShared;
 use crate::namespace::dynamic::{Parent, Parents};
+use crate::namespace::observe::SharedObserver;
 use crate::sid::Sid;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use tokio::sync::{Notify, watch};
 
@@ -40,6 +41,13 @@ pub(crate) struct ServerInner {
     pub(crate) stop: watch::Sender<bool>,
     /// Notified when the last connection ended.
     pub(crate) drained: Notify,
+    /// Observers of every namespace, those created later included (the admin UI;
+    /// `crate::namespace::observe`).
+    pub(crate) observers: RwLock<Vec<SharedObserver>>,
+    /// How many Socket.IO connections started and ended since the server was made (the admin
+    /// UI's `rawConnection` / `rawDisconnection` counts).
+    pub(crate) connections_opened: AtomicU64,
+    pub(crate) connections_closed: AtomicU64,
 }
 
 impl ServerInner {
@@ -63,6 +71,17 @@ impl ServerInner {
             closing: AtomicBool::new(false),
             stop: watch::Sender::new(false),
             drained: Notify::new(),
+            observers: RwLock::default(),
+            connections_opened: AtomicU64::new(0),
+            connections_closed: AtomicU64::new(0),
+        }
+    }
+
+    /// A new session id: random, or with forwarding on, starting with this node's tag.
+    pub(crate) fn new_sid(&self) -> Sid {
+        match &self.config.forwarding {
+            Some(forwarding) => forwarding.new_sid(),
+            None => Sid::random(),
         }
     }
 
@@ -84,13 +103,16 @@ impl ServerInner {
             return false;
         }
         conns.insert(sid, Arc::downgrade(conn));
+        self.connections_opened.fetch_add(1, Ordering::Relaxed);
         true
     }
 
     /// Forgets a connection that ended.
     pub(crate) fn unregister(&self, sid: Sid) {
         let mut conns = self.lock_conns();
-        conns.remove(&sid);
+        if conns.remove(&sid).is_some() {
+            self.connections_closed.fetch_add(1, Ordering::Relaxed);
+        }
         if conns.is_empty() {
             self.drained.notify_waiters();
         }
@@ -150,6 +172,14 @@ impl ServerInner {
         if created {
             let host: Weak<dyn Host> = Arc::downgrade(&inner) as Weak<NsInner>;
             inner.adapter.attach(host);
+            for observer in self
+                .observers
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+            {
+                inner.observe(observer.clone());
+            }
             if let Some(parent) = parent {
                 parent.children.adopt(&inner);
             }

@@ -1,6 +1,8 @@
 //! What the cluster tests start and stop: a `redis-server` on a free loopback port (no
-//! persistence), server processes that print `listening on ADDR`, and a raw Socket.IO client
-//! that waits for the packets it expects. Everything started is killed on drop.
+//! persistence), a Redis Cluster of three such servers, server processes that print
+//! `listening on ADDR` (wsx's `sio_demo` and Node's `node_server.js`, on the Redis adapter of
+//! an [`AdapterKind`]), and a raw Socket.IO client that waits for the packets it expects.
+//! Everything started is killed on drop.
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -88,6 +90,175 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Which Redis adapter a node runs: the `--redis-adapter` of `sio_demo`, the third argument
+/// of `node_server.js`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdapterKind {
+    /// Classic pub/sub (`createAdapter`).
+    Classic,
+    /// Sharded pub/sub, `subscriptionMode: "dynamic"` (`createShardedAdapter`'s default).
+    ShardedDynamic,
+    /// Sharded pub/sub, `subscriptionMode: "static"`.
+    ShardedStatic,
+}
+
+impl AdapterKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Classic => "classic",
+            Self::ShardedDynamic => "sharded-dynamic",
+            Self::ShardedStatic => "sharded-static",
+        }
+    }
+}
+
+/// A Redis Cluster of three masters (no replicas) on loopback, each in a temporary directory
+/// of its own (`nodes.conf`).
+pub struct RedisCluster {
+    pub ports: Vec<u16>,
+    children: Vec<Child>,
+    dir: PathBuf,
+}
+
+impl RedisCluster {
+    /// `None` when `redis-server` or `redis-cli` is not installed.
+    pub fn start() -> Option<Self> {
+        Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .ok()?;
+        Command::new("redis-cli").arg("--version").output().ok()?;
+        let dir = std::env::temp_dir().join(format!(
+            "wsx-redis-cluster-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        let mut cluster = Self {
+            ports: Vec::new(),
+            children: Vec::new(),
+            dir,
+        };
+        for i in 0..3 {
+            let port = free_cluster_port(&cluster.ports);
+            let dir = cluster.dir.join(i.to_string());
+            std::fs::create_dir_all(&dir).expect("a temporary directory");
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--save", "", "--appendonly", "no"])
+                .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+                .arg("--dir")
+                .arg(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server starts");
+            cluster.children.push(child);
+            cluster.ports.push(port);
+        }
+        for &port in &cluster.ports {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "redis-server did not listen");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let nodes: Vec<String> = cluster
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("redis-cli runs");
+        assert!(created.success(), "redis-cli --cluster create failed");
+        // Every node must agree that the cluster is up (the slots are assigned and gossiped).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !cluster.ports.iter().all(|&port| {
+            cluster
+                .cli(port, &["CLUSTER", "INFO"])
+                .contains("cluster_state:ok")
+        }) {
+            assert!(Instant::now() < deadline, "the cluster did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Some(cluster)
+    }
+
+    /// The nodes' URLs, comma-separated (as `sio_demo --redis-cluster` and `node_server.js`
+    /// take them).
+    pub fn urls(&self) -> String {
+        self.ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}/"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Runs `redis-cli -p PORT ARGS...` and returns its output.
+    pub fn cli(&self, port: u16, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The subscribers of a sharded channel, summed over the Redis servers on `ports` (`PUBSUB
+/// SHARDNUMSUB` on each, through `redis-cli`).
+pub fn shard_subscribers(ports: &[u16], channel: &str) -> usize {
+    ports
+        .iter()
+        .map(|port| {
+            let out = Command::new("redis-cli")
+                .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+                .args(["PUBSUB", "SHARDNUMSUB", channel])
+                .output()
+                .expect("redis-cli runs");
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .nth(1)
+                .and_then(|n| n.trim().parse::<usize>().ok())
+                .unwrap_or(0)
+        })
+        .sum()
+}
+
+/// A free port whose cluster bus port (+10,000) is free too, not in `taken`: ports of
+/// 20,000-29,999 (below the ephemeral range, so that the bus port is a valid one too), tried
+/// from a point that differs between processes.
+fn free_cluster_port(taken: &[u16]) -> u16 {
+    let start = std::process::id() as usize * 7919 + taken.len() * 131;
+    for i in 0..10_000 {
+        let port = 20_000 + ((start + i * 97) % 10_000) as u16;
+        if taken.contains(&port) {
+            continue;
+        }
+        let base = TcpListener::bind(("127.0.0.1", port));
+        let bus = TcpListener::bind(("127.0.0.1", port + 10_000));
+        if base.is_ok() && bus.is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port pair for a cluster node");
 }
 
 /// A server process.
@@ -179,17 +350,26 @@ pub fn sio_demo_exe() -> Option<PathBuf> {
     demo.exists().then_some(demo)
 }
 
-/// A wsx node: `sio_demo --redis URL --name NAME`.
+/// A wsx node: `sio_demo --redis URL --name NAME` (the classic adapter).
 pub fn wsx_node(exe: &Path, redis: &RedisServer, name: &str) -> Process {
+    wsx_node_on(exe, &redis.url(), name, AdapterKind::Classic, false)
+}
+
+/// A wsx node on the adapter `kind`: `sio_demo --redis URL --redis-adapter KIND --name NAME`
+/// (`--redis-cluster` when `urls` lists a Redis Cluster's nodes).
+pub fn wsx_node_on(
+    exe: &Path,
+    urls: &str,
+    name: &str,
+    kind: AdapterKind,
+    cluster: bool,
+) -> Process {
     let mut command = Command::new(exe);
-    command.args([
-        "--addr",
-        "127.0.0.1:0",
-        "--redis",
-        &redis.url(),
-        "--name",
-        name,
-    ]);
+    command.args(["--addr", "127.0.0.1:0", "--redis", urls, "--name", name]);
+    command.args(["--redis-adapter", kind.name()]);
+    if cluster {
+        command.arg("--redis-cluster");
+    }
     Process::start(command)
 }
 
@@ -197,8 +377,9 @@ pub fn node_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cluster")
 }
 
-/// A Node node: `node node_server.js URL NAME`; `None` when node or its packages are missing.
-pub fn node_node(redis: &RedisServer, name: &str) -> Option<Process> {
+/// A Node node on the adapter `kind`: `node node_server.js URLS NAME KIND [cluster]`; `None`
+/// when node or its packages are missing.
+pub fn node_node_on(urls: &str, name: &str, kind: AdapterKind, cluster: bool) -> Option<Process> {
     let dir = node_dir();
     if !dir.join("node_modules/@socket.io/redis-adapter").is_dir() {
         return None;
@@ -207,7 +388,10 @@ pub fn node_node(redis: &RedisServer, name: &str) -> Option<Process> {
     let mut command = Command::new("node");
     command
         .current_dir(&dir)
-        .args(["node_server.js", &redis.url(), name]);
+        .args(["node_server.js", urls, name, kind.name()]);
+    if cluster {
+        command.arg("cluster");
+    }
     Some(Process::start(command))
 }
 

@@ -1,18 +1,39 @@
 // The Node half of the mixed cluster in crates/wsx-sio/tests/cluster.rs: socket.io 4.8 with
 // @socket.io/redis-adapter 8.3 running the same contract as examples/sio_demo.rs with --redis
 // (its module docs list the events).
-// Usage: node node_server.js REDIS_URL NAME   (prints "listening on 127.0.0.1:PORT", port 0:
-// a free one). Stops on SIGTERM or when stdin closes.
+// Usage: node node_server.js REDIS_URL NAME [ADAPTER [cluster]]   (prints "listening on
+// 127.0.0.1:PORT", port 0: a free one). ADAPTER is classic (createAdapter, the default),
+// sharded-dynamic / sharded (createShardedAdapter, subscriptionMode "dynamic") or
+// sharded-static (subscriptionMode "static"), as sio_demo's --redis-adapter; with "cluster",
+// REDIS_URL is a comma-separated list of Redis Cluster nodes (redis' createCluster). Stops on
+// SIGTERM or when stdin closes.
 "use strict";
 
 const { createServer } = require("node:http");
 const { Server } = require("socket.io");
-const { createClient } = require("redis");
-const { createAdapter } = require("@socket.io/redis-adapter");
+const { createClient, createCluster } = require("redis");
+const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+
+function makeAdapter(kind, pub, sub) {
+  switch (kind) {
+    case "classic":
+      return createAdapter(pub, sub, { requestsTimeout: 3000 });
+    case "sharded":
+    case "sharded-dynamic":
+      return createShardedAdapter(pub, sub, { subscriptionMode: "dynamic" });
+    case "sharded-static":
+      return createShardedAdapter(pub, sub, { subscriptionMode: "static" });
+    default:
+      throw new Error(`unknown adapter ${kind}`);
+  }
+}
 
 async function main() {
-  const [redisUrl, name] = process.argv.slice(2);
-  const pub = createClient({ url: redisUrl });
+  const [redisUrl, name, kind = "classic", topology] = process.argv.slice(2);
+  const pub =
+    topology === "cluster"
+      ? createCluster({ rootNodes: redisUrl.split(",").map((url) => ({ url })) })
+      : createClient({ url: redisUrl });
   const sub = pub.duplicate();
   pub.on("error", () => {});
   sub.on("error", () => {});
@@ -24,7 +45,7 @@ async function main() {
     pingTimeout: 2000,
     maxHttpBufferSize: 2_000_000,
     serveClient: false,
-    adapter: createAdapter(pub, sub, { requestsTimeout: 3000 }),
+    adapter: makeAdapter(kind, pub, sub),
   });
   const ids = (sockets) => sockets.map((s) => s.id).sort();
 
@@ -48,6 +69,14 @@ async function main() {
       io.in(sid).socketsJoin(room);
       ack(true);
     });
+    socket.on("sockets-leave", (sid, room, ack) => {
+      io.in(sid).socketsLeave(room);
+      ack(true);
+    });
+    socket.on("disconnect-sockets", (room, ack) => {
+      io.in(room).disconnectSockets();
+      ack(true);
+    });
     // A broadcast with acknowledgements to a room, on every node (the demo contract's
     // ask-room): the answers that came, and whether one did not within 1,500 ms.
     socket.on("ask-room", (room, payload, ack) => {
@@ -68,8 +97,18 @@ async function main() {
   io.on("ping-nodes", (payload, ack) => ack({ node: name, got: payload }));
 
   // The adapter subscribes without waiting; replies on one connection come in order, so once
-  // this subscription is confirmed the adapter's are too: only then take clients.
-  await sub.subscribe("wsx-cluster-test-ready", () => {});
+  // this subscription is confirmed the adapter's are too: only then take clients. (On a
+  // cluster, each shard's connection has its own order: wait until every namespace channel
+  // counts this server.)
+  if (topology === "cluster") {
+    for (let i = 0; i < 200 && (await io.of("/").adapter.serverCount()) < 1; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } else if (kind === "classic") {
+    await sub.subscribe("wsx-cluster-test-ready", () => {});
+  } else {
+    await sub.sSubscribe("wsx-cluster-test-ready", () => {});
+  }
 
   httpServer.listen(0, "127.0.0.1", () => {
     console.log(`listening on 127.0.0.1:${httpServer.address().port}`);

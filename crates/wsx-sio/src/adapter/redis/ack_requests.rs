@@ -11,13 +11,12 @@
 //! `answer.rs`.
 
 use super::NsAdapter;
-use super::random_id;
 use super::wire::{self, WireError, request_type as rt};
 use crate::adapter::{AckReport, AdapterError, BroadcastOptions};
 use crate::args::Args;
 use rmpv::Value as Mp;
 use serde_json::Value;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -38,7 +37,7 @@ impl NsAdapter {
         opts: &BroadcastOptions,
         timeout: Duration,
     ) -> Result<mpsc::UnboundedReceiver<AckReport>, AdapterError> {
-        let request_id = random_id(12);
+        let (request_id, received) = self.ack_requests.open(timeout);
         let message = encode_ack_request(
             &self.uid,
             &request_id,
@@ -48,21 +47,12 @@ impl NsAdapter {
             opts,
             timeout,
         );
-        let (reports, received) = mpsc::unbounded_channel();
-        self.lock_ack_requests().insert(request_id.clone(), reports);
         if !self.publish(self.channels.request.clone(), message) {
-            self.lock_ack_requests().remove(&request_id);
+            self.ack_requests.cancel(&request_id);
             return Err(AdapterError::Unavailable(
                 "the Redis publish queue is full".into(),
             ));
         }
-        let adapter = Arc::downgrade(self);
-        tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            if let Some(adapter) = adapter.upgrade() {
-                adapter.lock_ack_requests().remove(&request_id);
-            }
-        });
         Ok(received)
     }
 
@@ -77,25 +67,8 @@ impl NsAdapter {
                 return true;
             }
         };
-        let mut requests = self.lock_ack_requests();
-        if let Some(reports) = requests.get(&request_id)
-            && reports.send(report).is_err()
-        {
-            // Nobody waits any more (the caller gave up): forget it now.
-            requests.remove(&request_id);
-        }
+        self.ack_requests.report(&request_id, report);
         true
-    }
-
-    fn lock_ack_requests(
-        &self,
-    ) -> std::sync::MutexGuard<
-        '_,
-        std::collections::HashMap<String, mpsc::UnboundedSender<AckReport>>,
-    > {
-        self.ack_requests
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -115,15 +88,7 @@ fn encode_ack_request(
         (Mp::from("data"), wire::event_data(event, args)),
         (Mp::from("nsp"), Mp::from(nsp)),
     ]);
-    let mut raw_opts = wire::raw_opts(opts);
-    if let Mp::Map(entries) = &mut raw_opts {
-        let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-        entries.retain(|(k, _)| k.as_str() != Some("flags"));
-        entries.push((
-            Mp::from("flags"),
-            Mp::Map(vec![(Mp::from("timeout"), Mp::from(millis))]),
-        ));
-    }
+    let raw_opts = wire::raw_opts_with_timeout(opts, timeout);
     wire::write(&Mp::Map(vec![
         (Mp::from("uid"), Mp::from(uid)),
         (Mp::from("requestId"), Mp::from(request_id)),

@@ -2,14 +2,11 @@
 //! leaves, disconnects, server-side events, broadcasts with acks), each done locally and, when
 //! the protocol wants an answer, answered on the response channel.
 
-use super::NsAdapter;
 use super::wire::{self, request_type as rt};
+use super::{NsAdapter, exchange};
 use crate::adapter::{Adapter, BroadcastOptions, Host, ServerAck};
-use futures_util::StreamExt as _;
-use futures_util::stream::FuturesUnordered;
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
-use std::time::Duration;
 
 impl NsAdapter {
     /// Handles a request from another server.
@@ -131,29 +128,20 @@ impl NsAdapter {
             return;
         }
         let targets = self.memory.local_targets(&request.opts, host);
-        let timeout = Duration::from_millis(request.timeout_ms.unwrap_or(5000).min(600_000));
-        // Encoded once for every target (Host::emit_many_with_ack); the count says how many
-        // got it, and is published before any of their acknowledgements.
-        let waits = if targets.is_empty() {
-            Vec::new()
-        } else {
-            host.emit_many_with_ack(&targets, &request.event, &request.args, timeout)
-        };
-        let count = json!({"type": 8, "requestId": request.request_id, "clientCount": waits.len()});
-        self.respond(&request.uid, count.to_string().into_bytes());
-        if waits.is_empty() {
-            return;
-        }
         let (adapter, uid, id) = (self.clone(), request.uid, request.request_id);
-        // One task per broadcast, not per socket: the waits are polled together.
-        tokio::spawn(async move {
-            let mut waits: FuturesUnordered<_> = waits.into_iter().collect();
-            while let Some(answer) = waits.next().await {
-                if let Ok(args) = answer {
-                    adapter.respond(&uid, wire::encode_broadcast_ack(&id, args));
-                }
-            }
-        });
+        let (requester, count_id) = (uid.clone(), id.clone());
+        exchange::answer_ack_broadcast(
+            host,
+            &targets,
+            &request.event,
+            &request.args,
+            exchange::ack_timeout(request.timeout_ms),
+            |clients| {
+                let count = json!({"type": 8, "requestId": count_id, "clientCount": clients});
+                self.respond(&requester, count.to_string().into_bytes());
+            },
+            move |args| adapter.respond(&uid, wire::encode_broadcast_ack(&id, args)),
+        );
     }
 
     /// Publishes an answer to a request from `requester`.

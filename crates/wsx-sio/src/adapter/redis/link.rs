@@ -1,28 +1,22 @@
 //! The two Redis connections a server keeps, shared by all its namespaces (as Node's adapter
 //! shares its `pubClient` and `subClient`):
 //!
-//! - publishing: a [`ConnectionManager`] (reconnects by itself) fed by one task from a bounded
-//!   queue. Emitters never wait on Redis: they queue and return; the task sends what has
-//!   queued up as one pipeline (order kept). What cannot be queued (the queue is full) or sent
-//!   (Redis is down, after one retry) is dropped and counted: [`Link::publish_failures`], the metric
-//!   `wsx_sio_redis_publish_failures_total`, and a warning.
+//! - publishing: a [`ConnectionManager`] (reconnects by itself) behind the queue and task of
+//!   `publisher.rs` (shared with the sharded adapter): each batch goes out as one pipeline of
+//!   `PUBLISH`es, order kept; what cannot be sent is counted ([`Link::publish_failures`]).
 //! - subscribing: a pub/sub connection owned by one task that reconnects with backoff (100 ms
 //!   doubling to 2 s) and subscribes again to every registered namespace's channels, then hands
 //!   each message to the namespace whose channels it matches. A namespace closed with the
 //!   server ([`Link::unregister`]) is unsubscribed and left out of later resubscriptions.
 
 use super::NsAdapter;
+use super::publisher::{Batching, Publisher};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-
-/// At most this many messages wait to be published; past it, publishing fails at once.
-const QUEUE: usize = 1 << 16;
-/// At most this many messages go out in one pipeline.
-const BATCH: usize = 512;
 
 /// A change of the subscriptions, for the subscriber task.
 pub(crate) enum Change {
@@ -33,19 +27,12 @@ pub(crate) enum Change {
     Unsubscribe(Arc<NsAdapter>, oneshot::Sender<()>),
 }
 
-/// A message to publish.
-pub(crate) struct Outgoing {
-    pub(crate) channel: String,
-    pub(crate) payload: Vec<u8>,
-}
-
 /// The shared connections. See the module docs.
 pub(crate) struct Link {
-    publish: mpsc::Sender<Outgoing>,
+    publisher: Publisher,
     commands: ConnectionManager,
     subscribe: mpsc::UnboundedSender<Change>,
     namespaces: RwLock<HashMap<String, Weak<NsAdapter>>>,
-    failures: AtomicU64,
     subscribed: AtomicBool,
     /// Bumped whenever a subscription is made (for [`Link::wait_subscribed`]).
     changes: tokio::sync::watch::Sender<u64>,
@@ -62,18 +49,15 @@ impl Link {
             .set_max_delay(Duration::from_secs(1));
         let commands = client.get_connection_manager_with_config(config).await?;
         let first = client.get_async_pubsub().await?;
-        let (publish, queue) = mpsc::channel(QUEUE);
         let (subscribe, to_subscribe) = mpsc::unbounded_channel();
         let link = Arc::new(Self {
-            publish,
-            commands: commands.clone(),
+            publisher: Publisher::start(commands.clone(), "PUBLISH", Batching::Pipeline),
+            commands,
             subscribe,
             namespaces: RwLock::default(),
-            failures: AtomicU64::new(0),
             subscribed: AtomicBool::new(false),
             changes: tokio::sync::watch::Sender::new(0),
         });
-        tokio::spawn(publisher(Arc::downgrade(&link), commands, queue));
         tokio::spawn(subscriber(
             Arc::downgrade(&link),
             client,
@@ -111,15 +95,14 @@ impl Link {
         self.mark(adapter, false);
     }
 
+    /// The commands connection (it reconnects by itself), for plain key commands.
+    pub(crate) fn commands(&self) -> ConnectionManager {
+        self.commands.clone()
+    }
+
     /// Queues a message; `false` (and counted) when the queue is full.
     pub(crate) fn publish(&self, channel: String, payload: Vec<u8>) -> bool {
-        match self.publish.try_send(Outgoing { channel, payload }) {
-            Ok(()) => true,
-            Err(_) => {
-                self.failed(1, "the publish queue is full");
-                false
-            }
-        }
+        self.publisher.publish(channel, payload)
     }
 
     /// How many subscribers a channel has (`PUBSUB NUMSUB`): the number of servers.
@@ -135,7 +118,7 @@ impl Link {
 
     /// Messages that could not be published since the start.
     pub(crate) fn publish_failures(&self) -> u64 {
-        self.failures.load(Ordering::Relaxed)
+        self.publisher.failures()
     }
 
     /// Whether the subscriber connection is up and every registered namespace subscribed.
@@ -166,19 +149,6 @@ impl Link {
         self.changes.send_modify(|n| *n += 1);
     }
 
-    fn failed(&self, n: usize, why: &str) {
-        let before = self.failures.fetch_add(n as u64, Ordering::Relaxed);
-        metrics::counter!("wsx_sio_redis_publish_failures_total").increment(n as u64);
-        // One warning per 1,000 failures: an outage must not flood the log.
-        if before.is_multiple_of(1000) {
-            tracing::warn!(
-                dropped = n,
-                total = before + n as u64,
-                "redis publish failed: {why}"
-            );
-        }
-    }
-
     fn adapters(&self) -> Vec<Arc<NsAdapter>> {
         self.namespaces
             .read()
@@ -186,39 +156,6 @@ impl Link {
             .values()
             .filter_map(Weak::upgrade)
             .collect()
-    }
-}
-
-/// Sends queued messages, a pipeline at a time, until the link is gone.
-async fn publisher(
-    link: Weak<Link>,
-    mut conn: ConnectionManager,
-    mut queue: mpsc::Receiver<Outgoing>,
-) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while queue.recv_many(&mut batch, BATCH).await > 0 {
-        let mut pipe = redis::pipe();
-        for message in &batch {
-            pipe.cmd("PUBLISH")
-                .arg(&message.channel)
-                .arg(&message.payload)
-                .ignore();
-        }
-        let mut sent = pipe.query_async::<()>(&mut conn).await;
-        // A connection that died while idle is found dead by the first command after it: the
-        // manager reconnects, and one more try sends the batch over the new connection (a
-        // dropped connection did not deliver it, so this does not duplicate).
-        if let Err(err) = &sent
-            && (err.is_connection_dropped() || err.is_io_error())
-        {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            sent = pipe.query_async::<()>(&mut conn).await;
-        }
-        if let Err(err) = sent {
-            let Some(link) = link.upgrade() else { return };
-            link.failed(batch.len(), &err.to_string());
-        }
-        batch.clear();
     }
 }
 

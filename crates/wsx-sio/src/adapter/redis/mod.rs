@@ -43,29 +43,34 @@
 //!   `PUBSUB NUMSUB` as requests do, and waits for their client counts and acknowledgements
 //!   until its own timeout (a server that does not report makes it time out, with the
 //!   answers that came).
-//! - The sharded variant (`SSUBSCRIBE`/`SPUBLISH`, Redis 7) is not implemented.
+//! - The sharded variant (`SSUBSCRIBE`/`SPUBLISH`, Redis 7, and Redis Cluster) is
+//!   [`sharded`]: another protocol (socket.io-adapter's `ClusterAdapter` messages), so the
+//!   servers of one cluster all use one or all use the other.
 
 mod ack_requests;
 mod answer;
+mod exchange;
 mod link;
+mod nodes;
+mod publisher;
 mod requests;
+pub mod sharded;
 pub(crate) mod wire;
 
 use super::{
-    AckBroadcast, AckReport, Adapter, AdapterError, AdapterFuture, BroadcastOptions, Host,
-    MemoryAdapter, Room, SocketInfo,
+    AckBroadcast, Adapter, AdapterError, AdapterFuture, BroadcastOptions, Host, MemoryAdapter,
+    Room, SocketInfo,
 };
 use crate::args::Args;
 use crate::engine::transport::Frame;
 use crate::frames::broadcast_frames;
 use crate::sid::Sid;
 use answer::string_list;
+use exchange::{AckRequests, Requests};
 use link::Link;
-use requests::Pending;
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 use wire::{Channels, request_type as rt};
 
@@ -140,8 +145,8 @@ impl Redis {
                 memory: MemoryAdapter::new(),
                 link: self.link.clone(),
                 host: OnceLock::new(),
-                pending: Mutex::default(),
-                ack_requests: Mutex::default(),
+                pending: Requests::default(),
+                ack_requests: Arc::default(),
                 subscribed: AtomicBool::new(false),
             }),
         }
@@ -205,10 +210,9 @@ pub(crate) struct NsAdapter {
     link: Arc<Link>,
     /// The namespace, once attached (weakly: the namespace owns its adapter).
     host: OnceLock<Weak<dyn Host>>,
-    pending: Mutex<HashMap<String, Pending>>,
-    /// Our broadcasts with acknowledgements waiting for reports, by request id
-    /// (`ack_requests.rs`).
-    ack_requests: Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<AckReport>>>,
+    pending: Requests<Map<String, Value>>,
+    /// Our broadcasts with acknowledgements waiting for reports (`ack_requests.rs`).
+    ack_requests: Arc<AckRequests>,
     /// Whether its channels are subscribed on the current connection.
     pub(crate) subscribed: AtomicBool,
 }

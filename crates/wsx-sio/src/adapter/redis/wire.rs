@@ -157,6 +157,21 @@ pub(super) fn raw_opts(opts: &BroadcastOptions) -> Mp {
     ])
 }
 
+/// `{rooms, except, flags: {timeout}}`: the options of a broadcast with acknowledgements
+/// (`timeout` in milliseconds).
+pub(super) fn raw_opts_with_timeout(opts: &BroadcastOptions, timeout: std::time::Duration) -> Mp {
+    let mut raw = raw_opts(opts);
+    if let Mp::Map(entries) = &mut raw {
+        let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        entries.retain(|(k, _)| k.as_str() != Some("flags"));
+        entries.push((
+            Mp::from("flags"),
+            Mp::Map(vec![(Mp::from("timeout"), Mp::from(millis))]),
+        ));
+    }
+    raw
+}
+
 pub(super) fn write(value: &Mp) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
     // Writing to a Vec cannot fail.
@@ -189,7 +204,7 @@ pub(crate) fn decode_broadcast(message: &[u8]) -> Result<Broadcast, WireError> {
 }
 
 /// A socket.io-parser event packet `{type, data: [event, ...args], nsp}`.
-fn packet_from_mp(packet: Mp) -> Result<(String, String, Args), WireError> {
+pub(super) fn packet_from_mp(packet: Mp) -> Result<(String, String, Args), WireError> {
     let mut packet = map_entries(packet).ok_or(WireError::Shape("the packet is a map"))?;
     let kind = take(&mut packet, "type").and_then(|t| t.as_u64());
     if !matches!(kind, Some(EVENT | BINARY_EVENT)) {
@@ -214,7 +229,7 @@ fn packet_from_mp(packet: Mp) -> Result<(String, String, Args), WireError> {
 }
 
 /// Broadcast options `{rooms, except, flags}`, and `flags.timeout` (milliseconds) if set.
-fn opts_from_mp(opts: Mp) -> Result<(BroadcastOptions, Option<u64>), WireError> {
+pub(super) fn opts_from_mp(opts: Mp) -> Result<(BroadcastOptions, Option<u64>), WireError> {
     let mut opts = map_entries(opts).ok_or(WireError::Shape("the options are a map"))?;
     let mut flags = take(&mut opts, "flags")
         .and_then(map_entries)
@@ -295,7 +310,7 @@ pub(crate) fn encode_broadcast_ack(request_id: &str, args: Args) -> Vec<u8> {
 }
 
 /// Room names from a MessagePack array (numbers as Node would print them).
-fn rooms(value: Option<Mp>) -> Vec<Room> {
+pub(super) fn rooms(value: Option<Mp>) -> Vec<Room> {
     let Some(Mp::Array(items)) = value else {
         return Vec::new();
     };
@@ -372,7 +387,7 @@ pub(crate) fn str_field<'a>(request: &'a Map<String, Value>, key: &str) -> Optio
     request.get(key).and_then(Value::as_str)
 }
 
-fn json_to_mp(value: &Value) -> Mp {
+pub(super) fn json_to_mp(value: &Value) -> Mp {
     match value {
         Value::Null => Mp::Nil,
         Value::Bool(b) => Mp::Boolean(*b),
@@ -395,7 +410,7 @@ fn json_to_mp(value: &Value) -> Mp {
     }
 }
 
-fn data_to_mp(data: &Data) -> Mp {
+pub(super) fn data_to_mp(data: &Data) -> Mp {
     match data {
         Data::Json(value) => json_to_mp(value),
         Data::Binary(bytes) => Mp::Binary(bytes.to_vec()),
@@ -468,7 +483,7 @@ pub(super) fn mp_to_data(value: Mp) -> Result<Data, WireError> {
 /// A MessagePack value as JSON, the way `JSON.stringify` would print what notepack.io
 /// decoded: non-finite floats and extension values (notepack's `undefined`, dates) as `null`,
 /// binary as an array of byte values, invalid UTF-8 replaced.
-fn mp_to_json(value: Mp) -> Value {
+pub(super) fn mp_to_json(value: Mp) -> Value {
     match value {
         Mp::Nil | Mp::Ext(..) => Value::Null,
         Mp::Boolean(b) => Value::Bool(b),

@@ -159,13 +159,19 @@ impl Driver {
             tracing::error!("wsx-sio client: a handler panicked");
             return;
         };
-        let guarded = AssertUnwindSafe(future).catch_unwind().map(|outcome| {
-            if outcome.is_err() {
-                tracing::error!("wsx-sio client: a handler panicked");
-            }
-        });
-        self.handlers.push(Box::pin(guarded));
-        while let Some(Some(())) = self.handlers.next().now_or_never() {}
+        let mut guarded: BoxFuture<'static, ()> =
+            Box::pin(AssertUnwindSafe(future).catch_unwind().map(|outcome| {
+                if outcome.is_err() {
+                    tracing::error!("wsx-sio client: a handler panicked");
+                }
+            }));
+        // Most handlers finish in their first poll (a counter, a channel send): those never
+        // enter the set. One that waits joins it, and the set polls it again with the task's
+        // waker (a pushed future is polled on the set's next turn), so the no-op waker of
+        // this first poll loses no wake-up.
+        if guarded.as_mut().now_or_never().is_none() {
+            self.handlers.push(guarded);
+        }
     }
 
     fn on_command(&mut self, command: Command) {

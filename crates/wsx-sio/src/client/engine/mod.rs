@@ -16,7 +16,7 @@ mod websocket;
 mod wire;
 
 pub(crate) use websocket::ws_client;
-pub(crate) use wire::{Inbound, Outbound};
+pub(crate) use wire::{CloseCause, EngineEvent, Inbound, Outbound};
 
 use super::error::ClientError;
 use super::options::{ClientOptions, ServerUrl, Transports};
@@ -28,30 +28,6 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use websocket::WebSocket;
 use wire::{Event, Packet, Tag};
-
-/// Why an Engine.IO connection ended (socket.io-client's disconnect reasons).
-#[derive(Debug, Clone)]
-pub(crate) enum CloseCause {
-    /// No ping from the server in time.
-    PingTimeout,
-    /// The server closed the connection (close packet, WebSocket closed).
-    TransportClose,
-    /// A transport failed.
-    TransportError(ClientError),
-}
-
-/// What the engine task tells the manager.
-#[derive(Debug)]
-pub(crate) enum EngineEvent {
-    /// A message from the server.
-    Message(Inbound),
-    /// The connection moved to WebSocket.
-    Upgraded,
-    /// The server pinged (answered already).
-    Ping,
-    /// The connection is over.
-    Closed(CloseCause),
-}
 
 enum Command {
     Send(Vec<Outbound>),
@@ -126,10 +102,13 @@ pub(crate) async fn open(ctx: &Context) -> Result<Engine, ClientError> {
 
 async fn open_inner(ctx: &Context) -> Result<Engine, ClientError> {
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let (events_tx, events) = mpsc::unbounded_channel();
     let (handshake, active) = match ctx.options.transports {
         Transports::WebSocket => {
             let url = ctx.url.engine_url(&ctx.options, "websocket", None);
-            let ws = WebSocket::open(&ctx.ws, &url, &ctx.options, 0, tx.clone()).await?;
+            // The messages go straight to the manager (no upgrade can follow).
+            let direct = Some(events_tx.clone());
+            let ws = WebSocket::open(&ctx.ws, &url, &ctx.options, 0, tx.clone(), direct).await?;
             let handshake = match rx.recv().await {
                 Some((_, Event::Packet(Packet::Open(json)))) => Handshake::parse(&json)?,
                 Some((_, Event::Error(err))) => return Err(err),
@@ -174,7 +153,6 @@ async fn open_inner(ctx: &Context) -> Result<Engine, ClientError> {
             (handshake, Active::Polling(polling))
         }
     };
-    let (events_tx, events) = mpsc::unbounded_channel();
     let (commands, commands_rx) = mpsc::unbounded_channel();
     let heartbeat = Duration::from_millis(
         handshake
@@ -257,12 +235,20 @@ impl Task {
         let (opened, opening) = oneshot::channel();
         self.probe_opening = Some(opening);
         tokio::spawn(async move {
-            let _ = opened.send(WebSocket::open(&client, &url, &options, tag, events).await);
+            let opening = WebSocket::open(&client, &url, &options, tag, events, None);
+            let _ = opened.send(opening.await);
         });
     }
 
     async fn run(mut self) {
+        // One timer for the connection's life, moved when a ping moves the deadline (not a
+        // new one per turn of the loop: an emit would insert and remove a timer each).
+        let ping_timer = tokio::time::sleep_until(self.ping_deadline);
+        tokio::pin!(ping_timer);
         let outcome = loop {
+            if ping_timer.deadline() != self.ping_deadline {
+                ping_timer.as_mut().reset(self.ping_deadline);
+            }
             let flow = tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(Command::Send(packets)) => self.write(packets).await,
@@ -276,7 +262,7 @@ impl Task {
                     self.on_probe_opened(opened).await;
                     Ok(())
                 }
-                () = tokio::time::sleep_until(self.ping_deadline) => Err(CloseCause::PingTimeout),
+                () = &mut ping_timer => self.ping_expired().await,
                 () = sleep_until(self.probe_deadline), if self.probe_deadline.is_some() => {
                     tracing::debug!("wsx-sio client: no 3probe in time, staying on polling");
                     self.probe_deadline = None;
@@ -290,6 +276,23 @@ impl Task {
             }
         };
         let _ = self.events.send(EngineEvent::Closed(outcome));
+    }
+
+    /// The ping deadline passed. In a process short of CPU the timer and the socket that
+    /// holds the ping become ready in the same turn of the runtime, and the timer's task may
+    /// run first: the ping is then read, but not yet handed over. One yield lets the
+    /// transport's task run; what it handed over is looked at before giving up. (A ping still
+    /// missing after that is a dead connection, as in engine.io-client.)
+    async fn ping_expired(&mut self) -> Flow {
+        tokio::task::yield_now().await;
+        while let Ok((tag, event)) = self.inbound.try_recv() {
+            self.on_event(tag, event).await?;
+        }
+        if Instant::now() < self.ping_deadline {
+            Ok(())
+        } else {
+            Err(CloseCause::PingTimeout)
+        }
     }
 
     async fn write(&mut self, packets: Vec<Outbound>) -> Flow {

@@ -65,6 +65,30 @@ pub(crate) enum Event {
     Drained,
 }
 
+/// Why an Engine.IO connection ended (socket.io-client's disconnect reasons).
+#[derive(Debug, Clone)]
+pub(crate) enum CloseCause {
+    /// No ping from the server in time.
+    PingTimeout,
+    /// The server closed the connection (close packet, WebSocket closed).
+    TransportClose,
+    /// A transport failed.
+    TransportError(ClientError),
+}
+
+/// What the engine task tells the manager.
+#[derive(Debug)]
+pub(crate) enum EngineEvent {
+    /// A message from the server.
+    Message(Inbound),
+    /// The connection moved to WebSocket.
+    Upgraded,
+    /// The server pinged (answered already).
+    Ping,
+    /// The connection is over.
+    Closed(CloseCause),
+}
+
 /// A packet to send: a whole Engine.IO text packet (type digit included), or a binary
 /// message.
 #[derive(Debug, Clone)]

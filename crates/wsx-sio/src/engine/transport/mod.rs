@@ -11,6 +11,8 @@ pub mod websocket;
 
 use bytes::Bytes;
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use wsx::Utf8Bytes;
 
 /// One Engine.IO packet as a transport carries it.
@@ -87,6 +89,14 @@ pub trait Transport: Send + 'static {
         let _ = deadline;
     }
 
+    /// The bytes this transport keeps for its peer once [`Self::flush`] returned, when it
+    /// keeps any: long-polling's queue for the client's next `GET` (a WebSocket's `flush`
+    /// returns once its bytes are written: it keeps none). Whoever bounds a client's
+    /// outbound memory counts them with what it queued itself (`Config::max_pending_bytes`).
+    fn held(&self) -> Option<Arc<Held>> {
+        None
+    }
+
     /// The next frame from the peer; `None` once the transport closed cleanly. Must be
     /// cancel-safe: a future dropped before it completes loses no frame.
     fn recv(&mut self) -> impl Future<Output = Option<Result<Frame, TransportError>>> + Send;
@@ -114,4 +124,38 @@ pub enum CloseCause<'a> {
     PeerError(&'a str),
     /// The server failed (1011, internal error, with the reason).
     ServerError(&'a str),
+    /// The peer does not take what is sent to it fast enough (a slow consumer, past
+    /// `Config::max_pending_bytes`): what is queued is dropped, and the peer is told (1013,
+    /// try again later, over WebSocket; the close packet `1` as the answer to its next `GET`
+    /// over long-polling).
+    Overflow,
+}
+
+/// See [`Transport::held`]: a byte count the transport updates and other tasks read.
+#[derive(Debug, Default)]
+pub struct Held(AtomicUsize);
+
+impl Held {
+    /// The bytes held now.
+    #[must_use]
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn add(&self, n: usize) {
+        self.0.fetch_add(n, Ordering::AcqRel);
+    }
+
+    pub(crate) fn sub(&self, n: usize) {
+        // Never below zero, whatever the order of updates.
+        let _ = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                Some(held.saturating_sub(n))
+            });
+    }
+
+    pub(crate) fn clear(&self) {
+        self.0.store(0, Ordering::Release);
+    }
 }

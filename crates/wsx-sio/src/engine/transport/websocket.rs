@@ -51,6 +51,8 @@ where
         let (code, reason) = match cause {
             CloseCause::Normal | CloseCause::PeerGone => (CloseCode::NORMAL_CLOSURE, ""),
             CloseCause::PeerError(reason) => (CloseCode::POLICY_VIOLATION, reason),
+            // As wsx's own advice for a peer that reads too slowly (its README).
+            CloseCause::Overflow => (CloseCode::TRY_AGAIN_LATER, "slow consumer"),
             CloseCause::ServerError(reason) => (CloseCode::INTERNAL_ERROR, reason),
         };
         // RFC 6455 §5.5: a control frame's payload is at most 125 bytes, 2 of them the code.

@@ -27,7 +27,7 @@ mod shared;
 
 pub use shared::{PollShared, PollingError, Refusal, Slot, UpgradeSocket};
 
-use super::{CloseCause, Frame, Transport, TransportError};
+use super::{CloseCause, Frame, Held, Transport, TransportError};
 use crate::sid::Sid;
 use shared::{Incoming, Phase, lock};
 use std::collections::{HashMap, VecDeque};
@@ -38,7 +38,9 @@ use tokio::sync::mpsc;
 /// The bounds of a polling session.
 #[derive(Debug, Clone, Copy)]
 pub struct PollLimits {
-    /// Bytes queued for the client past which the session waits for a `GET`.
+    /// Bytes queued for the client past which the session waits for a `GET` (the server's
+    /// `max_pending_bytes`; a Socket.IO connection counts these bytes in its own bound, see
+    /// [`Transport::held`], and closes a client past it before this wait is long).
     pub queue_limit: usize,
     /// How long the session waits for a `GET` while its queue is full (and how long a
     /// closing session keeps its last packets for the client).
@@ -66,6 +68,21 @@ impl Sessions {
     #[must_use]
     pub fn len(&self) -> usize {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    /// How many polling sessions are open and not upgraded (Node's admin UI's
+    /// `pollingClientsCount`).
+    #[must_use]
+    pub fn polling_count(&self) -> usize {
+        let sessions: Vec<Arc<PollShared>> = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        // Each session's own lock is taken with the map's released.
+        sessions.iter().filter(|s| !s.upgraded()).count()
     }
 
     /// Whether no polling session is open.
@@ -147,7 +164,7 @@ impl PollingTransport {
     fn switch(&mut self, ws: Box<UpgradeSocket>) {
         let mut state = lock(&self.shared.state);
         let queued = std::mem::take(&mut state.out);
-        state.out_bytes = 0;
+        self.shared.held.clear();
         drop(state);
         // Noops only ended a `GET`; over the WebSocket they mean nothing.
         self.backlog = queued
@@ -168,6 +185,10 @@ impl PollingTransport {
 const CLIENT_CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 impl Transport for PollingTransport {
+    fn held(&self) -> Option<Arc<Held>> {
+        Some(self.shared.held.clone())
+    }
+
     fn pong_deadline(&mut self, deadline: Option<std::time::Instant>) {
         if self.ws.is_none() {
             self.shared.set_pong_deadline(deadline);
@@ -232,7 +253,7 @@ impl Transport for PollingTransport {
                 return Ok(());
             }
             for frame in self.unflushed.drain(..) {
-                state.out_bytes += frame.len();
+                self.shared.held.add(frame.len());
                 state.out.push_back(frame);
             }
         }
@@ -244,7 +265,7 @@ impl Transport for PollingTransport {
                 let notified = self.shared.wake_task.notified();
                 {
                     let state = lock(&self.shared.state);
-                    if state.out_bytes <= self.queue_limit
+                    if self.shared.held.get() <= self.queue_limit
                         || matches!(
                             state.phase,
                             Phase::Closed | Phase::Closing | Phase::Upgraded
@@ -280,11 +301,14 @@ impl Transport for PollingTransport {
                 // queued; a `GET` that is on its way gets it.
                 Phase::Closing => CLIENT_CLOSE_GRACE,
                 Phase::Polling | Phase::Upgrading | Phase::Upgraded => {
-                    if cause == CloseCause::PeerGone {
+                    if matches!(cause, CloseCause::PeerGone | CloseCause::Overflow) {
                         // The client is gone or broke the heartbeat: a waiting `GET` gets the
-                        // close packet, nothing waits for another one.
+                        // close packet, nothing waits for another one. A slow consumer's
+                        // backlog is let go at once too: its next `GET` gets the close packet
+                        // alone (it reconnects), within the stall timeout.
                         state.out.clear();
-                        if !state.get_active {
+                        self.shared.held.clear();
+                        if cause == CloseCause::PeerGone && !state.get_active {
                             state.phase = Phase::Closed;
                             return;
                         }

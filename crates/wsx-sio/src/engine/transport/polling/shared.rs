@@ -2,12 +2,12 @@
 //! `GET`, the `GET`/`POST` slots, the phase (polling, upgrading, upgraded, closing), and the
 //! rules of engine.io-protocol v4 for each request in each phase.
 
-use super::super::Frame;
 use super::super::websocket::WsTransport;
+use super::super::{Frame, Held};
 use super::payload::{decode_payload, encode_payload};
 use crate::packet::engine::EngineError;
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 use tokio::sync::{Notify, mpsc};
 
@@ -37,8 +37,9 @@ pub enum PollingError {
     /// session's own timer).
     #[error("ping timeout")]
     PingTimeout,
-    /// The client fetched nothing while its queue was full for longer than
-    /// `pingInterval + pingTimeout`.
+    /// The client fetched nothing while its queue was over `max_pending_bytes` for longer
+    /// than `pingInterval + pingTimeout` (a bound of its own for the Engine.IO-only server;
+    /// a Socket.IO server closes such a client as a slow consumer before).
     #[error("the client stopped fetching its packets")]
     Stalled,
 }
@@ -78,7 +79,6 @@ pub(super) enum Phase {
 #[derive(Debug)]
 pub(super) struct State {
     pub(super) out: VecDeque<Frame>,
-    pub(super) out_bytes: usize,
     pub(super) phase: Phase,
     pub(super) get_active: bool,
     post_active: bool,
@@ -98,6 +98,9 @@ pub struct PollShared {
     incoming: mpsc::Sender<Incoming>,
     /// The most packets one `GET` answer holds.
     max_poll_packets: usize,
+    /// The bytes of `state.out` (updated under the state's lock; read without it by the
+    /// connection's outbound bound, see [`super::super::Transport::held`]).
+    pub(super) held: Arc<Held>,
 }
 
 pub(super) fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -126,7 +129,6 @@ impl PollShared {
         Self {
             state: Mutex::new(State {
                 out: VecDeque::new(),
-                out_bytes: 0,
                 phase: Phase::Polling,
                 get_active: false,
                 post_active: false,
@@ -137,6 +139,7 @@ impl PollShared {
             wake_task: Notify::new(),
             incoming,
             max_poll_packets: max_poll_packets.max(1),
+            held: Arc::default(),
         }
     }
 
@@ -144,7 +147,7 @@ impl PollShared {
     pub(super) fn fail(&self, state: &mut State, error: PollingError) {
         tracing::debug!(%error, "polling session failed");
         state.out.clear();
-        state.out_bytes = 0;
+        self.held.clear();
         if state.get_active {
             state.out.push_back(Frame::Text("1".into()));
             state.phase = Phase::Closing;
@@ -208,7 +211,7 @@ impl PollShared {
                     let take = state.out.len().min(self.max_poll_packets);
                     let frames: VecDeque<Frame> = state.out.drain(..take).collect();
                     let taken: usize = frames.iter().map(Frame::len).sum();
-                    state.out_bytes = state.out_bytes.saturating_sub(taken);
+                    self.held.sub(taken);
                     if state.phase == Phase::Closing && state.out.is_empty() {
                         state.phase = Phase::Closed;
                     }
@@ -279,7 +282,7 @@ impl PollShared {
             // waits for it a short while (the transport's close), then the session is gone.
             let mut state = lock(&self.state);
             state.out.clear();
-            state.out_bytes = 0;
+            self.held.clear();
             state.out.push_back(Frame::Text("6".into()));
             state.phase = Phase::Closing;
             self.readable.notify_waiters();
@@ -300,6 +303,12 @@ impl PollShared {
     /// A body larger than `maxPayload` arrived: the session is closed.
     pub fn too_large(&self) {
         self.fail(&mut lock(&self.state), PollingError::TooLarge);
+    }
+
+    /// Whether the session moved to its WebSocket (the client sent `5`).
+    #[must_use]
+    pub fn upgraded(&self) -> bool {
+        lock(&self.state).phase == Phase::Upgraded
     }
 
     /// A WebSocket with this sid asks to upgrade.
@@ -324,7 +333,7 @@ impl PollShared {
         let mut state = lock(&self.state);
         if state.phase == Phase::Upgrading {
             state.out.push_back(Frame::Text("6".into()));
-            state.out_bytes += 1;
+            self.held.add(1);
             self.readable.notify_waiters();
         }
     }
