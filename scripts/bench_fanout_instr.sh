@@ -11,13 +11,17 @@
 # delivery (for strace: total calls, then the per-delivery count of each call that moved).
 #
 # Knobs: FANOUT (target/release/examples/fanout), CLIENTS (1000), R_LO (2), R_HI (22),
-#   SIZE (64), KEEP (empty: the raw outputs are deleted; a folder: they are kept there).
+#   SIZE (64), DEFLATE (off; shared or takeover: compressed clients, see `fanout --deflate`),
+#   KEEP (empty: the raw outputs are deleted; a folder: they are kept there), CG_ARGS (more
+#   valgrind options, e.g. `--toggle-collect='*Server::send_prepared*'` to count only the
+#   broadcast calls: at 10,000 clients the close handshakes at `quit` and the keep-alive pings
+#   of a longer run move the totals by more than the deliveries cost).
 # Loopback only; needs valgrind (callgrind) or strace, and python3.
 set -euo pipefail
 MODE=${1:-callgrind}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FANOUT=${FANOUT:-$ROOT/target/release/examples/fanout}
-CLIENTS=${CLIENTS:-1000} R_LO=${R_LO:-2} R_HI=${R_HI:-22} SIZE=${SIZE:-64}
+CLIENTS=${CLIENTS:-1000} R_LO=${R_LO:-2} R_HI=${R_HI:-22} SIZE=${SIZE:-64} DEFLATE=${DEFLATE:-off}
 [ -x "$FANOUT" ] || { echo "$FANOUT missing (cargo build --release -p wsx --example fanout)" >&2; exit 2; }
 case $MODE in callgrind | strace) ;; *) sed -n '2p' "$0" >&2; exit 2 ;; esac
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -29,16 +33,18 @@ run() {
     local rounds=$1 port=$((30000 + RANDOM % 2000)) out=$WORK/$MODE-$1 spid
     rm -f "$out"*
     if [ "$MODE" = callgrind ]; then
-        valgrind --tool=callgrind --callgrind-out-file="$out" "$FANOUT" --role server \
-            --addr "127.0.0.1:$port" --timeout 600 >"$out.server" 2>&1 &
+        # shellcheck disable=SC2086 # CG_ARGS holds several options
+        valgrind --tool=callgrind --callgrind-out-file="$out" ${CG_ARGS:-} "$FANOUT" --role server \
+            --addr "127.0.0.1:$port" --timeout 600 --deflate "$DEFLATE" >"$out.server" 2>&1 &
     else
         strace -c -f -o "$out" "$FANOUT" --role server --addr "127.0.0.1:$port" --timeout 600 \
-            >"$out.server" 2>&1 &
+            --deflate "$DEFLATE" >"$out.server" 2>&1 &
     fi
     spid=$!
     for _ in $(seq 1 600); do grep -q listening "$out.server" 2>/dev/null && break; sleep 0.1; done
     "$FANOUT" --role clients --url "ws://127.0.0.1:$port" --clients "$CLIENTS" --rounds "$rounds" \
-        --size "$SIZE" >"$out.clients" 2>&1 || { cat "$out.clients" >&2; kill "$spid"; exit 1; }
+        --size "$SIZE" --deflate "$DEFLATE" >"$out.clients" 2>&1 ||
+        { cat "$out.clients" >&2; kill "$spid"; exit 1; }
     wait "$spid"
     python3 - "$MODE" "$out" <<'PY'
 import json, sys

@@ -73,7 +73,7 @@ use wsx_sio::{Args, Config, EngineConfig, Parser, Server, Socket};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sio_demo [--addr HOST:PORT] [--redis URL[,URL..]] [--redis-adapter classic|sharded|sharded-dynamic|sharded-static] [--redis-cluster] [--name NAME] [--parser json|msgpack] [--admin-ui [--admin-ui-origin ORIGIN]...] [--protocol-test] [--ping-interval MS] [--ping-timeout MS] [--advertise HOST:PORT|auto] [--forward-timeout MS]"
+        "usage: sio_demo [--addr HOST:PORT] [--redis URL[,URL..]] [--redis-adapter classic|sharded|sharded-dynamic|sharded-static|streams] [--redis-cluster] [--name NAME] [--parser json|msgpack] [--admin-ui [--admin-ui-origin ORIGIN]...] [--protocol-test] [--ping-interval MS] [--ping-timeout MS] [--advertise HOST:PORT|auto] [--forward-timeout MS]"
     );
     std::process::exit(2);
 }
@@ -104,6 +104,7 @@ enum RedisAdapterKind {
     Classic,
     ShardedDynamic,
     ShardedStatic,
+    Streams,
 }
 
 fn millis(value: Option<String>) -> Duration {
@@ -148,6 +149,7 @@ fn main() {
                     Some("classic") => RedisAdapterKind::Classic,
                     Some("sharded" | "sharded-dynamic") => RedisAdapterKind::ShardedDynamic,
                     Some("sharded-static") => RedisAdapterKind::ShardedStatic,
+                    Some("streams") => RedisAdapterKind::Streams,
                     _ => usage(),
                 }
             }
@@ -240,6 +242,7 @@ async fn redis_server(
     use wsx_sio::adapter::redis::sharded::{ShardedOptions, ShardedRedis, SubscriptionMode};
     use wsx_sio::adapter::redis::{Redis, RedisOptions};
     let mode = match options.adapter {
+        RedisAdapterKind::Streams => return streams_server(url, config, options, local).await,
         RedisAdapterKind::Classic => None,
         RedisAdapterKind::ShardedDynamic => Some(SubscriptionMode::Dynamic),
         RedisAdapterKind::ShardedStatic => Some(SubscriptionMode::Static),
@@ -273,6 +276,32 @@ async fn redis_server(
         .await
         .map_err(std::io::Error::other)?;
     config.forwarding = forwarding(&redis, options, local).await?;
+    let io = Server::with_adapter(config, redis.factory());
+    install(&io, options.name.clone());
+    if !redis.wait_subscribed(Duration::from_secs(10)).await {
+        return Err(std::io::Error::other("not subscribed to Redis within 10 s"));
+    }
+    Ok(io)
+}
+
+/// [`redis_server`] on the Streams adapter (`--redis-adapter streams`; forwarding on its
+/// pub/sub connection).
+#[cfg(feature = "redis")]
+async fn streams_server(
+    url: &str,
+    mut config: Config,
+    options: &Options,
+    local: std::net::SocketAddr,
+) -> std::io::Result<Server> {
+    use wsx_sio::adapter::redis::streams::{StreamsOptions, StreamsRedis};
+    let streams_options = StreamsOptions {
+        requests_timeout: Duration::from_secs(3),
+        ..StreamsOptions::default()
+    };
+    let redis = StreamsRedis::connect(url, streams_options)
+        .await
+        .map_err(std::io::Error::other)?;
+    config.forwarding = forwarding(redis.pubsub(), options, local).await?;
     let io = Server::with_adapter(config, redis.factory());
     install(&io, options.name.clone());
     if !redis.wait_subscribed(Duration::from_secs(10)).await {

@@ -1,6 +1,6 @@
 //! One adapter test suite, run against every adapter, as socketioxide runs its adapters': the
-//! in-memory adapter (one server), the Redis adapter and the sharded Redis adapter in both
-//! subscription modes (feature `redis`: two servers on a real `redis-server`). Broadcasts (rooms, exceptions, `local`), rooms (`socketsJoin`,
+//! in-memory adapter (one server), the Redis adapter, the sharded Redis adapter in both
+//! subscription modes and the Streams adapter (feature `redis`: two servers on a real `redis-server`). Broadcasts (rooms, exceptions, `local`), rooms (`socketsJoin`,
 //! `socketsLeave`, `allRooms`), `fetchSockets` (and a `RemoteSocket`'s operations), requests
 //! (`serverCount`, server-side events with acks), acknowledgements both ways,
 //! `disconnectSockets`, `socket.data` seen through `fetchSockets`, and `shutdown` closing the
@@ -373,5 +373,99 @@ async fn sharded(mode: wsx_sio::adapter::redis::sharded::SubscriptionMode) {
         })
     }));
     suite(cluster).await;
+    drop(redis_server);
+}
+
+/// The Streams adapter: broadcasts and room changes through one Redis stream, requests over
+/// sharded pub/sub.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_redis_adapter() {
+    use wsx_sio::adapter::redis::streams::{StreamsOptions, StreamsRedis};
+    let Some(redis_server) = harness::RedisServer::start() else {
+        harness::missing("redis-server is not installed");
+        return;
+    };
+    let mut servers = Vec::new();
+    let mut links = Vec::new();
+    for _ in 0..2 {
+        let redis = StreamsRedis::connect(&redis_server.url(), StreamsOptions::default())
+            .await
+            .expect("Redis");
+        servers.push(Server::with_adapter(
+            wsx_sio::Config::default(),
+            redis.factory(),
+        ));
+        links.push(redis);
+    }
+    for redis in &links {
+        assert!(redis.wait_subscribed(Duration::from_secs(10)).await);
+    }
+    suite(Cluster::start(servers).await).await;
+    assert_eq!(links[0].publish_failures() + links[1].publish_failures(), 0);
+    drop(redis_server);
+}
+
+/// What the Streams adapter writes is what Node's `@socket.io/redis-streams-adapter` 0.3
+/// writes: one entry per broadcast, its fields as Node's reader expects them (`data` as
+/// `JSON.stringify` prints it), read back from a real Redis.
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_entries_are_what_node_reads() {
+    use wsx_sio::adapter::redis::streams::{StreamsOptions, StreamsRedis};
+    let Some(redis_server) = harness::RedisServer::start() else {
+        harness::missing("redis-server is not installed");
+        return;
+    };
+    let redis = StreamsRedis::connect(&redis_server.url(), StreamsOptions::default())
+        .await
+        .expect("Redis");
+    let io = Server::with_adapter(wsx_sio::Config::default(), redis.factory());
+    assert!(redis.wait_subscribed(Duration::from_secs(10)).await);
+    io.of("/").to("r").emit("ev", &1).expect("emitted");
+    let client = redis::Client::open(redis_server.url()).expect("a URL");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis");
+    eventually("the broadcast is in the stream", || {
+        let mut conn = conn.clone();
+        async move {
+            let read: redis::Value = redis::cmd("XRANGE")
+                .arg("socket.io")
+                .arg("-")
+                .arg("+")
+                .query_async(&mut conn)
+                .await
+                .expect("XRANGE");
+            !matches!(&read, redis::Value::Array(items) if items.is_empty())
+        }
+    })
+    .await;
+    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg("socket.io")
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .expect("XRANGE");
+    assert_eq!(entries.len(), 1);
+    let fields: Vec<(&str, &str)> = entries[0]
+        .1
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            ("uid", redis.uid()),
+            ("nsp", "/"),
+            ("type", "3"),
+            (
+                "data",
+                r#"{"packet":{"type":2,"data":["ev",1]},"opts":{"rooms":["r"],"except":[],"flags":{}}}"#
+            ),
+        ]
+    );
     drop(redis_server);
 }

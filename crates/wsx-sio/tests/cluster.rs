@@ -286,6 +286,13 @@ async fn sharded_service_resumes_after_redis_restarts() {
     resumes_after_redis_restarts(AdapterKind::ShardedDynamic).await;
 }
 
+/// The Streams adapter: the stream's reader reconnects and reads on from its last entry (the
+/// restarted Redis has an empty stream: later ids are larger, so nothing new is skipped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_service_resumes_after_redis_restarts() {
+    resumes_after_redis_restarts(AdapterKind::Streams).await;
+}
+
 async fn resumes_after_redis_restarts(kind: AdapterKind) {
     let Some(mut redis) = RedisServer::start() else {
         return missing("redis-server is not installed");

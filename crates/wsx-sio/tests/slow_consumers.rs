@@ -7,6 +7,10 @@
 //! its own, this test binary run again with `WSX_SLOW_CONSUMER_SERVER` set, so that its peak
 //! resident memory (`VmHWM` of `/proc/PID/status`) is the server's alone. Its heartbeat is
 //! slow (30 s), so that only the bound can end the slow client during the burst.
+//!
+//! To measure another server in the same scenarios (Node's `bench/node/sio_demo.js`, which
+//! has no bound, so the assertions fail after the figures are printed), start it and set
+//! `WSX_SLOW_CONSUMER_PEER="ADDR PID"`.
 
 mod common;
 
@@ -62,14 +66,23 @@ fn demo_server_process() {
     });
 }
 
-/// The server process; killed when dropped.
+/// The server process; killed when dropped (unless it is `WSX_SLOW_CONSUMER_PEER`'s).
 struct ServerProcess {
-    child: std::process::Child,
+    child: Option<std::process::Child>,
+    pid: u32,
     addr: SocketAddr,
 }
 
 impl ServerProcess {
     fn start() -> Self {
+        if let Ok(peer) = std::env::var("WSX_SLOW_CONSUMER_PEER") {
+            let (addr, pid) = peer.split_once(' ').expect("ADDR PID");
+            return Self {
+                child: None,
+                pid: pid.parse().expect("PID"),
+                addr: addr.parse().expect("ADDR"),
+            };
+        }
         let mut child = Command::new(std::env::current_exe().expect("test binary"))
             .args(["demo_server_process", "--exact", "--ignored", "--nocapture"])
             .env(CHILD, "1")
@@ -87,13 +100,16 @@ impl ServerProcess {
                 break addr.parse().expect("address");
             }
         };
-        Self { child, addr }
+        Self {
+            pid: child.id(),
+            child: Some(child),
+            addr,
+        }
     }
 
     /// A `/proc/PID/status` figure, in bytes.
     fn status(&self, key: &str) -> usize {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("status");
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).expect("status");
         let line = status
             .lines()
             .find(|l| l.starts_with(key))
@@ -109,8 +125,10 @@ impl ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

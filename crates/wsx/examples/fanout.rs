@@ -1,7 +1,8 @@
 //! Fan-out benchmark: one message to N connected clients through a wsx server, R times.
 //!
 //! Usage: `fanout [--role both|server|clients] [--addr HOST:PORT] [--url ws://HOST:PORT]
-//! [--clients 10000] [--rounds 5] [--size 64] [--concurrency 64] [--timeout 180]`
+//! [--clients 10000] [--rounds 5] [--size 64] [--concurrency 64] [--timeout 180]
+//! [--deflate off|shared|takeover]`
 //!
 //! Roles (the server and the clients are separate processes, so that neither side needs file
 //! descriptors for both ends of 10,000 sockets; `ulimit -n` is often 20,000 or less):
@@ -29,6 +30,13 @@
 //! reached divided by the time to the last one; median over rounds), the duration of the
 //! `broadcast` call itself, server RSS at start, with every client connected, and after the
 //! rounds, and `errors`. Loopback only; every phase has a time bound.
+//!
+//! `--deflate` (default `off`): with `shared` or `takeover` the clients offer
+//! permessage-deflate and the server accepts it, compressing each broadcast once for everyone
+//! (`Config::deflate_shared_broadcasts`, no context takeover) or once per client (context
+//! takeover, each connection compressing its own copy); the payload after its 16-byte head is
+//! then JSON chat text (compressible as the `deflate` bench's corpus is) instead of zeros, and
+//! the server prints the frame's size plain and deflated to stderr at the first round.
 
 #[path = "shared/cli.rs"]
 mod cli;
@@ -36,11 +44,12 @@ mod cli;
 use serde_json::{Value, json};
 use std::io::BufRead;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
+use wsx::proto::deflate::{DeflateConfig, PerMessageDeflate};
 use wsx::{Config, Conn, Message, MessageType, Server, WebSocket};
 
 /// Which process this is.
@@ -61,10 +70,22 @@ struct Args {
     size: usize,
     concurrency: usize,
     timeout: Duration,
+    deflate: Deflate,
+}
+
+/// permessage-deflate (`--deflate`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Deflate {
+    Off,
+    /// Compressed once per broadcast (`Config::deflate_shared_broadcasts`).
+    Shared,
+    /// Context takeover: each connection compresses its own copy.
+    Takeover,
 }
 
 const USAGE: &str = "usage: fanout [--role both|server|clients] [--addr HOST:PORT] \
-[--url ws://HOST:PORT] [--clients N] [--rounds R] [--size BYTES] [--concurrency N] [--timeout SECS]";
+[--url ws://HOST:PORT] [--clients N] [--rounds R] [--size BYTES] [--concurrency N] [--timeout SECS] \
+[--deflate off|shared|takeover]";
 
 /// How long one round may take before it is reported with the clients it reached.
 const ROUND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -83,6 +104,7 @@ fn parse_args() -> Result<Args, String> {
         size: 64,
         concurrency: 64,
         timeout: Duration::from_secs(180),
+        deflate: Deflate::Off,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -103,6 +125,14 @@ fn parse_args() -> Result<Args, String> {
             "--size" => args.size = number(&arg, &value()?)?,
             "--concurrency" => args.concurrency = number(&arg, &value()?)?.max(1),
             "--timeout" => args.timeout = Duration::from_secs(number(&arg, &value()?)? as u64),
+            "--deflate" => {
+                args.deflate = match value()?.as_str() {
+                    "off" => Deflate::Off,
+                    "shared" => Deflate::Shared,
+                    "takeover" => Deflate::Takeover,
+                    other => return Err(format!("unknown --deflate {other}")),
+                };
+            }
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -203,6 +233,11 @@ static SERVER: OnceLock<Server> = OnceLock::new();
 static SHUT_DOWN: Notify = Notify::const_new();
 /// RSS of the server process before any connection.
 static RSS_START: AtomicU64 = AtomicU64::new(0);
+/// `--deflate` is on: JSON filler, frame sizes printed once.
+static DEFLATE: AtomicBool = AtomicBool::new(false);
+
+/// Chat-like JSON that fills a compressed run's payloads (after their 16-byte head).
+const JSON_FILLER: &[u8] = br#"{"event":"message","room":"general","user":{"id":4127,"name":"maria.k"},"text":"sounds good, see you at the standup tomorrow","ts":1733480000123,"reactions":[]},"#;
 
 async fn server_main(args: &Args) -> Result<(), String> {
     RSS_START.store(rss_kib().unwrap_or(0), Ordering::Relaxed);
@@ -210,7 +245,13 @@ async fn server_main(args: &Args) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot bind {}: {e}", args.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let server = Server::new(Config::default());
+    let config = Config {
+        compression: (args.deflate != Deflate::Off).then(DeflateConfig::default),
+        deflate_shared_broadcasts: args.deflate == Deflate::Shared,
+        ..Config::default()
+    };
+    DEFLATE.store(args.deflate != Deflate::Off, Ordering::Relaxed);
+    let server = Server::new(config);
     server.on_connection(|conn: Conn| {
         if conn.uri().path() == "/control" {
             conn.on_message(control);
@@ -254,6 +295,23 @@ fn control(conn: &Conn, kind: MessageType, data: bytes::Bytes) {
                 return;
             };
             let mut payload = vec![0u8; size.max(16)];
+            let deflate = DEFLATE.load(Ordering::Relaxed);
+            if deflate {
+                for (i, b) in payload.iter_mut().enumerate().skip(16) {
+                    *b = JSON_FILLER[(i - 16) % JSON_FILLER.len()];
+                }
+            }
+            if deflate && round == 0 {
+                let plain = wsx::proto::encode_server_frame(wsx::proto::OpCode::Binary, &payload);
+                let deflated =
+                    wsx::proto::deflate::deflate_frame(wsx::proto::OpCode::Binary, &payload, 1, 15)
+                        .map_or(0, |f| f.len());
+                eprintln!(
+                    "fanout server: frame bytes plain {} deflated {deflated} (payload {})",
+                    plain.len(),
+                    payload.len()
+                );
+            }
             let sent_ns = wall_ns();
             payload[..8].copy_from_slice(&round.to_le_bytes());
             payload[8..16].copy_from_slice(&sent_ns.to_le_bytes());
@@ -370,9 +428,24 @@ async fn client(mut ws: WebSocket<TcpStream>, tally: Arc<Tally>) {
 }
 
 /// Opens clients `next..total` (shared counter) one at a time; `concurrency` of these run.
-async fn connector(url: String, total: usize, next: Arc<AtomicUsize>, tally: Arc<Tally>) {
+async fn connector(
+    url: String,
+    total: usize,
+    next: Arc<AtomicUsize>,
+    tally: Arc<Tally>,
+    deflate: bool,
+) {
+    let mut options = wsx::handshake::ClientOptions::default();
+    if deflate {
+        options
+            .extensions
+            .push(Arc::new(PerMessageDeflate::new(DeflateConfig::default())));
+    }
+    let config = wsx::WebSocketConfig::default();
+    let headers = wsx::http::HeaderMap::new();
     while next.fetch_add(1, Ordering::Relaxed) < total {
-        match tokio::time::timeout(CONNECT_TIMEOUT, wsx::connect(&url)).await {
+        let connect = wsx::connect_with(&url, &headers, &options, config);
+        match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
             Ok(Ok((ws, _response))) => {
                 tally.connected.fetch_add(1, Ordering::AcqRel);
                 tally.alive.fetch_add(1, Ordering::AcqRel);
@@ -449,6 +522,7 @@ async fn clients_main(args: &Args, url: &str) -> Result<Value, String> {
                     args.clients,
                     next.clone(),
                     tally.clone(),
+                    args.deflate != Deflate::Off,
                 ))
             })
             .collect();
@@ -617,6 +691,14 @@ async fn clients_main(args: &Args, url: &str) -> Result<Value, String> {
 // ---------------------------------------------------------------------------------------------
 // Both roles: the server as a child process
 
+fn deflate_name(deflate: Deflate) -> &'static str {
+    match deflate {
+        Deflate::Off => "off",
+        Deflate::Shared => "shared",
+        Deflate::Takeover => "takeover",
+    }
+}
+
 fn both_main(runtime: &tokio::runtime::Runtime, args: &Args) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     // The server outlives the clients' own time bound a little, never much.
@@ -624,6 +706,7 @@ fn both_main(runtime: &tokio::runtime::Runtime, args: &Args) -> Result<(), Strin
     let mut child = std::process::Command::new(exe)
         .args(["--role", "server", "--addr", &args.addr, "--timeout"])
         .arg(server_timeout.to_string())
+        .args(["--deflate", deflate_name(args.deflate)])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start the server process: {e}"))?;

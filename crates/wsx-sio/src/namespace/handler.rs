@@ -92,10 +92,11 @@ impl<F: Clone> Listeners<F> {
 }
 
 /// The handlers registered on one socket. Few per socket: vectors, searched linearly, are
-/// smaller than maps.
+/// smaller than maps; grown one entry at a time (an idle client keeps no spare room), and an
+/// event's name is one allocation shared with its handler (which names it in its warnings).
 #[derive(Default)]
 pub(crate) struct Handlers {
-    pub(crate) events: Vec<(Box<str>, EventFn)>,
+    pub(crate) events: Vec<(Arc<str>, EventFn)>,
     pub(crate) any: Listeners<AnyFn>,
     pub(crate) outgoing: Listeners<OutgoingFn>,
     pub(crate) disconnect: Vec<DisconnectFn>,
@@ -115,11 +116,12 @@ impl std::fmt::Debug for Handlers {
 
 impl Handlers {
     /// Sets the handler of `event`, replacing any earlier one.
-    pub(crate) fn set(&mut self, event: String, handler: EventFn) {
-        if let Some(slot) = self.events.iter_mut().find(|(n, _)| **n == *event) {
+    pub(crate) fn set(&mut self, event: Arc<str>, handler: EventFn) {
+        if let Some(slot) = self.events.iter_mut().find(|(n, _)| *n == event) {
             slot.1 = handler;
         } else {
-            self.events.push((event.into_boxed_str(), handler));
+            self.events.reserve_exact(1);
+            self.events.push((event, handler));
         }
     }
 
@@ -136,13 +138,12 @@ impl Handlers {
 /// to see, not a debug detail), and when the client asked for an acknowledgement it gets one
 /// argument, `{"error": "<why>"}`, at once: it must not wait for its timeout to learn that
 /// nothing will answer.
-pub(crate) fn event_fn<T, F, Fut>(event: &str, handler: F) -> EventFn
+pub(crate) fn event_fn<T, F, Fut>(event: Arc<str>, handler: F) -> EventFn
 where
     T: FromArgs + Send + 'static,
     F: Fn(Socket, T, AckSender) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let event: Arc<str> = event.into();
     Arc::new(move |socket, args, ack| match T::from_args(args) {
         Ok(value) => Box::pin(handler(socket, value, ack)),
         Err(err) => {

@@ -194,8 +194,10 @@ impl Socket {
         F: Fn(Socket, T) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let event = event.into();
-        let handler = handler::event_fn(&event, move |socket, args, _ack| handler(socket, args));
+        let event: Arc<str> = event.into().into();
+        let handler = handler::event_fn(event.clone(), move |socket, args, _ack| {
+            handler(socket, args)
+        });
         lock(&self.0.handlers).set(event, handler);
     }
 
@@ -207,8 +209,8 @@ impl Socket {
         F: Fn(Socket, T, AckSender) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let event = event.into();
-        let handler = handler::event_fn(&event, handler);
+        let event: Arc<str> = event.into().into();
+        let handler = handler::event_fn(event.clone(), handler);
         lock(&self.0.handlers).set(event, handler);
     }
 
@@ -270,7 +272,7 @@ impl Socket {
             }
             self.notify_outgoing(event, &args);
             let frames = event_frames(self.0.conn.parser, self.namespace(), event, args, None);
-            if let Ok(true) = self.0.conn.outbox.push_volatile(frames) {
+            if self.0.conn.outbox.push_volatile(frames) {
                 crate::metrics::events_sent(self.namespace(), 1);
             }
             return Ok(());
@@ -509,10 +511,7 @@ impl Socket {
     /// Queues the shared frames of a volatile broadcast if nothing else waits for this
     /// client; returns whether it did.
     pub(crate) fn push_volatile(&self, frames: &[Frame]) -> bool {
-        matches!(
-            self.0.conn.outbox.push_volatile(frames.iter().cloned()),
-            Ok(true)
-        )
+        self.0.conn.outbox.push_volatile(frames.iter().cloned())
     }
 
     /// The socket's handlers (for `listeners.rs`).

@@ -82,9 +82,10 @@ pub struct Config {
     /// Bytes of encoded frames buffered before a write waits for the socket (default
     /// 64 KiB).
     pub write_buffer_size: usize,
-    /// The read buffer's starting size (default 1 KiB). wsx grows it while reads fill it and
-    /// for large frames, and lets a grown buffer go once traffic is small again; an idle
-    /// Socket.IO client (pings and pongs only) keeps just this much.
+    /// The read buffer's starting size (default 256 bytes). wsx doubles it while reads fill it
+    /// and makes room for large frames, and lets a grown buffer go once traffic is small
+    /// again; an idle Socket.IO client (a 7-byte pong frame per heartbeat) keeps just this
+    /// much. (1 KiB before: 0.75 KiB more per idle client.)
     pub read_buffer_size: usize,
     /// How Socket.IO packets are written and read (default [`Parser::Json`]; Node's `parser`
     /// option). Clients must use the same one: with [`Parser::MsgPack`], the JS client's
@@ -118,7 +119,7 @@ impl Default for Config {
             cors: None,
             recovery: None,
             write_buffer_size: 64 * 1024,
-            read_buffer_size: 1024,
+            read_buffer_size: 256,
             parser: Parser::Json,
             forwarding: None,
         }

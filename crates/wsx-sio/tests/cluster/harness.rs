@@ -102,6 +102,8 @@ pub enum AdapterKind {
     ShardedDynamic,
     /// Sharded pub/sub, `subscriptionMode: "static"`.
     ShardedStatic,
+    /// A Redis stream (`@socket.io/redis-streams-adapter`; wsx nodes only so far).
+    Streams,
 }
 
 impl AdapterKind {
@@ -110,6 +112,7 @@ impl AdapterKind {
             Self::Classic => "classic",
             Self::ShardedDynamic => "sharded-dynamic",
             Self::ShardedStatic => "sharded-static",
+            Self::Streams => "streams",
         }
     }
 }

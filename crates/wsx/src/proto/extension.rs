@@ -65,6 +65,38 @@ pub trait Extension: Send + fmt::Debug {
     /// # Errors
     /// The encoder failed.
     fn encode(&mut self, payload: &[u8], out: &mut BytesMut) -> Result<Option<u8>, ProtocolError>;
+
+    /// Which frames encoded once for many connections (a broadcast's) a server may send on
+    /// this connection as they are, instead of passing each message through
+    /// [`Self::encode`]. The default, [`SharedEncoding::None`]: none.
+    fn shared_encoding(&self) -> SharedEncoding {
+        SharedEncoding::None
+    }
+}
+
+/// Which frames encoded once for many connections may go out on a connection with an
+/// extension as they are ([`Extension::shared_encoding`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SharedEncoding {
+    /// None: every message passes through [`Extension::encode`].
+    None,
+    /// Uncompressed frames (no RSV bit): the extension keeps no state for the messages it
+    /// leaves untransformed (permessage-deflate with context takeover: RFC 7692 §6 lets every
+    /// message choose, and an uncompressed one is not part of the peer's window).
+    Plain,
+    /// Uncompressed frames, and messages of at least `threshold` bytes as frames deflated on
+    /// their own (RSV1) with `level` and a window of `window_bits`: the extension compresses
+    /// every message from an empty window (permessage-deflate with `server_no_context_takeover`,
+    /// RFC 7692 §7.1.1.1), so those bytes are the same on every connection with these settings.
+    Deflate {
+        /// zlib level, 0..=9.
+        level: u8,
+        /// The window the compressor uses, 9..=15.
+        window_bits: u8,
+        /// Messages shorter than this go out uncompressed.
+        threshold: u32,
+    },
 }
 
 /// Negotiates one extension in the opening handshake.

@@ -24,7 +24,7 @@ pub use decoder::{Decoder, Limits};
 pub use deflate::{CompressorMode, DeflateConfig, PerMessageDeflate};
 pub use encoder::{Encoder, encode_server_frame};
 pub use error::{ExtensionError, HandshakeError, ProtocolError, SendError};
-pub use extension::{Extension, ExtensionFactory, ExtensionOffer};
+pub use extension::{Extension, ExtensionFactory, ExtensionOffer, SharedEncoding};
 pub use frame::{FrameHeader, OpCode};
 pub use keepalive::{KeepAlive, Timeout};
 pub use message::{Message, Utf8Bytes};

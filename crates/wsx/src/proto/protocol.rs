@@ -28,8 +28,8 @@
 use super::close::{CloseCode, CloseFrame};
 use super::decoder::{Decoder, Limits};
 use super::encoder::Encoder;
-use super::extension::Extension;
-use super::frame::{OpCode, check_control_payload};
+use super::extension::{Extension, SharedEncoding};
+use super::frame::{OpCode, RSV_MASK, RSV1, check_control_payload};
 use super::message::Message;
 use super::role::Role;
 use super::write_buf::WriteBuffer;
@@ -378,15 +378,24 @@ impl Protocol {
         Ok(())
     }
 
-    /// Queues an already encoded frame (see [`super::encoder::encode_server_frame`]) for a
-    /// server connection without an extension.
+    /// Queues an already encoded frame (see [`super::encoder::encode_server_frame`] and
+    /// [`super::deflate::deflate_frame`]) for a server connection that takes it
+    /// ([`Self::shared_encoding`]): one without an extension, or one whose extension lets
+    /// such frames through as they are.
     ///
     /// # Errors
-    /// As [`Self::send`].
+    /// As [`Self::send`], and [`SendError::Invalid`] for a frame this connection does not
+    /// take.
     pub fn send_raw_frame(&mut self, frame: Bytes) -> Result<(), SendError> {
-        if !self.takes_raw_frames() {
+        let rsv = frame.first().map_or(0, |b| b & RSV_MASK);
+        let taken = match self.shared_encoding() {
+            None | Some(SharedEncoding::Plain) => rsv == 0,
+            Some(SharedEncoding::Deflate { .. }) => rsv & !RSV1 == 0,
+            Some(SharedEncoding::None) => false,
+        };
+        if !taken {
             return Err(SendError::Invalid(
-                "pre-encoded frames need a server without extensions",
+                "this connection does not take this pre-encoded frame",
             ));
         }
         self.check_sendable()?;
@@ -400,6 +409,18 @@ impl Protocol {
     #[must_use]
     pub fn takes_raw_frames(&self) -> bool {
         self.role == Role::Server && self.extension.is_none()
+    }
+
+    /// Which frames encoded once for many connections this connection takes
+    /// ([`Self::send_raw_frame`]): `None` for a server without an extension (every unmasked
+    /// frame), else what its extension allows ([`Extension::shared_encoding`]); a client takes
+    /// none ([`SharedEncoding::None`]: it masks each frame).
+    #[must_use]
+    pub fn shared_encoding(&self) -> Option<SharedEncoding> {
+        if self.role != Role::Server {
+            return Some(SharedEncoding::None);
+        }
+        self.extension.as_ref().map(|e| e.shared_encoding())
     }
 
     /// Bytes waiting to be written to the transport.

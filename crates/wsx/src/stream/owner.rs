@@ -29,6 +29,20 @@ where
         Some((self.proto.write_buffer(), self.config.write_buffer_size))
     }
 
+    /// Whether nothing waits to be written and a data message could be sent now (see
+    /// [`Self::direct_out`]): the event API lets broadcasts write such a connection's socket
+    /// directly while its task is parked.
+    #[inline]
+    pub(crate) fn write_idle(&mut self) -> bool {
+        self.proto.can_send() && self.proto.write_buffer().is_empty()
+    }
+
+    /// Which frames encoded once for many connections this connection takes
+    /// ([`crate::proto::Protocol::shared_encoding`]).
+    pub(crate) fn shared_encoding(&self) -> Option<crate::proto::SharedEncoding> {
+        self.proto.shared_encoding()
+    }
+
     /// Whether this connection takes server frames encoded elsewhere
     /// ([`Self::direct_out`]; [`crate::proto::Protocol::takes_raw_frames`]).
     pub(crate) fn takes_encoded_frames(&self) -> bool {
@@ -47,6 +61,13 @@ where
     /// [`crate::proto::encode_server_frame`]).
     pub(crate) fn encode_frame(&mut self, frame: Bytes) {
         let _ = self.proto.send_raw_frame(frame);
+    }
+
+    /// Appends the rest of a frame whose start went to the transport by another way (the
+    /// event API's direct broadcast writes): it must follow that start whatever the
+    /// connection's state, so it is not checked.
+    pub(crate) fn encode_rest(&mut self, rest: Bytes) {
+        self.proto.write_buffer().put_bytes(rest);
     }
 
     /// Writes out the write buffer: `Ready(Ok)` once the transport took all of it, `Pending`

@@ -55,6 +55,7 @@ mod nodes;
 mod publisher;
 mod requests;
 pub mod sharded;
+pub mod streams;
 pub(crate) mod wire;
 
 use super::{

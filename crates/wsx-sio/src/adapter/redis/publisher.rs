@@ -135,8 +135,11 @@ async fn run<C: ConnectionLike>(
 /// Sends once, and once more after a dropped connection: a connection that died while idle
 /// is found dead by the first command after it; the connection reconnects, and one more try
 /// sends over the new connection (a dropped connection did not deliver it, so this does not
-/// duplicate).
-async fn send<C: ConnectionLike>(conn: &mut C, pipe: &redis::Pipeline) -> redis::RedisResult<()> {
+/// duplicate). The Streams adapter's `XADD`s go out through it too.
+pub(super) async fn send<C: ConnectionLike>(
+    conn: &mut C,
+    pipe: &redis::Pipeline,
+) -> redis::RedisResult<()> {
     let mut sent = pipe.query_async::<()>(conn).await;
     if let Err(err) = &sent
         && (err.is_connection_dropped() || err.is_io_error())

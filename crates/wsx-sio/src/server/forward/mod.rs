@@ -48,14 +48,13 @@
 //!   served exactly as before; the forwarding path starts where the session table has no
 //!   entry.
 //! - A forwarded request: one more hop on a warm connection, and the answer read whole before
-//!   it is passed on. Measured on loopback (debug build, a 2-core machine shared with other
-//!   builds, so the figures move from run to run), 200 one-packet `POST`s one at a time, a
-//!   new client connection each, medians over 5 runs: 0.37-0.47 ms straight to the owner,
-//!   0.89-1.16 ms through the other node, so 0.45-0.73 ms added per forwarded poll (one more
-//!   run, slowed by the machine's load, added 3 ms). Command: `cargo test -p wsx-sio
-//!   --features redis --test round_robin forwarded_poll_latency -- --nocapture` (after
-//!   `cargo build -p wsx-sio --features redis --example sio_demo`). Across hosts add one
-//!   network round trip between the nodes.
+//!   it is passed on. Measured on loopback, release build, 300 one-packet `POST`s one at a
+//!   time on a keep-alive client connection, six rounds in two runs: 70-92 us median
+//!   straight to the owner, 104-129 us through the other node, 35-45 us added per forwarded poll
+//!   (`scripts/sio_forward_latency.py A B` against two release `sio_demo --advertise auto`
+//!   nodes). In a debug build (`cargo test -p wsx-sio --features redis --test round_robin
+//!   forwarded_poll_latency -- --nocapture`, a new client connection per request) 0.45-0.73 ms
+//!   are added. Across hosts add one network round trip between the nodes.
 //! - A long poll held for the owner holds one node-to-node connection while it waits (as
 //!   long as the owner holds the `GET`, at most `pingInterval`).
 //! - A tunnelled WebSocket passes through two nodes for its whole life: one more TCP

@@ -297,9 +297,9 @@ impl Client {
             headers: Headers::eager(response.into_parts().0.headers),
             uri: target.path_and_query.parse().unwrap_or_default(),
             version,
-            extension: ws.has_extension(),
+            encoding: ws.shared_encoding(),
         };
-        let conn = Conn::new(info, self.config.max_pending_bytes);
+        let conn = Conn::new(info, self.config.max_pending_bytes, None);
         let running = start(ws);
         let (handle, owner) = conn.owned();
         let id = conn.id();

@@ -314,9 +314,9 @@ mod tests {
             headers: Headers::eager(http::HeaderMap::new()),
             uri: http::Uri::default(),
             version: http::Version::HTTP_11,
-            extension: false,
+            encoding: None,
         };
-        Conn::new(info, 1024)
+        Conn::new(info, 1024, None)
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub(crate) mod run;
 mod signal;
 mod state;
 mod window;
+mod wire;
 
 pub(crate) use dispatch::PANIC_REASON;
 pub use handlers::MessageType;
@@ -37,11 +38,13 @@ pub(crate) use queue::Outbound;
 use queue::{Queue, RoomWaiter};
 pub(crate) use signal::ReaderSignal;
 use state::StateMap;
+use wire::Wire;
+pub(crate) use wire::{RawSocket, socket_of};
 
 use crate::error::Error;
 use crate::event::events::Envelope;
 use crate::proto::frame::check_control_payload;
-use crate::proto::{CloseCode, CloseFrame, Message, Utf8Bytes};
+use crate::proto::{CloseCode, CloseFrame, Message, SharedEncoding, Utf8Bytes};
 use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -62,9 +65,10 @@ pub(crate) struct Info {
     /// The HTTP version the WebSocket was opened over: HTTP/1.1 (an upgrade) or HTTP/2 (an
     /// extended CONNECT stream, RFC 8441).
     pub version: http::Version,
-    /// An extension (e.g. permessage-deflate) transforms this connection's messages, so
-    /// frames encoded once for many connections cannot be used.
-    pub extension: bool,
+    /// Which frames encoded once for many connections this connection takes: `None`, a server
+    /// without an extension, every one; else what its extension (e.g. permessage-deflate)
+    /// allows (a client: none).
+    pub encoding: Option<SharedEncoding>,
 }
 
 /// Laid out by hand: what every message touches (the queue account, the task's flags, the
@@ -76,6 +80,8 @@ pub(crate) struct Shared {
     queued: AtomicUsize,
     /// The bound on `queued` (`Config::max_pending_bytes`).
     max_pending: usize,
+    /// Direct writes of broadcasts to the socket of an idle connection (`wire.rs`).
+    wire: Wire,
     /// Tasks in [`Conn::send`] waiting for room: the connection's task signals `room` only
     /// when there are any (a signal per written message costs a lock).
     room_waiters: AtomicUsize,
@@ -146,10 +152,13 @@ impl PartialEq for Conn {
 impl Eq for Conn {}
 
 impl Conn {
-    pub(crate) fn new(info: Info, max_pending: usize) -> Self {
+    /// A connection described by `info`; `socket`: the descriptor of its plain TCP stream
+    /// when broadcasts may write to it directly (`wire.rs`).
+    pub(crate) fn new(info: Info, max_pending: usize, socket: Option<RawSocket>) -> Self {
         let shared = Shared {
             queued: AtomicUsize::new(0),
             max_pending,
+            wire: Wire::new(socket),
             room_waiters: AtomicUsize::new(0),
             signal: ReaderSignal::default(),
             closing: AtomicBool::new(false),
@@ -560,9 +569,11 @@ impl Conn {
         })
     }
 
-    /// Queues a message prepared once for many connections: the shared frame when the
-    /// connection has no extension, else the message itself (an extension such as
-    /// permessage-deflate transforms each connection's copy).
+    /// Queues a message prepared once for many connections: the shared frame (plain, or
+    /// deflated once for every connection compressing without context takeover with the same
+    /// settings) when the connection takes it, else the message itself (an extension such as
+    /// permessage-deflate with context takeover compresses each connection's copy). See
+    /// [`PreparedMessage`].
     ///
     /// # Errors
     /// As [`Self::write_text`].
@@ -583,20 +594,28 @@ impl Conn {
         &self,
         prepared: &PreparedMessage,
     ) -> Result<bool, Error> {
-        if self.shared.info.extension {
-            return self.enqueue(prepared.message.clone()).map(|()| false);
-        }
+        let frame = match self.shared.info.encoding {
+            None => std::borrow::Cow::Borrowed(&prepared.frame),
+            Some(encoding) => match prepared.frame_for(encoding) {
+                Some(frame) => frame,
+                None => return self.enqueue(prepared.message.clone()).map(|()| false),
+            },
+        };
         if self.is_closed() || self.shared.closing.load(Ordering::Acquire) {
             return Err(Error::ConnectionClosed);
         }
-        let len = prepared.frame.len();
-        match window::try_write_frame(self, &prepared.frame, len) {
+        let len = frame.len();
+        match window::try_write_frame(self, &frame, len) {
             window::Direct::Written => return Ok(true),
             window::Direct::Full(queued, ()) => return Err(self.queue_full(queued)),
             window::Direct::Queue(()) => {}
         }
+        // An idle connection's socket takes it at once (`wire.rs`).
+        if let wire::Sent::Written = self.try_send_socket(&frame) {
+            return Ok(true);
+        }
         self.reserve(len)?;
-        self.push(Outbound::Frame(prepared.frame.clone(), len))
+        self.push(Outbound::Frame(frame.into_owned(), len))
             .map(|()| true)
             .map_err(|_| {
                 self.release(len);

@@ -5,8 +5,11 @@
 use super::Conn;
 use super::handlers::MessageType;
 use crate::error::Error;
-use crate::proto::{Message, OpCode, Utf8Bytes, encode_server_frame};
+use crate::proto::deflate::deflate_frame;
+use crate::proto::{Message, OpCode, SharedEncoding, Utf8Bytes, encode_server_frame};
 use bytes::Bytes;
+use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// Anything that can be a binary payload: `Vec<u8>`, `&[u8]`, `Bytes`, `String`, `&str`...
 pub trait IntoPayload {
@@ -61,12 +64,25 @@ impl IntoPayload for Utf8Bytes {
 }
 
 /// A message encoded once to be written to many connections ([`Conn::write_prepared`],
-/// [`crate::Server::broadcast`]): the frame is built once and shared by every connection's
-/// queue, not copied.
+/// [`crate::Server::broadcast_prepared`], [`crate::Server::broadcast`]): the frame is built
+/// once and shared by every connection's queue, not copied.
+///
+/// **Compression.** A connection without an extension gets the plain frame. One with
+/// permessage-deflate whose server side compresses without context takeover (a server with
+/// [`crate::Config::deflate_shared_broadcasts`]) gets the message deflated once for all such
+/// connections with the same level and window (computed on first use, then shared), or the
+/// plain frame when the message is under the compression threshold or
+/// [`Self::compress`] turned compression off. With context takeover each connection compresses
+/// the message itself (its window is its own), unless compression is off for this message: it
+/// then gets the plain frame too.
 #[derive(Debug, Clone)]
 pub struct PreparedMessage {
     pub(crate) message: Message,
     pub(crate) frame: Bytes,
+    /// Compress for connections that negotiated compression (Node's `compress` flag).
+    compress: bool,
+    /// The deflated frame for the first (level, window bits) asked for.
+    deflated: OnceLock<((u8, u8), Option<Bytes>)>,
 }
 
 impl PreparedMessage {
@@ -84,13 +100,83 @@ impl PreparedMessage {
                 ));
             }
         };
-        let opcode = if kind == MessageType::Text {
-            OpCode::Text
-        } else {
-            OpCode::Binary
-        };
         let payload = message.clone().into_payload();
-        let frame = encode_server_frame(opcode, &payload);
-        Ok(Self { message, frame })
+        let frame = encode_server_frame(opcode(&message), &payload);
+        Ok(Self {
+            message,
+            frame,
+            compress: true,
+            deflated: OnceLock::new(),
+        })
+    }
+
+    /// Whether connections that negotiated permessage-deflate get this message compressed
+    /// (default true; Node's `socket.compress(false).emit(...)`). Off, every connection gets
+    /// the plain frame: RFC 7692 lets each message choose, and an uncompressed message touches
+    /// no compression state.
+    #[must_use]
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.compress = compress;
+        self
+    }
+
+    /// The frame for a connection whose extension takes frames encoded once as `encoding`
+    /// says; `None`: the connection must encode the message itself.
+    #[inline]
+    pub(crate) fn frame_for(&self, encoding: SharedEncoding) -> Option<Cow<'_, Bytes>> {
+        match encoding {
+            SharedEncoding::Plain if !self.compress => Some(Cow::Borrowed(&self.frame)),
+            SharedEncoding::Deflate {
+                level,
+                window_bits,
+                threshold,
+            } => {
+                if !self.compress || self.message_len() < threshold as usize {
+                    return Some(Cow::Borrowed(&self.frame));
+                }
+                self.deflated(level, window_bits)
+            }
+            _ => None,
+        }
+    }
+
+    /// The payload length.
+    fn message_len(&self) -> usize {
+        match &self.message {
+            Message::Text(t) => t.len(),
+            Message::Binary(b) => b.len(),
+            _ => 0,
+        }
+    }
+
+    /// The message deflated with `level` and `window_bits` without context: computed once for
+    /// the first setting asked (the common case: one server, one setting), for others each
+    /// time. `None` when the compressor failed (the connection then compresses it itself).
+    fn deflated(&self, level: u8, window_bits: u8) -> Option<Cow<'_, Bytes>> {
+        let compute = || {
+            let payload = self.message.clone().into_payload();
+            deflate_frame(
+                opcode(&self.message),
+                &payload,
+                u32::from(level),
+                window_bits,
+            )
+            .ok()
+        };
+        let (key, frame) = self
+            .deflated
+            .get_or_init(|| ((level, window_bits), compute()));
+        if *key == (level, window_bits) {
+            return frame.as_ref().map(Cow::Borrowed);
+        }
+        compute().map(Cow::Owned)
+    }
+}
+
+fn opcode(message: &Message) -> OpCode {
+    if let Message::Text(_) = message {
+        OpCode::Text
+    } else {
+        OpCode::Binary
     }
 }

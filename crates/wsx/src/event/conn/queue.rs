@@ -21,6 +21,9 @@ pub(crate) enum Outbound {
     Message(Message, usize),
     /// A frame encoded once for many connections (broadcast), with its queue account.
     Frame(Bytes, usize),
+    /// The rest of a frame whose start a broadcast wrote straight to the socket (`wire.rs`):
+    /// it goes out next whatever it holds, with its queue account.
+    Rest(Bytes, usize),
 }
 
 /// The queued items. A plain locked deque rather than a channel: it owns no memory until
@@ -69,6 +72,10 @@ impl Conn {
                 }
                 Outbound::Frame(frame, len) => {
                     ws.encode_frame(frame);
+                    len
+                }
+                Outbound::Rest(rest, len) => {
+                    ws.encode_rest(rest);
                     len
                 }
             };

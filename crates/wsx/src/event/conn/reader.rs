@@ -215,6 +215,11 @@ pub(super) fn read_loop<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    // Broadcasts may have written to the socket while the task was parked (`wire.rs`): take
+    // it back; the rest of a frame the socket took in part goes first, into the empty buffer.
+    if conn.wire_enter() {
+        feed_rest(conn, ws, reader);
+    }
     loop {
         let turn = std::task::ready!(reader.poll_turn(conn, ws, dispatch, sleep.as_mut(), cx));
         if let Some(end) = reader.on_turn(conn, ws, dispatch, sleep.as_mut(), turn) {
@@ -309,6 +314,8 @@ impl Reader {
                 self.signal_waker = Some(cx.waker().clone());
             }
             if signal.get() == 0 {
+                // Parked: with nothing left to write, broadcasts may write to the socket.
+                conn.wire_idle(|| !self.backlog && ws.write_idle());
                 return Poll::Pending;
             }
         }
@@ -403,6 +410,17 @@ where
             return Poll::Ready(Ok(()));
         }
     }
+}
+
+/// The rest of a frame a broadcast wrote in part heads the queue: it goes into the write
+/// buffer, empty then, before anything else can.
+#[cold]
+#[inline(never)]
+fn feed_rest<S>(conn: &Conn, ws: &mut WebSocket<S>, reader: &mut Reader)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    reader.backlog = conn.feed_queued(ws);
 }
 
 /// The payload length of a data message; `None` for control frames.

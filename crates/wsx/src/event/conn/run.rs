@@ -85,6 +85,13 @@ pin_project_lite::pin_project! {
         on_end: Option<F>,
         span: tracing::Span,
     }
+    impl<S, F> PinnedDrop for Drive<S, F> {
+        // Dropped before it ended (a runtime shutting down): the socket goes with it, so no
+        // broadcast may write to its descriptor any more (`wire.rs`).
+        fn drop(this: Pin<&mut Self>) {
+            this.conn.wire_off();
+        }
+    }
 }
 
 /// Where a connection's life is.

@@ -67,7 +67,7 @@ impl Server {
                     match upgraded {
                         Ok(Ok((ws, request))) => {
                             let (conn, running, registered) =
-                                start_conn(&inner, ws, request, remote_addr);
+                                start_conn(&inner, ws, request, remote_addr, None);
                             spawn_conn(&inner, conn, running, registered, slot);
                         }
                         Ok(Err(e)) => tracing::debug!(peer = ?remote_addr, "upgrade failed: {e}"),

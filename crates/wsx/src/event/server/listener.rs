@@ -5,8 +5,8 @@
 
 use super::{Handshaken, Inner, Registered, Server, spawn_conn, start_handshaken};
 use crate::error::Error;
-use crate::event::conn::Conn;
 use crate::event::conn::run::Running;
+use crate::event::conn::{Conn, RawSocket, socket_of};
 use crate::event::limit::{Admission, Refusal, Slot, forwarded_client, refusal_error};
 use crate::handshake_io::server::accept_with;
 use crate::stream::WebSocket;
@@ -85,8 +85,11 @@ async fn handle(
     // their own, so a plain connection's handshake task does not carry the size of a TLS one.
     match tls {
         None => {
+            let socket = socket_of(&tcp);
             let handshake = tokio::time::timeout(timeout, accept_with(tcp, &options, ws_config));
-            if let Some((conn, running, registered)) = started(&inner, peer, handshake.await) {
+            if let Some((conn, running, registered)) =
+                started(&inner, peer, socket, handshake.await)
+            {
                 spawn_conn(&inner, conn, running, registered, slot);
             }
         }
@@ -143,7 +146,7 @@ async fn handle_tls(
         }
     });
     let started = match handshake.await {
-        Some(outcome) => started(&inner, peer, outcome),
+        Some(outcome) => started(&inner, peer, None, outcome),
         None => return,
     };
     if let Some((conn, running, registered)) = started {
@@ -168,12 +171,13 @@ enum Negotiated<S> {
 fn started<S>(
     inner: &Arc<Inner>,
     peer: SocketAddr,
+    socket: Option<RawSocket>,
     outcome: Result<Handshaken<S>, tokio::time::error::Elapsed>,
 ) -> Option<(Conn, Running<S>, Registered)>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    start_handshaken(inner, Some(peer), outcome)
+    start_handshaken(inner, Some(peer), socket, outcome)
         .map_err(|err| tracing::debug!(%peer, "handshake not completed: {err}"))
         .ok()
 }

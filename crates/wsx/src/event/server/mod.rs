@@ -13,14 +13,14 @@ use crate::error::Error;
 use crate::event::config::Config;
 use crate::event::conn::run::{Running, start};
 use crate::event::conn::{
-    Conn, Headers, Info, IntoPayload, MessageType, PANIC_REASON, PreparedMessage, ReaderSignal,
-    guarded,
+    Conn, Headers, Info, IntoPayload, MessageType, PANIC_REASON, PreparedMessage, RawSocket,
+    ReaderSignal, guarded,
 };
 use crate::event::events::Envelope;
 use crate::event::limit::Admission;
 use crate::handshake::ServerOptions;
 use crate::handshake_io::server::accept_with;
-use crate::proto::{CloseCode, ExtensionFactory};
+use crate::proto::{CloseCode, ExtensionFactory, SharedEncoding};
 use crate::stream::WebSocket;
 use crate::sync::{lock as locked, read, write};
 use std::collections::HashMap;
@@ -92,7 +92,7 @@ impl Server {
                     .clone()
                     .unwrap_or_else(crate::origin::same_origin),
             ),
-            extensions: config.extensions(),
+            extensions: config.server_extensions(),
             ..ServerOptions::default()
         };
         let (shutdown, _) = watch::channel(false);
@@ -205,14 +205,45 @@ impl Server {
     }
 
     /// Sends one message to every open connection, encoding its frame once and sharing it
-    /// (see [`PreparedMessage`]). Returns how many connections it was queued on; connections
-    /// whose queue is full or that are closing are skipped.
+    /// (see [`PreparedMessage`]; compressed once too with
+    /// [`crate::Config::deflate_shared_broadcasts`]). A connection that is idle gets it
+    /// straight on its socket, from this thread; others queue it for their task. Returns how
+    /// many connections it was queued on; connections whose queue is full or that are closing
+    /// are skipped.
     ///
     /// # Errors
     /// [`Error::InvalidMessage`] for a kind other than text or binary, or text that is not
     /// UTF-8.
     pub fn broadcast(&self, kind: MessageType, data: impl IntoPayload) -> Result<usize, Error> {
         Ok(self.send_prepared(&PreparedMessage::new(kind, data)?, None))
+    }
+
+    /// Sends a message prepared once ([`PreparedMessage`]) to every open connection: the
+    /// plain frame, or for connections that compress without context takeover
+    /// ([`crate::Config::deflate_shared_broadcasts`]) the message deflated once per distinct
+    /// level and window; [`PreparedMessage::compress`] turns compression off for this message.
+    /// The same message can be sent again, or to other servers, without being encoded again.
+    /// Returns how many connections it was queued on; connections whose queue is full or that
+    /// are closing are skipped.
+    ///
+    /// ```
+    /// # fn run(server: &wsx::Server) -> Result<(), wsx::Error> {
+    /// use wsx::{MessageType, PreparedMessage};
+    /// let news = PreparedMessage::new(MessageType::Text, r#"{"event":"tick"}"#)?;
+    /// server.broadcast_prepared(&news);
+    /// // Already compressed data: no point compressing it again.
+    /// let image = PreparedMessage::new(MessageType::Binary, vec![0u8; 1024])?.compress(false);
+    /// server.broadcast_prepared(&image);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn broadcast_prepared(&self, prepared: &PreparedMessage) -> usize {
+        self.send_prepared(prepared, None)
+    }
+
+    /// As [`Self::broadcast_prepared`], to every open connection but `except`.
+    pub fn broadcast_prepared_except(&self, prepared: &PreparedMessage, except: &Conn) -> usize {
+        self.send_prepared(prepared, Some(except))
     }
 
     /// As [`Self::broadcast`], to every open connection but `except` (typically the sender
@@ -357,7 +388,7 @@ impl Server {
             accept_with(io, &options, ws_config),
         ));
         let (conn, running, registered) =
-            start_handshaken(&self.inner, remote_addr, handshake.await)?;
+            start_handshaken(&self.inner, remote_addr, None, handshake.await)?;
         // On the caller's task: the connection ends when this future does.
         running
             .drive(conn, &self.inner.config, move || drop(registered))
@@ -371,17 +402,19 @@ type Handshaken<S> = Result<(WebSocket<S>, http::Request<()>), Error>;
 
 /// Starts the connection a handshake under `handshake_timeout` opened, or counts why none was
 /// opened (the handshake metric: the refusal's status, "error" or "timeout") and returns it.
-/// One place for the accept path and [`Server::serve_connection`].
+/// One place for the accept path and [`Server::serve_connection`]. `socket`: the descriptor of
+/// a plain TCP stream, which broadcasts may write to directly.
 fn start_handshaken<S>(
     inner: &Arc<Inner>,
     remote_addr: Option<SocketAddr>,
+    socket: Option<RawSocket>,
     outcome: Result<Handshaken<S>, tokio::time::error::Elapsed>,
 ) -> Result<(Conn, Running<S>, Registered), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     match outcome {
-        Ok(Ok((ws, request))) => Ok(start_conn(inner, ws, request, remote_addr)),
+        Ok(Ok((ws, request))) => Ok(start_conn(inner, ws, request, remote_addr, socket)),
         Ok(Err(err)) => {
             match &err {
                 Error::Handshake(e) => crate::event::metrics::handshake(Some(e.status().as_str())),
@@ -398,12 +431,15 @@ where
 
 /// Registers a connection that finished its handshake and hands it to
 /// `on_connection`; reading starts when the returned future is driven. Synchronous, so the
-/// connection task's future does not carry the `WebSocket` and the request.
+/// connection task's future does not carry the `WebSocket` and the request. `socket`: the
+/// descriptor of `ws`'s plain TCP stream, which broadcasts may then write to directly when the
+/// connection takes frames encoded once for many (no extension).
 fn start_conn<S>(
     inner: &Arc<Inner>,
     ws: WebSocket<S>,
     request: http::Request<()>,
     peer: Option<SocketAddr>,
+    socket: Option<RawSocket>,
 ) -> (Conn, Running<S>, Registered)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -417,9 +453,10 @@ where
         headers: Headers::packed(parts.headers),
         uri: parts.uri,
         version: parts.version.max(http::Version::HTTP_11),
-        extension: ws.has_extension(),
+        encoding: ws.shared_encoding(),
     };
-    let conn = Conn::new(info, inner.config.max_pending_bytes);
+    let socket = socket.filter(|_| ws.shared_encoding() != Some(SharedEncoding::None));
+    let conn = Conn::new(info, inner.config.max_pending_bytes, socket);
     locked(&inner.conns).insert(conn.id(), conn.clone());
     // Leaves the registry before `on_close` fires (or if a handler panics).
     let registered = Registered {

@@ -5,7 +5,7 @@
 use super::shared::History;
 use super::{CompressorMode, DeflateConfig, DeflateParams};
 use crate::proto::error::{ExtensionError, ProtocolError};
-use crate::proto::extension::Extension;
+use crate::proto::extension::{Extension, SharedEncoding};
 use crate::proto::frame::RSV1;
 use crate::proto::role::Role;
 use bytes::BytesMut;
@@ -294,11 +294,26 @@ impl Extension for DeflateCodec {
         self.deflate(payload, out)?;
         Ok(Some(RSV1))
     }
+
+    fn shared_encoding(&self) -> SharedEncoding {
+        match self.role {
+            // A client masks every frame: nothing is shared.
+            Role::Client => SharedEncoding::None,
+            Role::Server if self.compress && self.local_no_context_takeover => {
+                SharedEncoding::Deflate {
+                    level: u8::try_from(self.level.level()).unwrap_or(9),
+                    window_bits: self.local_window_bits,
+                    threshold: u32::try_from(self.threshold).unwrap_or(u32::MAX),
+                }
+            }
+            Role::Server => SharedEncoding::Plain,
+        }
+    }
 }
 
 /// Deflates `payload` into `out` (appending) with a sync flush, and strips the flush's
 /// `00 00 ff ff` (RFC 7692 §7.2.1).
-fn deflate_into(
+pub(super) fn deflate_into(
     deflater: &mut Compress,
     payload: &[u8],
     out: &mut BytesMut,

@@ -79,12 +79,14 @@
 
 mod codec;
 mod params;
+mod prepared;
 mod shared;
 #[cfg(test)]
 mod tests;
 
 pub use codec::DeflateCodec;
 pub use params::{DeflateParams, NAME};
+pub use prepared::deflate_frame;
 
 use crate::proto::error::HandshakeError;
 use crate::proto::extension::{Extension, ExtensionFactory, ExtensionOffer};

@@ -54,7 +54,7 @@
 
 mod answer;
 mod link;
-mod message;
+pub(super) mod message;
 mod nodes;
 
 use super::exchange::{AckRequests, Requests};
@@ -370,6 +370,14 @@ impl ShardedNs {
             }
         }
         Ok(sockets)
+    }
+}
+
+impl ShardedAdapter {
+    /// Handles a message that came another way than this adapter's channels (the Streams
+    /// adapter reads its broadcasts and room changes from a stream, `super::streams`).
+    pub(in crate::adapter::redis) fn on_message(&self, message: message::Message) {
+        self.inner.on_message(message);
     }
 }
 
