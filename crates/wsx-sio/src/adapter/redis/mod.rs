@@ -51,7 +51,7 @@ mod ack_requests;
 mod answer;
 mod exchange;
 mod link;
-mod nodes;
+pub(crate) mod nodes;
 mod publisher;
 mod requests;
 pub mod sharded;
