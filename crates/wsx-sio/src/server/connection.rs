@@ -133,7 +133,7 @@ async fn run<T: Transport>(
     }
     if let Err(err) = session.open(&config.engine).await {
         tracing::debug!(%err, "could not send the open packet");
-        server.unregister(shared.sid);
+        server.unregister(shared.sid, DisconnectReason::TransportError);
         return;
     }
     let connect_timer = tokio::time::sleep(config.connect_timeout);
@@ -157,17 +157,19 @@ async fn run<T: Transport>(
                 }
             }
             () = shared.outbox.notified() => {
-                if let Some(ending) = write_out(&shared, &mut conn.jobs, &mut session).await {
+                if let Some(ending) = write_out(&server.traffic, &shared, &mut conn.jobs, &mut session).await {
                     break ending;
                 }
             }
             event = session.recv(), if conn.jobs.len() < max_jobs && conn.jobs.bytes() <= max_bytes => match event {
                 Event::Text(text) => {
+                    server.traffic.received(text.len());
                     if let Err(err) = conn.on_text(&text) {
                         break Ending::because(DisconnectReason::ParseError, err);
                     }
                 }
                 Event::Binary(data) => {
+                    server.traffic.received(data.len());
                     if let Err(err) = conn.on_binary(data) {
                         break Ending::because(DisconnectReason::ParseError, err);
                     }
@@ -188,11 +190,12 @@ async fn run<T: Transport>(
             }
         }
     };
+    let reason = ending.reason;
     // Boxed: the closing path is taken once and must not weigh on every idle task.
     Box::pin(conn.finish(session, ending)).await;
     // Not a drop guard: that would be state the task keeps for its whole life. A task
     // dropped unfinished (its runtime shutting down) leaves a dead weak entry, harmless.
-    server.unregister(shared.sid);
+    server.unregister(shared.sid, reason);
 }
 
 /// Writes out what the outbox holds, until it is empty (disconnect handlers it holds join
@@ -200,6 +203,7 @@ async fn run<T: Transport>(
 /// does not read ends at once when the client becomes a slow consumer (the outbox's bound),
 /// so that its memory is let go.
 async fn write_out<T: Transport>(
+    traffic: &super::traffic::Traffic,
     shared: &ConnShared,
     jobs: &mut Scheduler,
     session: &mut Session<T>,
@@ -226,6 +230,7 @@ async fn write_out<T: Transport>(
             }
         }
         if !out.is_empty() {
+            traffic.written(&out);
             let sent = tokio::select! {
                 biased;
                 sent = session.send(out) => sent,
