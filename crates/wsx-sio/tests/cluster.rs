@@ -380,6 +380,12 @@ async fn a_wsx_node_and_a_node_socket_io_server_share_one_streams_cluster() {
     mixed_cluster(AdapterKind::Streams).await;
 }
 
+/// The same with `useShardedPubSub: true` on both sides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wsx_node_and_a_node_socket_io_server_share_one_streams_cluster_on_sharded_pub_sub() {
+    mixed_cluster(AdapterKind::StreamsSharded).await;
+}
+
 /// A wsx node and a Node node on one Redis, with the adapter `kind` on both.
 async fn mixed_cluster(kind: AdapterKind) {
     let Some(redis) = RedisServer::start() else {

@@ -105,6 +105,8 @@ pub enum AdapterKind {
     /// A Redis stream, requests over classic pub/sub (`@socket.io/redis-streams-adapter`'s
     /// `createAdapter`, its defaults).
     Streams,
+    /// The same, requests over sharded pub/sub (`useShardedPubSub: true`).
+    StreamsSharded,
 }
 
 impl AdapterKind {
@@ -114,6 +116,7 @@ impl AdapterKind {
             Self::ShardedDynamic => "sharded-dynamic",
             Self::ShardedStatic => "sharded-static",
             Self::Streams => "streams",
+            Self::StreamsSharded => "streams-sharded",
         }
     }
 }

@@ -106,26 +106,51 @@ mod tests {
     use std::time::Duration;
 
     /// What socket.io 4.8.1 with `@socket.io/redis-streams-adapter` 0.3.1 publishes on
-    /// Redis 7.0, captured by `tests/cluster/streams_capture.js` (hex), between the servers
-    /// `6ec494a161d40089` (asking) and `68237af2c08100d0` (answering).
-    mod node {
-        pub(super) const ASKER: &str = "6ec494a161d40089";
-        pub(super) const ANSWERER: &str = "68237af2c08100d0";
-        /// `io.serverSideEmit("relay", "x", 1)`, on `socket.io#/#`.
-        pub(super) const SERVER_SIDE: &str = "84a47479706509a46461746181a67061636b657493a572656c6179a17801a3756964b036656334393461313631643430303839a36e7370a12f";
-        /// `io.serverSideEmitWithAck("ping-nodes", [2])`, request `c6f826fa45284106`.
-        pub(super) const SERVER_SIDE_ACK: &str = "84a47479706509a46461746182a9726571756573744964b063366638323666613435323834313036a67061636b657492aa70696e672d6e6f6465739102a3756964b036656334393461313631643430303839a36e7370a12f";
-        /// Its answer `{got: [2], n: 1.5}`, on `socket.io#/#6ec494a161d40089#`.
-        pub(super) const SERVER_SIDE_RESPONSE: &str = "84a4747970650aa46461746182a9726571756573744964b063366638323666613435323834313036a67061636b657482a3676f749102a16ecb3ff8000000000000a3756964b036383233376166326330383130306430a36e7370a12f";
-        /// `io.in("r").fetchSockets()`, request `535baebf49c68515`.
-        pub(super) const FETCH: &str = "84a47479706507a46461746182a46f70747383a5726f6f6d7391a172a665786365707490a5666c61677380a9726571756573744964b035333562616562663439633638353135a3756964b036656334393461313631643430303839a36e7370a12f";
-        /// Its answer: no sockets.
-        pub(super) const FETCH_RESPONSE: &str = "84a47479706508a46461746182a9726571756573744964b035333562616562663439633638353135a7736f636b65747390a3756964b036383233376166326330383130306430a36e7370a12f";
-        /// `io.to("r").timeout(300).emit("q", Buffer.from([7]), cb)`, request
-        /// `0d57e51b1d076bf5`.
-        pub(super) const ASK: &str = "84a47479706503a46461746183a67061636b657482a47479706502a46461746192a171c40107a9726571756573744964b030643537653531623164303736626635a46f70747383a5726f6f6d7391a172a665786365707490a5666c61677381a774696d656f7574cd012ca3756964b036656334393461313631643430303839a36e7370a12f";
-        /// The answering server's client count (0).
-        pub(super) const CLIENT_COUNT: &str = "84a4747970650ba46461746182a9726571756573744964b030643537653531623164303736626635ab636c69656e74436f756e7400a3756964b036383233376166326330383130306430a36e7370a12f";
+    /// Redis 7.0 (`uids ASKER ANSWERER`, then `label channel hex` lines), captured by
+    /// `tests/cluster/streams_capture.js`: `serverSideEmit("relay", "x")`,
+    /// `serverSideEmitWithAck("ping-nodes", [2])` answered `{got: [2], n: 1.5}`,
+    /// `in("r").fetchSockets()` answered with no socket, `to("r").timeout(300).emit("q",
+    /// Buffer.from([7]), cb)` answered with a client count of 0.
+    const CAPTURE: &str = include_str!("../../../../tests/cluster/streams_node_capture.txt");
+
+    struct Capture {
+        asker: String,
+        answerer: String,
+        messages: Vec<(String, String, Vec<u8>)>,
+    }
+
+    impl Capture {
+        fn read() -> Self {
+            let mut lines = CAPTURE.lines();
+            let uids: Vec<&str> = lines.next().expect("uids").split(' ').collect();
+            let messages = lines
+                .map(|line| {
+                    let parts: Vec<&str> = line.split(' ').collect();
+                    (parts[0].to_owned(), parts[1].to_owned(), unhex(parts[2]))
+                })
+                .collect();
+            Self {
+                asker: uids[1].to_owned(),
+                answerer: uids[2].to_owned(),
+                messages,
+            }
+        }
+
+        /// The message labelled `label`: its channel and bytes.
+        fn get(&self, label: &str) -> (&str, &[u8]) {
+            let (_, channel, bytes) = self
+                .messages
+                .iter()
+                .find(|(l, _, _)| l == label)
+                .unwrap_or_else(|| panic!("{label} captured"));
+            (channel, bytes)
+        }
+
+        /// The `requestId` of the message labelled `label`.
+        fn request_id(&self, label: &str) -> String {
+            let mut message = message::decode(self.get(label).1).expect("decodes");
+            message.request_id().expect("a request id")
+        }
     }
 
     fn hex(bytes: &[u8]) -> String {
@@ -148,95 +173,95 @@ mod tests {
 
     #[test]
     fn requests_are_byte_for_byte_what_node_publishes() {
+        let node = Capture::read();
         let packet = |v: serde_json::Value| message::from_json(&v);
-        let server_side = encode(
-            node::ASKER,
-            "/",
+        let ours = |kind, data| hex(&encode(&node.asker, "/", kind, data));
+        let server_side = ours(
             kind::SERVER_SIDE_EMIT,
-            vec![("packet", packet(json!(["relay", "x", 1])))],
+            vec![("packet", packet(json!(["relay", "x"])))],
         );
-        assert_eq!(hex(&server_side), node::SERVER_SIDE);
-        let with_ack = encode(
-            node::ASKER,
-            "/",
+        assert_eq!(server_side, hex(node.get("server-side").1));
+        let with_ack = ours(
             kind::SERVER_SIDE_EMIT,
             vec![
-                ("requestId", Mp::from("c6f826fa45284106")),
+                ("requestId", Mp::from(node.request_id("server-side-ack"))),
                 ("packet", packet(json!(["ping-nodes", [2]]))),
             ],
         );
-        assert_eq!(hex(&with_ack), node::SERVER_SIDE_ACK);
-        let fetch = encode(
-            node::ASKER,
-            "/",
+        assert_eq!(with_ack, hex(node.get("server-side-ack").1));
+        let fetch = ours(
             kind::FETCH_SOCKETS,
             vec![
                 ("opts", message::opts(&room_r())),
-                ("requestId", Mp::from("535baebf49c68515")),
+                ("requestId", Mp::from(node.request_id("fetch"))),
             ],
         );
-        assert_eq!(hex(&fetch), node::FETCH);
+        assert_eq!(fetch, hex(node.get("fetch").1));
         let args = Args::new().binary_arg(Bytes::from_static(&[7]));
-        let ask = encode(
-            node::ASKER,
-            "/",
+        let id = node.request_id("ask");
+        let ask = ours(
             kind::BROADCAST,
             broadcast_data(
                 "q",
                 &args,
                 &room_r(),
-                Some(("0d57e51b1d076bf5", Duration::from_millis(300))),
+                Some((&id, Duration::from_millis(300))),
             ),
         );
-        assert_eq!(hex(&ask), node::ASK);
+        assert_eq!(ask, hex(node.get("ask").1));
+        for label in ["server-side", "server-side-ack", "fetch", "ask"] {
+            assert_eq!(node.get(label).0, "socket.io#/#", "{label}");
+        }
     }
 
     #[test]
     fn answers_are_byte_for_byte_what_node_publishes() {
+        let node = Capture::read();
+        let ours = |kind, data| hex(&encode(&node.answerer, "/", kind, data));
         // A float written as a whole number in JSON is an integer to JavaScript.
-        let answer = encode(
-            node::ANSWERER,
-            "/",
+        let answer = ours(
             kind::SERVER_SIDE_EMIT_RESPONSE,
             vec![
-                ("requestId", Mp::from("c6f826fa45284106")),
+                ("requestId", Mp::from(node.request_id("server-side-ack"))),
                 (
                     "packet",
                     message::from_json(&json!({"got": [2.0], "n": 1.5})),
                 ),
             ],
         );
-        assert_eq!(hex(&answer), node::SERVER_SIDE_RESPONSE);
-        let fetched = encode(
-            node::ANSWERER,
-            "/",
+        assert_eq!(answer, hex(node.get("server-side-response").1));
+        let fetched = ours(
             kind::FETCH_SOCKETS_RESPONSE,
             vec![
-                ("requestId", Mp::from("535baebf49c68515")),
+                ("requestId", Mp::from(node.request_id("fetch"))),
                 ("sockets", Mp::Array(Vec::new())),
             ],
         );
-        assert_eq!(hex(&fetched), node::FETCH_RESPONSE);
-        let count = encode(
-            node::ANSWERER,
-            "/",
+        assert_eq!(fetched, hex(node.get("fetch-response").1));
+        let count = ours(
             kind::BROADCAST_CLIENT_COUNT,
             vec![
-                ("requestId", Mp::from("0d57e51b1d076bf5")),
+                ("requestId", Mp::from(node.request_id("ask"))),
                 ("clientCount", Mp::from(0u64)),
             ],
         );
-        assert_eq!(hex(&count), node::CLIENT_COUNT);
+        assert_eq!(count, hex(node.get("client-count").1));
+        // On the asker's own channel.
+        let own = format!("socket.io#/#{}#", node.asker);
+        for label in ["server-side-response", "fetch-response", "client-count"] {
+            assert_eq!(node.get(label).0, own, "{label}");
+        }
     }
 
     #[test]
     fn what_node_publishes_decodes() {
-        let mut ask = message::decode(&unhex(node::ASK)).expect("decodes");
+        let node = Capture::read();
+        let mut ask = message::decode(node.get("ask").1).expect("decodes");
         assert_eq!(
             (ask.uid.as_str(), ask.nsp.as_str(), ask.kind),
-            (node::ASKER, "/", kind::BROADCAST)
+            (node.asker.as_str(), "/", kind::BROADCAST)
         );
-        assert_eq!(ask.request_id().as_deref(), Some("0d57e51b1d076bf5"));
+        assert!(ask.request_id().is_some());
         let (opts, timeout) = ask.opts().expect("opts");
         assert_eq!((opts.rooms, timeout), (vec!["r".to_owned()], Some(300)));
         assert_eq!(
@@ -246,17 +271,11 @@ mod tests {
                 Args::new().binary_arg(Bytes::from_static(&[7]))
             )
         );
-        let mut answer = message::decode(&unhex(node::SERVER_SIDE_RESPONSE)).expect("decodes");
+        let mut answer = message::decode(node.get("server-side-response").1).expect("decodes");
         assert_eq!(answer.kind, kind::SERVER_SIDE_EMIT_RESPONSE);
         assert_eq!(answer.json("packet"), json!({"got": [2], "n": 1.5}));
-        let mut fetch = message::decode(&unhex(node::FETCH)).expect("decodes");
-        assert_eq!(fetch.request_id().as_deref(), Some("535baebf49c68515"));
-        for raw in [
-            node::SERVER_SIDE,
-            node::SERVER_SIDE_ACK,
-            node::FETCH_RESPONSE,
-        ] {
-            assert!(message::decode(&unhex(raw)).is_ok(), "{raw}");
+        for (label, _, bytes) in &node.messages {
+            assert!(message::decode(bytes).is_ok(), "{label}");
         }
     }
 
