@@ -102,7 +102,8 @@ pub enum AdapterKind {
     ShardedDynamic,
     /// Sharded pub/sub, `subscriptionMode: "static"`.
     ShardedStatic,
-    /// A Redis stream (`@socket.io/redis-streams-adapter`; wsx nodes only so far).
+    /// A Redis stream, requests over classic pub/sub (`@socket.io/redis-streams-adapter`'s
+    /// `createAdapter`, its defaults).
     Streams,
 }
 
