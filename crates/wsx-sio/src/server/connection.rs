@@ -102,13 +102,14 @@ struct Connection {
 pub(crate) fn start<T: Transport>(
     server: Arc<ServerInner>,
     sid: Sid,
-    transport: T,
+    mut transport: T,
     handshake: Handshake,
 ) -> impl Future<Output = ()> + Send {
     let config = &server.config;
+    let direct = transport.direct_writer();
     let shared = Arc::new(ConnShared {
         sid,
-        outbox: Outbox::new(config.max_pending_bytes, transport.held()),
+        outbox: Outbox::new(config.max_pending_bytes, transport.held(), direct),
         handshake,
         sockets: Mutex::new(Vec::new()),
         ack_timeout: config.ack_timeout,
