@@ -107,7 +107,6 @@ impl Hub {
             hub: self.clone(),
             opts,
             timeout: None,
-            flags: EmitFlags::default(),
         }
     }
 
@@ -246,8 +245,6 @@ pub struct BroadcastOperator {
     /// How long [`Self::emit_with_ack`] waits (not part of the options: it never crosses
     /// servers, and a plain broadcast ignores it; `broadcast_ack.rs`).
     pub(super) timeout: Option<Duration>,
-    /// `volatile` and `compress` (applied on this server: `flags.rs`).
-    pub(super) flags: EmitFlags,
 }
 
 impl BroadcastOperator {
@@ -275,27 +272,28 @@ impl BroadcastOperator {
     /// Drops the event for each receiver on this server that cannot take it at once:
     /// something sent to it is not taken yet (queued, being written, or waiting for its next
     /// poll), or it is not connected (Node's `volatile`). Not kept for connection state
-    /// recovery. Other servers of a cluster deliver it as a plain broadcast (their wire
-    /// format carries no flags from here). Applies to [`Self::emit`] and [`Self::emit_args`],
-    /// not to broadcasts with acknowledgements.
+    /// recovery. The flag crosses servers (`opts.flags` on the Redis wire, as Node's
+    /// adapter sends it): each server of a cluster applies it to its own sockets. Applies
+    /// to broadcasts with acknowledgements too (a receiver it was dropped for counts, and
+    /// its wait ends at the timeout, as in Node).
     #[must_use]
     pub fn volatile(mut self) -> Self {
-        self.flags.volatile = true;
+        self.opts.flags.volatile = true;
         self
     }
 
     /// Sets whether the event may be compressed (Node's `compress(bool)`; see
-    /// [`EmitFlags::compress`]: no effect yet).
+    /// [`EmitFlags::compress`]); crosses servers as `volatile` does.
     #[must_use]
     pub fn compress(mut self, compress: bool) -> Self {
-        self.flags.compress = compress;
+        self.opts.flags.compress = compress;
         self
     }
 
     /// The flags set so far.
     #[must_use]
     pub fn flags(&self) -> EmitFlags {
-        self.flags
+        self.opts.flags
     }
 
     /// The selection.
@@ -324,7 +322,8 @@ impl BroadcastOperator {
         // without it (the offset means something to this server's store only; Node's Redis
         // adapter does no recovery either).
         // A volatile packet is not kept: it is stale by design (as in Node).
-        let (frames, args) = if self.hub.recovery().is_some() && !self.flags.volatile {
+        let flags = self.opts.flags;
+        let (frames, args) = if self.hub.recovery().is_some() && !flags.volatile {
             let frames = kept_event_frames(&self.hub, &self.opts, event, args.clone());
             (frames, args)
         } else {
@@ -335,12 +334,12 @@ impl BroadcastOperator {
         // the sockets; otherwise through a host that applies flags and calls listeners.
         let delivery;
         let host: &dyn crate::adapter::Host =
-            if self.flags.is_plain() && ns.outgoing_sockets.load(Ordering::Acquire) == 0 {
+            if flags.is_plain() && ns.outgoing_sockets.load(Ordering::Acquire) == 0 {
                 ns
             } else {
                 delivery = Delivery {
                     ns,
-                    flags: self.flags,
+                    flags,
                     event,
                     args: &args,
                 };
