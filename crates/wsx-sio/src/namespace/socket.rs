@@ -351,7 +351,7 @@ impl Socket {
         }
         let rx = lock(&self.0.acks).register_at(id)?;
         if volatile {
-            let _ = self.push_volatile(frames);
+            let _ = self.0.conn.outbox.push_volatile(frames.iter().cloned());
             return Some(self.await_ack(id, rx, Ok(()), timeout));
         }
         // `map`, not `cloned()`: another instantiation of `push` than the plain broadcast's

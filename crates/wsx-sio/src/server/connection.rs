@@ -109,7 +109,8 @@ pub(crate) fn start<T: Transport>(
     let direct = transport.direct_writer();
     let shared = Arc::new(ConnShared {
         sid,
-        outbox: Outbox::new(config.max_pending_bytes, transport.held(), direct),
+        outbox: Outbox::new(config.max_pending_bytes, transport.held(), direct)
+            .counting(server.traffic.clone()),
         handshake,
         sockets: Mutex::new(Vec::new()),
         ack_timeout: config.ack_timeout,
@@ -123,6 +124,7 @@ pub(crate) fn start<T: Transport>(
 /// Runs a connection until it ends. Not an `async fn`: its future would move the arguments
 /// into locals and keep both copies (the session twice, WebSocket included: 704 bytes more
 /// per client); an `async move` block uses what it captured in place.
+#[allow(clippy::manual_async_fn)] // on purpose: see above
 fn run<T: Transport>(
     server: Arc<ServerInner>,
     mut session: Session<T>,
@@ -208,7 +210,7 @@ fn run<T: Transport>(
 /// does not read ends at once when the client becomes a slow consumer (the outbox's bound),
 /// so that its memory is let go.
 async fn write_out<T: Transport>(
-    traffic: &super::traffic::Traffic,
+    traffic: &crate::engine::traffic::Traffic,
     shared: &ConnShared,
     jobs: &mut Scheduler,
     session: &mut Session<T>,
