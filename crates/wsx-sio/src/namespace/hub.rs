@@ -138,6 +138,14 @@ impl Hub {
         self.all().emit_args(event, args)
     }
 
+    /// Broadcasts a `message` event to the namespace (Node's `io.send(...args)`).
+    ///
+    /// # Errors
+    /// See [`Self::emit_args`].
+    pub fn send(&self, args: Args) -> Result<usize, EmitError> {
+        self.emit_args("message", args)
+    }
+
     /// A broadcast whose receivers drop it if they cannot take it at once (Node's
     /// `io.volatile`; see [`BroadcastOperator::volatile`]).
     #[must_use]
