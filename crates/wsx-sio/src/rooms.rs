@@ -15,4 +15,39 @@ pub struct BroadcastOptions {
     pub except: Vec<Room>,
     /// This server's sockets only (Socket.IO's `io.local`): nothing is sent to other servers.
     pub local: bool,
+    /// How the event is delivered (`volatile`, `compress`): Node's `opts.flags`, which cross
+    /// servers with the broadcast (the Redis adapters' wire format carries them) and are
+    /// honoured by every server for its own sockets.
+    pub flags: EmitFlags,
+}
+
+/// How an emit is delivered (Node's `socket.volatile`, `socket.compress(bool)`, on sockets
+/// and broadcasts alike).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmitFlags {
+    /// Dropped for a receiver that cannot take it at once: something sent to it is not
+    /// taken yet (queued, being written, or waiting for its next poll; `outbox.rs`) or it is
+    /// not connected; Node's `volatile` (dropped when the transport is not writable), for
+    /// data that is stale soon anyway (positions, ticks). A volatile event is not kept for
+    /// connection state recovery either, as in Node.
+    pub volatile: bool,
+    /// Whether the message may be compressed (default `true`; Node's `compress(bool)`).
+    /// Kept, passed down to the delivery and to the other servers of a cluster.
+    pub compress: bool,
+}
+
+impl Default for EmitFlags {
+    fn default() -> Self {
+        Self {
+            volatile: false,
+            compress: true,
+        }
+    }
+}
+
+impl EmitFlags {
+    /// Whether these are the flags of a plain emit.
+    pub(crate) fn is_plain(self) -> bool {
+        self == Self::default()
+    }
 }

@@ -441,7 +441,7 @@ fn add_up(ticks: &[Vec<Value>]) -> std::collections::BTreeMap<(String, Option<St
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aggregated_events_count_packets_and_bytes_each_way_as_node_does() {
-    let (_io, url) = start(AdminOptions {
+    let (io, url) = start(AdminOptions {
         mode: AdminMode::Production,
         auth: AdminAuth::None,
         stats_interval: Duration::from_millis(500),
@@ -476,11 +476,20 @@ async fn aggregated_events_count_packets_and_bytes_each_way_as_node_does() {
     for _ in 0..N {
         next(&mut echoes, "echo").await;
     }
+    // And as many broadcasts, which an idle WebSocket client gets written straight to its
+    // socket (counted there).
+    for _ in 0..N {
+        io.of("/").emit("echo", &text).unwrap();
+    }
+    for _ in 0..N {
+        next(&mut echoes, "echo").await;
+    }
     ticks.push(next(&mut rx, "server_stats").await);
     ticks.push(next(&mut rx, "server_stats").await);
     ticks.push(next(&mut rx, "server_stats").await);
 
-    // Each way, an event is `2["echo","xxx..."]` (the Engine.IO `4` not counted): 1,012 bytes.
+    // Each way, an event is `2["echo","xxx..."]` (the Engine.IO `4` not counted): 1,012 bytes;
+    // in, the client's; out, the answers and the broadcasts.
     let size = u64::try_from(format!("2[\"echo\",\"{text}\"]").len()).unwrap();
     assert_eq!(size, 1012);
     // What the dashboard was sent in the window: the statistics of every tick but the last
@@ -500,10 +509,10 @@ async fn aggregated_events_count_packets_and_bytes_each_way_as_node_does() {
     let count = |kind: &str| sums.get(&(kind.to_owned(), None)).copied().unwrap_or(0);
     assert_eq!(count("packetsIn"), n, "{sums:?}");
     assert_eq!(count("bytesIn"), n * size, "{sums:?}");
-    assert_eq!(count("packetsOut"), n + stats.len() as u64, "{sums:?}");
+    assert_eq!(count("packetsOut"), 2 * n + stats.len() as u64, "{sums:?}");
     assert_eq!(
         count("bytesOut"),
-        n * size + stats.iter().sum::<u64>(),
+        2 * n * size + stats.iter().sum::<u64>(),
         "{sums:?}"
     );
     assert_eq!(sums.len(), 4, "nothing else: {sums:?}");

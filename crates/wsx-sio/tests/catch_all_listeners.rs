@@ -149,3 +149,30 @@ async fn outgoing_listeners_see_emits_and_broadcasts_not_acks() {
         ])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn off_removes_an_event_s_handler_and_send_emits_message() {
+    // Node's `socket.off(event)` and `socket.send(...args)` / `io.send(...args)`.
+    let io = Server::default();
+    io.on_connection(|socket: Socket| async move {
+        socket.on("ping", |s: Socket, n: i64| async move {
+            let _ = s.send(Args::new().arg(n).arg("pong"));
+        });
+        socket.on("off", |s: Socket, ()| async move {
+            let removed = [s.off("ping"), s.off("ping")];
+            let _ = s.emit("removed", &removed);
+            let _ = s.hub().send(Args::new().arg("to all"));
+        });
+    });
+    let addr = start(&io).await;
+    let (mut raw, _) = Raw::connect_root(addr).await;
+    raw.send(r#"42["ping",1]"#).await;
+    assert_eq!(raw.text().await, r#"42["message",1,"pong"]"#);
+    raw.send(r#"42["off"]"#).await;
+    assert_eq!(raw.text().await, r#"42["removed",[true,false]]"#);
+    assert_eq!(raw.text().await, r#"42["message","to all"]"#);
+    // No handler any more: nothing answers.
+    raw.send(r#"42["ping",2]"#).await;
+    raw.send(r#"42["off"]"#).await;
+    assert_eq!(raw.text().await, r#"42["removed",[false,false]]"#);
+}

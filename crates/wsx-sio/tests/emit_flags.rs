@@ -7,7 +7,8 @@ mod common;
 use common::{Raw, start};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use wsx_sio::{EmitError, Server, Socket};
+use tokio::sync::mpsc;
+use wsx_sio::{EmitError, Namespace, Regex, Server, Socket};
 
 /// Whether nothing but heartbeats comes within 200 ms.
 async fn quiet(raw: &mut Raw) -> bool {
@@ -125,4 +126,84 @@ async fn socket_local_reaches_this_servers_other_sockets() {
         "the sender left out"
     );
     assert_eq!(other.text().await, r#"42["l",1]"#);
+}
+
+/// Registers `hold` on `namespace`'s sockets: it queues `held`, says so on the channel, then
+/// keeps its connection's task for `millis` (nothing is written meanwhile: the client is busy,
+/// and a volatile packet is dropped for it).
+fn holding(namespace: &Namespace, millis: u64) -> mpsc::UnboundedReceiver<()> {
+    let (held_tx, held) = mpsc::unbounded_channel();
+    namespace.on_connection(move |socket: Socket| {
+        let held_tx = held_tx.clone();
+        async move {
+            socket.on("hold", move |s: Socket, ()| {
+                let held_tx = held_tx.clone();
+                async move {
+                    let _ = s.emit("held", &true);
+                    let _ = held_tx.send(());
+                    tokio::task::block_in_place(|| {
+                        std::thread::sleep(Duration::from_millis(millis));
+                    });
+                }
+            });
+        }
+    });
+    held
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dynamic_parent_passes_its_flags_to_every_child() {
+    // Node's ParentBroadcastAdapter hands each child the parent's options, flags included.
+    let io = Server::default();
+    let parent = io.of_matching(Regex::new(r"^/dyn-\d+$").expect("pattern"));
+    let mut held = holding(&parent, 1500);
+    let addr = start(&io).await;
+    let mut busy = Raw::connect(addr).await;
+    let mut idle = Raw::connect(addr).await;
+    for (raw, nsp) in [(&mut busy, "/dyn-1"), (&mut idle, "/dyn-2")] {
+        raw.send(&format!("40{nsp},")).await;
+        assert!(raw.text().await.starts_with(&format!("40{nsp},")));
+    }
+    busy.send(r#"42/dyn-1,["hold"]"#).await;
+    held.recv().await.expect("holding");
+    parent.volatile().emit("v", &1).expect("emit");
+    parent.emit("after", &2).expect("emit");
+    assert_eq!(idle.text().await, r#"42/dyn-2,["v",1]"#);
+    assert_eq!(idle.text().await, r#"42/dyn-2,["after",2]"#);
+    assert_eq!(busy.text().await, r#"42/dyn-1,["held",true]"#);
+    assert_eq!(
+        busy.text().await,
+        r#"42/dyn-1,["after",2]"#,
+        "the volatile one was dropped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_volatile_broadcast_with_acks_skips_a_busy_client_which_then_times_out() {
+    // Node's `io.volatile.timeout(ms).emit(.., cb)`: the busy client is counted, gets
+    // nothing, and the answers that came are kept when the timeout ends the wait.
+    let io = Server::default();
+    let root = io.of("/");
+    let mut held = holding(&root, 1500);
+    let addr = start(&io).await;
+    let (mut busy, _) = Raw::connect_root(addr).await;
+    let (mut idle, _) = Raw::connect_root(addr).await;
+    busy.send(r#"42["hold"]"#).await;
+    held.recv().await.expect("holding");
+    let asked = root
+        .volatile()
+        .timeout(Duration::from_millis(700))
+        .emit_with_ack("q", &1);
+    let question = idle.text().await;
+    let id = question
+        .strip_prefix("42")
+        .and_then(|rest| rest.strip_suffix(r#"["q",1]"#))
+        .expect("an event with an ack id");
+    idle.send(&format!("43{id}[\"yes\"]")).await;
+    let acks = asked.await.expect("acks");
+    assert!(acks.timed_out, "the busy client never got it");
+    assert_eq!(acks.responses.len(), 1);
+    assert_eq!(acks.responses[0].values, vec![serde_json::json!("yes")]);
+    assert_eq!(busy.text().await, r#"42["held",true]"#);
+    assert!(quiet(&mut busy).await, "no question for the busy client");
 }

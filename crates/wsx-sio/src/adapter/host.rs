@@ -8,7 +8,7 @@ use crate::args::Args;
 use crate::engine::transport::Frame;
 use crate::error::AckError;
 use crate::packet::Parser;
-use crate::rooms::Room;
+use crate::rooms::{EmitFlags, Room};
 use crate::sid::Sid;
 use serde_json::Value;
 use std::future::Future;
@@ -36,6 +36,24 @@ pub trait Host: Send + Sync {
     /// them.
     fn push(&self, sids: &[Sid], frames: &[Frame]) -> usize;
 
+    /// Queues the frames of the broadcast of `event` with `args` on each socket of `sids`,
+    /// as Node's in-memory adapter applies a broadcast: with `flags` (a volatile packet goes
+    /// only to receivers that can take it at once), and calling each receiver's outgoing
+    /// listeners. An adapter calls this for a broadcast another server started. Returns
+    /// how many took the frames. The default is [`Self::push`] (flags and listeners left
+    /// aside), for hosts that have neither.
+    fn push_event(
+        &self,
+        sids: &[Sid],
+        frames: &[Frame],
+        flags: EmitFlags,
+        event: &str,
+        args: &Args,
+    ) -> usize {
+        let _ = (flags, event, args);
+        self.push(sids, frames)
+    }
+
     /// Disconnects the sockets of `sids` from the namespace ("server namespace disconnect"),
     /// or with `close` closes their whole connections ("forced server close").
     fn disconnect(&self, sids: &[Sid], close: bool);
@@ -56,15 +74,19 @@ pub trait Host: Send + Sync {
 
     /// Emits `event` to each socket of `sids` connected here, asking each for an
     /// acknowledgement within `timeout` (a broadcast with acknowledgements): one wait per
-    /// socket that got it. The namespace encodes the packet once for all of them (the
-    /// default, for other hosts, emits to each in turn).
+    /// socket that got it, with `flags` (a volatile packet dropped for a receiver still
+    /// counts it: its wait ends at the timeout, as in Node). The namespace encodes the packet
+    /// once for all of them (the default, for other hosts, emits to each in turn, without
+    /// the flags).
     fn emit_many_with_ack(
         &self,
         sids: &[Sid],
         event: &str,
         args: &Args,
         timeout: Duration,
+        flags: EmitFlags,
     ) -> Vec<AckWait> {
+        let _ = flags;
         sids.iter()
             .filter_map(|&sid| self.emit_with_ack(sid, event, args.clone(), timeout))
             .collect()

@@ -175,7 +175,7 @@ mod tests {
             &BroadcastOptions {
                 rooms: vec!["x".into()],
                 except: vec![],
-                local: false,
+                ..BroadcastOptions::default()
             },
             &local,
         );
@@ -187,7 +187,7 @@ mod tests {
             &BroadcastOptions {
                 rooms: vec!["x".into()],
                 except: vec!["y".into()],
-                local: false,
+                ..BroadcastOptions::default()
             },
             &local,
         );

@@ -256,5 +256,5 @@ pub fn local_acks<A: Adapter + ?Sized>(
     if targets.is_empty() {
         return Vec::new();
     }
-    host.emit_many_with_ack(&targets, event, args, timeout)
+    host.emit_many_with_ack(&targets, event, args, timeout, opts.flags)
 }

@@ -4,6 +4,7 @@
 pub mod handshake;
 pub mod heartbeat;
 pub mod session;
+pub(crate) mod traffic;
 pub mod transport;
 pub mod upgrade;
 

@@ -89,3 +89,14 @@ impl SocketEmitter {
             .emit_args_with_ack_flagged(event, args, timeout, self.flags)
     }
 }
+
+impl Socket {
+    /// Emits a `message` event (Node's `socket.send(...args)` / `socket.write(...args)`),
+    /// which the client's `socket.on("message")` gets.
+    ///
+    /// # Errors
+    /// See [`Socket::emit_args`].
+    pub fn send(&self, args: Args) -> Result<(), EmitError> {
+        self.emit_args("message", args)
+    }
+}

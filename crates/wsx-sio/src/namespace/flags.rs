@@ -5,9 +5,17 @@
 //! [`Host`] that wraps the namespace's ([`Delivery`]), whose `push` applies them to each
 //! receiver and calls the receivers' outgoing listeners ([`crate::Socket::on_any_outgoing`]).
 //! A plain broadcast to a namespace where no socket has outgoing listeners takes the
-//! namespace's own `push` unchanged, so it pays nothing for them. Other servers get the
-//! packet without the flags (the cluster's wire format carries `flags: {}`), so `volatile`
-//! applies to this server's receivers only.
+//! namespace's own `push` unchanged, so it pays nothing for them.
+//!
+//! The flags travel in [`crate::BroadcastOptions::flags`], Node's `opts.flags`: the Redis
+//! adapters put them on the wire as `@socket.io/redis-adapter` does (`{volatile: true}`,
+//! `{compress: false}`, beside a broadcast with acknowledgements' `timeout`), and a
+//! broadcast another server started reaches this server's sockets through
+//! [`Host::push_event`] with them: volatile applied to each receiver here, and its outgoing
+//! listeners called, as Node's in-memory adapter does for every broadcast it applies
+//! (`notifyOutgoingListeners`, then `writeToEngine` with the packet's `volatile` and
+//! `compress`). A dynamic namespace's parent passes its options, flags included, to every
+//! child (Node's `ParentBroadcastAdapter`).
 
 use super::NsInner;
 use crate::adapter::{AckWait, Host, ServerAck, SocketInfo};
@@ -18,38 +26,7 @@ use crate::sid::Sid;
 use serde_json::Value;
 use std::time::Duration;
 
-/// How an emit is delivered (Node's `socket.volatile`, `socket.compress(bool)`, on sockets
-/// and broadcasts alike).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EmitFlags {
-    /// Dropped for a receiver that cannot take it at once: something sent to it is not
-    /// taken yet (queued, being written, or waiting for its next poll; `outbox.rs`) or it is
-    /// not connected; Node's `volatile` (dropped when the transport is not writable), for
-    /// data that is stale soon anyway (positions, ticks). A volatile event is not kept for
-    /// connection state recovery either, as in Node.
-    pub volatile: bool,
-    /// Whether the message may be compressed (default `true`; Node's `compress(bool)`).
-    /// Kept and passed down to the delivery, where it has no effect yet: this server's
-    /// WebSocket transport negotiates no permessage-deflate (as Node's default
-    /// `perMessageDeflate: false`), so nothing is compressed either way.
-    pub compress: bool,
-}
-
-impl Default for EmitFlags {
-    fn default() -> Self {
-        Self {
-            volatile: false,
-            compress: true,
-        }
-    }
-}
-
-impl EmitFlags {
-    /// Whether these are the flags of a plain emit.
-    pub(crate) fn is_plain(self) -> bool {
-        self == Self::default()
-    }
-}
+pub use crate::rooms::EmitFlags;
 
 /// The namespace as a broadcast with flags (or to sockets with outgoing listeners) shows it
 /// to the adapter: everything as the namespace, but `push` delivers with the flags and calls
@@ -76,6 +53,17 @@ impl Host for Delivery<'_> {
             .push_flagged(sids, frames, self.flags, self.event, self.args)
     }
 
+    fn push_event(
+        &self,
+        sids: &[Sid],
+        frames: &[Frame],
+        flags: EmitFlags,
+        event: &str,
+        args: &Args,
+    ) -> usize {
+        self.ns.push_event(sids, frames, flags, event, args)
+    }
+
     fn disconnect(&self, sids: &[Sid], close: bool) {
         self.ns.disconnect(sids, close);
     }
@@ -100,8 +88,10 @@ impl Host for Delivery<'_> {
         event: &str,
         args: &Args,
         timeout: Duration,
+        flags: EmitFlags,
     ) -> Vec<AckWait> {
-        self.ns.emit_many_with_ack(sids, event, args, timeout)
+        self.ns
+            .emit_many_with_ack(sids, event, args, timeout, flags)
     }
 
     fn server_side(&self, packet: Vec<Value>, ack: ServerAck) -> bool {

@@ -125,6 +125,13 @@ impl Handlers {
         }
     }
 
+    /// Removes the handler of `event`; returns whether there was one.
+    pub(crate) fn remove(&mut self, event: &str) -> bool {
+        let before = self.events.len();
+        self.events.retain(|(n, _)| &**n != event);
+        self.events.len() != before
+    }
+
     pub(crate) fn get(&self, event: &str) -> Option<EventFn> {
         self.events
             .iter()

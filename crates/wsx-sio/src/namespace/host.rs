@@ -10,7 +10,7 @@ use crate::args::Args;
 use crate::engine::transport::Frame;
 use crate::frames::event_frames;
 use crate::packet::socket::MAX_ACK_ID;
-use crate::rooms::Room;
+use crate::rooms::{EmitFlags, Room};
 use crate::sid::Sid;
 use serde_json::{Map, Value, json};
 use std::sync::atomic::Ordering;
@@ -27,6 +27,23 @@ impl Host for NsInner {
 
     fn push(&self, sids: &[Sid], frames: &[Frame]) -> usize {
         self.local.push(sids, frames)
+    }
+
+    fn push_event(
+        &self,
+        sids: &[Sid],
+        frames: &[Frame],
+        flags: EmitFlags,
+        event: &str,
+        args: &Args,
+    ) -> usize {
+        // As a broadcast of this server (`hub.rs`): plain, to a namespace where no socket has
+        // outgoing listeners, it takes the plain push and pays nothing for them.
+        if flags.is_plain() && self.outgoing_sockets.load(Ordering::Acquire) == 0 {
+            self.local.push(sids, frames)
+        } else {
+            self.local.push_flagged(sids, frames, flags, event, args)
+        }
     }
 
     fn disconnect(&self, sids: &[Sid], close: bool) {
@@ -63,6 +80,7 @@ impl Host for NsInner {
         event: &str,
         args: &Args,
         timeout: Duration,
+        flags: EmitFlags,
     ) -> Vec<AckWait> {
         // One id for every receiver, from the namespace's range (above any socket's own),
         // so that the packet is encoded once, as Node's broadcastWithAck does.
@@ -75,7 +93,7 @@ impl Host for NsInner {
             let Some(socket) = self.local.get(sid) else {
                 continue;
             };
-            match socket.emit_frames_with_ack(id, &frames, timeout) {
+            match socket.emit_frames_with_ack(id, &frames, timeout, flags.volatile) {
                 Some(wait) => {
                     // Node's broadcastWithAck calls the outgoing listeners too.
                     socket.notify_outgoing(event, args);
@@ -87,7 +105,7 @@ impl Host for NsInner {
                     // (Its outgoing listeners are called there.)
                     waits.push(
                         socket
-                            .emit_args_with_ack(event, args.clone(), timeout)
+                            .emit_args_with_ack_flagged(event, args.clone(), timeout, flags)
                             .into_inner(),
                     );
                 }

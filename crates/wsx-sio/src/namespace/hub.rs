@@ -107,7 +107,6 @@ impl Hub {
             hub: self.clone(),
             opts,
             timeout: None,
-            flags: EmitFlags::default(),
         }
     }
 
@@ -137,6 +136,14 @@ impl Hub {
     /// See [`BroadcastOperator::emit_args`].
     pub fn emit_args(&self, event: &str, args: Args) -> Result<usize, EmitError> {
         self.all().emit_args(event, args)
+    }
+
+    /// Broadcasts a `message` event to the namespace (Node's `io.send(...args)`).
+    ///
+    /// # Errors
+    /// See [`Self::emit_args`].
+    pub fn send(&self, args: Args) -> Result<usize, EmitError> {
+        self.emit_args("message", args)
     }
 
     /// A broadcast whose receivers drop it if they cannot take it at once (Node's
@@ -246,8 +253,6 @@ pub struct BroadcastOperator {
     /// How long [`Self::emit_with_ack`] waits (not part of the options: it never crosses
     /// servers, and a plain broadcast ignores it; `broadcast_ack.rs`).
     pub(super) timeout: Option<Duration>,
-    /// `volatile` and `compress` (applied on this server: `flags.rs`).
-    pub(super) flags: EmitFlags,
 }
 
 impl BroadcastOperator {
@@ -275,27 +280,28 @@ impl BroadcastOperator {
     /// Drops the event for each receiver on this server that cannot take it at once:
     /// something sent to it is not taken yet (queued, being written, or waiting for its next
     /// poll), or it is not connected (Node's `volatile`). Not kept for connection state
-    /// recovery. Other servers of a cluster deliver it as a plain broadcast (their wire
-    /// format carries no flags from here). Applies to [`Self::emit`] and [`Self::emit_args`],
-    /// not to broadcasts with acknowledgements.
+    /// recovery. The flag crosses servers (`opts.flags` on the Redis wire, as Node's
+    /// adapter sends it): each server of a cluster applies it to its own sockets. Applies
+    /// to broadcasts with acknowledgements too (a receiver it was dropped for counts, and
+    /// its wait ends at the timeout, as in Node).
     #[must_use]
     pub fn volatile(mut self) -> Self {
-        self.flags.volatile = true;
+        self.opts.flags.volatile = true;
         self
     }
 
     /// Sets whether the event may be compressed (Node's `compress(bool)`; see
-    /// [`EmitFlags::compress`]: no effect yet).
+    /// [`EmitFlags::compress`]); crosses servers as `volatile` does.
     #[must_use]
     pub fn compress(mut self, compress: bool) -> Self {
-        self.flags.compress = compress;
+        self.opts.flags.compress = compress;
         self
     }
 
     /// The flags set so far.
     #[must_use]
     pub fn flags(&self) -> EmitFlags {
-        self.flags
+        self.opts.flags
     }
 
     /// The selection.
@@ -324,11 +330,12 @@ impl BroadcastOperator {
         // without it (the offset means something to this server's store only; Node's Redis
         // adapter does no recovery either).
         // A volatile packet is not kept: it is stale by design (as in Node).
-        if super::offsets::applies(&self.hub, self.flags) {
+        let flags = self.opts.flags;
+        if super::offsets::applies(&self.hub, flags) {
             // The adapter assigns the offset (the Streams adapter): `offsets.rs`.
-            return super::offsets::emit(&self.hub, self.opts.clone(), self.flags, event, args);
+            return super::offsets::emit(&self.hub, self.opts.clone(), flags, event, args);
         }
-        let (frames, args) = if self.hub.recovery().is_some() && !self.flags.volatile {
+        let (frames, args) = if self.hub.recovery().is_some() && !flags.volatile {
             let frames = kept_event_frames(&self.hub, &self.opts, event, args.clone());
             (frames, args)
         } else {
@@ -339,12 +346,12 @@ impl BroadcastOperator {
         // the sockets; otherwise through a host that applies flags and calls listeners.
         let delivery;
         let host: &dyn crate::adapter::Host =
-            if self.flags.is_plain() && ns.outgoing_sockets.load(Ordering::Acquire) == 0 {
+            if flags.is_plain() && ns.outgoing_sockets.load(Ordering::Acquire) == 0 {
                 ns
             } else {
                 delivery = Delivery {
                     ns,
-                    flags: self.flags,
+                    flags,
                     event,
                     args: &args,
                 };

@@ -11,6 +11,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 impl Socket {
+    /// Removes the handler of `event` ([`Self::on`], [`Self::on_with_ack`]): the event is
+    /// then ignored, as Node's `socket.off(event)` / `removeAllListeners(event)` leave it
+    /// (the catch-all listeners still see it). Returns whether there was one.
+    pub fn off(&self, event: &str) -> bool {
+        self.handlers().remove(event)
+    }
+
     /// Adds a handler called for every event the client sends (before the event's own
     /// handler), with its name (Node's `onAny`). Returns its id, for [`Self::off_any`].
     pub fn on_any<F, Fut>(&self, handler: F) -> ListenerId

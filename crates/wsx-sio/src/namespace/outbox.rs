@@ -35,6 +35,7 @@
 
 use super::reason::DisconnectReason;
 use super::socket::Socket;
+use crate::engine::traffic::Traffic;
 use crate::engine::transport::{Frame, Held};
 use crate::error::EmitError;
 use bytes::Bytes;
@@ -123,6 +124,9 @@ pub(crate) struct Outbox {
     held: Option<Arc<Held>>,
     /// Writes broadcasts straight to an idle WebSocket client's socket (module docs).
     direct: Option<DirectWriter>,
+    /// Counts what `direct` writes for the admin UI (the connection's task counts the rest;
+    /// `crate::engine::traffic`).
+    traffic: Option<Arc<Traffic>>,
 }
 
 impl Outbox {
@@ -135,7 +139,14 @@ impl Outbox {
             limit,
             held,
             direct,
+            traffic: None,
         }
+    }
+
+    /// Counts the broadcasts written straight to the socket in `traffic`.
+    pub(crate) fn counting(mut self, traffic: Arc<Traffic>) -> Self {
+        self.traffic = Some(traffic);
+        self
     }
 
     /// Writes `shared` straight to the socket if the client is idle and nothing waits for it
@@ -145,9 +156,13 @@ impl Outbox {
         let Some(direct) = &self.direct else {
             return false;
         };
-        state.queue.is_empty()
+        let written = state.queue.is_empty()
             && state.bytes == 0
-            && direct.try_write(shared.websocket()) == DirectWrite::Written
+            && direct.try_write(shared.websocket()) == DirectWrite::Written;
+        if written && let Some(traffic) = &self.traffic {
+            traffic.written(shared.frames());
+        }
+        written
     }
 
     /// Sends the frames of a broadcast: written straight to the socket when the client is

@@ -287,6 +287,7 @@ impl Socket {
                 rooms: vec![Room::from(self)],
                 except: Vec::new(),
                 local: false,
+                flags,
             };
             super::offsets::emit(&self.0.hub, to_self, flags, event, args)?;
             return Ok(());
@@ -294,8 +295,8 @@ impl Socket {
         self.notify_outgoing(event, &args);
         let to_self = BroadcastOptions {
             rooms: vec![Room::from(self)],
-            except: Vec::new(),
             local: true,
+            ..BroadcastOptions::default()
         };
         self.push(kept_event_frames(&self.0.hub, &to_self, event, args))?;
         crate::metrics::events_sent(self.namespace(), 1);
@@ -351,16 +352,23 @@ impl Socket {
     /// Queues the frames of a broadcast with acknowledgements (encoded once for every
     /// receiver, with the ack id `id` they share) and waits for this socket's answer at most
     /// `timeout`. `None` when the socket is not connected or already waits under that id.
+    /// A `volatile` packet is dropped when something else waits for the client; the wait
+    /// then ends at the timeout (Node counts the client all the same).
     pub(crate) fn emit_frames_with_ack(
         &self,
         id: u64,
         frames: &[Frame],
         timeout: Duration,
+        volatile: bool,
     ) -> Option<AckFuture> {
         if !self.connected() {
             return None;
         }
         let rx = lock(&self.0.acks).register_at(id)?;
+        if volatile {
+            let _ = self.0.conn.outbox.push_volatile(frames.iter().cloned());
+            return Some(self.await_ack(id, rx, Ok(()), timeout));
+        }
         // `map`, not `cloned()`: another instantiation of `push` than the plain broadcast's
         // (`LocalSockets::push`), which the compiler then keeps inlined there. With the same
         // one, the plain broadcast cost 642 instructions per receiver instead of 612

@@ -109,7 +109,8 @@ pub(crate) fn start<T: Transport>(
     let direct = transport.direct_writer();
     let shared = Arc::new(ConnShared {
         sid,
-        outbox: Outbox::new(config.max_pending_bytes, transport.held(), direct),
+        outbox: Outbox::new(config.max_pending_bytes, transport.held(), direct)
+            .counting(server.traffic.clone()),
         handshake,
         sockets: Mutex::new(Vec::new()),
         ack_timeout: config.ack_timeout,
@@ -209,7 +210,7 @@ fn run<T: Transport>(
 /// does not read ends at once when the client becomes a slow consumer (the outbox's bound),
 /// so that its memory is let go.
 async fn write_out<T: Transport>(
-    traffic: &super::traffic::Traffic,
+    traffic: &crate::engine::traffic::Traffic,
     shared: &ConnShared,
     jobs: &mut Scheduler,
     session: &mut Session<T>,

@@ -98,7 +98,7 @@ impl Server {
     }
 
     /// What was counted since the last call: Node's `aggregatedEvents`.
-    pub(crate) fn take_traffic(&self) -> Vec<super::traffic::Aggregated> {
+    pub(crate) fn take_traffic(&self) -> Vec<crate::engine::traffic::Aggregated> {
         self.0.traffic.take()
     }
 }

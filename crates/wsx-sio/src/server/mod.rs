@@ -14,7 +14,6 @@ pub(crate) mod instrument;
 mod prefixed;
 mod scheduler;
 mod state;
-pub(crate) mod traffic;
 
 pub use crate::adapter::ServerAck;
 pub use crate::args::{Args, FromArgs};

@@ -6,6 +6,7 @@ use super::config::Config;
 use super::engine_only::EngineHandler;
 use crate::adapter::Adapter;
 use crate::adapter::Host;
+use crate::engine::traffic::Traffic;
 use crate::engine::transport::polling::Sessions;
 use crate::namespace::DisconnectReason;
 use crate::namespace::NsInner;
@@ -47,7 +48,7 @@ pub(crate) struct ServerInner {
     pub(crate) observers: RwLock<Vec<SharedObserver>>,
     /// Connections, packets and bytes per second, for the admin UI's `aggregatedEvents`
     /// (off until it is instrumented; `traffic.rs`).
-    pub(crate) traffic: super::traffic::Traffic,
+    pub(crate) traffic: Arc<Traffic>,
 }
 
 impl ServerInner {
@@ -72,7 +73,7 @@ impl ServerInner {
             stop: watch::Sender::new(false),
             drained: Notify::new(),
             observers: RwLock::default(),
-            traffic: super::traffic::Traffic::default(),
+            traffic: Arc::default(),
         }
     }
 
@@ -110,7 +111,7 @@ impl ServerInner {
     pub(crate) fn unregister(&self, sid: Sid, reason: DisconnectReason) {
         let mut conns = self.lock_conns();
         if conns.remove(&sid).is_some() {
-            self.traffic.closed(reason);
+            self.traffic.closed(engine_reason(reason));
         }
         if conns.is_empty() {
             self.drained.notify_waiters();
@@ -184,5 +185,20 @@ impl ServerInner {
             }
         }
         inner
+    }
+}
+
+/// The Engine.IO close reason of a connection that ended for `reason` (Node's engine socket
+/// `close` event, which the admin UI reports as `rawDisconnection`'s `subType`).
+fn engine_reason(reason: DisconnectReason) -> &'static str {
+    match reason {
+        DisconnectReason::TransportClose | DisconnectReason::ClientNamespaceDisconnect => {
+            "transport close"
+        }
+        DisconnectReason::TransportError => "transport error",
+        DisconnectReason::PingTimeout => "ping timeout",
+        DisconnectReason::ParseError => "parse error",
+        // The server closed it: Node's `socket.close()` is `forced close`.
+        _ => "forced close",
     }
 }

@@ -80,6 +80,17 @@ async function main() {
     });
     socket.on("to-room", (room, ...payload) => socket.to(room).emit("room-msg", ...payload));
     socket.on("broadcast", (...payload) => io.of("/").emit("broadcast", ...payload));
+    // Broadcast flags on the Redis wire (tests/cluster_flags.rs): a volatile broadcast, and
+    // the flags wsx-sio carries (volatile, compress), plain and with acknowledgements.
+    socket.on("volatile-to-room", (room, ...payload) =>
+      io.to(room).volatile.emit("room-msg", ...payload),
+    );
+    socket.on("flags-to-room", (room, ...payload) =>
+      io.to(room).volatile.compress(false).emit("room-msg", ...payload),
+    );
+    socket.on("flags-ask-room", (room, payload) =>
+      io.to(room).volatile.compress(false).timeout(1500).emit("question", payload, () => {}),
+    );
     socket.on("node-name", (ack) => ack(name));
     socket.on("fetch-sockets", async (room, ack) => {
       try {

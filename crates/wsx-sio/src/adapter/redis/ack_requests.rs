@@ -159,7 +159,7 @@ mod tests {
         let opts = BroadcastOptions {
             rooms: vec!["r".into()],
             except: vec!["x".into()],
-            local: false,
+            ..BroadcastOptions::default()
         };
         let message = encode_ack_request(
             "me",

@@ -130,12 +130,16 @@ impl NsAdapter {
         let targets = self.memory.local_targets(&request.opts, host);
         let (adapter, uid, id) = (self.clone(), request.uid, request.request_id);
         let (requester, count_id) = (uid.clone(), id.clone());
-        exchange::answer_ack_broadcast(
+        let waits = exchange::emit_acks(
             host,
             &targets,
             &request.event,
             &request.args,
             exchange::ack_timeout(request.timeout_ms),
+            request.opts.flags,
+        );
+        exchange::answer_ack_broadcast(
+            waits,
             |clients| {
                 let count = json!({"type": 8, "requestId": count_id, "clientCount": clients});
                 self.respond(&requester, count.to_string().into_bytes());

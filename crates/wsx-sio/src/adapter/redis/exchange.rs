@@ -12,7 +12,7 @@
 //!   sockets; the client count, then each acknowledgement, handed back to be published.
 
 use super::random_id;
-use crate::adapter::{AckReport, AdapterError, Host};
+use crate::adapter::{AckReport, AckWait, AdapterError, Host};
 use crate::args::Args;
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
@@ -166,24 +166,33 @@ impl AckRequests {
     }
 }
 
-/// Another server's broadcast with acknowledgements, for this server's sockets among
-/// `targets`: each gets the event with an ack id (encoded once for all); `count` is called
-/// with how many got it, before `ack` is called with each acknowledgement's arguments (one
-/// task per broadcast, not per socket, polls them together).
-pub(super) fn answer_ack_broadcast(
+/// Another server's broadcast with acknowledgements, sent to this server's sockets among
+/// `targets` with `flags`: each gets the event with an ack id (encoded once for all); the
+/// waits for their answers, for [`answer_ack_broadcast`].
+pub(super) fn emit_acks(
     host: &dyn Host,
     targets: &[crate::sid::Sid],
     event: &str,
     args: &Args,
     timeout: Duration,
+    flags: crate::rooms::EmitFlags,
+) -> Vec<AckWait> {
+    if targets.is_empty() {
+        Vec::new()
+    } else {
+        host.emit_many_with_ack(targets, event, args, timeout, flags)
+    }
+}
+
+/// Answers another server's broadcast with acknowledgements sent as `waits` ([`emit_acks`]):
+/// `count` is called with how many sockets got it, before `ack` is called with each
+/// acknowledgement's arguments (one task per broadcast, not per socket, polls them
+/// together).
+pub(super) fn answer_ack_broadcast(
+    waits: Vec<AckWait>,
     count: impl FnOnce(usize),
     ack: impl Fn(Args) + Send + 'static,
 ) {
-    let waits = if targets.is_empty() {
-        Vec::new()
-    } else {
-        host.emit_many_with_ack(targets, event, args, timeout)
-    };
     count(waits.len());
     if waits.is_empty() {
         return;

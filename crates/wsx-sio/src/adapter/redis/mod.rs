@@ -264,8 +264,12 @@ impl NsAdapter {
         if *message.uid == *self.uid || message.nsp != self.nsp {
             return;
         }
-        let (frames, _) = broadcast_frames(host.parser(), &self.nsp, &message.event, message.args);
-        let sent = host.push(&self.memory.local_targets(&message.opts, host), &frames);
+        let (frames, args) =
+            broadcast_frames(host.parser(), &self.nsp, &message.event, message.args);
+        // With the sender's flags and our receivers' outgoing listeners, as Node's
+        // in-memory adapter applies another server's broadcast.
+        let targets = self.memory.local_targets(&message.opts, host);
+        let sent = host.push_event(&targets, &frames, message.opts.flags, &message.event, &args);
         crate::metrics::events_sent(&self.nsp, sent);
     }
 

@@ -149,27 +149,39 @@ pub(super) fn event_data(event: &str, args: &Args) -> Mp {
 
 /// `{rooms, except, flags}` as Node's adapter sends them.
 pub(super) fn raw_opts(opts: &BroadcastOptions) -> Mp {
+    raw_opts_and(opts, None)
+}
+
+/// `{rooms, except, flags}` with `flags` as Node's `BroadcastOperator` builds them: a key
+/// for each flag set, none for a default (`io.volatile` adds `volatile: true`,
+/// `compress(false)` adds `compress: false`, `timeout(ms)` adds `timeout`; `local` never
+/// reaches the wire, a local broadcast is not published). With several, the keys come in
+/// the order of `io.volatile.compress(false).timeout(ms)`; Node writes them in the order its
+/// operator was called, which a receiver does not depend on.
+fn raw_opts_and(opts: &BroadcastOptions, timeout_ms: Option<u64>) -> Mp {
     let rooms = |list: &[Room]| Mp::Array(list.iter().map(|r| Mp::from(r.as_str())).collect());
+    let mut flags = Vec::new();
+    if opts.flags.volatile {
+        flags.push((Mp::from("volatile"), Mp::Boolean(true)));
+    }
+    if !opts.flags.compress {
+        flags.push((Mp::from("compress"), Mp::Boolean(false)));
+    }
+    if let Some(millis) = timeout_ms {
+        flags.push((Mp::from("timeout"), Mp::from(millis)));
+    }
     Mp::Map(vec![
         (Mp::from("rooms"), rooms(&opts.rooms)),
         (Mp::from("except"), rooms(&opts.except)),
-        (Mp::from("flags"), Mp::Map(Vec::new())),
+        (Mp::from("flags"), Mp::Map(flags)),
     ])
 }
 
-/// `{rooms, except, flags: {timeout}}`: the options of a broadcast with acknowledgements
-/// (`timeout` in milliseconds).
+/// `{rooms, except, flags: {.., timeout}}`: the options of a broadcast with
+/// acknowledgements (`timeout` in milliseconds; Node's `timeout()` keeps the other flags).
 pub(super) fn raw_opts_with_timeout(opts: &BroadcastOptions, timeout: std::time::Duration) -> Mp {
-    let mut raw = raw_opts(opts);
-    if let Mp::Map(entries) = &mut raw {
-        let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-        entries.retain(|(k, _)| k.as_str() != Some("flags"));
-        entries.push((
-            Mp::from("flags"),
-            Mp::Map(vec![(Mp::from("timeout"), Mp::from(millis))]),
-        ));
-    }
-    raw
+    let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    raw_opts_and(opts, Some(millis))
 }
 
 pub(super) fn write(value: &Mp) -> Vec<u8> {
@@ -237,6 +249,14 @@ pub(super) fn opts_from_mp(opts: Mp) -> Result<(BroadcastOptions, Option<u64>), 
     let local = take(&mut flags, "local")
         .and_then(|l| l.as_bool())
         .unwrap_or(false);
+    // Node's in-memory adapter reads `flags.volatile` and `flags.compress` as they are:
+    // absent is a plain emit.
+    let volatile = take(&mut flags, "volatile")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false);
+    let compress = take(&mut flags, "compress")
+        .and_then(|c| c.as_bool())
+        .unwrap_or(true);
     let timeout = take(&mut flags, "timeout").and_then(|t| {
         t.as_u64()
             .or_else(|| t.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
@@ -246,6 +266,7 @@ pub(super) fn opts_from_mp(opts: Mp) -> Result<(BroadcastOptions, Option<u64>), 
             rooms: rooms(take(&mut opts, "rooms")),
             except: rooms(take(&mut opts, "except")),
             local,
+            flags: crate::rooms::EmitFlags { volatile, compress },
         },
         timeout,
     ))
@@ -378,7 +399,7 @@ pub(crate) fn request_opts(request: &Map<String, Value>) -> BroadcastOptions {
     BroadcastOptions {
         rooms: list(opts.and_then(|o| o.get("rooms"))),
         except: list(opts.and_then(|o| o.get("except"))),
-        local: false,
+        ..BroadcastOptions::default()
     }
 }
 
@@ -608,5 +629,35 @@ mod tests {
         );
         let mp = write(&Mp::Map(vec![(Mp::from("type"), Mp::from(9u64))]));
         assert_eq!(decode_object(&mp).expect("msgpack")["type"], json!(9));
+    }
+
+    /// Node's `opts.flags` (`io.volatile.compress(false)`, with `timeout` on a broadcast
+    /// with acknowledgements) read back as they were written, in Node's key order; a plain
+    /// broadcast's `flags` stay `{}`.
+    #[test]
+    fn flags_cross_as_node_writes_them() {
+        let mut opts = BroadcastOptions {
+            rooms: vec!["r".into()],
+            ..BroadcastOptions::default()
+        };
+        assert_eq!(
+            write(&raw_opts(&opts)),
+            b"\x83\xa5rooms\x91\xa1r\xa6except\x90\xa5flags\x80".to_vec()
+        );
+        opts.flags.volatile = true;
+        opts.flags.compress = false;
+        let raw = write(&raw_opts(&opts));
+        assert!(raw.ends_with(b"\xa5flags\x82\xa8volatile\xc3\xa8compress\xc2"));
+        let back = opts_from_mp(read(&raw).expect("msgpack")).expect("options");
+        assert_eq!(back, (opts.clone(), None));
+        let raw = write(&raw_opts_with_timeout(
+            &opts,
+            std::time::Duration::from_millis(1500),
+        ));
+        assert!(
+            raw.ends_with(b"\xa5flags\x83\xa8volatile\xc3\xa8compress\xc2\xa7timeout\xcd\x05\xdc")
+        );
+        let back = opts_from_mp(read(&raw).expect("msgpack")).expect("options");
+        assert_eq!(back, (opts, Some(1500)));
     }
 }

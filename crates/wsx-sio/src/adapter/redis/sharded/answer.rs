@@ -81,19 +81,25 @@ impl ShardedNs {
         let (event, args) = message.event()?;
         let targets = self.memory.local_targets(&opts, host);
         let Some(id) = request_id else {
-            let (frames, _) = broadcast_frames(host.parser(), &self.nsp, &event, args);
-            let sent = host.push(&targets, &frames);
+            let (frames, args) = broadcast_frames(host.parser(), &self.nsp, &event, args);
+            // With the sender's flags and our receivers' outgoing listeners (Node's
+            // in-memory adapter applying another server's broadcast).
+            let sent = host.push_event(&targets, &frames, opts.flags, &event, &args);
             crate::metrics::events_sent(&self.nsp, sent);
             return Ok(());
         };
         let (adapter, requester) = (self.clone(), message.uid.clone());
         let count_id = id.clone();
-        exchange::answer_ack_broadcast(
+        let waits = exchange::emit_acks(
             host,
             &targets,
             &event,
             &args,
             exchange::ack_timeout(timeout_ms),
+            opts.flags,
+        );
+        exchange::answer_ack_broadcast(
+            waits,
             |clients| {
                 self.respond(
                     &message.uid,

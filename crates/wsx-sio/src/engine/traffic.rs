@@ -10,12 +10,13 @@
 //!   `bytesIn` for each one a client sent (the engine's `packet` with `data`). Opening,
 //!   heartbeat and upgrade packets carry no data and are not counted, as in Node.
 //!
-//! Off (one relaxed load per write batch and per received message) until the admin UI turns
-//! it on. On, each counted batch takes one uncontended lock and one clock read: a write of
-//! several queued frames counts once.
+//! Off (one relaxed load per write batch, per broadcast written straight to the socket, and
+//! per received message) until the admin UI turns it on. On, each counted batch takes one
+//! uncontended lock and one clock read: a write of several queued frames counts once. Kept
+//! by the server and shared with each connection's outbox (which counts the broadcasts it
+//! writes straight to an idle WebSocket client, `namespace/outbox.rs`).
 
-use crate::engine::transport::Frame;
-use crate::namespace::DisconnectReason;
+use super::transport::Frame;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -43,21 +44,6 @@ fn this_second() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs().saturating_mul(1000))
-}
-
-/// The Engine.IO close reason of a connection that ended for `reason` (Node's engine
-/// socket `close` event, which the admin UI reports as `rawDisconnection`'s `subType`).
-fn engine_reason(reason: DisconnectReason) -> &'static str {
-    match reason {
-        DisconnectReason::TransportClose | DisconnectReason::ClientNamespaceDisconnect => {
-            "transport close"
-        }
-        DisconnectReason::TransportError => "transport error",
-        DisconnectReason::PingTimeout => "ping timeout",
-        DisconnectReason::ParseError => "parse error",
-        // The server closed it: Node's `socket.close()` is `forced close`.
-        _ => "forced close",
-    }
 }
 
 impl Traffic {
@@ -93,10 +79,11 @@ impl Traffic {
         }
     }
 
-    /// A connection ended for `reason`.
-    pub(crate) fn closed(&self, reason: DisconnectReason) {
+    /// A connection ended; `reason` is Node's engine close reason (`transport close`,
+    /// `ping timeout`, `forced close`..).
+    pub(crate) fn closed(&self, reason: &'static str) {
         if self.on.load(Ordering::Relaxed) {
-            self.add(&[("rawDisconnection", Some(engine_reason(reason)), 1)]);
+            self.add(&[("rawDisconnection", Some(reason), 1)]);
         }
     }
 
@@ -152,7 +139,7 @@ mod tests {
         ]);
         traffic.received(5);
         traffic.received(7);
-        traffic.closed(DisconnectReason::PingTimeout);
+        traffic.closed("ping timeout");
         let mut got: Vec<(&str, Option<&str>, u64)> = traffic
             .take()
             .into_iter()
