@@ -122,13 +122,27 @@ pub(crate) struct Outbox {
     /// What the transport keeps after a write (long-polling), counted in the bound.
     held: Option<Arc<Held>>,
     /// Writes broadcasts straight to an idle WebSocket client's socket (module docs).
-    direct: Option<DirectWriter>,
+    direct: Option<Direct>,
+}
+
+/// Told of the frames a broadcast wrote straight to a client's socket, as the connection's
+/// task tells of those it writes (the admin UI's traffic counts, `server/traffic.rs`).
+pub(crate) trait WriteCounter: std::fmt::Debug + Send + Sync {
+    /// `frames` were written to a client.
+    fn written(&self, frames: &[Frame]);
+}
+
+/// What a client's direct writes need: its socket's writer, and who counts what it writes.
+#[derive(Debug)]
+pub(crate) struct Direct {
+    pub(crate) writer: DirectWriter,
+    pub(crate) counter: Arc<dyn WriteCounter>,
 }
 
 impl Outbox {
     /// A queue bounded at `limit` bytes, counting `held` too; broadcasts go through `direct`
     /// when the client is idle.
-    pub(crate) fn new(limit: usize, held: Option<Arc<Held>>, direct: Option<DirectWriter>) -> Self {
+    pub(crate) fn new(limit: usize, held: Option<Arc<Held>>, direct: Option<Direct>) -> Self {
         Self {
             state: Mutex::new(State::default()),
             notify: Notify::new(),
@@ -145,9 +159,13 @@ impl Outbox {
         let Some(direct) = &self.direct else {
             return false;
         };
-        state.queue.is_empty()
+        let written = state.queue.is_empty()
             && state.bytes == 0
-            && direct.try_write(shared.websocket()) == DirectWrite::Written
+            && direct.writer.try_write(shared.websocket()) == DirectWrite::Written;
+        if written {
+            direct.counter.written(shared.frames());
+        }
+        written
     }
 
     /// Sends the frames of a broadcast: written straight to the socket when the client is

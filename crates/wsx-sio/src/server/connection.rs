@@ -25,7 +25,7 @@ use crate::namespace::connect::{connect, connect_job, persist};
 use crate::namespace::jobs::{
     Job, connect_barrier, disconnect_job, event_job, run_disconnect_handlers,
 };
-use crate::namespace::outbox::{Item, Outbox};
+use crate::namespace::outbox::{Direct, Item, Outbox};
 use crate::namespace::{DisconnectReason, Handshake};
 use crate::packet::binary::{self, BinaryError, Reassembly};
 use crate::packet::socket::{self as sio, Body, Packet};
@@ -106,7 +106,10 @@ pub(crate) fn start<T: Transport>(
     handshake: Handshake,
 ) -> impl Future<Output = ()> + Send {
     let config = &server.config;
-    let direct = transport.direct_writer();
+    let direct = transport.direct_writer().map(|writer| Direct {
+        writer,
+        counter: server.traffic.clone(),
+    });
     let shared = Arc::new(ConnShared {
         sid,
         outbox: Outbox::new(config.max_pending_bytes, transport.held(), direct),
@@ -123,6 +126,7 @@ pub(crate) fn start<T: Transport>(
 /// Runs a connection until it ends. Not an `async fn`: its future would move the arguments
 /// into locals and keep both copies (the session twice, WebSocket included: 704 bytes more
 /// per client); an `async move` block uses what it captured in place.
+#[allow(clippy::manual_async_fn)] // on purpose: see above
 fn run<T: Transport>(
     server: Arc<ServerInner>,
     mut session: Session<T>,

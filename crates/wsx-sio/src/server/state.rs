@@ -47,7 +47,7 @@ pub(crate) struct ServerInner {
     pub(crate) observers: RwLock<Vec<SharedObserver>>,
     /// Connections, packets and bytes per second, for the admin UI's `aggregatedEvents`
     /// (off until it is instrumented; `traffic.rs`).
-    pub(crate) traffic: super::traffic::Traffic,
+    pub(crate) traffic: Arc<super::traffic::Traffic>,
 }
 
 impl ServerInner {
@@ -72,7 +72,7 @@ impl ServerInner {
             stop: watch::Sender::new(false),
             drained: Notify::new(),
             observers: RwLock::default(),
-            traffic: super::traffic::Traffic::default(),
+            traffic: Arc::default(),
         }
     }
 

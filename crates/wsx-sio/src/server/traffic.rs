@@ -135,6 +135,13 @@ impl Traffic {
     }
 }
 
+/// Broadcasts written straight to a client's socket count as the connection's own writes.
+impl crate::namespace::outbox::WriteCounter for Traffic {
+    fn written(&self, frames: &[Frame]) {
+        Traffic::written(self, frames);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
