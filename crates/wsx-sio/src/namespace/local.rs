@@ -7,7 +7,7 @@ use super::socket::Socket;
 use crate::args::Args;
 use crate::engine::transport::Frame;
 use crate::sid::Sid;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{PoisonError, RwLock};
 
@@ -76,6 +76,29 @@ impl LocalSockets {
                     .count()
             })
             .sum()
+    }
+
+    /// Sends shared frames to every socket but those of `except` (a broadcast to no room):
+    /// the sockets' handles are cloned under the map's read lock, with no lookup by id, and
+    /// the frames go out once it is released (a direct write is a `send` each: the lock is
+    /// not held through them, and a socket that connects or leaves waits for the copy only).
+    pub(crate) fn push_all(&self, except: &HashSet<Sid>, frames: &[Frame]) -> usize {
+        let sockets: Vec<Socket> = {
+            let map = self.read();
+            if except.is_empty() {
+                map.values().cloned().collect()
+            } else {
+                map.iter()
+                    .filter(|(sid, _)| !except.contains(sid))
+                    .map(|(_, socket)| socket.clone())
+                    .collect()
+            }
+        };
+        let shared = Shared::new(frames);
+        sockets
+            .iter()
+            .filter(|socket| socket.push_shared(&shared).is_ok())
+            .count()
     }
 
     /// Like [`Self::push`], for a broadcast with flags or to sockets with outgoing listeners
