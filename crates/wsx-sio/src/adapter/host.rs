@@ -54,6 +54,18 @@ pub trait Host: Send + Sync {
         self.push(sids, frames)
     }
 
+    /// Queues `frames` on every socket connected to this server but those of `except` (a
+    /// broadcast to no room in particular); returns how many took them. The default is
+    /// [`Self::push`] to those ids; the namespace goes through its sockets without looking each
+    /// one up by id.
+    fn push_all(&self, except: &std::collections::HashSet<Sid>, frames: &[Frame]) -> usize {
+        let mut sids = self.sids();
+        if !except.is_empty() {
+            sids.retain(|sid| !except.contains(sid));
+        }
+        self.push(&sids, frames)
+    }
+
     /// Disconnects the sockets of `sids` from the namespace ("server namespace disconnect"),
     /// or with `close` closes their whole connections ("forced server close").
     fn disconnect(&self, sids: &[Sid], close: bool);

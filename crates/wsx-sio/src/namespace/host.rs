@@ -46,6 +46,10 @@ impl Host for NsInner {
         }
     }
 
+    fn push_all(&self, except: &std::collections::HashSet<Sid>, frames: &[Frame]) -> usize {
+        self.local.push_all(except, frames)
+    }
+
     fn disconnect(&self, sids: &[Sid], close: bool) {
         for &sid in sids {
             // Looked up one by one, the map's lock released: disconnecting leaves the map.

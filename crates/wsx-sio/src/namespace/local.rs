@@ -7,7 +7,8 @@ use super::socket::Socket;
 use crate::args::Args;
 use crate::engine::transport::Frame;
 use crate::sid::Sid;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{PoisonError, RwLock};
 
 /// Receivers served per read lock of the map in [`LocalSockets::push`].
@@ -16,7 +17,7 @@ const PUSH_BATCH: usize = 256;
 /// The sockets of one namespace connected to this server.
 #[derive(Debug, Default)]
 pub struct LocalSockets {
-    map: RwLock<HashMap<Sid, Socket>>,
+    map: RwLock<HashMap<Sid, Socket, SidHash>>,
 }
 
 impl LocalSockets {
@@ -77,6 +78,29 @@ impl LocalSockets {
             .sum()
     }
 
+    /// Sends shared frames to every socket but those of `except` (a broadcast to no room):
+    /// the sockets' handles are cloned under the map's read lock, with no lookup by id, and
+    /// the frames go out once it is released (a direct write is a `send` each: the lock is
+    /// not held through them, and a socket that connects or leaves waits for the copy only).
+    pub(crate) fn push_all(&self, except: &HashSet<Sid>, frames: &[Frame]) -> usize {
+        let sockets: Vec<Socket> = {
+            let map = self.read();
+            if except.is_empty() {
+                map.values().cloned().collect()
+            } else {
+                map.iter()
+                    .filter(|(sid, _)| !except.contains(sid))
+                    .map(|(_, socket)| socket.clone())
+                    .collect()
+            }
+        };
+        let shared = Shared::new(frames);
+        sockets
+            .iter()
+            .filter(|socket| socket.push_shared(&shared).is_ok())
+            .count()
+    }
+
     /// Like [`Self::push`], for a broadcast with flags or to sockets with outgoing listeners
     /// (`flags.rs`): a volatile packet goes only to receivers for which nothing else waits, and the
     /// outgoing listeners of each connected receiver are called with `event` and `args`
@@ -124,11 +148,78 @@ impl LocalSockets {
         self.write().remove(&sid);
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Sid, Socket>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Sid, Socket, SidHash>> {
         self.map.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Sid, Socket>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Sid, Socket, SidHash>> {
         self.map.write().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// How the map of local sockets hashes ids: a broadcast looks up each receiver, and the
+/// default SipHash of a 20-byte id cost about 100 instructions per delivery
+/// (`scripts/sio_fanout_instr.sh`). The ids of this server's sockets are random
+/// ([`Sid::random`]: 15 bytes from the operating system's generator, or restored by connection
+/// state recovery from an id the server made), so no client chooses the keys of this map, and
+/// a few multiplications that mix every byte into every bit of the hash are enough (the fold of
+/// a 64 x 64 -> 128-bit product, as foldhash and wyhash do).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct SidHash;
+
+impl BuildHasher for SidHash {
+    type Hasher = SidHasher;
+
+    fn build_hasher(&self) -> SidHasher {
+        SidHasher(0x243f_6a88_85a3_08d3)
+    }
+}
+
+/// See [`SidHash`].
+pub(crate) struct SidHasher(u64);
+
+/// The high and low halves of the 128-bit product, folded together.
+#[inline]
+fn fold(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+impl Hasher for SidHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = self.0;
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            h = fold(h ^ u64::from_le_bytes(word), 0x9e37_79b9_7f4a_7c15);
+        }
+        self.0 = h;
+    }
+
+    /// The length before the id's bytes (the derived `Hash` of an array): always 20.
+    #[inline]
+    fn write_usize(&mut self, _: usize) {}
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_ids_hash_apart_in_every_bit_range() {
+        let hashes: Vec<u64> = (0..4096).map(|_| SidHash.hash_one(Sid::random())).collect();
+        let distinct: std::collections::HashSet<u64> = hashes.iter().copied().collect();
+        assert_eq!(distinct.len(), hashes.len());
+        // The low bits pick the bucket and the high ones the tag (hashbrown): both spread.
+        let low: std::collections::HashSet<u64> = hashes.iter().map(|h| h & 0xfff).collect();
+        let high: std::collections::HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
+        assert!(low.len() > 2400, "{} of 4096 low values", low.len());
+        assert_eq!(high.len(), 128);
     }
 }

@@ -148,7 +148,8 @@ impl DirectWriter {
             }
             return DirectWrite::NotWritten;
         }
-        if !takes(direct.encoding, frame)
+        // Every connection with a writer takes uncompressed frames (no RSV bit).
+        if frame.first().is_some_and(|b| b & 0x70 != 0) && !takes(direct.encoding, frame)
             || direct
                 .state
                 .compare_exchange(

@@ -23,6 +23,12 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     fn direct_writer(&mut self) -> Option<wsx::DirectWriter> {
+        // Broadcasts are encoded once as plain frames: a connection with an extension
+        // (permessage-deflate, set up through `Config::ws_handshake`) compresses each message
+        // itself, and keeps doing so through its queue.
+        if self.ws.has_extension() {
+            return None;
+        }
         self.ws.direct_writer()
     }
 
