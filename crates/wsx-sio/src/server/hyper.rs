@@ -11,7 +11,7 @@ use crate::engine::handshake::{EngineRequest, RequestError, TransportKind, parse
 use crate::engine::transport::polling::{PollLimits, PollShared, Refusal};
 use crate::engine::transport::websocket::WsTransport;
 use crate::engine::transport::{CloseCause, Transport as _};
-use crate::namespace::Handshake;
+use crate::namespace::StoredHandshake;
 use crate::sid::Sid;
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
@@ -213,7 +213,7 @@ impl Server {
             max_poll_packets: config.max_poll_packets,
         };
         let (session, transport) = self.0.polling.open(sid, limits);
-        let handshake = Handshake::from_request(head, remote);
+        let handshake = StoredHandshake::from_request(head, remote);
         drop(self.0.spawn_session(sid, transport, handshake));
         poll(&session).await
     }
