@@ -102,13 +102,14 @@ struct Connection {
 pub(crate) fn start<T: Transport>(
     server: Arc<ServerInner>,
     sid: Sid,
-    transport: T,
+    mut transport: T,
     handshake: StoredHandshake,
 ) -> impl Future<Output = ()> + Send {
     let config = &server.config;
+    let direct = transport.direct_writer();
     let shared = Arc::new(ConnShared {
         sid,
-        outbox: Outbox::new(config.max_pending_bytes, transport.held()),
+        outbox: Outbox::new(config.max_pending_bytes, transport.held(), direct),
         handshake,
         sockets: Mutex::new(Vec::new()),
         ack_timeout: config.ack_timeout,
@@ -137,7 +138,7 @@ fn run<T: Transport>(
         }
         if let Err(err) = session.open(&config.engine).await {
             tracing::debug!(%err, "could not send the open packet");
-            server.unregister(shared.sid);
+            server.unregister(shared.sid, DisconnectReason::TransportError);
             return;
         }
         // Socket.IO's connectTimeout, cleared once a namespace is joined (as Node's `Client`
@@ -164,17 +165,19 @@ fn run<T: Transport>(
                     }
                 }
                 () = shared.outbox.notified() => {
-                    if let Some(ending) = write_out(&shared, &mut conn.jobs, &mut session).await {
+                    if let Some(ending) = write_out(&server.traffic, &shared, &mut conn.jobs, &mut session).await {
                         break ending;
                     }
                 }
                 event = session.recv(), if conn.jobs.len() < max_jobs && conn.jobs.bytes() <= max_bytes => match event {
                     Event::Text(text) => {
+                        server.traffic.received(text.len());
                         if let Err(err) = conn.on_text(&text) {
                             break Ending::because(DisconnectReason::ParseError, err);
                         }
                     }
                     Event::Binary(data) => {
+                        server.traffic.received(data.len());
                         if let Err(err) = conn.on_binary(data) {
                             break Ending::because(DisconnectReason::ParseError, err);
                         }
@@ -197,11 +200,12 @@ fn run<T: Transport>(
                 }
             }
         };
+        let reason = ending.reason;
         // Boxed: the closing path is taken once and must not weigh on every idle task.
         Box::pin(conn.finish(session, ending)).await;
         // Not a drop guard: that would be state the task keeps for its whole life. A task
         // dropped unfinished (its runtime shutting down) leaves a dead weak entry, harmless.
-        server.unregister(shared.sid);
+        server.unregister(shared.sid, reason);
     }
 }
 
@@ -210,6 +214,7 @@ fn run<T: Transport>(
 /// does not read ends at once when the client becomes a slow consumer (the outbox's bound),
 /// so that its memory is let go.
 async fn write_out<T: Transport>(
+    traffic: &super::traffic::Traffic,
     shared: &ConnShared,
     jobs: &mut Scheduler,
     session: &mut Session<T>,
@@ -236,6 +241,7 @@ async fn write_out<T: Transport>(
             }
         }
         if !out.is_empty() {
+            traffic.written(&out);
             let sent = tokio::select! {
                 biased;
                 sent = session.send(out) => sent,
