@@ -5,13 +5,15 @@
 //! reconnection: the same client against every server, the one applications use.
 //!
 //! Usage:
-//!   sio_load idle      --addr HOST:PORT --clients N [--hold SECS]
+//!   sio_load idle      --addr HOST:PORT --clients N [--hold SECS] [--transport websocket|polling]
 //!   sio_load fanout    --addr HOST:PORT[,HOST:PORT...] --clients N [--rounds R]
 //!                      [--round-timeout SECS] [--procs P] [--server-pid PID [--warmup W]]
 //!   sio_load roundtrip --addr HOST:PORT --clients N [--seconds S]
 //!
 //! `idle` connects N clients to `/` (answering pings and the server's `server-ask`), prints
-//! `ready N`, and holds them. `fanout` connects N clients, then one of them emits `broadcast`
+//! `ready N`, and holds them; `--transport polling` makes them HTTP long-polling clients
+//! that never upgrade (each keeps a `GET` waiting at the server), to measure what an idle
+//! polling client costs the server (WebSocket, the default, otherwise). `fanout` connects N clients, then one of them emits `broadcast`
 //! R times, each after the previous one reached everybody: it prints the time until the last
 //! client had it and deliveries per second; with several addresses (servers of one cluster) the
 //! receivers are spread over them in turn and the sender is on the first. `roundtrip` runs `echo-ack` round trips on N
@@ -53,11 +55,14 @@ struct Opts {
     warmup: usize,
 }
 
+/// The clients' transport (`--transport`): WebSocket unless told otherwise.
+static TRANSPORT: std::sync::OnceLock<Transports> = std::sync::OnceLock::new();
+
 fn usage() -> ! {
     eprintln!(
         "usage: sio_load idle|fanout|roundtrip --addr HOST:PORT --clients N \
          [--hold SECS] [--rounds R] [--seconds S] [--round-timeout SECS] [--procs P] \
-         [--server-pid PID] [--warmup W]"
+         [--server-pid PID] [--warmup W] [--transport websocket|polling]"
     );
     std::process::exit(2);
 }
@@ -90,6 +95,14 @@ fn parse() -> Opts {
             "--procs" => opts.procs = (number() as usize).max(1),
             "--server-pid" => opts.server_pid = Some(number() as u32),
             "--warmup" => opts.warmup = number() as usize,
+            "--transport" => {
+                let transport = match value.as_str() {
+                    "websocket" => Transports::WebSocket,
+                    "polling" => Transports::Polling,
+                    _ => usage(),
+                };
+                let _ = TRANSPORT.set(transport);
+            }
             _ => usage(),
         }
     }
@@ -138,11 +151,11 @@ type OnBroadcast = Arc<dyn Fn(&Args) + Send + Sync>;
 /// Makes each client's [`OnBroadcast`] (one per client, so that each counts its own).
 type Counter = Arc<dyn Fn() -> OnBroadcast + Send + Sync>;
 
-/// The clients' options: WebSocket only (no HTTP requests), no reconnection (a lost client
-/// is a failure of the run, not one to bring back).
+/// The clients' options: WebSocket only (no HTTP requests) unless `--transport polling`, no
+/// reconnection (a lost client is a failure of the run, not one to bring back).
 fn options() -> ClientOptions {
     ClientOptions {
-        transports: Transports::WebSocket,
+        transports: TRANSPORT.get().copied().unwrap_or(Transports::WebSocket),
         reconnection: false,
         ..ClientOptions::default()
     }

@@ -2,7 +2,7 @@
 //! the connection's task writes out, the handshake, and the sockets connected over it (one
 //! per namespace, socket.io-protocol v5).
 
-use super::handshake::Handshake;
+use super::handshake::StoredHandshake;
 use super::outbox::{Item, Outbox};
 use super::reason::DisconnectReason;
 use super::socket::Socket;
@@ -19,7 +19,7 @@ use std::time::Duration;
 pub(crate) struct ConnShared {
     pub(crate) sid: Sid,
     pub(crate) outbox: Outbox,
-    pub(crate) handshake: Handshake,
+    pub(crate) handshake: StoredHandshake,
     pub(crate) sockets: Mutex<Vec<Socket>>,
     pub(crate) ack_timeout: Duration,
     /// How packets are written and read on this connection (the server's parser).

@@ -66,7 +66,7 @@ pub(crate) fn event_job(
             any(socket.clone(), name.clone(), args.clone()).await;
         }
         if let Some(handler) = handler {
-            handler(socket.clone(), args, AckSender::new(socket, ack)).await;
+            handler(socket.clone(), &name, args, AckSender::new(socket, ack)).await;
         }
     })
 }

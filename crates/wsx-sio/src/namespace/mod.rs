@@ -40,6 +40,7 @@ pub use emitter::SocketEmitter;
 pub use flags::EmitFlags;
 pub use handler::ListenerId;
 pub use handshake::Handshake;
+pub(crate) use handshake::StoredHandshake;
 pub use hub::{BroadcastOperator, Hub};
 pub use local::LocalSockets;
 pub use reason::DisconnectReason;

@@ -39,13 +39,14 @@ struct Inner {
     recovered: bool,
     hub: Hub,
     conn: Arc<ConnShared>,
-    auth: Value,
+    /// The CONNECT's auth payload; `None` for the usual `{}` (a `Value` is 72 bytes inline).
+    auth: Option<Box<Value>>,
     connected: AtomicBool,
     /// Whether [`Handlers::outgoing`] has a listener: an emit checks this, not the lock.
     outgoing: AtomicBool,
     handlers: Mutex<Handlers>,
-    /// The application's data (Node's `socket.data`), `{}` at first.
-    data: Mutex<Value>,
+    /// The application's data (Node's `socket.data`); `None` for `{}`, as at first.
+    data: Mutex<Option<Box<Value>>>,
     acks: Mutex<PendingAcks>,
     /// The rooms the socket was in when it disconnected (for its disconnect handlers).
     rooms_at_disconnect: Mutex<Vec<Room>>,
@@ -58,6 +59,21 @@ impl std::fmt::Debug for Socket {
             .field("namespace", &self.0.hub.name())
             .field("connected", &self.connected())
             .finish_non_exhaustive()
+    }
+}
+
+/// `{}`, what a socket's auth and data are unless told otherwise.
+fn empty_object() -> &'static Value {
+    static EMPTY: std::sync::LazyLock<Value> =
+        std::sync::LazyLock::new(|| Value::Object(serde_json::Map::new()));
+    &EMPTY
+}
+
+/// `None` for `{}` (kept without an allocation), else the value boxed.
+fn boxed_unless_empty(value: Value) -> Option<Box<Value>> {
+    match &value {
+        Value::Object(map) if map.is_empty() => None,
+        _ => Some(Box::new(value)),
     }
 }
 
@@ -88,11 +104,11 @@ impl Socket {
             recovered,
             hub,
             conn,
-            auth,
+            auth: boxed_unless_empty(auth),
             connected: AtomicBool::new(false),
             outgoing: AtomicBool::new(false),
             handlers: Mutex::new(Handlers::default()),
-            data: Mutex::new(Value::Object(serde_json::Map::new())),
+            data: Mutex::new(None),
             acks: Mutex::new(PendingAcks::default()),
             rooms_at_disconnect: Mutex::new(Vec::new()),
         }))
@@ -142,13 +158,13 @@ impl Socket {
     /// The HTTP request the connection started with, and the peer's address.
     #[must_use]
     pub fn handshake(&self) -> &Handshake {
-        &self.0.conn.handshake
+        self.0.conn.handshake.get()
     }
 
     /// The auth payload of the client's CONNECT (`{}` when it sent none).
     #[must_use]
     pub fn auth(&self) -> &Value {
-        &self.0.auth
+        self.0.auth.as_deref().unwrap_or_else(|| empty_object())
     }
 
     /// The application's data attached to the socket (Node's `socket.data`; `{}` until set).
@@ -157,12 +173,14 @@ impl Socket {
     /// a mixed cluster.
     #[must_use]
     pub fn data(&self) -> Value {
-        lock(&self.0.data).clone()
+        lock(&self.0.data)
+            .as_deref()
+            .map_or_else(|| empty_object().clone(), Value::clone)
     }
 
     /// Replaces the socket's data (see [`Self::data`]).
     pub fn set_data(&self, data: Value) {
-        *lock(&self.0.data) = data;
+        *lock(&self.0.data) = boxed_unless_empty(data);
     }
 
     /// The Engine.IO session id of the connection this socket runs on.
@@ -194,10 +212,8 @@ impl Socket {
         F: Fn(Socket, T) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let event: Arc<str> = event.into().into();
-        let handler = handler::event_fn(event.clone(), move |socket, args, _ack| {
-            handler(socket, args)
-        });
+        let event = event.into();
+        let handler = handler::event_fn(move |socket, args, _ack| handler(socket, args));
         lock(&self.0.handlers).set(event, handler);
     }
 
@@ -209,8 +225,8 @@ impl Socket {
         F: Fn(Socket, T, AckSender) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let event: Arc<str> = event.into().into();
-        let handler = handler::event_fn(event.clone(), handler);
+        let event = event.into();
+        let handler = handler::event_fn(handler);
         lock(&self.0.handlers).set(event, handler);
     }
 
@@ -220,9 +236,10 @@ impl Socket {
         F: Fn(Socket, DisconnectReason) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        lock(&self.0.handlers)
-            .disconnect
-            .push(Arc::new(move |s, reason| Box::pin(handler(s, reason))));
+        let handler = handler::stateless::<F, handler::DisconnectFn>(size_of::<F>(), || {
+            Arc::new(move |s, reason| Box::pin(handler(s, reason)))
+        });
+        lock(&self.0.handlers).disconnect.push(handler);
     }
 
     /// Emits `event` with one argument to this socket.

@@ -2,7 +2,7 @@
 //! transport, and the frames its connection was given.
 #![cfg(test)]
 
-use super::Handshake;
+use super::StoredHandshake;
 use super::conn::ConnShared;
 use super::hub::Hub;
 use super::outbox::{Item, Outbox};
@@ -17,7 +17,7 @@ pub(crate) fn connected_socket(hub: &Hub) -> (Socket, Arc<ConnShared>) {
     let conn = Arc::new(ConnShared {
         sid: Sid::random(),
         outbox: Outbox::new(1 << 20, None, None),
-        handshake: Handshake::from_request(http::Request::new(()), None),
+        handshake: StoredHandshake::from_request(http::Request::new(()), None),
         sockets: Mutex::new(Vec::new()),
         ack_timeout: Duration::from_secs(1),
         parser: crate::packet::Parser::Json,

@@ -26,7 +26,7 @@ use crate::namespace::jobs::{
     Job, connect_barrier, disconnect_job, event_job, run_disconnect_handlers,
 };
 use crate::namespace::outbox::{Item, Outbox};
-use crate::namespace::{DisconnectReason, Handshake};
+use crate::namespace::{DisconnectReason, StoredHandshake};
 use crate::packet::binary::{self, BinaryError, Reassembly};
 use crate::packet::socket::{self as sio, Body, Packet};
 use crate::packet::{MsgPackError, Parser, SocketError, msgpack};
@@ -103,7 +103,7 @@ pub(crate) fn start<T: Transport>(
     server: Arc<ServerInner>,
     sid: Sid,
     mut transport: T,
-    handshake: Handshake,
+    handshake: StoredHandshake,
 ) -> impl Future<Output = ()> + Send {
     let config = &server.config;
     let direct = transport.direct_writer();
@@ -142,9 +142,9 @@ fn run<T: Transport>(
             server.unregister(shared.sid, DisconnectReason::TransportError);
             return;
         }
-        let connect_timer = tokio::time::sleep(config.connect_timeout);
-        tokio::pin!(connect_timer);
-        let mut connect_checked = false;
+        // Socket.IO's connectTimeout, cleared once a namespace is joined (as Node's `Client`
+        // clears it): boxed, so that the task of a connected client does not keep it.
+        let mut connect_timer = Some(Box::pin(tokio::time::sleep(config.connect_timeout)));
         let max_jobs = config.max_queued_events;
         let mut conn = Connection {
             server: server.clone(),
@@ -155,6 +155,9 @@ fn run<T: Transport>(
         let max_bytes = config.max_buffered;
 
         let ending = loop {
+            if connect_timer.is_some() && !shared.has_no_socket() {
+                connect_timer = None;
+            }
             tokio::select! {
                 biased;
                 result = std::future::poll_fn(|cx| conn.jobs.poll_next_done(cx, &shared.connecting)) => {
@@ -185,10 +188,12 @@ fn run<T: Transport>(
                         break Ending::because(DisconnectReason::from(&reason), detail);
                     }
                 },
-                () = &mut connect_timer, if !connect_checked => {
-                    // Socket.IO's connectTimeout: a client that joined no namespace in time is
-                    // closed.
-                    connect_checked = true;
+                () = std::future::poll_fn(|cx| match &mut connect_timer {
+                    Some(timer) => timer.as_mut().poll(cx),
+                    None => std::task::Poll::Pending,
+                }), if connect_timer.is_some() => {
+                    // A client that joined no namespace in time is closed.
+                    connect_timer = None;
                     if shared.has_no_socket() && conn.jobs.is_idle()
                     {
                         break Ending::because(DisconnectReason::ForcedServerClose, "no CONNECT in time");
@@ -521,7 +526,7 @@ mod tests {
             server.0.clone(),
             Sid::random(),
             WsTransport::new(ws),
-            Handshake::from_request(request, None),
+            StoredHandshake::from_request(request, None),
         );
         let size = std::mem::size_of_val(&task);
         eprintln!("connection task future: {size} bytes");

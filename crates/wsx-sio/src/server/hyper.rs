@@ -11,7 +11,7 @@ use crate::engine::handshake::{EngineRequest, RequestError, TransportKind, parse
 use crate::engine::transport::polling::{PollLimits, PollShared, Refusal};
 use crate::engine::transport::websocket::WsTransport;
 use crate::engine::transport::{CloseCause, Transport as _};
-use crate::namespace::Handshake;
+use crate::namespace::StoredHandshake;
 use crate::sid::Sid;
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
@@ -37,11 +37,24 @@ impl Server {
         B: hyper::body::Body + Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let headers = req.headers().clone();
-        let preflight = Cors::is_preflight(req.method(), &headers);
+        // What CORS reads of the request, kept while it is answered (a `GET` waits for
+        // packets: an idle polling client holds this), not a copy of every header.
+        let cors = self.0.config.cors.as_ref().map(|cors| {
+            let mut kept = http::HeaderMap::new();
+            for name in [
+                http::header::ORIGIN,
+                http::header::ACCESS_CONTROL_REQUEST_HEADERS,
+            ] {
+                if let Some(value) = req.headers().get(&name) {
+                    kept.insert(name, value.clone());
+                }
+            }
+            let preflight = Cors::is_preflight(req.method(), req.headers());
+            (cors, kept, preflight)
+        });
         let mut response = self.answer(req, remote).await;
-        if let Some(cors) = &self.0.config.cors {
-            cors.apply(&headers, preflight, response.headers_mut());
+        if let Some((cors, kept, preflight)) = cors {
+            cors.apply(&kept, preflight, response.headers_mut());
         }
         response
     }
@@ -96,7 +109,9 @@ impl Server {
             } if self.0.polling.get(&sid).is_none() => {
                 // Another node's session (forwarding on): its upgrade is tunnelled there.
                 if let Some((forwarding, owner)) = self.owner_elsewhere(&sid, req.headers()) {
-                    return forwarding.tunnel(&owner, req).await;
+                    // Boxed, as the forward below: a large future that every request's
+                    // (a waiting `GET`'s too) would be as large as otherwise.
+                    return Box::pin(forwarding.tunnel(&owner, req)).await;
                 }
                 refusal(RequestError::UnknownSid)
             }
@@ -119,12 +134,17 @@ impl Server {
                 let Some(session) = self.0.polling.get(&sid) else {
                     // Another node's session (forwarding on): served there.
                     if let Some((forwarding, owner)) = self.owner_elsewhere(&sid, req.headers()) {
-                        return forwarding.forward(&owner, req, config).await;
+                        return Box::pin(forwarding.forward(&owner, req, config)).await;
                     }
                     return refusal(RequestError::UnknownSid);
                 };
                 match *req.method() {
-                    Method::GET => poll(&session).await,
+                    Method::GET => {
+                        // A `GET` may wait long (an idle client's): its request's headers,
+                        // twice (`req`, `head`), are not kept meanwhile.
+                        drop((head, req));
+                        poll(&session).await
+                    }
                     Method::POST => self.post(&session, req.into_body()).await,
                     // The Node server answers other methods on a session with 500; a client
                     // error is what it is.
@@ -213,7 +233,7 @@ impl Server {
             max_poll_packets: config.max_poll_packets,
         };
         let (session, transport) = self.0.polling.open(sid, limits);
-        let handshake = Handshake::from_request(head, remote);
+        let handshake = StoredHandshake::from_request(head, remote);
         drop(self.0.spawn_session(sid, transport, handshake));
         poll(&session).await
     }

@@ -47,7 +47,7 @@ impl ServerInner {
         self: &Arc<Self>,
         sid: Sid,
         transport: T,
-        handshake: Handshake,
+        handshake: crate::namespace::StoredHandshake,
     ) -> tokio::task::JoinHandle<()> {
         match &self.engine_only {
             Some(handler) => tokio::spawn(engine_only::run(
@@ -398,7 +398,7 @@ impl Server {
         request: http::Request<()>,
         remote: Option<SocketAddr>,
     ) -> tokio::task::JoinHandle<()> {
-        let handshake = Handshake::from_request(request, remote);
+        let handshake = crate::namespace::StoredHandshake::from_request(request, remote);
         self.0.spawn_session(self.0.new_sid(), transport, handshake)
     }
 }

@@ -29,8 +29,10 @@ pub struct WriteBuffer {
 /// A tail grown past this is let go after `SHRINK_AFTER` small drains in a row.
 const SHRINK_ABOVE: usize = 64 * 1024;
 const SHRINK_AFTER: u32 = 32;
-/// The least room made in the tail when it is full.
-const TAIL_MIN: usize = 512;
+/// The least room made in the tail when it is full: enough for the small frames of an idle
+/// connection (pings, a Socket.IO open packet) without keeping more for each (an idle
+/// connection keeps its tail; past this, the tail grows by doubling and keeps its size).
+const TAIL_MIN: usize = 128;
 
 impl WriteBuffer {
     /// An empty buffer.
@@ -59,7 +61,7 @@ impl WriteBuffer {
     }
 
     /// Makes room for `n` more copied bytes (a frame's header and small payload at once).
-    /// Room is made for at least 512 bytes: a buffer sized to one small frame would need a
+    /// Room is made for at least 128 bytes: a buffer sized to one small frame would need a
     /// reserve (moving its start back) for every frame.
     pub fn reserve(&mut self, n: usize) {
         if self.tail.capacity() - self.tail.len() < n {
