@@ -36,7 +36,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use load::{LoadPlan, MEASURE, STOP, Shared, WARMUP};
 use open::OpenPlan;
 use serde_json::json;
-use stats::{ConnStats, Errors};
+use stats::{Errors, RunStats};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -440,7 +440,7 @@ async fn load(args: &BenchArgs, open_plan: Arc<OpenPlan>) -> Result<String> {
     )
     .await;
     bar.set_message("closing connections");
-    let mut total = ConnStats::default();
+    let mut total = RunStats::default();
     total.errors.merge(connect_errors);
     for task in tasks {
         match task.await {

@@ -15,7 +15,7 @@
 //! the same client against every server.
 
 use super::load::{MEASURE, Pacer, STOP, Shared, WARMUP};
-use super::stats::{ConnStats, Errors, Kind, Latency, new_histogram};
+use super::stats::{ConnStats, Errors, Kind, Latency, RunStats, new_histogram};
 use super::summary::{add_usage_json, errors_json, errors_line, round, thousands, usage_line};
 use super::{BenchArgs, GRACE, MAX_PHASE, SioTransport, clock, progress_bar};
 use crate::failure::{Failure, Result};
@@ -162,35 +162,15 @@ fn ack_failure(err: AckError) -> (Kind, String) {
     }
 }
 
-/// What one client measured: its round trips inside the measured window, in nanoseconds, and
-/// its errors; the run merges them into one histogram at the end.
-///
-/// Not a [`ConnStats`] per client: its HDR histogram (1 ns to 60 s at 3 digits) is about
-/// 200 KB, 2 GB for 10,000 clients, zeroed as the load starts. On one thread that took
-/// seconds in which no socket was read: the server's pings went unanswered and it dropped
-/// every client (`wsx bench --sio` with 10,000 clients had no round trip at all).
-#[derive(Default)]
-struct ClientStats {
-    round_trips: Vec<u64>,
-    errors: Errors,
-}
-
-impl ClientStats {
-    fn record(&mut self, round_trip: Duration) {
-        self.round_trips
-            .push(u64::try_from(round_trip.as_nanos()).unwrap_or(u64::MAX));
-    }
-}
-
 /// One client's round trips until the end of the load, then its disconnect.
 async fn drive(
     client: Opened,
     plan: Arc<Plan>,
     shared: Arc<Shared>,
     offset: Duration,
-) -> ClientStats {
+) -> ConnStats {
     let Opened { socket, lost, .. } = client;
-    let mut stats = ClientStats::default();
+    let mut stats = ConnStats::default();
     let mut pacer = Pacer::new(plan.period, offset);
     let load = async {
         while shared.phase() != STOP {
@@ -340,16 +320,11 @@ pub(super) async fn run(args: &BenchArgs, url: &str) -> Result<String> {
     )
     .await;
     bar.set_message("disconnecting clients");
-    let mut total = ConnStats::default();
+    let mut total = RunStats::default();
     total.errors.merge(connect_errors);
     for task in tasks {
         match task.await {
-            Ok(stats) => {
-                for ns in stats.round_trips {
-                    total.record(Duration::from_nanos(ns));
-                }
-                total.errors.merge(stats.errors);
-            }
+            Ok(stats) => total.merge(stats),
             Err(e) => total.errors.add(Kind::Io, e),
         }
     }
@@ -393,7 +368,7 @@ pub(super) async fn run(args: &BenchArgs, url: &str) -> Result<String> {
 fn summary(
     args: &BenchArgs,
     url: &str,
-    total: &ConnStats,
+    total: &RunStats,
     clients_ok: usize,
     connect_time: Duration,
     connects: &Histogram<u64>,

@@ -1,7 +1,7 @@
 //! The end of a run: the summary for people, or one JSON object for scripts (field names as
 //! the yardstick's wsload has them where they mean the same, so one report script reads both).
 
-use super::stats::{ConnStats, Errors, Latency};
+use super::stats::{Errors, Latency, RunStats};
 use super::{BenchArgs, Opcode, cpu};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -29,7 +29,7 @@ pub(super) fn round(v: f64, places: i32) -> f64 {
 /// The summary: JSON, or text for people.
 pub(super) fn summarize(
     args: &BenchArgs,
-    total: &ConnStats,
+    total: &RunStats,
     conns_ok: usize,
     connect_time: Duration,
     elapsed: Duration,

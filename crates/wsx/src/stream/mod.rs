@@ -113,7 +113,7 @@ pub struct WebSocket<S> {
     stream: S,
     proto: Protocol,
     config: WebSocketConfig,
-    subprotocol: Option<String>,
+    subprotocol: Option<Box<str>>,
     /// Deadline of the closing phase, armed when it starts.
     deadline: Option<Pin<Box<Sleep>>>,
     /// Armed while the transport takes no bytes (see `WebSocketConfig::write_timeout`).
@@ -160,7 +160,7 @@ where
             stream,
             proto,
             config,
-            subprotocol,
+            subprotocol: subprotocol.map(String::into_boxed_str),
             deadline: None,
             write_stall: None,
             shut_down: false,

@@ -32,6 +32,7 @@ pub use handlers::MessageType;
 pub(crate) use handlers::guarded;
 use handlers::{HandlerFuture, Handlers, OnEvent, OnMessage};
 pub(crate) use headers::Headers;
+pub(crate) use payload::FrameChoice;
 pub use payload::{IntoPayload, PreparedMessage};
 pub use pull::Messages;
 pub(crate) use queue::Outbound;
@@ -323,9 +324,9 @@ impl Conn {
             {
                 let h = self.handlers();
                 if h.finished
-                    && let Some(outcome) = h.closed.clone()
+                    && let Some(outcome) = h.closed.as_deref()
                 {
-                    return outcome;
+                    return outcome.clone();
                 }
             }
             ended.await;
@@ -338,7 +339,7 @@ impl Conn {
     /// Registered after the end, it is called at once.
     pub fn on_close(&self, f: impl Fn(&Conn, CloseCode, &str) + Send + Sync + 'static) {
         let mut h = self.handlers_mut();
-        if let Some((code, reason)) = h.closed.clone() {
+        if let Some((code, reason)) = h.closed.as_deref().cloned() {
             drop(h);
             f(self, code, &reason);
         } else {
@@ -601,21 +602,42 @@ impl Conn {
                 None => return self.enqueue(prepared.message.clone()).map(|()| false),
             },
         };
+        self.write_shared_frame(&frame)
+    }
+
+    /// [`Self::write_prepared_uncounted`] for a broadcast, which chose the frame once per
+    /// encoding (`frames`) rather than once per connection.
+    #[inline]
+    pub(crate) fn write_chosen_uncounted(
+        &self,
+        prepared: &PreparedMessage,
+        frames: &mut FrameChoice<'_>,
+    ) -> Result<bool, Error> {
+        match frames.frame(self.shared.info.encoding) {
+            Some(frame) => self.write_shared_frame(frame),
+            None => self.enqueue(prepared.message.clone()).map(|()| false),
+        }
+    }
+
+    /// Writes or queues a frame encoded once for many connections that this connection
+    /// takes; `Ok(true)`, not counted yet (see [`Self::write_prepared_uncounted`]).
+    #[inline]
+    fn write_shared_frame(&self, frame: &Bytes) -> Result<bool, Error> {
         if self.is_closed() || self.shared.closing.load(Ordering::Acquire) {
             return Err(Error::ConnectionClosed);
         }
         let len = frame.len();
-        match window::try_write_frame(self, &frame, len) {
+        match window::try_write_frame(self, frame, len) {
             window::Direct::Written => return Ok(true),
             window::Direct::Full(queued, ()) => return Err(self.queue_full(queued)),
             window::Direct::Queue(()) => {}
         }
         // An idle connection's socket takes it at once (`wire.rs`).
-        if let wire::Sent::Written = self.try_send_socket(&frame) {
+        if let wire::Sent::Written = self.try_send_socket(frame) {
             return Ok(true);
         }
         self.reserve(len)?;
-        self.push(Outbound::Frame(frame.into_owned(), len))
+        self.push(Outbound::Frame(frame.clone(), len))
             .map(|()| true)
             .map_err(|_| {
                 self.release(len);

@@ -73,7 +73,9 @@ pub(super) struct Reader {
     /// The connection was closed for going past a rate: nothing more is dispatched.
     rate_closed: bool,
     /// How the connection ends, once known (a close frame, a protocol error, a panic).
-    outcome: Option<(CloseCode, String)>,
+    /// Boxed: known only at the end, and inline it would take 24 more bytes of every
+    /// connection's task.
+    outcome: Option<Box<(CloseCode, String)>>,
     /// Queued items wait for room in the write buffer (or another task queued some).
     backlog: bool,
     /// The connection takes its handlers' replies directly (see `window.rs`).
@@ -156,10 +158,10 @@ impl Reader {
                     frame.as_ref().map_or(1005, |f| f.code.into()),
                 );
                 if !dispatch.failed {
-                    self.outcome = Some(match frame {
+                    self.outcome = Some(Box::new(match frame {
                         Some(f) => (f.code, f.reason),
                         None => (CloseCode::NO_STATUS_RECEIVED, String::new()),
-                    });
+                    }));
                 }
                 return;
             }
@@ -191,7 +193,9 @@ impl Reader {
         let (code, reason) = self
             .outcome
             .take()
-            .unwrap_or((CloseCode::ABNORMAL_CLOSURE, String::new()));
+            .map_or((CloseCode::ABNORMAL_CLOSURE, String::new()), |outcome| {
+                *outcome
+            });
         End {
             code,
             reason,
@@ -251,9 +255,9 @@ impl Reader {
                 && self
                     .outcome
                     .as_ref()
-                    .is_none_or(|(code, _)| *code != CloseCode::INTERNAL_ERROR)
+                    .is_none_or(|outcome| outcome.0 != CloseCode::INTERNAL_ERROR)
             {
-                self.outcome = Some((CloseCode::INTERNAL_ERROR, PANIC_REASON.into()));
+                self.outcome = Some(Box::new((CloseCode::INTERNAL_ERROR, PANIC_REASON.into())));
             }
             let flags = signal.get();
             if flags != 0 {
@@ -361,7 +365,7 @@ impl Reader {
                 if let Error::Protocol(p) = &err {
                     // The peer was sent the code and short reason of `ProtocolError`'s wire
                     // table; the application is told the full text (its `Display`).
-                    self.outcome = Some((p.close_code(), p.to_string()));
+                    self.outcome = Some(Box::new((p.close_code(), p.to_string())));
                 }
                 fire_error(conn, &err);
             }

@@ -13,8 +13,8 @@ use crate::error::Error;
 use crate::event::config::Config;
 use crate::event::conn::run::{Running, start};
 use crate::event::conn::{
-    Conn, Headers, Info, IntoPayload, MessageType, PANIC_REASON, PreparedMessage, RawSocket,
-    ReaderSignal, guarded,
+    Conn, FrameChoice, Headers, Info, IntoPayload, MessageType, PANIC_REASON, PreparedMessage,
+    RawSocket, ReaderSignal, guarded,
 };
 use crate::event::events::Envelope;
 use crate::event::limit::Admission;
@@ -294,14 +294,16 @@ impl Server {
     /// copy's clone and drop of every `Conn` (two atomic updates) and its allocation cost about
     /// 45 instructions per recipient (callgrind, issue 25). Nothing under the lock takes it
     /// again: a write only queues and wakes the connection's task (or appends to the write
-    /// buffer of the handler's own connection). The metrics are updated once per broadcast.
+    /// buffer of the handler's own connection). The metrics are updated once per broadcast,
+    /// and the frame is chosen once per encoding the connections negotiated ([`FrameChoice`]).
     fn send_prepared(&self, prepared: &PreparedMessage, except: Option<&Conn>) -> usize {
         let (mut reached, mut frames) = (0, 0);
+        let mut choice = FrameChoice::new(prepared);
         for conn in locked(&self.inner.conns).values() {
             if except == Some(conn) {
                 continue;
             }
-            if let Ok(frame) = conn.write_prepared_uncounted(prepared) {
+            if let Ok(frame) = conn.write_chosen_uncounted(prepared, &mut choice) {
                 reached += 1;
                 frames += usize::from(frame);
             }

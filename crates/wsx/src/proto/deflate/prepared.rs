@@ -14,7 +14,7 @@ use super::codec::deflate_into;
 use super::shared::History;
 use crate::proto::error::ProtocolError;
 use crate::proto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, RSV1};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use flate2::Compression;
 
 /// The complete server frame (FIN, RSV1, unmasked) of `payload` deflated from an empty window
@@ -30,17 +30,20 @@ pub fn deflate_frame(
     level: u32,
     window_bits: u8,
 ) -> Result<Bytes, ProtocolError> {
-    let mut body = BytesMut::new();
+    // One buffer: the body is compressed after room for the longest header, which is then
+    // written just before it (its length depends on the body's), so nothing is copied.
+    let mut frame = BytesMut::with_capacity(MAX_HEADER_LEN + payload.len() + 64);
+    frame.resize(MAX_HEADER_LEN, 0);
     if payload.is_empty() {
         // RFC 7692 §7.2.3.6, as `DeflateCodec` sends it.
-        body.extend_from_slice(&[0x00]);
+        frame.extend_from_slice(&[0x00]);
     } else {
         // The thread's compressor, reset for a fresh stream (a history without takeover keeps
         // nothing): no compressor is allocated per broadcast.
         let level = Compression::new(level.min(9));
         let bits = window_bits.clamp(9, 15);
         History::new(bits, false).compress(level, bits, payload, |deflater| {
-            deflate_into(deflater, payload, &mut body)
+            deflate_into(deflater, payload, &mut frame)
         })?;
     }
     let header = FrameHeader {
@@ -48,12 +51,12 @@ pub fn deflate_frame(
         rsv: RSV1,
         opcode,
         mask: None,
-        payload_len: body.len() as u64,
+        payload_len: (frame.len() - MAX_HEADER_LEN) as u64,
     };
     let mut head = [0u8; MAX_HEADER_LEN];
     let n = header.encode(&mut head);
-    let mut frame = BytesMut::with_capacity(n + body.len());
-    frame.extend_from_slice(&head[..n]);
-    frame.extend_from_slice(&body);
+    let start = MAX_HEADER_LEN - n;
+    frame[start..MAX_HEADER_LEN].copy_from_slice(&head[..n]);
+    frame.advance(start);
     Ok(frame.freeze())
 }
