@@ -6,6 +6,8 @@
 //! picks a free port). Prints `listening on ADDR` once it accepts connections.
 //!
 //! `--ping-interval` and `--ping-timeout` replace the demo's 2000 ms heartbeat settings.
+//! `--recovery` turns connection state recovery on (2 minutes; with `--redis-adapter
+//! streams`, across the cluster through the stream).
 //!
 //! `--advertise` (with `--redis`, either adapter) turns on forwarding
 //! (`wsx_sio::server::forward`): the node advertises `HOST:PORT` (`auto`: the address it
@@ -73,7 +75,7 @@ use wsx_sio::{Args, Config, EngineConfig, Parser, Server, Socket};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sio_demo [--addr HOST:PORT] [--redis URL[,URL..]] [--redis-adapter classic|sharded|sharded-dynamic|sharded-static|streams|streams-sharded] [--redis-cluster] [--name NAME] [--parser json|msgpack] [--admin-ui [--admin-ui-origin ORIGIN]...] [--protocol-test] [--ping-interval MS] [--ping-timeout MS] [--advertise HOST:PORT|auto] [--forward-timeout MS]"
+        "usage: sio_demo [--addr HOST:PORT] [--redis URL[,URL..]] [--redis-adapter classic|sharded|sharded-dynamic|sharded-static|streams|streams-sharded] [--redis-cluster] [--name NAME] [--parser json|msgpack] [--admin-ui [--admin-ui-origin ORIGIN]...] [--protocol-test] [--ping-interval MS] [--ping-timeout MS] [--advertise HOST:PORT|auto] [--forward-timeout MS] [--recovery]"
     );
     std::process::exit(2);
 }
@@ -95,6 +97,8 @@ struct Options {
     adapter: RedisAdapterKind,
     /// `--redis-cluster`: `--redis` lists the nodes of a Redis Cluster (sharded adapters only).
     cluster: bool,
+    /// `--recovery`: connection state recovery on.
+    recovery: bool,
 }
 
 /// Which Redis adapter `--redis-adapter` asks for.
@@ -130,6 +134,7 @@ fn main() {
         forward_timeout: None,
         adapter: RedisAdapterKind::Classic,
         cluster: false,
+        recovery: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -157,6 +162,7 @@ fn main() {
                 }
             }
             "--redis-cluster" => options.cluster = true,
+            "--recovery" => options.recovery = true,
             "--forward-timeout" => options.forward_timeout = Some(millis(args.next())),
             "--parser" => {
                 options.parser = match args.next().as_deref() {
@@ -203,6 +209,9 @@ async fn run(addr: &str, options: Options) -> std::io::Result<()> {
     }
     if let Some(origins) = &options.admin_ui {
         config = admin_ui_config(config, origins);
+    }
+    if options.recovery {
+        config.recovery = Some(wsx_sio::Recovery::default());
     }
     let io = match options.redis.as_deref() {
         None if options.protocol_test => protocol_test_server(),
@@ -307,6 +316,9 @@ async fn streams_server(
     let redis = StreamsRedis::connect(url, streams_options)
         .await
         .map_err(std::io::Error::other)?;
+    if let Some(recovery) = &mut config.recovery {
+        *recovery = redis.recovery(recovery.max_disconnection_duration);
+    }
     config.forwarding = forwarding(redis.pubsub(), options, local).await?;
     let io = Server::with_adapter(config, redis.factory());
     install(&io, options.name.clone());

@@ -19,9 +19,12 @@
 //! them in this process. A networked store (the scale-out issue) implements the same trait.
 
 use crate::engine::transport::Frame;
+use crate::packet::Parser;
 use crate::rooms::{BroadcastOptions, Room};
 use crate::sid::Sid;
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -38,6 +41,14 @@ pub struct SavedSession {
     pub rooms: Vec<Room>,
 }
 
+/// What [`RecoveryStore::restore`] answers: the session and the frames of the packets it
+/// missed, in order, or `None`.
+pub type Restored = Option<(SavedSession, Vec<Vec<Frame>>)>;
+
+/// The future of a [`RecoveryStore::restore`]: a networked store asks its server (the session
+/// may have been lost on another node); [`MemoryStore`] answers at once.
+pub type RestoreFuture = Pin<Box<dyn Future<Output = Restored> + Send>>;
+
 /// Where recovery keeps sent packets and lost sessions.
 pub trait RecoveryStore: Send + Sync + std::fmt::Debug {
     /// Keeps an event packet (its encoded frames, the offset already inside) sent in
@@ -48,15 +59,23 @@ pub trait RecoveryStore: Send + Sync + std::fmt::Debug {
     fn persist(&self, session: SavedSession);
 
     /// Takes the session `pid` of `namespace` back, with the frames of the packets after
-    /// `offset` that were addressed to it, in order. `None` when the session is unknown or
-    /// expired, or `offset` is no longer kept.
-    fn restore(
-        &self,
-        namespace: &str,
-        pid: &str,
-        offset: &str,
-    ) -> Option<(SavedSession, Vec<Vec<Frame>>)>;
+    /// `offset` that were addressed to it, in order (in `parser`'s form, for a store that
+    /// keeps packets unencoded). `None` when the session is unknown or expired, or `offset`
+    /// is no longer kept.
+    fn restore(&self, namespace: &str, pid: &str, offset: &str, parser: Parser) -> RestoreFuture;
+
+    /// A socket connected (a new session or a recovered one) with `session`; `rooms` tells
+    /// its rooms while it is connected (`None` once it is not). A store that outlives this
+    /// server (Redis) keeps the session from now on, so that it can still be restored when
+    /// this server dies without [`Self::persist`]ing it. Default: nothing.
+    fn track(&self, session: SavedSession, rooms: LiveRooms) {
+        let _ = (session, rooms);
+    }
 }
+
+/// What [`RecoveryStore::track`] asks for a live socket's rooms (its own id among them);
+/// `None` once it is no longer connected.
+pub type LiveRooms = Box<dyn Fn() -> Option<Vec<Room>> + Send + Sync>;
 
 /// Recovery settings.
 #[derive(Debug, Clone)]
@@ -177,12 +196,14 @@ impl RecoveryStore for MemoryStore {
         ns.sessions.insert(session.pid, (session, now));
     }
 
-    fn restore(
-        &self,
-        namespace: &str,
-        pid: &str,
-        offset: &str,
-    ) -> Option<(SavedSession, Vec<Vec<Frame>>)> {
+    fn restore(&self, namespace: &str, pid: &str, offset: &str, _parser: Parser) -> RestoreFuture {
+        Box::pin(std::future::ready(self.take(namespace, pid, offset)))
+    }
+}
+
+impl MemoryStore {
+    /// What [`RecoveryStore::restore`] answers, at once.
+    fn take(&self, namespace: &str, pid: &str, offset: &str) -> Restored {
         let pid = Sid::parse(pid)?;
         let now = Instant::now();
         let mut namespaces = self
@@ -238,12 +259,12 @@ mod tests {
         store.store("/", "o5", &except, &frame("e"));
         store.store("/admin", "o6", &all, &frame("f"));
         store.store("/", "o7", &all, &frame("g"));
-        let (session, missed) = store.restore("/", pid.as_str(), "o1").expect("restored");
+        let (session, missed) = store.take("/", pid.as_str(), "o1").expect("restored");
         assert_eq!(session.sid, sid);
         assert_eq!(session.rooms, vec!["r".to_owned()]);
         assert_eq!(missed, vec![frame("b"), frame("d"), frame("g")]);
         // Taken: a second restore is a new session.
-        assert!(store.restore("/", pid.as_str(), "o1").is_none());
+        assert!(store.take("/", pid.as_str(), "o1").is_none());
     }
 
     #[test]
@@ -258,7 +279,7 @@ mod tests {
             rooms: vec![],
         });
         std::thread::sleep(Duration::from_millis(5));
-        assert!(store.restore("/", pid.as_str(), "o1").is_none());
+        assert!(store.take("/", pid.as_str(), "o1").is_none());
 
         let store = MemoryStore::new(Duration::from_secs(60));
         store.persist(SavedSession {
@@ -267,7 +288,7 @@ mod tests {
             namespace: "/".into(),
             rooms: vec![],
         });
-        assert!(store.restore("/", pid.as_str(), "nope").is_none());
-        assert!(store.restore("/", "not a pid", "o1").is_none());
+        assert!(store.take("/", pid.as_str(), "nope").is_none());
+        assert!(store.take("/", "not a pid", "o1").is_none());
     }
 }

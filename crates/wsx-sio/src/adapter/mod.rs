@@ -43,6 +43,10 @@ pub use info::SocketInfo;
 pub use memory::MemoryAdapter;
 pub use server_side::ServerAck;
 
+/// What [`Adapter::broadcast_with_offset`] calls once the packet's offset is known (`None`:
+/// it could not be published): this server's part of the broadcast.
+pub type OffsetDelivery = Box<dyn FnOnce(Option<String>) + Send>;
+
 /// A boxed future returned by adapter operations that may cross the network.
 pub type AdapterFuture<T> = Pin<Box<dyn Future<Output = Result<T, AdapterError>> + Send>>;
 
@@ -90,6 +94,35 @@ pub trait Adapter: Send + Sync + 'static {
     ) -> Result<usize, AdapterError> {
         let _ = (event, args);
         Ok(host.push(&self.local_targets(opts, host), frames))
+    }
+
+    /// Whether this adapter assigns the offsets of connection state recovery (the Streams
+    /// adapter: an offset is the packet's entry id in the log every server reads, so any
+    /// server can resume from it). Then, with recovery on, the namespace sends its events
+    /// without acknowledgement through [`Self::broadcast_with_offset`] instead of making an
+    /// offset up. Default: no.
+    fn assigns_offsets(&self) -> bool {
+        false
+    }
+
+    /// Publishes the packet of `event` with `args` to the sockets `opts` addresses, and once
+    /// its offset is known calls `deliver` with it (`None` when the packet could not be
+    /// published): `deliver` does this server's part, so local delivery waits for the
+    /// offset. Calls of `deliver` keep the order of the calls of this method. Only called
+    /// when [`Self::assigns_offsets`]; the default delivers at once without an offset.
+    ///
+    /// # Errors
+    /// The packet could not be queued for publishing (`deliver` was called with `None`).
+    fn broadcast_with_offset(
+        &self,
+        event: &str,
+        args: &Args,
+        opts: &BroadcastOptions,
+        deliver: OffsetDelivery,
+    ) -> Result<(), AdapterError> {
+        let _ = (event, args, opts);
+        deliver(None);
+        Ok(())
     }
 
     /// Sends `event` with `args` to every socket `opts` addresses, each asked for an

@@ -50,11 +50,15 @@ pub(crate) async fn connect(
     {
         let hub = Hub(ns.clone());
         // Connection state recovery: a CONNECT with the `pid` and `offset` of a lost session.
-        let restored = ns.recovery.as_ref().and_then(|store| {
+        let restoring = ns.recovery.as_ref().and_then(|store| {
             let pid = auth.get("pid")?.as_str()?;
             let offset = auth.get("offset")?.as_str()?;
-            store.restore(&ns.name, pid, offset)
+            Some(store.restore(&ns.name, pid, offset, shared.parser))
         });
+        let restored = match restoring {
+            Some(restoring) => restoring.await,
+            None => None,
+        };
         let (socket, rooms, missed) = match restored {
             Some((session, missed)) => (
                 Socket::with_session(
@@ -101,6 +105,21 @@ pub(crate) async fn connect(
             if room != socket.id().as_str() {
                 socket.join(room);
             }
+        }
+        if let (Some(store), Some(pid)) = (&ns.recovery, socket.pid()) {
+            let (hub, sid) = (socket.hub().downgrade(), socket.id());
+            store.track(
+                SavedSession {
+                    sid,
+                    pid,
+                    namespace: ns.name.clone(),
+                    rooms: socket.rooms(),
+                },
+                Box::new(move || {
+                    let socket = hub.upgrade()?.get_socket(sid)?;
+                    socket.connected().then(|| socket.rooms())
+                }),
+            );
         }
         let mut answer = serde_json::Map::new();
         answer.insert("sid".into(), Value::String(socket.id().to_string()));

@@ -324,6 +324,10 @@ impl BroadcastOperator {
         // without it (the offset means something to this server's store only; Node's Redis
         // adapter does no recovery either).
         // A volatile packet is not kept: it is stale by design (as in Node).
+        if super::offsets::applies(&self.hub, self.flags) {
+            // The adapter assigns the offset (the Streams adapter): `offsets.rs`.
+            return super::offsets::emit(&self.hub, self.opts.clone(), self.flags, event, args);
+        }
         let (frames, args) = if self.hub.recovery().is_some() && !self.flags.volatile {
             let frames = kept_event_frames(&self.hub, &self.opts, event, args.clone());
             (frames, args)

@@ -25,6 +25,7 @@ pub(crate) mod jobs;
 mod listeners;
 pub(crate) mod local;
 pub(crate) mod observe;
+mod offsets;
 pub(crate) mod outbox;
 mod parent_adapter;
 pub(crate) mod reason;

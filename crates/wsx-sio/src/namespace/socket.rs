@@ -277,6 +277,20 @@ impl Socket {
             }
             return Ok(());
         }
+        if super::offsets::applies(&self.0.hub, flags) {
+            // As Node with recovery on: a broadcast to the socket's own room, through the
+            // adapter, which assigns its offset (`offsets.rs`; listeners called on delivery).
+            if !self.connected() {
+                return Err(EmitError::Disconnected);
+            }
+            let to_self = BroadcastOptions {
+                rooms: vec![Room::from(self)],
+                except: Vec::new(),
+                local: false,
+            };
+            super::offsets::emit(&self.0.hub, to_self, flags, event, args)?;
+            return Ok(());
+        }
         self.notify_outgoing(event, &args);
         let to_self = BroadcastOptions {
             rooms: vec![Room::from(self)],

@@ -123,6 +123,7 @@ pub(crate) fn start<T: Transport>(
 /// Runs a connection until it ends. Not an `async fn`: its future would move the arguments
 /// into locals and keep both copies (the session twice, WebSocket included: 704 bytes more
 /// per client); an `async move` block uses what it captured in place.
+#[allow(clippy::manual_async_fn)] // on purpose: see above
 fn run<T: Transport>(
     server: Arc<ServerInner>,
     mut session: Session<T>,

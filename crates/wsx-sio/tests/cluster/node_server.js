@@ -8,7 +8,7 @@
 // createAdapter, its defaults: classic pub/sub for requests) or streams-sharded
 // (useShardedPubSub: true), as sio_demo's --redis-adapter; with "cluster",
 // REDIS_URL is a comma-separated list of Redis Cluster nodes (redis' createCluster). Stops on
-// SIGTERM or when stdin closes.
+// SIGTERM or when stdin closes. NODE_SERVER_RECOVERY_MS (environment): see below.
 "use strict";
 
 const { createServer } = require("node:http");
@@ -60,6 +60,16 @@ async function main() {
     maxHttpBufferSize: 2_000_000,
     serveClient: false,
     adapter: makeAdapter(kind, pub, sub),
+    // NODE_SERVER_RECOVERY_MS=n turns on connection state recovery (n ms of disconnection,
+    // middlewares skipped), for the recovery tests on the Streams adapter.
+    ...(process.env.NODE_SERVER_RECOVERY_MS
+      ? {
+          connectionStateRecovery: {
+            maxDisconnectionDuration: Number(process.env.NODE_SERVER_RECOVERY_MS),
+            skipMiddlewares: true,
+          },
+        }
+      : {}),
   });
   const ids = (sockets) => sockets.map((s) => s.id).sort();
 

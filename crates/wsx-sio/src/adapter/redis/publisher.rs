@@ -140,12 +140,20 @@ pub(super) async fn send<C: ConnectionLike>(
     conn: &mut C,
     pipe: &redis::Pipeline,
 ) -> redis::RedisResult<()> {
-    let mut sent = pipe.query_async::<()>(conn).await;
+    query(conn, pipe).await
+}
+
+/// [`send`], keeping the replies (the Streams adapter's entry ids).
+pub(super) async fn query<C: ConnectionLike, T: redis::FromRedisValue>(
+    conn: &mut C,
+    pipe: &redis::Pipeline,
+) -> redis::RedisResult<T> {
+    let mut sent = pipe.query_async::<T>(conn).await;
     if let Err(err) = &sent
         && (err.is_connection_dropped() || err.is_io_error())
     {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        sent = pipe.query_async::<()>(conn).await;
+        sent = pipe.query_async::<T>(conn).await;
     }
     sent
 }

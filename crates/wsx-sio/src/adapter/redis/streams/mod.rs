@@ -21,18 +21,19 @@
 //! acknowledgements go over pub/sub as Node sends them (`ephemeral.rs`: classic pub/sub by
 //! default, sharded with [`StreamsOptions::use_sharded_pub_sub`], MessagePack always, servers
 //! counted with `PUBSUB NUMSUB`; byte for byte what Node publishes), through the sharded
-//! adapter's code in its static mode ([`super::sharded`]), which handles every message. The
-//! session keys' values (`session.rs`) are encoded and decoded as Node writes them.
+//! adapter's code in its static mode ([`super::sharded`]), which handles every message.
 //! So wsx-sio servers and Node servers with `@socket.io/redis-streams-adapter` 0.3 share a
 //! cluster (`tests/cluster.rs`, `a_wsx_node_and_a_node_socket_io_server_share_one_streams_cluster`:
 //! room emits, broadcasts, binary both ways, `fetchSockets` with `socket.data`,
 //! `socketsJoin`/`Leave`, `disconnectSockets`, server-side emits with acks, broadcasts with
 //! acks), with the same options on every server (`streamName`, `channelPrefix`,
-//! `useShardedPubSub`).
-//! Not built yet: connection state recovery through the stream (the offsets are not entry
-//! ids yet, and sessions are not stored in Redis: see below), the recovery-storm reads, and
-//! Node's `streamCount` (one stream per namespace group: wsx-sio reads one stream, Node's
-//! default).
+//! `useShardedPubSub`). Connection state recovery across servers ([`StreamsRedis::recovery`],
+//! [`StreamsStore`]): offsets are entry ids (below), sessions are Node's keys and values
+//! (`session.rs`, `sessions.rs`), restores read the per-server ring of the stream's tail
+//! (`ring.rs`) or one shared `XRANGE` (`store.rs`), and the sessions of live sockets are kept
+//! in Redis so that a killed server's clients recover elsewhere (`store.rs`; Node loses them).
+//! Not built: Node's `streamCount` (one stream per namespace group: wsx-sio reads one stream,
+//! Node's default).
 //! What Node's adapter itself lacks, so a mixed cluster lacks it too: `allRooms` is not in
 //! the protocol (wsx-sio answers it from `fetchSockets`), a server is counted by its
 //! subscription (no heartbeat: one that hangs with its connection open makes requests wait
@@ -65,42 +66,54 @@
 //!   reached the session's rooms (`entry.rs`, `reached`), each with its entry id appended.
 //!
 //! # Fitting wsx-sio's recovery (`crate::recovery`)
-//! Two things in wsx-sio's recovery path assume one server, and change with this adapter:
-//! - The offset: the namespace makes one up (`recovery::new_offset`) before the adapter
-//!   sees the packet, and local delivery never waits on the network. For an offset any
-//!   server (a Node one included) can resume from, it must be the entry id, so with this
-//!   adapter and recovery on, an emit is delivered locally once its `XADD` answered (the
-//!   adapter appends the id and pushes the frames), as Node does: the one place where local
-//!   delivery waits on Redis (about one round trip), and the price of cross-server
-//!   recovery. It needs a hook from the namespace's emit to the adapter ("this adapter
-//!   assigns offsets").
-//! - The store: [`crate::RecoveryStore::restore`] answers synchronously, and this one must
-//!   ask Redis (the session key lives there: the socket may have been on a Node server).
-//!   It needs an asynchronous restore (a boxed future, the memory store answering at once).
+//! - The offset: with this adapter and [`StreamsRedis::recovery`] in the server's config,
+//!   the adapter says it assigns offsets ([`Adapter::assigns_offsets`]), and an event
+//!   without acknowledgement (a broadcast, or an emit to one socket, which Node sends as a
+//!   broadcast to the socket's room) goes through [`Adapter::broadcast_with_offset`]: its
+//!   `XADD` is queued, and this server's sockets get it once the reply gave its entry id,
+//!   appended as the offset (`namespace/offsets.rs`), as Node does: the one place where
+//!   local delivery waits on Redis (about one round trip; the writer pipelines the `XADD`s
+//!   and hands the ids back in order, so order holds), and the price of cross-server
+//!   recovery. Other servers append the id they read. A volatile event is neither delayed
+//!   nor given an offset; a `local` one is delivered at once without an offset.
+//! - The store: [`crate::RecoveryStore::restore`] is asynchronous (a boxed future; the memory
+//!   store answers at once), as this one asks Redis (the session key lives there: the socket
+//!   may have been on a Node server). A missed packet gets its entry id appended, as it had
+//!   live (Node's restore leaves it out). Not restored: the socket's `data` (wsx-sio keeps
+//!   none in the session; what a Node server stored is dropped). As in Node, an entry that
+//!   this server's reader hands on between the restore's read and the socket's joining its
+//!   rooms (microseconds, with no middleware to await) is missed.
 //!
 //! # Recovery storms (socket.io discussion #5423)
 //! In Node every recovering client reads the stream on its own: 1,000 clients coming back
-//! together after a server died cost 1,000 `GET`+`DEL` and at least 2,000 `XRANGE`s over
-//! the same entries. The design for wsx-sio: every server already reads every entry with its
-//! `XREAD` loop, so it keeps the decoded tail it read (bounded by `maxLen` entries and the
-//! recovery window) in a per-server ring indexed by entry id. A restore whose offset lies in
-//! the ring (the common case: the server was up when the client was lost) reads no stream
-//! at all; only one older than the ring's start reads Redis, and concurrent restores share
-//! one `XRANGE` per missing span (a single-flight map keyed by start id). Session keys are
-//! taken in batches: restores that arrive within a millisecond are pipelined into one
-//! `MULTI` of `GET`s and `DEL`s. So 1,000 recovering clients cost one round trip of session
-//! reads per batch and no `XRANGE` when the ring covers them.
+//! together after a server died cost 1,000 `MULTI`/`GET`/`DEL`/`EXEC` and at least 3,000
+//! `XRANGE`s over the same entries (`XRANGE offset offset`, then `XRANGE next(offset) +`
+//! until one comes back empty). Here (`store.rs`): every server already reads every entry
+//! with its `XREAD` loop, so it keeps the decoded tail it read (at most `maxLen` entries) in
+//! a per-server ring (`ring.rs`). A restore whose offset lies in the ring (the common case:
+//! the server was up when the client was lost) reads no stream at all; one older than the
+//! ring's start reads Redis once per span, shared by concurrent and later restores from the
+//! same offset. Session keys are taken in batches (`sessions.rs`): the requests that arrived
+//! meanwhile go in one `MULTI` with one `MGET` and one `DEL`. Measured by
+//! `tests/streams_recovery.rs` (`a_recovery_storm_costs_a_bounded_number_of_redis_reads`,
+//! `redis-cli INFO commandstats` deltas): 1,000 clients lost on one node recovering together
+//! on another cost 0 `XRANGE`, 0 `GET` and 19 `MGET` + 19 `DEL` (in 19 `MULTI`s), against
+//! Node's 3,000+ `XRANGE` and 1,000 each of `GET`, `DEL`, `MULTI`, `EXEC`; onto a node
+//! started after their offsets, 1 `XRANGE`.
 
 mod entry;
 mod ephemeral;
 mod link;
-#[cfg_attr(not(test), allow(dead_code))] // for restore (see the module docs)
+mod ring;
 mod session;
+mod sessions;
+mod store;
 
 use super::sharded::message::{broadcast_data, kind, opts as raw_opts};
 use super::sharded::{ShardedAdapter, ShardedRedis};
 use crate::adapter::{
-    AckBroadcast, Adapter, AdapterError, AdapterFuture, BroadcastOptions, Host, Room, SocketInfo,
+    AckBroadcast, Adapter, AdapterError, AdapterFuture, BroadcastOptions, Host, OffsetDelivery,
+    Room, SocketInfo,
 };
 use crate::args::Args;
 use crate::engine::transport::Frame;
@@ -110,6 +123,7 @@ use rmpv::Value as Mp;
 use serde_json::Value;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
+pub use store::StreamsStore;
 
 /// Settings of the Streams adapter (the names of Node's `RedisStreamsAdapterOptions`).
 #[derive(Debug, Clone)]
@@ -176,7 +190,7 @@ impl StreamsRedis {
         let unavailable = |e: redis::RedisError| AdapterError::Unavailable(e.to_string());
         let pubsub = ephemeral::connect(url, &options).await?;
         let client = redis::Client::open(url).map_err(unavailable)?;
-        let link = StreamLink::connect(client, Arc::new(options))
+        let link = StreamLink::connect(client, Arc::new(options), pubsub.uid().into())
             .await
             .map_err(unavailable)?;
         Ok(Self { pubsub, link })
@@ -197,6 +211,29 @@ impl StreamsRedis {
     pub fn factory(&self) -> impl Fn(&str) -> Box<dyn Adapter> + Send + Sync + 'static {
         let redis = self.clone();
         move |nsp| Box::new(redis.adapter(nsp))
+    }
+
+    /// Connection state recovery across the cluster, for [`crate::Config::recovery`]: the
+    /// sessions of lost sockets under `sio:session:<pid>` for `max_disconnection_duration`,
+    /// the packets in the stream, offsets its entry ids, as Node's Streams adapter does, so
+    /// that a client lost on one server (a Node one included) recovers on any other
+    /// ([`StreamsStore`]). From this call on, this server's events without acknowledgement
+    /// reach its own sockets once their `XADD` answered (the entry id is their offset), and
+    /// it keeps the stream's tail it reads (at most `max_len` entries) for restores. Call it
+    /// inside a Tokio runtime, and put what it returns in the `Config` of the server this
+    /// adapter serves (a server whose recovery is in memory with this adapter gets offsets
+    /// of its own, which no other server knows).
+    #[must_use]
+    pub fn recovery(&self, max_disconnection_duration: Duration) -> crate::Recovery {
+        self.link.enable_offsets();
+        crate::Recovery {
+            max_disconnection_duration,
+            skip_middlewares: true,
+            store: Arc::new(StreamsStore::new(
+                self.link.clone(),
+                max_disconnection_duration,
+            )),
+        }
     }
 
     /// This server's id in the cluster (Node's `adapter.uid`).
@@ -277,20 +314,24 @@ fn rooms_mp(rooms: &[Room]) -> Mp {
 
 impl Adapter for StreamsAdapter {
     fn attach(&self, host: Weak<dyn Host>) {
+        self.link.register_host(&self.nsp, host.clone());
         self.pubsub.attach(host);
         self.link.register(&self.nsp, Arc::downgrade(&self.pubsub));
     }
 
     fn add_all(&self, sid: Sid, rooms: &[Room]) {
         self.pubsub.add_all(sid, rooms);
+        self.link.touch(&self.nsp, sid);
     }
 
     fn del(&self, sid: Sid, room: &str) {
         self.pubsub.del(sid, room);
+        self.link.touch(&self.nsp, sid);
     }
 
     fn del_all(&self, sid: Sid) {
         self.pubsub.del_all(sid);
+        self.link.touch(&self.nsp, sid);
     }
 
     fn socket_rooms(&self, sid: Sid) -> Vec<Room> {
@@ -321,6 +362,36 @@ impl Adapter for StreamsAdapter {
             self.append(kind::BROADCAST, broadcast_data(event, args, opts, None))?;
         }
         Ok(sent)
+    }
+
+    fn assigns_offsets(&self) -> bool {
+        self.link.offsets()
+    }
+
+    fn broadcast_with_offset(
+        &self,
+        event: &str,
+        args: &Args,
+        opts: &BroadcastOptions,
+        deliver: OffsetDelivery,
+    ) -> Result<(), AdapterError> {
+        let fields = entry::encode(
+            &self.uid,
+            &self.nsp,
+            kind::BROADCAST,
+            broadcast_data(event, args, opts, None),
+        );
+        match self.link.append_then(fields, Some(deliver)) {
+            Ok(()) => Ok(()),
+            Err(deliver) => {
+                if let Some(deliver) = deliver {
+                    deliver(None);
+                }
+                Err(AdapterError::Unavailable(
+                    "the Redis stream queue is full".into(),
+                ))
+            }
+        }
     }
 
     fn broadcast_with_ack(

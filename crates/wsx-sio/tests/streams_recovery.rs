@@ -1,0 +1,537 @@
+//! Connection state recovery across servers through the Redis Streams adapter (feature
+//! `redis`, a real `redis-server` on a free loopback port started by each test): a client
+//! lost on one wsx node recovers on another with its id, its rooms and every packet it missed,
+//! once and in order; a storm of recovering clients costs a bounded number of Redis reads
+//! (the per-node ring of the stream's tail, one shared `XRANGE` for older spans, batched
+//! session keys), printed beside what Node's `restoreSession` costs for the same storm.
+//!
+//! And a node killed mid-session (SIGKILL, issue 27 §4): its clients reconnect to the other
+//! node and recover, because sessions are in Redis while their sockets live.
+//!
+//! Without `redis-server` each test prints a `SKIPPED` line, unless `WSX_REQUIRE_REDIS` is set
+//! (CI), which makes it fail.
+#![cfg(feature = "redis")]
+
+mod common;
+#[path = "cluster/harness.rs"]
+#[allow(dead_code)]
+mod harness;
+mod skip;
+
+use harness::{RedisServer, missing};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::watch;
+use tokio::time::timeout;
+use wsx_sio::adapter::redis::streams::{StreamsOptions, StreamsRedis};
+use wsx_sio::client::{ClientOptions, Manager};
+use wsx_sio::{Args, Config, Server, Socket};
+
+/// A wsx node on the Streams adapter with recovery through it: sockets join `everyone` as
+/// they connect; `join(room)` and `recovered` answer with acks.
+async fn node(redis: &RedisServer) -> (Server, SocketAddr) {
+    let streams = StreamsRedis::connect(&redis.url(), StreamsOptions::default())
+        .await
+        .expect("the streams adapter connects");
+    let config = Config {
+        recovery: Some(streams.recovery(Duration::from_secs(60))),
+        ..Config::default()
+    };
+    let io = Server::with_adapter(config, streams.factory());
+    io.on_connection(|socket: Socket| async move {
+        socket.join("everyone");
+        socket.on_with_ack("join", |s: Socket, room: String, ack| async move {
+            s.join(room);
+            let _ = ack.send(&true);
+        });
+        socket.on_with_ack("recovered", |s: Socket, _: Args, ack| async move {
+            let _ = ack.send(&s.recovered());
+        });
+    });
+    assert!(streams.wait_subscribed(Duration::from_secs(10)).await);
+    let addr = common::start(&io).await;
+    (io, addr)
+}
+
+/// A loopback TCP proxy whose upstream can change: the client's network moves it to
+/// another node, as a balancer does when the first one is gone.
+struct Switch {
+    addr: SocketAddr,
+    upstream: watch::Sender<(SocketAddr, u64)>,
+}
+
+impl Switch {
+    async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = watch::channel((upstream, 0));
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut rx = rx.clone();
+                let (target, generation) = *rx.borrow_and_update();
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = copy_bidirectional(&mut client, &mut server) => {}
+                        _ = rx.wait_for(|(_, g)| *g != generation) => {}
+                    }
+                });
+            }
+        });
+        Self { addr, upstream: tx }
+    }
+
+    /// Cuts every open connection; new ones go to `upstream`.
+    fn cut_to(&self, upstream: SocketAddr) {
+        self.upstream.send_modify(|(to, generation)| {
+            *to = upstream;
+            *generation += 1;
+        });
+    }
+}
+
+/// `redis-cli -p PORT ARGS..`'s output.
+fn cli(redis: &RedisServer, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-h", "127.0.0.1", "-p", &redis.port.to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// How many session keys Redis holds.
+fn sessions(redis: &RedisServer) -> usize {
+    cli(redis, &["--scan", "--pattern", "sio:session:*"])
+        .lines()
+        .filter(|l| !l.is_empty())
+        .count()
+}
+
+/// Calls per command since Redis started (`INFO commandstats`).
+fn command_calls(redis: &RedisServer) -> HashMap<String, u64> {
+    cli(redis, &["INFO", "commandstats"])
+        .lines()
+        .filter_map(|line| {
+            let (name, rest) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = rest
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .collect()
+}
+
+fn delta(before: &HashMap<String, u64>, after: &HashMap<String, u64>, name: &str) -> u64 {
+    after.get(name).copied().unwrap_or(0) - before.get(name).copied().unwrap_or(0)
+}
+
+async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The first argument of every `room-msg` and `broadcast` the client gets, in order.
+fn payloads(socket: &wsx_sio::client::Socket) -> UnboundedReceiver<Value> {
+    let (tx, rx) = unbounded_channel();
+    for event in ["room-msg", "broadcast"] {
+        let tx = tx.clone();
+        socket.on(event, move |_s, args: Args| {
+            let _ = tx.send(args.values.into_iter().next().unwrap_or_default());
+            async {}
+        });
+    }
+    rx
+}
+
+async fn drain(rx: &mut UnboundedReceiver<Value>, until: &str) -> Vec<Value> {
+    let mut got = Vec::new();
+    while let Ok(Some(value)) = timeout(Duration::from_secs(5), rx.recv()).await {
+        let last = value == json!(until);
+        got.push(value);
+        if last {
+            return got;
+        }
+    }
+    panic!("{until:?} never came; got {got:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_lost_on_one_node_recovers_on_another_with_everything_it_missed() {
+    let Some(redis) = RedisServer::start() else {
+        return missing("redis-server");
+    };
+    let (a, addr_a) = node(&redis).await;
+    let (b, addr_b) = node(&redis).await;
+    let switch = Switch::start(addr_a).await;
+    let options = ClientOptions {
+        reconnection_delay: Duration::from_millis(100),
+        reconnection_delay_max: Duration::from_millis(200),
+        timeout: Duration::from_secs(5),
+        ..ClientOptions::default()
+    };
+    let s = Manager::new(&format!("http://{}", switch.addr), options)
+        .expect("manager")
+        .socket("/");
+    let mut got = payloads(&s);
+    let (reconnected_tx, mut reconnected) = unbounded_channel();
+    s.manager().on_reconnect(move |n| {
+        let _ = reconnected_tx.send(n);
+    });
+    s.connect().await.expect("connect");
+    assert!(!s.recovered());
+    let first_id = s.id().expect("an id");
+    let joined: bool = s.emit_with_ack_as("join", &"rec").await.expect("join");
+    assert!(joined);
+    a.of("/")
+        .to("rec")
+        .emit("room-msg", &"before")
+        .expect("emit");
+    assert_eq!(drain(&mut got, "before").await, vec![json!("before")]);
+
+    // The connection drops; node A keeps the session in Redis, as Node's adapter does.
+    switch.cut_to(addr_b);
+    wait_until("node A saw it go", || a.of("/").local_count() == 0).await;
+    assert_eq!(sessions(&redis), 1);
+    // Meanwhile both nodes send to the room and to everyone, and elsewhere.
+    for i in 1..=10 {
+        a.of("/")
+            .to("rec")
+            .emit("room-msg", &format!("missed-{i}"))
+            .expect("emit");
+    }
+    a.of("/")
+        .to("elsewhere")
+        .emit("room-msg", &"not-for-it")
+        .expect("emit");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 11..=20 {
+        b.of("/")
+            .to("rec")
+            .emit("room-msg", &format!("missed-{i}"))
+            .expect("emit");
+    }
+    b.of("/")
+        .except("rec")
+        .emit("room-msg", &"not-for-it-either")
+        .expect("emit");
+    b.of("/")
+        .emit("broadcast", &"missed-broadcast")
+        .expect("emit");
+
+    // It comes back through node B: same id, same room, the 21 packets once and in order.
+    timeout(Duration::from_secs(10), reconnected.recv())
+        .await
+        .expect("reconnected in time");
+    wait_until("connected again", || s.connected()).await;
+    assert!(s.recovered(), "not recovered");
+    assert_eq!(s.id().as_deref(), Some(first_id.as_str()), "a new id");
+    let server_says: bool = s.emit_with_ack_as("recovered", &()).await.expect("ack");
+    assert!(server_says, "node B says it was not recovered");
+    assert_eq!(a.of("/").local_count(), 0);
+    assert_eq!(b.of("/").local_count(), 1);
+    let mut want: Vec<Value> = (1..=20).map(|i| json!(format!("missed-{i}"))).collect();
+    want.push(json!("missed-broadcast"));
+    assert_eq!(drain(&mut got, "missed-broadcast").await, want);
+    // Its room is back, on B, for both nodes' emits.
+    b.of("/")
+        .to("rec")
+        .emit("room-msg", &"after-b")
+        .expect("emit");
+    assert_eq!(drain(&mut got, "after-b").await, vec![json!("after-b")]);
+    a.of("/")
+        .to("rec")
+        .emit("room-msg", &"after-a")
+        .expect("emit");
+    assert_eq!(drain(&mut got, "after-a").await, vec![json!("after-a")]);
+    assert!(
+        timeout(Duration::from_millis(300), got.recv())
+            .await
+            .is_err(),
+        "nothing more"
+    );
+    s.disconnect();
+}
+
+/// A raw client of the storm: its ids and the offset of the last packet it got.
+struct Lost {
+    sid: String,
+    pid: String,
+    offset: String,
+}
+
+/// An event packet's arguments (`42["event", ...]`).
+fn event_args(text: &str) -> Option<Vec<Value>> {
+    let json = text.strip_prefix("42")?;
+    serde_json::from_str::<Value>(json)
+        .ok()?
+        .as_array()
+        .map(|a| a[1..].to_vec())
+}
+
+/// Connects to `addr` (with `auth` in CONNECT), answers with the CONNECT answer's JSON.
+async fn connect(addr: SocketAddr, auth: &Value) -> (common::Raw, Value) {
+    let mut raw = common::Raw::connect(addr).await;
+    raw.send(&format!("40{auth}")).await;
+    let answer = raw.text().await;
+    let json = answer.strip_prefix("40").expect("a CONNECT answer");
+    (raw, serde_json::from_str(json).expect("JSON"))
+}
+
+/// The next `count` `tick`s' arguments.
+async fn ticks(raw: &mut common::Raw, count: usize) -> Vec<Vec<Value>> {
+    let mut got = Vec::new();
+    while got.len() < count {
+        if let Some(args) = event_args(&raw.text().await) {
+            got.push(args);
+        }
+    }
+    got
+}
+
+/// `n` clients connected to `addr`, each given tick `first` (its offset), then dropped.
+async fn lost_clients(addr: SocketAddr, io: &Server, n: usize, tick: i64) -> Vec<Lost> {
+    let mut clients = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (raw, answer) = connect(addr, &json!({})).await;
+        clients.push((raw, answer));
+    }
+    io.of("/").to("everyone").emit("tick", &tick).expect("emit");
+    let mut lost = Vec::with_capacity(n);
+    for (mut raw, answer) in clients {
+        let args = ticks(&mut raw, 1).await.remove(0);
+        assert_eq!(args[0], json!(tick));
+        lost.push(Lost {
+            sid: answer["sid"].as_str().expect("sid").to_owned(),
+            pid: answer["pid"].as_str().expect("pid").to_owned(),
+            offset: args[1].as_str().expect("an offset").to_owned(),
+        });
+    }
+    lost
+}
+
+/// All of `lost` recover on `addr` at once; each must get its id back and the ticks
+/// `missed`, in order. Returns how long the storm took, and the clients (connected).
+async fn storm(
+    addr: SocketAddr,
+    lost: Vec<Lost>,
+    missed: &[i64],
+) -> (Duration, Vec<(common::Raw, Lost)>) {
+    let started = Instant::now();
+    let tasks: Vec<_> = lost
+        .into_iter()
+        .map(|l| {
+            let missed = missed.to_vec();
+            tokio::spawn(async move {
+                let auth = json!({"pid": l.pid, "offset": l.offset});
+                let (mut raw, answer) = connect(addr, &auth).await;
+                assert_eq!(answer["sid"], json!(l.sid), "not recovered");
+                let got: Vec<Value> = ticks(&mut raw, missed.len())
+                    .await
+                    .into_iter()
+                    .map(|args| args[0].clone())
+                    .collect();
+                assert_eq!(got, missed.iter().map(|m| json!(m)).collect::<Vec<_>>());
+                (raw, l)
+            })
+        })
+        .collect();
+    let mut kept = Vec::new();
+    for task in tasks {
+        kept.push(task.await.expect("a client recovered"));
+    }
+    (started.elapsed(), kept)
+}
+
+/// Each client gets tick `tick` (its offset now), then drops.
+async fn lose_again(io: &Server, clients: Vec<(common::Raw, Lost)>, tick: i64) -> Vec<Lost> {
+    io.of("/").to("everyone").emit("tick", &tick).expect("emit");
+    let mut lost = Vec::with_capacity(clients.len());
+    for (mut raw, mut l) in clients {
+        let args = ticks(&mut raw, 1).await.remove(0);
+        assert_eq!(args[0], json!(tick));
+        l.offset = args[1].as_str().expect("an offset").to_owned();
+        lost.push(l);
+    }
+    lost
+}
+
+/// The storm (issue 27 §3): `WSX_STORM_CLIENTS` clients (1,000) lost on node A recover
+/// together on node B, whose ring holds the stream's tail: no `XRANGE` at all, session keys
+/// in a few `MULTI`s; then on node C, started after their offsets (older than its ring):
+/// one shared `XRANGE`. Node's `restoreSession` costs per client a `MULTI`/`GET`/`DEL`/`EXEC`
+/// and at least three `XRANGE`s (the offset, the entries after it, an empty read to end).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_storm_costs_a_bounded_number_of_redis_reads() {
+    let Some(redis) = RedisServer::start() else {
+        return missing("redis-server");
+    };
+    let n: usize = std::env::var("WSX_STORM_CLIENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    let (a, addr_a) = node(&redis).await;
+    let (b, addr_b) = node(&redis).await;
+
+    let lost = lost_clients(addr_a, &a, n, 0).await;
+    wait_until("node A saw them go", || a.of("/").local_count() == 0).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sessions(&redis), n);
+    for tick in 1..=3 {
+        b.of("/").to("everyone").emit("tick", &tick).expect("emit");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = command_calls(&redis);
+    let (took, clients) = storm(addr_b, lost, &[1, 2, 3]).await;
+    let after = command_calls(&redis);
+    let count = |name| delta(&before, &after, name);
+    println!(
+        "storm of {n} onto a node whose ring holds their offsets, in {took:?}: XRANGE {}, GET {}, MGET {}, DEL {}, MULTI {}, EXEC {}; Node's restoreSession: XRANGE >= {}, GET {n}, DEL {n}, MULTI {n}, EXEC {n}",
+        count("xrange"),
+        count("get"),
+        count("mget"),
+        count("del"),
+        count("multi"),
+        count("exec"),
+        3 * n,
+    );
+    assert_eq!(count("xrange"), 0, "the ring covers every offset");
+    assert_eq!(count("get"), 0);
+    let batches = count("mget");
+    assert!(
+        (1..=(n as u64).div_ceil(10)).contains(&batches),
+        "{batches} MGETs for {n} sessions"
+    );
+    assert_eq!(count("del"), batches);
+
+    // Again, onto a node started after the clients' offsets: their span is older than its
+    // ring, and Redis is asked once for all of them.
+    let lost = lose_again(&b, clients, 4).await;
+    wait_until("node B saw them go", || b.of("/").local_count() == 0).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    b.of("/").to("everyone").emit("tick", &5).expect("emit");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_c, addr_c) = node(&redis).await;
+    b.of("/").to("everyone").emit("tick", &6).expect("emit");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = command_calls(&redis);
+    let (took, clients) = storm(addr_c, lost, &[5, 6]).await;
+    let after = command_calls(&redis);
+    let count = |name| delta(&before, &after, name);
+    println!(
+        "storm of {n} onto a node started after their offsets, in {took:?}: XRANGE {}, GET {}, MGET {}, DEL {}; Node's restoreSession: XRANGE >= {}, GET {n}, DEL {n}",
+        count("xrange"),
+        count("get"),
+        count("mget"),
+        count("del"),
+        3 * n,
+    );
+    assert_eq!(count("xrange"), 1, "one XRANGE shared by every restore");
+    assert!(count("mget") <= (n as u64).div_ceil(10));
+    drop(clients);
+}
+
+/// Issue 27 §4: a `sio_demo` node killed (SIGKILL) mid-session never stores its sessions as
+/// Node does at a disconnection, yet its client recovers on the other node: its id, its
+/// room, and what the room got while it was away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clients_of_a_killed_node_recover_on_another() {
+    let Some(redis) = RedisServer::start() else {
+        return missing("redis-server");
+    };
+    let Some(exe) = harness::sio_demo_exe() else {
+        return missing("the sio_demo example (cargo test --features redis builds it)");
+    };
+    let start = |name: &str| {
+        let mut command = Command::new(&exe);
+        command.args([
+            "--addr",
+            "127.0.0.1:0",
+            "--redis",
+            &redis.url(),
+            "--name",
+            name,
+        ]);
+        command.args(["--redis-adapter", "streams", "--recovery"]);
+        harness::Process::start(command)
+    };
+    let mut a = start("a");
+    let b = start("b");
+    let switch = Switch::start(a.addr).await;
+    let options = ClientOptions {
+        reconnection_delay: Duration::from_millis(100),
+        reconnection_delay_max: Duration::from_millis(200),
+        timeout: Duration::from_secs(5),
+        ..ClientOptions::default()
+    };
+    let s = Manager::new(&format!("http://{}", switch.addr), options.clone())
+        .expect("manager")
+        .socket("/");
+    let mut got = payloads(&s);
+    let (reconnected_tx, mut reconnected) = unbounded_channel();
+    s.manager().on_reconnect(move |n| {
+        let _ = reconnected_tx.send(n);
+    });
+    let other = Manager::new(&format!("http://{}", b.addr), options)
+        .expect("manager")
+        .socket("/");
+    s.connect().await.expect("connect");
+    other.connect().await.expect("connect other");
+    let first_id = s.id().expect("an id");
+    let joined: bool = s.emit_with_ack_as("join", &"rec").await.expect("join");
+    assert!(joined);
+    let node: String = s.emit_with_ack_as("node-name", &()).await.expect("ack");
+    assert_eq!(node, "a");
+    other
+        .emit_args("to-room", Args::new().arg("rec").arg("before"))
+        .expect("emit");
+    assert_eq!(drain(&mut got, "before").await, vec![json!("before")]);
+    // The room change reaches Redis within 100 ms.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    a.kill();
+    switch.cut_to(b.addr);
+    for i in 1..=10 {
+        other
+            .emit_args("to-room", Args::new().arg("rec").arg(format!("missed-{i}")))
+            .expect("emit");
+    }
+    other.emit("broadcast", &"missed-broadcast").expect("emit");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    timeout(Duration::from_secs(10), reconnected.recv())
+        .await
+        .expect("reconnected in time");
+    wait_until("connected again", || s.connected()).await;
+    assert!(s.recovered(), "not recovered");
+    assert_eq!(s.id().as_deref(), Some(first_id.as_str()), "a new id");
+    let node: String = s.emit_with_ack_as("node-name", &()).await.expect("ack");
+    assert_eq!(node, "b");
+    let mut want: Vec<Value> = (1..=10).map(|i| json!(format!("missed-{i}"))).collect();
+    want.push(json!("missed-broadcast"));
+    assert_eq!(drain(&mut got, "missed-broadcast").await, want);
+    other
+        .emit_args("to-room", Args::new().arg("rec").arg("after"))
+        .expect("emit");
+    assert_eq!(
+        drain(&mut got, "after").await,
+        vec![json!("after")],
+        "its room is back"
+    );
+    s.disconnect();
+    other.disconnect();
+}
