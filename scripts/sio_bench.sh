@@ -174,7 +174,11 @@ for server in $SERVERS; do
         elif [[ -n "$lost" ]]; then
             missing=$(sed -E 's/.*clients-missing=([0-9]+).*/\1/' <<<"$lost")
             rounds=$(sed -E 's/.*rounds=([0-9]+).*/\1/' <<<"$lost")
-            fan+=("**FAILED**: $missing of $n clients missed a delivery (in $rounds rounds)")
+            # Clients the server dropped say why (e.g. `ping timeout`: no ping within
+            # pingInterval + pingTimeout).
+            why=$(sed -nE 's/^sio_load: clients disconnected: (.*)/; they were disconnected: \1/p' \
+                "$OUT/$server-fanout-$n.txt")
+            fan+=("**FAILED**: $missing of $n clients missed a delivery (in $rounds round(s)$why)")
             cpu+=("—")
             failed "$server" "$missing of $n clients missed a delivery"
         else

@@ -183,14 +183,13 @@ async fn client(mut tcp: TcpStream, mut buf: Vec<u8>, tally: Arc<Tally>) {
                         tally.changed.notify_waiters();
                     }
                 }
-                op::PING => {
+                op::PING
                     if tcp
                         .write_all(&masked(op::PONG, &frame.payload))
                         .await
-                        .is_err()
-                    {
-                        break 'read;
-                    }
+                        .is_err() =>
+                {
+                    break 'read;
                 }
                 op::CLOSE => {
                     let _ = tcp.write_all(&masked(op::CLOSE, &frame.payload)).await;
