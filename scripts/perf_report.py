@@ -30,6 +30,9 @@ import shlex
 import statistics
 from collections import defaultdict
 
+# Everything from this line on in PERFORMANCE.md is kept when the report is rewritten.
+KEEP_MARKER = "<!-- kept by perf_report.py: sections below come from other scripts -->"
+
 WSX = ["wsx", "wsx-stream"]
 FAST = ["fastwebsockets", "tokio-websockets"]
 CRATES = ["tungstenite", "fastwebsockets", "tokio-websockets"]
@@ -812,9 +815,19 @@ def main():
     out += [f"- {x}" for x in problems] if problems else ["None: every load run reported 0 errors."]
     if fanout and fanout.get("errors"):
         out.append(f"- fan-out: {fanout['errors']} error(s), first: {fanout.get('first_error')}")
+    # Sections that other scripts measure (broadcasts and Socket.IO: scripts/fanout_cpu.sh,
+    # scripts/sio_bench.sh) live after KEEP_MARKER in the file and are carried over as they are.
+    kept = ""
+    if os.path.exists(a.out):
+        with open(a.out) as f:
+            previous = f.read()
+        if KEEP_MARKER in previous:
+            kept = previous[previous.index(KEEP_MARKER):]
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
         f.write("\n".join(out).rstrip() + "\n")
+        if kept:
+            f.write("\n" + kept)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@
 # Installs what crates/wsx-sio/tests/cluster.rs needs beside the Rust code: Debian's
 # `redis-server` (when missing; the system instance the package starts is stopped, the tests
 # start their own on free loopback ports) and, with `npm ci` from the committed lockfile, Node
-# `socket.io` 4.8 + `@socket.io/redis-adapter` 8.3 + `redis` under
-# crates/wsx-sio/tests/cluster/node_modules (the Node half of the mixed cluster). Idempotent.
+# `socket.io` 4.8 + `@socket.io/redis-adapter` 8.3 + `@socket.io/redis-streams-adapter` 0.3 +
+# `redis` under crates/wsx-sio/tests/cluster/node_modules (the Node half of the mixed cluster).
+# Idempotent.
 # Then `WSX_REQUIRE_REDIS=1 cargo test -p wsx-sio --features redis` fails instead of skipping
 # when a peer is missing (plain `--test cluster` does not rebuild examples/sio_demo: run the
 # whole package's tests, which build it with the feature).

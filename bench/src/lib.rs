@@ -10,6 +10,8 @@
 //! the way its own documentation and examples show.
 #![forbid(unsafe_code)]
 
+pub mod ws;
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -75,7 +75,7 @@ use wsx_sio::{Args, Config, EngineConfig, Parser, Server, Socket};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sio_demo [--addr HOST:PORT] [--redis URL[,URL..]] [--redis-adapter classic|sharded|sharded-dynamic|sharded-static|streams] [--redis-cluster] [--name NAME] [--parser json|msgpack] [--admin-ui [--admin-ui-origin ORIGIN]...] [--protocol-test] [--ping-interval MS] [--ping-timeout MS] [--advertise HOST:PORT|auto] [--forward-timeout MS] [--recovery]"
+        "usage: sio_demo [--addr HOST:PORT] [--redis URL[,URL..]] [--redis-adapter classic|sharded|sharded-dynamic|sharded-static|streams|streams-sharded] [--redis-cluster] [--name NAME] [--parser json|msgpack] [--admin-ui [--admin-ui-origin ORIGIN]...] [--protocol-test] [--ping-interval MS] [--ping-timeout MS] [--advertise HOST:PORT|auto] [--forward-timeout MS] [--recovery]"
     );
     std::process::exit(2);
 }
@@ -109,6 +109,8 @@ enum RedisAdapterKind {
     ShardedDynamic,
     ShardedStatic,
     Streams,
+    /// The Streams adapter, its requests over sharded pub/sub (Node's `useShardedPubSub`).
+    StreamsSharded,
 }
 
 fn millis(value: Option<String>) -> Duration {
@@ -155,6 +157,7 @@ fn main() {
                     Some("sharded" | "sharded-dynamic") => RedisAdapterKind::ShardedDynamic,
                     Some("sharded-static") => RedisAdapterKind::ShardedStatic,
                     Some("streams") => RedisAdapterKind::Streams,
+                    Some("streams-sharded") => RedisAdapterKind::StreamsSharded,
                     _ => usage(),
                 }
             }
@@ -251,7 +254,9 @@ async fn redis_server(
     use wsx_sio::adapter::redis::sharded::{ShardedOptions, ShardedRedis, SubscriptionMode};
     use wsx_sio::adapter::redis::{Redis, RedisOptions};
     let mode = match options.adapter {
-        RedisAdapterKind::Streams => return streams_server(url, config, options, local).await,
+        RedisAdapterKind::Streams | RedisAdapterKind::StreamsSharded => {
+            return streams_server(url, config, options, local).await;
+        }
         RedisAdapterKind::Classic => None,
         RedisAdapterKind::ShardedDynamic => Some(SubscriptionMode::Dynamic),
         RedisAdapterKind::ShardedStatic => Some(SubscriptionMode::Static),
@@ -293,8 +298,8 @@ async fn redis_server(
     Ok(io)
 }
 
-/// [`redis_server`] on the Streams adapter (`--redis-adapter streams`; forwarding on its
-/// pub/sub connection).
+/// [`redis_server`] on the Streams adapter (`--redis-adapter streams`, or `streams-sharded`
+/// for sharded pub/sub; forwarding on its pub/sub connection).
 #[cfg(feature = "redis")]
 async fn streams_server(
     url: &str,
@@ -305,6 +310,7 @@ async fn streams_server(
     use wsx_sio::adapter::redis::streams::{StreamsOptions, StreamsRedis};
     let streams_options = StreamsOptions {
         requests_timeout: Duration::from_secs(3),
+        use_sharded_pub_sub: options.adapter == RedisAdapterKind::StreamsSharded,
         ..StreamsOptions::default()
     };
     let redis = StreamsRedis::connect(url, streams_options)

@@ -1,6 +1,8 @@
 //! One adapter test suite, run against every adapter, as socketioxide runs its adapters': the
 //! in-memory adapter (one server), the Redis adapter, the sharded Redis adapter in both
-//! subscription modes and the Streams adapter (feature `redis`: two servers on a real `redis-server`). Broadcasts (rooms, exceptions, `local`), rooms (`socketsJoin`,
+//! subscription modes and the Streams adapter on classic and on sharded pub/sub (feature
+//! `redis`: two servers on a real `redis-server`; and `adapters/streams_pubsub.rs`, its
+//! messages against Node's bytes). Broadcasts (rooms, exceptions, `local`), rooms (`socketsJoin`,
 //! `socketsLeave`, `allRooms`), `fetchSockets` (and a `RemoteSocket`'s operations), requests
 //! (`serverCount`, server-side events with acks), acknowledgements both ways,
 //! `disconnectSockets`, `socket.data` seen through `fetchSockets`, and `shutdown` closing the
@@ -15,6 +17,9 @@ mod common;
 #[allow(dead_code)]
 mod harness;
 mod skip;
+#[cfg(feature = "redis")]
+#[path = "adapters/streams_pubsub.rs"]
+mod streams_pubsub;
 
 use harness::Client;
 use serde_json::{Value, json};
@@ -377,10 +382,22 @@ async fn sharded(mode: wsx_sio::adapter::redis::sharded::SubscriptionMode) {
 }
 
 /// The Streams adapter: broadcasts and room changes through one Redis stream, requests over
-/// sharded pub/sub.
+/// classic pub/sub (Node's default).
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_redis_adapter() {
+    streams(false).await;
+}
+
+/// The same, requests over sharded pub/sub (Node's `useShardedPubSub`).
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_redis_adapter_on_sharded_pub_sub() {
+    streams(true).await;
+}
+
+#[cfg(feature = "redis")]
+async fn streams(use_sharded_pub_sub: bool) {
     use wsx_sio::adapter::redis::streams::{StreamsOptions, StreamsRedis};
     let Some(redis_server) = harness::RedisServer::start() else {
         harness::missing("redis-server is not installed");
@@ -389,7 +406,11 @@ async fn streams_redis_adapter() {
     let mut servers = Vec::new();
     let mut links = Vec::new();
     for _ in 0..2 {
-        let redis = StreamsRedis::connect(&redis_server.url(), StreamsOptions::default())
+        let options = StreamsOptions {
+            use_sharded_pub_sub,
+            ..StreamsOptions::default()
+        };
+        let redis = StreamsRedis::connect(&redis_server.url(), options)
             .await
             .expect("Redis");
         servers.push(Server::with_adapter(

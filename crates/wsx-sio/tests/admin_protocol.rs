@@ -27,6 +27,9 @@ async fn start(options: AdminOptions) -> (Server, String) {
             s.leave(&room);
             let _ = ack.send(&true);
         });
+        socket.on("echo", |s: Socket, value: Value| async move {
+            let _ = s.emit("echo", &value);
+        });
     });
     instrument(&io, options).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -385,4 +388,143 @@ fn instrument_refuses_a_missing_auth_option_and_a_password_that_is_not_a_hash() 
             Err(AdminError::AuthNotSet)
         ));
     });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_sent_reports_a_socket_s_own_emits_and_the_broadcasts_reaching_it() {
+    let (io, url) = start(basic()).await;
+    let (_admin, mut rx) = dashboard(&url).await;
+    next(&mut rx, "all_sockets").await;
+    let a = socket(&url, "/", Value::Null);
+    a.connect().await.unwrap();
+    let id = a.id().unwrap();
+    next_where(&mut rx, "socket_connected", |args| args[0]["id"] == id).await;
+
+    // Its own emit (the server answers `echo`).
+    a.emit("echo", &json!({"n": 1})).unwrap();
+    let sent = next(&mut rx, "event_sent").await;
+    assert_eq!(
+        &sent[..3],
+        &[json!("/"), json!(id), json!(["echo", {"n": 1}])]
+    );
+    assert!(sent[3].as_str().unwrap().ends_with('Z'), "a JSON date");
+    // A broadcast of its namespace, and one to a room it is not in (not reported).
+    io.of("/").to("nowhere").emit("news", &0).unwrap();
+    io.of("/").emit("news", &2).unwrap();
+    let sent = next(&mut rx, "event_sent").await;
+    assert_eq!(&sent[..3], &[json!("/"), json!(id), json!(["news", 2])]);
+    // The dashboard's own events (`server_stats`, ..) are not reported.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let seen: Vec<(String, Vec<Value>)> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+    assert!(
+        !seen.iter().any(|(name, _)| name == "event_sent"),
+        "{seen:?}"
+    );
+}
+
+/// The `aggregatedEvents` of the stats ticks, added up by `(type, subType)`; every entry is
+/// one second's (`timestamp` a whole second in milliseconds), as Node's `EventBuffer`.
+fn add_up(ticks: &[Vec<Value>]) -> std::collections::BTreeMap<(String, Option<String>), u64> {
+    let mut sums = std::collections::BTreeMap::new();
+    for tick in ticks {
+        for event in tick[0]["aggregatedEvents"].as_array().unwrap() {
+            assert_eq!(event["timestamp"].as_u64().unwrap() % 1000, 0, "{event}");
+            let key = (
+                event["type"].as_str().unwrap().to_owned(),
+                event.get("subType").map(|s| s.as_str().unwrap().to_owned()),
+            );
+            *sums.entry(key).or_insert(0) += event["count"].as_u64().unwrap();
+        }
+    }
+    sums
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregated_events_count_packets_and_bytes_each_way_as_node_does() {
+    let (_io, url) = start(AdminOptions {
+        mode: AdminMode::Production,
+        auth: AdminAuth::None,
+        stats_interval: Duration::from_millis(500),
+        ..basic()
+    })
+    .await;
+    let admin = socket(&url, "/admin", Value::Null);
+    let mut rx = events(&admin);
+    admin.connect().await.unwrap();
+    let a = socket(&url, "/", Value::Null);
+    let mut echoes = events(&a);
+    a.connect().await.unwrap();
+    // The connections are counted, without a subType.
+    let tick = next_where(&mut rx, "server_stats", |args| {
+        args[0]["aggregatedEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "rawConnection")
+    })
+    .await;
+    let connected = add_up(&[tick]);
+    assert!(connected[&("rawConnection".to_owned(), None)] >= 1);
+    // A tick after which only our packets and the statistics themselves go through.
+    let mut ticks = vec![next(&mut rx, "server_stats").await];
+
+    const N: usize = 10;
+    let text = "x".repeat(1000);
+    for _ in 0..N {
+        a.emit("echo", &text).unwrap();
+    }
+    for _ in 0..N {
+        next(&mut echoes, "echo").await;
+    }
+    ticks.push(next(&mut rx, "server_stats").await);
+    ticks.push(next(&mut rx, "server_stats").await);
+    ticks.push(next(&mut rx, "server_stats").await);
+
+    // Each way, an event is `2["echo","xxx..."]` (the Engine.IO `4` not counted): 1,012 bytes.
+    let size = u64::try_from(format!("2[\"echo\",\"{text}\"]").len()).unwrap();
+    assert_eq!(size, 1012);
+    // What the dashboard was sent in the window: the statistics of every tick but the last
+    // (each is written after its snapshot was taken), `2/admin,["server_stats",{..}]`.
+    let stats: Vec<u64> = ticks[..ticks.len() - 1]
+        .iter()
+        .map(|tick| {
+            let packet = format!(
+                "2/admin,{}",
+                serde_json::to_string(&json!(["server_stats", tick[0]])).unwrap()
+            );
+            u64::try_from(packet.len()).unwrap()
+        })
+        .collect();
+    let n = N as u64;
+    let sums = add_up(&ticks[1..]);
+    let count = |kind: &str| sums.get(&(kind.to_owned(), None)).copied().unwrap_or(0);
+    assert_eq!(count("packetsIn"), n, "{sums:?}");
+    assert_eq!(count("bytesIn"), n * size, "{sums:?}");
+    assert_eq!(count("packetsOut"), n + stats.len() as u64, "{sums:?}");
+    assert_eq!(
+        count("bytesOut"),
+        n * size + stats.iter().sum::<u64>(),
+        "{sums:?}"
+    );
+    assert_eq!(sums.len(), 4, "nothing else: {sums:?}");
+
+    // A client that goes: `rawDisconnection` with the Engine.IO reason as its subType.
+    a.disconnect();
+    let tick = next_where(&mut rx, "server_stats", |args| {
+        args[0]["aggregatedEvents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "rawDisconnection")
+    })
+    .await;
+    let gone = add_up(&[tick]);
+    assert_eq!(
+        gone[&(
+            "rawDisconnection".to_owned(),
+            Some("transport close".to_owned())
+        )],
+        1,
+        "{gone:?}"
+    );
 }

@@ -8,8 +8,10 @@ const { Server } = require("socket.io");
 
 const port = Number(process.argv[2] || 3000);
 const httpServer = createServer();
+// Both transports, as sio_demo and the socketioxide bench server serve them: the WebSocket
+// clients of sio_load open a WebSocket straight away; `sio_load idle --transport polling` holds
+// polling sessions.
 const io = new Server(httpServer, {
-  transports: ["websocket"],
   pingInterval: 2000,
   pingTimeout: 2000,
   maxHttpBufferSize: 2_000_000,

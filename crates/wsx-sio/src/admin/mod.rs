@@ -41,13 +41,17 @@
 //!   development mode `all_sockets` (every socket of every namespace, on every server);
 //! - `server_stats` every [`AdminOptions::stats_interval`] (2 s): server id, hostname, pid,
 //!   uptime, connection counts (`clientsCount`, `pollingClientsCount`), the sockets per
-//!   namespace, and `aggregatedEvents` (connections opened and closed since the last one, as
-//!   `rawConnection` / `rawDisconnection`);
+//!   namespace, and `aggregatedEvents`: what happened since the last one, per second, as
+//!   Node's `EventBuffer` counts it (`rawConnection`, `rawDisconnection` with the Engine.IO
+//!   close reason as `subType`, `packetsIn` / `bytesIn` and `packetsOut` / `bytesOut` for the
+//!   Engine.IO message packets each way: `crate::server`'s `traffic.rs`);
 //! - in development mode ([`AdminMode::Development`]), as it happens: `socket_connected`,
 //!   `socket_updated` (a polling client that upgraded to WebSocket, seen at the next stats
 //!   tick), `socket_disconnected` with the reason, `room_joined` and `room_left` (whoever made
-//!   the socket join: itself, `sockets_join`, another server, the dashboard), and
-//!   `event_received` (every event a socket sends);
+//!   the socket join: itself, `sockets_join`, another server, the dashboard),
+//!   `event_received` (every event a socket sends) and `event_sent` (every event it is
+//!   sent: its own emits and the broadcasts reaching it, another server's included; Node's
+//!   `onAnyOutgoing`);
 //! - the operations the dashboard sends: `emit(nsp, filter, event, ...args)`,
 //!   `join(nsp, room, filter)`, `leave(nsp, room, filter)`, `_disconnect(nsp, close,
 //!   filter)`, where `filter` is a room name or a socket id (every socket of the namespace
@@ -74,10 +78,7 @@
 //! the upgrades (reported by the node the socket is on, which is what Node does too).
 //!
 //! # Differences from Node
-//! - `event_sent` (Node's `onAnyOutgoing`) is not reported; the dashboard's events list shows
-//!   received events only.
-//! - `aggregatedEvents` counts connections (`rawConnection`, `rawDisconnection`, without the
-//!   reason), not packets or bytes: the dashboard's bytes chart stays empty.
+//! - `server_stats` is also sent to a dashboard as it connects (with no `aggregatedEvents`).
 //! - The server id defaults to `hostname#pid` (Node's is the hostname unless in a Node
 //!   cluster worker), so that several wsx-sio processes on one host are told apart.
 

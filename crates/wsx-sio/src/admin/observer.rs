@@ -1,7 +1,8 @@
 //! Development mode's events, as Node's `registerVerboseListeners`: what happens to the
 //! sockets of every namespace (the admin namespace's own included) is broadcast to the admin
 //! namespace as it happens: `socket_connected`, `socket_disconnected`, `room_joined`,
-//! `room_left`, and `event_received` for every event a socket of another namespace sends.
+//! `room_left`, and `event_received` / `event_sent` for every event a socket of another
+//! namespace sends / is sent (Node's `onAny` / `onAnyOutgoing`).
 //! A broadcast of the admin namespace goes through its adapter: with a networked one it
 //! reaches the dashboards connected to every server.
 
@@ -47,8 +48,14 @@ impl AdminObserver {
         if !is_admin {
             let admin = self.admin.clone();
             socket.on_any(move |socket: Socket, event: String, args: Args| {
-                admin.event_received(&socket, event, args);
+                admin.socket_event(&socket, "event_received", event, args);
                 std::future::ready(())
+            });
+            // Node's `onAnyOutgoing`: every event sent to the socket, its own emits and the
+            // broadcasts that reach it (those another server started included).
+            let admin = self.admin.clone();
+            socket.on_any_outgoing(move |socket: &Socket, event: &str, args: &Args| {
+                admin.socket_event(socket, "event_sent", event.to_owned(), args.clone());
             });
         }
     }
@@ -100,14 +107,15 @@ impl Admin {
         );
     }
 
-    /// `event_received(nsp, id, [event, ...args], timestamp)`; binary arguments stay binary
-    /// (their placeholders keep pointing at the same attachments).
-    fn event_received(&self, socket: &Socket, event: String, args: Args) {
+    /// `event_received(nsp, id, [event, ...args], timestamp)` (or `event_sent`, as `kind`
+    /// says); binary arguments stay binary (their placeholders keep pointing at the same
+    /// attachments).
+    fn socket_event(&self, socket: &Socket, kind: &str, event: String, args: Args) {
         let mut values = Vec::with_capacity(args.values.len() + 1);
         values.push(Value::String(event));
         values.extend(args.values);
         self.emit(
-            "event_received",
+            kind,
             Args {
                 values: vec![
                     Value::from(socket.namespace()),

@@ -4,12 +4,10 @@
 //! (`socket_updated`), which Node learns from the connection's `upgrade` event.
 
 use super::Admin;
-use super::time::now_millis;
 use crate::args::Args;
 use crate::server::Server;
 use crate::sid::Sid;
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -18,9 +16,6 @@ pub(super) struct Stats {
     server_id: String,
     hostname: String,
     started: Instant,
-    /// The connection counts at the last tick (`aggregatedEvents` are the differences).
-    opened: AtomicU64,
-    closed: AtomicU64,
     /// Sockets connected over long-polling, whose upgrade is still to report: the
     /// connection's Engine.IO id, the namespace, the socket id.
     polling: Mutex<Vec<(Sid, String, Sid)>>,
@@ -39,13 +34,11 @@ fn hostname() -> String {
 impl Stats {
     pub(super) fn new(server: &Server, server_id: Option<String>) -> Self {
         let hostname = hostname();
-        let (opened, closed) = server.connection_counts();
+        server.count_traffic();
         Self {
             server_id: server_id.unwrap_or_else(|| format!("{hostname}#{}", std::process::id())),
             hostname,
             started: Instant::now(),
-            opened: AtomicU64::new(opened),
-            closed: AtomicU64::new(closed),
             polling: Mutex::default(),
         }
     }
@@ -58,23 +51,21 @@ impl Stats {
             .push((engine, namespace.to_owned(), socket));
     }
 
-    /// The `server_stats` payload. With `tick`, `aggregatedEvents` holds the connections
-    /// opened and closed since the last tick (and they are counted as reported); without,
-    /// it is empty (a dashboard that just connected).
+    /// The `server_stats` payload. With `tick`, `aggregatedEvents` holds what was counted
+    /// since the last tick (`crate::server::traffic`: Node's `EventBuffer`, one entry per
+    /// second, type and subtype; taken as reported); without, it is empty (a dashboard that
+    /// just connected).
     pub(super) fn snapshot(&self, server: &Server, tick: bool) -> Value {
         let mut aggregated = Vec::new();
         if tick {
-            let (opened, closed) = server.connection_counts();
-            // Node's EventBuffer: one entry per type and second.
-            let second = now_millis() / 1000 * 1000;
-            for (kind, now, before) in [
-                ("rawConnection", opened, &self.opened),
-                ("rawDisconnection", closed, &self.closed),
-            ] {
-                let count = now.saturating_sub(before.swap(now, Ordering::Relaxed));
-                if count > 0 {
-                    aggregated.push(json!({"timestamp": second, "type": kind, "count": count}));
+            for entry in server.take_traffic() {
+                let mut event = json!({"timestamp": entry.second, "type": entry.kind});
+                // Node's `subType: undefined` is left out of the JSON.
+                if let Some(sub) = entry.sub {
+                    event["subType"] = Value::from(sub);
                 }
+                event["count"] = Value::from(entry.count);
+                aggregated.push(event);
             }
         }
         let namespaces: Vec<Value> = server

@@ -2,6 +2,7 @@
 //! [`crate::adapter::Host`] implementation answers from.
 
 use super::flags::EmitFlags;
+use super::outbox::Shared;
 use super::socket::Socket;
 use crate::args::Args;
 use crate::engine::transport::Frame;
@@ -62,13 +63,15 @@ impl LocalSockets {
     /// outbox's own lock is taken inside (nothing takes this map's lock while holding an
     /// outbox's).
     pub(crate) fn push(&self, sids: &[Sid], frames: &[Frame]) -> usize {
+        // Encoded for direct writes once, when the first idle receiver takes one.
+        let shared = Shared::new(frames);
         sids.chunks(PUSH_BATCH)
             .map(|batch| {
                 let map = self.read();
                 batch
                     .iter()
                     .filter_map(|sid| map.get(sid))
-                    .filter(|socket| socket.push(frames.iter().cloned()).is_ok())
+                    .filter(|socket| socket.push_shared(&shared).is_ok())
                     .count()
             })
             .sum()
@@ -88,6 +91,7 @@ impl LocalSockets {
         args: &Args,
     ) -> usize {
         // `flags.compress` has no effect here yet: see `EmitFlags::compress`.
+        let shared = Shared::new(frames);
         let mut sent = 0;
         for batch in sids.chunks(PUSH_BATCH) {
             let sockets: Vec<Socket> = {
@@ -99,9 +103,9 @@ impl LocalSockets {
             };
             for socket in sockets {
                 let queued = if flags.volatile {
-                    socket.connected() && socket.push_volatile(frames)
+                    socket.connected() && socket.push_volatile(&shared)
                 } else {
-                    socket.push(frames.iter().cloned()).is_ok()
+                    socket.push_shared(&shared).is_ok()
                 };
                 if socket.connected() {
                     socket.notify_outgoing(event, args);

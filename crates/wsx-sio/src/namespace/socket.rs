@@ -10,7 +10,7 @@ use super::handler::{self, Handlers};
 use super::handshake::Handshake;
 use super::hub::{BroadcastOperator, Hub, kept_event_frames};
 use super::observe::NsEvent;
-use super::outbox::Item;
+use super::outbox::{Item, Shared};
 use super::reason::DisconnectReason;
 use crate::args::{Args, FromArgs};
 use crate::engine::transport::Frame;
@@ -522,10 +522,19 @@ impl Socket {
         self.0.conn.outbox.push(frames)
     }
 
-    /// Queues the shared frames of a volatile broadcast if nothing else waits for this
+    /// Sends the shared frames of a broadcast (straight to the socket when the client is
+    /// idle: `outbox.rs`).
+    pub(crate) fn push_shared(&self, shared: &Shared<'_>) -> Result<(), EmitError> {
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        self.0.conn.outbox.push_shared(shared)
+    }
+
+    /// Sends the shared frames of a volatile broadcast if nothing else waits for this
     /// client; returns whether it did.
-    pub(crate) fn push_volatile(&self, frames: &[Frame]) -> bool {
-        self.0.conn.outbox.push_volatile(frames.iter().cloned())
+    pub(crate) fn push_volatile(&self, shared: &Shared<'_>) -> bool {
+        self.0.conn.outbox.push_volatile_shared(shared)
     }
 
     /// The socket's handlers (for `listeners.rs`).

@@ -16,7 +16,7 @@ use std::time::Duration;
 pub(crate) fn connected_socket(hub: &Hub) -> (Socket, Arc<ConnShared>) {
     let conn = Arc::new(ConnShared {
         sid: Sid::random(),
-        outbox: Outbox::new(1 << 20, None),
+        outbox: Outbox::new(1 << 20, None, None),
         handshake: Handshake::from_request(http::Request::new(()), None),
         sockets: Mutex::new(Vec::new()),
         ack_timeout: Duration::from_secs(1),

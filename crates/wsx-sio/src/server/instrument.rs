@@ -7,7 +7,6 @@ use super::state::ServerInner;
 use crate::namespace::Hub;
 use crate::namespace::observe::SharedObserver;
 use crate::sid::Sid;
-use std::sync::atomic::Ordering;
 use std::sync::{PoisonError, Weak};
 
 /// A server handle that does not keep the server alive (for a task of its own, such as the
@@ -93,11 +92,13 @@ impl Server {
         }
     }
 
-    /// How many connections started and ended since the server was made.
-    pub(crate) fn connection_counts(&self) -> (u64, u64) {
-        (
-            self.0.connections_opened.load(Ordering::Relaxed),
-            self.0.connections_closed.load(Ordering::Relaxed),
-        )
+    /// Starts counting connections, packets and bytes (`traffic.rs`).
+    pub(crate) fn count_traffic(&self) {
+        self.0.traffic.enable();
+    }
+
+    /// What was counted since the last call: Node's `aggregatedEvents`.
+    pub(crate) fn take_traffic(&self) -> Vec<super::traffic::Aggregated> {
+        self.0.traffic.take()
     }
 }

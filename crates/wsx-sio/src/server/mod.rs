@@ -14,6 +14,7 @@ pub(crate) mod instrument;
 mod prefixed;
 mod scheduler;
 mod state;
+pub(crate) mod traffic;
 
 pub use crate::adapter::ServerAck;
 pub use crate::args::{Args, FromArgs};

@@ -7,13 +7,14 @@ use super::engine_only::EngineHandler;
 use crate::adapter::Adapter;
 use crate::adapter::Host;
 use crate::engine::transport::polling::Sessions;
+use crate::namespace::DisconnectReason;
 use crate::namespace::NsInner;
 use crate::namespace::conn::ConnShared;
 use crate::namespace::dynamic::{Parent, Parents};
 use crate::namespace::observe::SharedObserver;
 use crate::sid::Sid;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use tokio::sync::{Notify, watch};
 
@@ -44,10 +45,9 @@ pub(crate) struct ServerInner {
     /// Observers of every namespace, those created later included (the admin UI;
     /// `crate::namespace::observe`).
     pub(crate) observers: RwLock<Vec<SharedObserver>>,
-    /// How many Socket.IO connections started and ended since the server was made (the admin
-    /// UI's `rawConnection` / `rawDisconnection` counts).
-    pub(crate) connections_opened: AtomicU64,
-    pub(crate) connections_closed: AtomicU64,
+    /// Connections, packets and bytes per second, for the admin UI's `aggregatedEvents`
+    /// (off until it is instrumented; `traffic.rs`).
+    pub(crate) traffic: super::traffic::Traffic,
 }
 
 impl ServerInner {
@@ -72,8 +72,7 @@ impl ServerInner {
             stop: watch::Sender::new(false),
             drained: Notify::new(),
             observers: RwLock::default(),
-            connections_opened: AtomicU64::new(0),
-            connections_closed: AtomicU64::new(0),
+            traffic: super::traffic::Traffic::default(),
         }
     }
 
@@ -103,15 +102,15 @@ impl ServerInner {
             return false;
         }
         conns.insert(sid, Arc::downgrade(conn));
-        self.connections_opened.fetch_add(1, Ordering::Relaxed);
+        self.traffic.opened();
         true
     }
 
-    /// Forgets a connection that ended.
-    pub(crate) fn unregister(&self, sid: Sid) {
+    /// Forgets a connection that ended for `reason`.
+    pub(crate) fn unregister(&self, sid: Sid, reason: DisconnectReason) {
         let mut conns = self.lock_conns();
         if conns.remove(&sid).is_some() {
-            self.connections_closed.fetch_add(1, Ordering::Relaxed);
+            self.traffic.closed(reason);
         }
         if conns.is_empty() {
             self.drained.notify_waiters();

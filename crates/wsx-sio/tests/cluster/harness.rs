@@ -102,8 +102,11 @@ pub enum AdapterKind {
     ShardedDynamic,
     /// Sharded pub/sub, `subscriptionMode: "static"`.
     ShardedStatic,
-    /// A Redis stream (`@socket.io/redis-streams-adapter`; wsx nodes only so far).
+    /// A Redis stream, requests over classic pub/sub (`@socket.io/redis-streams-adapter`'s
+    /// `createAdapter`, its defaults).
     Streams,
+    /// The same, requests over sharded pub/sub (`useShardedPubSub: true`).
+    StreamsSharded,
 }
 
 impl AdapterKind {
@@ -113,6 +116,7 @@ impl AdapterKind {
             Self::ShardedDynamic => "sharded-dynamic",
             Self::ShardedStatic => "sharded-static",
             Self::Streams => "streams",
+            Self::StreamsSharded => "streams-sharded",
         }
     }
 }

@@ -1,18 +1,25 @@
 // The Node half of the mixed cluster in crates/wsx-sio/tests/cluster.rs: socket.io 4.8 with
-// @socket.io/redis-adapter 8.3 running the same contract as examples/sio_demo.rs with --redis
-// (its module docs list the events).
+// @socket.io/redis-adapter 8.3 (or @socket.io/redis-streams-adapter 0.3) running the same
+// contract as examples/sio_demo.rs with --redis (its module docs list the events).
 // Usage: node node_server.js REDIS_URL NAME [ADAPTER [cluster]]   (prints "listening on
 // 127.0.0.1:PORT", port 0: a free one). ADAPTER is classic (createAdapter, the default),
 // sharded-dynamic / sharded (createShardedAdapter, subscriptionMode "dynamic") or
-// sharded-static (subscriptionMode "static"), as sio_demo's --redis-adapter; with "cluster",
+// sharded-static (subscriptionMode "static"), streams (@socket.io/redis-streams-adapter's
+// createAdapter, its defaults: classic pub/sub for requests) or streams-sharded
+// (useShardedPubSub: true), as sio_demo's --redis-adapter; with "cluster",
 // REDIS_URL is a comma-separated list of Redis Cluster nodes (redis' createCluster). Stops on
-// SIGTERM or when stdin closes.
+// SIGTERM or when stdin closes. NODE_SERVER_RECOVERY_MS (environment): see below.
 "use strict";
 
 const { createServer } = require("node:http");
 const { Server } = require("socket.io");
 const { createClient, createCluster } = require("redis");
 const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+
+function streamsAdapter(pub, options) {
+  // Required only here: the other kinds run without the package.
+  return require("@socket.io/redis-streams-adapter").createAdapter(pub, options);
+}
 
 function makeAdapter(kind, pub, sub) {
   switch (kind) {
@@ -23,6 +30,10 @@ function makeAdapter(kind, pub, sub) {
       return createShardedAdapter(pub, sub, { subscriptionMode: "dynamic" });
     case "sharded-static":
       return createShardedAdapter(pub, sub, { subscriptionMode: "static" });
+    case "streams":
+      return streamsAdapter(pub, {});
+    case "streams-sharded":
+      return streamsAdapter(pub, { useShardedPubSub: true });
     default:
       throw new Error(`unknown adapter ${kind}`);
   }
@@ -30,10 +41,13 @@ function makeAdapter(kind, pub, sub) {
 
 async function main() {
   const [redisUrl, name, kind = "classic", topology] = process.argv.slice(2);
+  // The name marks the adapter's own connections too (duplicates keep it): see the wait for
+  // the stream's reader below.
+  const clientName = `wsx-test-node-${process.pid}`;
   const pub =
     topology === "cluster"
       ? createCluster({ rootNodes: redisUrl.split(",").map((url) => ({ url })) })
-      : createClient({ url: redisUrl });
+      : createClient({ url: redisUrl, name: clientName });
   const sub = pub.duplicate();
   pub.on("error", () => {});
   sub.on("error", () => {});
@@ -46,6 +60,16 @@ async function main() {
     maxHttpBufferSize: 2_000_000,
     serveClient: false,
     adapter: makeAdapter(kind, pub, sub),
+    // NODE_SERVER_RECOVERY_MS=n turns on connection state recovery (n ms of disconnection,
+    // middlewares skipped), for the recovery tests on the Streams adapter.
+    ...(process.env.NODE_SERVER_RECOVERY_MS
+      ? {
+          connectionStateRecovery: {
+            maxDisconnectionDuration: Number(process.env.NODE_SERVER_RECOVERY_MS),
+            skipMiddlewares: true,
+          },
+        }
+      : {}),
   });
   const ids = (sockets) => sockets.map((s) => s.id).sort();
 
@@ -117,6 +141,19 @@ async function main() {
   if (topology === "cluster") {
     for (let i = 0; i < 200 && (await io.of("/").adapter.serverCount()) < 1; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  } else if (kind.startsWith("streams")) {
+    // The Streams adapter subscribes and starts reading the stream (from its end, "$") on
+    // connections of its own, without waiting: wait until Redis counts this server on the
+    // namespace channel and until the reader's first XREAD is in (its client, named as ours,
+    // last ran xread), so that nothing written after "listening" is missed.
+    const reading = async () =>
+      (await pub.sendCommand(["CLIENT", "LIST"]))
+        .split("\n")
+        .some((line) => line.includes(` name=${clientName} `) && line.includes(" cmd=xread"));
+    for (let i = 0; i < 200; i++) {
+      if ((await io.of("/").adapter.serverCount()) >= 1 && (await reading())) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
     }
   } else if (kind === "classic") {
     await sub.subscribe("wsx-cluster-test-ready", () => {});

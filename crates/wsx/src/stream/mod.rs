@@ -17,7 +17,11 @@
 //! Writes are batched: [`Sink::start_send`] only encodes into the write buffer (small frames are
 //! coalesced, large payloads are queued without a copy); bytes go out with vectored writes when
 //! the buffer passes `write_buffer_size` or on flush. `feed` many messages, then `flush` once.
-#![forbid(unsafe_code)]
+//!
+//! Other threads may write frames encoded once for many connections straight to the socket of
+//! a connection whose task is parked with nothing to write ([`WebSocket::direct_writer`],
+//! `direct.rs`, the one file here with an `unsafe` block: its `send(2)`).
+#![deny(unsafe_code)]
 
 // The driver reports `wsx::Error`, the crate's one public error: it converts the core's own
 // errors (`ProtocolError`, `SendError`) into it. The only import from outside `proto/`.
@@ -34,9 +38,11 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
 
+mod direct;
 mod owner;
 mod split;
 
+pub use direct::{DirectWrite, DirectWriter};
 pub use split::{ReuniteError, WsReader, WsWriter};
 
 /// Settings of one connection's driver. The event API makes it from its
@@ -101,6 +107,9 @@ fn write_error(e: io::Error) -> Error {
 
 /// A WebSocket connection over the transport `S`, after the opening handshake.
 pub struct WebSocket<S> {
+    /// Direct writes to the socket, when turned on: declared before `stream`, so that the
+    /// writers are off before the stream (its descriptor) is dropped (`direct.rs`).
+    direct: Option<direct::DirectGuard>,
     stream: S,
     proto: Protocol,
     config: WebSocketConfig,
@@ -147,6 +156,7 @@ where
         }
         proto.receive_data(read_ahead);
         Self {
+            direct: None,
             stream,
             proto,
             config,
@@ -225,6 +235,7 @@ where
         if self.finished {
             return Err(Error::ConnectionClosed);
         }
+        self.direct_enter();
         if self.write_buffer_full() {
             std::future::poll_fn(|cx| self.poll_write_out(cx))
                 .await
@@ -266,7 +277,8 @@ where
     }
 
     /// Splits into a read half and a write half that can be used from two tasks.
-    pub fn split(self) -> (WsReader<S>, WsWriter<S>) {
+    pub fn split(mut self) -> (WsReader<S>, WsWriter<S>) {
+        self.direct_off();
         split::split(self)
     }
 
@@ -474,6 +486,7 @@ where
         if self.finished {
             return Poll::Ready(None);
         }
+        self.direct_enter();
         loop {
             // One check while open (every poll of a live connection), the closing rules after.
             if self.proto.state() != State::Open {
@@ -512,7 +525,11 @@ where
                     return Poll::Ready(Some(Err(write_error(e))));
                 }
             }
-            match ready!(self.poll_read_some(cx)) {
+            let Poll::Ready(read) = self.poll_read_some(cx) else {
+                self.direct_park(cx);
+                return Poll::Pending;
+            };
+            match read {
                 Ok(0) => self.proto.receive_eof(),
                 Ok(_) => self.decoded = false,
                 Err(e) => {
@@ -535,6 +552,7 @@ where
         if this.finished || this.proto.state() == State::Closed {
             return Poll::Ready(Err(Error::ConnectionClosed));
         }
+        this.direct_enter();
         if this.write_buffer_full() {
             ready!(this.poll_write_out(cx)).map_err(write_error)?;
         }
@@ -542,12 +560,16 @@ where
     }
 
     fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        self.get_mut().proto.send(item)?;
+        let this = self.get_mut();
+        this.direct_enter();
+        this.proto.send(item)?;
         Ok(())
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        ready!(self.get_mut().poll_write_out(cx)).map_err(write_error)?;
+        let this = self.get_mut();
+        this.direct_enter();
+        ready!(this.poll_write_out(cx)).map_err(write_error)?;
         Poll::Ready(Ok(()))
     }
 
@@ -555,6 +577,7 @@ where
     /// close handshake.
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
+        this.direct_enter();
         if !this.proto.close_sent() && !this.finished {
             this.proto.send(Message::Close(Some(CloseFrame::new(
                 CloseCode::NORMAL_CLOSURE,

@@ -97,6 +97,13 @@ pub trait Transport: Send + 'static {
         None
     }
 
+    /// What writes broadcasts straight to this transport's socket while the connection's
+    /// task is parked idle ([`wsx::DirectWriter`]: a WebSocket over plain TCP); `None`, the
+    /// default, for the others.
+    fn direct_writer(&mut self) -> Option<wsx::DirectWriter> {
+        None
+    }
+
     /// The next frame from the peer; `None` once the transport closed cleanly. Must be
     /// cancel-safe: a future dropped before it completes loses no frame.
     fn recv(&mut self) -> impl Future<Output = Option<Result<Frame, TransportError>>> + Send;

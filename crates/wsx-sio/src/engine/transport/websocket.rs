@@ -22,6 +22,10 @@ impl<S> Transport for WsTransport<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    fn direct_writer(&mut self) -> Option<wsx::DirectWriter> {
+        self.ws.direct_writer()
+    }
+
     async fn recv(&mut self) -> Option<Result<Frame, TransportError>> {
         loop {
             // `WebSocket::next` keeps its state in the connection: dropping it loses nothing.

@@ -13,6 +13,11 @@
 //!   each message to its namespace; on a lost connection it backs off (100 ms doubling to
 //!   2 s), connects again and subscribes again.
 //!
+//! The same link speaks classic pub/sub (`SUBSCRIBE`, `PUBLISH`, `PUBSUB NUMSUB`, `message`
+//! pushes) in the [`PubSub::Classic`] flavor: the Streams adapter's ephemeral messages travel
+//! there by default, as Node's `@socket.io/redis-streams-adapter` sends them
+//! (`super::super::streams`).
+//!
 //! The wanted channels are a set (each namespace's two, plus one per room in the dynamic
 //! mode); a change is sent to the task, which applies it before it dispatches the next
 //! message, so a subscription asked while handling a message (another server's `socketsJoin`)
@@ -29,6 +34,39 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
+
+/// Which pub/sub the link speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PubSub {
+    /// Redis 7's sharded pub/sub: `SSUBSCRIBE`, `SPUBLISH`, `PUBSUB SHARDNUMSUB`.
+    Sharded,
+    /// Classic pub/sub: `SUBSCRIBE`, `PUBLISH`, `PUBSUB NUMSUB` (on a Redis Cluster a
+    /// classic message reaches every node, and each node counts its own subscribers).
+    Classic,
+}
+
+impl PubSub {
+    fn publish(self) -> &'static str {
+        match self {
+            Self::Sharded => "SPUBLISH",
+            Self::Classic => "PUBLISH",
+        }
+    }
+
+    fn numsub(self) -> &'static str {
+        match self {
+            Self::Sharded => "SHARDNUMSUB",
+            Self::Classic => "NUMSUB",
+        }
+    }
+
+    fn message(self) -> PushKind {
+        match self {
+            Self::Sharded => PushKind::SMessage,
+            Self::Classic => PushKind::Message,
+        }
+    }
+}
 
 /// Where Redis is.
 #[derive(Clone)]
@@ -93,23 +131,29 @@ impl Subscriber {
         Ok((conn, received))
     }
 
-    async fn ssubscribe(&mut self, channel: &str) -> redis::RedisResult<()> {
-        match self {
+    async fn subscribe(&mut self, pubsub: PubSub, channel: &str) -> redis::RedisResult<()> {
+        match (self, pubsub) {
             // One channel per command: one confirmation, which is the command's reply.
-            Self::Single(conn) => redis::cmd("SSUBSCRIBE").arg(channel).exec_async(conn).await,
-            Self::Cluster(conn) => conn.ssubscribe(channel).await,
+            (Self::Single(conn), PubSub::Sharded) => {
+                redis::cmd("SSUBSCRIBE").arg(channel).exec_async(conn).await
+            }
+            (Self::Single(conn), PubSub::Classic) => conn.subscribe(channel).await,
+            (Self::Cluster(conn), PubSub::Sharded) => conn.ssubscribe(channel).await,
+            (Self::Cluster(conn), PubSub::Classic) => conn.subscribe(channel).await,
         }
     }
 
-    async fn sunsubscribe(&mut self, channel: &str) -> redis::RedisResult<()> {
-        match self {
-            Self::Single(conn) => {
+    async fn unsubscribe(&mut self, pubsub: PubSub, channel: &str) -> redis::RedisResult<()> {
+        match (self, pubsub) {
+            (Self::Single(conn), PubSub::Sharded) => {
                 redis::cmd("SUNSUBSCRIBE")
                     .arg(channel)
                     .exec_async(conn)
                     .await
             }
-            Self::Cluster(conn) => conn.sunsubscribe(channel).await,
+            (Self::Single(conn), PubSub::Classic) => conn.unsubscribe(channel).await,
+            (Self::Cluster(conn), PubSub::Sharded) => conn.sunsubscribe(channel).await,
+            (Self::Cluster(conn), PubSub::Classic) => conn.unsubscribe(channel).await,
         }
     }
 }
@@ -134,6 +178,7 @@ struct Subscriptions {
 
 /// The shared connections. See the module docs.
 pub(crate) struct ShardLink {
+    pubsub: PubSub,
     publisher: Publisher,
     commands: Commands,
     changes: mpsc::UnboundedSender<Change>,
@@ -146,7 +191,10 @@ pub(crate) struct ShardLink {
 impl ShardLink {
     /// Connects both connections; fails when Redis cannot be reached now (later outages are
     /// survived).
-    pub(crate) async fn connect(endpoint: Endpoint) -> redis::RedisResult<Arc<Self>> {
+    pub(crate) async fn connect(
+        endpoint: Endpoint,
+        pubsub: PubSub,
+    ) -> redis::RedisResult<Arc<Self>> {
         let (commands, batching) = match &endpoint {
             Endpoint::Single(info) => {
                 let config = ConnectionManagerConfig::new()
@@ -170,11 +218,12 @@ impl ShardLink {
         };
         let first = Subscriber::connect(&endpoint).await?;
         let publisher = match &commands {
-            Commands::Single(conn) => Publisher::start(conn.clone(), "SPUBLISH", batching),
-            Commands::Cluster(conn) => Publisher::start(conn.clone(), "SPUBLISH", batching),
+            Commands::Single(conn) => Publisher::start(conn.clone(), pubsub.publish(), batching),
+            Commands::Cluster(conn) => Publisher::start(conn.clone(), pubsub.publish(), batching),
         };
         let (changes, to_apply) = mpsc::unbounded_channel();
         let link = Arc::new(Self {
+            pubsub,
             publisher,
             commands,
             changes,
@@ -227,16 +276,18 @@ impl ShardLink {
         confirmed
     }
 
-    /// Queues a message for `SPUBLISH`; `false` (and counted) when the queue is full.
+    /// Queues a message for `SPUBLISH` (`PUBLISH`); `false` (and counted) when the queue is
+    /// full.
     pub(crate) fn publish(&self, channel: String, payload: Vec<u8>) -> bool {
         self.publisher.publish(channel, payload)
     }
 
-    /// How many subscribers a sharded channel has on the whole of Redis (`PUBSUB
-    /// SHARDNUMSUB`, every node's count summed on a cluster): the number of servers.
-    pub(crate) async fn shard_numsub(&self, channel: &str) -> redis::RedisResult<usize> {
+    /// How many subscribers a channel has on the whole of Redis (`PUBSUB SHARDNUMSUB`, or
+    /// `NUMSUB` in the classic flavor; every node's count summed on a cluster, as Node's
+    /// `PUBSUB` helpers do): the number of servers.
+    pub(crate) async fn numsub(&self, channel: &str) -> redis::RedisResult<usize> {
         let mut cmd = redis::cmd("PUBSUB");
-        cmd.arg("SHARDNUMSUB").arg(channel);
+        cmd.arg(self.pubsub.numsub()).arg(channel);
         let value: redis::Value = match self.commands.clone() {
             Commands::Single(mut conn) => cmd.query_async(&mut conn).await?,
             Commands::Cluster(mut conn) => cmd.query_async(&mut conn).await?,
@@ -335,7 +386,7 @@ impl ShardLink {
     }
 }
 
-/// The count of `channel` in a `PUBSUB SHARDNUMSUB` reply: a flat array `[channel, count]`
+/// The count of `channel` in a `PUBSUB SHARDNUMSUB` (or `NUMSUB`) reply: a flat array `[channel, count]`
 /// (RESP2) or a map (RESP3, and redis-rs' combination of every cluster node's replies).
 fn numsub_count(value: &redis::Value, channel: &str) -> usize {
     use redis::Value as V;
@@ -380,9 +431,12 @@ async fn subscriber(
             let Some(wanted) = link.upgrade().map(|l| l.lock().wanted.clone()) else {
                 return;
             };
+            let Some(pubsub) = link.upgrade().map(|l| l.pubsub) else {
+                return;
+            };
             let mut ok = true;
             for channel in &wanted {
-                ok = ok && conn.ssubscribe(channel).await.is_ok();
+                ok = ok && conn.subscribe(pubsub, channel).await.is_ok();
                 if ok && let Some(link) = link.upgrade() {
                     link.confirm(channel);
                 }
@@ -394,7 +448,7 @@ async fn subscriber(
                     None => return,
                 }
                 tracing::debug!("sharded redis adapter subscribed");
-                if !serve(&link, &mut conn, &mut pushes, &mut changes).await {
+                if !serve(&link, pubsub, &mut conn, &mut pushes, &mut changes).await {
                     return;
                 }
             }
@@ -415,6 +469,7 @@ async fn subscriber(
 /// (stop), `true` when the connection was lost (reconnect).
 async fn serve(
     link: &Weak<ShardLink>,
+    pubsub: PubSub,
     conn: &mut Subscriber,
     pushes: &mut mpsc::UnboundedReceiver<redis::PushInfo>,
     changes: &mut mpsc::UnboundedReceiver<Change>,
@@ -424,7 +479,7 @@ async fn serve(
             biased;
             change = changes.recv() => match change {
                 Some(Change::Subscribe(channel)) => {
-                    if conn.ssubscribe(&channel).await.is_err() {
+                    if conn.subscribe(pubsub, &channel).await.is_err() {
                         return true;
                     }
                     match link.upgrade() {
@@ -433,7 +488,7 @@ async fn serve(
                     }
                 }
                 Some(Change::Unsubscribe(channel, done)) => {
-                    if conn.sunsubscribe(&channel).await.is_err() {
+                    if conn.unsubscribe(pubsub, &channel).await.is_err() {
                         return true;
                     }
                     if let Some(done) = done {
@@ -444,7 +499,7 @@ async fn serve(
             },
             push = pushes.recv() => match push {
                 Some(push) => match push.kind {
-                    PushKind::SMessage => {
+                    kind if kind == pubsub.message() => {
                         let Some(link) = link.upgrade() else { return false };
                         if let [redis::Value::BulkString(channel), redis::Value::BulkString(payload)] =
                             push.data.as_slice()

@@ -65,6 +65,7 @@ use crate::adapter::{
 use crate::args::Args;
 use crate::engine::transport::Frame;
 use crate::sid::Sid;
+pub(crate) use link::PubSub;
 use link::{Endpoint, ShardLink};
 use message::kind;
 use rmpv::Value as Mp;
@@ -105,6 +106,10 @@ impl Default for ShardedOptions {
     }
 }
 
+/// How a message of ours is encoded (`uid`, `nsp`, type, `data`): [`message::encode`] (JSON
+/// unless binary, as `createShardedAdapter` does), or the Streams adapter's MessagePack.
+pub(crate) type Encode = fn(&str, &str, u64, Vec<(&str, Mp)>) -> Vec<u8>;
+
 /// A server's connections to a Redis (or Redis Cluster) for sharded pub/sub, shared by the
 /// adapters of all its namespaces. Cheap to clone.
 #[derive(Clone)]
@@ -112,6 +117,7 @@ pub struct ShardedRedis {
     link: Arc<ShardLink>,
     options: Arc<ShardedOptions>,
     uid: Arc<str>,
+    encode: Encode,
 }
 
 impl std::fmt::Debug for ShardedRedis {
@@ -131,7 +137,24 @@ impl ShardedRedis {
     /// The URL is malformed, or Redis cannot be reached now (outages after this are
     /// survived: the subscription connection reconnects and subscribes again).
     pub async fn connect(url: &str, options: ShardedOptions) -> Result<Self, AdapterError> {
-        Self::start(link::single_endpoint(url), options).await
+        Self::start(
+            link::single_endpoint(url),
+            options,
+            PubSub::Sharded,
+            message::encode,
+        )
+        .await
+    }
+
+    /// Connects to one Redis with another pub/sub flavor and encoding: the Streams adapter's
+    /// ephemeral messages (`super::streams`).
+    pub(crate) async fn connect_with(
+        url: &str,
+        options: ShardedOptions,
+        pubsub: PubSub,
+        encode: Encode,
+    ) -> Result<Self, AdapterError> {
+        Self::start(link::single_endpoint(url), options, pubsub, encode).await
     }
 
     /// Connects to a Redis Cluster through some of its nodes (`redis://host:port/` each);
@@ -143,15 +166,23 @@ impl ShardedRedis {
         nodes: &[&str],
         options: ShardedOptions,
     ) -> Result<Self, AdapterError> {
-        Self::start(link::cluster_endpoint(nodes), options).await
+        Self::start(
+            link::cluster_endpoint(nodes),
+            options,
+            PubSub::Sharded,
+            message::encode,
+        )
+        .await
     }
 
     async fn start(
         endpoint: redis::RedisResult<Endpoint>,
         options: ShardedOptions,
+        pubsub: PubSub,
+        encode: Encode,
     ) -> Result<Self, AdapterError> {
         let unavailable = |e: redis::RedisError| AdapterError::Unavailable(e.to_string());
-        let link = ShardLink::connect(endpoint.map_err(unavailable)?)
+        let link = ShardLink::connect(endpoint.map_err(unavailable)?, pubsub)
             .await
             .map_err(unavailable)?;
         Ok(Self {
@@ -159,6 +190,7 @@ impl ShardedRedis {
             options: Arc::new(options),
             // Node's ClusterAdapter uses 8 random bytes in hex; any unique string will do.
             uid: random_id(16).into(),
+            encode,
         })
     }
 
@@ -173,6 +205,7 @@ impl ShardedRedis {
                 response: format!("{channel}{}#", self.uid),
                 channel,
                 options: self.options.clone(),
+                encode: self.encode,
                 memory: MemoryAdapter::new(),
                 link: self.link.clone(),
                 host: OnceLock::new(),
@@ -243,6 +276,7 @@ pub(crate) struct ShardedNs {
     /// `prefix#nsp#uid#`: the answers to our requests.
     response: String,
     options: Arc<ShardedOptions>,
+    encode: Encode,
     /// This server's rooms.
     memory: MemoryAdapter,
     link: Arc<ShardLink>,
@@ -302,14 +336,14 @@ impl ShardedNs {
 
     /// Publishes a message of ours on the namespace channel (or `channel`).
     fn publish(&self, channel: Option<String>, kind: u64, data: Vec<(&str, Mp)>) -> bool {
-        let payload = message::encode(&self.uid, &self.nsp, kind, data);
+        let payload = (self.encode)(&self.uid, &self.nsp, kind, data);
         self.link
             .publish(channel.unwrap_or_else(|| self.channel.clone()), payload)
     }
 
     /// Publishes an answer to `requester`'s request on its own channel.
     fn respond(&self, requester: &str, kind: u64, data: Vec<(&str, Mp)>) {
-        let payload = message::encode(&self.uid, &self.nsp, kind, data);
+        let payload = (self.encode)(&self.uid, &self.nsp, kind, data);
         self.link
             .publish(format!("{}{requester}#", self.channel), payload);
     }
@@ -325,7 +359,7 @@ impl ShardedNs {
     /// The number of servers: subscribers of the namespace channel.
     async fn server_count(&self) -> Result<usize, AdapterError> {
         self.link
-            .shard_numsub(&self.channel)
+            .numsub(&self.channel)
             .await
             .map_err(|e| AdapterError::Unavailable(e.to_string()))
     }
@@ -339,7 +373,14 @@ impl ShardedNs {
         expected: usize,
     ) -> Result<Vec<Vec<(Mp, Mp)>>, AdapterError> {
         let opened = self.requests.open(expected);
-        data.push(("requestId", Mp::from(opened.id.as_str())));
+        // Where Node puts it: `{requestId, packet}` for a server-side emit, `{opts,
+        // requestId}` for a fetch (the bytes match Node's, `streams/ephemeral.rs` checks).
+        let id = ("requestId", Mp::from(opened.id.as_str()));
+        if kind == kind::SERVER_SIDE_EMIT {
+            data.insert(0, id);
+        } else {
+            data.push(id);
+        }
         if !self.publish(None, kind, data) {
             self.requests.cancel(&opened.id);
             return Err(AdapterError::Unavailable(

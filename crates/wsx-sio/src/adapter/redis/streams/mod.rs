@@ -18,17 +18,29 @@
 //! Built: broadcasts, `socketsJoin`, `socketsLeave` and `disconnectSockets` go through the
 //! stream (`entry.rs`: its fields, checked against what the Node adapter writes; `link.rs`:
 //! the `XADD` queue and the `XREAD` loop); requests, answers and broadcasts with
-//! acknowledgements go over sharded pub/sub on the channels Node uses with
-//! `useShardedPubSub: true`, through the sharded adapter in its static mode
-//! ([`super::sharded`]), whose code handles every message. Connection state recovery across
-//! servers ([`StreamsRedis::recovery`], [`StreamsStore`]): offsets are entry ids (below),
-//! sessions are Node's keys and values (`session.rs`, `sessions.rs`), restores read the
-//! per-server ring of the stream's tail (`ring.rs`) or one shared `XRANGE` (`store.rs`), and
-//! the sessions of live sockets are kept in Redis so that a killed server's clients recover
-//! elsewhere (`store.rs`; Node loses them).
-//! Not built yet: Node's default classic pub/sub for the ephemeral messages (Node's pub/sub
-//! payloads are always MessagePack; the sharded adapter writes JSON when there is no binary,
-//! which a Node server would drop). Until then, servers of one cluster are all wsx-sio ones.
+//! acknowledgements go over pub/sub as Node sends them (`ephemeral.rs`: classic pub/sub by
+//! default, sharded with [`StreamsOptions::use_sharded_pub_sub`], MessagePack always, servers
+//! counted with `PUBSUB NUMSUB`; byte for byte what Node publishes), through the sharded
+//! adapter's code in its static mode ([`super::sharded`]), which handles every message. The
+//! session keys' values (`session.rs`) are encoded and decoded as Node writes them.
+//! So wsx-sio servers and Node servers with `@socket.io/redis-streams-adapter` 0.3 share a
+//! cluster (`tests/cluster.rs`, `a_wsx_node_and_a_node_socket_io_server_share_one_streams_cluster`:
+//! room emits, broadcasts, binary both ways, `fetchSockets` with `socket.data`,
+//! `socketsJoin`/`Leave`, `disconnectSockets`, server-side emits with acks, broadcasts with
+//! acks), with the same options on every server (`streamName`, `channelPrefix`,
+//! `useShardedPubSub`).
+//! Connection state recovery across servers ([`StreamsRedis::recovery`], [`StreamsStore`]):
+//! offsets are entry ids (below), sessions are Node's keys and values (`session.rs`,
+//! `sessions.rs`), restores read the per-server ring of the stream's tail (`ring.rs`) or one
+//! shared `XRANGE` (`store.rs`), and the sessions of live sockets are kept in Redis so that a
+//! killed server's clients recover elsewhere (`store.rs`; Node loses them).
+//! Not built yet: Node's `streamCount` (one stream per namespace group: wsx-sio reads one
+//! stream, Node's default).
+//! What Node's adapter itself lacks, so a mixed cluster lacks it too: `allRooms` is not in
+//! the protocol (wsx-sio answers it from `fetchSockets`), a server is counted by its
+//! subscription (no heartbeat: one that hangs with its connection open makes requests wait
+//! their 5 s), and a stream entry is read only by servers that were up when it was written
+//! (each reader starts at the stream's end).
 //!
 //! # The protocol (Node's `lib/adapter.ts`, `lib/util.ts`, 0.3.1)
 //! - One stream, `socket.io` (`streamName`), for every namespace. A server publishes with
@@ -41,10 +53,11 @@
 //!   resumes from the last id it saw after an error: nothing is missed while Redis is
 //!   reachable again within `maxLen` entries.
 //! - The other messages ("ephemeral": requests, answers, broadcasts with acknowledgements)
-//!   go over classic pub/sub, MessagePack-encoded, on `socket.io#<nsp>#` (every server) and
-//!   `socket.io#<nsp>#<uid>#` (the answers to one server's requests), and servers are
-//!   counted with `PUBSUB NUMSUB socket.io#<nsp>#`, as in the sharded adapter's protocol
-//!   (`super::sharded`, whose message types and codecs this reuses).
+//!   go over classic pub/sub (or sharded, `useShardedPubSub`), MessagePack-encoded, on
+//!   `socket.io#<nsp>#` (every server) and `socket.io#<nsp>#<uid>#` (the answers to one
+//!   server's requests), and servers are counted with `PUBSUB NUMSUB socket.io#<nsp>#`: the
+//!   Node adapter is a plain `ClusterAdapter` (socket.io-adapter 2.5), without heartbeats
+//!   (`ephemeral.rs`; message types and codecs are the sharded adapter's, `super::sharded`).
 //! - A broadcast's offset is its entry id (`<ms>-<seq>`): the sender learns it from `XADD`
 //!   and appends it to the packet before delivering to its own sockets; every other server
 //!   appends the id it read. So all servers hand a client the same offset.
@@ -86,11 +99,13 @@
 //! meanwhile go in one `MULTI` with one `MGET` and one `DEL`. Measured by
 //! `tests/streams_recovery.rs` (`a_recovery_storm_costs_a_bounded_number_of_redis_reads`,
 //! `redis-cli INFO commandstats` deltas): 1,000 clients lost on one node recovering together
-//! on another cost 0 `XRANGE`, 0 `GET` and 19 `MGET` + 19 `DEL` (in 19 `MULTI`s), against
-//! Node's 3,000+ `XRANGE` and 1,000 each of `GET`, `DEL`, `MULTI`, `EXEC`; onto a node
-//! started after their offsets, 1 `XRANGE`.
+//! on another cost 0 `XRANGE`, 0 `GET` and 11 to 21 `MGET` + as many `DEL` (the batches vary
+//! with timing); onto a node started after their offsets, 1 `XRANGE`; the same storm onto a
+//! Node server with the 0.3.1 adapter (measured in the same test): 3,000 `XRANGE` and 1,000
+//! each of `GET`, `DEL`, `MULTI`, `EXEC`.
 
 mod entry;
+mod ephemeral;
 mod link;
 mod ring;
 mod session;
@@ -98,7 +113,7 @@ mod sessions;
 mod store;
 
 use super::sharded::message::{broadcast_data, kind, opts as raw_opts};
-use super::sharded::{ShardedAdapter, ShardedOptions, ShardedRedis, SubscriptionMode};
+use super::sharded::{ShardedAdapter, ShardedRedis};
 use crate::adapter::{
     AckBroadcast, Adapter, AdapterError, AdapterFuture, BroadcastOptions, Host, OffsetDelivery,
     Room, SocketInfo,
@@ -126,6 +141,9 @@ pub struct StreamsOptions {
     pub block_time: Duration,
     /// The prefix of the pub/sub channels (`channelPrefix`; `socket.io`).
     pub channel_prefix: String,
+    /// Sharded pub/sub (`SSUBSCRIBE`, Redis 7) for the ephemeral messages instead of classic
+    /// pub/sub (`useShardedPubSub`; false). Servers of one cluster share it.
+    pub use_sharded_pub_sub: bool,
     /// The prefix of the session keys (`sessionKeyPrefix`; `sio:session:`).
     pub session_key_prefix: String,
     /// How long a request waits for the other servers (5 s).
@@ -140,6 +158,7 @@ impl Default for StreamsOptions {
             read_count: 100,
             block_time: Duration::from_secs(5),
             channel_prefix: "socket.io".to_owned(),
+            use_sharded_pub_sub: false,
             session_key_prefix: "sio:session:".to_owned(),
             requests_timeout: Duration::from_secs(5),
         }
@@ -163,23 +182,16 @@ impl std::fmt::Debug for StreamsRedis {
 }
 
 impl StreamsRedis {
-    /// Connects to Redis (7 or later: sharded pub/sub) at `url`. Call it inside a Tokio
-    /// runtime: it starts the stream's reading and writing tasks and the pub/sub ones.
+    /// Connects to Redis at `url` (5 or later; 7 with [`StreamsOptions::use_sharded_pub_sub`]).
+    /// Call it inside a Tokio runtime: it starts the stream's reading and writing tasks and
+    /// the pub/sub ones.
     ///
     /// # Errors
     /// The URL is malformed, or Redis cannot be reached now (later outages are survived: the
     /// stream is read on from where it was left).
     pub async fn connect(url: &str, options: StreamsOptions) -> Result<Self, AdapterError> {
         let unavailable = |e: redis::RedisError| AdapterError::Unavailable(e.to_string());
-        let pubsub = ShardedRedis::connect(
-            url,
-            ShardedOptions {
-                channel_prefix: options.channel_prefix.clone(),
-                subscription_mode: SubscriptionMode::Static,
-                requests_timeout: options.requests_timeout,
-            },
-        )
-        .await?;
+        let pubsub = ephemeral::connect(url, &options).await?;
         let client = redis::Client::open(url).map_err(unavailable)?;
         let link = StreamLink::connect(client, Arc::new(options), pubsub.uid().into())
             .await
@@ -233,7 +245,8 @@ impl StreamsRedis {
         self.pubsub.uid()
     }
 
-    /// The sharded pub/sub connection under this adapter (its requests go there): a
+    /// The pub/sub connection under this adapter (its requests go there; classic pub/sub
+    /// unless [`StreamsOptions::use_sharded_pub_sub`], driven by the sharded adapter's code): a
     /// [`crate::server::Directory`] for forwarding, as the sharded adapter's.
     #[must_use]
     pub fn pubsub(&self) -> &ShardedRedis {
