@@ -5,10 +5,15 @@
 //! (the per-node ring of the stream's tail, one shared `XRANGE` for older spans, batched
 //! session keys), printed beside what Node's `restoreSession` costs for the same storm.
 //!
+//! A mixed cluster: a client lost on a wsx node recovers on a Node server with
+//! `@socket.io/redis-streams-adapter` 0.3.1 (`tests/cluster/node_server.js`,
+//! `NODE_SERVER_RECOVERY_MS`), and back; the storm measured on that Node server too.
+//!
 //! And a node killed mid-session (SIGKILL, issue 27 §4): its clients reconnect to the other
 //! node and recover, because sessions are in Redis while their sockets live.
 //!
-//! Without `redis-server` each test prints a `SKIPPED` line, unless `WSX_REQUIRE_REDIS` is set
+//! Without `redis-server` (or node and `npm ci` in `tests/cluster`, for the Node parts) each
+//! test prints a `SKIPPED` line, unless `WSX_REQUIRE_REDIS` is set
 //! (CI), which makes it fail.
 #![cfg(feature = "redis")]
 
@@ -30,7 +35,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::sync::watch;
 use tokio::time::timeout;
 use wsx_sio::adapter::redis::streams::{StreamsOptions, StreamsRedis};
-use wsx_sio::client::{ClientOptions, Manager};
+use wsx_sio::client::{ClientOptions, Manager, Transports};
 use wsx_sio::{Args, Config, Server, Socket};
 
 /// A wsx node on the Streams adapter with recovery through it: sockets join `everyone` as
@@ -178,12 +183,7 @@ async fn a_client_lost_on_one_node_recovers_on_another_with_everything_it_missed
     let (a, addr_a) = node(&redis).await;
     let (b, addr_b) = node(&redis).await;
     let switch = Switch::start(addr_a).await;
-    let options = ClientOptions {
-        reconnection_delay: Duration::from_millis(100),
-        reconnection_delay_max: Duration::from_millis(200),
-        timeout: Duration::from_secs(5),
-        ..ClientOptions::default()
-    };
+    let options = client_options();
     let s = Manager::new(&format!("http://{}", switch.addr), options)
         .expect("manager")
         .socket("/");
@@ -267,6 +267,29 @@ async fn a_client_lost_on_one_node_recovers_on_another_with_everything_it_missed
     s.disconnect();
 }
 
+/// The client's options: quick reconnections, WebSocket only (a polling session cut before
+/// its upgrade is seen gone by the server only at its ping timeout; recovery is the same on
+/// either transport, `tests/client_recovery.rs`).
+fn client_options() -> ClientOptions {
+    ClientOptions {
+        reconnection_delay: Duration::from_millis(100),
+        reconnection_delay_max: Duration::from_millis(200),
+        timeout: Duration::from_secs(5),
+        transports: Transports::WebSocket,
+        ..ClientOptions::default()
+    }
+}
+
+/// The `--name` of the server the client is on (`node-name`, acked; no argument, as Node's
+/// handler takes the ack first).
+async fn node_name(s: &wsx_sio::client::Socket) -> String {
+    let answer = s
+        .emit_args_with_ack("node-name", Args::new(), Duration::from_secs(5))
+        .await
+        .expect("node-name ack");
+    answer.values[0].as_str().expect("a name").to_owned()
+}
+
 /// A raw client of the storm: its ids and the offset of the last packet it got.
 struct Lost {
     sid: String,
@@ -283,13 +306,23 @@ fn event_args(text: &str) -> Option<Vec<Value>> {
         .map(|a| a[1..].to_vec())
 }
 
-/// Connects to `addr` (with `auth` in CONNECT), answers with the CONNECT answer's JSON.
-async fn connect(addr: SocketAddr, auth: &Value) -> (common::Raw, Value) {
+/// Connects to `addr` (with `auth` in CONNECT); answers with the CONNECT answer's JSON and
+/// the events that came before it (Node's recovered socket sends its missed packets first,
+/// which socket.io-client buffers until the answer).
+async fn connect(addr: SocketAddr, auth: &Value) -> (common::Raw, Value, Vec<Vec<Value>>) {
     let mut raw = common::Raw::connect(addr).await;
     raw.send(&format!("40{auth}")).await;
-    let answer = raw.text().await;
-    let json = answer.strip_prefix("40").expect("a CONNECT answer");
-    (raw, serde_json::from_str(json).expect("JSON"))
+    let mut early = Vec::new();
+    loop {
+        let text = raw.text().await;
+        if let Some(json) = text.strip_prefix("40") {
+            return (raw, serde_json::from_str(json).expect("JSON"), early);
+        }
+        match event_args(&text) {
+            Some(args) => early.push(args),
+            None => panic!("not a CONNECT answer: {text}"),
+        }
+    }
 }
 
 /// The next `count` `tick`s' arguments.
@@ -307,7 +340,7 @@ async fn ticks(raw: &mut common::Raw, count: usize) -> Vec<Vec<Value>> {
 async fn lost_clients(addr: SocketAddr, io: &Server, n: usize, tick: i64) -> Vec<Lost> {
     let mut clients = Vec::with_capacity(n);
     for _ in 0..n {
-        let (raw, answer) = connect(addr, &json!({})).await;
+        let (raw, answer, _) = connect(addr, &json!({})).await;
         clients.push((raw, answer));
     }
     io.of("/").to("everyone").emit("tick", &tick).expect("emit");
@@ -324,27 +357,31 @@ async fn lost_clients(addr: SocketAddr, io: &Server, n: usize, tick: i64) -> Vec
     lost
 }
 
-/// All of `lost` recover on `addr` at once; each must get its id back and the ticks
-/// `missed`, in order. Returns how long the storm took, and the clients (connected).
+/// All of `lost` recover on `addr` at once (at most `at_once` connecting at a time); each
+/// must get its id back and the ticks `missed`, in order. Returns how long the storm took,
+/// and the clients (connected).
 async fn storm(
     addr: SocketAddr,
     lost: Vec<Lost>,
     missed: &[i64],
+    at_once: usize,
 ) -> (Duration, Vec<(common::Raw, Lost)>) {
     let started = Instant::now();
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(at_once));
     let tasks: Vec<_> = lost
         .into_iter()
         .map(|l| {
             let missed = missed.to_vec();
+            let gate = gate.clone();
             tokio::spawn(async move {
                 let auth = json!({"pid": l.pid, "offset": l.offset});
-                let (mut raw, answer) = connect(addr, &auth).await;
+                let permit = gate.acquire_owned().await.expect("the gate");
+                let (mut raw, answer, mut early) = connect(addr, &auth).await;
+                drop(permit);
                 assert_eq!(answer["sid"], json!(l.sid), "not recovered");
-                let got: Vec<Value> = ticks(&mut raw, missed.len())
-                    .await
-                    .into_iter()
-                    .map(|args| args[0].clone())
-                    .collect();
+                let rest = missed.len().saturating_sub(early.len());
+                early.extend(ticks(&mut raw, rest).await);
+                let got: Vec<Value> = early.into_iter().map(|args| args[0].clone()).collect();
                 assert_eq!(got, missed.iter().map(|m| json!(m)).collect::<Vec<_>>());
                 (raw, l)
             })
@@ -396,7 +433,7 @@ async fn a_recovery_storm_costs_a_bounded_number_of_redis_reads() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = command_calls(&redis);
-    let (took, clients) = storm(addr_b, lost, &[1, 2, 3]).await;
+    let (took, clients) = storm(addr_b, lost, &[1, 2, 3], n).await;
     let after = command_calls(&redis);
     let count = |name| delta(&before, &after, name);
     println!(
@@ -425,11 +462,11 @@ async fn a_recovery_storm_costs_a_bounded_number_of_redis_reads() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     b.of("/").to("everyone").emit("tick", &5).expect("emit");
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (_c, addr_c) = node(&redis).await;
+    let (c, addr_c) = node(&redis).await;
     b.of("/").to("everyone").emit("tick", &6).expect("emit");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = command_calls(&redis);
-    let (took, clients) = storm(addr_c, lost, &[5, 6]).await;
+    let (took, clients) = storm(addr_c, lost, &[5, 6], n).await;
     let after = command_calls(&redis);
     let count = |name| delta(&before, &after, name);
     println!(
@@ -442,7 +479,56 @@ async fn a_recovery_storm_costs_a_bounded_number_of_redis_reads() {
     );
     assert_eq!(count("xrange"), 1, "one XRANGE shared by every restore");
     assert!(count("mget") <= (n as u64).div_ceil(10));
+
+    // The same storm onto a Node server with `@socket.io/redis-streams-adapter` 0.3.1 (its
+    // `restoreSession`): measured, not computed (64 connecting at a time: Node's listen
+    // backlog resets a burst of a thousand; its Redis commands per client do not depend on it).
+    let Some(node) = node_node(&redis, "node") else {
+        return missing("node, or `npm ci` in crates/wsx-sio/tests/cluster");
+    };
+    let lost = lose_again(&c, clients, 7).await;
+    wait_until("node C saw them go", || c.of("/").local_count() == 0).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for tick in [8, 9] {
+        c.of("/").to("everyone").emit("tick", &tick).expect("emit");
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = command_calls(&redis);
+    let (took, clients) = storm(node.addr, lost, &[8, 9], 64).await;
+    let after = command_calls(&redis);
+    let count = |name| delta(&before, &after, name);
+    println!(
+        "the same storm of {n} onto a Node server (@socket.io/redis-streams-adapter 0.3.1), in {took:?}: XRANGE {}, GET {}, DEL {}, MULTI {}, EXEC {}",
+        count("xrange"),
+        count("get"),
+        count("del"),
+        count("multi"),
+        count("exec"),
+    );
+    assert!(
+        count("xrange") >= 3 * n as u64,
+        "Node reads the stream per client"
+    );
     drop(clients);
+}
+
+/// A Node server (`tests/cluster/node_server.js`) on the Streams adapter with connection
+/// state recovery on; `None` when node or its packages are missing.
+fn node_node(redis: &RedisServer, name: &str) -> Option<harness::Process> {
+    let dir = harness::node_dir();
+    if !dir
+        .join("node_modules/@socket.io/redis-streams-adapter")
+        .is_dir()
+    {
+        return None;
+    }
+    Command::new("node").arg("--version").output().ok()?;
+    let mut command = Command::new("node");
+    command
+        .current_dir(&dir)
+        .env("NODE_SERVER_RECOVERY_MS", "60000")
+        .args(["node_server.js", &redis.url(), name, "streams"]);
+    Some(harness::Process::start(command))
 }
 
 /// Issue 27 §4: a `sio_demo` node killed (SIGKILL) mid-session never stores its sessions as
@@ -472,12 +558,7 @@ async fn the_clients_of_a_killed_node_recover_on_another() {
     let mut a = start("a");
     let b = start("b");
     let switch = Switch::start(a.addr).await;
-    let options = ClientOptions {
-        reconnection_delay: Duration::from_millis(100),
-        reconnection_delay_max: Duration::from_millis(200),
-        timeout: Duration::from_secs(5),
-        ..ClientOptions::default()
-    };
+    let options = client_options();
     let s = Manager::new(&format!("http://{}", switch.addr), options.clone())
         .expect("manager")
         .socket("/");
@@ -494,7 +575,7 @@ async fn the_clients_of_a_killed_node_recover_on_another() {
     let first_id = s.id().expect("an id");
     let joined: bool = s.emit_with_ack_as("join", &"rec").await.expect("join");
     assert!(joined);
-    let node: String = s.emit_with_ack_as("node-name", &()).await.expect("ack");
+    let node = node_name(&s).await;
     assert_eq!(node, "a");
     other
         .emit_args("to-room", Args::new().arg("rec").arg("before"))
@@ -519,7 +600,7 @@ async fn the_clients_of_a_killed_node_recover_on_another() {
     wait_until("connected again", || s.connected()).await;
     assert!(s.recovered(), "not recovered");
     assert_eq!(s.id().as_deref(), Some(first_id.as_str()), "a new id");
-    let node: String = s.emit_with_ack_as("node-name", &()).await.expect("ack");
+    let node = node_name(&s).await;
     assert_eq!(node, "b");
     let mut want: Vec<Value> = (1..=10).map(|i| json!(format!("missed-{i}"))).collect();
     want.push(json!("missed-broadcast"));
@@ -527,6 +608,115 @@ async fn the_clients_of_a_killed_node_recover_on_another() {
     other
         .emit_args("to-room", Args::new().arg("rec").arg("after"))
         .expect("emit");
+    assert_eq!(
+        drain(&mut got, "after").await,
+        vec![json!("after")],
+        "its room is back"
+    );
+    s.disconnect();
+    other.disconnect();
+}
+
+/// Issue 27 "Done when": a mixed Streams cluster, one wsx node (`sio_demo --redis-adapter
+/// streams --recovery`) and one Node server (socket.io 4.8.1, `@socket.io/redis-streams-adapter`
+/// 0.3.1, `connectionStateRecovery`): a client lost on the wsx node recovers on the Node one
+/// with its id, room and missed packets, and back from Node to wsx.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_recovers_from_a_wsx_node_onto_a_node_server_and_back() {
+    let Some(redis) = RedisServer::start() else {
+        return missing("redis-server");
+    };
+    let Some(exe) = harness::sio_demo_exe() else {
+        return missing("the sio_demo example (cargo test --features redis builds it)");
+    };
+    let Some(node) = node_node(&redis, "node") else {
+        return missing("node, or `npm ci` in crates/wsx-sio/tests/cluster");
+    };
+    let mut command = Command::new(&exe);
+    command.args([
+        "--addr",
+        "127.0.0.1:0",
+        "--redis",
+        &redis.url(),
+        "--name",
+        "wsx",
+    ]);
+    command.args(["--redis-adapter", "streams", "--recovery"]);
+    let wsx = harness::Process::start(command);
+    let switch = Switch::start(wsx.addr).await;
+    let options = client_options();
+    let s = Manager::new(&format!("http://{}", switch.addr), options.clone())
+        .expect("manager")
+        .socket("/");
+    let mut got = payloads(&s);
+    let (reconnected_tx, mut reconnected) = unbounded_channel();
+    s.manager().on_reconnect(move |n| {
+        let _ = reconnected_tx.send(n);
+    });
+    // The other client sends to the room from the Node server.
+    let other = Manager::new(&format!("http://{}", node.addr), options)
+        .expect("manager")
+        .socket("/");
+    s.connect().await.expect("connect");
+    other.connect().await.expect("connect other");
+    let first_id = s.id().expect("an id");
+    let joined: bool = s.emit_with_ack_as("join", &"rec").await.expect("join");
+    assert!(joined);
+    let on = node_name(&s).await;
+    assert_eq!(on, "wsx");
+    let to_room = |text: String| {
+        other
+            .emit_args("to-room", Args::new().arg("rec").arg(text))
+            .expect("emit");
+    };
+    to_room("before".into());
+    assert_eq!(drain(&mut got, "before").await, vec![json!("before")]);
+
+    // wsx -> Node.
+    switch.cut_to(node.addr);
+    for i in 1..=10 {
+        to_room(format!("missed-{i}"));
+    }
+    timeout(Duration::from_secs(10), reconnected.recv())
+        .await
+        .expect("reconnected in time");
+    wait_until("connected again", || s.connected()).await;
+    assert!(s.recovered(), "not recovered on the Node server");
+    assert_eq!(s.id().as_deref(), Some(first_id.as_str()), "a new id");
+    let on = node_name(&s).await;
+    assert_eq!(on, "node");
+    let want: Vec<Value> = (1..=10).map(|i| json!(format!("missed-{i}"))).collect();
+    assert_eq!(drain(&mut got, "missed-10").await, want);
+    to_room("on-node".into());
+    assert_eq!(drain(&mut got, "on-node").await, vec![json!("on-node")]);
+
+    // Node -> wsx: nowhere to go until the Node server stored the session (it does so when
+    // it sees the connection close), then back to the wsx node.
+    let nowhere = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr")
+    };
+    switch.cut_to(nowhere);
+    wait_until("the Node server stored the session", || {
+        sessions(&redis) == 1
+    })
+    .await;
+    for i in 11..=20 {
+        to_room(format!("missed-{i}"));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    switch.cut_to(wsx.addr);
+    timeout(Duration::from_secs(10), reconnected.recv())
+        .await
+        .expect("reconnected in time");
+    wait_until("connected again", || s.connected()).await;
+    assert!(s.recovered(), "not recovered back on the wsx node");
+    assert_eq!(s.id().as_deref(), Some(first_id.as_str()), "a new id");
+    let on = node_name(&s).await;
+    assert_eq!(on, "wsx");
+    let want: Vec<Value> = (11..=20).map(|i| json!(format!("missed-{i}"))).collect();
+    assert_eq!(drain(&mut got, "missed-20").await, want);
+    to_room("after".into());
     assert_eq!(
         drain(&mut got, "after").await,
         vec![json!("after")],
