@@ -135,7 +135,8 @@ impl Handlers {
     /// Removes the handler of `event`; returns whether there was one.
     pub(crate) fn remove(&mut self, event: &str) -> bool {
         let before = self.events.len();
-        self.events.retain(|(n, _)| &**n != event);
+        self.events
+            .retain(|(n, _)| n.as_bytes() != event.as_bytes());
         self.events.len() != before
     }
 
