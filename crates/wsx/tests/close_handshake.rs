@@ -268,6 +268,33 @@ async fn server_close_unanswered_by_a_silent_client_returns_after_close_timeout(
     .await;
 }
 
+/// A peer that stopped reading: what is pending fills the pipe and the write buffer, and
+/// `close()` still returns `close_timeout` after it was called, instead of waiting for room
+/// for its close frame (which waited forever without a write timeout, and up to the write
+/// timeout with one: a slow consumer's end in wsx-sio took 45 s).
+#[tokio::test(start_paused = true)]
+async fn close_behind_writes_a_silent_peer_never_takes_returns_after_close_timeout() {
+    within(async {
+        let close_timeout = Duration::from_millis(300);
+        let (mut ws, silent) = server_on_pipe(config(close_timeout)).await;
+        // Bigger than the pipe and the write buffer together: this send can never complete.
+        let big = Message::binary(vec![7u8; 4 * PIPE + 128 * 1024]);
+        let stuck = tokio::time::timeout(Duration::from_secs(1), ws.send(big)).await;
+        assert!(stuck.is_err(), "the silent peer took everything: {stuck:?}");
+        let started = tokio::time::Instant::now();
+        let result = ws.close(Some(CloseFrame::new(1013, "slow"))).await;
+        let took = started.elapsed();
+        assert!(result.is_ok(), "{result:?}");
+        assert!(
+            took >= close_timeout && took <= close_timeout + Duration::from_millis(2),
+            "close() returned after {took:?} of virtual time, close_timeout is {close_timeout:?}"
+        );
+        assert_eq!(ws.close_code(), CloseCode::ABNORMAL_CLOSURE);
+        drop(silent);
+    })
+    .await;
+}
+
 /// Drains a stream that is expected to end because the peer vanished: at most one error, then
 /// `None`. Returns the messages and the error seen.
 async fn drain_after_drop(ws: &mut WebSocket<TcpStream>) -> (Vec<Message>, Option<Error>) {

@@ -261,7 +261,16 @@ where
     /// A transport error other than the peer closing TCP.
     pub async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
         if !self.proto.close_sent() && !self.finished {
-            self.send(Message::Close(frame)).await?;
+            if self.proto.state() == State::Closed {
+                return Err(Error::ConnectionClosed);
+            }
+            // Queued behind what is pending, without waiting for the transport to take it (as
+            // a `send` would): a peer that stopped reading must not hold the close past
+            // `close_timeout`. The closing phase of the read below writes it out within that
+            // deadline, then closes the transport either way. A close frame is at most 127
+            // bytes (RFC 6455 §5.5), so the write buffer's bound is not at stake.
+            self.direct_enter();
+            self.proto.send(Message::Close(frame))?;
         }
         while let Some(item) = self.next().await {
             match item {
