@@ -21,9 +21,12 @@ mod common;
 #[path = "cluster/harness.rs"]
 #[allow(dead_code)]
 mod harness;
+#[path = "client_support/recording.rs"]
+mod recording;
 mod skip;
 
 use harness::{RedisServer, missing};
+use recording::{drain, payloads, wait_until};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -31,7 +34,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use tokio::io::copy_bidirectional;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::mpsc::unbounded_channel;
 use tokio::sync::watch;
 use tokio::time::timeout;
 use wsx_sio::adapter::redis::streams::{StreamsOptions, StreamsRedis};
@@ -140,39 +143,6 @@ fn command_calls(redis: &RedisServer) -> HashMap<String, u64> {
 
 fn delta(before: &HashMap<String, u64>, after: &HashMap<String, u64>, name: &str) -> u64 {
     after.get(name).copied().unwrap_or(0) - before.get(name).copied().unwrap_or(0)
-}
-
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The first argument of every `room-msg` and `broadcast` the client gets, in order.
-fn payloads(socket: &wsx_sio::client::Socket) -> UnboundedReceiver<Value> {
-    let (tx, rx) = unbounded_channel();
-    for event in ["room-msg", "broadcast"] {
-        let tx = tx.clone();
-        socket.on(event, move |_s, args: Args| {
-            let _ = tx.send(args.values.into_iter().next().unwrap_or_default());
-            async {}
-        });
-    }
-    rx
-}
-
-async fn drain(rx: &mut UnboundedReceiver<Value>, until: &str) -> Vec<Value> {
-    let mut got = Vec::new();
-    while let Ok(Some(value)) = timeout(Duration::from_secs(5), rx.recv()).await {
-        let last = value == json!(until);
-        got.push(value);
-        if last {
-            return got;
-        }
-    }
-    panic!("{until:?} never came; got {got:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
