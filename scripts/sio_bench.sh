@@ -69,8 +69,11 @@ fi
 
 command -v taskset >/dev/null 2>&1 || { echo "taskset (util-linux) is needed" >&2; exit 1; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-# Polling idle clients only where sio_load has the option.
-if ! "$BIN/sio_load" idle --help 2>&1 | grep -q -- "--transport"; then
+# Polling idle clients only where sio_load has the option. Its help is read whole first: in
+# a pipe, `grep -q` leaving at the first match (or a help that exits non-zero) made the test
+# fail under `pipefail`, and the polling column was silently dropped.
+IDLE_HELP="$("$BIN/sio_load" idle --help 2>&1 || true)"
+if ! grep -q -- "--transport" <<<"$IDLE_HELP"; then
     IDLE_TRANSPORTS=websocket
 fi
 

@@ -2,18 +2,11 @@
 
 mod common;
 
-use common::{Behaviour, closed_port, echo_server, server, wsx};
-use serde_json::Value;
+use common::{Behaviour, bench_json, closed_port, echo_server, json_of, server, wsx};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(30);
-
-fn json_of(stdout: &str) -> Value {
-    let line = stdout.trim();
-    assert_eq!(line.lines().count(), 1, "not one line: {stdout}");
-    serde_json::from_str(line).expect("valid JSON")
-}
 
 #[test]
 fn json_summary_counts_messages_and_no_errors() {
@@ -65,24 +58,10 @@ fn json_summary_counts_messages_and_no_errors() {
 #[test]
 fn text_mode_sends_text_frames() {
     let server = echo_server();
-    let run = wsx(
-        &[
-            "bench",
-            &server.url(),
-            "--duration",
-            "0.5",
-            "--warmup",
-            "0",
-            "--conns",
-            "2",
-            "--text",
-            "--json",
-        ],
-        "",
-        LIMIT,
-    );
-    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
-    let v = json_of(&run.stdout);
+    let (_, v) = bench_json(&format!(
+        "{} --duration 0.5 --warmup 0 --conns 2 --text",
+        server.url()
+    ));
     assert_eq!(v["opcode"], "text");
     assert_eq!(v["errors"], 0, "{v}");
     assert!(v["messages"].as_u64().unwrap_or(0) > 0);
@@ -93,52 +72,18 @@ fn text_mode_sends_text_frames() {
 #[test]
 fn pipelined_large_messages_and_rate() {
     let server = echo_server();
-    let run = wsx(
-        &[
-            "bench",
-            &server.url(),
-            "--duration",
-            "0.5",
-            "--warmup",
-            "0",
-            "--conns",
-            "2",
-            "--size",
-            "70000",
-            "--pipeline",
-            "8",
-            "--json",
-        ],
-        "",
-        LIMIT,
-    );
-    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
-    let v = json_of(&run.stdout);
+    let (_, v) = bench_json(&format!(
+        "{} --duration 0.5 --warmup 0 --conns 2 --size 70000 --pipeline 8",
+        server.url()
+    ));
     assert_eq!(v["errors"], 0, "{v}");
     assert!(v["messages"].as_u64().unwrap_or(0) > 0);
 
     // --rate 200 over 2 connections for 1 s: about 200 messages, not thousands.
-    let run = wsx(
-        &[
-            "bench",
-            &server.url(),
-            "--duration",
-            "1",
-            "--warmup",
-            "0",
-            "--conns",
-            "2",
-            "--rate",
-            "200",
-            "--threads",
-            "2",
-            "--json",
-        ],
-        "",
-        LIMIT,
-    );
-    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
-    let v = json_of(&run.stdout);
+    let (_, v) = bench_json(&format!(
+        "{} --duration 1 --warmup 0 --conns 2 --rate 200 --threads 2",
+        server.url()
+    ));
     let n = v["messages"].as_u64().unwrap_or(0);
     assert!((120..=280).contains(&n), "{n} messages at --rate 200: {v}");
     assert_eq!(v["errors"], 0, "{v}");
@@ -183,23 +128,10 @@ fn human_summary_has_the_numbers() {
 #[test]
 fn a_server_that_drops_connections_is_counted_not_fatal() {
     let server = server(Behaviour::DropAfterFirst);
-    let run = wsx(
-        &[
-            "bench",
-            &server.url(),
-            "--duration",
-            "0.5",
-            "--warmup",
-            "0",
-            "--conns",
-            "3",
-            "--json",
-        ],
-        "",
-        LIMIT,
-    );
-    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
-    let v = json_of(&run.stdout);
+    let (_, v) = bench_json(&format!(
+        "{} --duration 0.5 --warmup 0 --conns 3",
+        server.url()
+    ));
     assert_eq!(v["errors"], 3, "{v}");
     assert_eq!(v["errors_by_kind"]["server_closed"], 3, "{v}");
     assert!(
@@ -217,23 +149,11 @@ fn idle_mode_holds_and_reports_ready() {
     let dir = std::env::temp_dir().join(format!("wsx-cli-idle-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let ready = dir.join("ready");
-    let run = wsx(
-        &[
-            "bench",
-            &server.url(),
-            "--idle",
-            "50",
-            "--hold",
-            "0.3",
-            "--ready-file",
-            ready.to_str().unwrap_or_default(),
-            "--json",
-        ],
-        "",
-        LIMIT,
-    );
-    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
-    let v = json_of(&run.stdout);
+    let (_, v) = bench_json(&format!(
+        "{} --idle 50 --hold 0.3 --ready-file {}",
+        server.url(),
+        ready.to_str().unwrap_or_default()
+    ));
     assert_eq!(v["mode"], "idle");
     assert_eq!(v["conns_ok"], 50);
     assert_eq!(v["errors"], 0, "{v}");
@@ -309,26 +229,9 @@ fn help_explains_every_flag() {
 fn raw_mode_expects_its_own_bytes_back() {
     let (addr, _runtime) = common::raw_echo_server();
     let url = format!("ws://{addr}/");
-    let run = wsx(
-        &[
-            "bench",
-            &url,
-            "--raw",
-            "--duration",
-            "0.5",
-            "--warmup",
-            "0",
-            "--conns",
-            "2",
-            "--size",
-            "3000",
-            "--json",
-        ],
-        "",
-        LIMIT,
-    );
-    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
-    let v = json_of(&run.stdout);
+    let (_, v) = bench_json(&format!(
+        "{url} --raw --duration 0.5 --warmup 0 --conns 2 --size 3000"
+    ));
     assert_eq!(v["mode"], "raw");
     assert_eq!(v["errors"], 0, "{v}");
     assert!(v["messages"].as_u64().unwrap_or(0) > 0, "{v}");
@@ -337,25 +240,10 @@ fn raw_mode_expects_its_own_bytes_back() {
 #[test]
 fn ramp_spaces_the_connections_out() {
     let server = echo_server();
-    let run = wsx(
-        &[
-            "bench",
-            &server.url(),
-            "--conns",
-            "5",
-            "--ramp",
-            "10",
-            "--duration",
-            "0.2",
-            "--warmup",
-            "0",
-            "--json",
-        ],
-        "",
-        LIMIT,
-    );
-    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
-    let v = json_of(&run.stdout);
+    let (_, v) = bench_json(&format!(
+        "{} --conns 5 --ramp 10 --duration 0.2 --warmup 0",
+        server.url()
+    ));
     // 5 connections at 10 per second: the last one starts 0.4 s after the first.
     let connect = v["connect_s"].as_f64().expect("connect_s");
     assert!(connect >= 0.38, "connect_s {connect}: {v}");
@@ -442,25 +330,9 @@ fn fragmenting_server(short: bool) -> (std::net::SocketAddr, std::thread::JoinHa
 fn fragmented_echoes_with_pings_between_are_reassembled() {
     let (addr, server) = fragmenting_server(false);
     let url = format!("ws://{addr}/");
-    let run = wsx(
-        &[
-            "bench",
-            &url,
-            "--conns",
-            "1",
-            "--size",
-            "100",
-            "--duration",
-            "0.3",
-            "--warmup",
-            "0",
-            "--json",
-        ],
-        "",
-        LIMIT,
-    );
-    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
-    let v = json_of(&run.stdout);
+    let (_, v) = bench_json(&format!(
+        "{url} --conns 1 --size 100 --duration 0.3 --warmup 0"
+    ));
     assert_eq!(v["errors"], 0, "{v}");
     assert!(v["messages"].as_u64().unwrap_or(0) > 0, "{v}");
     server.join().expect("server thread");
@@ -470,25 +342,9 @@ fn fragmented_echoes_with_pings_between_are_reassembled() {
 fn wrong_echo_length_is_counted() {
     let (addr, _server) = fragmenting_server(true);
     let url = format!("ws://{addr}/");
-    let run = wsx(
-        &[
-            "bench",
-            &url,
-            "--conns",
-            "1",
-            "--size",
-            "100",
-            "--duration",
-            "0.3",
-            "--warmup",
-            "0",
-            "--json",
-        ],
-        "",
-        LIMIT,
-    );
-    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
-    let v = json_of(&run.stdout);
+    let (_, v) = bench_json(&format!(
+        "{url} --conns 1 --size 100 --duration 0.3 --warmup 0"
+    ));
     assert_eq!(v["errors"], 1, "{v}");
     assert_eq!(v["errors_by_kind"]["wrong_echo"], 1, "{v}");
     assert_eq!(v["messages"], 0, "{v}");
@@ -573,25 +429,10 @@ fn a_rate_slower_than_the_run_is_not_stuck() {
     // 4 connections at 0.5 msg/s: a period of 8 s per connection, the last one's first
     // message due at 6 s, past the end (0.5 s) and the grace period (5 s). Messages due after
     // the end are not sent, and nothing waits for them.
-    let run = wsx(
-        &[
-            "bench",
-            &server.url(),
-            "--conns",
-            "4",
-            "--rate",
-            "0.5",
-            "--duration",
-            "0.5",
-            "--warmup",
-            "0",
-            "--json",
-        ],
-        "",
-        LIMIT,
-    );
-    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
-    let v = json_of(&run.stdout);
+    let (run, v) = bench_json(&format!(
+        "{} --conns 4 --rate 0.5 --duration 0.5 --warmup 0",
+        server.url()
+    ));
     assert_eq!(v["errors"], 0, "{v}");
     assert_eq!(v["messages"], 1, "{v}");
     assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);

@@ -3,8 +3,7 @@
 
 mod common;
 
-use common::{closed_port, wsx};
-use serde_json::Value;
+use common::{bench_json, closed_port, json_of, wsx};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -99,12 +98,6 @@ fn sio_server(answer: Answer) -> SioServer {
         disconnects,
         _runtime: runtime,
     }
-}
-
-fn json_of(stdout: &str) -> Value {
-    let line = stdout.trim();
-    assert_eq!(line.lines().count(), 1, "not one line: {stdout}");
-    serde_json::from_str(line).expect("valid JSON")
 }
 
 #[test]
@@ -307,26 +300,10 @@ fn a_client_the_server_disconnects_is_an_error_even_between_emits() {
     // 2 clients at 1 emit/s: each has one emit due in the 1.5 s (at 0 and 1 s), and the
     // server disconnects both at 0.3 s, while they wait for their next emit (due after the
     // end for the first: a wait past the end is not `stuck`).
-    let run = wsx(
-        &[
-            "bench",
-            "--sio",
-            &server.url,
-            "--clients",
-            "2",
-            "--rate",
-            "1",
-            "--duration",
-            "1.5",
-            "--warmup",
-            "0",
-            "--json",
-        ],
-        "",
-        LIMIT,
-    );
-    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
-    let v = json_of(&run.stdout);
+    let (run, v) = bench_json(&format!(
+        "--sio {} --clients 2 --rate 1 --duration 1.5 --warmup 0",
+        server.url
+    ));
     assert_eq!(
         v["errors_by_kind"],
         serde_json::json!({"server_closed": 2}),
@@ -345,26 +322,10 @@ fn a_rate_slower_than_the_run_is_not_stuck() {
     let server = sio_server(Answer::Same);
     // 4 clients at 2 emits/s: a period of 2 s per client, longer than the 0.5 s run; the
     // emits due after the end are not sent and nothing waits for them.
-    let run = wsx(
-        &[
-            "bench",
-            "--sio",
-            &server.url,
-            "--clients",
-            "4",
-            "--rate",
-            "2",
-            "--duration",
-            "0.5",
-            "--warmup",
-            "0",
-            "--json",
-        ],
-        "",
-        LIMIT,
-    );
-    assert_eq!(run.code, Some(0), "stderr: {}", run.stderr);
-    let v = json_of(&run.stdout);
+    let (run, v) = bench_json(&format!(
+        "--sio {} --clients 4 --rate 2 --duration 0.5 --warmup 0",
+        server.url
+    ));
     assert_eq!(v["errors"], 0, "{v}");
     assert_eq!(v["messages"], 1, "{v}");
     assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);

@@ -116,3 +116,61 @@ async fn nothing_follows_the_close_frame() {
     assert!(closed, "no close frame");
     assert_eq!(after_close, 0, "data after the close frame");
 }
+
+/// A broadcast to all goes through a list of every socket, kept between broadcasts
+/// (`namespace/local.rs`): a socket that connects after one gets the next, one that left
+/// does not count, and the sockets left out (one by id, or many by room) are left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasts_to_all_follow_the_sockets_that_come_and_go() {
+    let server = server();
+    let addr = start(&server).await;
+    let hub = server.of("/").hub();
+    let mut first = Raw::connect_root(addr).await.0;
+    assert_eq!(hub.emit("a", &1).ok(), Some(1));
+    assert_eq!(event(&first.text().await), ("a".into(), 1.into()));
+
+    // More clients than are compared one by one when left out (a hash set then).
+    let mut others = Vec::new();
+    for _ in 0..11 {
+        others.push(Raw::connect_root(addr).await.0);
+    }
+    assert_eq!(hub.emit("b", &2).ok(), Some(12));
+    for raw in std::iter::once(&mut first).chain(&mut others) {
+        assert_eq!(event(&raw.text().await), ("b".into(), 2.into()));
+    }
+
+    // A client that leaves is no longer counted.
+    let mut gone = others.pop().expect("a client");
+    gone.ws.close(None).await.expect("close");
+    let _ = gone.closed().await;
+    let deadline = tokio::time::Instant::now() + common::WAIT;
+    while hub.local_sockets().len() != 11 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the socket never left"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(hub.emit("c", &3).ok(), Some(11));
+
+    // The sender left out; then 10 of the 11 sockets left out by a room.
+    let sockets = hub.local_sockets().sockets();
+    assert_eq!(sockets[0].broadcast().emit("d", &4).ok(), Some(10));
+    for socket in &sockets[..10] {
+        socket.join("quiet");
+    }
+    assert_eq!(hub.except("quiet").emit("e", &5).ok(), Some(1));
+    assert_eq!(hub.emit("end", &6).ok(), Some(11));
+    let mut counts = std::collections::HashMap::<String, usize>::new();
+    for raw in std::iter::once(&mut first).chain(&mut others) {
+        loop {
+            let (name, _) = event(&raw.text().await);
+            if name == "end" {
+                break;
+            }
+            *counts.entry(name).or_default() += 1;
+        }
+    }
+    let want = [("c", 11), ("d", 10), ("e", 1)].map(|(name, n)| (name.to_owned(), n));
+    assert_eq!(counts, want.into_iter().collect());
+}

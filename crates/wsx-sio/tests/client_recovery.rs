@@ -14,13 +14,14 @@ mod sio_demo;
 mod client_support;
 
 use client_support::proxy::{Mode, Proxy};
+use client_support::recording::{drain, payloads, wait_until};
 use client_support::{node_server, start_demo};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::mpsc::unbounded_channel;
 use tokio::time::timeout;
-use wsx_sio::client::{Args, ClientOptions, Manager, Socket};
+use wsx_sio::client::{Args, ClientOptions, Manager};
 
 fn options() -> ClientOptions {
     ClientOptions {
@@ -29,41 +30,6 @@ fn options() -> ClientOptions {
         timeout: Duration::from_secs(5),
         ..ClientOptions::default()
     }
-}
-
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if done() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out: {what}");
-}
-
-/// The first argument of every `room-msg` and `broadcast`, in arrival order.
-fn payloads(socket: &Socket) -> UnboundedReceiver<Value> {
-    let (tx, rx) = unbounded_channel();
-    for event in ["room-msg", "broadcast"] {
-        let tx = tx.clone();
-        socket.on(event, move |_s, args: Args| {
-            let _ = tx.send(args.values.into_iter().next().unwrap_or_default());
-            async {}
-        });
-    }
-    rx
-}
-
-async fn drain(rx: &mut UnboundedReceiver<Value>, until: &str) -> Vec<Value> {
-    let mut got = Vec::new();
-    while let Ok(Some(value)) = timeout(Duration::from_secs(5), rx.recv()).await {
-        let last = value == json!(until);
-        got.push(value);
-        if last {
-            return got;
-        }
-    }
-    panic!("{until:?} never came; got {got:?}");
 }
 
 async fn recovers_after_a_dropped_connection(server: SocketAddr) {

@@ -10,6 +10,7 @@ mod eio_echo;
 
 use common::engine_cases::{next, send, ws};
 use common::http::{get, open_session, post, request, session_url};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -65,8 +66,9 @@ async fn a_thousand_emits_each_way_cross_the_upgrade_once_each_in_order() {
     assert!(answer.starts_with("40{"), "{answer}");
 
     // The client's long-polling loop, until a noop ends it (the client pauses for the upgrade).
+    let polled_so_far = Arc::new(AtomicUsize::new(0));
     let poller = tokio::spawn({
-        let url = url.clone();
+        let (url, polled_so_far) = (url.clone(), polled_so_far.clone());
         async move {
             let mut got = Vec::new();
             loop {
@@ -74,6 +76,7 @@ async fn a_thousand_emits_each_way_cross_the_upgrade_once_each_in_order() {
                 assert_eq!(response.status, 200, "{}", response.text());
                 let text = response.text();
                 got.extend(ticks(&text));
+                polled_so_far.store(got.len(), Ordering::Relaxed);
                 if text.split('\u{1e}').any(|p| p == "6") {
                     return got;
                 }
@@ -84,6 +87,13 @@ async fn a_thousand_emits_each_way_cross_the_upgrade_once_each_in_order() {
     for chunk in 0..5 {
         let body = events(chunk * 50..(chunk + 1) * 50);
         assert_eq!(post(addr, &url, &body).await.text(), "ok");
+    }
+    // The handler's first ticks went out over polling before the upgrade starts (on a loaded
+    // machine the probe could otherwise come first, and every tick cross with the switch).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while polled_so_far.load(Ordering::Relaxed) == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no tick polled");
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let mut socket = ws(addr, &format!("{PATH}?EIO=4&transport=websocket&sid={sid}"))
         .await

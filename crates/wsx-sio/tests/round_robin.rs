@@ -120,21 +120,17 @@ impl Drop for Nginx {
 /// A node with forwarding on: `sio_demo --redis URL --name NAME --advertise auto`, the short
 /// heartbeat, and `extra` arguments.
 fn node(exe: &Path, redis: &RedisServer, name: &str, extra: &[&str]) -> Process {
-    let mut command = Command::new(exe);
-    command
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--redis",
-            &redis.url(),
-            "--name",
-            name,
-        ])
-        .args(["--advertise", "auto"])
-        .args(["--ping-interval", &PING_INTERVAL_MS.to_string()])
-        .args(["--ping-timeout", &PING_TIMEOUT_MS.to_string()])
-        .args(extra);
-    Process::start(command)
+    let (interval, timeout) = (PING_INTERVAL_MS.to_string(), PING_TIMEOUT_MS.to_string());
+    let mut args = vec!["--advertise", "auto", "--ping-interval", &interval];
+    args.extend(["--ping-timeout", &timeout]);
+    args.extend(extra);
+    harness::wsx_node_with(
+        exe,
+        &redis.url(),
+        name,
+        harness::AdapterKind::Classic,
+        &args,
+    )
 }
 
 /// Redis, two nodes and nginx in front of them; `None` (after the skip note) when a piece

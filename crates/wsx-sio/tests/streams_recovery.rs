@@ -21,9 +21,12 @@ mod common;
 #[path = "cluster/harness.rs"]
 #[allow(dead_code)]
 mod harness;
+#[path = "client_support/recording.rs"]
+mod recording;
 mod skip;
 
 use harness::{RedisServer, missing};
+use recording::{drain, payloads, wait_until};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -142,39 +145,6 @@ fn delta(before: &HashMap<String, u64>, after: &HashMap<String, u64>, name: &str
     after.get(name).copied().unwrap_or(0) - before.get(name).copied().unwrap_or(0)
 }
 
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The first argument of every `room-msg` and `broadcast` the client gets, in order.
-fn payloads(socket: &wsx_sio::client::Socket) -> UnboundedReceiver<Value> {
-    let (tx, rx) = unbounded_channel();
-    for event in ["room-msg", "broadcast"] {
-        let tx = tx.clone();
-        socket.on(event, move |_s, args: Args| {
-            let _ = tx.send(args.values.into_iter().next().unwrap_or_default());
-            async {}
-        });
-    }
-    rx
-}
-
-async fn drain(rx: &mut UnboundedReceiver<Value>, until: &str) -> Vec<Value> {
-    let mut got = Vec::new();
-    while let Ok(Some(value)) = timeout(Duration::from_secs(5), rx.recv()).await {
-        let last = value == json!(until);
-        got.push(value);
-        if last {
-            return got;
-        }
-    }
-    panic!("{until:?} never came; got {got:?}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_lost_on_one_node_recovers_on_another_with_everything_it_missed() {
     let Some(redis) = RedisServer::start() else {
@@ -183,25 +153,14 @@ async fn a_client_lost_on_one_node_recovers_on_another_with_everything_it_missed
     let (a, addr_a) = node(&redis).await;
     let (b, addr_b) = node(&redis).await;
     let switch = Switch::start(addr_a).await;
-    let options = client_options();
-    let s = Manager::new(&format!("http://{}", switch.addr), options)
-        .expect("manager")
-        .socket("/");
-    let mut got = payloads(&s);
-    let (reconnected_tx, mut reconnected) = unbounded_channel();
-    s.manager().on_reconnect(move |n| {
-        let _ = reconnected_tx.send(n);
-    });
-    s.connect().await.expect("connect");
+    let mut roamer = Roamer::join(switch.addr).await;
+    let Roamer { s, .. } = &roamer;
     assert!(!s.recovered());
-    let first_id = s.id().expect("an id");
-    let joined: bool = s.emit_with_ack_as("join", &"rec").await.expect("join");
-    assert!(joined);
     a.of("/")
         .to("rec")
         .emit("room-msg", &"before")
         .expect("emit");
-    assert_eq!(drain(&mut got, "before").await, vec![json!("before")]);
+    assert_eq!(roamer.drain("before").await, vec![json!("before")]);
 
     // The connection drops; node A keeps the session in Redis, as Node's adapter does.
     switch.cut_to(addr_b);
@@ -234,37 +193,86 @@ async fn a_client_lost_on_one_node_recovers_on_another_with_everything_it_missed
         .expect("emit");
 
     // It comes back through node B: same id, same room, the 21 packets once and in order.
-    timeout(Duration::from_secs(10), reconnected.recv())
-        .await
-        .expect("reconnected in time");
-    wait_until("connected again", || s.connected()).await;
-    assert!(s.recovered(), "not recovered");
-    assert_eq!(s.id().as_deref(), Some(first_id.as_str()), "a new id");
+    roamer.came_back().await;
+    let s = &roamer.s;
     let server_says: bool = s.emit_with_ack_as("recovered", &()).await.expect("ack");
     assert!(server_says, "node B says it was not recovered");
     assert_eq!(a.of("/").local_count(), 0);
     assert_eq!(b.of("/").local_count(), 1);
     let mut want: Vec<Value> = (1..=20).map(|i| json!(format!("missed-{i}"))).collect();
     want.push(json!("missed-broadcast"));
-    assert_eq!(drain(&mut got, "missed-broadcast").await, want);
+    assert_eq!(roamer.drain("missed-broadcast").await, want);
     // Its room is back, on B, for both nodes' emits.
     b.of("/")
         .to("rec")
         .emit("room-msg", &"after-b")
         .expect("emit");
-    assert_eq!(drain(&mut got, "after-b").await, vec![json!("after-b")]);
+    assert_eq!(roamer.drain("after-b").await, vec![json!("after-b")]);
     a.of("/")
         .to("rec")
         .emit("room-msg", &"after-a")
         .expect("emit");
-    assert_eq!(drain(&mut got, "after-a").await, vec![json!("after-a")]);
+    assert_eq!(roamer.drain("after-a").await, vec![json!("after-a")]);
     assert!(
-        timeout(Duration::from_millis(300), got.recv())
+        timeout(Duration::from_millis(300), roamer.got.recv())
             .await
             .is_err(),
         "nothing more"
     );
-    s.disconnect();
+    roamer.s.disconnect();
+}
+
+/// A client that connects through a [`Switch`] and joins room `rec`: what it gets, and its
+/// reconnections.
+struct Roamer {
+    s: wsx_sio::client::Socket,
+    got: UnboundedReceiver<Value>,
+    reconnected: UnboundedReceiver<u32>,
+    id: String,
+}
+
+impl Roamer {
+    async fn join(switch: SocketAddr) -> Self {
+        let s = Manager::new(&format!("http://{switch}"), client_options())
+            .expect("manager")
+            .socket("/");
+        let got = payloads(&s);
+        let (reconnected_tx, reconnected) = unbounded_channel();
+        s.manager().on_reconnect(move |n| {
+            let _ = reconnected_tx.send(n);
+        });
+        s.connect().await.expect("connect");
+        let id = s.id().expect("an id");
+        let joined: bool = s.emit_with_ack_as("join", &"rec").await.expect("join");
+        assert!(joined);
+        Self {
+            s,
+            got,
+            reconnected,
+            id,
+        }
+    }
+
+    /// What it got up to and including `until`.
+    async fn drain(&mut self, until: &str) -> Vec<Value> {
+        drain(&mut self.got, until).await
+    }
+
+    /// It reconnected after its connection was cut, and was recovered with its id.
+    async fn came_back(&mut self) {
+        timeout(Duration::from_secs(10), self.reconnected.recv())
+            .await
+            .expect("reconnected in time");
+        wait_until("connected again", || self.s.connected()).await;
+        assert!(self.s.recovered(), "not recovered");
+        assert_eq!(self.s.id().as_deref(), Some(self.id.as_str()), "a new id");
+    }
+}
+
+/// A `sio_demo` process named `name` with the Streams adapter and recovery on.
+fn streams_node(exe: &std::path::Path, redis: &RedisServer, name: &str) -> harness::Process {
+    let (url, kind) = (redis.url(), harness::AdapterKind::Streams);
+    harness::wsx_node_with(exe, &url, name, kind, &["--recovery"])
 }
 
 /// The client's options: quick reconnections, WebSocket only (a polling session cut before
@@ -542,45 +550,19 @@ async fn the_clients_of_a_killed_node_recover_on_another() {
     let Some(exe) = harness::sio_demo_exe() else {
         return missing("the sio_demo example (cargo test --features redis builds it)");
     };
-    let start = |name: &str| {
-        let mut command = Command::new(&exe);
-        command.args([
-            "--addr",
-            "127.0.0.1:0",
-            "--redis",
-            &redis.url(),
-            "--name",
-            name,
-        ]);
-        command.args(["--redis-adapter", "streams", "--recovery"]);
-        harness::Process::start(command)
-    };
-    let mut a = start("a");
-    let b = start("b");
+    let mut a = streams_node(&exe, &redis, "a");
+    let b = streams_node(&exe, &redis, "b");
     let switch = Switch::start(a.addr).await;
-    let options = client_options();
-    let s = Manager::new(&format!("http://{}", switch.addr), options.clone())
+    let mut roamer = Roamer::join(switch.addr).await;
+    let other = Manager::new(&format!("http://{}", b.addr), client_options())
         .expect("manager")
         .socket("/");
-    let mut got = payloads(&s);
-    let (reconnected_tx, mut reconnected) = unbounded_channel();
-    s.manager().on_reconnect(move |n| {
-        let _ = reconnected_tx.send(n);
-    });
-    let other = Manager::new(&format!("http://{}", b.addr), options)
-        .expect("manager")
-        .socket("/");
-    s.connect().await.expect("connect");
     other.connect().await.expect("connect other");
-    let first_id = s.id().expect("an id");
-    let joined: bool = s.emit_with_ack_as("join", &"rec").await.expect("join");
-    assert!(joined);
-    let node = node_name(&s).await;
-    assert_eq!(node, "a");
+    assert_eq!(node_name(&roamer.s).await, "a");
     other
         .emit_args("to-room", Args::new().arg("rec").arg("before"))
         .expect("emit");
-    assert_eq!(drain(&mut got, "before").await, vec![json!("before")]);
+    assert_eq!(roamer.drain("before").await, vec![json!("before")]);
     // The room change reaches Redis within 100 ms.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -594,26 +576,20 @@ async fn the_clients_of_a_killed_node_recover_on_another() {
     other.emit("broadcast", &"missed-broadcast").expect("emit");
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    timeout(Duration::from_secs(10), reconnected.recv())
-        .await
-        .expect("reconnected in time");
-    wait_until("connected again", || s.connected()).await;
-    assert!(s.recovered(), "not recovered");
-    assert_eq!(s.id().as_deref(), Some(first_id.as_str()), "a new id");
-    let node = node_name(&s).await;
-    assert_eq!(node, "b");
+    roamer.came_back().await;
+    assert_eq!(node_name(&roamer.s).await, "b");
     let mut want: Vec<Value> = (1..=10).map(|i| json!(format!("missed-{i}"))).collect();
     want.push(json!("missed-broadcast"));
-    assert_eq!(drain(&mut got, "missed-broadcast").await, want);
+    assert_eq!(roamer.drain("missed-broadcast").await, want);
     other
         .emit_args("to-room", Args::new().arg("rec").arg("after"))
         .expect("emit");
     assert_eq!(
-        drain(&mut got, "after").await,
+        roamer.drain("after").await,
         vec![json!("after")],
         "its room is back"
     );
-    s.disconnect();
+    roamer.s.disconnect();
     other.disconnect();
 }
 
@@ -632,63 +608,34 @@ async fn a_client_recovers_from_a_wsx_node_onto_a_node_server_and_back() {
     let Some(node) = node_node(&redis, "node") else {
         return missing("node, or `npm ci` in crates/wsx-sio/tests/cluster");
     };
-    let mut command = Command::new(&exe);
-    command.args([
-        "--addr",
-        "127.0.0.1:0",
-        "--redis",
-        &redis.url(),
-        "--name",
-        "wsx",
-    ]);
-    command.args(["--redis-adapter", "streams", "--recovery"]);
-    let wsx = harness::Process::start(command);
+    let wsx = streams_node(&exe, &redis, "wsx");
     let switch = Switch::start(wsx.addr).await;
-    let options = client_options();
-    let s = Manager::new(&format!("http://{}", switch.addr), options.clone())
-        .expect("manager")
-        .socket("/");
-    let mut got = payloads(&s);
-    let (reconnected_tx, mut reconnected) = unbounded_channel();
-    s.manager().on_reconnect(move |n| {
-        let _ = reconnected_tx.send(n);
-    });
+    let mut roamer = Roamer::join(switch.addr).await;
     // The other client sends to the room from the Node server.
-    let other = Manager::new(&format!("http://{}", node.addr), options)
+    let other = Manager::new(&format!("http://{}", node.addr), client_options())
         .expect("manager")
         .socket("/");
-    s.connect().await.expect("connect");
     other.connect().await.expect("connect other");
-    let first_id = s.id().expect("an id");
-    let joined: bool = s.emit_with_ack_as("join", &"rec").await.expect("join");
-    assert!(joined);
-    let on = node_name(&s).await;
-    assert_eq!(on, "wsx");
+    assert_eq!(node_name(&roamer.s).await, "wsx");
     let to_room = |text: String| {
         other
             .emit_args("to-room", Args::new().arg("rec").arg(text))
             .expect("emit");
     };
     to_room("before".into());
-    assert_eq!(drain(&mut got, "before").await, vec![json!("before")]);
+    assert_eq!(roamer.drain("before").await, vec![json!("before")]);
 
     // wsx -> Node.
     switch.cut_to(node.addr);
     for i in 1..=10 {
         to_room(format!("missed-{i}"));
     }
-    timeout(Duration::from_secs(10), reconnected.recv())
-        .await
-        .expect("reconnected in time");
-    wait_until("connected again", || s.connected()).await;
-    assert!(s.recovered(), "not recovered on the Node server");
-    assert_eq!(s.id().as_deref(), Some(first_id.as_str()), "a new id");
-    let on = node_name(&s).await;
-    assert_eq!(on, "node");
+    roamer.came_back().await;
+    assert_eq!(node_name(&roamer.s).await, "node");
     let want: Vec<Value> = (1..=10).map(|i| json!(format!("missed-{i}"))).collect();
-    assert_eq!(drain(&mut got, "missed-10").await, want);
+    assert_eq!(roamer.drain("missed-10").await, want);
     to_room("on-node".into());
-    assert_eq!(drain(&mut got, "on-node").await, vec![json!("on-node")]);
+    assert_eq!(roamer.drain("on-node").await, vec![json!("on-node")]);
 
     // Node -> wsx: nowhere to go until the Node server stored the session (it does so when
     // it sees the connection close), then back to the wsx node.
@@ -706,22 +653,16 @@ async fn a_client_recovers_from_a_wsx_node_onto_a_node_server_and_back() {
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     switch.cut_to(wsx.addr);
-    timeout(Duration::from_secs(10), reconnected.recv())
-        .await
-        .expect("reconnected in time");
-    wait_until("connected again", || s.connected()).await;
-    assert!(s.recovered(), "not recovered back on the wsx node");
-    assert_eq!(s.id().as_deref(), Some(first_id.as_str()), "a new id");
-    let on = node_name(&s).await;
-    assert_eq!(on, "wsx");
+    roamer.came_back().await;
+    assert_eq!(node_name(&roamer.s).await, "wsx");
     let want: Vec<Value> = (11..=20).map(|i| json!(format!("missed-{i}"))).collect();
-    assert_eq!(drain(&mut got, "missed-20").await, want);
+    assert_eq!(roamer.drain("missed-20").await, want);
     to_room("after".into());
     assert_eq!(
-        drain(&mut got, "after").await,
+        roamer.drain("after").await,
         vec![json!("after")],
         "its room is back"
     );
-    s.disconnect();
+    roamer.s.disconnect();
     other.disconnect();
 }

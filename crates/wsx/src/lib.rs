@@ -126,15 +126,16 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
-// `unsafe` is denied in the whole crate and forbidden in every module file except six, whose
+// `unsafe` is denied in the whole crate and forbidden in every module file except seven, whose
 // `unsafe` blocks each have a SAFETY comment and a measured reason under a scoped `allow`:
 // `proto/message.rs` (`Utf8Bytes::as_str`, and `Utf8Bytes::from_validated`, the `unsafe fn`
 // whose callers promise the UTF-8 that `as_str` relies on), `proto/decoder.rs` (its three calls
 // of `from_validated`, each after the decoder's own validation), `proto/mask.rs` (the AVX2 copy
 // of the masking loop), `event/conn/window.rs` (a handler's replies encoded into its
-// connection's write buffer), `event/conn/wire.rs` (a broadcast's `send(2)` to an idle
-// connection's socket) and `stream/direct.rs` (the same `send(2)` for a `WebSocket`'s
-// `DirectWriter`); and their ancestors (`proto/mod.rs`, `event/mod.rs`, `event/conn/mod.rs`,
+// connection's write buffer), `stream/raw_socket.rs` (`send`, the `unsafe fn` around
+// `send(2)` whose callers promise an open descriptor), `event/conn/wire.rs` (its call for a
+// broadcast to an idle connection's socket) and `stream/direct.rs` (its call for a
+// `WebSocket`'s `DirectWriter`); and their ancestors (`proto/mod.rs`, `event/mod.rs`, `event/conn/mod.rs`,
 // `stream/mod.rs`, this file): a `forbid` there would make those `allow`s impossible.
 #![deny(unsafe_code)]
 // clippy::pedantic, with these exceptions (and a few single-site `allow`s, each with its

@@ -201,68 +201,61 @@ async fn server_on_pipe(config: WebSocketConfig) -> (WebSocket<DuplexStream>, Du
     (ws, client_end)
 }
 
+/// Runs `close()` against a peer that never answers and checks that it returned exactly
+/// `close_timeout` after it was called (paused clock, in-memory pipe: virtual time is exact),
+/// reporting 1006.
+async fn close_unanswered<S>(ws: &mut WebSocket<S>, frame: CloseFrame, close_timeout: Duration)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let started = tokio::time::Instant::now();
+    let result = ws.close(Some(frame)).await;
+    let took = started.elapsed();
+    assert!(result.is_ok(), "{result:?}");
+    assert!(
+        took >= close_timeout && took <= close_timeout + Duration::from_millis(2),
+        "close() returned after {took:?} of virtual time, close_timeout is {close_timeout:?}"
+    );
+    assert_eq!(ws.close_code(), CloseCode::ABNORMAL_CLOSURE);
+}
+
+/// What the silent peer reads: the close frame (`masked` from a client, RFC 6455 §5.1) with
+/// `code`, then the end of the connection while the WebSocket value still exists: `close()`
+/// "then closes the transport".
+async fn expect_close_then_eof(silent: &mut DuplexStream, masked: bool, code: u16) {
+    let mut buf = Vec::new();
+    let close = read_frame(silent, &mut buf).await.expect("no close frame");
+    assert_eq!((close.opcode, close.masked), (0x8, masked), "{close:?}");
+    assert_eq!(close.close_code(), Some(code));
+    let end = read_frame(silent, &mut buf).await;
+    assert!(
+        end.is_none(),
+        "after close() returned the silent peer saw {end:?}, not EOF"
+    );
+}
+
 /// `close()` returns exactly `close_timeout` after it sent its close frame when the peer never
-/// answers (paused clock, in-memory pipe: virtual time is exact), then closes the transport.
+/// answers, then closes the transport.
 #[tokio::test(start_paused = true)]
 async fn client_close_unanswered_by_a_silent_server_returns_after_close_timeout() {
     within(async {
         let close_timeout = Duration::from_millis(300);
         let (mut client, mut silent) = client_on_pipe(config(close_timeout)).await;
-        let started = tokio::time::Instant::now();
-        let result = client.close(Some(CloseFrame::new(1000, "bye"))).await;
-        let took = started.elapsed();
-        assert!(result.is_ok(), "{result:?}");
-        assert!(
-            took >= close_timeout && took <= close_timeout + Duration::from_millis(2),
-            "close() returned after {took:?} of virtual time, close_timeout is {close_timeout:?}"
-        );
-        assert_eq!(client.close_code(), CloseCode::ABNORMAL_CLOSURE);
-
-        // The silent server got the (masked) close frame, then the end of the connection while
-        // the WebSocket value still exists: close() "then closes the transport".
-        let mut buf = Vec::new();
-        let close = read_frame(&mut silent, &mut buf)
-            .await
-            .expect("no close frame");
-        assert_eq!((close.opcode, close.masked), (0x8, true), "{close:?}");
-        assert_eq!(close.close_code(), Some(1000));
-        let end = read_frame(&mut silent, &mut buf).await;
-        assert!(
-            end.is_none(),
-            "after close() returned the silent peer saw {end:?}, not EOF"
-        );
+        close_unanswered(&mut client, CloseFrame::new(1000, "bye"), close_timeout).await;
+        expect_close_then_eof(&mut silent, true, 1000).await;
         drop(client);
     })
     .await;
 }
 
+/// The same for a server, which closes the transport first (RFC 6455 §7.1.1), answered or not.
 #[tokio::test(start_paused = true)]
 async fn server_close_unanswered_by_a_silent_client_returns_after_close_timeout() {
     within(async {
         let close_timeout = Duration::from_millis(300);
         let (mut ws, mut silent) = server_on_pipe(config(close_timeout)).await;
-        let started = tokio::time::Instant::now();
-        let result = ws.close(Some(CloseFrame::new(1001, "away"))).await;
-        let took = started.elapsed();
-        assert!(result.is_ok(), "{result:?}");
-        assert!(
-            took >= close_timeout && took <= close_timeout + Duration::from_millis(2),
-            "close() returned after {took:?} of virtual time, close_timeout is {close_timeout:?}"
-        );
-        assert_eq!(ws.close_code(), CloseCode::ABNORMAL_CLOSURE);
-
-        let mut buf = Vec::new();
-        let close = read_frame(&mut silent, &mut buf)
-            .await
-            .expect("no close frame");
-        assert_eq!((close.opcode, close.masked), (0x8, false), "{close:?}");
-        assert_eq!(close.close_code(), Some(1001));
-        // The server closes the transport first (RFC 6455 §7.1.1), answered or not.
-        let end = read_frame(&mut silent, &mut buf).await;
-        assert!(
-            end.is_none(),
-            "after close() returned the silent client saw {end:?}, not EOF"
-        );
+        close_unanswered(&mut ws, CloseFrame::new(1001, "away"), close_timeout).await;
+        expect_close_then_eof(&mut silent, false, 1001).await;
         drop(ws);
     })
     .await;
@@ -281,15 +274,7 @@ async fn close_behind_writes_a_silent_peer_never_takes_returns_after_close_timeo
         let big = Message::binary(vec![7u8; 4 * PIPE + 128 * 1024]);
         let stuck = tokio::time::timeout(Duration::from_secs(1), ws.send(big)).await;
         assert!(stuck.is_err(), "the silent peer took everything: {stuck:?}");
-        let started = tokio::time::Instant::now();
-        let result = ws.close(Some(CloseFrame::new(1013, "slow"))).await;
-        let took = started.elapsed();
-        assert!(result.is_ok(), "{result:?}");
-        assert!(
-            took >= close_timeout && took <= close_timeout + Duration::from_millis(2),
-            "close() returned after {took:?} of virtual time, close_timeout is {close_timeout:?}"
-        );
-        assert_eq!(ws.close_code(), CloseCode::ABNORMAL_CLOSURE);
+        close_unanswered(&mut ws, CloseFrame::new(1013, "slow"), close_timeout).await;
         drop(silent);
     })
     .await;

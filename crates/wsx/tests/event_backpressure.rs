@@ -248,6 +248,56 @@ async fn send_to_a_cooperating_wsx_client_delivers_everything_in_order() {
     .await;
 }
 
+/// Sends `count` binary messages of `size` bytes with `send` (waiting for room), then reports
+/// on `results`: `Ok` once all went, or which failed.
+fn send_steadily(
+    conn: Conn,
+    results: mpsc::UnboundedSender<Result<(), String>>,
+    count: u32,
+    size: usize,
+) {
+    tokio::spawn(async move {
+        for i in 0..count {
+            let payload = vec![(i % 256) as u8; size];
+            if let Err(err) = conn.send(MessageType::Binary, payload).await {
+                let _ = results.send(Err(format!("send {i} failed: {err:?}")));
+                return;
+            }
+        }
+        let _ = results.send(Ok(()));
+    });
+}
+
+/// Reads 16 KiB at a time with `pause` after each read until `total` bytes came, and checks
+/// that all did; gives what `closes` reported meanwhile (nothing, for a peer not cut).
+async fn read_steadily<R: tokio::io::AsyncRead + Unpin>(
+    raw: &mut R,
+    total: usize,
+    pause: Duration,
+    closes: &mut mpsc::UnboundedReceiver<String>,
+) -> Vec<String> {
+    let mut read = 0;
+    let mut buf = vec![0u8; 16 * 1024];
+    let started = Instant::now();
+    while read < total {
+        match raw.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => read += n,
+        }
+        tokio::time::sleep(pause).await;
+    }
+    let mut ended = Vec::new();
+    while let Ok(event) = closes.try_recv() {
+        ended.push(event);
+    }
+    assert!(
+        read >= total,
+        "a steadily reading peer was cut after {read} of {total} bytes, {:?} in: {ended:?}",
+        started.elapsed()
+    );
+    ended
+}
+
 /// `write_timeout` counts time in which the socket takes no byte: a peer that reads steadily,
 /// only slower than the application writes, must not be cut. Here it reads 16 KiB every 16 ms
 /// (about 1 MB/s) while the server sends 4 MiB with `send` (waiting for room in its 1 MiB
@@ -279,40 +329,17 @@ async fn a_slow_but_steady_reader_is_not_cut_by_write_timeout() {
             conn.on_close(move |_, code, reason| {
                 let _ = t.send(format!("on_close: {code} {reason:?}"));
             });
-            let result_tx = result_tx.clone();
-            tokio::spawn(async move {
-                for i in 0..COUNT {
-                    let payload = vec![(i % 256) as u8; SIZE];
-                    if let Err(err) = conn.send(MessageType::Binary, payload).await {
-                        let _ = result_tx.send(Err(format!("send {i} failed: {err:?}")));
-                        return;
-                    }
-                }
-                let _ = result_tx.send(Ok(()));
-            });
+            send_steadily(conn, result_tx.clone(), COUNT, SIZE);
         });
         let running = serve(server).await;
         let mut raw = raw_client(running.addr).await;
-        let total = COUNT as usize * (SIZE + 10);
-        let mut read = 0;
-        let mut buf = vec![0u8; 16 * 1024];
-        let started = Instant::now();
-        while read < total {
-            match raw.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => read += n,
-            }
-            tokio::time::sleep(Duration::from_millis(16)).await;
-        }
-        let mut ended = Vec::new();
-        while let Ok(event) = closes.try_recv() {
-            ended.push(event);
-        }
-        assert!(
-            read >= total,
-            "a steadily reading peer was cut after {read} of {total} bytes, {:?} in: {ended:?}",
-            started.elapsed()
-        );
+        let ended = read_steadily(
+            &mut raw,
+            COUNT as usize * (SIZE + 10),
+            Duration::from_millis(16),
+            &mut closes,
+        )
+        .await;
         assert_eq!(next(&mut results, "the sender's result").await, Ok(()));
         assert!(ended.is_empty(), "{ended:?}");
     })
@@ -340,39 +367,17 @@ async fn a_steady_reader_on_a_pipe_is_not_cut_by_a_write_timeout_longer_than_its
             conn.on_error(move |_, err| {
                 let _ = t.send(format!("on_error: {err:?}"));
             });
-            let result_tx = result_tx.clone();
-            tokio::spawn(async move {
-                for i in 0..COUNT {
-                    let payload = vec![(i % 256) as u8; SIZE];
-                    if let Err(err) = conn.send(MessageType::Binary, payload).await {
-                        let _ = result_tx.send(Err(format!("send {i} failed: {err:?}")));
-                        return;
-                    }
-                }
-                let _ = result_tx.send(Ok(()));
-            });
+            send_steadily(conn, result_tx.clone(), COUNT, SIZE);
         });
         let (mut raw, _task) = raw_client_pipe(&server).await;
-        let total = COUNT as usize * (SIZE + 10);
-        let mut read = 0;
-        let mut buf = vec![0u8; 16 * 1024];
         let started = Instant::now();
-        while read < total {
-            match raw.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => read += n,
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        let mut ended = Vec::new();
-        while let Ok(event) = closes.try_recv() {
-            ended.push(event);
-        }
-        assert!(
-            read >= total,
-            "a steadily reading peer was cut after {read} of {total} bytes, {:?} in: {ended:?}",
-            started.elapsed()
-        );
+        let ended = read_steadily(
+            &mut raw,
+            COUNT as usize * (SIZE + 10),
+            Duration::from_millis(100),
+            &mut closes,
+        )
+        .await;
         assert!(
             started.elapsed() >= Duration::from_secs(25),
             "{:?}",

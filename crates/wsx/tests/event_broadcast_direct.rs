@@ -9,7 +9,7 @@ mod event_support;
 
 use event_support::{next, serve, within};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -178,13 +178,15 @@ async fn close_stays_last(peer_closes: bool) {
     let mut tcp = raw_client(&running).await;
     let conn = next(&mut conns, "the connection").await;
     let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU32::new(0));
     let broadcaster = {
-        let (server, stop) = (running.server.clone(), stop.clone());
+        let (server, stop, count) = (running.server.clone(), stop.clone(), count.clone());
         std::thread::spawn(move || {
             let mut seq = 0u32;
             while !stop.load(Ordering::Relaxed) {
                 let _ = server.broadcast(MessageType::Binary, payload(b'B', seq, 64));
                 seq += 1;
+                count.store(seq, Ordering::Relaxed);
                 if seq.is_multiple_of(64) {
                     std::thread::yield_now();
                 }
@@ -202,6 +204,12 @@ async fn close_stays_last(peer_closes: bool) {
         conn.close(CloseCode::NORMAL_CLOSURE, "").unwrap();
     }
     let got = frames(&read_to_end(&mut tcp).await);
+    // Broadcasts go on past the close (on a loaded machine the thread may not have run since):
+    // some of them must find the connection closed.
+    let at_close = count.load(Ordering::Relaxed);
+    while count.load(Ordering::Relaxed) < at_close + 64 {
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
     stop.store(true, Ordering::Relaxed);
     let sent = broadcaster.join().unwrap();
     let (opcode, close) = got.last().expect("frames");

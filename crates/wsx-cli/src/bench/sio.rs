@@ -16,7 +16,7 @@
 
 use super::load::{MEASURE, Pacer, STOP, Shared, WARMUP};
 use super::stats::{ConnStats, Errors, Kind, Latency, RunStats, new_histogram};
-use super::summary::{add_usage_json, errors_json, errors_line, round, thousands, usage_line};
+use super::summary::{add_results_json, add_usage_json, errors_line, round, thousands, usage_line};
 use super::{BenchArgs, GRACE, MAX_PHASE, SioTransport, clock, progress_bar};
 use crate::failure::{Failure, Result};
 use hdrhistogram::Histogram;
@@ -401,17 +401,8 @@ fn summary(
             "connect_p50_ms": round(each.p50 / 1000.0, 3),
             "connect_p99_ms": round(each.p99 / 1000.0, 3),
             "connect_max_ms": round(each.max / 1000.0, 3),
-            "messages": total.messages,
-            "msgs_per_sec": round(rate, 1),
-            "p50_us": round(lat.p50, 1),
-            "p90_us": round(lat.p90, 1),
-            "p99_us": round(lat.p99, 1),
-            "max_us": round(lat.max, 1),
-            "mean_us": round(lat.mean, 1),
-            "errors": total.errors.total(),
-            "errors_by_kind": errors_json(&total.errors),
-            "first_error": total.errors.first(),
         });
+        add_results_json(&mut out, total, rate, &lat);
         add_usage_json(&mut out, usage);
         return out.to_string();
     }

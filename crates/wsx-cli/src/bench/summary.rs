@@ -59,18 +59,9 @@ pub(super) fn summarize(
             "warmup_s": args.warmup.as_secs_f64(),
             "duration_s": round(secs, 3),
             "connect_s": round(connect_time.as_secs_f64(), 3),
-            "messages": total.messages,
-            "msgs_per_sec": round(rate, 1),
             "mb_per_sec": round(mb, 3),
-            "p50_us": round(lat.p50, 1),
-            "p90_us": round(lat.p90, 1),
-            "p99_us": round(lat.p99, 1),
-            "max_us": round(lat.max, 1),
-            "mean_us": round(lat.mean, 1),
-            "errors": total.errors.total(),
-            "errors_by_kind": errors_json(&total.errors),
-            "first_error": total.errors.first(),
         });
+        add_results_json(&mut out, total, rate, &lat);
         add_usage_json(&mut out, usage);
         return out.to_string();
     }
@@ -105,6 +96,26 @@ pub(super) fn summarize(
         text += &usage_line(u);
     }
     text
+}
+
+/// The figures both summaries give in their JSON: messages, rate, latency, errors.
+pub(super) fn add_results_json(out: &mut Value, total: &RunStats, rate: f64, lat: &Latency) {
+    let Value::Object(map) = out else { return };
+    let fields = [
+        ("messages", json!(total.messages)),
+        ("msgs_per_sec", json!(round(rate, 1))),
+        ("p50_us", json!(round(lat.p50, 1))),
+        ("p90_us", json!(round(lat.p90, 1))),
+        ("p99_us", json!(round(lat.p99, 1))),
+        ("max_us", json!(round(lat.max, 1))),
+        ("mean_us", json!(round(lat.mean, 1))),
+        ("errors", json!(total.errors.total())),
+        ("errors_by_kind", errors_json(&total.errors)),
+        ("first_error", json!(total.errors.first())),
+    ];
+    for (key, value) in fields {
+        map.insert(key.into(), value);
+    }
 }
 
 /// Adds the CPU figures of the run (`usage`, when measured) to the JSON summary `out`.

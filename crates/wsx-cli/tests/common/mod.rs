@@ -191,6 +191,25 @@ pub fn wsx(args: &[&str], stdin: &str, limit: Duration) -> Run {
     wsx_with(args, Some(stdin), limit, |_| {})
 }
 
+/// The one-line JSON that `wsx bench --json` prints.
+pub fn json_of(stdout: &str) -> serde_json::Value {
+    let line = stdout.trim();
+    assert_eq!(line.lines().count(), 1, "not one line: {stdout}");
+    serde_json::from_str(line).expect("valid JSON")
+}
+
+/// Runs `wsx bench ARGS --json` (`args` split at whitespace: URLs and paths without spaces)
+/// within 30 s, checks that it exited with 0, and gives the run with its JSON summary.
+pub fn bench_json(args: &str) -> (Run, serde_json::Value) {
+    let mut argv = vec!["bench"];
+    argv.extend(args.split_whitespace());
+    argv.push("--json");
+    let run = wsx(&argv, "", Duration::from_secs(30));
+    assert_eq!(run.code, Some(0), "{args}: stderr: {}", run.stderr);
+    let v = json_of(&run.stdout);
+    (run, v)
+}
+
 /// As [`wsx`], calling `meanwhile` with the child's PID once it started; with `stdin` `None`
 /// the input stays open (no end of input) until the child exits.
 pub fn wsx_with(

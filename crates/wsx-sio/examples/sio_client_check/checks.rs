@@ -139,6 +139,18 @@ fn same(got: &Args, want: &Args) -> Outcome {
     }
 }
 
+/// Emits `echo` with `args` and checks that the echo comes back the same within `within`.
+async fn echoed(
+    s: &Socket,
+    echo: &mut UnboundedReceiver<Args>,
+    args: Args,
+    what: &str,
+    within: Duration,
+) -> Outcome {
+    s.emit_args("echo", args.clone()).map_err(show)?;
+    same(&next(echo, what, within).await?, &args)
+}
+
 /// `whoami` with no arguments (as `emitWithAck("whoami")`) and an ack.
 async fn whoami(socket: &Socket) -> Result<String, String> {
     let ack = socket
@@ -202,11 +214,7 @@ impl Checks {
             format!("transport {:?}, want {want}", s.manager().transport())
         })?;
         let args = Args::new().arg("after").binary_arg(vec![1u8]);
-        s.emit_args("echo", args.clone()).map_err(show)?;
-        same(
-            &next(&mut echo, "echo", Duration::from_secs(5)).await?,
-            &args,
-        )?;
+        echoed(&s, &mut echo, args, "echo", Duration::from_secs(5)).await?;
         s.disconnect();
         Ok(())
     }
@@ -313,11 +321,7 @@ impl Checks {
             .arg(json!([[[deep]]]))
             .binary_arg(Vec::new())
             .arg("text");
-        s.emit_args("echo", args.clone()).map_err(show)?;
-        same(
-            &next(&mut echo, "echo", Duration::from_secs(5)).await?,
-            &args,
-        )?;
+        echoed(&s, &mut echo, args, "echo", Duration::from_secs(5)).await?;
         s.disconnect();
         Ok(())
     }
@@ -522,11 +526,14 @@ impl Checks {
                 || format!("{size}-byte text came back different"),
             )?;
             let bin = Args::new().binary_arg(vec![7u8; size]);
-            s.emit_args("echo", bin.clone()).map_err(show)?;
-            same(
-                &next(&mut echo, "a large binary echo", Duration::from_secs(10)).await?,
-                &bin,
-            )?;
+            echoed(
+                &s,
+                &mut echo,
+                bin,
+                "a large binary echo",
+                Duration::from_secs(10),
+            )
+            .await?;
         }
         s.disconnect();
         Ok(())

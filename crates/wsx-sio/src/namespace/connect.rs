@@ -145,5 +145,6 @@ pub(crate) async fn connect(
         for handler in ns.connection_handlers() {
             handler(socket.clone()).await;
         }
+        socket.share_handlers();
     }
 }

@@ -9,40 +9,57 @@ use crate::engine::transport::Frame;
 use crate::sid::Sid;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 /// Receivers served per read lock of the map in [`LocalSockets::push`].
 const PUSH_BATCH: usize = 256;
 
+/// Up to this many sockets left out of a broadcast to all (`socket.broadcast.emit` leaves
+/// one) are compared id by id, not looked up in a hash set.
+const FEW_EXCEPT: usize = 8;
+
 /// The sockets of one namespace connected to this server.
 #[derive(Debug, Default)]
 pub struct LocalSockets {
-    map: RwLock<HashMap<Sid, Socket, SidHash>>,
+    map: RwLock<Sockets>,
+}
+
+/// The map, and every socket of it as one list for broadcasts to all.
+#[derive(Debug, Default)]
+struct Sockets {
+    by_id: HashMap<Sid, Socket, SidHash>,
+    /// Every socket of `by_id`, made by the first broadcast to all after a socket came or
+    /// left, and shared by the broadcasts until the next such change (which drops it): a
+    /// broadcast clones one `Arc`, not a handle per receiver (about 40 instructions per
+    /// delivery, `scripts/sio_fanout_instr.sh`), and goes through its receivers with the map's
+    /// lock released. Costs a pointer per socket while the sockets do not change, and nothing
+    /// on a server that never broadcasts to all.
+    all: OnceLock<Arc<[Socket]>>,
 }
 
 impl LocalSockets {
     /// The socket with this id.
     #[must_use]
     pub fn get(&self, sid: Sid) -> Option<Socket> {
-        self.read().get(&sid).cloned()
+        self.read().by_id.get(&sid).cloned()
     }
 
     /// Whether the socket with this id is here.
     #[must_use]
     pub fn contains(&self, sid: Sid) -> bool {
-        self.read().contains_key(&sid)
+        self.read().by_id.contains_key(&sid)
     }
 
     /// Every socket id.
     #[must_use]
     pub fn ids(&self) -> Vec<Sid> {
-        self.read().keys().copied().collect()
+        self.read().by_id.keys().copied().collect()
     }
 
     /// How many sockets are connected.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.read().len()
+        self.read().by_id.len()
     }
 
     /// Whether none is.
@@ -54,7 +71,7 @@ impl LocalSockets {
     /// Every socket.
     #[must_use]
     pub fn sockets(&self) -> Vec<Socket> {
-        self.read().values().cloned().collect()
+        self.read().by_id.values().cloned().collect()
     }
 
     /// Queues shared frames on each of `sids` here; returns how many took them. No socket
@@ -71,7 +88,7 @@ impl LocalSockets {
                 let map = self.read();
                 batch
                     .iter()
-                    .filter_map(|sid| map.get(sid))
+                    .filter_map(|sid| map.by_id.get(sid))
                     .filter(|socket| socket.push_shared(&shared).is_ok())
                     .count()
             })
@@ -79,26 +96,32 @@ impl LocalSockets {
     }
 
     /// Sends shared frames to every socket but those of `except` (a broadcast to no room):
-    /// the sockets' handles are cloned under the map's read lock, with no lookup by id, and
-    /// the frames go out once it is released (a direct write is a `send` each: the lock is
-    /// not held through them, and a socket that connects or leaves waits for the copy only).
+    /// through the list of every socket ([`Sockets::all`]), with no lookup by id and no handle
+    /// cloned per receiver, the map's lock released (a direct write is a `send` each: a socket
+    /// that connects or leaves does not wait for them).
     pub(crate) fn push_all(&self, except: &HashSet<Sid>, frames: &[Frame]) -> usize {
-        let sockets: Vec<Socket> = {
+        let all = {
             let map = self.read();
-            if except.is_empty() {
-                map.values().cloned().collect()
-            } else {
-                map.iter()
-                    .filter(|(sid, _)| !except.contains(sid))
-                    .map(|(_, socket)| socket.clone())
-                    .collect()
-            }
+            map.all
+                .get_or_init(|| map.by_id.values().cloned().collect())
+                .clone()
         };
         let shared = Shared::new(frames);
-        sockets
-            .iter()
-            .filter(|socket| socket.push_shared(&shared).is_ok())
-            .count()
+        let sent = |socket: &&Socket| socket.push_shared(&shared).is_ok();
+        if except.is_empty() {
+            all.iter().filter(sent).count()
+        } else if except.len() <= FEW_EXCEPT {
+            let few: Vec<Sid> = except.iter().copied().collect();
+            all.iter()
+                .filter(|socket| !few.contains(&socket.id()))
+                .filter(sent)
+                .count()
+        } else {
+            all.iter()
+                .filter(|socket| !except.contains(&socket.id()))
+                .filter(sent)
+                .count()
+        }
     }
 
     /// Like [`Self::push`], for a broadcast with flags or to sockets with outgoing listeners
@@ -122,7 +145,7 @@ impl LocalSockets {
                 let map = self.read();
                 batch
                     .iter()
-                    .filter_map(|sid| map.get(sid).cloned())
+                    .filter_map(|sid| map.by_id.get(sid).cloned())
                     .collect()
             };
             for socket in sockets {
@@ -141,18 +164,33 @@ impl LocalSockets {
     }
 
     pub(crate) fn insert(&self, socket: Socket) {
-        self.write().insert(socket.id(), socket);
+        let (replaced, all) = {
+            let mut map = self.write();
+            (map.by_id.insert(socket.id(), socket), map.all.take())
+        };
+        // Handles let go with the lock released.
+        drop((replaced, all));
     }
 
     pub(crate) fn remove(&self, sid: Sid) {
-        self.write().remove(&sid);
+        let (removed, all) = {
+            let mut map = self.write();
+            let removed = map.by_id.remove(&sid);
+            let all = if removed.is_some() {
+                map.all.take()
+            } else {
+                None
+            };
+            (removed, all)
+        };
+        drop((removed, all));
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Sid, Socket, SidHash>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Sockets> {
         self.map.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Sid, Socket, SidHash>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Sockets> {
         self.map.write().unwrap_or_else(PoisonError::into_inner)
     }
 }

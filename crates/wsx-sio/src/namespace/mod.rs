@@ -77,6 +77,9 @@ pub(crate) struct NsInner {
     pub(crate) outgoing_sockets: std::sync::atomic::AtomicUsize,
     /// Who is told what happens to the sockets (the admin UI; [`observe`]).
     pub(crate) observers: RwLock<Vec<observe::SharedObserver>>,
+    /// The event handlers a socket shared last, for the next that registered the same
+    /// (`handler.rs`, `Events`).
+    pub(crate) last_events: handler::LastEvents,
 }
 
 impl NsInner {
@@ -94,6 +97,7 @@ impl NsInner {
             next_broadcast_ack: std::sync::atomic::AtomicU64::new(0),
             outgoing_sockets: std::sync::atomic::AtomicUsize::new(0),
             observers: RwLock::default(),
+            last_events: handler::LastEvents::default(),
         }
     }
 

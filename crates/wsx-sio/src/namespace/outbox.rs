@@ -24,7 +24,7 @@
 //! empty, with nothing being written, and whose task is parked (wsx's
 //! [`wsx::DirectWriter`]: plain TCP, no TLS) does not queue: the broadcaster writes the
 //! packet's WebSocket frames, encoded once per broadcast ([`Shared`]), straight to the socket
-//! with one `send`, under this queue's lock. Order holds: nothing older waits here (queue
+//! with one `send` (without this queue's lock: see below). Order holds: nothing older waits here (queue
 //! empty, no bytes in flight) nor in the WebSocket (idle), and anything queued meanwhile makes
 //! the next broadcasts queue behind it; a closed queue takes nothing, and the WebSocket offers
 //! no socket once its close frame is queued. A frame the socket takes in part leaves its rest
@@ -34,6 +34,19 @@
 //! memory adapter's `push_all` and the ids' cheap hash, `local.rs`) a delivery costs 237, where
 //! wsx's own `Server::broadcast` costs 176 (`scripts/sio_fanout_instr.sh` and
 //! `scripts/bench_fanout_instr.sh`, 1,000 clients, rounds 2 -> 22).
+//!
+//! **Without the lock.** A direct write does not take this queue's lock: the queue keeps an
+//! atomic word, `quiet` (nothing queued, no bytes in flight, not closed), stored under the lock
+//! by every change, and a broadcast whose load sees it set writes at once; anything else takes
+//! the lock and queues. The lock cost about 60 user-space instructions per delivery (lock,
+//! unlock, poison checks), as much as the write itself. Order still holds: a packet queued by a
+//! call that returned before a broadcast's load cleared `quiet` first, so the broadcast queues
+//! behind it; only calls that overlap in time can go out in either order, as they could under
+//! the lock. Concurrent direct writers are kept apart by [`wsx::DirectWriter`] itself (one
+//! `send` at a time; a writer that finds another writing queues here). With the broadcast's
+//! list of receivers kept between broadcasts (`local.rs`), a delivery costs 176 user-space
+//! instructions, where wsx's own `Server::broadcast` costs 168 in the same run (from 249;
+//! same scripts and method as above), 59 of them in libc's `send`.
 //!
 //! **Compression.** For a client that negotiated permessage-deflate without server context
 //! (`Config::per_message_deflate`), [`Shared`] deflates the packet once for all such receivers
@@ -51,6 +64,7 @@ use bytes::Bytes;
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use wsx::proto::SharedEncoding;
@@ -195,6 +209,9 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Outbox {
     state: Mutex<State>,
+    /// `state` has nothing queued, no bytes in flight and is not closed: stored under the
+    /// lock after each change, loaded without it by direct writes (module docs).
+    quiet: AtomicBool,
     notify: Notify,
     limit: usize,
     /// What the transport keeps after a write (long-polling), counted in the bound.
@@ -215,6 +232,7 @@ impl Outbox {
     pub(crate) fn new(limit: usize, held: Option<Arc<Held>>, direct: Option<DirectWriter>) -> Self {
         Self {
             state: Mutex::new(State::default()),
+            quiet: AtomicBool::new(true),
             notify: Notify::new(),
             limit,
             held,
@@ -238,14 +256,14 @@ impl Outbox {
     }
 
     /// Writes `shared` straight to the socket if the client is idle and nothing waits for it
-    /// (module docs); `state` is this queue's, locked. Returns whether it did.
+    /// (module docs), without this queue's lock. Returns whether it did.
     #[inline]
-    fn try_direct(&self, state: &State, shared: &Shared<'_>) -> bool {
+    fn try_direct(&self, shared: &Shared<'_>) -> bool {
         let Some(direct) = &self.direct else {
             return false;
         };
-        let written = state.queue.is_empty()
-            && state.bytes == 0
+        // Acquire: pairs with the store of a push that queued (a packet queued before is seen).
+        let written = self.quiet.load(Ordering::Acquire)
             && shared
                 .direct_bytes(self.encoding)
                 .is_some_and(|bytes| direct.try_write(&bytes) == DirectWrite::Written);
@@ -255,29 +273,41 @@ impl Outbox {
         written
     }
 
+    /// Stores whether `state` (this queue's, locked) is quiet, after a change.
+    #[inline]
+    fn settle(&self, state: &State) {
+        self.quiet.store(
+            state.queue.is_empty() && state.bytes == 0 && !state.closed,
+            Ordering::Release,
+        );
+    }
+
     /// Sends the frames of a broadcast: written straight to the socket when the client is
     /// idle, else queued as by [`Self::push`].
     pub(crate) fn push_shared(&self, shared: &Shared<'_>) -> Result<(), EmitError> {
+        if self.try_direct(shared) {
+            return Ok(());
+        }
+        if shared.compress && self.encoding.is_none() {
+            return self.push(shared.frames().iter().cloned());
+        }
+        self.push_wired(shared)
+    }
+
+    /// [`Self::push`] for a broadcast not queued as plain frames: deflated once, or
+    /// `compress(false)` (`Shared::queue_into`).
+    fn push_wired(&self, shared: &Shared<'_>) -> Result<(), EmitError> {
         {
             let mut state = self.lock();
             if state.closed {
                 return Err(EmitError::Disconnected);
             }
-            if self.try_direct(&state, shared) {
-                return Ok(());
-            }
             let pending = self.pending(&state);
             if pending > self.limit {
                 return Err(self.overflow(&mut state, pending));
             }
-            if shared.compress && self.encoding.is_none() {
-                for frame in shared.frames() {
-                    state.bytes += frame.len();
-                    state.queue.push_back(Item::Frame(frame.clone()));
-                }
-            } else {
-                state.bytes += shared.queue_into(&mut state.queue, self.encoding);
-            }
+            state.bytes += shared.queue_into(&mut state.queue, self.encoding);
+            self.settle(&state);
         }
         self.notify.notify_one();
         Ok(())
@@ -307,6 +337,7 @@ impl Outbox {
         state
             .queue
             .push_back(Item::Close(DisconnectReason::SlowConsumer));
+        self.settle(state);
         self.notify.notify_one();
         EmitError::QueueFull {
             queued: pending,
@@ -337,6 +368,7 @@ impl Outbox {
                 state.bytes += frame.len();
                 state.queue.push_back(Item::Frame(frame));
             }
+            self.settle(&state);
         }
         self.notify.notify_one();
         Ok(())
@@ -348,19 +380,22 @@ impl Outbox {
     /// counted (`wsx_sio_volatile_dropped_total`). Returns whether it was queued (`false`
     /// too once the client is gone).
     pub(crate) fn push_volatile(&self, frames: impl IntoIterator<Item = Frame>) -> bool {
-        self.volatile(None, frames)
+        self.volatile(frames)
     }
 
     /// [`Self::push_volatile`] for a broadcast: written straight to the socket when the
     /// client is idle (module docs).
     pub(crate) fn push_volatile_shared(&self, shared: &Shared<'_>) -> bool {
-        if !shared.compress || self.encoding.is_some() {
-            return self.volatile_wired(shared);
+        if self.try_direct(shared) {
+            return true;
         }
-        self.volatile(Some(shared), shared.frames().iter().cloned())
+        if shared.compress && self.encoding.is_none() {
+            return self.push_volatile(shared.frames().iter().cloned());
+        }
+        self.volatile_wired(shared)
     }
 
-    /// [`Self::push_volatile_shared`] for a packet that is not queued as plain frames.
+    /// [`Self::push_volatile_shared`] for a packet not queued as plain frames.
     fn volatile_wired(&self, shared: &Shared<'_>) -> bool {
         {
             let mut state = self.lock();
@@ -372,20 +407,14 @@ impl Outbox {
                 crate::metrics::volatile_dropped();
                 return false;
             }
-            if self.try_direct(&state, shared) {
-                return true;
-            }
             state.bytes += shared.queue_into(&mut state.queue, self.encoding);
+            self.settle(&state);
         }
         self.notify.notify_one();
         true
     }
 
-    fn volatile(
-        &self,
-        shared: Option<&Shared<'_>>,
-        frames: impl IntoIterator<Item = Frame>,
-    ) -> bool {
+    fn volatile(&self, frames: impl IntoIterator<Item = Frame>) -> bool {
         {
             let mut state = self.lock();
             if state.closed {
@@ -396,13 +425,11 @@ impl Outbox {
                 crate::metrics::volatile_dropped();
                 return false;
             }
-            if shared.is_some_and(|shared| self.try_direct(&state, shared)) {
-                return true;
-            }
             for frame in frames {
                 state.bytes += frame.len();
                 state.queue.push_back(Item::Frame(frame));
             }
+            self.settle(&state);
         }
         self.notify.notify_one();
         true
@@ -416,6 +443,7 @@ impl Outbox {
                 return;
             }
             state.queue.push_back(item);
+            self.settle(&state);
         }
         self.notify.notify_one();
     }
@@ -423,7 +451,10 @@ impl Outbox {
     /// Takes everything queued. The frames' bytes still count against the bound until
     /// [`Self::written`] says they left.
     pub(crate) fn take(&self) -> VecDeque<Item> {
-        std::mem::take(&mut self.lock().queue)
+        let mut state = self.lock();
+        let items = std::mem::take(&mut state.queue);
+        self.settle(&state);
+        items
     }
 
     /// `bytes` of taken frames were handed to the transport (written out, or kept by it and
@@ -431,6 +462,7 @@ impl Outbox {
     pub(crate) fn written(&self, bytes: usize) {
         let mut state = self.lock();
         state.bytes = state.bytes.saturating_sub(bytes);
+        self.settle(&state);
     }
 
     /// Refuses further frames; returns what was queued.
@@ -438,6 +470,7 @@ impl Outbox {
         let mut state = self.lock();
         state.closed = true;
         state.bytes = 0;
+        self.settle(&state);
         std::mem::take(&mut state.queue)
     }
 

@@ -213,8 +213,9 @@ impl Socket {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let event = event.into();
-        let handler = handler::event_fn(move |socket, args, _ack| handler(socket, args));
-        lock(&self.0.handlers).set(event, handler);
+        let (handler, stateless) =
+            handler::event_fn(move |socket, args, _ack| handler(socket, args));
+        lock(&self.0.handlers).set(event, handler, stateless);
     }
 
     /// Like [`Self::on`], with the [`AckSender`] that answers the client's acknowledgement
@@ -226,8 +227,8 @@ impl Socket {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let event = event.into();
-        let handler = handler::event_fn(handler);
-        lock(&self.0.handlers).set(event, handler);
+        let (handler, stateless) = handler::event_fn(handler);
+        lock(&self.0.handlers).set(event, handler, stateless);
     }
 
     /// Adds a handler called once when the socket is disconnected, with the reason.
@@ -580,6 +581,12 @@ impl Socket {
     /// The socket's handlers (for `listeners.rs`).
     pub(super) fn handlers(&self) -> MutexGuard<'_, Handlers> {
         lock(&self.0.handlers)
+    }
+
+    /// Shares the socket's event handlers with the namespace's other sockets that registered
+    /// the same (`handler.rs`): once its connection handlers ran.
+    pub(crate) fn share_handlers(&self) {
+        lock(&self.0.handlers).share(&self.0.hub.0.last_events);
     }
 
     /// Whether the socket has outgoing listeners (an emit checks this, not the lock).

@@ -2,6 +2,7 @@
 //! breaks connections.
 
 pub mod proxy;
+pub mod recording;
 #[path = "../skip/mod.rs"]
 mod skip;
 

@@ -371,12 +371,23 @@ pub fn wsx_node_on(
     kind: AdapterKind,
     cluster: bool,
 ) -> Process {
+    let extra: &[&str] = if cluster { &["--redis-cluster"] } else { &[] };
+    wsx_node_with(exe, urls, name, kind, extra)
+}
+
+/// A wsx node on the adapter `kind` with `extra` arguments: `sio_demo --redis URL
+/// --redis-adapter KIND --name NAME EXTRA..`.
+pub fn wsx_node_with<S: AsRef<std::ffi::OsStr>>(
+    exe: &Path,
+    urls: &str,
+    name: &str,
+    kind: AdapterKind,
+    extra: &[S],
+) -> Process {
     let mut command = Command::new(exe);
     command.args(["--addr", "127.0.0.1:0", "--redis", urls, "--name", name]);
     command.args(["--redis-adapter", kind.name()]);
-    if cluster {
-        command.arg("--redis-cluster");
-    }
+    command.args(extra);
     Process::start(command)
 }
 

@@ -36,6 +36,7 @@
 #![deny(unsafe_code)]
 
 use super::WebSocket;
+use super::raw_socket::{RawSocket, send, tcp_socket};
 use crate::proto::{Role, SharedEncoding};
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
@@ -53,13 +54,6 @@ const REST: u8 = 4;
 const ARMED: u8 = 8;
 /// The `WebSocket` is gone or split: no more direct writes.
 const OFF: u8 = 16;
-
-/// A raw socket descriptor that writers may write to.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-type RawSocket = std::os::fd::RawFd;
-/// No direct writes on this platform.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-type RawSocket = std::convert::Infallible;
 
 /// What a connection's writers and its `WebSocket` share.
 #[derive(Debug)]
@@ -163,7 +157,12 @@ impl DirectWriter {
             return DirectWrite::NotWritten;
         }
         // An error takes nothing (full, or failed: the owner meets the error on its own write).
-        let written = send(direct.socket, frame).unwrap_or_default();
+        #[allow(unsafe_code)]
+        // SAFETY: `direct.socket` is the descriptor of the connection's open TCP stream: it is
+        // used only with `IDLE` and `DIRECT` set, and the `WebSocket` turns its writers off
+        // (waiting for a write in flight) before it drops or gives away the stream (module
+        // docs).
+        let written = unsafe { send(direct.socket, frame) }.unwrap_or_default();
         if written == frame.len() || written == 0 {
             direct.state.fetch_and(!DIRECT, Ordering::Release);
             return if written == 0 {
@@ -278,42 +277,8 @@ impl<S> WebSocket<S> {
 }
 
 /// The descriptor of a plain TCP stream.
-#[cfg(any(target_os = "linux", target_os = "android"))]
 fn socket_of<S: 'static>(stream: &S) -> Option<RawSocket> {
-    use std::os::fd::AsRawFd;
     (stream as &dyn std::any::Any)
         .downcast_ref::<tokio::net::TcpStream>()
-        .map(AsRawFd::as_raw_fd)
-}
-
-/// No direct writes on this platform.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn socket_of<S: 'static>(_: &S) -> Option<RawSocket> {
-    None
-}
-
-/// One non-blocking `send` of `buf` on `socket`.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn send(socket: RawSocket, buf: &[u8]) -> std::io::Result<usize> {
-    #[allow(unsafe_code)]
-    // SAFETY: `buf` is valid for `buf.len()` bytes for the whole call. `socket` is the
-    // descriptor of the connection's open TCP stream: it is used only with `IDLE` and `DIRECT`
-    // set, and the `WebSocket` turns its writers off (waiting for a write in flight) before it
-    // drops or gives away the stream (module docs). `MSG_NOSIGNAL`: a reset peer gives
-    // `EPIPE`, not `SIGPIPE`; `MSG_DONTWAIT`: never blocks (the socket is non-blocking too).
-    let n = unsafe {
-        libc::send(
-            socket,
-            buf.as_ptr().cast(),
-            buf.len(),
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-        )
-    };
-    usize::try_from(n).map_err(|_| std::io::Error::last_os_error())
-}
-
-/// No direct writes on this platform.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn send(socket: RawSocket, _: &[u8]) -> std::io::Result<usize> {
-    match socket {}
+        .and_then(tcp_socket)
 }

@@ -20,7 +20,7 @@
 //!
 //! Other threads may write frames encoded once for many connections straight to the socket of
 //! a connection whose task is parked with nothing to write ([`WebSocket::direct_writer`],
-//! `direct.rs`, the one file here with an `unsafe` block: its `send(2)`).
+//! `direct.rs`; the one `unsafe` call, `send(2)`, is in `raw_socket.rs`).
 #![deny(unsafe_code)]
 
 // The driver reports `wsx::Error`, the crate's one public error: it converts the core's own
@@ -43,6 +43,7 @@ use tokio::time::Sleep;
 
 mod direct;
 mod owner;
+pub(crate) mod raw_socket;
 mod split;
 
 pub use direct::{DirectWrite, DirectWriter};

@@ -27,6 +27,7 @@ mod state;
 mod window;
 mod wire;
 
+pub(crate) use crate::stream::raw_socket::tcp_socket as socket_of;
 pub(crate) use dispatch::PANIC_REASON;
 pub use handlers::MessageType;
 pub(crate) use handlers::guarded;
@@ -39,8 +40,8 @@ pub(crate) use queue::Outbound;
 use queue::{Queue, RoomWaiter};
 pub(crate) use signal::ReaderSignal;
 use state::StateMap;
+pub(crate) use wire::RawSocket;
 use wire::Wire;
-pub(crate) use wire::{RawSocket, socket_of};
 
 use crate::error::Error;
 use crate::event::events::Envelope;

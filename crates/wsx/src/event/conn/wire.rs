@@ -42,6 +42,8 @@
 #![deny(unsafe_code)]
 
 use super::{Conn, Outbound, ReaderSignal};
+pub(crate) use crate::stream::raw_socket::RawSocket;
+use crate::stream::raw_socket::send;
 use bytes::Bytes;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -56,27 +58,6 @@ const REST: u8 = 4;
 /// bookkeeping: it cost about 40 instructions per echoed message (callgrind,
 /// `scripts/bench_instr.sh`, 16 B x 64 connections).
 const ARMED: u8 = 8;
-
-/// A raw socket descriptor that broadcasts may write to.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) type RawSocket = std::os::fd::RawFd;
-/// No direct writes on this platform.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) type RawSocket = std::convert::Infallible;
-
-/// The descriptor of an accepted TCP stream, for [`Wire::new`].
-#[cfg(any(target_os = "linux", target_os = "android"))]
-#[allow(clippy::unnecessary_wraps)] // `None` on other platforms
-pub(crate) fn socket_of(tcp: &tokio::net::TcpStream) -> Option<RawSocket> {
-    use std::os::fd::AsRawFd;
-    Some(tcp.as_raw_fd())
-}
-
-/// The descriptor of an accepted TCP stream, for [`Wire::new`]: none on this platform.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) fn socket_of(_: &tokio::net::TcpStream) -> Option<RawSocket> {
-    None
-}
 
 /// A connection's state for direct writes, in its [`super::Shared`].
 pub(crate) struct Wire {
@@ -133,7 +114,11 @@ impl Conn {
             return Sent::Queue;
         }
         // An error takes nothing (full, or failed: the task meets the error on its own write).
-        let written = send(socket, frame).unwrap_or_default();
+        #[allow(unsafe_code)]
+        // SAFETY: `socket` is the descriptor of the connection's open TCP stream: it is used
+        // only under the queue lock with `IDLE` set, and the task clears `IDLE` (waiting for
+        // the lock when a write is in flight) before it can drop the stream (module docs).
+        let written = unsafe { send(socket, frame) }.unwrap_or_default();
         if written == frame.len() {
             wire.state.fetch_and(!DIRECT, Ordering::Release);
             return Sent::Written;
@@ -214,30 +199,4 @@ impl Conn {
             drop(self.queue());
         }
     }
-}
-
-/// One non-blocking `send` of `buf` on `socket`.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn send(socket: RawSocket, buf: &[u8]) -> std::io::Result<usize> {
-    #[allow(unsafe_code)]
-    // SAFETY: `buf` is valid for `buf.len()` bytes for the whole call. `socket` is the
-    // descriptor of the connection's open TCP stream: it is used only under the queue lock
-    // with `IDLE` set, and the task clears `IDLE` (waiting for the lock when a write is in
-    // flight) before it can drop the stream (module docs). `MSG_NOSIGNAL`: a reset peer gives
-    // `EPIPE`, not `SIGPIPE`; `MSG_DONTWAIT`: never blocks (the socket is non-blocking too).
-    let n = unsafe {
-        libc::send(
-            socket,
-            buf.as_ptr().cast(),
-            buf.len(),
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-        )
-    };
-    usize::try_from(n).map_err(|_| std::io::Error::last_os_error())
-}
-
-/// No direct writes on this platform.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn send(socket: RawSocket, _: &[u8]) -> std::io::Result<usize> {
-    match socket {}
 }
