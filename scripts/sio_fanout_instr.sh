@@ -18,7 +18,11 @@
 #
 # Knobs: BIN (target/release/examples: sio_demo and sio_load there), CLIENTS (1000), R_LO (2),
 #   R_HI (22), DEMO_ARGS (more sio_demo options), KEEP (empty: the raw outputs are deleted; a
-#   folder: they are kept there), CG_ARGS (more valgrind options).
+#   folder: they are kept there), CG_ARGS (more valgrind options),
+#   PAYLOAD (bytes of the broadcast's `pad` string: `sio_load --payload`; empty: 16 bytes),
+#   COMPRESS (1: compressed broadcasts, issue 25 target 3: `sio_demo --per-message-deflate
+#   THRESHOLD` and `sio_load --deflate on`, the clients offering permessage-deflate as browsers
+#   do; compare with the same PAYLOAD plain), THRESHOLD (the server's, 1024 as Node's).
 # Loopback only; needs valgrind (callgrind) or strace, and python3.
 set -euo pipefail
 MODE=${1:-callgrind}
@@ -30,6 +34,12 @@ for b in sio_demo sio_load; do
 done
 case $MODE in callgrind | strace) ;; *) sed -n '2p' "$0" >&2; exit 2 ;; esac
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+LOAD_ARGS=()
+[ -z "${PAYLOAD:-}" ] || LOAD_ARGS+=(--payload "$PAYLOAD")
+if [ "${COMPRESS:-0}" = 1 ]; then
+    DEMO_ARGS="${DEMO_ARGS:-} --per-message-deflate ${THRESHOLD:-1024}"
+    LOAD_ARGS+=(--deflate on)
+fi
 WORK=${KEEP:-$(mktemp -d)}
 mkdir -p "$WORK"
 
@@ -68,7 +78,7 @@ run() {
     # strace's child is the server (SIGTERM goes to it: strace then prints its summary).
     [ "$MODE" = callgrind ] || server=$(pgrep -P "$spid" | head -1)
     "$BIN/sio_load" fanout --addr "127.0.0.1:$port" --clients "$CLIENTS" --rounds "$rounds" \
-        >"$out.clients" 2>&1 || { cat "$out.clients" >&2; kill "$server"; exit 1; }
+        ${LOAD_ARGS[@]+"${LOAD_ARGS[@]}"} >"$out.clients" 2>&1 || { cat "$out.clients" >&2; kill "$server"; exit 1; }
     # The clients' connections closed with `sio_load`: the server handles their ends, then
     # is ended (callgrind and strace write their totals when it exits on the signal).
     settle "$server"

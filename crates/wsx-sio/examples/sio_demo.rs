@@ -75,7 +75,7 @@ use wsx_sio::{Args, Config, EngineConfig, Parser, Server, Socket};
 
 fn usage() -> ! {
     eprintln!(
-        "usage: sio_demo [--addr HOST:PORT] [--redis URL[,URL..]] [--redis-adapter classic|sharded|sharded-dynamic|sharded-static|streams|streams-sharded] [--redis-cluster] [--name NAME] [--parser json|msgpack] [--admin-ui [--admin-ui-origin ORIGIN]...] [--protocol-test] [--ping-interval MS] [--ping-timeout MS] [--advertise HOST:PORT|auto] [--forward-timeout MS] [--recovery]"
+        "usage: sio_demo [--addr HOST:PORT] [--redis URL[,URL..]] [--redis-adapter classic|sharded|sharded-dynamic|sharded-static|streams|streams-sharded] [--redis-cluster] [--name NAME] [--parser json|msgpack] [--admin-ui [--admin-ui-origin ORIGIN]...] [--protocol-test] [--ping-interval MS] [--ping-timeout MS] [--advertise HOST:PORT|auto] [--forward-timeout MS] [--recovery] [--per-message-deflate THRESHOLD]"
     );
     std::process::exit(2);
 }
@@ -99,6 +99,9 @@ struct Options {
     cluster: bool,
     /// `--recovery`: connection state recovery on.
     recovery: bool,
+    /// `--per-message-deflate THRESHOLD`: permessage-deflate on (`Config::per_message_deflate`),
+    /// messages under THRESHOLD bytes uncompressed.
+    deflate: Option<usize>,
 }
 
 /// Which Redis adapter `--redis-adapter` asks for.
@@ -135,6 +138,7 @@ fn main() {
         adapter: RedisAdapterKind::Classic,
         cluster: false,
         recovery: false,
+        deflate: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -163,6 +167,13 @@ fn main() {
             }
             "--redis-cluster" => options.cluster = true,
             "--recovery" => options.recovery = true,
+            "--per-message-deflate" => {
+                options.deflate = Some(
+                    args.next()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or_else(|| usage()),
+                );
+            }
             "--forward-timeout" => options.forward_timeout = Some(millis(args.next())),
             "--parser" => {
                 options.parser = match args.next().as_deref() {
@@ -212,6 +223,12 @@ async fn run(addr: &str, options: Options) -> std::io::Result<()> {
     }
     if options.recovery {
         config.recovery = Some(wsx_sio::Recovery::default());
+    }
+    if let Some(threshold) = options.deflate {
+        config = config.per_message_deflate(wsx_sio::DeflateOptions {
+            threshold,
+            ..wsx_sio::DeflateOptions::default()
+        });
     }
     let io = match options.redis.as_deref() {
         None if options.protocol_test => protocol_test_server(),

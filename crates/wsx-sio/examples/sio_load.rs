@@ -58,11 +58,20 @@ struct Opts {
 /// The clients' transport (`--transport`): WebSocket unless told otherwise.
 static TRANSPORT: std::sync::OnceLock<Transports> = std::sync::OnceLock::new();
 
+/// `--deflate on`: the clients offer permessage-deflate (as browsers and Node's `ws` do).
+static DEFLATE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// `--payload BYTES`: the length of the `pad` string of each fan-out round's broadcast
+/// (default: the 16 bytes `0123456789abcdef`); past a server's deflate threshold, the
+/// broadcast is compressed.
+static PAYLOAD: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
 fn usage() -> ! {
     eprintln!(
         "usage: sio_load idle|fanout|roundtrip --addr HOST:PORT --clients N \
          [--hold SECS] [--rounds R] [--seconds S] [--round-timeout SECS] [--procs P] \
-         [--server-pid PID] [--warmup W] [--transport websocket|polling]"
+         [--server-pid PID] [--warmup W] [--transport websocket|polling] \
+         [--payload BYTES] [--deflate on|off]"
     );
     std::process::exit(2);
 }
@@ -102,6 +111,16 @@ fn parse() -> Opts {
                     _ => usage(),
                 };
                 let _ = TRANSPORT.set(transport);
+            }
+            "--payload" => {
+                let _ = PAYLOAD.set(number() as usize);
+            }
+            "--deflate" => {
+                let _ = DEFLATE.set(match value.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    _ => usage(),
+                });
             }
             _ => usage(),
         }
@@ -151,12 +170,31 @@ type OnBroadcast = Arc<dyn Fn(&Args) + Send + Sync>;
 /// Makes each client's [`OnBroadcast`] (one per client, so that each counts its own).
 type Counter = Arc<dyn Fn() -> OnBroadcast + Send + Sync>;
 
+/// The `pad` of a fan-out round's broadcast (`--payload`).
+fn pad() -> String {
+    match PAYLOAD.get() {
+        // Text that compresses as chat messages do: words, repeated.
+        Some(&n) => "lorem ipsum dolor sit amet, "
+            .chars()
+            .cycle()
+            .take(n)
+            .collect(),
+        None => "0123456789abcdef".to_owned(),
+    }
+}
+
 /// The clients' options: WebSocket only (no HTTP requests) unless `--transport polling`, no
 /// reconnection (a lost client is a failure of the run, not one to bring back).
 fn options() -> ClientOptions {
     ClientOptions {
         transports: TRANSPORT.get().copied().unwrap_or(Transports::WebSocket),
         reconnection: false,
+        websocket: DEFLATE.get().copied().unwrap_or(false).then(|| {
+            wsx::Client::new(wsx::Config {
+                compression: Some(wsx::proto::deflate::DeflateConfig::default()),
+                ..wsx::Config::default()
+            })
+        }),
         ..ClientOptions::default()
     }
 }
@@ -503,7 +541,7 @@ async fn fanout(opts: &Opts) -> i32 {
             cpu_from = opts.server_pid.and_then(cpu_ticks);
         }
         let t0 = Instant::now();
-        let payload = json!({"round": round, "pad": "0123456789abcdef"});
+        let payload = json!({"round": round, "pad": pad()});
         if sender.emit("broadcast", &payload).is_err() || !sender.connected() {
             eprintln!("sio_load: round {round}: the sender is disconnected");
             return 1;

@@ -86,7 +86,7 @@ pub use recovery::{MemoryStore, Recovery, RecoveryStore};
 /// application needs no dependency of its own to make one.
 pub use regex::Regex;
 pub use rooms::{BroadcastOptions, Room};
-pub use server::{AllowOrigin, Config, Cors, EngineMessage, Server};
+pub use server::{AllowOrigin, Config, Cors, DeflateOptions, EngineMessage, Server};
 pub use sid::Sid;
 
 /// The README's example, compiled as a doc test so that it stays true.

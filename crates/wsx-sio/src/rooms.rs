@@ -31,8 +31,11 @@ pub struct EmitFlags {
     /// data that is stale soon anyway (positions, ticks). A volatile event is not kept for
     /// connection state recovery either, as in Node.
     pub volatile: bool,
-    /// Whether the message may be compressed (default `true`; Node's `compress(bool)`).
-    /// Kept, passed down to the delivery and to the other servers of a cluster.
+    /// Whether the message may be compressed (default `true`; Node's `compress(bool)`). On a
+    /// WebSocket that negotiated permessage-deflate (`Config::per_message_deflate`), `true`
+    /// compresses a packet of at least the threshold's length (a broadcast deflated once for
+    /// all its receivers) and `false` sends it uncompressed (RSV1 clear); long-polling ignores
+    /// it. Passed to the other servers of a cluster, which apply it to their own sockets.
     pub compress: bool,
 }
 

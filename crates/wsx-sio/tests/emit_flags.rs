@@ -1,5 +1,5 @@
 //! Node's emit flags (issue 26 §6): `volatile` (dropped for a client for which something
-//! sent is not taken yet, or that is not connected), `compress(bool)` (kept, no effect yet), and `local` on a
+//! sent is not taken yet, or that is not connected), `compress(bool)` (on the wire: `tests/compression.rs`), and `local` on a
 //! socket. Raw clients over loopback.
 
 mod common;

@@ -6,11 +6,13 @@
 //! client `1` closes the session; a message `4` (or a binary frame) goes up.
 
 use super::heartbeat::{Action, Heartbeat};
-use super::transport::{CloseCause, Frame, Transport, TransportError};
+use super::transport::{CloseCause, Frame, Transport, TransportError, Wire};
 use super::{EngineConfig, handshake};
 use crate::packet::engine::{self, EngineError, Packet};
 use crate::sid::Sid;
 use bytes::Bytes;
+use futures_util::future::Either;
+use std::future::Future;
 use std::pin::Pin;
 use std::time::Instant;
 use tokio::time::Sleep;
@@ -190,6 +192,41 @@ impl<T: Transport> Session<T> {
     ) -> Result<(), TransportError> {
         for frame in frames {
             self.transport.feed(frame).await?;
+        }
+        self.transport.flush().await
+    }
+
+    /// Sends frames and flushes, like [`Self::send`], feeding those listed in `wires` (by
+    /// their index in `frames`, ascending) as their [`Wire`] says ([`Transport::feed_wire`]).
+    /// Without wires it is [`Self::send`]; with some, its future is boxed: a connection's
+    /// task holds this future while it writes, and an idle client's memory is mostly that
+    /// task (`server/connection.rs`, `the_connection_task_is_small`).
+    ///
+    /// # Errors
+    /// The transport failed.
+    pub fn send_wired(
+        &mut self,
+        frames: Vec<Frame>,
+        wires: Vec<(usize, Wire)>,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send + '_ {
+        if wires.is_empty() {
+            Either::Left(self.send(frames))
+        } else {
+            Either::Right(Box::pin(self.send_each_wired(frames, wires)))
+        }
+    }
+
+    async fn send_each_wired(
+        &mut self,
+        frames: Vec<Frame>,
+        wires: Vec<(usize, Wire)>,
+    ) -> Result<(), TransportError> {
+        let mut wires = wires.into_iter().peekable();
+        for (i, frame) in frames.into_iter().enumerate() {
+            match wires.next_if(|(at, _)| *at == i) {
+                Some((_, wire)) => self.transport.feed_wire(frame, wire).await?,
+                None => self.transport.feed(frame).await?,
+            }
         }
         self.transport.flush().await
     }

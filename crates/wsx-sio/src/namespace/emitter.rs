@@ -38,7 +38,9 @@ impl SocketEmitter {
         self
     }
 
-    /// Sets whether the event may be compressed ([`EmitFlags::compress`]; no effect yet).
+    /// Sets whether the event may be compressed ([`EmitFlags::compress`]): `false` sends it
+    /// uncompressed on a WebSocket that negotiated permessage-deflate
+    /// (`Config::per_message_deflate`).
     pub fn compress(mut self, compress: bool) -> Self {
         self.flags.compress = compress;
         self

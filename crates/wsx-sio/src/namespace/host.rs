@@ -4,6 +4,7 @@
 use super::NsInner;
 use super::ack::BROADCAST_ACK_IDS;
 use super::observe::NsEvent;
+use super::outbox::Shared;
 use super::socket::Socket;
 use crate::adapter::{AckWait, Host, ServerAck, SocketInfo};
 use crate::args::Args;
@@ -92,12 +93,13 @@ impl Host for NsInner {
             + self.next_broadcast_ack.fetch_add(1, Ordering::Relaxed)
                 % (MAX_ACK_ID + 1 - BROADCAST_ACK_IDS);
         let frames = event_frames(self.parser, &self.name, event, args.clone(), Some(id));
+        let shared = Shared::new(&frames).compress(flags.compress);
         let mut waits = Vec::with_capacity(sids.len());
         for &sid in sids {
             let Some(socket) = self.local.get(sid) else {
                 continue;
             };
-            match socket.emit_frames_with_ack(id, &frames, timeout, flags.volatile) {
+            match socket.emit_frames_with_ack(id, &shared, timeout, flags.volatile) {
                 Some(wait) => {
                     // Node's broadcastWithAck calls the outgoing listeners too.
                     socket.notify_outgoing(event, args);

@@ -137,8 +137,8 @@ impl LocalSockets {
         event: &str,
         args: &Args,
     ) -> usize {
-        // `flags.compress` has no effect here yet: see `EmitFlags::compress`.
-        let shared = Shared::new(frames);
+        // Deflated once for every receiver that compresses, or uncompressed for all.
+        let shared = Shared::new(frames).compress(flags.compress);
         let mut sent = 0;
         for batch in sids.chunks(PUSH_BATCH) {
             let sockets: Vec<Socket> = {

@@ -14,6 +14,7 @@ pub(crate) mod ack;
 pub(crate) mod broadcast_ack;
 pub(crate) mod conn;
 pub(crate) mod connect;
+mod deflated;
 pub(crate) mod dynamic;
 pub(crate) mod emitter;
 pub(crate) mod flags;

@@ -47,25 +47,39 @@
 //! list of receivers kept between broadcasts (`local.rs`), a delivery costs 176 user-space
 //! instructions, where wsx's own `Server::broadcast` costs 168 in the same run (from 249;
 //! same scripts and method as above), 59 of them in libc's `send`.
+//!
+//! **Compression.** For a client that negotiated permessage-deflate without server context
+//! (`Config::per_message_deflate`), [`Shared`] deflates the packet once for all such receivers
+//! (`deflated.rs`) and both paths use those bytes: the direct write sends them, the queue
+//! carries them as [`Item::Wire`] for the WebSocket to write as they are. `compress(false)`
+//! queues [`Wire::Uncompressed`] instead, and a direct write sends the plain frames.
 
+use super::deflated::Deflated;
 use super::reason::DisconnectReason;
 use super::socket::Socket;
 use crate::engine::traffic::Traffic;
-use crate::engine::transport::{Frame, Held};
+use crate::engine::transport::{Frame, Held, Wire};
 use crate::error::EmitError;
 use bytes::Bytes;
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
+use wsx::proto::SharedEncoding;
 use wsx::{DirectWrite, DirectWriter};
 
 /// The frames of one packet sent to many clients (a broadcast), shared by its receivers, and
-/// their WebSocket encoding for direct writes: made once, when the first receiver takes one.
+/// their WebSocket encoding for direct writes: made once, when the first receiver takes one;
+/// deflated once too for the receivers that compress without context (`deflated.rs`).
 pub(crate) struct Shared<'a> {
     frames: &'a [Frame],
     websocket: OnceCell<Bytes>,
+    /// Whether receivers that negotiated compression get it compressed (Node's `compress`).
+    compress: bool,
+    /// The packet deflated for the first compressing receiver's setting.
+    deflated: OnceCell<Option<Deflated>>,
 }
 
 impl<'a> Shared<'a> {
@@ -73,7 +87,65 @@ impl<'a> Shared<'a> {
         Self {
             frames,
             websocket: OnceCell::new(),
+            compress: true,
+            deflated: OnceCell::new(),
         }
+    }
+
+    /// Sets whether receivers that negotiated permessage-deflate get the packet compressed
+    /// (default `true`; `false`: uncompressed on every connection, Node's `compress(false)`).
+    pub(crate) fn compress(mut self, compress: bool) -> Self {
+        self.compress = compress;
+        self
+    }
+
+    /// The packet deflated for receivers of `encoding`: computed once for the first setting
+    /// asked (a server has one), each time for another; `None` when the compressor failed.
+    fn deflated(&self, encoding: SharedEncoding) -> Option<Cow<'_, Deflated>> {
+        match self
+            .deflated
+            .get_or_init(|| Deflated::new(self.frames, encoding))
+        {
+            Some(d) if d.encoding == encoding => Some(Cow::Borrowed(d)),
+            Some(_) => Deflated::new(self.frames, encoding).map(Cow::Owned),
+            None => None,
+        }
+    }
+
+    /// What a direct write sends to a receiver of `encoding` (a connection's
+    /// [`wsx::DirectWriter::shared_encoding`]): the plain frames, or the frames deflated once.
+    fn direct_bytes(&self, encoding: Option<SharedEncoding>) -> Option<Cow<'_, Bytes>> {
+        match encoding {
+            Some(e @ SharedEncoding::Deflate { .. }) if self.compress => {
+                Some(match self.deflated(e)? {
+                    Cow::Borrowed(d) => Cow::Borrowed(&d.joined),
+                    Cow::Owned(d) => Cow::Owned(d.joined),
+                })
+            }
+            _ => Some(Cow::Borrowed(self.websocket())),
+        }
+    }
+
+    /// Queues the packet's frames for a receiver whose transport takes `encoding`
+    /// ([`crate::engine::transport::Transport::shared_encoding`]); returns their bytes.
+    fn queue_into(&self, queue: &mut VecDeque<Item>, encoding: Option<SharedEncoding>) -> usize {
+        let mut bytes = 0;
+        let deflated = match encoding {
+            Some(e @ SharedEncoding::Deflate { .. }) if self.compress => self.deflated(e),
+            _ => None,
+        };
+        for (i, frame) in self.frames.iter().enumerate() {
+            bytes += frame.len();
+            let item = if !self.compress {
+                Item::Wire(frame.clone(), Wire::Uncompressed)
+            } else if let Some(d) = &deflated {
+                Item::Wire(frame.clone(), Wire::Encoded(d.frames[i].clone()))
+            } else {
+                Item::Frame(frame.clone())
+            };
+            queue.push_back(item);
+        }
+        bytes
     }
 
     /// The frames, as the connection's task writes them.
@@ -113,6 +185,9 @@ impl<'a> Shared<'a> {
 pub(crate) enum Item {
     /// A frame to write.
     Frame(Frame),
+    /// A frame to write as [`Wire`] says on a WebSocket (uncompressed, or bytes encoded once
+    /// for many connections).
+    Wire(Frame, Wire),
     /// A socket of this connection was disconnected from another task: run its disconnect
     /// handlers, in order with the other work of the connection.
     Disconnected(Socket, DisconnectReason),
@@ -146,6 +221,9 @@ pub(crate) struct Outbox {
     /// Counts what `direct` writes for the admin UI (the connection's task counts the rest;
     /// `crate::engine::traffic`).
     traffic: Option<Arc<Traffic>>,
+    /// Which frames encoded once the transport takes (its `shared_encoding`): how a broadcast
+    /// is queued for it (`deflated.rs`).
+    encoding: Option<SharedEncoding>,
 }
 
 impl Outbox {
@@ -160,7 +238,15 @@ impl Outbox {
             held,
             direct,
             traffic: None,
+            encoding: None,
         }
+    }
+
+    /// Queues broadcasts for a transport that takes frames encoded once as `encoding` says
+    /// (`Transport::shared_encoding`): deflated once for all when it compresses without context.
+    pub(crate) fn encoding(mut self, encoding: Option<SharedEncoding>) -> Self {
+        self.encoding = encoding;
+        self
     }
 
     /// Counts the broadcasts written straight to the socket in `traffic`.
@@ -178,7 +264,9 @@ impl Outbox {
         };
         // Acquire: pairs with the store of a push that queued (a packet queued before is seen).
         let written = self.quiet.load(Ordering::Acquire)
-            && direct.try_write(shared.websocket()) == DirectWrite::Written;
+            && shared
+                .direct_bytes(self.encoding)
+                .is_some_and(|bytes| direct.try_write(&bytes) == DirectWrite::Written);
         if written && let Some(traffic) = &self.traffic {
             traffic.written(shared.frames());
         }
@@ -200,7 +288,29 @@ impl Outbox {
         if self.try_direct(shared) {
             return Ok(());
         }
-        self.push(shared.frames().iter().cloned())
+        if shared.compress && self.encoding.is_none() {
+            return self.push(shared.frames().iter().cloned());
+        }
+        self.push_wired(shared)
+    }
+
+    /// [`Self::push`] for a broadcast not queued as plain frames: deflated once, or
+    /// `compress(false)` (`Shared::queue_into`).
+    fn push_wired(&self, shared: &Shared<'_>) -> Result<(), EmitError> {
+        {
+            let mut state = self.lock();
+            if state.closed {
+                return Err(EmitError::Disconnected);
+            }
+            let pending = self.pending(&state);
+            if pending > self.limit {
+                return Err(self.overflow(&mut state, pending));
+            }
+            state.bytes += shared.queue_into(&mut state.queue, self.encoding);
+            self.settle(&state);
+        }
+        self.notify.notify_one();
+        Ok(())
     }
 
     /// The bytes sent to the client and not taken by it yet.
@@ -221,7 +331,9 @@ impl Outbox {
         state.closed = true;
         state.overflowed = true;
         state.bytes = 0;
-        state.queue.retain(|item| !matches!(item, Item::Frame(_)));
+        state
+            .queue
+            .retain(|item| !matches!(item, Item::Frame(_) | Item::Wire(..)));
         state
             .queue
             .push_back(Item::Close(DisconnectReason::SlowConsumer));
@@ -274,7 +386,32 @@ impl Outbox {
     /// [`Self::push_volatile`] for a broadcast: written straight to the socket when the
     /// client is idle (module docs).
     pub(crate) fn push_volatile_shared(&self, shared: &Shared<'_>) -> bool {
-        self.try_direct(shared) || self.push_volatile(shared.frames().iter().cloned())
+        if self.try_direct(shared) {
+            return true;
+        }
+        if shared.compress && self.encoding.is_none() {
+            return self.push_volatile(shared.frames().iter().cloned());
+        }
+        self.volatile_wired(shared)
+    }
+
+    /// [`Self::push_volatile_shared`] for a packet not queued as plain frames.
+    fn volatile_wired(&self, shared: &Shared<'_>) -> bool {
+        {
+            let mut state = self.lock();
+            if state.closed {
+                return false;
+            }
+            if self.pending(&state) > 0 {
+                drop(state);
+                crate::metrics::volatile_dropped();
+                return false;
+            }
+            state.bytes += shared.queue_into(&mut state.queue, self.encoding);
+            self.settle(&state);
+        }
+        self.notify.notify_one();
+        true
     }
 
     fn volatile(&self, frames: impl IntoIterator<Item = Frame>) -> bool {
@@ -424,6 +561,44 @@ mod tests {
         assert!(matches!(
             outbox.push([frame(1)]),
             Err(EmitError::QueueFull { queued: 150, .. })
+        ));
+    }
+
+    #[test]
+    fn a_broadcast_is_deflated_once_for_every_receiver_of_its_setting() {
+        let deflate = SharedEncoding::Deflate {
+            level: 1,
+            window_bits: 15,
+            threshold: 64,
+        };
+        let frames = [frame(2000)];
+        let shared = Shared::new(&frames);
+        let first = shared.direct_bytes(Some(deflate)).expect("deflated");
+        let second = shared.direct_bytes(Some(deflate)).expect("deflated");
+        assert!(matches!(
+            (&first, &second),
+            (Cow::Borrowed(_), Cow::Borrowed(_))
+        ));
+        assert_eq!(
+            first.as_ptr(),
+            second.as_ptr(),
+            "the same bytes, not a copy"
+        );
+        assert_eq!(first[0], 0xc1, "FIN, RSV1, text");
+        // Queued for a busy receiver: those bytes again.
+        let mut queue = VecDeque::new();
+        assert_eq!(shared.queue_into(&mut queue, Some(deflate)), 2000);
+        match queue.pop_front() {
+            Some(Item::Wire(_, Wire::Encoded(bytes))) => assert_eq!(bytes.as_ptr(), first.as_ptr()),
+            other => panic!("{other:?}"),
+        }
+        // `compress(false)`: the plain frame for everyone.
+        let plain = Shared::new(&frames).compress(false);
+        assert_eq!(plain.direct_bytes(Some(deflate)).expect("plain")[0], 0x81);
+        plain.queue_into(&mut queue, Some(deflate));
+        assert!(matches!(
+            queue.pop_front(),
+            Some(Item::Wire(_, Wire::Uncompressed))
         ));
     }
 

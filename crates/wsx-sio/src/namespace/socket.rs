@@ -290,7 +290,7 @@ impl Socket {
             }
             self.notify_outgoing(event, &args);
             let frames = event_frames(self.0.conn.parser, self.namespace(), event, args, None);
-            if self.0.conn.outbox.push_volatile(frames) {
+            if self.push_volatile_flagged(frames, flags) {
                 crate::metrics::events_sent(self.namespace(), 1);
             }
             return Ok(());
@@ -316,7 +316,7 @@ impl Socket {
             local: true,
             ..BroadcastOptions::default()
         };
-        self.push(kept_event_frames(&self.0.hub, &to_self, event, args))?;
+        self.push_flagged(kept_event_frames(&self.0.hub, &to_self, event, args), flags)?;
         crate::metrics::events_sent(self.namespace(), 1);
         Ok(())
     }
@@ -359,23 +359,23 @@ impl Socket {
         let frames = event_frames(self.0.conn.parser, self.namespace(), event, args, Some(id));
         let sent = if flags.volatile && self.connected() {
             // Dropped or not, the wait ends at the timeout or with a disconnect.
-            let _ = self.0.conn.outbox.push_volatile(frames);
+            let _ = self.push_volatile_flagged(frames, flags);
             Ok(())
         } else {
-            self.push(frames)
+            self.push_flagged(frames, flags)
         };
         self.await_ack(id, rx, sent, timeout)
     }
 
     /// Queues the frames of a broadcast with acknowledgements (encoded once for every
-    /// receiver, with the ack id `id` they share) and waits for this socket's answer at most
+    /// receiver, with the ack id `id` they share, and deflated once for those that compress) and waits for this socket's answer at most
     /// `timeout`. `None` when the socket is not connected or already waits under that id.
     /// A `volatile` packet is dropped when something else waits for the client; the wait
     /// then ends at the timeout (Node counts the client all the same).
     pub(crate) fn emit_frames_with_ack(
         &self,
         id: u64,
-        frames: &[Frame],
+        shared: &Shared<'_>,
         timeout: Duration,
         volatile: bool,
     ) -> Option<AckFuture> {
@@ -384,15 +384,11 @@ impl Socket {
         }
         let rx = lock(&self.0.acks).register_at(id)?;
         if volatile {
-            let _ = self.0.conn.outbox.push_volatile(frames.iter().cloned());
+            let _ = self.push_volatile(shared);
             return Some(self.await_ack(id, rx, Ok(()), timeout));
         }
-        // `map`, not `cloned()`: another instantiation of `push` than the plain broadcast's
-        // (`LocalSockets::push`), which the compiler then keeps inlined there. With the same
-        // one, the plain broadcast cost 642 instructions per receiver instead of 612
-        // (callgrind, `namespace::hub::tests::broadcast_to_a_thousand`).
-        #[allow(clippy::map_clone)]
-        let sent = self.push(frames.iter().map(|frame| frame.clone()));
+        // As a broadcast's: straight to an idle client's socket, deflated once for all.
+        let sent = self.push_shared(shared);
         Some(self.await_ack(id, rx, sent, timeout))
     }
 
@@ -546,6 +542,25 @@ impl Socket {
             return Err(EmitError::Disconnected);
         }
         self.0.conn.outbox.push(frames)
+    }
+
+    /// Queues the frames of an emit of this socket's with `flags`: with `compress(false)`,
+    /// uncompressed even on a connection that compresses (`outbox.rs`'s `Shared::compress`).
+    fn push_flagged(&self, frames: Vec<Frame>, flags: EmitFlags) -> Result<(), EmitError> {
+        if flags.compress {
+            self.push(frames)
+        } else {
+            self.push_shared(&Shared::new(&frames).compress(false))
+        }
+    }
+
+    /// [`Self::push_flagged`] for a volatile emit: returns whether it was queued.
+    fn push_volatile_flagged(&self, frames: Vec<Frame>, flags: EmitFlags) -> bool {
+        if flags.compress {
+            self.0.conn.outbox.push_volatile(frames)
+        } else {
+            self.push_volatile(&Shared::new(&frames).compress(false))
+        }
     }
 
     /// Sends the shared frames of a broadcast (straight to the socket when the client is

@@ -40,7 +40,7 @@ pub(crate) fn frames(conn: &ConnShared) -> Vec<Frame> {
         .take()
         .into_iter()
         .filter_map(|item| match item {
-            Item::Frame(frame) => Some(frame),
+            Item::Frame(frame) | Item::Wire(frame, _) => Some(frame),
             _ => None,
         })
         .collect();

@@ -56,6 +56,12 @@ pub struct Config {
     /// `check_origin` of its own, a page's WebSocket is allowed from the origins that
     /// [`Self::cors`] allows, or from the server's own origin only without `cors`.
     pub ws_handshake: ServerOptions,
+    /// permessage-deflate on the WebSocket transport (default `None`: off, as Node's
+    /// `perMessageDeflate: false`). With [`super::DeflateOptions`] (threshold 1024 bytes by
+    /// default, as Node's), a client's offer is accepted with `server_no_context_takeover`,
+    /// and a broadcast is deflated once for all its receivers that compress; `compress(false)`
+    /// on an emit or a broadcast sends it uncompressed. See the README's "Compression".
+    pub per_message_deflate: Option<super::DeflateOptions>,
     /// Whether clients may use HTTP long-polling (default `true`). Without it a polling
     /// request is refused with "Transport unknown", as the Node server with
     /// `transports: ["websocket"]`.
@@ -112,6 +118,7 @@ impl Default for Config {
             sequential_handlers: false,
             handshake_timeout: Duration::from_secs(10),
             ws_handshake: ServerOptions::default(),
+            per_message_deflate: None,
             polling: true,
             upgrade_timeout: Duration::from_secs(10),
             max_poll_packets: 16,
@@ -131,6 +138,14 @@ impl Config {
     #[must_use]
     pub fn parser(mut self, parser: Parser) -> Self {
         self.parser = parser;
+        self
+    }
+
+    /// Sets [`Self::per_message_deflate`]:
+    /// `Config::default().per_message_deflate(DeflateOptions::default())`.
+    #[must_use]
+    pub fn per_message_deflate(mut self, options: super::DeflateOptions) -> Self {
+        self.per_message_deflate = Some(options);
         self
     }
 

@@ -110,7 +110,8 @@ pub(crate) fn start<T: Transport>(
     let shared = Arc::new(ConnShared {
         sid,
         outbox: Outbox::new(config.max_pending_bytes, transport.held(), direct)
-            .counting(server.traffic.clone()),
+            .counting(server.traffic.clone())
+            .encoding(transport.shared_encoding()),
         handshake,
         sockets: Mutex::new(Vec::new()),
         ack_timeout: config.ack_timeout,
@@ -223,6 +224,8 @@ async fn write_out<T: Transport>(
     let outbox = &shared.outbox;
     loop {
         let mut out = Vec::new();
+        // The frames of `out` with a way of their own onto the wire (`outbox::Item::Wire`).
+        let mut wires = Vec::new();
         let mut bytes = 0;
         let mut close = None;
         let items = outbox.take();
@@ -235,6 +238,11 @@ async fn write_out<T: Transport>(
                     bytes += frame.len();
                     out.push(frame);
                 }
+                Item::Wire(frame, wire) => {
+                    bytes += frame.len();
+                    wires.push((out.len(), wire));
+                    out.push(frame);
+                }
                 Item::Disconnected(socket, reason) => {
                     jobs.push(disconnect_job(socket, reason), 0);
                 }
@@ -245,7 +253,7 @@ async fn write_out<T: Transport>(
             traffic.written(&out);
             let sent = tokio::select! {
                 biased;
-                sent = session.send(out) => sent,
+                sent = session.send_wired(out, wires) => sent,
                 () = outbox.overflowed() => return Some(Ending::new(DisconnectReason::SlowConsumer)),
             };
             outbox.written(bytes);

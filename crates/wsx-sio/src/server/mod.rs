@@ -7,6 +7,7 @@
 mod config;
 pub(crate) mod connection;
 mod cors;
+mod deflate;
 mod engine_only;
 pub mod forward;
 mod hyper;
@@ -21,6 +22,7 @@ pub use crate::error::ConnectError;
 pub use crate::namespace::{AckFuture, AckSender, DisconnectReason, Handshake, Namespace, Socket};
 pub use config::Config;
 pub use cors::{AllowOrigin, Cors};
+pub use deflate::DeflateOptions;
 pub use engine_only::EngineMessage;
 pub use forward::{Directory, ForwardOptions, Forwarding};
 

@@ -57,6 +57,11 @@ impl ServerInner {
         adapter: AdapterFactory,
         engine_only: Option<EngineHandler>,
     ) -> Self {
+        if let Some(deflate) = &config.per_message_deflate {
+            // First: the one negotiated when the application's `ws_handshake` has another.
+            let extension = deflate.extension();
+            config.ws_handshake.extensions.insert(0, extension);
+        }
         if config.ws_handshake.check_origin.is_none() {
             config.ws_handshake.check_origin =
                 Some(super::cors::websocket_origins(config.cors.as_ref()));

@@ -26,7 +26,10 @@
 // The driver reports `wsx::Error`, the crate's one public error: it converts the core's own
 // errors (`ProtocolError`, `SendError`) into it. The only import from outside `proto/`.
 use crate::Error;
-use crate::proto::{CloseCode, CloseFrame, Extension, Limits, Message, Protocol, Role, State};
+use crate::proto::{
+    CloseCode, CloseFrame, Extension, Limits, Message, Protocol, Role, SharedEncoding, State,
+};
+use bytes::Bytes;
 use futures_core::Stream;
 use futures_sink::Sink;
 use futures_util::task::AtomicWaker;
@@ -252,6 +255,40 @@ where
     /// A transport error.
     pub async fn flush(&mut self) -> Result<(), Error> {
         futures_util::SinkExt::flush(self).await
+    }
+
+    /// Queues one or more complete server frames encoded elsewhere, as they are, without
+    /// flushing: a frame encoded once for many connections (a broadcast's,
+    /// [`crate::proto::encode_server_frame`], or deflated once without context,
+    /// [`crate::proto::deflate::deflate_frame`]), or an uncompressed frame on a connection that
+    /// compresses (RFC 7692 §6: each message chooses; Node's `compress(false)`). Which frames
+    /// a connection takes is its [`Self::shared_encoding`].
+    ///
+    /// # Errors
+    /// As [`crate::proto::Protocol::send_raw_frame`] (a client, or a frame whose RSV bits the
+    /// connection's extension does not take), or a transport error.
+    pub async fn feed_raw_frame(&mut self, frame: Bytes) -> Result<(), Error> {
+        if self.finished {
+            return Err(Error::ConnectionClosed);
+        }
+        self.direct_enter();
+        if self.write_buffer_full() {
+            std::future::poll_fn(|cx| self.poll_write_out(cx))
+                .await
+                .map_err(write_error)?;
+        }
+        self.proto.send_raw_frame(frame)?;
+        Ok(())
+    }
+
+    /// Which frames encoded elsewhere this connection takes ([`Self::feed_raw_frame`],
+    /// [`DirectWriter`]): `None` for a server without an extension (every unmasked frame);
+    /// with an extension, what it lets through ([`crate::proto::Protocol::shared_encoding`]):
+    /// [`SharedEncoding::Deflate`] for permessage-deflate with `server_no_context_takeover`,
+    /// whose deflated frames are the same on every such connection.
+    #[must_use]
+    pub fn shared_encoding(&self) -> Option<SharedEncoding> {
+        self.proto.shared_encoding()
     }
 
     /// Runs the close handshake: sends a close frame (unless one was sent), then reads until the

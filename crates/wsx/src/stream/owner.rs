@@ -37,12 +37,6 @@ where
         self.proto.can_send() && self.proto.write_buffer().is_empty()
     }
 
-    /// Which frames encoded once for many connections this connection takes
-    /// ([`crate::proto::Protocol::shared_encoding`]).
-    pub(crate) fn shared_encoding(&self) -> Option<crate::proto::SharedEncoding> {
-        self.proto.shared_encoding()
-    }
-
     /// Whether this connection takes server frames encoded elsewhere
     /// ([`Self::direct_out`]; [`crate::proto::Protocol::takes_raw_frames`]).
     pub(crate) fn takes_encoded_frames(&self) -> bool {

@@ -41,6 +41,19 @@ impl Frame {
     }
 }
 
+/// How a frame given to [`Transport::feed_wire`] goes out on a WebSocket (long-polling
+/// ignores it, as Node's `compress` flag does not reach its HTTP compression).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wire {
+    /// Uncompressed (RSV1 clear) even on a connection that negotiated permessage-deflate:
+    /// Node's `compress(false)` (RFC 7692 §6 lets each message choose).
+    Uncompressed,
+    /// As these bytes: the frame's complete WebSocket frame, encoded once for every
+    /// connection of the transport's [`Transport::shared_encoding`] (a broadcast deflated once
+    /// without context, `server_no_context_takeover`, or left plain under the threshold).
+    Encoded(Bytes),
+}
+
 /// Why a transport failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -102,6 +115,25 @@ pub trait Transport: Send + 'static {
     /// default, for the others.
     fn direct_writer(&mut self) -> Option<wsx::DirectWriter> {
         None
+    }
+
+    /// Which WebSocket frames encoded elsewhere this transport takes as they are
+    /// ([`wsx::WebSocket::shared_encoding`]): `None`, the default, when frames go only through
+    /// [`Self::feed`] (long-polling, or a WebSocket without an extension, whose broadcasts
+    /// take the plain path).
+    fn shared_encoding(&self) -> Option<wsx::proto::SharedEncoding> {
+        None
+    }
+
+    /// Queues a frame as `wire` says (see [`Wire`]); the default, for transports that are
+    /// not a WebSocket, queues it as [`Self::feed`] does.
+    fn feed_wire(
+        &mut self,
+        frame: Frame,
+        wire: Wire,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send {
+        let _ = wire;
+        self.feed(frame)
     }
 
     /// The next frame from the peer; `None` once the transport closed cleanly. Must be

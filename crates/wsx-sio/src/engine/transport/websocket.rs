@@ -1,8 +1,9 @@
 //! The WebSocket transport: one Engine.IO packet per WebSocket message, over wsx's driver.
 
-use super::{CloseCause, Frame, Transport, TransportError};
+use super::{CloseCause, Frame, Transport, TransportError, Wire};
 use std::future::Future;
 use tokio::io::{AsyncRead, AsyncWrite};
+use wsx::proto::{OpCode, SharedEncoding, encode_server_frame};
 use wsx::{CloseCode, CloseFrame, Message, WebSocket};
 
 /// An Engine.IO transport over a [`WebSocket`].
@@ -23,13 +24,42 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     fn direct_writer(&mut self) -> Option<wsx::DirectWriter> {
-        // Broadcasts are encoded once as plain frames: a connection with an extension
-        // (permessage-deflate, set up through `Config::ws_handshake`) compresses each message
-        // itself, and keeps doing so through its queue.
-        if self.ws.has_extension() {
-            return None;
+        // Broadcasts are encoded once, plain or deflated without context: a connection that
+        // compresses with context takeover (permessage-deflate set up through
+        // `Config::ws_handshake`) compresses each message itself, through its queue.
+        match self.ws.shared_encoding() {
+            None | Some(SharedEncoding::Deflate { .. }) => self.ws.direct_writer(),
+            Some(_) => None,
         }
-        self.ws.direct_writer()
+    }
+
+    fn shared_encoding(&self) -> Option<SharedEncoding> {
+        self.ws.shared_encoding()
+    }
+
+    fn feed_wire(
+        &mut self,
+        frame: Frame,
+        wire: Wire,
+    ) -> impl Future<Output = Result<(), TransportError>> + Send {
+        let raw = match (wire, self.ws.shared_encoding()) {
+            // Only a connection whose extension takes frames encoded elsewhere; any other
+            // one (an extension of the application's) encodes every message itself.
+            (Wire::Encoded(bytes), Some(SharedEncoding::Deflate { .. })) => Some(bytes),
+            (Wire::Uncompressed, Some(SharedEncoding::Plain | SharedEncoding::Deflate { .. })) => {
+                Some(match &frame {
+                    Frame::Text(text) => encode_server_frame(OpCode::Text, text.as_bytes()),
+                    Frame::Binary(data) => encode_server_frame(OpCode::Binary, data),
+                })
+            }
+            _ => None,
+        };
+        async move {
+            match raw {
+                Some(bytes) => Ok(self.ws.feed_raw_frame(bytes).await?),
+                None => self.feed(frame).await,
+            }
+        }
     }
 
     async fn recv(&mut self) -> Option<Result<Frame, TransportError>> {

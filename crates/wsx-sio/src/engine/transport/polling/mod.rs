@@ -27,7 +27,7 @@ mod shared;
 
 pub use shared::{PollShared, PollingError, Refusal, Slot, UpgradeSocket};
 
-use super::{CloseCause, Frame, Held, Transport, TransportError};
+use super::{CloseCause, Frame, Held, Transport, TransportError, Wire};
 use crate::sid::Sid;
 use shared::{Incoming, Phase, lock};
 use std::collections::{HashMap, VecDeque};
@@ -238,6 +238,18 @@ impl Transport for PollingTransport {
                 self.unflushed.push(frame);
                 Ok(())
             }
+        }
+    }
+
+    async fn feed_wire(&mut self, frame: Frame, wire: Wire) -> Result<(), TransportError> {
+        match &mut self.ws {
+            // Upgraded: no broadcast was encoded for this WebSocket's settings (the outbox
+            // knew only the polling transport), but an uncompressed frame is the same on all.
+            Some(ws) if wire == Wire::Uncompressed => {
+                ws.drain(&mut self.backlog).await?;
+                ws.feed_wire(frame, wire).await
+            }
+            _ => self.feed(frame).await,
         }
     }
 
