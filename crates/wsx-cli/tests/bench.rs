@@ -132,13 +132,16 @@ fn a_server_that_drops_connections_is_counted_not_fatal() {
         "{} --duration 0.5 --warmup 0 --conns 3",
         server.url()
     ));
+    // Each connection ends in one error. The server drops it right after its first echo,
+    // while the client may be sending its next message: the kernel then answers with a reset,
+    // which may reach the client before it read the end of the stream (`io`) or after
+    // (`server_closed`, the usual case). CI saw one `io` of three under load.
     assert_eq!(v["errors"], 3, "{v}");
-    assert_eq!(v["errors_by_kind"]["server_closed"], 3, "{v}");
+    let kind = |name: &str| v["errors_by_kind"][name].as_u64().unwrap_or(0);
+    assert_eq!(kind("server_closed") + kind("io"), 3, "{v}");
+    let first = v["first_error"].as_str().unwrap_or("");
     assert!(
-        v["first_error"]
-            .as_str()
-            .unwrap_or("")
-            .starts_with("server_closed"),
+        first.starts_with("server_closed") || first.starts_with("io"),
         "{v}"
     );
 }
