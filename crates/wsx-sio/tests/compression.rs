@@ -274,14 +274,31 @@ async fn a_broadcast_is_deflated_once_and_compress_false_goes_plain() {
             assert_eq!(f.first, 0x81, "round {round}: under the threshold");
             assert_eq!(f.payload, br#"42["small","tiny"]"#);
         }
-
+    }
+    // A volatile broadcast is dropped for a client that cannot take it at once (Node's rule):
+    // on a loaded machine a connection may still be settling the frames above (CI saw one
+    // dropped). So it is asked for until every client had one, each plain; nothing follows.
+    let mut got = [false; 3];
+    for _ in 0..50 {
         a.send_text(r#"42["bcast-volatile-plain"]"#).await;
-        for ws in [&mut a, &mut b, &mut plain] {
-            let f = ws.data().await;
-            assert_eq!(f.first, 0x81, "round {round}: volatile compress(false)");
-            assert_eq!(f.payload, big_packet().as_bytes());
+        for (i, ws) in [&mut a, &mut b, &mut plain].into_iter().enumerate() {
+            if got[i] {
+                continue;
+            }
+            if let Ok(f) = tokio::time::timeout(Duration::from_millis(200), ws.data()).await {
+                assert_eq!(f.first, 0x81, "client {i}: volatile compress(false)");
+                assert_eq!(f.payload, big_packet().as_bytes());
+                got[i] = true;
+            }
+        }
+        if got.iter().all(|g| *g) {
+            break;
         }
     }
+    assert_eq!(
+        got, [true; 3],
+        "a volatile compress(false) broadcast reached each client"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
